@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Throughput and memory of `sohoa ingest` beside img2pdf, on the same generated A4 300-dpi colour JPEGs,
+# with the disk's own durable-write limit measured alongside.
+#
+#   benches/ingest_vs_img2pdf.sh [PAGES]        (default 500; try 5000 to see RSS stay flat)
+#
+# Needs: python3 with Pillow and img2pdf (`pip install pillow img2pdf`). Work files go to
+# ${BENCH_DIR:-/tmp/sohoa-bench}. Prints one line per tool: pages/s and peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pages=${1:-500}
+work=${BENCH_DIR:-/tmp/sohoa-bench}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sohoa/target}"
+cargo build --release --locked -q
+bin="$CARGO_TARGET_DIR/release/sohoa"
+python3 -c 'import PIL, img2pdf' 2>/dev/null || python3 -m pip install -q pillow img2pdf
+
+jpegs="$work/jpegs-$pages"
+if [ ! -f "$jpegs/.done" ]; then
+  rm -rf "$jpegs"; mkdir -p "$jpegs"
+  echo "generating $pages A4 300-dpi colour JPEGs …"
+  python3 fixtures/generate.py "$jpegs/H15.50.05.13-261008-0975" bench "$pages"
+  touch "$jpegs/.done"
+fi
+bytes=$(du -sb "$jpegs" | cut -f1)
+mb_per_page=$(python3 -c "print($bytes / $pages / 1e6)")
+
+measure() { # label, command…  → "label: N pages in S s = P pages/s, peak RSS R MiB"
+  local label=$1; shift
+  python3 - "$label" "$pages" "$@" <<'PY'
+import resource, subprocess, sys, time
+label, pages, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+t = time.monotonic()
+subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+s = time.monotonic() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"{label:<34} {pages} pages in {s:6.2f} s = {pages / s:7.1f} pages/s, peak RSS {rss:6.1f} MiB")
+PY
+}
+
+echo "input: $pages JPEGs, $(python3 -c "print(round($mb_per_page, 2))") MB each, $(nproc) cores"
+sync
+dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fsync 2>"$work/dd.log"; rm -f "$work/dd.bin"
+mbps=$(grep -oE '[0-9.]+ [MG]B/s' "$work/dd.log" | tail -1)
+mbps_num=$(echo "$mbps" | awk '{v=$1; if ($2=="GB/s") v*=1000; print v}')
+echo "disk durable-write limit (dd conv=fsync): $mbps"
+echo "  → sohoa writes each page twice (original + PDF): at most $(python3 -c "print(round($mbps_num / (2 * $mb_per_page), 1))") pages/s"
+
+profile="$work/bench.toml"
+printf 'name = "bench"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "file"\n' > "$profile"
+rm -rf "$work/data"; sync
+measure "sohoa ingest (durable, fsync'd)" "$bin" --data "$work/data" -q ingest "$jpegs" --profile "$profile"
+rm -f "$work/img2pdf.pdf"; sync
+measure "img2pdf (one PDF, no fsync)" python3 -m img2pdf "$jpegs"/H15*/*.jpg -o "$work/img2pdf.pdf"
+rm -rf "$work/img2pdf-each"; mkdir -p "$work/img2pdf-each"; sync
+measure "img2pdf (a PDF per page, no fsync)" python3 -c '
+import glob, os, sys, img2pdf
+for f in sorted(glob.glob(sys.argv[1] + "/H15*/*.jpg")):
+    with open(os.path.join(sys.argv[2], os.path.basename(f) + ".pdf"), "wb") as out:
+        out.write(img2pdf.convert(f))
+' "$jpegs" "$work/img2pdf-each"
+measure "img2pdf (a PDF per page, fsync'd)" python3 -c '
+import glob, os, sys, img2pdf
+for f in sorted(glob.glob(sys.argv[1] + "/H15*/*.jpg")):
+    with open(os.path.join(sys.argv[2], os.path.basename(f) + ".pdf"), "wb") as out:
+        out.write(img2pdf.convert(f)); out.flush(); os.fsync(out.fileno())
+' "$jpegs" "$work/img2pdf-each"
+echo "sohoa output: $(du -sh "$work/data/blobs" | cut -f1) in blobs (originals + PDFs); img2pdf: $(du -sh "$work/img2pdf.pdf" | cut -f1)"

@@ -1,0 +1,142 @@
+//! `sohoa ingest DIR`: one pass over a folder, from capture to attached PDFs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::intake::{Capturer, scan_inbox};
+use crate::pipeline::Pipeline;
+use crate::store::records::CaptureOutcome;
+
+pub(super) const LONG_ABOUT: &str = "\
+Capture every scan under DIR, then split, route, bundle and attach it.
+
+Each file (JPEG, PNG, TIFF, PDF; recognised by content) is hashed into the blob store and recorded
+before anything else; re-running on the same folder attaches nothing twice. A page's case comes from a
+sidecar manifest (<scan>.json or manifest.json), else the folder's name when it is a case code, else the
+profile's file-name pattern, else it is kept as unfiled.
+
+Results: PDFs named <case>.<NNN>.pdf under <data>/cases/, refused inputs under <data>/quarantine/ with a
+.error.json saying why. Exit status: 0 all attached or unfiled, 1 something was quarantined, 2 the run
+could not complete.";
+
+#[derive(clap::Args)]
+pub(super) struct Args {
+    /// Folder to ingest, recursively, in natural name order.
+    dir: PathBuf,
+    /// Pipeline profile (TOML); the built-in counter profile when omitted.
+    #[arg(long, short)]
+    profile: Option<PathBuf>,
+    /// Station id recorded with each capture (overrides the profile).
+    #[arg(long, env = "SOHOA_STATION")]
+    station: Option<String>,
+    /// Operator recorded with each capture (a manifest may name another).
+    #[arg(long, env = "SOHOA_OPERATOR")]
+    operator: Option<String>,
+    /// Worker count; default: one per core.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A capture batch closes at this many files or bytes: one fsync round and one transaction each.
+const BATCH_FILES: usize = 32;
+const BATCH_BYTES: u64 = 64 << 20;
+
+pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
+    let profile = super::load_profile(a.profile.as_deref())?;
+    if !a.dir.is_dir() {
+        anyhow::bail!("{} is not a folder; give the folder that holds the scans", a.dir.display());
+    }
+    let d = super::open_data(data).await?;
+    let started = std::time::Instant::now();
+    let recovered = crate::util::retry::until_done("resuming jobs", || d.records.recover_running_jobs())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if recovered > 0 {
+        tracing::warn!(jobs = recovered, "resuming jobs an interrupted run left unfinished");
+    }
+    let candidates = scan_inbox(&a.dir, &profile.settings.inbox.ignore)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.dir.display()))?;
+    tracing::info!(files = candidates.len(), dir = %a.dir.display(), profile = profile.name(), "ingest started");
+
+    let pipeline =
+        Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone(), profile.settings.quarantine.path.clone());
+    let workers = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let more = Arc::new(AtomicBool::new(true));
+    let drain = {
+        let (p, m) = (pipeline.clone(), more.clone());
+        tokio::spawn(async move { p.drain(workers, m).await })
+    };
+
+    let capturer =
+        Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), a.station.clone(), a.operator.clone())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut captured, mut duplicates, mut vanished) = (0usize, 0usize, 0usize);
+    let mut ids = Vec::new();
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0u64;
+    let total = candidates.len();
+    for (i, c) in candidates.into_iter().enumerate() {
+        batch_bytes += std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+        batch.push(c);
+        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || i + 1 == total {
+            let reports = capturer.capture(&batch).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            for r in reports {
+                match r.outcome {
+                    Some(CaptureOutcome::Captured { intake_id, .. }) => {
+                        captured += 1;
+                        ids.push(intake_id);
+                    }
+                    Some(CaptureOutcome::Duplicate { intake_id, .. }) => {
+                        duplicates += 1;
+                        ids.push(intake_id);
+                    }
+                    None => vanished += 1,
+                }
+            }
+            batch.clear();
+            batch_bytes = 0;
+        }
+    }
+    more.store(false, Ordering::SeqCst);
+    drain.await??;
+    // The pass is over: documents grouped by folder are complete.
+    let now = crate::util::time::now_iso(::time::UtcOffset::UTC);
+    let closed = crate::util::retry::until_done("closing documents", || d.records.close_open_documents(&now))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if closed > 0 {
+        pipeline.drain(workers, Arc::new(AtomicBool::new(false))).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+
+    let states = d.records.intake_states(&ids).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let quarantined: Vec<_> = states.iter().filter(|(_, s, _)| s == "quarantined").collect();
+    let tally = d.records.tally().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if a.json {
+        let q: Vec<_> = quarantined.iter().map(|(p, _, r)| serde_json::json!({ "file": p, "reason": r })).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "captured": captured, "already_captured": duplicates, "vanished": vanished,
+                "quarantined": q, "seconds": secs, "totals": tally,
+            }))?
+        );
+    } else {
+        println!(
+            "{captured} file(s) captured, {duplicates} already captured{} in {secs:.1} s",
+            if vanished > 0 { format!(", {vanished} vanished before capture") } else { String::new() }
+        );
+        println!(
+            "data folder totals: {} document(s) attached ({} pages), {} unfiled page(s), {} quarantined input(s)",
+            tally.documents, tally.pages_attached, tally.pages_unfiled, tally.quarantined
+        );
+        for (path, _, reason) in &quarantined {
+            println!("QUARANTINED {path}: {}", reason.as_deref().unwrap_or("(no reason recorded)"));
+        }
+    }
+    Ok(u8::from(!quarantined.is_empty()))
+}

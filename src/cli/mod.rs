@@ -1,0 +1,125 @@
+//! The command line: argument parsing, logging set-up, and one module per command.
+
+mod case;
+mod ingest;
+mod profile;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const ABOUT: &str = "Turns scanned paper into verified digital case files.";
+
+const LONG_ABOUT: &str = "\
+Turns scanned paper into verified digital case files.
+
+Every input is first captured: hashed (SHA-256) into a content-addressed store and recorded in the case
+database in one transaction. Only then is it split into pages, routed to its case, bundled into PDF and
+attached. Bad inputs are quarantined with a reason; transient failures (disk full, database busy) are
+retried, never quarantined.
+
+Quick start:
+  sohoa ingest scans/                 capture and attach everything under scans/
+  sohoa case list                     what is attached
+  sohoa case show H15.50.05.13-261008-0975
+  sohoa verify                        re-hash every stored file
+
+Data lives in ./sohoa-data (database, blobs, and the folder views cases/ and quarantine/) unless
+--data or SOHOA_DATA says otherwise.";
+
+#[derive(Parser)]
+#[command(name = "sohoa", version, about = ABOUT, long_about = LONG_ABOUT)]
+struct Cli {
+    /// Data directory: case database, blob store and folder views.
+    #[arg(long, env = "SOHOA_DATA", default_value = "sohoa-data", global = true)]
+    data: PathBuf,
+    /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors in the log.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Capture every scan under a folder, then split, route, bundle and attach; exits 1 if anything
+    /// was quarantined.
+    #[command(long_about = ingest::LONG_ABOUT)]
+    Ingest(ingest::Args),
+    /// Look at cases: `case list`, `case show CODE`.
+    #[command(subcommand)]
+    Case(case::Command),
+    /// Re-hash every stored file and compare with the records: changed, missing, unexpected.
+    /// Exits 1 on any problem.
+    Verify(verify::Args),
+    /// Work with pipeline profiles: `profile check FILE…`.
+    #[command(subcommand)]
+    Profile(profile::Command),
+}
+
+/// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
+/// (quarantined inputs, fixity failures, invalid profiles), 2 the command could not run.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Ingest(a) => ingest::run(&cli.data, a).await,
+            Command::Case(c) => case::run(&cli.data, c).await,
+            Command::Verify(a) => verify::run(&cli.data, a).await,
+            Command::Profile(c) => profile::run(c),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "sohoa=info,lopdf=error,warn",
+        (false, 1) => "sohoa=debug,info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Loads `--profile FILE`, or the built-in counter profile.
+fn load_profile(path: Option<&std::path::Path>) -> anyhow::Result<crate::profile::Profile> {
+    match path {
+        Some(p) => crate::profile::Profile::load(p),
+        None => Ok(crate::profile::Profile::embedded_default()),
+    }
+}
+
+/// Opens the data folder, waiting out a locked database or a full disk rather than failing.
+async fn open_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataDir> {
+    crate::util::retry::until_done("opening the data folder", || crate::store::DataDir::open(data))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}

@@ -1,0 +1,21 @@
+//! sohoa turns scanned paper into verified digital case files.
+//!
+//! The flow, stage by stage (each module is one stage; see ARCHITECTURE.md):
+//! [`intake`] finds and captures inputs → [`store`] keeps their bytes and records →
+//! [`pipeline`] runs jobs: [`pages`] reads stored inputs, [`route`] decides each page's case,
+//! [`encode`] prepares images, [`bundle`] writes PDFs → [`view`] shows states as folders →
+//! [`fixity`] proves the bytes are still what was recorded.
+
+pub mod bundle;
+pub mod cli;
+pub mod encode;
+pub mod error;
+pub mod fixity;
+pub mod intake;
+pub mod pages;
+pub mod pipeline;
+pub mod profile;
+pub mod route;
+pub mod store;
+pub mod util;
+pub mod view;

@@ -1,0 +1,231 @@
+//! JPEG: a marker walk that proves the stream is whole and reads what the PDF needs, without decoding.
+//! The bytes then go into the PDF unchanged (DCTDecode passthrough).
+
+use super::{Colour, Limits, PageImage, PageInfo, SourceEncoding};
+use crate::error::{Failure, Result};
+
+/// What the marker walk found.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Header {
+    pub width: u32,
+    pub height: u32,
+    pub components: u8,
+    pub adobe: bool,
+    pub dpi: Option<(f64, f64)>,
+}
+
+fn truncated() -> Failure {
+    Failure::bad(
+        "truncated-jpeg",
+        "the JPEG is cut short (no end marker): the scan or the copy did not finish; scan again",
+    )
+}
+
+/// Walks the markers from SOI to EOI.
+pub(super) fn scan(b: &[u8]) -> Result<Header> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return Err(Failure::bad("not-a-jpeg", "the file does not start like a JPEG"));
+    }
+    let mut i = 2;
+    let mut sof: Option<(u32, u32, u8)> = None;
+    let (mut jfif, mut exif, mut adobe) = (None, None, false);
+    loop {
+        // Find the next marker, skipping fill bytes.
+        while i < b.len() && b[i] != 0xFF {
+            i += 1;
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&m) = b.get(i) else {
+            return Err(truncated());
+        };
+        i += 1;
+        match m {
+            0xD9 => break,
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let len = match (b.get(i), b.get(i + 1)) {
+            (Some(h), Some(l)) => ((*h as usize) << 8) | *l as usize,
+            _ => return Err(truncated()),
+        };
+        if len < 2 || i + len > b.len() {
+            return Err(truncated());
+        }
+        let seg = &b[i + 2..i + len];
+        match m {
+            0xC9..=0xCB | 0xCD..=0xCF => {
+                return Err(Failure::bad(
+                    "arithmetic-jpeg",
+                    "the JPEG uses arithmetic coding, which PDF readers and sohoa do not support; set the \
+                     scanner to standard (Huffman) JPEG",
+                ));
+            }
+            0xC3 | 0xC7 => {
+                return Err(Failure::bad(
+                    "lossless-jpeg",
+                    "the JPEG uses the lossless process, which PDF does not support; save as PNG or TIFF",
+                ));
+            }
+            0xC0..=0xC2 | 0xC5 | 0xC6 => {
+                if seg.len() < 6 {
+                    return Err(truncated());
+                }
+                let h = u16::from_be_bytes([seg[1], seg[2]]) as u32;
+                let w = u16::from_be_bytes([seg[3], seg[4]]) as u32;
+                sof = Some((w, h, seg[5]));
+            }
+            0xE0 if seg.starts_with(b"JFIF\0") && seg.len() >= 12 => {
+                let unit = seg[7];
+                let (x, y) =
+                    (u16::from_be_bytes([seg[8], seg[9]]) as f64, u16::from_be_bytes([seg[10], seg[11]]) as f64);
+                jfif = match unit {
+                    1 if x > 0.0 && y > 0.0 => Some((x, y)),
+                    2 if x > 0.0 && y > 0.0 => Some((x * 2.54, y * 2.54)),
+                    _ => None,
+                };
+            }
+            0xE1 if seg.starts_with(b"Exif\0\0") => exif = exif_resolution(&seg[6..]),
+            0xEE if seg.starts_with(b"Adobe") => adobe = true,
+            0xDA => {
+                // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart.
+                let mut j = i + len;
+                loop {
+                    if j + 1 >= b.len() {
+                        return Err(truncated());
+                    }
+                    if b[j] == 0xFF && b[j + 1] != 0x00 && !(0xD0..=0xD7).contains(&b[j + 1]) && b[j + 1] != 0xFF {
+                        break;
+                    }
+                    j += 1;
+                }
+                i = j;
+                continue;
+            }
+            _ => {}
+        }
+        i += len;
+    }
+    let Some((width, height, components)) = sof else {
+        return Err(Failure::bad("not-a-jpeg", "the JPEG has no image header (SOF)"));
+    };
+    if !matches!(components, 1 | 3 | 4) {
+        return Err(Failure::bad(
+            "jpeg-components",
+            format!("the JPEG has {components} colour components; PDF takes 1, 3 or 4"),
+        ));
+    }
+    // A density of 1×1 or 72×72 with no unit information is a placeholder, not a measurement.
+    let dpi = jfif.or(exif).filter(|(x, y)| *x >= 10.0 && *y >= 10.0);
+    Ok(Header { width, height, components, adobe, dpi })
+}
+
+/// Reads XResolution/YResolution/ResolutionUnit from IFD0 of an EXIF block.
+fn exif_resolution(t: &[u8]) -> Option<(f64, f64)> {
+    let le = match t.get(..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let u16_at = |o: usize| -> Option<u32> {
+        let s = t.get(o..o + 2)?;
+        Some(if le { u16::from_le_bytes([s[0], s[1]]) } else { u16::from_be_bytes([s[0], s[1]]) } as u32)
+    };
+    let u32_at = |o: usize| -> Option<u32> {
+        let s = t.get(o..o + 4)?;
+        let a = [s[0], s[1], s[2], s[3]];
+        Some(if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+    };
+    let ifd = u32_at(4)? as usize;
+    let n = u16_at(ifd)? as usize;
+    let (mut x, mut y, mut unit) = (None, None, 2u32);
+    for k in 0..n.min(256) {
+        let e = ifd + 2 + k * 12;
+        let tag = u16_at(e)?;
+        let rational = |e: usize| -> Option<f64> {
+            let off = u32_at(e + 8)? as usize;
+            let (num, den) = (u32_at(off)?, u32_at(off + 4)?);
+            (den != 0).then(|| num as f64 / den as f64)
+        };
+        match tag {
+            0x011A => x = rational(e),
+            0x011B => y = rational(e),
+            0x0128 => unit = u16_at(e + 8)?,
+            _ => {}
+        }
+    }
+    let f = match unit {
+        2 => 1.0,
+        3 => 2.54,
+        _ => return None,
+    };
+    Some((x? * f, y? * f))
+}
+
+pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
+    let h = scan(b)?;
+    limits.check(h.width, h.height)?;
+    let colour = match h.components {
+        1 => Colour::Gray,
+        3 => Colour::Rgb,
+        _ => Colour::Cmyk,
+    };
+    Ok(PageInfo {
+        width: h.width,
+        height: h.height,
+        dpi: h.dpi.map(|(x, y)| (x, y, "file")),
+        colour,
+        encoding: SourceEncoding::Jpeg,
+    })
+}
+
+pub(super) fn load(b: &[u8]) -> Result<PageImage> {
+    let h = scan(b)?;
+    Ok(PageImage::Jpeg {
+        data: b.to_vec(),
+        width: h.width,
+        height: h.height,
+        components: h.components,
+        inverted: h.components == 4 && h.adobe,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_jpeg(density: Option<(u8, u16, u16)>) -> Vec<u8> {
+        let img = image::GrayImage::from_pixel(16, 8, image::Luma([200]));
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut out).encode_image(&img).unwrap();
+        if let Some((unit, x, y)) = density {
+            // Patch the JFIF density the encoder wrote.
+            let p = out.windows(5).position(|w| w == b"JFIF\0").unwrap();
+            out[p + 7] = unit;
+            out[p + 8..p + 10].copy_from_slice(&x.to_be_bytes());
+            out[p + 10..p + 12].copy_from_slice(&y.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn reads_size_and_density() {
+        let h = scan(&tiny_jpeg(Some((1, 300, 300)))).unwrap();
+        assert_eq!((h.width, h.height, h.components), (16, 8, 1));
+        assert_eq!(h.dpi, Some((300.0, 300.0)));
+        assert_eq!(scan(&tiny_jpeg(Some((0, 1, 1)))).unwrap().dpi, None);
+    }
+
+    #[test]
+    fn truncation_and_arithmetic_are_refused() {
+        let j = tiny_jpeg(None);
+        for cut in [j.len() - 2, j.len() / 2, 4] {
+            assert!(matches!(scan(&j[..cut]), Err(Failure::BadInput { .. })), "cut at {cut}");
+        }
+        let mut a = j.clone();
+        let p = a.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        a[p + 1] = 0xC9;
+        assert!(matches!(scan(&a), Err(Failure::BadInput { code: "arithmetic-jpeg", .. })));
+    }
+}

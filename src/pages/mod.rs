@@ -1,0 +1,298 @@
+//! Reading stored inputs as pages: what each page is (size, resolution, colour, encoding) and, on
+//! demand, its image ready for the PDF writer.
+//!
+//! Nothing here touches the inbox or the database: every function takes the stored bytes of one input.
+//! Every way an input can be unusable comes back as [`Failure::BadInput`] with a reason for the clerk;
+//! no decoder panic escapes (decoders run behind [`guard`]).
+
+mod jpeg;
+mod pdf;
+mod png;
+mod tiff;
+
+use crate::error::{Failure, Result};
+
+/// File formats sohoa takes, recognised by content, never by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JPEG (JFIF/EXIF).
+    Jpeg,
+    /// PNG.
+    Png,
+    /// TIFF, possibly multi-page.
+    Tiff,
+    /// PDF from a scanner (image-only) or born digital.
+    Pdf,
+}
+
+impl Format {
+    /// The word stored in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+            Format::Tiff => "tiff",
+            Format::Pdf => "pdf",
+        }
+    }
+
+    /// Parses the word stored in records.
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "jpeg" => Format::Jpeg,
+            "png" => Format::Png,
+            "tiff" => Format::Tiff,
+            "pdf" => Format::Pdf,
+            _ => return None,
+        })
+    }
+}
+
+/// Colour of a page as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colour {
+    /// Black and white, 1 bit per pixel.
+    Bitonal,
+    /// 8-bit gray.
+    Gray,
+    /// RGB.
+    Rgb,
+    /// CMYK.
+    Cmyk,
+    /// A born-digital PDF page, not an image.
+    Native,
+}
+
+impl Colour {
+    /// The word stored in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Colour::Bitonal => "bitonal",
+            Colour::Gray => "gray",
+            Colour::Rgb => "rgb",
+            Colour::Cmyk => "cmyk",
+            Colour::Native => "native",
+        }
+    }
+}
+
+/// How a page's image is encoded in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceEncoding {
+    /// A JPEG stream, which can go into the PDF byte for byte.
+    Jpeg,
+    /// CCITT Group 4 (from a scanner PDF), kept as it is.
+    G4,
+    /// Pixels that must be encoded.
+    Raw,
+    /// A born-digital PDF page.
+    Pdf,
+}
+
+impl SourceEncoding {
+    /// The word stored in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceEncoding::Jpeg => "jpeg",
+            SourceEncoding::G4 => "g4",
+            SourceEncoding::Raw => "raw",
+            SourceEncoding::Pdf => "pdf",
+        }
+    }
+}
+
+/// What the split job learns about one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageInfo {
+    /// Pixels (points for born-digital pages).
+    pub width: u32,
+    /// Pixels (points for born-digital pages).
+    pub height: u32,
+    /// Resolution found in the file, and where: `file` or `placement`.
+    pub dpi: Option<(f64, f64, &'static str)>,
+    /// Colour as stored.
+    pub colour: Colour,
+    /// Encoding as stored.
+    pub encoding: SourceEncoding,
+}
+
+/// Limits checked from headers before anything is decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest page, in pixels.
+    pub max_pixels: u64,
+}
+
+impl Limits {
+    fn check(&self, width: u32, height: u32) -> Result<()> {
+        if width == 0 || height == 0 {
+            return Err(Failure::bad("empty-image", "the image has no pixels (width or height is 0)"));
+        }
+        let px = width as u64 * height as u64;
+        if px > self.max_pixels {
+            return Err(Failure::bad(
+                "too-large",
+                format!(
+                    "the page is {width}×{height} pixels ({} megapixels), over this station's limit of {} \
+                     megapixels; scan at a lower resolution or raise output.max_pixels",
+                    px / 1_000_000,
+                    self.max_pixels / 1_000_000
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A page's image, ready for the PDF writer.
+#[derive(Debug, Clone)]
+pub enum PageImage {
+    /// JPEG bytes to embed unchanged.
+    Jpeg {
+        /// The JPEG stream.
+        data: Vec<u8>,
+        /// Pixels.
+        width: u32,
+        /// Pixels.
+        height: u32,
+        /// 1, 3 or 4.
+        components: u8,
+        /// An Adobe CMYK JPEG stores inverted values and needs a Decode array.
+        inverted: bool,
+    },
+    /// CCITT G4 bytes taken from a scanner PDF, embedded unchanged.
+    G4 {
+        /// The CCITT stream.
+        data: Vec<u8>,
+        /// Pixels.
+        width: u32,
+        /// Pixels.
+        height: u32,
+        /// The source's /BlackIs1.
+        black_is_1: bool,
+    },
+    /// Decoded pixels.
+    Raster(Raster),
+}
+
+/// Decoded pixels.
+#[derive(Debug, Clone)]
+pub struct Raster {
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// Layout of `data`.
+    pub kind: RasterKind,
+    /// Row-major samples; for bitonal, rows packed MSB first, `1` = black, each row padded to a byte.
+    pub data: Vec<u8>,
+}
+
+/// Sample layout of a [`Raster`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RasterKind {
+    /// 1 bit per pixel.
+    Bitonal,
+    /// 1 byte per pixel.
+    Gray,
+    /// 3 bytes per pixel.
+    Rgb,
+    /// 4 bytes per pixel.
+    Cmyk,
+}
+
+impl Raster {
+    /// Its colour class.
+    pub fn colour(&self) -> Colour {
+        match self.kind {
+            RasterKind::Bitonal => Colour::Bitonal,
+            RasterKind::Gray => Colour::Gray,
+            RasterKind::Rgb => Colour::Rgb,
+            RasterKind::Cmyk => Colour::Cmyk,
+        }
+    }
+
+    /// Gray pages holding only pure black and pure white are bitonal: they go to G4 losslessly.
+    pub fn into_bitonal_if_two_level(self) -> Raster {
+        if self.kind != RasterKind::Gray || !self.data.iter().all(|v| *v == 0 || *v == 255) {
+            return self;
+        }
+        let (w, h) = (self.width as usize, self.height as usize);
+        let stride = w.div_ceil(8);
+        let mut packed = vec![0u8; stride * h];
+        for y in 0..h {
+            let row = &self.data[y * w..(y + 1) * w];
+            let out = &mut packed[y * stride..(y + 1) * stride];
+            for (x, v) in row.iter().enumerate() {
+                if *v == 0 {
+                    out[x / 8] |= 0x80 >> (x % 8);
+                }
+            }
+        }
+        Raster { width: self.width, height: self.height, kind: RasterKind::Bitonal, data: packed }
+    }
+}
+
+/// Recognises a format from the first bytes.
+pub fn sniff(bytes: &[u8]) -> Result<Format> {
+    if bytes.is_empty() {
+        return Err(Failure::bad("empty-file", "the file is empty (0 bytes): the scan did not complete; scan again"));
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(Format::Jpeg);
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok(Format::Png);
+    }
+    if bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || bytes.starts_with(b"II+\0")
+        || bytes.starts_with(b"MM\0+")
+    {
+        return Ok(Format::Tiff);
+    }
+    if bytes.len() >= 5 && bytes[..bytes.len().min(1024)].windows(5).any(|w| w == b"%PDF-") {
+        return Ok(Format::Pdf);
+    }
+    Err(Failure::bad(
+        "not-a-scan",
+        "the file is not a JPEG, PNG, TIFF or PDF (its content was checked, not its name); \
+         set the scanner to save one of these",
+    ))
+}
+
+/// Examines every page of an input. For PNG and TIFF this decodes the pixels, so an input that passes
+/// cannot fail later in rendering for a reason of its own.
+pub fn inspect(bytes: &[u8], limits: Limits) -> Result<(Format, Vec<PageInfo>)> {
+    let format = sniff(bytes)?;
+    let pages = guard(|| match format {
+        Format::Jpeg => jpeg::inspect(bytes, limits).map(|p| vec![p]),
+        Format::Png => png::inspect(bytes, limits).map(|p| vec![p]),
+        Format::Tiff => tiff::inspect(bytes, limits),
+        Format::Pdf => pdf::inspect(bytes, limits),
+    })?;
+    if pages.is_empty() {
+        return Err(Failure::bad("no-pages", "the file holds no pages"));
+    }
+    Ok((format, pages))
+}
+
+/// Loads page `index` of an input for the PDF writer. `None` for a born-digital PDF page, which is
+/// never rasterized.
+pub fn load(bytes: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage>> {
+    let format = sniff(bytes)?;
+    guard(|| match format {
+        Format::Jpeg => jpeg::load(bytes).map(Some),
+        Format::Png => png::load(bytes, limits).map(|r| Some(PageImage::Raster(r))),
+        Format::Tiff => tiff::load(bytes, index, limits).map(|r| Some(PageImage::Raster(r))),
+        Format::Pdf => pdf::load(bytes, index, limits),
+    })
+}
+
+/// Runs a decoder so that a panic inside a dependency becomes a quarantine reason, not a crash.
+fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(Failure::bad("decoder-failure", "the file is damaged in a way the decoder could not handle")),
+    }
+}

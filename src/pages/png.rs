@@ -1,0 +1,118 @@
+//! PNG: header and pHYs read from the chunks (the image crate drops the resolution), pixels decoded by
+//! the image crate.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageReader};
+
+use super::{Limits, PageInfo, Raster, RasterKind, SourceEncoding};
+use crate::error::{Failure, Result};
+
+struct Header {
+    width: u32,
+    height: u32,
+    dpi: Option<(f64, f64)>,
+}
+
+fn header(b: &[u8]) -> Result<Header> {
+    let mut i = 8;
+    let (mut size, mut dpi, mut end) = (None, None, false);
+    while i + 8 <= b.len() {
+        let len = u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
+        let kind = &b[i + 4..i + 8];
+        let Some(data) = b.get(i + 8..i + 8 + len) else {
+            break;
+        };
+        match kind {
+            b"IHDR" if len >= 8 => {
+                size = Some((
+                    u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
+                    u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
+                ))
+            }
+            b"pHYs" if len >= 9 && data[8] == 1 => {
+                let x = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as f64 * 0.0254;
+                let y = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as f64 * 0.0254;
+                if x >= 10.0 && y >= 10.0 {
+                    dpi = Some(((x * 100.0).round() / 100.0, (y * 100.0).round() / 100.0));
+                }
+            }
+            b"IEND" => {
+                end = true;
+                break;
+            }
+            _ => {}
+        }
+        i += 12 + len;
+    }
+    let Some((width, height)) = size else {
+        return Err(Failure::bad("broken-png", "the PNG has no image header; the file is damaged"));
+    };
+    if !end {
+        return Err(Failure::bad(
+            "truncated-png",
+            "the PNG is cut short (no end chunk): the copy did not finish; scan again",
+        ));
+    }
+    Ok(Header { width, height, dpi })
+}
+
+fn decode(b: &[u8], limits: Limits) -> Result<(Header, Raster)> {
+    let h = header(b)?;
+    limits.check(h.width, h.height)?;
+    let mut reader = ImageReader::with_format(Cursor::new(b), image::ImageFormat::Png);
+    let mut l = image::Limits::default();
+    l.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    reader.limits(l);
+    let img = reader
+        .decode()
+        .map_err(|e| Failure::bad("broken-png", format!("the PNG cannot be decoded ({e}); the file is damaged")))?;
+    Ok((h, from_dynamic(img)))
+}
+
+/// Converts decoded pixels to the layouts PDF takes: alpha is flattened onto white paper, 16-bit
+/// samples become 8-bit, two-level gray becomes bitonal.
+pub(super) fn from_dynamic(img: DynamicImage) -> Raster {
+    let (width, height) = (img.width(), img.height());
+    let r = match img {
+        DynamicImage::ImageLuma8(g) => Raster { width, height, kind: RasterKind::Gray, data: g.into_raw() },
+        DynamicImage::ImageRgb8(c) => Raster { width, height, kind: RasterKind::Rgb, data: c.into_raw() },
+        DynamicImage::ImageLuma16(_) => {
+            Raster { width, height, kind: RasterKind::Gray, data: img.into_luma8().into_raw() }
+        }
+        DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLumaA16(_) => {
+            let la = img.into_luma_alpha8();
+            let data = la.pixels().map(|p| over_white(p.0[0], p.0[1])).collect();
+            Raster { width, height, kind: RasterKind::Gray, data }
+        }
+        DynamicImage::ImageRgba8(_) | DynamicImage::ImageRgba16(_) | DynamicImage::ImageRgba32F(_) => {
+            let rgba = img.into_rgba8();
+            let mut data = Vec::with_capacity(width as usize * height as usize * 3);
+            for p in rgba.pixels() {
+                data.extend([over_white(p.0[0], p.0[3]), over_white(p.0[1], p.0[3]), over_white(p.0[2], p.0[3])]);
+            }
+            Raster { width, height, kind: RasterKind::Rgb, data }
+        }
+        other => Raster { width, height, kind: RasterKind::Rgb, data: other.into_rgb8().into_raw() },
+    };
+    r.into_bitonal_if_two_level()
+}
+
+fn over_white(v: u8, a: u8) -> u8 {
+    ((v as u32 * a as u32 + 255 * (255 - a as u32) + 127) / 255) as u8
+}
+
+pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
+    let (h, r) = decode(b, limits)?;
+    Ok(PageInfo {
+        width: r.width,
+        height: r.height,
+        dpi: h.dpi.map(|(x, y)| (x, y, "file")),
+        colour: r.colour(),
+        encoding: SourceEncoding::Raw,
+    })
+}
+
+pub(super) fn load(b: &[u8], limits: Limits) -> Result<Raster> {
+    decode(b, limits).map(|(_, r)| r)
+}

@@ -1,0 +1,153 @@
+//! The jobs that turn captured inputs into attached documents, and the workers that run them.
+//!
+//! Two job kinds, both deterministic functions of stored bytes and the profile recorded with them:
+//! - `split` reads one input, finds its pages, routes each page to a case (or unfiled) and records
+//!   them; the database then files pages into documents strictly in capture order;
+//! - `render` writes one document's PDF into the blob store and attaches it.
+//!
+//! A job that fails for a bad input quarantines it; a job that fails for the weather goes back to the
+//! queue with back-off and an alarm. A crash mid-job leaves it `running`; recovery puts it back.
+
+mod render;
+mod split;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::error::{Failure, Result};
+use crate::profile::Profile;
+use crate::route::Router;
+use crate::store::{BlobStore, Records};
+use crate::util::retry::backoff;
+use crate::view::Views;
+
+/// A profile as jobs use it.
+pub(crate) struct Loaded {
+    pub profile: Profile,
+    pub router: Router,
+    pub offset: ::time::UtcOffset,
+}
+
+/// Runs jobs against one data directory.
+#[derive(Clone)]
+pub struct Pipeline {
+    records: Records,
+    blobs: Arc<dyn BlobStore>,
+    views: Views,
+    profiles: Arc<Mutex<HashMap<String, Arc<Loaded>>>>,
+}
+
+/// What one job did, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// A job completed (including quarantining its input).
+    Done,
+    /// The job failed transiently and was re-queued.
+    Retrying,
+}
+
+impl Pipeline {
+    /// A pipeline over a records store and a blob store, with folder views under `data_dir`.
+    pub fn new(
+        records: Records,
+        blobs: Arc<dyn BlobStore>,
+        data_dir: PathBuf,
+        quarantine_dir: Option<PathBuf>,
+    ) -> Pipeline {
+        let views = Views::new(data_dir, quarantine_dir);
+        Pipeline { records, blobs, views, profiles: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    /// The records store.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    async fn loaded(&self, sha256: &str) -> Result<Arc<Loaded>> {
+        if let Some(l) = self.profiles.lock().ok().and_then(|m| m.get(sha256).cloned()) {
+            return Ok(l);
+        }
+        let Some(text) = self.records.profile_text(sha256).await? else {
+            return Err(Failure::transient(
+                "loading a job's profile",
+                anyhow::anyhow!("profile {sha256} is not recorded"),
+            ));
+        };
+        let profile = Profile::parse(&text).map_err(|e| {
+            Failure::transient("loading a job's profile", anyhow::anyhow!("recorded profile is invalid: {e:?}"))
+        })?;
+        let router = Router::new(&profile.settings)?;
+        let offset =
+            crate::util::time::parse_offset(&profile.settings.station.utc_offset).unwrap_or(::time::UtcOffset::UTC);
+        let l = Arc::new(Loaded { profile, router, offset });
+        if let Ok(mut m) = self.profiles.lock() {
+            m.insert(sha256.to_string(), l.clone());
+        }
+        Ok(l)
+    }
+
+    /// Claims and runs one job; `None` when nothing is runnable now.
+    pub async fn run_one(&self) -> Result<Option<Ran>> {
+        let Some(job) = self.records.claim_job().await? else {
+            return Ok(None);
+        };
+        let span = tracing::info_span!("job", kind = %job.kind, subject = %job.subject, attempt = job.attempts);
+        self.run_job(job).instrument(span).await.map(Some)
+    }
+
+    async fn run_job(&self, job: crate::store::records::Job) -> Result<Ran> {
+        let started = std::time::Instant::now();
+        let result = match job.kind.as_str() {
+            "split" => self.split(&job).await,
+            "render" => self.render(&job).await,
+            other => Err(Failure::transient("running a job", anyhow::anyhow!("unknown job kind {other}"))),
+        };
+        match result {
+            Ok(()) => {
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "job done");
+                Ok(Ran::Done)
+            }
+            Err(e) => {
+                let wait = backoff(job.attempts as u32);
+                tracing::error!(
+                    alarm = true, error = %e, retry_in_ms = wait.as_millis() as u64,
+                    "job failed for a reason outside the input; it will be retried"
+                );
+                // If even this write fails the job stays `running` and recovery re-queues it.
+                let _ = self.records.retry_later(&job.id, wait, &e.to_string()).await;
+                Ok(Ran::Retrying)
+            }
+        }
+    }
+
+    /// Runs jobs until none is left unfinished and `more_coming` says no more will be queued.
+    pub async fn drain(&self, workers: usize, more_coming: Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..workers.max(1) {
+            let p = self.clone();
+            let more = more_coming.clone();
+            handles.push(tokio::spawn(async move {
+                loop {
+                    match p.run_one().await {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(alarm = true, error = %e, "cannot claim a job; retrying"),
+                    }
+                    let still = more.load(std::sync::atomic::Ordering::SeqCst);
+                    if !still && p.records.unfinished_jobs().await.unwrap_or(1) == 0 {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(if still { 20 } else { 100 })).await;
+                }
+            }));
+        }
+        for h in handles {
+            h.await.map_err(|e| Failure::transient("worker", e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! The split job: one captured input → its pages, each routed.
+
+use crate::error::{Failure, Result};
+use crate::pages::{self, Limits};
+use crate::profile::{DocumentRule, LowDpi};
+use crate::route::Hints;
+use crate::store::records::{Job, NewPage, SplitOutcome};
+use crate::util::time;
+
+use super::Pipeline;
+
+impl Pipeline {
+    pub(super) async fn split(&self, job: &Job) -> Result<()> {
+        let Some(intake) = self.records.intake(&job.subject).await? else {
+            return Err(Failure::transient("split", anyhow::anyhow!("intake {} is not recorded", job.subject)));
+        };
+        let l = self.loaded(&job.profile_sha256).await?;
+        let s = &l.profile.settings;
+        let close_each = s.grouping.document == DocumentRule::File;
+        let now = time::now_iso(l.offset);
+        if intake.state != "captured" {
+            // Already done by an earlier attempt that committed; finishing again is a no-op.
+            let none = SplitOutcome::Pages { format: String::new(), pages: Vec::new() };
+            return self.records.finish_split(&job.id, &intake.id, &none, &now, close_each).await;
+        }
+        let hints: Hints = serde_json::from_str(&intake.hints).unwrap_or_default();
+        let outcome = async {
+            let route = l.router.route_file(&hints)?;
+            let bytes = self.blobs.read_all(&intake.sha256)?;
+            if bytes.len() as u64 > s.output.max_bytes {
+                return Err(Failure::bad(
+                    "too-large",
+                    format!(
+                        "the file is {} MB, over this station's limit of {} MB",
+                        bytes.len() >> 20,
+                        s.output.max_bytes >> 20
+                    ),
+                ));
+            }
+            let limits = Limits { max_pixels: s.output.max_pixels };
+            let (format, infos) = tokio::task::spawn_blocking(move || pages::inspect(&bytes, limits))
+                .await
+                .map_err(|e| Failure::transient("split task", e))??;
+            let group_key = match s.grouping.document {
+                DocumentRule::File => format!("file:{}", intake.id),
+                DocumentRule::Folder => format!("folder:{}", hints.folder_path),
+            };
+            let mut pages = Vec::with_capacity(infos.len());
+            for (i, info) in infos.into_iter().enumerate() {
+                let mut flags = Vec::new();
+                let (dpi_x, dpi_y, source) = match info.dpi {
+                    Some(d) => d,
+                    None => {
+                        flags.push("no-dpi".to_string());
+                        (s.output.default_dpi as f64, s.output.default_dpi as f64, "default")
+                    }
+                };
+                if info.encoding != pages::SourceEncoding::Pdf && dpi_x.min(dpi_y) + 0.5 < s.output.min_dpi as f64 {
+                    if s.output.below_min_dpi == LowDpi::Quarantine {
+                        return Err(Failure::bad(
+                            "low-dpi",
+                            format!(
+                                "page {} is {:.0} dpi, under the minimum of {} dpi; scan again at {} dpi or more",
+                                i + 1,
+                                dpi_x.min(dpi_y),
+                                s.output.min_dpi,
+                                s.output.min_dpi
+                            ),
+                        ));
+                    }
+                    flags.push("low-dpi".to_string());
+                }
+                let r = if i == 0 { route.clone() } else { l.router.route_page(&hints, i as u32)? };
+                pages.push(NewPage {
+                    page_index: i as u32,
+                    width: info.width,
+                    height: info.height,
+                    dpi_x,
+                    dpi_y,
+                    dpi_source: source,
+                    colour: info.colour.as_str(),
+                    source_encoding: info.encoding.as_str(),
+                    case_code: r.case_code,
+                    role: r.role,
+                    doc_type: r.doc_type,
+                    group_key: group_key.clone(),
+                    flags,
+                });
+            }
+            Ok((format, pages))
+        }
+        .await;
+        let outcome = match outcome {
+            Ok((format, pages)) => {
+                let unfiled = pages.iter().filter(|p| p.case_code.is_none()).count();
+                tracing::info!(file = %intake.source_path, pages = pages.len(), unfiled, format = format.as_str(), "split");
+                SplitOutcome::Pages { format: format.as_str().to_string(), pages }
+            }
+            Err(Failure::BadInput { code, reason }) => {
+                tracing::warn!(file = %intake.source_path, code, reason = %reason, "quarantined");
+                SplitOutcome::Quarantined { code: code.to_string(), reason }
+            }
+            Err(e) => return Err(e),
+        };
+        self.records.finish_split(&job.id, &intake.id, &outcome, &now, close_each).await?;
+        if let SplitOutcome::Quarantined { code, reason } = &outcome {
+            self.views.quarantined(self.blobs.as_ref(), &intake, code, reason);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,293 @@
+//! Pipeline profiles: the data that tells the pipeline what to do at one kind of station.
+//!
+//! A profile is a TOML file in `pipelines/`, read at run time, so a center changes behaviour by editing
+//! a file rather than the code. Its SHA-256 is recorded with every capture and job, and its text is kept in
+//! the database, so a job is always re-run with the exact profile it was queued under.
+
+mod check;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use check::{ProfileError, line_of};
+
+/// The counter profile, built into the binary so that `sohoa` runs with no files around it.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../pipelines/counter.toml");
+
+/// One loaded profile together with the text it came from.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The parsed settings.
+    pub settings: Settings,
+    /// The exact source text, kept so jobs can be re-run under it.
+    pub text: String,
+    /// Lower-case hex SHA-256 of `text`.
+    pub sha256: String,
+}
+
+impl Profile {
+    /// Parses and validates profile text; every problem is returned, each with its line.
+    pub fn parse(text: &str) -> Result<Profile, Vec<ProfileError>> {
+        let settings = check::parse_and_validate(text)?;
+        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        Ok(Profile { settings, text: text.to_string(), sha256 })
+    }
+
+    /// Reads a profile from disk. The error lists every problem, formatted `file:line: message`.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Profile> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read profile {}: {e}", path.display()))?;
+        Profile::parse(&text).map_err(|errors| {
+            let lines: Vec<String> =
+                errors.iter().map(|e| format!("{}:{}: {}", path.display(), e.line, e.message)).collect();
+            anyhow::anyhow!("profile {} is invalid:\n{}", path.display(), lines.join("\n"))
+        })
+    }
+
+    /// The built-in counter profile.
+    pub fn embedded_default() -> Profile {
+        match Profile::parse(EMBEDDED_DEFAULT) {
+            Ok(p) => p,
+            // The embedded text is checked by a unit test; reaching this is a build defect.
+            Err(errors) => panic!("embedded counter profile is invalid: {errors:?}"),
+        }
+    }
+
+    /// The profile's name, as recorded with each capture.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+}
+
+/// Everything a profile can say. Every section is optional; defaults suit a counter station.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Short name, recorded with every capture (e.g. `counter`).
+    pub name: String,
+    /// Free text for people reading the file.
+    #[serde(default)]
+    pub description: String,
+    /// Who is capturing.
+    #[serde(default)]
+    pub station: Station,
+    /// Where scans arrive and what happens to them after capture.
+    #[serde(default)]
+    pub inbox: Inbox,
+    /// How a page finds its case.
+    #[serde(default)]
+    pub routing: Routing,
+    /// How pages are grouped into documents.
+    #[serde(default)]
+    pub grouping: Grouping,
+    /// How pages are encoded and checked.
+    #[serde(default)]
+    pub output: Output,
+    /// Where the folder view of quarantined inputs goes.
+    #[serde(default)]
+    pub quarantine: Quarantine,
+}
+
+/// Identity of the capturing station.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Station {
+    /// Station id recorded with each capture (e.g. `quay-01`).
+    pub id: String,
+    /// Operator recorded when no manifest names one.
+    pub operator: Option<String>,
+    /// Offset used for dates written into records and PDFs, e.g. `+07:00`.
+    pub utc_offset: String,
+}
+
+impl Default for Station {
+    fn default() -> Self {
+        Station { id: "station-1".into(), operator: None, utc_offset: "+07:00".into() }
+    }
+}
+
+/// What happens to an inbox file once its capture is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterCapture {
+    /// Delete it from the inbox (scanner stations: the inbox empties itself).
+    Remove,
+    /// Leave it where it is (archive runs over a tree the clerk owns).
+    Keep,
+}
+
+/// The inbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Inbox {
+    /// Folder scanned by `serve`; `ingest` takes its folder from the command line.
+    pub path: PathBuf,
+    /// What to do with an input after its capture is committed.
+    pub after_capture: AfterCapture,
+    /// Extra file-name patterns to ignore (`*` matches any run of characters), e.g. scanner partials.
+    pub ignore: Vec<String>,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Inbox { path: "inbox".into(), after_capture: AfterCapture::Keep, ignore: Vec::new() }
+    }
+}
+
+/// Whether a document is an input (thành phần hồ sơ) or a result (kết quả).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A document the citizen brought.
+    #[default]
+    Input,
+    /// A document the office issued.
+    Result,
+}
+
+impl Role {
+    /// The word stored in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Input => "input",
+            Role::Result => "result",
+        }
+    }
+}
+
+/// How a page finds its case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routing {
+    /// Regular expression a case code must match (after NFC normalization and trimming).
+    pub case_code_pattern: String,
+    /// Check that the `yymmdd` part of a code is a real date.
+    pub check_code_date: bool,
+    /// Take the case from the parent folder's name when it is a valid code.
+    pub folder_names: bool,
+    /// Regular expression with a named group `code` applied to the file name, tried after folders.
+    pub filename_pattern: Option<String>,
+    /// Role of documents when no manifest says otherwise.
+    pub role: Role,
+    /// Document type when no manifest says otherwise.
+    pub document_type: Option<String>,
+}
+
+/// The one-stop system's code form: `{unit}-{yymmdd}-{sequence}`.
+pub const DEFAULT_CASE_CODE_PATTERN: &str = r"^[A-Z0-9]+(\.[A-Z0-9]+)*-[0-9]{6}-[0-9]{4,7}$";
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            case_code_pattern: DEFAULT_CASE_CODE_PATTERN.into(),
+            check_code_date: true,
+            folder_names: true,
+            filename_pattern: None,
+            role: Role::Input,
+            document_type: None,
+        }
+    }
+}
+
+/// When a group of pages is closed into one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentRule {
+    /// Every input file is one document (multi-page TIFF/PDF from the scanner).
+    File,
+    /// All files of one folder and case form one document.
+    Folder,
+}
+
+/// Grouping of pages into documents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Grouping {
+    /// The rule that closes a document.
+    pub document: DocumentRule,
+}
+
+impl Default for Grouping {
+    fn default() -> Self {
+        Grouping { document: DocumentRule::File }
+    }
+}
+
+/// What to do with a page below the minimum resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LowDpi {
+    /// Keep it, with a flag in its record.
+    Flag,
+    /// Quarantine the whole input.
+    Quarantine,
+}
+
+/// How pages that need re-encoding (not JPEG, not 1-bit) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContoneEncoding {
+    /// Lossless Flate at a fast level.
+    Flate,
+    /// JPEG at `jpeg_quality`.
+    Jpeg,
+}
+
+/// Encoding and acceptance rules for pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// Resolution assumed when a file carries none (the page is flagged, never silently 96 dpi).
+    pub default_dpi: u32,
+    /// Pages below this resolution are flagged or quarantined.
+    pub min_dpi: u32,
+    /// What to do below `min_dpi`.
+    pub below_min_dpi: LowDpi,
+    /// Largest page accepted, in pixels; checked from headers before any decode (decompression bombs).
+    pub max_pixels: u64,
+    /// Largest input file accepted, in bytes.
+    pub max_bytes: u64,
+    /// Encoding of gray and colour pages that are not JPEG already.
+    pub contone: ContoneEncoding,
+    /// JPEG quality (1–100) when `contone = "jpeg"`.
+    pub jpeg_quality: u8,
+    /// Flate level (1–9); 6 is the sweet spot, 9 costs seconds per page for little gain.
+    pub flate_level: u32,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            default_dpi: 300,
+            min_dpi: 200,
+            below_min_dpi: LowDpi::Flag,
+            max_pixels: 150_000_000,
+            max_bytes: 512 * 1024 * 1024,
+            contone: ContoneEncoding::Flate,
+            jpeg_quality: 85,
+            flate_level: 6,
+        }
+    }
+}
+
+/// The folder view of quarantined inputs.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quarantine {
+    /// Folder that receives a copy of each quarantined input and its `.error.json`; default
+    /// `<data dir>/quarantine`.
+    pub path: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let p = Profile::embedded_default();
+        assert_eq!(p.name(), "counter");
+    }
+}

@@ -1,0 +1,60 @@
+//! Case codes (mã hồ sơ): `{unit}-{yymmdd}-{sequence}`, validated by the profile's pattern.
+
+use regex::Regex;
+
+use crate::profile::Routing;
+use crate::util::text::nfc;
+
+/// The profile's rule for what a valid case code is.
+#[derive(Debug, Clone)]
+pub struct CaseCodeRule {
+    pattern: Regex,
+    check_date: bool,
+}
+
+impl CaseCodeRule {
+    /// Builds the rule from a profile; the pattern was validated when the profile was loaded.
+    pub fn from_profile(routing: &Routing) -> Result<CaseCodeRule, regex::Error> {
+        Ok(CaseCodeRule { pattern: Regex::new(&routing.case_code_pattern)?, check_date: routing.check_code_date })
+    }
+
+    /// Returns the code in its stored form (NFC, trimmed) or why it is not a case code.
+    pub fn validate(&self, raw: &str) -> Result<String, String> {
+        let code = nfc(raw.trim());
+        if code.is_empty() {
+            return Err("the case code is empty".into());
+        }
+        // Codes name folders and files: never a path, whatever a custom pattern allows.
+        if code.contains(['/', '\\', '\0']) || code.starts_with('.') || code.chars().any(char::is_control) {
+            return Err(format!("`{code}` cannot be a case code: it contains a path or control character"));
+        }
+        if !self.pattern.is_match(&code) {
+            return Err(format!(
+                "`{code}` is not a case code of the form UNIT-YYMMDD-SEQUENCE (e.g. H15.50.05.13-261008-0975)"
+            ));
+        }
+        let date = code.split('-').nth(1).filter(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(date) = date.filter(|_| self.check_date) {
+            let month: u32 = date[2..4].parse().unwrap_or(0);
+            let day: u32 = date[4..6].parse().unwrap_or(0);
+            if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+                return Err(format!("`{code}` has {date} where a date yymmdd belongs"));
+            }
+        }
+        Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_one_stop_form() {
+        let rule = CaseCodeRule::from_profile(&Routing::default()).unwrap();
+        assert_eq!(rule.validate(" H15.50.05.13-261008-0975 ").unwrap(), "H15.50.05.13-261008-0975");
+        assert!(rule.validate("H15.50.05.13-261308-0975").is_err());
+        assert!(rule.validate("H15-261008-09").is_err());
+        assert!(rule.validate("../etc-261008-0975").is_err());
+    }
+}

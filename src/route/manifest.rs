@@ -1,0 +1,94 @@
+//! Sidecar manifests: `<scan>.json` beside a scan, or `manifest.json` for a whole folder.
+//!
+//! ```json
+//! { "case": "H15.50.05.13-261008-0975", "role": "input", "document_type": "Đơn đề nghị",
+//!   "operator": "Trần Thị B", "files": { "p3.jpg": { "role": "result" } } }
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::Role;
+use crate::util::text::nfc;
+
+/// What a manifest says about one scan. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestEntry {
+    /// Case code.
+    #[serde(default)]
+    pub case: Option<String>,
+    /// `input` or `result`.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Document type (thành phần hồ sơ), e.g. `Đơn đề nghị`.
+    #[serde(default)]
+    pub document_type: Option<String>,
+    /// Who scanned it.
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FolderManifest {
+    #[serde(flatten)]
+    all: ManifestEntry,
+    #[serde(default)]
+    files: std::collections::BTreeMap<String, ManifestEntry>,
+}
+
+/// Whether a file name is a manifest rather than a scan.
+pub fn is_manifest_name(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".json")
+}
+
+/// Finds the manifest entry for the scan at `path`: its sidecar first, then the folder's
+/// `manifest.json` (a per-file entry overriding the folder's fields). `Err` carries a clerk-readable
+/// reason; `Ok(None)` means there is no manifest.
+pub fn entry_for(path: &Path) -> Result<Option<ManifestEntry>, String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for sidecar in [dir.join(format!("{name}.json")), dir.join(format!("{stem}.json"))] {
+        if sidecar.is_file() {
+            return read::<ManifestEntry>(&sidecar).map(|e| Some(normalize(e)));
+        }
+    }
+    let folder = dir.join("manifest.json");
+    if folder.is_file() {
+        let m: FolderManifest = read(&folder)?;
+        let nfc_name = nfc(&name);
+        let mut e = m.all;
+        if let Some(f) = m.files.iter().find(|(k, _)| nfc(k) == nfc_name).map(|(_, v)| v.clone()) {
+            e = ManifestEntry {
+                case: f.case.or(e.case),
+                role: f.role.or(e.role),
+                document_type: f.document_type.or(e.document_type),
+                operator: f.operator.or(e.operator),
+            };
+        }
+        return Ok(Some(normalize(e)));
+    }
+    Ok(None)
+}
+
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let shown = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = std::fs::read(path).map_err(|e| format!("the manifest {shown} cannot be read: {e}"))?;
+    serde_json::from_slice(&text).map_err(|e| {
+        format!(
+            "the manifest {shown} is not valid: {e}. Fix the JSON (see README, “Manifests”) and drop the scan again"
+        )
+    })
+}
+
+fn normalize(e: ManifestEntry) -> ManifestEntry {
+    ManifestEntry {
+        case: e.case.map(|s| nfc(s.trim())),
+        role: e.role,
+        document_type: e.document_type.map(|s| nfc(s.trim())),
+        operator: e.operator.map(|s| nfc(s.trim())),
+    }
+}

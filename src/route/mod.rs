@@ -1,0 +1,154 @@
+//! Routing: which case, role and document type each page belongs to.
+//!
+//! The evidence is gathered at capture time into [`Hints`] (stored with the intake, so a re-run decides
+//! the same way without the inbox), and turned into a decision per *page* by [`Router::route_page`], so
+//! that a separator sheet in the middle of a stack can later start a new case. Order of evidence: a
+//! sidecar manifest, the parent folder's name, the profile's file-name pattern, else unfiled.
+
+pub mod case_code;
+pub mod manifest;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Failure;
+use crate::profile::Settings;
+pub use case_code::CaseCodeRule;
+pub use manifest::ManifestEntry;
+
+/// What was known about an input when it was captured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Hints {
+    /// The parent folder's name (NFC), when the input is inside one.
+    pub folder: Option<String>,
+    /// Path of the parent folder relative to the inbox (NFC), `""` at the top.
+    pub folder_path: String,
+    /// The file name (NFC).
+    pub file_name: String,
+    /// The manifest entry that applies, if any.
+    pub manifest: Option<ManifestEntry>,
+    /// Why the manifest could not be used; the input is quarantined with this reason.
+    pub manifest_error: Option<String>,
+}
+
+/// Where a page goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The case, or `None` when nothing identified one (unfiled).
+    pub case_code: Option<String>,
+    /// `input` or `result`.
+    pub role: String,
+    /// Document type when known.
+    pub doc_type: Option<String>,
+    /// Operator from the manifest.
+    pub operator: Option<String>,
+}
+
+/// Applies one profile's routing rules.
+pub struct Router {
+    codes: CaseCodeRule,
+    settings: Settings,
+    filename: Option<regex::Regex>,
+}
+
+impl Router {
+    /// Builds a router; the profile's expressions were checked when it was loaded.
+    pub fn new(settings: &Settings) -> Result<Router, Failure> {
+        let codes = CaseCodeRule::from_profile(&settings.routing)
+            .map_err(|e| Failure::bad("bad-profile", format!("routing.case_code_pattern: {e}")))?;
+        let filename = match &settings.routing.filename_pattern {
+            Some(p) => Some(
+                regex::Regex::new(p)
+                    .map_err(|e| Failure::bad("bad-profile", format!("routing.filename_pattern: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Router { codes, settings: settings.clone(), filename })
+    }
+
+    /// The case-code rule in force.
+    pub fn codes(&self) -> &CaseCodeRule {
+        &self.codes
+    }
+
+    /// The file-level decision, used at capture for the duplicate key. A manifest that names an invalid
+    /// code is an error (the input will be quarantined), never a silent fall-back to unfiled.
+    pub fn route_file(&self, hints: &Hints) -> Result<Route, Failure> {
+        if let Some(err) = &hints.manifest_error {
+            return Err(Failure::bad("bad-manifest", err.clone()));
+        }
+        let r = &self.settings.routing;
+        let mut route = Route {
+            case_code: None,
+            role: r.role.as_str().to_string(),
+            doc_type: r.document_type.clone(),
+            operator: None,
+        };
+        if let Some(m) = &hints.manifest {
+            if let Some(code) = &m.case {
+                let code = self
+                    .codes
+                    .validate(code)
+                    .map_err(|e| Failure::bad("bad-case-code", format!("the manifest for {}: {e}", hints.file_name)))?;
+                route.case_code = Some(code);
+            }
+            if let Some(role) = &m.role {
+                route.role = role.as_str().to_string();
+            }
+            if m.document_type.is_some() {
+                route.doc_type = m.document_type.clone();
+            }
+            route.operator = m.operator.clone();
+        }
+        if route.case_code.is_none() && r.folder_names {
+            route.case_code = hints.folder.as_deref().and_then(|f| self.codes.validate(f).ok());
+        }
+        if let (None, Some(re)) = (&route.case_code, &self.filename) {
+            route.case_code = re
+                .captures(&hints.file_name)
+                .and_then(|c| c.name("code"))
+                .and_then(|m| self.codes.validate(m.as_str()).ok());
+        }
+        Ok(route)
+    }
+
+    /// The decision for one page. Today every page of a file follows the file; separator sheets will
+    /// change the case from the page that carries one.
+    pub fn route_page(&self, hints: &Hints, _page_index: u32) -> Result<Route, Failure> {
+        self.route_file(hints)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router(pattern: Option<&str>) -> Router {
+        let mut s: Settings = crate::profile::Profile::embedded_default().settings;
+        s.routing.filename_pattern = pattern.map(str::to_string);
+        Router::new(&s).unwrap()
+    }
+
+    #[test]
+    fn manifest_then_folder_then_filename_then_unfiled() {
+        let r = router(Some(r"^(?P<code>[^_]+)_"));
+        let mut h =
+            Hints { folder: Some("H15.50.05.13-261008-0975".into()), file_name: "x.jpg".into(), ..Default::default() };
+        assert_eq!(r.route_file(&h).unwrap().case_code.as_deref(), Some("H15.50.05.13-261008-0975"));
+        h.manifest = Some(ManifestEntry { case: Some("H15.50.05.13-261008-0976".into()), ..Default::default() });
+        assert_eq!(r.route_file(&h).unwrap().case_code.as_deref(), Some("H15.50.05.13-261008-0976"));
+        let h = Hints { folder: Some("misc".into()), file_name: "H15-261008-0977_p1.jpg".into(), ..Default::default() };
+        assert_eq!(r.route_file(&h).unwrap().case_code.as_deref(), Some("H15-261008-0977"));
+        let h = Hints { folder: Some("misc".into()), file_name: "p1.jpg".into(), ..Default::default() };
+        assert_eq!(r.route_file(&h).unwrap().case_code, None);
+    }
+
+    #[test]
+    fn invalid_manifest_code_is_an_error() {
+        let r = router(None);
+        let h = Hints {
+            manifest: Some(ManifestEntry { case: Some("not a code".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        assert!(matches!(r.route_file(&h), Err(Failure::BadInput { code: "bad-case-code", .. })));
+    }
+}

@@ -1,0 +1,260 @@
+//! Read-only questions people ask of the records: listings and one case in full.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::Records;
+use crate::error::Result;
+
+/// One line of `sohoa case list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    /// Case code.
+    pub code: String,
+    /// Documents attached.
+    pub documents: i64,
+    /// Documents not attached yet.
+    pub pending: i64,
+    /// Pages in attached documents.
+    pub pages: i64,
+}
+
+/// A document of a case, with its file.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDocument {
+    /// `<code>.<NNN>.pdf`.
+    pub name: String,
+    /// 1-based.
+    pub ordinal: i64,
+    /// `input` or `result`.
+    pub role: String,
+    /// Document type.
+    pub doc_type: Option<String>,
+    /// `open`, `closed`, `attached`.
+    pub state: String,
+    /// Pages.
+    pub pages: i64,
+    /// PDF hash.
+    pub sha256: Option<String>,
+    /// PDF size.
+    pub bytes: Option<i64>,
+}
+
+/// A page of a case, with where it came from and what was done to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CasePage {
+    /// Document ordinal.
+    pub ordinal: Option<i64>,
+    /// Page number in the document.
+    pub page_no: Option<i64>,
+    /// Source file (relative to the inbox).
+    pub source: String,
+    /// Source file hash.
+    pub source_sha256: String,
+    /// Index within the source.
+    pub page_index: i64,
+    /// Pixels.
+    pub width: i64,
+    /// Pixels.
+    pub height: i64,
+    /// Resolution used.
+    pub dpi: f64,
+    /// Where the resolution came from.
+    pub dpi_source: String,
+    /// Colour as stored.
+    pub colour: String,
+    /// What went into the PDF.
+    pub encoding: Option<String>,
+    /// Flags for the clerk.
+    pub flags: Vec<String>,
+}
+
+/// An audit event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// When.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub kind: String,
+    /// Which bytes.
+    pub sha256: Option<String>,
+    /// Details (JSON).
+    pub detail: serde_json::Value,
+}
+
+/// An input refused, with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantinedInput {
+    /// Intake id.
+    pub intake: String,
+    /// Source path.
+    pub source: String,
+    /// Hash.
+    pub sha256: String,
+    /// Stable reason code.
+    pub code: String,
+    /// The clerk's reason.
+    pub reason: String,
+}
+
+/// `sohoa case show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDetail {
+    /// Case code.
+    pub code: String,
+    /// Documents in ordinal order.
+    pub documents: Vec<CaseDocument>,
+    /// Pages in document order.
+    pub pages: Vec<CasePage>,
+    /// Inputs routed to this case that were refused.
+    pub quarantined: Vec<QuarantinedInput>,
+    /// Audit events.
+    pub events: Vec<EventRow>,
+}
+
+impl Records {
+    /// Every case with counts.
+    pub async fn case_summaries(&self) -> Result<Vec<CaseSummary>> {
+        let rows = sqlx::query(
+            "SELECT c.code, \
+               (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached'), \
+               (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state <> 'attached'), \
+               (SELECT COALESCE(SUM(page_count), 0) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached') \
+             FROM cases c ORDER BY c.code",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| CaseSummary { code: r.get(0), documents: r.get(1), pending: r.get(2), pages: r.get(3) })
+            .collect())
+    }
+
+    /// One case in full; `None` when the code is unknown.
+    pub async fn case_detail(&self, code: &str) -> Result<Option<CaseDetail>> {
+        let known: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM cases WHERE code = ?1) + (SELECT COUNT(*) FROM intakes WHERE route_key = ?1)",
+        )
+        .bind(code)
+        .fetch_one(self.pool())
+        .await?;
+        if known == 0 {
+            return Ok(None);
+        }
+        let documents = sqlx::query(
+            "SELECT d.ordinal, d.role, d.doc_type, d.state, d.page_count, d.pdf_sha256, f.bytes \
+             FROM documents d LEFT JOIN files f ON f.sha256 = d.pdf_sha256 WHERE d.case_code = ? ORDER BY d.ordinal",
+        )
+        .bind(code)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|r| {
+            let ordinal: i64 = r.get(0);
+            CaseDocument {
+                name: format!("{code}.{ordinal:03}.pdf"),
+                ordinal,
+                role: r.get(1),
+                doc_type: r.get(2),
+                state: r.get(3),
+                pages: r.get(4),
+                sha256: r.get(5),
+                bytes: r.get(6),
+            }
+        })
+        .collect();
+        let pages = sqlx::query(
+            "SELECT d.ordinal, p.page_no, i.source_path, i.sha256, p.page_index, p.width, p.height, p.dpi_x, \
+                    p.dpi_source, p.colour, p.output_encoding, p.flags \
+             FROM pages p JOIN intakes i ON i.id = p.intake_id LEFT JOIN documents d ON d.id = p.document_id \
+             WHERE p.case_code = ? ORDER BY d.ordinal, p.page_no, i.seq, p.page_index",
+        )
+        .bind(code)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|r| CasePage {
+            ordinal: r.get(0),
+            page_no: r.get(1),
+            source: r.get(2),
+            source_sha256: r.get(3),
+            page_index: r.get(4),
+            width: r.get(5),
+            height: r.get(6),
+            dpi: r.get(7),
+            dpi_source: r.get(8),
+            colour: r.get(9),
+            encoding: r.get(10),
+            flags: serde_json::from_str(&r.get::<String, _>(11)).unwrap_or_default(),
+        })
+        .collect();
+        let quarantined = self.quarantined(Some(code)).await?;
+        let events = sqlx::query(
+            "SELECT at, actor, kind, sha256, detail FROM events WHERE case_code = ? \
+               OR intake_id IN (SELECT id FROM intakes WHERE route_key = ?) \
+               OR document_id IN (SELECT id FROM documents WHERE case_code = ?) ORDER BY id",
+        )
+        .bind(code)
+        .bind(code)
+        .bind(code)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|r| EventRow {
+            at: r.get(0),
+            actor: r.get(1),
+            kind: r.get(2),
+            sha256: r.get(3),
+            detail: serde_json::from_str(&r.get::<String, _>(4)).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+        Ok(Some(CaseDetail { code: code.to_string(), documents, pages, quarantined, events }))
+    }
+
+    /// Quarantined inputs, for one case or all.
+    pub async fn quarantined(&self, case: Option<&str>) -> Result<Vec<QuarantinedInput>> {
+        let rows = sqlx::query(
+            "SELECT id, source_path, sha256, COALESCE(reason_code, ''), COALESCE(reason, '') FROM intakes \
+             WHERE state = 'quarantined' AND (?1 IS NULL OR route_key = ?1) ORDER BY seq",
+        )
+        .bind(case)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| QuarantinedInput {
+                intake: r.get(0),
+                source: r.get(1),
+                sha256: r.get(2),
+                code: r.get(3),
+                reason: r.get(4),
+            })
+            .collect())
+    }
+
+    /// State of given intakes after a run: `(source, state, reason)`.
+    pub async fn intake_states(&self, ids: &[String]) -> Result<Vec<(String, String, Option<String>)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let r: Option<(String, String, Option<String>)> =
+                sqlx::query_as("SELECT source_path, state, reason FROM intakes WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(self.pool())
+                    .await?;
+            out.extend(r);
+        }
+        Ok(out)
+    }
+
+    /// Unfiled pages: `(source, page_index, sha256)`.
+    pub async fn unfiled(&self) -> Result<Vec<(String, i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT i.source_path, p.page_index, i.sha256 FROM pages p JOIN intakes i ON i.id = p.intake_id \
+             WHERE p.state = 'unfiled' ORDER BY i.seq, p.page_index",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

@@ -1,0 +1,5 @@
+//! Small helpers shared by several stages; nothing here knows about cases or pipelines.
+
+pub mod retry;
+pub mod text;
+pub mod time;

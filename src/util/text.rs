@@ -1,0 +1,94 @@
+//! Text rules: Vietnamese names arrive in NFD from macOS and some SMB servers; sohoa keeps NFC.
+
+use std::cmp::Ordering;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Returns `s` in Unicode NFC, the one form sohoa stores, compares and writes.
+pub fn nfc(s: &str) -> String {
+    s.nfc().collect()
+}
+
+/// Orders names as people do: `trang 2` before `trang 10`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (trim_zeros(&a[..da]), trim_zeros(&b[..db]));
+                let ord = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb)).then(da.cmp(&db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[da..];
+                b = &b[db..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let n = d.iter().take_while(|c| **c == b'0').count();
+    &d[n.min(d.len().saturating_sub(1))..]
+}
+
+/// Matches a file name against a pattern where `*` stands for any run of characters.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == n[ni] || p[pi] == '?') {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["p10.jpg", "p2.jpg", "p1.jpg", "p02.jpg"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["p1.jpg", "p2.jpg", "p02.jpg", "p10.jpg"]);
+    }
+
+    #[test]
+    fn nfd_becomes_nfc() {
+        let nfd = "Nguye\u{302}\u{303}n";
+        assert_eq!(nfc(nfd), "Nguyễn");
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*.tmp", "scan.tmp"));
+        assert!(wildcard_match("~*", "~scan.jpg"));
+        assert!(!wildcard_match("*.tmp", "scan.jpg"));
+    }
+}

@@ -1,0 +1,94 @@
+//! The smaller commands: `profile check` and `verify`.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+#[test]
+fn shipped_profiles_are_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = sohoa(tmp.path(), &["profile", "check", "pipelines/counter.toml", "pipelines/archive.toml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("pipelines/archive.toml: ok"));
+}
+
+#[test]
+fn profile_check_prints_every_error_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad.toml");
+    fs::write(
+        &p,
+        "name = \"bad\"\n[station]\nid = \"q\"\nutc_offset = \"7\"\n[output]\nmin_dpi = \"high\"\n[routing]\nfilename_pattern = \"no-group\"\n",
+    )
+    .unwrap();
+    let o = sohoa(tmp.path(), &["profile", "check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let shown = p.display().to_string();
+    for (line, needle) in [(4, "utc_offset"), (6, "min_dpi"), (8, "filename_pattern")] {
+        assert!(
+            out.lines().any(|l| l.starts_with(&format!("{shown}:{line}:")) && l.contains(needle)),
+            "line {line}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn verify_reports_changed_missing_and_unexpected_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let src = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&src).unwrap();
+    for f in ["a4_300.jpg", "bitonal.png", "cmyk.jpg"] {
+        fs::copy(tmp.path().join("g").join(f), src.join(f)).unwrap();
+    }
+    let data = tmp.path().join("data");
+    assert!(sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap()]).status.success());
+    let ok = sohoa(&data, &["verify"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("verified 6 files"), "{}", text(&ok));
+
+    let blob = |name: &str| {
+        let sha = sha256_file(&tmp.path().join("g").join(name));
+        data.join("blobs/sha256").join(&sha[..2]).join(sha)
+    };
+    // Flip one byte, delete one, add a stray.
+    let mut bytes = fs::read(blob("a4_300.jpg")).unwrap();
+    bytes[1000] ^= 0x01;
+    fs::write(blob("a4_300.jpg"), bytes).unwrap();
+    fs::remove_file(blob("bitonal.png")).unwrap();
+    let stray = "0".repeat(64);
+    fs::create_dir_all(data.join("blobs/sha256/00")).unwrap();
+    fs::write(data.join("blobs/sha256/00").join(&stray), b"stray").unwrap();
+
+    let bad = sohoa(&data, &["verify"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(out.contains(&format!("CHANGED     {}", sha256_file(&tmp.path().join("g/a4_300.jpg")))), "{out}");
+    assert!(out.contains(&format!("MISSING     {}", sha256_file(&tmp.path().join("g/bitonal.png")))), "{out}");
+    assert!(out.contains(&format!("UNEXPECTED  {stray}")), "{out}");
+    assert!(out.contains("3 problem(s)"), "{out}");
+    // The run itself is on the audit log, and the log cannot be rewritten.
+    assert!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'fixity'") >= 2);
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect({:?}); c.execute(\"DELETE FROM events\"); c.commit()",
+            data.join("sohoa.db")
+        ))
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("append-only"), "{}", text(&o));
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = sohoa(tmp.path(), &["--help"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    for word in ["ingest", "case", "verify", "profile", "Quick start"] {
+        assert!(out.contains(word), "{out}");
+    }
+}

@@ -1,0 +1,314 @@
+//! `sohoa ingest` end to end: real binary, real files, real validators.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+fn good_case(tmp: &Path) -> std::path::PathBuf {
+    let src = tmp.join("src");
+    generate(&src.join(CODE), "good");
+    src
+}
+
+#[test]
+fn every_kind_of_input_becomes_a_valid_pdf_attached_in_input_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = good_case(tmp.path());
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap(), "--profile", keep_profile(tmp.path()).to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let pdfs = pdfs(&data, CODE);
+    let names: Vec<String> = pdfs.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 14, "{names:?}");
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(n, &format!("{CODE}.{:03}.pdf", i + 1));
+    }
+    for p in &pdfs {
+        qpdf_check(p);
+    }
+    let inputs = src.join(CODE);
+    let pdf = |n: usize| pdfs[n - 1].clone();
+    // Natural order of names: a4_300, bitonal, cmyk.jpg, cmyk.tif, g4, gray16, gray_200, multi, nodpi,
+    // page, palette, rgba, scan.pdf, text.pdf.
+    assert_eq!(image_encodings(&pdf(1)), ["jpeg"]);
+    assert_eq!(image_encodings(&pdf(2)), ["ccitt"]);
+    assert_eq!(image_encodings(&pdf(3)), ["jpeg"]);
+    assert_eq!(image_encodings(&pdf(5)), ["ccitt"]);
+    assert_eq!(image_encodings(&pdf(8)), ["ccitt", "image", "image"]);
+    assert_eq!(image_encodings(&pdf(13)), ["jpeg", "jpeg"]);
+
+    // Passthrough: the embedded JPEG is the input, byte for byte.
+    let got = extract_jpegs(&pdf(1), &tmp.path().join("x1"));
+    assert_eq!(got, vec![fs::read(inputs.join("a4_300.jpg")).unwrap()]);
+    let got = extract_jpegs(&pdf(7), &tmp.path().join("x7"));
+    assert_eq!(got, vec![fs::read(inputs.join("gray_200.jpg")).unwrap()]);
+    // A scanner PDF gives up its DCT streams unchanged.
+    assert_eq!(
+        extract_jpegs(&pdf(13), &tmp.path().join("x13")),
+        extract_jpegs(&inputs.join("scan.pdf"), &tmp.path().join("xs"))
+    );
+    // A born-digital PDF is attached as it is.
+    assert_eq!(fs::read(pdf(14)).unwrap(), fs::read(inputs.join("text.pdf")).unwrap());
+
+    // Page size = pixels ÷ dpi: A4 at 300 dpi and at 200 dpi.
+    for n in [1, 7] {
+        let (w, h) = page_size(&pdf(n));
+        assert!((w - 595.0).abs() <= 1.0 && (h - 842.0).abs() <= 1.0, "page {n}: {w}×{h}");
+    }
+
+    // Lossless pages: the embedded pixels equal the input's exactly (poppler decodes them) …
+    let src_png = image::open(inputs.join("page.png")).unwrap().to_rgb8();
+    assert_eq!(extract_png(&pdf(10), &tmp.path().join("e10")).to_rgb8(), src_png);
+    let src_bw = image::open(inputs.join("bitonal.png")).unwrap().to_luma8();
+    assert_eq!(extract_png(&pdf(2), &tmp.path().join("e2")).to_luma8(), src_bw);
+    let src_16 = image::open(inputs.join("gray16.png")).unwrap().to_luma8();
+    let got = extract_png(&pdf(6), &tmp.path().join("e6")).to_luma8();
+    assert!(mean_abs_diff(got.as_raw(), src_16.as_raw()) < 0.51, "16-bit gray is rounded to 8 bits, no more");
+    // … and the rendered page matches the input at its own resolution, within rendering tolerance.
+    let r = render(&pdf(10), 300, false, tmp.path()).to_rgb8();
+    assert_eq!(r.dimensions(), src_png.dimensions());
+    let d = mean_abs_diff(r.as_raw(), src_png.as_raw());
+    assert!(d < 6.0, "png page renders {d} off");
+    let src_jpg = image::open(inputs.join("a4_300.jpg")).unwrap().to_rgb8();
+    let r = render(&pdf(1), 300, false, tmp.path()).to_rgb8();
+    assert_eq!(r.dimensions(), src_jpg.dimensions());
+    let d = mean_abs_diff(r.as_raw(), src_jpg.as_raw());
+    assert!(d < 6.0, "jpeg page renders {d} off");
+
+    // The records: every input hashed as it is on disk, every PDF hashed as it is stored.
+    let recorded: Vec<(String, String)> = query(&data, "SELECT source_name, sha256 FROM intakes ORDER BY seq");
+    assert_eq!(recorded.len(), 14);
+    for (name, sha) in &recorded {
+        assert_eq!(sha, &sha256_file(&inputs.join(name)), "{name}");
+    }
+    let docs: Vec<(i64, String, i64)> = query(
+        &data,
+        "SELECT d.ordinal, d.pdf_sha256, f.bytes FROM documents d JOIN files f ON f.sha256 = d.pdf_sha256 ORDER BY d.ordinal",
+    );
+    assert_eq!(docs.len(), 14);
+    for (ord, sha, bytes) in &docs {
+        let p = pdf(*ord as usize);
+        assert_eq!(&sha256_file(&p), sha);
+        assert_eq!(fs::metadata(&p).unwrap().len() as i64, *bytes);
+    }
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM pages WHERE state = 'attached'"), 17);
+    let flagged: Vec<(String, String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.dpi_source, p.flags FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.flags <> '[]' ORDER BY i.seq, p.page_index",
+    );
+    assert_eq!(
+        flagged,
+        [
+            ("nodpi.jpg".into(), "default".into(), "[\"no-dpi\"]".into()),
+            ("scan.pdf".into(), "placement".into(), "[\"low-dpi\"]".into()),
+            ("scan.pdf".into(), "placement".into(), "[\"low-dpi\"]".into()),
+        ]
+    );
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'capture'"), 14);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'attach'"), 14);
+
+    let show = sohoa(&data, &["case", "show", CODE]);
+    assert!(show.status.success());
+    let s = String::from_utf8_lossy(&show.stdout);
+    assert!(s.contains(&format!("{CODE}.014.pdf")) && s.contains("no-dpi") && s.contains("jpeg-passthrough"), "{s}");
+    let v = sohoa(&data, &["verify"]);
+    assert!(v.status.success(), "{}", text(&v));
+}
+
+#[test]
+fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src.join("misc"), "bad");
+    generate(&tmp.path().join("g"), "good");
+    fs::create_dir_all(src.join(CODE)).unwrap();
+    fs::copy(tmp.path().join("g/a4_300.jpg"), src.join(CODE).join("p1.jpg")).unwrap();
+    // A manifest that is not JSON, and one that names an invalid case code.
+    let m1 = src.join("H15.50.05.13-261008-0976");
+    fs::create_dir_all(&m1).unwrap();
+    fs::copy(tmp.path().join("g/a4_300.jpg"), m1.join("p1.jpg")).unwrap();
+    fs::write(m1.join("manifest.json"), "{ case: oops").unwrap();
+    let m2 = src.join("loose");
+    fs::create_dir_all(&m2).unwrap();
+    fs::copy(tmp.path().join("g/gray_200.jpg"), m2.join("p2.jpg")).unwrap();
+    fs::write(m2.join("p2.json"), r#"{"case": "H15/../../etc-261008-0001"}"#).unwrap();
+
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let expected = [
+        ("misc/arithmetic.jpg", "arithmetic-jpeg"),
+        ("misc/bomb.png", "too-large"),
+        ("misc/broken.pdf", "broken-pdf"),
+        ("misc/empty.jpg", "empty-file"),
+        ("misc/encrypted.pdf", "encrypted-pdf"),
+        ("misc/fax.tif", "tiff-group3"),
+        ("misc/notes.jpg", "not-a-scan"),
+        ("misc/truncated.jpg", "truncated-jpeg"),
+        ("H15.50.05.13-261008-0976/p1.jpg", "bad-manifest"),
+        ("loose/p2.jpg", "bad-case-code"),
+    ];
+    let mut rows: Vec<(String, String, String)> =
+        query(&data, "SELECT source_path, reason_code, reason FROM intakes WHERE state = 'quarantined'");
+    rows.sort();
+    let mut want: Vec<(&str, &str)> = expected.to_vec();
+    want.sort();
+    assert_eq!(rows.iter().map(|(p, c, _)| (p.as_str(), c.as_str())).collect::<Vec<_>>(), want);
+    let out = String::from_utf8_lossy(&o.stdout);
+    for (path, code) in expected {
+        assert!(out.contains(&format!("QUARANTINED {path}:")), "summary lacks {path}:\n{out}");
+        // The folder view: the original and a sidecar that says why.
+        let view = data.join("quarantine").join(path);
+        assert!(view.is_file(), "{}", view.display());
+        let side: serde_json::Value =
+            serde_json::from_slice(&fs::read(format!("{}.error.json", view.display())).unwrap()).unwrap();
+        assert_eq!(side["code"], code);
+        assert!(side["reason"].as_str().unwrap().len() > 20);
+        assert_eq!(side["sha256"].as_str().unwrap(), sha256_file(&view));
+    }
+    // The good file in the same run is attached, and nothing panicked.
+    assert_eq!(pdfs(&data, CODE).len(), 1);
+    assert!(!text(&o).contains("panicked"));
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'quarantine'"), 10);
+}
+
+#[test]
+fn a_second_ingest_attaches_nothing_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = good_case(tmp.path());
+    let data = tmp.path().join("data");
+    let profile = keep_profile(tmp.path());
+    let args = ["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap()];
+    assert!(sohoa(&data, &args).status.success());
+    let before = count(&data, "SELECT COUNT(*) FROM documents");
+    let o = sohoa(&data, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 file(s) captured, 14 already captured"), "{}", text(&o));
+    assert!(text(&o).contains("already captured for this case; nothing added"));
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM documents"), before);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 14);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'capture'"), 14);
+    assert_eq!(pdfs(&data, CODE).len(), 14);
+}
+
+#[test]
+fn the_same_file_in_two_cases_is_stored_once_and_attached_to_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let src = tmp.path().join("src");
+    let other = "H15.50.05.13-261009-0001";
+    for code in [CODE, other] {
+        fs::create_dir_all(src.join(code)).unwrap();
+        fs::copy(tmp.path().join("g/cmyk.jpg"), src.join(code).join("cccd.jpg")).unwrap();
+    }
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let sha = sha256_file(&tmp.path().join("g/cmyk.jpg"));
+    let files: Vec<(String,)> = query(&data, "SELECT sha256 FROM files WHERE kind = 'original'");
+    assert_eq!(files, vec![(sha.clone(),)]);
+    let stored: Vec<_> = walk(&data.join("blobs/sha256")).into_iter().filter(|p| p.ends_with(&sha)).collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(pdfs(&data, CODE).len(), 1);
+    assert_eq!(pdfs(&data, other).len(), 1);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes WHERE reused = 1"), 1);
+    // The counter profile empties the inbox once captures are committed.
+    assert!(walk(&src).is_empty(), "{:?}", walk(&src));
+}
+
+#[test]
+fn the_same_inputs_give_byte_identical_pdfs_in_fresh_data_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = good_case(tmp.path());
+    let profile = keep_profile(tmp.path());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for d in [&a, &b] {
+        let o = sohoa(d, &["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap(), "--jobs", "3"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (pa, pb) = (pdfs(&a, CODE), pdfs(&b, CODE));
+    assert_eq!(pa.len(), 14);
+    for (x, y) in pa.iter().zip(&pb) {
+        assert_eq!(fs::read(x).unwrap(), fs::read(y).unwrap(), "{} differs", x.display());
+    }
+}
+
+#[test]
+fn vietnamese_names_are_stored_in_nfc_and_shown_right_in_pdf_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let src = tmp.path().join("src");
+    let dir = src.join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    // As macOS and some SMB servers deliver it: decomposed (NFD).
+    let nfd_name = "Đơn đe\u{302}\u{300} nghi\u{323}.jpg";
+    fs::copy(tmp.path().join("g/a4_300.jpg"), dir.join(nfd_name)).unwrap();
+    fs::write(
+        dir.join("manifest.json"),
+        "{\"document_type\": \"Đơn đe\u{302}\u{300} nghi\u{323}\", \"role\": \"input\"}",
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let names: Vec<(String, Option<String>)> =
+        query(&data, "SELECT i.source_name, p.doc_type FROM intakes i JOIN pages p ON p.intake_id = i.id");
+    assert_eq!(names, vec![("Đơn đề nghị.jpg".to_string(), Some("Đơn đề nghị".to_string()))]);
+    let info = pdfinfo(&pdfs(&data, CODE)[0]);
+    assert!(info.contains(&format!("Title:           {CODE}.001 — Đơn đề nghị")), "{info}");
+    assert!(info.contains("Hồ sơ"), "{info}");
+}
+
+#[test]
+fn real_scans_from_the_shared_corpus_are_attached() {
+    let corpus = repo().join("../shared/corpus");
+    if !corpus.is_dir() {
+        eprintln!("skipped: {} is not here", corpus.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    for e in fs::read_dir(&corpus).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "png" || x == "jpg") {
+            fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pdfs = pdfs(&data, CODE);
+    assert_eq!(pdfs.len(), 8);
+    for p in &pdfs {
+        qpdf_check(p);
+    }
+    // epson-1bit.png is a 1-bit scan: it must come out as G4, not as 8-bit pixels.
+    let enc: Vec<(String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.seq",
+    );
+    assert!(enc.contains(&("epson-1bit.png".into(), "g4".into())), "{enc:?}");
+    assert!(enc.contains(&("c02-22.jpg".into(), "jpeg-passthrough".into())), "{enc:?}");
+    // Files without a resolution are flagged, never silently 96 dpi.
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM pages WHERE flags LIKE '%no-dpi%'"), 6);
+}
+
+fn walk(d: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(d) {
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
