@@ -16,6 +16,8 @@ pub mod pages;
 pub mod pipeline;
 pub mod profile;
 pub mod route;
+pub mod serve;
 pub mod store;
 pub mod util;
 pub mod view;
+pub mod watch;

@@ -58,12 +58,15 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs an interrupted run left unfinished");
     }
-    let candidates = scan_inbox(&a.dir, &profile.settings.inbox.ignore)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.dir.display()))?;
+    let candidates = scan_inbox(&a.dir, &profile.settings.inbox.ignore, None)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.dir.display()))?
+        .files;
     tracing::info!(files = candidates.len(), dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
-    let pipeline =
-        Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone(), profile.settings.quarantine.path.clone());
+    let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
+    if let Err(e) = pipeline.repair_views().await {
+        tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
+    }
     let workers = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     let more = Arc::new(AtomicBool::new(true));
     let drain = {

@@ -3,6 +3,7 @@
 mod case;
 mod ingest;
 mod profile;
+mod serve;
 mod verify;
 
 use std::path::PathBuf;
@@ -21,7 +22,9 @@ attached. Bad inputs are quarantined with a reason; transient failures (disk ful
 retried, never quarantined.
 
 Quick start:
-  sohoa ingest scans/                 capture and attach everything under scans/
+  sohoa serve                         watch ./inbox; drop a folder named by its case code into it
+  sohoa status --follow               what each station just scanned
+  sohoa ingest scans/                 one pass over a folder (archive runs)
   sohoa case list                     what is attached
   sohoa case show H15.50.05.13-261008-0975
   sohoa verify                        re-hash every stored file
@@ -47,6 +50,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Watch station inboxes and attach every scan dropped into them (the main job).
+    #[command(long_about = serve::LONG_ABOUT)]
+    Serve(serve::Args),
+    /// What each station just scanned: case, pages, state, queue and alarms.
+    Status(serve::StatusArgs),
     /// Capture every scan under a folder, then split, route, bundle and attach; exits 1 if anything
     /// was quarantined.
     #[command(long_about = ingest::LONG_ABOUT)]
@@ -60,6 +68,8 @@ enum Command {
     /// Work with pipeline profiles: `profile check FILE…`.
     #[command(subcommand)]
     Profile(profile::Command),
+    /// Remove blobs a crash left unrecorded, and temporaries of interrupted writes.
+    Sweep(serve::SweepArgs),
 }
 
 /// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
@@ -76,6 +86,9 @@ pub fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
+            Command::Serve(a) => serve::run(&cli.data, a).await,
+            Command::Status(a) => serve::status(&cli.data, a).await,
+            Command::Sweep(a) => serve::sweep(&cli.data, a).await,
             Command::Ingest(a) => ingest::run(&cli.data, a).await,
             Command::Case(c) => case::run(&cli.data, c).await,
             Command::Verify(a) => verify::run(&cli.data, a).await,

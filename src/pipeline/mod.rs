@@ -52,13 +52,8 @@ pub enum Ran {
 
 impl Pipeline {
     /// A pipeline over a records store and a blob store, with folder views under `data_dir`.
-    pub fn new(
-        records: Records,
-        blobs: Arc<dyn BlobStore>,
-        data_dir: PathBuf,
-        quarantine_dir: Option<PathBuf>,
-    ) -> Pipeline {
-        let views = Views::new(data_dir, quarantine_dir);
+    pub fn new(records: Records, blobs: Arc<dyn BlobStore>, data_dir: PathBuf) -> Pipeline {
+        let views = Views::new(data_dir);
         Pipeline { records, blobs, views, profiles: Arc::new(Mutex::new(HashMap::new())) }
     }
 
@@ -90,6 +85,19 @@ impl Pipeline {
         Ok(l)
     }
 
+    /// Rewrites folder views a crash kept from being written (between a commit and its view). Views
+    /// already there are left alone, so this is cheap to run at every start.
+    pub async fn repair_views(&self) -> Result<()> {
+        for (case, name, sha) in self.records.attached_documents().await? {
+            self.views.attached(self.blobs.as_ref(), &case, &name, &sha);
+        }
+        for (intake, code, reason, profile) in self.records.quarantined_intakes().await? {
+            let dir = self.loaded(&profile).await.ok().and_then(|l| l.profile.settings.quarantine.path.clone());
+            self.views.quarantined(self.blobs.as_ref(), &intake, &code, &reason, dir.as_deref());
+        }
+        Ok(())
+    }
+
     /// Claims and runs one job; `None` when nothing is runnable now.
     pub async fn run_one(&self) -> Result<Option<Ran>> {
         let Some(job) = self.records.claim_job().await? else {
@@ -113,6 +121,7 @@ impl Pipeline {
             }
             Err(e) => {
                 let wait = backoff(job.attempts as u32);
+                crate::util::alarm::raise(format!("{} job: {e}", job.kind));
                 tracing::error!(
                     alarm = true, error = %e, retry_in_ms = wait.as_millis() as u64,
                     "job failed for a reason outside the input; it will be retried"

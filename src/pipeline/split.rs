@@ -43,7 +43,7 @@ impl Pipeline {
                 .map_err(|e| Failure::transient("split task", e))??;
             let group_key = match s.grouping.document {
                 DocumentRule::File => format!("file:{}", intake.id),
-                DocumentRule::Folder => format!("folder:{}", hints.folder_path),
+                DocumentRule::Folder | DocumentRule::Marker => format!("folder:{}", hints.folder_path),
             };
             let mut pages = Vec::with_capacity(infos.len());
             for (i, info) in infos.into_iter().enumerate() {
@@ -104,7 +104,8 @@ impl Pipeline {
         };
         self.records.finish_split(&job.id, &intake.id, &outcome, &now, close_each).await?;
         if let SplitOutcome::Quarantined { code, reason } = &outcome {
-            self.views.quarantined(self.blobs.as_ref(), &intake, code, reason);
+            let dir = l.profile.settings.quarantine.path.as_deref();
+            self.views.quarantined(self.blobs.as_ref(), &intake, code, reason, dir);
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Grouping, Inbox, Output, Quarantine, Routing, Settings, Station};
+use super::{Grouping, Inbox, Output, Quarantine, Routing, Service, Settings, Station};
 
 /// One problem in a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
     let mut grouping = Grouping::default();
     let mut output = Output::default();
     let mut quarantine = Quarantine::default();
+    let mut service = Service::default();
     for (key, value) in table {
         match key.as_str() {
             "name" => match value.as_str() {
@@ -48,12 +49,13 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
             "grouping" => section(text, "grouping", value, &mut grouping, &mut errors),
             "output" => section(text, "output", value, &mut output, &mut errors),
             "quarantine" => section(text, "quarantine", value, &mut quarantine, &mut errors),
+            "service" => section(text, "service", value, &mut service, &mut errors),
             other => errors.push(at(
                 text,
                 &[other],
                 format!(
                     "unknown key `{other}`; a profile has name, description, [station], [inbox], \
-                     [routing], [grouping], [output] and [quarantine]"
+                     [routing], [grouping], [output], [quarantine] and [service]"
                 ),
             )),
         }
@@ -61,12 +63,22 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
     if name.is_none() && !errors.iter().any(|e| e.message.contains("`name`")) {
         errors.push(ProfileError { line: 1, message: "missing `name = \"…\"` at the top".into() });
     }
-    semantic_checks(text, &station, &routing, &output, &mut errors);
+    semantic_checks(text, &station, &inbox, &routing, &output, &mut errors);
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
         return Err(errors);
     }
-    Ok(Settings { name: name.unwrap_or_default(), description, station, inbox, routing, grouping, output, quarantine })
+    Ok(Settings {
+        name: name.unwrap_or_default(),
+        description,
+        station,
+        inbox,
+        routing,
+        grouping,
+        output,
+        quarantine,
+        service,
+    })
 }
 
 fn section<T: DeserializeOwned>(
@@ -102,7 +114,20 @@ fn section<T: DeserializeOwned>(
     }
 }
 
-fn semantic_checks(text: &str, station: &Station, routing: &Routing, output: &Output, errors: &mut Vec<ProfileError>) {
+fn semantic_checks(
+    text: &str,
+    station: &Station,
+    inbox: &Inbox,
+    routing: &Routing,
+    output: &Output,
+    errors: &mut Vec<ProfileError>,
+) {
+    if inbox.poll_interval_ms < 50 {
+        errors.push(at(text, &["inbox", "poll_interval_ms"], "inbox.poll_interval_ms below 50 would spin".into()));
+    }
+    if inbox.rescan_seconds == 0 {
+        errors.push(at(text, &["inbox", "rescan_seconds"], "inbox.rescan_seconds must be at least 1".into()));
+    }
     if crate::util::time::parse_offset(&station.utc_offset).is_none() {
         errors.push(at(
             text,

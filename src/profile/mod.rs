@@ -88,6 +88,9 @@ pub struct Settings {
     /// Where the folder view of quarantined inputs goes.
     #[serde(default)]
     pub quarantine: Quarantine,
+    /// How the service runs.
+    #[serde(default)]
+    pub service: Service,
 }
 
 /// Identity of the capturing station.
@@ -128,11 +131,39 @@ pub struct Inbox {
     pub after_capture: AfterCapture,
     /// Extra file-name patterns to ignore (`*` matches any run of characters), e.g. scanner partials.
     pub ignore: Vec<String>,
+    /// `native` (inotify: local disks) or `poll` (network shares, which deliver no events).
+    pub watch: WatchMode,
+    /// How often `poll` mode looks at the folder, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// A full rescan of the folder every this many seconds, whatever the mode: the safety net for
+    /// missed events.
+    pub rescan_seconds: u64,
+    /// A file its writer has not been seen to close is taken once its size and modification time have
+    /// not changed for this long (milliseconds).
+    pub stable_ms: u64,
+}
+
+/// How an inbox notices new files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// File-system events (inotify), plus the periodic rescan.
+    Native,
+    /// Looking at the folder every `poll_interval_ms`: for SMB/NFS shares.
+    Poll,
 }
 
 impl Default for Inbox {
     fn default() -> Self {
-        Inbox { path: "inbox".into(), after_capture: AfterCapture::Keep, ignore: Vec::new() }
+        Inbox {
+            path: "inbox".into(),
+            after_capture: AfterCapture::Keep,
+            ignore: Vec::new(),
+            watch: WatchMode::Native,
+            poll_interval_ms: 1000,
+            rescan_seconds: 60,
+            stable_ms: 2000,
+        }
     }
 }
 
@@ -197,8 +228,11 @@ impl Default for Routing {
 pub enum DocumentRule {
     /// Every input file is one document (multi-page TIFF/PDF from the scanner).
     File,
-    /// All files of one folder and case form one document.
+    /// All files of one folder and case form one document, closed after `idle_seconds` without a new
+    /// file (and at the end of an `ingest` run).
     Folder,
+    /// Like `folder`, but the document closes when the marker file (e.g. `.done`) appears.
+    Marker,
 }
 
 /// Grouping of pages into documents.
@@ -207,11 +241,33 @@ pub enum DocumentRule {
 pub struct Grouping {
     /// The rule that closes a document.
     pub document: DocumentRule,
+    /// With `folder`: seconds without a new file after which the document closes.
+    pub idle_seconds: u64,
+    /// With `marker`: the file name that closes the folder's document; it is removed once honoured.
+    pub marker: String,
 }
 
 impl Default for Grouping {
     fn default() -> Self {
-        Grouping { document: DocumentRule::File }
+        Grouping { document: DocumentRule::File, idle_seconds: 30, marker: ".done".into() }
+    }
+}
+
+/// How `sohoa serve` runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Service {
+    /// Job workers; 0 means one per core.
+    pub workers: usize,
+    /// Files detected but not yet captured, at most; the watcher waits when the queue is full.
+    pub queue: usize,
+    /// Blobs written but never recorded (a crash between write and commit) are removed after this long.
+    pub sweep_grace_seconds: u64,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service { workers: 0, queue: 256, sweep_grace_seconds: 600 }
     }
 }
 

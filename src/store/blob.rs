@@ -49,6 +49,10 @@ pub trait BlobStore: Send + Sync {
     fn contains(&self, sha256: &str) -> Result<bool>;
     /// Every stored hash, for fixity checks (the order is unspecified).
     fn list(&self) -> Result<Vec<String>>;
+    /// Seconds since a stored blob was written.
+    fn age(&self, sha256: &str) -> Result<u64>;
+    /// Deletes a stored blob. Only the orphan sweep calls this, for blobs no record names.
+    fn remove(&self, sha256: &str) -> Result<()>;
     /// Age in seconds of each temporary left by an interrupted write, by token.
     fn stale_temporaries(&self) -> Result<Vec<(String, u64)>>;
     /// Deletes a temporary left by an interrupted write.
@@ -240,6 +244,17 @@ impl BlobStore for LocalBlobStore {
             }
         }
         Ok(out)
+    }
+
+    fn age(&self, sha256: &str) -> Result<u64> {
+        let p = self.final_path(sha256)?;
+        let m = fs::metadata(&p).and_then(|m| m.modified()).map_err(|e| ctx("reading a blob's age", &p, e))?;
+        Ok(std::time::SystemTime::now().duration_since(m).map(|d| d.as_secs()).unwrap_or(0))
+    }
+
+    fn remove(&self, sha256: &str) -> Result<()> {
+        let p = self.final_path(sha256)?;
+        fs::remove_file(&p).map_err(|e| ctx("removing an orphan blob", &p, e))
     }
 
     fn stale_temporaries(&self) -> Result<Vec<(String, u64)>> {

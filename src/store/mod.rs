@@ -4,6 +4,7 @@
 pub mod blob;
 pub mod queries;
 pub mod records;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

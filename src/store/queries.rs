@@ -258,3 +258,108 @@ impl Records {
         .await?)
     }
 }
+
+/// One recent capture, as the counter officer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentIntake {
+    /// Capture time.
+    pub captured_at: String,
+    /// Station.
+    pub station: String,
+    /// Source path.
+    pub source: String,
+    /// Case, when routing found one.
+    pub case_code: Option<String>,
+    /// Pages found (when split).
+    pub pages: Option<i64>,
+    /// `attached`, `unfiled`, `processing`, `quarantined`.
+    pub state: String,
+    /// Why, when quarantined.
+    pub reason: Option<String>,
+    /// PDFs the pages are in.
+    pub documents: Vec<String>,
+}
+
+impl Records {
+    /// The last `limit` captures, newest first, optionally of one station.
+    pub async fn recent_intakes(&self, station: Option<&str>, limit: i64) -> Result<Vec<RecentIntake>> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.captured_at, i.station, i.source_path, NULLIF(i.route_key, ''), i.page_count, i.state, i.reason, \
+               (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'attached'), \
+               (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'unfiled'), \
+               (SELECT group_concat(DISTINCT d.case_code || '.' || printf('%03d', d.ordinal) || '.pdf') \
+                  FROM pages p JOIN documents d ON d.id = p.document_id WHERE p.intake_id = i.id AND d.state = 'attached') \
+             FROM intakes i WHERE (?1 IS NULL OR i.station = ?1) ORDER BY i.seq DESC LIMIT ?2",
+        )
+        .bind(station)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let (pages, state): (Option<i64>, String) = (r.get(5), r.get(6));
+                let (attached, unfiled): (i64, i64) = (r.get(8), r.get(9));
+                let shown = match state.as_str() {
+                    "quarantined" => "quarantined",
+                    "split" if pages.is_some_and(|n| n > 0 && attached == n) => "attached",
+                    "split" if unfiled > 0 && attached + unfiled == pages.unwrap_or(0) => "unfiled",
+                    _ => "processing",
+                };
+                RecentIntake {
+                    captured_at: r.get(1),
+                    station: r.get(2),
+                    source: r.get(3),
+                    case_code: r.get(4),
+                    pages,
+                    state: shown.to_string(),
+                    reason: r.get(7),
+                    documents: r
+                        .get::<Option<String>, _>(10)
+                        .map(|s| s.split(',').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}
+
+impl Records {
+    /// Every attached document's view name and PDF: `(case, name, sha256)`.
+    pub async fn attached_documents(&self) -> Result<Vec<(String, String, String)>> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT case_code, ordinal, pdf_sha256 FROM documents WHERE state = 'attached' AND pdf_sha256 IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(c, o, s)| (c.clone(), format!("{c}.{o:03}.pdf"), s)).collect())
+    }
+
+    /// Every quarantined intake with its reason code, reason and profile hash.
+    pub async fn quarantined_intakes(&self) -> Result<Vec<(super::records::IntakeRow, String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station, \
+                    COALESCE(reason_code, ''), COALESCE(reason, ''), profile_sha256 \
+             FROM intakes WHERE state = 'quarantined' ORDER BY seq",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let intake = super::records::IntakeRow {
+                    id: r.get(0),
+                    sha256: r.get(1),
+                    source_path: r.get(2),
+                    source_name: r.get(3),
+                    source_mtime: r.get(4),
+                    hints: r.get(5),
+                    state: r.get(6),
+                    captured_at: r.get(7),
+                    station: r.get(8),
+                };
+                (intake, r.get(9), r.get(10), r.get(11))
+            })
+            .collect())
+    }
+}

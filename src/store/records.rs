@@ -462,16 +462,49 @@ impl Records {
 
     /// Closes every open document (the end of a one-shot run) and queues their PDFs.
     pub async fn close_open_documents(&self, at: &str) -> Result<u64> {
+        self.close_selected("SELECT id FROM documents WHERE state = 'open' ORDER BY case_code, ordinal", None, at).await
+    }
+
+    /// Closes the documents a query selects (its one optional parameter bound to `param`), in one
+    /// transaction, queueing their render jobs.
+    async fn close_selected(&self, select: &'static str, param: Option<i64>, at: &str) -> Result<u64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM documents WHERE state = 'open' ORDER BY case_code, ordinal")
-                .fetch_all(&mut *tx)
-                .await?;
+        let mut q = sqlx::query_scalar(select);
+        if let Some(p) = param {
+            q = q.bind(p);
+        }
+        let ids: Vec<String> = q.fetch_all(&mut *tx).await?;
         for id in &ids {
             close_document(&mut tx, id, at).await?;
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
+    }
+
+    /// Asks for the open documents of `group_key` to close once every input captured so far is filed
+    /// (a marker file such as `.done` in a case folder).
+    pub async fn request_close(&self, group_key: &str, at: &str) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO close_requests (group_key, up_to_seq, requested_at) \
+             SELECT ?, COALESCE(MAX(seq), 0), ? FROM intakes",
+        )
+        .bind(group_key)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        honour_close_requests(&mut tx, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes open documents that have had no new page for `idle` and whose folder has no input
+    /// waiting to be filed.
+    pub async fn close_idle_documents(&self, idle: Duration, at: &str) -> Result<u64> {
+        let select = "SELECT d.id FROM documents d WHERE d.state = 'open' AND d.updated_ms < ? \
+             AND d.group_key LIKE 'folder:%' AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.assembled = 0 \
+                 AND (i.source_path LIKE substr(d.group_key, 8) || '/%' OR substr(d.group_key, 8) = ''))";
+        self.close_selected(select, Some(now_ms() - idle.as_millis() as i64), at).await
     }
 
     /// A document and its pages in order, for rendering.
@@ -698,10 +731,10 @@ async fn assemble(tx: &mut Tx<'_>, at: &str, close_each_file: bool) -> Result<()
                 .fetch_optional(&mut **tx)
                 .await?;
         let Some((intake_id, state, _seq)) = next else {
-            return Ok(());
+            return honour_close_requests(tx, at).await;
         };
         if state == "captured" {
-            return Ok(());
+            return honour_close_requests(tx, at).await;
         }
         type PendingPage = (String, Option<String>, String, Option<String>, String, String);
         let pages: Vec<PendingPage> = sqlx::query_as(
@@ -772,7 +805,8 @@ async fn assemble(tx: &mut Tx<'_>, at: &str, close_each_file: bool) -> Result<()
             .bind(&page_id)
             .execute(&mut **tx)
             .await?;
-            sqlx::query("UPDATE documents SET page_count = page_count + 1 WHERE id = ?")
+            sqlx::query("UPDATE documents SET page_count = page_count + 1, updated_ms = ? WHERE id = ?")
+                .bind(now_ms())
                 .bind(&doc_id)
                 .execute(&mut **tx)
                 .await?;
@@ -787,6 +821,35 @@ async fn assemble(tx: &mut Tx<'_>, at: &str, close_each_file: bool) -> Result<()
             }
         }
     }
+}
+
+/// Closes the groups whose close was requested once every input captured before the request is filed.
+async fn honour_close_requests(tx: &mut Tx<'_>, at: &str) -> Result<()> {
+    let filed_up_to: i64 = sqlx::query_scalar(
+        "SELECT COALESCE((SELECT MIN(seq) - 1 FROM intakes WHERE assembled = 0), (SELECT COALESCE(MAX(seq), 0) FROM intakes))",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let due: Vec<(String, i64)> =
+        sqlx::query_as("SELECT group_key, up_to_seq FROM close_requests WHERE up_to_seq <= ?")
+            .bind(filed_up_to)
+            .fetch_all(&mut **tx)
+            .await?;
+    for (group, up_to) in due {
+        let docs: Vec<String> = sqlx::query_scalar("SELECT id FROM documents WHERE state = 'open' AND group_key = ?")
+            .bind(&group)
+            .fetch_all(&mut **tx)
+            .await?;
+        for d in docs {
+            close_document(tx, &d, at).await?;
+        }
+        sqlx::query("DELETE FROM close_requests WHERE group_key = ? AND up_to_seq = ?")
+            .bind(&group)
+            .bind(up_to)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn close_document(tx: &mut Tx<'_>, doc_id: &str, at: &str) -> Result<()> {

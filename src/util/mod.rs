@@ -1,5 +1,6 @@
 //! Small helpers shared by several stages; nothing here knows about cases or pipelines.
 
+pub mod alarm;
 pub mod retry;
 pub mod text;
 pub mod time;

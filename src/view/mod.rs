@@ -17,39 +17,39 @@ pub struct Views {
 }
 
 impl Views {
-    /// Views under `data_dir`; the quarantine view may live elsewhere (a station's shared folder).
-    pub fn new(data_dir: PathBuf, quarantine: Option<PathBuf>) -> Views {
-        Views { cases: data_dir.join("cases"), quarantine: quarantine.unwrap_or_else(|| data_dir.join("quarantine")) }
+    /// Views under `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Views {
+        Views { cases: data_dir.join("cases"), quarantine: data_dir.join("quarantine") }
     }
 
-    /// The quarantine folder.
-    pub fn quarantine_dir(&self) -> &Path {
-        &self.quarantine
-    }
-
-    /// Shows an attached PDF as `cases/<code>/<name>`.
+    /// Shows an attached PDF as `cases/<code>/<name>`; does nothing when the view is already there.
     pub fn attached(&self, blobs: &dyn BlobStore, case_code: &str, name: &str, sha256: &str) {
         let dir = self.cases.join(case_code);
         let dest = dir.join(name);
-        let r = fs::create_dir_all(&dir).map_err(crate::error::Failure::from).and_then(|_| {
-            let _ = fs::remove_file(&dest);
-            blobs.export(sha256, &dest)
-        });
+        if dest.exists() {
+            return;
+        }
+        let r = fs::create_dir_all(&dir).map_err(crate::error::Failure::from).and_then(|_| blobs.export(sha256, &dest));
         if let Err(e) = r {
             tracing::warn!(view = %dest.display(), error = %e, "could not write the case folder view");
         }
     }
 
-    /// Shows a quarantined input beside a `.error.json` that says why.
-    pub fn quarantined(&self, blobs: &dyn BlobStore, intake: &IntakeRow, code: &str, reason: &str) {
+    /// Shows a quarantined input beside a `.error.json` that says why, under `<data>/quarantine` or the
+    /// station's own folder (`dir`, from its profile). Does nothing when this intake's view is there.
+    pub fn quarantined(&self, blobs: &dyn BlobStore, intake: &IntakeRow, code: &str, reason: &str, dir: Option<&Path>) {
         let rel = Path::new(&intake.source_path);
         let safe: PathBuf = rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
-        let mut dest = self.quarantine.join(&safe);
-        if dest.exists() {
-            let name = format!("{}-{}", &intake.id[..8.min(intake.id.len())], intake.source_name);
-            dest = dest.with_file_name(name);
+        let primary = dir.unwrap_or(&self.quarantine).join(&safe);
+        // Another input of the same name got there first: this one carries the end of its intake id.
+        let tail = &intake.id[intake.id.len().saturating_sub(8)..];
+        let alternate = primary.with_file_name(format!("{tail}-{}", intake.source_name));
+        let sidecar = |p: &Path| PathBuf::from(format!("{}.error.json", p.display()));
+        let mine = |p: &Path| fs::read_to_string(sidecar(p)).is_ok_and(|s| s.contains(&intake.id));
+        if mine(&primary) || mine(&alternate) {
+            return;
         }
-        let sidecar = PathBuf::from(format!("{}.error.json", dest.display()));
+        let dest = if primary.exists() { alternate } else { primary };
         let body = serde_json::json!({
             "file": intake.source_path,
             "sha256": intake.sha256,
@@ -64,9 +64,9 @@ impl Views {
             .map(fs::create_dir_all)
             .unwrap_or(Ok(()))
             .map_err(crate::error::Failure::from)
-            .and_then(|_| blobs.export(&intake.sha256, &dest))
+            .and_then(|_| if dest.exists() { Ok(()) } else { blobs.export(&intake.sha256, &dest) })
             .and_then(|_| {
-                fs::write(&sidecar, serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(Into::into)
+                fs::write(sidecar(&dest), serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(Into::into)
             });
         if let Err(e) = r {
             tracing::warn!(view = %dest.display(), error = %e, "could not write the quarantine folder view");

@@ -145,11 +145,27 @@ where
 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let url = format!("sqlite://{}?mode=ro", data.join("sohoa.db").display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(data.join("sohoa.db"))
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
         let rows = sqlx::query_as::<_, T>(sql).fetch_all(&pool).await.unwrap();
         pool.close().await;
         rows
+    })
+}
+
+/// A count, or `None` while the database is not ready (a service still starting).
+pub fn try_count(data: &Path, sql: &'static str) -> Option<i64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(data.join("sohoa.db"))
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = sqlx::SqlitePool::connect_with(opts).await.ok()?;
+        let n = sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.ok();
+        pool.close().await;
+        n
     })
 }
 

@@ -1,0 +1,104 @@
+//! The live status of each station, written by the service every second to
+//! `<data>/status/<station>.json` and read by `sohoa status`. A file, not a table, so that it still
+//! says something when the database is the thing that is failing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{Profile, WatchMode};
+
+/// What the service says about one station.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StationStatus {
+    /// Station id.
+    pub station: String,
+    /// Profile name.
+    pub profile: String,
+    /// The inbox watched.
+    pub inbox: String,
+    /// `native` or `poll`.
+    pub mode: String,
+    /// The service's process id.
+    pub pid: u32,
+    /// When this was written (Unix seconds).
+    pub updated: u64,
+    /// Files seen in the inbox, not yet captured.
+    pub waiting: usize,
+    /// Jobs not finished (all stations).
+    pub jobs: Option<i64>,
+    /// Alarms of the last ten minutes: (Unix seconds, message).
+    pub alarms: Vec<(u64, String)>,
+}
+
+pub(super) struct Writer {
+    path: PathBuf,
+    base: StationStatus,
+    pending: Arc<AtomicUsize>,
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Writer {
+    pub(super) fn new(data: &Path, profile: &Profile, inbox: &Path, pending: Arc<AtomicUsize>) -> Writer {
+        let s = &profile.settings;
+        let base = StationStatus {
+            station: s.station.id.clone(),
+            profile: s.name.clone(),
+            inbox: inbox.display().to_string(),
+            mode: if s.inbox.watch == WatchMode::Poll { "poll" } else { "native" }.into(),
+            pid: std::process::id(),
+            updated: 0,
+            waiting: 0,
+            jobs: None,
+            alarms: Vec::new(),
+        };
+        Writer { path: status_path(data, &s.station.id), base, pending }
+    }
+
+    pub(super) fn write(&self, jobs: Option<i64>) {
+        let mut s = self.base.clone();
+        s.updated = unix(SystemTime::now());
+        s.waiting = self.pending.load(Ordering::Relaxed);
+        s.jobs = jobs;
+        s.alarms =
+            crate::util::alarm::recent(Duration::from_secs(600)).into_iter().map(|(t, m)| (unix(t), m)).collect();
+        let tmp = self.path.with_extension("json.tmp");
+        let r = self
+            .path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|_| std::fs::write(&tmp, serde_json::to_vec_pretty(&s).unwrap_or_default()))
+            .and_then(|_| std::fs::rename(&tmp, &self.path));
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "status file not written");
+        }
+    }
+}
+
+fn status_path(data: &Path, station: &str) -> PathBuf {
+    let safe: String =
+        station.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    data.join("status").join(format!("{safe}.json"))
+}
+
+/// Every station's last status under a data directory.
+pub fn read_status(data: &Path) -> Vec<StationStatus> {
+    let mut out: Vec<StationStatus> = std::fs::read_dir(data.join("status"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .filter_map(|e| std::fs::read(e.path()).ok())
+                .filter_map(|b| serde_json::from_slice(&b).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a: &StationStatus, b| a.station.cmp(&b.station));
+    out
+}

@@ -1,0 +1,294 @@
+//! Watching an inbox: native events, polling for network shares, and a periodic full rescan, feeding a
+//! stability gate. What passes the gate goes, in natural name order, into a bounded queue; when the
+//! queue is full the watcher waits (back-pressure), it never drops.
+//!
+//! A file is taken when its writer closed it (inotify close-write, or a rename into place) or its size
+//! and modification time have not changed for the profile's `stable_ms` — **and** it is structurally
+//! whole ([`gate::is_whole`]). A file that never becomes whole is taken anyway after ten times the delay,
+//! so a truncated scan is quarantined with a reason instead of sitting in the inbox forever.
+
+pub mod gate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::{mpsc, watch};
+
+use crate::intake::scan::{Candidate, refusal, scan_inbox};
+use crate::profile::{DocumentRule, Settings, WatchMode};
+use crate::util::text::natural_cmp;
+
+/// Something the watcher hands to capture.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// A stable, whole input.
+    File(Candidate),
+    /// A marker file: every file of its folder found before it has been handed over already.
+    Marker {
+        /// The marker's path.
+        path: PathBuf,
+        /// Its folder relative to the inbox.
+        folder_path: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    size: u64,
+    mtime: Option<SystemTime>,
+    changed_at: Instant,
+    first_seen: Instant,
+    closed: Option<(u64, Option<SystemTime>)>,
+    sent: bool,
+}
+
+/// Watches one inbox for one station.
+pub struct InboxWatcher {
+    root: PathBuf,
+    settings: Settings,
+    tracked: BTreeMap<PathBuf, Track>,
+    markers: BTreeMap<PathBuf, (String, bool)>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl InboxWatcher {
+    /// A watcher for the inbox a profile names (created when missing). `pending` counts files seen but
+    /// not yet handed over, for status displays.
+    pub fn new(settings: &Settings, pending: Arc<AtomicUsize>) -> std::io::Result<InboxWatcher> {
+        std::fs::create_dir_all(&settings.inbox.path)?;
+        let root = settings.inbox.path.canonicalize()?;
+        Ok(InboxWatcher {
+            root,
+            settings: settings.clone(),
+            tracked: BTreeMap::new(),
+            markers: BTreeMap::new(),
+            pending,
+        })
+    }
+
+    /// The inbox being watched.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Runs until `shutdown` turns true, sending what passes the gate to `out`, tagged with `station`.
+    pub async fn run(mut self, station: usize, out: mpsc::Sender<(usize, Found)>, mut shutdown: watch::Receiver<bool>) {
+        let inbox = &self.settings.inbox;
+        let (etx, mut erx) = mpsc::unbounded_channel::<notify::Result<notify::Event>>();
+        let mut _native = None;
+        if inbox.watch == WatchMode::Native {
+            let w = notify::recommended_watcher(move |ev| {
+                let _ = etx.send(ev);
+            })
+            .and_then(|mut w| w.watch(&self.root, RecursiveMode::Recursive).map(|_| w));
+            match w {
+                Ok(w) => _native = Some(w),
+                Err(e) => tracing::error!(
+                    alarm = true, inbox = %self.root.display(), error = %e,
+                    "native events unavailable; falling back to polling"
+                ),
+            }
+        }
+        let polling = _native.is_none();
+        let tick = if polling { Duration::from_millis(inbox.poll_interval_ms) } else { Duration::from_millis(100) };
+        let rescan_every = Duration::from_secs(inbox.rescan_seconds);
+        let mut last_rescan: Option<Instant> = None;
+        tracing::info!(
+            station = %self.settings.station.id, inbox = %self.root.display(),
+            mode = if polling { "poll" } else { "native" }, "watching"
+        );
+        loop {
+            let mut rescan = last_rescan.is_none_or(|t| t.elapsed() >= rescan_every) || polling;
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                ev = erx.recv() => {
+                    if let Some(ev) = ev {
+                        rescan |= self.on_event(ev);
+                        while let Ok(ev) = erx.try_recv() {
+                            rescan |= self.on_event(ev);
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(tick) => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            if rescan {
+                self.rescan();
+                last_rescan = Some(Instant::now());
+            }
+            for found in self.ready() {
+                tokio::select! {
+                    r = out.send((station, found)) => if r.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+            self.pending.store(self.tracked.values().filter(|t| !t.sent).count(), Ordering::Relaxed);
+        }
+    }
+
+    /// Notes what an event says; returns true when a full rescan is needed.
+    fn on_event(&mut self, ev: notify::Result<notify::Event>) -> bool {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::warn!(error = %e, "watch error; rescanning the inbox");
+                return true;
+            }
+        };
+        if ev.need_rescan() {
+            tracing::warn!(inbox = %self.root.display(), "events were lost (overflow); rescanning the inbox");
+            return true;
+        }
+        let closed = matches!(
+            ev.kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+        );
+        let paths: Vec<PathBuf> = match ev.kind {
+            // A rename's destination is the last path.
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => ev.paths.last().cloned().into_iter().collect(),
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                for p in &ev.paths {
+                    self.tracked.remove(p);
+                    self.markers.remove(p);
+                }
+                return false;
+            }
+            _ => ev.paths,
+        };
+        let mut rescan = false;
+        for p in paths {
+            if p.is_dir() {
+                // Files created in a new folder before its watch was added are found by scanning it.
+                rescan = true;
+                continue;
+            }
+            self.observe(&p, closed);
+        }
+        rescan
+    }
+
+    /// Starts or refreshes tracking of one path.
+    fn observe(&mut self, path: &Path, closed: bool) {
+        let name = path.file_name().map(|n| crate::util::text::nfc(&n.to_string_lossy())).unwrap_or_default();
+        if self.is_marker(&name) {
+            if let Some(c) = Candidate::at(&self.root, path) {
+                self.markers.entry(path.to_path_buf()).or_insert((c.folder_path, false));
+            }
+            return;
+        }
+        match refusal(path, &name, &self.settings.inbox.ignore) {
+            None => {}
+            Some("") => return,
+            Some(why) => {
+                if !self.tracked.contains_key(path) {
+                    tracing::warn!(file = %path.display(), "{why}");
+                }
+                return;
+            }
+        }
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let (size, mtime) = (meta.len(), meta.modified().ok());
+        let now = Instant::now();
+        let t = self.tracked.entry(path.to_path_buf()).or_insert(Track {
+            size,
+            mtime,
+            changed_at: now,
+            first_seen: now,
+            closed: None,
+            sent: false,
+        });
+        if t.size != size || t.mtime != mtime {
+            *t = Track { size, mtime, changed_at: now, first_seen: t.first_seen, closed: None, sent: false };
+        }
+        if closed {
+            t.closed = Some((size, mtime));
+        }
+    }
+
+    fn is_marker(&self, name: &str) -> bool {
+        self.settings.grouping.document == DocumentRule::Marker && name == self.settings.grouping.marker
+    }
+
+    fn rescan(&mut self) {
+        let marker =
+            (self.settings.grouping.document == DocumentRule::Marker).then_some(self.settings.grouping.marker.as_str());
+        match scan_inbox(&self.root, &self.settings.inbox.ignore, marker) {
+            Ok(scan) => {
+                let present: std::collections::HashSet<PathBuf> = scan.files.iter().map(|c| c.path.clone()).collect();
+                self.tracked.retain(|p, _| present.contains(p));
+                for c in scan.files {
+                    self.observe(&c.path, false);
+                }
+                let old = std::mem::take(&mut self.markers);
+                for m in scan.markers {
+                    let sent = old.get(&m.path).is_some_and(|(_, s)| *s);
+                    self.markers.insert(m.path, (m.folder_path, sent));
+                }
+            }
+            Err(e) => {
+                crate::util::alarm::raise(format!("inbox {} cannot be read: {e}", self.root.display()));
+                tracing::error!(alarm = true, inbox = %self.root.display(), error = %e, "cannot read the inbox (share gone?); will retry");
+            }
+        }
+    }
+
+    /// What passes the gate now, in natural order, then markers whose folder has nothing left to send.
+    fn ready(&mut self) -> Vec<Found> {
+        let stable = Duration::from_millis(self.settings.inbox.stable_ms);
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let mut out: Vec<Candidate> = Vec::new();
+        let paths: Vec<PathBuf> = self.tracked.iter().filter(|(_, t)| !t.sent).map(|(p, _)| p.clone()).collect();
+        for p in paths {
+            let Ok(meta) = std::fs::metadata(&p) else {
+                self.tracked.remove(&p);
+                continue;
+            };
+            let (size, mtime) = (meta.len(), meta.modified().ok());
+            let Some(t) = self.tracked.get_mut(&p) else { continue };
+            if t.size != size || t.mtime != mtime {
+                *t = Track { size, mtime, changed_at: now, first_seen: t.first_seen, closed: None, sent: false };
+                continue;
+            }
+            let closed = t.closed == Some((size, mtime));
+            let quiet_for = now.duration_since(t.changed_at);
+            let untouched_for = mtime.and_then(|m| wall.duration_since(m).ok()).unwrap_or_default();
+            let settled =
+                closed || quiet_for >= stable || (untouched_for >= stable && quiet_for >= Duration::from_millis(50));
+            if !settled {
+                continue;
+            }
+            let whole = gate::is_whole(&p).unwrap_or(false);
+            if !whole && now.duration_since(t.first_seen) < stable * 10 + Duration::from_secs(5) {
+                continue;
+            }
+            t.sent = true;
+            if let Some(c) = Candidate::at(&self.root, &p) {
+                out.push(c);
+            }
+        }
+        out.sort_by(|a, b| natural_cmp(&a.rel, &b.rel));
+        let mut found: Vec<Found> = out.into_iter().map(Found::File).collect();
+        let busy: Vec<String> = self
+            .tracked
+            .iter()
+            .filter(|(_, t)| !t.sent)
+            .filter_map(|(p, _)| Candidate::at(&self.root, p).map(|c| c.folder_path))
+            .collect();
+        for (path, (folder_path, sent)) in self.markers.iter_mut() {
+            if !*sent && !busy.contains(folder_path) {
+                *sent = true;
+                found.push(Found::Marker { path: path.clone(), folder_path: folder_path.clone() });
+            }
+        }
+        found
+    }
+}

@@ -1,0 +1,369 @@
+//! `sohoa serve` with real processes: crashes at random instants, slow writers, renames, polling,
+//! files present before start-up, overflowing events, grouping rules, shutdown.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const CASES: [&str; 5] = [
+    "H15.50.05.13-261008-0001",
+    "H15.50.05.13-261008-0002",
+    "H15.50.05.13-261009-0003",
+    "H15.50.05.13-261009-0004",
+    "H15.50.05.13-261010-0005",
+];
+
+fn profile(dir: &Path, inbox: &Path, extra: &str) -> PathBuf {
+    let p = dir.join(format!("station-{}.toml", fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)));
+    fs::write(
+        &p,
+        format!(
+            "name = \"test-counter\"\n[station]\nid = \"quay-test\"\n[inbox]\npath = {:?}\nafter_capture = \"remove\"\n\
+             stable_ms = 300\npoll_interval_ms = 100\nrescan_seconds = 2\n{extra}",
+            inbox.display().to_string()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn spawn(data: &Path, profile: &Path, log: &Path) -> Child {
+    let log = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .arg("--data")
+        .arg(data)
+        .arg("serve")
+        .arg("--profile")
+        .arg(profile)
+        .env("RUST_LOG", "sohoa=info,warn")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn sigterm(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "serve did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A small JPEG whose bytes are unique to `n`.
+fn jpeg(n: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(120, 160, |x, y| image::Rgb([(x * 2) as u8, (y + n) as u8, (n % 251) as u8]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80).encode_image(&img).unwrap();
+    out
+}
+
+fn files_under(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(d) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+        }
+    }
+    out
+}
+
+/// Waits until the inbox is empty and every job is done.
+fn settle(data: &Path, inbox: &Path, limit: Duration) {
+    let t = Instant::now();
+    loop {
+        let waiting = files_under(inbox).len();
+        let jobs = if data.join("sohoa.db").exists() {
+            try_count(data, "SELECT COUNT(*) FROM jobs WHERE state <> 'done'").unwrap_or(1)
+        } else {
+            1
+        };
+        if waiting == 0 && jobs == 0 {
+            return;
+        }
+        if t.elapsed() >= limit {
+            let log = fs::read_to_string(data.parent().unwrap().join("serve.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let listing: Vec<PathBuf> = files_under(inbox);
+            panic!(
+                "not settled after {limit:?}: {waiting} file(s) waiting {listing:?}, {jobs} job(s); log tail:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Drops `n` files (a few of them not scans) at a steady pace while the service is killed with SIGKILL
+/// at random instants `kills` times; then checks every input ended attached or quarantined exactly once.
+fn crash_run(poll: bool, n: u32, kills: u32) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    fs::create_dir_all(&inbox).unwrap();
+    let prof = profile(tmp.path(), &inbox, if poll { "watch = \"poll\"\n" } else { "" });
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("crash test seed {seed}");
+    let mut rng = Rng(seed);
+
+    let expected: HashMap<String, bool> = (0..n)
+        .map(|i| {
+            let bytes = if i % 40 == 39 { format!("không phải ảnh {i}\n").into_bytes() } else { jpeg(i) };
+            (hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)), i % 40 != 39)
+        })
+        .collect();
+    let writer = {
+        let inbox = inbox.clone();
+        std::thread::spawn(move || {
+            for i in 0..n {
+                let dir = inbox.join(CASES[i as usize % CASES.len()]);
+                fs::create_dir_all(&dir).unwrap();
+                let bytes = if i % 40 == 39 { format!("không phải ảnh {i}\n").into_bytes() } else { jpeg(i) };
+                if i % 3 == 0 {
+                    // Written under a temporary name, renamed into place.
+                    let tmp = dir.join(format!("~p{i}.tmp"));
+                    fs::write(&tmp, &bytes).unwrap();
+                    fs::rename(&tmp, dir.join(format!("p{i}.jpg"))).unwrap();
+                } else {
+                    let mut f = fs::File::create(dir.join(format!("p{i}.jpg"))).unwrap();
+                    let (a, b) = bytes.split_at(bytes.len() / 2);
+                    f.write_all(a).unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                    f.write_all(b).unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(15));
+            }
+        })
+    };
+    for _ in 0..kills {
+        let mut child = spawn(&data, &prof, &log);
+        std::thread::sleep(Duration::from_millis(60 + rng.next(300)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    writer.join().unwrap();
+    let mut child = spawn(&data, &prof, &log);
+    settle(&data, &inbox, Duration::from_secs(90));
+    let st = sigterm(&mut child);
+    assert!(st.success(), "exit after SIGTERM: {st:?}\n{}", fs::read_to_string(&log).unwrap_or_default());
+
+    // Every input: exactly one intake, attached (its one page in one attached document) or quarantined.
+    let rows: Vec<(String, String, Option<String>, i64, i64)> = query(
+        &data,
+        "SELECT i.sha256, i.state, i.reason, \
+           (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id), \
+           (SELECT COUNT(*) FROM pages p JOIN documents d ON d.id = p.document_id WHERE p.intake_id = i.id AND p.state = 'attached' AND d.state = 'attached') \
+         FROM intakes i",
+    );
+    assert_eq!(rows.len(), expected.len(), "one intake per input");
+    for (sha, state, reason, pages, attached) in &rows {
+        let good = expected.get(sha).unwrap_or_else(|| panic!("unknown intake {sha}"));
+        if *good {
+            assert_eq!((state.as_str(), *pages, *attached), ("split", 1, 1), "{sha}");
+        } else {
+            assert_eq!(state, "quarantined");
+            assert!(reason.as_deref().unwrap_or("").contains("not a JPEG"), "{reason:?}");
+        }
+    }
+    let good = expected.values().filter(|g| **g).count() as i64;
+    let odd: Vec<(String, i64, String, i64, i64)> = query(
+        &data,
+        "SELECT d.case_code, d.ordinal, d.state, d.page_count, (SELECT COUNT(*) FROM pages p WHERE p.document_id = d.id) \
+         FROM documents d WHERE NOT (d.state = 'attached' AND d.page_count = 1)",
+    );
+    assert!(odd.is_empty(), "documents not attached with exactly one page: {odd:?}");
+    let shared: Vec<(String, String, i64, String, String)> = query(
+        &data,
+        "SELECT d.id, d.case_code, d.ordinal, d.group_key, group_concat(i.source_path || '@' || i.seq || '@' || p.group_key) \
+         FROM documents d JOIN pages p ON p.document_id = d.id JOIN intakes i ON i.id = p.intake_id \
+         GROUP BY d.id HAVING COUNT(*) > 1",
+    );
+    assert!(shared.is_empty(), "documents shared by several pages: {shared:?}");
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM documents"), good);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM pages"), good, "no page twice");
+    assert!(files_under(&inbox).is_empty());
+    let pdf_count: usize = CASES.iter().map(|c| pdfs(&data, c).len()).sum();
+    assert_eq!(pdf_count as i64, good);
+
+    let sw = sohoa(&data, &["sweep", "--grace", "0"]);
+    assert!(sw.status.success(), "{}", text(&sw));
+    let v = sohoa(&data, &["verify"]);
+    assert!(v.status.success(), "verify after the crashes:\n{}", text(&v));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("all intact"));
+}
+
+#[test]
+fn killed_at_random_twenty_times_every_input_ends_attached_or_quarantined_exactly_once() {
+    let kills = std::env::var("SOHOA_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    crash_run(false, 200, kills);
+}
+
+#[test]
+fn killed_at_random_in_polling_mode_nothing_is_lost_either() {
+    crash_run(true, 60, 8);
+}
+
+#[test]
+#[ignore = "long: 100 kills; run with --ignored"]
+fn killed_at_random_a_hundred_times() {
+    crash_run(false, 400, 100);
+}
+
+fn slow_writer(poll: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    let dir = inbox.join(CASES[0]);
+    fs::create_dir_all(&dir).unwrap();
+    let prof = profile(tmp.path(), &inbox, if poll { "watch = \"poll\"\n" } else { "" });
+    let mut child = spawn(&data, &prof, &log);
+    std::thread::sleep(Duration::from_millis(500));
+
+    generate(&tmp.path().join("g"), "good");
+    let big = fs::read(tmp.path().join("g/a4_300.jpg")).unwrap();
+    // Written in 10 chunks over 3 s, flushed each time: the service must wait for the end.
+    let mut f = fs::File::create(dir.join("slow.jpg")).unwrap();
+    for chunk in big.chunks(big.len().div_ceil(10)) {
+        f.write_all(chunk).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(f);
+    // And one renamed into place from a temporary name.
+    let other = fs::read(tmp.path().join("g/gray_200.jpg")).unwrap();
+    fs::write(dir.join("incoming.tmp"), &other).unwrap();
+    fs::rename(dir.join("incoming.tmp"), dir.join("renamed.jpg")).unwrap();
+
+    settle(&data, &inbox, Duration::from_secs(30));
+    assert!(sigterm(&mut child).success());
+    let rows: Vec<(String, String)> = query(&data, "SELECT source_name, sha256 FROM intakes ORDER BY source_name");
+    assert_eq!(
+        rows,
+        vec![
+            ("renamed.jpg".to_string(), hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&other))),
+            ("slow.jpg".to_string(), hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&big))),
+        ]
+    );
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes WHERE state = 'quarantined'"), 0);
+    assert_eq!(pdfs(&data, CASES[0]).len(), 2);
+}
+
+#[test]
+fn a_slow_writer_and_a_rename_are_each_taken_once_whole() {
+    slow_writer(false);
+}
+
+#[test]
+fn a_slow_writer_and_a_rename_are_taken_once_whole_when_polling() {
+    slow_writer(true);
+}
+
+#[test]
+fn files_present_before_start_up_and_files_dropped_in_an_event_overflow_are_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    let dir = inbox.join(CASES[1]);
+    fs::create_dir_all(&dir).unwrap();
+    for i in 0..5 {
+        fs::write(dir.join(format!("before-{i}.jpg")), jpeg(1000 + i)).unwrap();
+    }
+    let prof = profile(tmp.path(), &inbox, "");
+    // A tiny kernel event queue makes a burst of drops overflow it; the rescan must still find them.
+    let knob = Path::new("/proc/sys/fs/inotify/max_queued_events");
+    let saved = fs::read_to_string(knob).ok();
+    let shrunk = saved.is_some() && fs::write(knob, "8").is_ok();
+    let mut child = spawn(&data, &prof, &log);
+    std::thread::sleep(Duration::from_millis(700));
+    if let (true, Some(v)) = (shrunk, &saved) {
+        let _ = fs::write(knob, v.trim());
+    }
+    for i in 0..60 {
+        fs::write(dir.join(format!("burst-{i}.jpg")), jpeg(2000 + i)).unwrap();
+    }
+    settle(&data, &inbox, Duration::from_secs(30));
+    assert!(sigterm(&mut child).success());
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 65);
+    assert_eq!(pdfs(&data, CASES[1]).len(), 65);
+    if shrunk {
+        let log = fs::read_to_string(&log).unwrap();
+        assert!(log.contains("overflow"), "the queue did not overflow; the test proved less than it says:\n{log}");
+    } else {
+        eprintln!("note: could not shrink the inotify queue (not root); overflow not provoked");
+    }
+}
+
+#[test]
+fn a_marker_file_closes_the_folder_document_and_a_later_file_starts_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    let dir = inbox.join(CASES[2]);
+    fs::create_dir_all(&dir).unwrap();
+    let prof = profile(tmp.path(), &inbox, "[grouping]\ndocument = \"marker\"\nmarker = \".done\"\n");
+    let mut child = spawn(&data, &prof, &log);
+    for i in 0..3 {
+        fs::write(dir.join(format!("trang-{i}.jpg")), jpeg(3000 + i)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(pdfs(&data, CASES[2]).len(), 0, "no marker yet: the document stays open");
+    fs::write(dir.join(".done"), b"").unwrap();
+    settle(&data, &inbox, Duration::from_secs(20));
+    let t = Instant::now();
+    while pdfs(&data, CASES[2]).is_empty() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM documents WHERE state = 'attached' AND page_count = 3"), 1);
+    // A later file in the same folder starts the next document.
+    fs::write(dir.join("trang-9.jpg"), jpeg(3009)).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    fs::write(dir.join(".done"), b"").unwrap();
+    settle(&data, &inbox, Duration::from_secs(20));
+    let t = Instant::now();
+    while pdfs(&data, CASES[2]).len() < 2 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sigterm(&mut child).success());
+    let docs: Vec<(i64, i64)> = query(&data, "SELECT ordinal, page_count FROM documents ORDER BY ordinal");
+    assert_eq!(docs, vec![(1, 3), (2, 1)]);
+}
+
+#[test]
+fn status_shows_what_each_file_became() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    let dir = inbox.join(CASES[3]);
+    fs::create_dir_all(&dir).unwrap();
+    let prof = profile(tmp.path(), &inbox, "");
+    let mut child = spawn(&data, &prof, &log);
+    fs::write(dir.join("don.jpg"), jpeg(4000)).unwrap();
+    fs::write(dir.join("ghi-chu.jpg"), b"not a scan").unwrap();
+    fs::write(inbox.join("loose.jpg"), jpeg(4001)).unwrap();
+    settle(&data, &inbox, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1200));
+    let o = sohoa(&data, &["status"]);
+    assert!(sigterm(&mut child).success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Station quay-test") && out.contains("service up"), "{out}");
+    assert!(out.contains(&format!("attached {}.001.pdf", CASES[3])), "{out}");
+    assert!(out.contains("QUARANTINED: the file is not a JPEG"), "{out}");
+    assert!(out.lines().any(|l| l.contains("loose.jpg") && l.contains("unfiled")), "{out}");
+    // The quarantine view for a folder-based station.
+    assert!(data.join("quarantine").join(CASES[3]).join("ghi-chu.jpg.error.json").is_file());
+}
