@@ -29,6 +29,10 @@ fn every_kind_of_input_becomes_a_valid_pdf_attached_in_input_order() {
     }
     for p in &pdfs {
         qpdf_check(p);
+        if !p.to_string_lossy().ends_with(".014.pdf") {
+            let problems = common::pdfa::check(p, common::pdfa::Part::A2b);
+            assert!(problems.is_empty(), "{}: {problems:?}", p.display());
+        }
     }
     let inputs = src.join(CODE);
     let pdf = |n: usize| pdfs[n - 1].clone();
@@ -286,6 +290,8 @@ fn real_scans_from_the_shared_corpus_are_attached() {
     assert_eq!(pdfs.len(), 8);
     for p in &pdfs {
         qpdf_check(p);
+        let problems = common::pdfa::check(p, common::pdfa::Part::A2b);
+        assert!(problems.is_empty(), "{}: {problems:?}", p.display());
     }
     // epson-1bit.png is a 1-bit scan: it must come out as G4, not as 8-bit pixels.
     let enc: Vec<(String, String)> = query(

@@ -1,5 +1,6 @@
-//! Bundling pages into PDF files.
+//! Bundling pages into PDF files: the streaming writer and the XMP metadata of PDF/A.
 
 pub mod pdf;
+pub mod xmp;
 
-pub use pdf::{DocInfo, PdfWriter};
+pub use pdf::{DocInfo, PdfWriter, SRGB_ICC};

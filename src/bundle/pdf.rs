@@ -1,18 +1,28 @@
 //! A streaming PDF writer: each page's image, content and page object go to the output as soon as they
 //! are produced; only object offsets (8 bytes each) and page ids stay in memory, so a 2,000-page file
 //! costs what one page costs. lopdf serializes the objects; this file owns the layout (header, body,
-//! classic xref table, trailer), which keeps the output deterministic and ready for incremental updates.
+//! classic xref table, trailer), which keeps the output deterministic, PDF/A-1 compatible (no object or
+//! xref streams) and ready for an incremental update (a signature) without rewriting anything.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use lopdf::{Dictionary, Object, StringFormat, Writer};
+use sha2::{Digest, Sha256};
 
+use super::xmp;
 use crate::encode::{ColourSpace, EncodedImage, Filter};
 use crate::error::{Failure, Result};
+use crate::profile::PdfKind;
 
-/// Document information written into the Info dictionary.
-#[derive(Debug, Clone, Default)]
+/// The sRGB profile of the PDF/A output intent (ICC v2, from icc-profiles-free; zlib licence).
+pub const SRGB_ICC: &[u8] = include_bytes!("sRGB.icc");
+
+/// Document information written into the Info dictionary and, for PDF/A, the XMP metadata.
+#[derive(Debug, Clone)]
 pub struct DocInfo {
+    /// PDF/A-2b, PDF/A-1b or plain.
+    pub kind: PdfKind,
     /// Title, e.g. the case code and document type (Vietnamese as UTF-16BE).
     pub title: String,
     /// Subject.
@@ -21,10 +31,34 @@ pub struct DocInfo {
     pub creator: String,
     /// Keywords.
     pub keywords: String,
-    /// PDF date (`D:…`), derived from the record, never from the clock.
-    pub date: String,
+    /// The creation date as RFC 3339 with offset, derived from the record, never from the clock.
+    pub date: Option<time::OffsetDateTime>,
     /// 16 bytes identifying the document, derived from its content in the record.
     pub id: [u8; 16],
+    /// Archival fields (Nghị định 30/2020, Thông tư 02/2019) in the sohoa XMP namespace.
+    pub archival: Vec<(&'static str, String)>,
+    /// `name sha256` of each source file.
+    pub sources: Vec<String>,
+    /// Bookmarks: title and 0-based page index.
+    pub outline: Vec<(String, usize)>,
+}
+
+impl DocInfo {
+    /// Empty information for a document of `kind`.
+    pub fn new(kind: PdfKind) -> DocInfo {
+        DocInfo {
+            kind,
+            title: String::new(),
+            subject: String::new(),
+            creator: String::new(),
+            keywords: String::new(),
+            date: None,
+            id: [0; 16],
+            archival: Vec::new(),
+            sources: Vec::new(),
+            outline: Vec::new(),
+        }
+    }
 }
 
 struct Counting<W> {
@@ -49,19 +83,40 @@ const PAGES: u32 = 2;
 /// Writes one PDF, page by page.
 pub struct PdfWriter<W: Write> {
     out: Counting<W>,
+    kind: PdfKind,
     offsets: Vec<u64>,
     pages: Vec<u32>,
+    output_icc: Option<u32>,
+    image_icc: HashMap<[u8; 32], u32>,
 }
 
 fn io_err(e: impl Into<anyhow::Error>) -> Failure {
     Failure::transient("writing a PDF", e)
 }
 
+fn name(n: &str) -> Object {
+    Object::Name(n.as_bytes().to_vec())
+}
+
 impl<W: Write> PdfWriter<W> {
-    /// Starts a PDF 1.7 file (the binary comment marks it as binary for transfer tools).
-    pub fn new(out: W) -> Result<PdfWriter<W>> {
-        let mut w = PdfWriter { out: Counting { inner: out, pos: 0 }, offsets: vec![0, 0], pages: Vec::new() };
-        w.out.write_all(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n").map_err(io_err)?;
+    /// Starts a PDF (1.4 for PDF/A-1b, else 1.7); the binary comment marks it as binary for transfer
+    /// tools, as PDF/A requires. For PDF/A the output intent's ICC profile is written first.
+    pub fn new(out: W, kind: PdfKind) -> Result<PdfWriter<W>> {
+        let mut w = PdfWriter {
+            out: Counting { inner: out, pos: 0 },
+            kind,
+            offsets: vec![0, 0],
+            pages: Vec::new(),
+            output_icc: None,
+            image_icc: HashMap::new(),
+        };
+        let version: &[u8] = if kind == PdfKind::PdfA1b { b"%PDF-1.4\n" } else { b"%PDF-1.7\n" };
+        w.out.write_all(version).map_err(io_err)?;
+        w.out.write_all(b"%\xE2\xE3\xCF\xD3\n").map_err(io_err)?;
+        if kind != PdfKind::Plain {
+            let id = w.icc_stream(SRGB_ICC, 3)?;
+            w.output_icc = Some(id);
+        }
         Ok(w)
     }
 
@@ -90,30 +145,75 @@ impl<W: Write> PdfWriter<W> {
         self.out.write_all(b"\nendstream\nendobj\n").map_err(io_err)
     }
 
+    fn icc_stream(&mut self, profile: &[u8], components: u8) -> Result<u32> {
+        let id = self.alloc();
+        let mut d = Dictionary::new();
+        d.set("N", components as i64);
+        d.set("Alternate", name(if components == 1 { "DeviceGray" } else { "DeviceRGB" }));
+        d.set("Filter", name("FlateDecode"));
+        let packed = crate::encode::flate(profile, 6)?;
+        self.stream(id, d, &packed)?;
+        Ok(id)
+    }
+
+    fn colour_space(&mut self, cs: &ColourSpace) -> Result<Object> {
+        Ok(match cs {
+            ColourSpace::Gray => name("DeviceGray"),
+            ColourSpace::Rgb => name("DeviceRGB"),
+            ColourSpace::Cmyk => name("DeviceCMYK"),
+            ColourSpace::Indexed(palette) => Object::Array(vec![
+                name("Indexed"),
+                name("DeviceRGB"),
+                Object::Integer((palette.len() / 3).saturating_sub(1) as i64),
+                Object::String(palette.clone(), StringFormat::Hexadecimal),
+            ]),
+            ColourSpace::Icc { components, profile } => {
+                let key: [u8; 32] = Sha256::digest(profile).into();
+                let id = match self.image_icc.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.icc_stream(profile, *components)?;
+                        self.image_icc.insert(key, id);
+                        id
+                    }
+                };
+                Object::Array(vec![name("ICCBased"), Object::Reference((id, 0))])
+            }
+        })
+    }
+
     /// Adds a page showing `img` at its resolution: page size = pixels ÷ dpi.
     pub fn add_image_page(&mut self, img: &EncodedImage, dpi_x: f64, dpi_y: f64) -> Result<()> {
         let (wpt, hpt) = (round2(img.width as f64 * 72.0 / dpi_x), round2(img.height as f64 * 72.0 / dpi_y));
+        if img.colour_space == ColourSpace::Cmyk && self.kind != PdfKind::Plain {
+            return Err(Failure::bad("cmyk-in-pdfa", "a CMYK image cannot go into PDF/A with an sRGB output intent"));
+        }
+        let cs = self.colour_space(&img.colour_space)?;
         let image_id = self.alloc();
         let content_id = self.alloc();
         let page_id = self.alloc();
 
         let mut d = Dictionary::new();
-        d.set("Type", Object::Name(b"XObject".to_vec()));
-        d.set("Subtype", Object::Name(b"Image".to_vec()));
+        d.set("Type", name("XObject"));
+        d.set("Subtype", name("Image"));
         d.set("Width", img.width as i64);
         d.set("Height", img.height as i64);
         d.set("BitsPerComponent", img.bits as i64);
-        let cs: &[u8] = match img.colour_space {
-            ColourSpace::Gray => b"DeviceGray",
-            ColourSpace::Rgb => b"DeviceRGB",
-            ColourSpace::Cmyk => b"DeviceCMYK",
-        };
-        d.set("ColorSpace", Object::Name(cs.to_vec()));
+        d.set("ColorSpace", cs);
         match img.filter {
-            Filter::Dct => d.set("Filter", Object::Name(b"DCTDecode".to_vec())),
-            Filter::Flate => d.set("Filter", Object::Name(b"FlateDecode".to_vec())),
+            Filter::Dct => d.set("Filter", name("DCTDecode")),
+            Filter::Flate => d.set("Filter", name("FlateDecode")),
+            Filter::FlatePng { colors } => {
+                d.set("Filter", name("FlateDecode"));
+                let mut p = Dictionary::new();
+                p.set("Predictor", 15);
+                p.set("Colors", colors as i64);
+                p.set("BitsPerComponent", img.bits as i64);
+                p.set("Columns", img.width as i64);
+                d.set("DecodeParms", Object::Dictionary(p));
+            }
             Filter::Ccitt { black_is_1 } => {
-                d.set("Filter", Object::Name(b"CCITTFaxDecode".to_vec()));
+                d.set("Filter", name("CCITTFaxDecode"));
                 let mut p = Dictionary::new();
                 p.set("K", -1);
                 p.set("Columns", img.width as i64);
@@ -137,7 +237,7 @@ impl<W: Write> PdfWriter<W> {
         let mut resources = Dictionary::new();
         resources.set("XObject", Object::Dictionary(xobjects));
         let mut page = Dictionary::new();
-        page.set("Type", Object::Name(b"Page".to_vec()));
+        page.set("Type", name("Page"));
         page.set("Parent", Object::Reference((PAGES, 0)));
         page.set(
             "MediaBox",
@@ -155,21 +255,40 @@ impl<W: Write> PdfWriter<W> {
         self.pages.len()
     }
 
-    /// Writes the page tree, catalog, Info, xref table and trailer, and returns the output.
+    /// Writes the page tree, outline, metadata, catalog, Info, xref table and trailer; returns the output.
     pub fn finish(mut self, info: &DocInfo) -> Result<W> {
         if self.pages.is_empty() {
             return Err(Failure::bad("no-pages", "a PDF needs at least one page"));
         }
         let kids = self.pages.iter().map(|id| Object::Reference((*id, 0))).collect();
         let mut pages = Dictionary::new();
-        pages.set("Type", Object::Name(b"Pages".to_vec()));
+        pages.set("Type", name("Pages"));
         pages.set("Kids", Object::Array(kids));
         pages.set("Count", self.pages.len() as i64);
         self.object(PAGES, Object::Dictionary(pages))?;
 
         let mut catalog = Dictionary::new();
-        catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+        catalog.set("Type", name("Catalog"));
         catalog.set("Pages", Object::Reference((PAGES, 0)));
+        if let Some(outlines) = self.outline(&info.outline)? {
+            catalog.set("Outlines", Object::Reference((outlines, 0)));
+            catalog.set("PageMode", name("UseOutlines"));
+        }
+        if let Some(icc) = self.output_icc {
+            let id = self.alloc();
+            let mut d = Dictionary::new();
+            d.set("Type", name("Metadata"));
+            d.set("Subtype", name("XML"));
+            self.stream(id, d, xmp::packet(info).as_bytes())?;
+            catalog.set("Metadata", Object::Reference((id, 0)));
+            let mut intent = Dictionary::new();
+            intent.set("Type", name("OutputIntent"));
+            intent.set("S", name("GTS_PDFA1"));
+            intent.set("OutputConditionIdentifier", Object::string_literal("sRGB IEC61966-2.1"));
+            intent.set("Info", Object::string_literal("sRGB IEC61966-2.1"));
+            intent.set("DestOutputProfile", Object::Reference((icc, 0)));
+            catalog.set("OutputIntents", Object::Array(vec![Object::Dictionary(intent)]));
+        }
         self.object(CATALOG, Object::Dictionary(catalog))?;
 
         let info_id = self.alloc();
@@ -184,10 +303,11 @@ impl<W: Write> PdfWriter<W> {
                 d.set(k, lopdf::text_string(v));
             }
         }
-        d.set("Producer", lopdf::text_string(concat!("sohoa ", env!("CARGO_PKG_VERSION"))));
-        if !info.date.is_empty() {
-            d.set("CreationDate", Object::String(info.date.as_bytes().to_vec(), StringFormat::Literal));
-            d.set("ModDate", Object::String(info.date.as_bytes().to_vec(), StringFormat::Literal));
+        d.set("Producer", lopdf::text_string(xmp::PRODUCER));
+        if let Some(t) = info.date {
+            let date = crate::util::time::pdf_date(t);
+            d.set("CreationDate", Object::String(date.as_bytes().to_vec(), StringFormat::Literal));
+            d.set("ModDate", Object::String(date.into_bytes(), StringFormat::Literal));
         }
         self.object(info_id, Object::Dictionary(d))?;
 
@@ -209,6 +329,36 @@ impl<W: Write> PdfWriter<W> {
         write!(self.out, "\nstartxref\n{xref_at}\n%%EOF\n").map_err(io_err)?;
         self.out.flush().map_err(io_err)?;
         Ok(self.out.inner)
+    }
+
+    /// Writes a flat outline (one bookmark per entry) and returns the Outlines object's id.
+    fn outline(&mut self, entries: &[(String, usize)]) -> Result<Option<u32>> {
+        let entries: Vec<&(String, usize)> = entries.iter().filter(|(_, p)| *p < self.pages.len()).collect();
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let root = self.alloc();
+        let ids: Vec<u32> = entries.iter().map(|_| self.alloc()).collect();
+        for (i, (title, page)) in entries.iter().enumerate() {
+            let mut d = Dictionary::new();
+            d.set("Title", lopdf::text_string(title));
+            d.set("Parent", Object::Reference((root, 0)));
+            if i > 0 {
+                d.set("Prev", Object::Reference((ids[i - 1], 0)));
+            }
+            if i + 1 < ids.len() {
+                d.set("Next", Object::Reference((ids[i + 1], 0)));
+            }
+            d.set("Dest", Object::Array(vec![Object::Reference((self.pages[*page], 0)), name("Fit")]));
+            self.object(ids[i], Object::Dictionary(d))?;
+        }
+        let mut d = Dictionary::new();
+        d.set("Type", name("Outlines"));
+        d.set("First", Object::Reference((ids[0], 0)));
+        d.set("Last", Object::Reference((ids[ids.len() - 1], 0)));
+        d.set("Count", ids.len() as i64);
+        self.object(root, Object::Dictionary(d))?;
+        Ok(Some(root))
     }
 }
 

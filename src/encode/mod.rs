@@ -13,19 +13,28 @@ use flate2::write::ZlibEncoder;
 
 use crate::error::{Failure, Result};
 use crate::pages::{PageImage, Raster, RasterKind};
-use crate::profile::{ContoneEncoding, Output};
+use crate::profile::{ContoneEncoding, Output, PdfKind};
 
 pub use g4::encode_g4;
 
 /// PDF colour spaces sohoa writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColourSpace {
     /// DeviceGray (also 1-bit pages).
     Gray,
     /// DeviceRGB.
     Rgb,
-    /// DeviceCMYK.
+    /// DeviceCMYK (plain PDF only: it conflicts with PDF/A's sRGB output intent).
     Cmyk,
+    /// `[/Indexed /DeviceRGB …]` with these RGB triples.
+    Indexed(Vec<u8>),
+    /// `[/ICCBased …]`: the profile a JPEG carried, kept with it.
+    Icc {
+        /// Components (1 or 3).
+        components: u8,
+        /// The ICC profile bytes.
+        profile: Vec<u8>,
+    },
 }
 
 /// PDF stream filters sohoa writes.
@@ -40,6 +49,11 @@ pub enum Filter {
     },
     /// zlib.
     Flate,
+    /// zlib over PNG-predicted rows (a PNG's own IDAT data).
+    FlatePng {
+        /// Samples per pixel.
+        colors: u8,
+    },
 }
 
 /// An image ready to become a PDF image XObject.
@@ -59,19 +73,32 @@ pub struct EncodedImage {
     pub inverted: bool,
     /// The stream bytes.
     pub data: Vec<u8>,
-    /// What happened, for the page record: `jpeg-passthrough`, `g4-passthrough`, `g4`, `flate`, `jpeg`.
+    /// What happened, for the page record: `jpeg-passthrough`, `g4-passthrough`, `png-passthrough`, `g4`,
+    /// `flate`, `jpeg`, `jpeg-from-cmyk`.
     pub label: &'static str,
 }
 
-/// Encodes one page image per the profile's output policy.
+/// Encodes one page image per the profile's output policy, lossless first: a source stream that needs no
+/// pixel change is used as it is; a re-encoding is used only when it is smaller or the policy asks for it.
 pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
+    let archival = policy.pdf != PdfKind::Plain;
     Ok(match page {
-        PageImage::Jpeg { data, width, height, components, inverted } => EncodedImage {
+        PageImage::Jpeg { data, width, height, components: 4, .. } if archival => {
+            // DeviceCMYK conflicts with the sRGB output intent: re-encode as RGB (exempt from never-larger).
+            let rgb = image::load_from_memory_with_format(&data, image::ImageFormat::Jpeg)
+                .map_err(|e| Failure::bad("broken-jpeg", format!("the CMYK JPEG cannot be decoded ({e})")))?
+                .to_rgb8();
+            let r = Raster { width, height, kind: RasterKind::Rgb, data: rgb.into_raw() };
+            let jpeg = jpeg(&r, jpeg_encoder::ColorType::Rgb, policy.jpeg_quality.max(90))?;
+            raw_image(&r, ColourSpace::Rgb, 8, Filter::Dct, jpeg, "jpeg-from-cmyk")
+        }
+        PageImage::Jpeg { data, width, height, components, inverted, icc } => EncodedImage {
             width,
             height,
-            colour_space: match components {
-                1 => ColourSpace::Gray,
-                4 => ColourSpace::Cmyk,
+            colour_space: match (components, icc) {
+                (1 | 3, Some(profile)) if profile.len() > 128 => ColourSpace::Icc { components, profile },
+                (1, _) => ColourSpace::Gray,
+                (4, _) => ColourSpace::Cmyk,
                 _ => ColourSpace::Rgb,
             },
             bits: 8,
@@ -90,39 +117,82 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
             data,
             label: "g4-passthrough",
         },
+        PageImage::Png { raster, idat, bits, colors, palette } => {
+            let lossy = policy.contone == ContoneEncoding::Jpeg && raster.kind != RasterKind::Bitonal;
+            if lossy {
+                return encode_raster(&raster, policy);
+            }
+            if raster.kind == RasterKind::Bitonal {
+                let g4 = encode_g4(&raster);
+                if g4.len() <= idat.len() {
+                    return Ok(raw_image(&raster, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, g4, "g4"));
+                }
+            }
+            let space = match (palette, colors) {
+                (Some(p), _) => ColourSpace::Indexed(p),
+                (None, 1) => ColourSpace::Gray,
+                _ => ColourSpace::Rgb,
+            };
+            raw_image(&raster, space, bits, Filter::FlatePng { colors }, idat, "png-passthrough")
+        }
+        PageImage::Raster(r) if r.kind == RasterKind::Cmyk && archival => encode_raster(&cmyk_to_rgb(&r), policy)?,
         PageImage::Raster(r) => encode_raster(&r, policy)?,
     })
 }
 
+fn raw_image(
+    r: &Raster,
+    colour_space: ColourSpace,
+    bits: u8,
+    filter: Filter,
+    data: Vec<u8>,
+    label: &'static str,
+) -> EncodedImage {
+    EncodedImage { width: r.width, height: r.height, colour_space, bits, filter, inverted: false, data, label }
+}
+
+/// Naive CMYK → RGB (no ICC): enough for scans, whose CMYK is rare and already device-dependent.
+fn cmyk_to_rgb(r: &Raster) -> Raster {
+    let data = r
+        .data
+        .chunks_exact(4)
+        .flat_map(|p| {
+            let k = 255 - p[3] as u32;
+            [0, 1, 2].map(|i| ((255 - p[i] as u32) * k / 255) as u8)
+        })
+        .collect();
+    Raster { width: r.width, height: r.height, kind: RasterKind::Rgb, data }
+}
+
 fn encode_raster(r: &Raster, policy: &Output) -> Result<EncodedImage> {
-    let base = |colour_space, bits, filter, data, label| EncodedImage {
-        width: r.width,
-        height: r.height,
-        colour_space,
-        bits,
-        filter,
-        inverted: false,
-        data,
-        label,
-    };
     Ok(match (r.kind, policy.contone) {
-        (RasterKind::Bitonal, _) => base(ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, encode_g4(r), "g4"),
-        (RasterKind::Gray, ContoneEncoding::Jpeg) => base(
+        (RasterKind::Bitonal, _) => {
+            raw_image(r, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, encode_g4(r), "g4")
+        }
+        (RasterKind::Gray, ContoneEncoding::Jpeg) => raw_image(
+            r,
             ColourSpace::Gray,
             8,
             Filter::Dct,
             jpeg(r, jpeg_encoder::ColorType::Luma, policy.jpeg_quality)?,
             "jpeg",
         ),
-        (RasterKind::Rgb, ContoneEncoding::Jpeg) => {
-            base(ColourSpace::Rgb, 8, Filter::Dct, jpeg(r, jpeg_encoder::ColorType::Rgb, policy.jpeg_quality)?, "jpeg")
-        }
+        (RasterKind::Rgb, ContoneEncoding::Jpeg) => raw_image(
+            r,
+            ColourSpace::Rgb,
+            8,
+            Filter::Dct,
+            jpeg(r, jpeg_encoder::ColorType::Rgb, policy.jpeg_quality)?,
+            "jpeg",
+        ),
         (RasterKind::Gray, _) => {
-            base(ColourSpace::Gray, 8, Filter::Flate, flate(&r.data, policy.flate_level)?, "flate")
+            raw_image(r, ColourSpace::Gray, 8, Filter::Flate, flate(&r.data, policy.flate_level)?, "flate")
         }
-        (RasterKind::Rgb, _) => base(ColourSpace::Rgb, 8, Filter::Flate, flate(&r.data, policy.flate_level)?, "flate"),
+        (RasterKind::Rgb, _) => {
+            raw_image(r, ColourSpace::Rgb, 8, Filter::Flate, flate(&r.data, policy.flate_level)?, "flate")
+        }
         (RasterKind::Cmyk, _) => {
-            base(ColourSpace::Cmyk, 8, Filter::Flate, flate(&r.data, policy.flate_level)?, "flate")
+            raw_image(r, ColourSpace::Cmyk, 8, Filter::Flate, flate(&r.data, policy.flate_level)?, "flate")
         }
     })
 }

@@ -12,6 +12,8 @@ pub(super) struct Header {
     pub components: u8,
     pub adobe: bool,
     pub dpi: Option<(f64, f64)>,
+    /// The embedded ICC profile, reassembled from its APP2 chunks.
+    pub icc: Option<Vec<u8>>,
 }
 
 fn truncated() -> Failure {
@@ -29,6 +31,7 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     let mut i = 2;
     let mut sof: Option<(u32, u32, u8)> = None;
     let (mut jfif, mut exif, mut adobe) = (None, None, false);
+    let mut icc_chunks: Vec<(u8, Vec<u8>)> = Vec::new();
     loop {
         // Find the next marker, skipping fill bytes.
         while i < b.len() && b[i] != 0xFF {
@@ -88,6 +91,9 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
             }
             0xE1 if seg.starts_with(b"Exif\0\0") => exif = exif_resolution(&seg[6..]),
             0xEE if seg.starts_with(b"Adobe") => adobe = true,
+            0xE2 if seg.starts_with(b"ICC_PROFILE\0") && seg.len() > 14 => {
+                icc_chunks.push((seg[12], seg[14..].to_vec()))
+            }
             0xDA => {
                 // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart.
                 let mut j = i + len;
@@ -118,7 +124,9 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     }
     // A density of 1×1 or 72×72 with no unit information is a placeholder, not a measurement.
     let dpi = jfif.or(exif).filter(|(x, y)| *x >= 10.0 && *y >= 10.0);
-    Ok(Header { width, height, components, adobe, dpi })
+    icc_chunks.sort_by_key(|(n, _)| *n);
+    let icc = (!icc_chunks.is_empty()).then(|| icc_chunks.into_iter().flat_map(|(_, d)| d).collect());
+    Ok(Header { width, height, components, adobe, dpi, icc })
 }
 
 /// Reads XResolution/YResolution/ResolutionUnit from IFD0 of an EXIF block.
@@ -188,6 +196,7 @@ pub(super) fn load(b: &[u8]) -> Result<PageImage> {
         height: h.height,
         components: h.components,
         inverted: h.components == 4 && h.adobe,
+        icc: h.icc,
     })
 }
 

@@ -159,6 +159,8 @@ pub enum PageImage {
         components: u8,
         /// An Adobe CMYK JPEG stores inverted values and needs a Decode array.
         inverted: bool,
+        /// The ICC profile embedded in the JPEG (APP2), if any.
+        icc: Option<Vec<u8>>,
     },
     /// CCITT G4 bytes taken from a scanner PDF, embedded unchanged.
     G4 {
@@ -173,6 +175,20 @@ pub enum PageImage {
     },
     /// Decoded pixels.
     Raster(Raster),
+    /// A PNG whose compressed data can go into the PDF as it is (Flate with the PNG predictor), with its
+    /// decoded pixels beside it for encoders that can do better (G4 for black and white).
+    Png {
+        /// The decoded page.
+        raster: Raster,
+        /// The concatenated IDAT data: a zlib stream of predictor-filtered rows.
+        idat: Vec<u8>,
+        /// Bits per sample (1, 2, 4, 8).
+        bits: u8,
+        /// Samples per pixel in the stream (1 for gray and palette, 3 for RGB).
+        colors: u8,
+        /// RGB triples of a palette image.
+        palette: Option<Vec<u8>>,
+    },
 }
 
 /// Decoded pixels.
@@ -283,7 +299,7 @@ pub fn load(bytes: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage
     let format = sniff(bytes)?;
     guard(|| match format {
         Format::Jpeg => jpeg::load(bytes).map(Some),
-        Format::Png => png::load(bytes, limits).map(|r| Some(PageImage::Raster(r))),
+        Format::Png => png::load(bytes, limits).map(Some),
         Format::Tiff => tiff::load(bytes, index, limits).map(|r| Some(PageImage::Raster(r))),
         Format::Pdf => pdf::load(bytes, index, limits),
     })

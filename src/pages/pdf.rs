@@ -218,6 +218,7 @@ pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Option<PageIm
                 _ => 3,
             },
             inverted: matches!(p.dict.get(b"Decode"), Ok(Object::Array(a)) if a.first().and_then(|o| o.as_i64().ok()) == Some(1)),
+            icc: None,
         },
         SourceEncoding::G4 => PageImage::G4 {
             data: p.content.to_vec(),

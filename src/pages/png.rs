@@ -12,11 +12,19 @@ struct Header {
     width: u32,
     height: u32,
     dpi: Option<(f64, f64)>,
+    bits: u8,
+    colour_type: u8,
+    interlaced: bool,
+    transparency: bool,
+    palette: Option<Vec<u8>>,
+    idat: Vec<u8>,
 }
 
 fn header(b: &[u8]) -> Result<Header> {
     let mut i = 8;
     let (mut size, mut dpi, mut end) = (None, None, false);
+    let (mut bits, mut colour_type, mut interlaced, mut transparency) = (8, 0, false, false);
+    let (mut palette, mut idat) = (None, Vec::new());
     while i + 8 <= b.len() {
         let len = u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
         let kind = &b[i + 4..i + 8];
@@ -24,12 +32,16 @@ fn header(b: &[u8]) -> Result<Header> {
             break;
         };
         match kind {
-            b"IHDR" if len >= 8 => {
+            b"IHDR" if len >= 13 => {
                 size = Some((
                     u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
                     u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
-                ))
+                ));
+                (bits, colour_type, interlaced) = (data[8], data[9], data[12] != 0);
             }
+            b"PLTE" => palette = Some(data.to_vec()),
+            b"tRNS" => transparency = true,
+            b"IDAT" => idat.extend_from_slice(data),
             b"pHYs" if len >= 9 && data[8] == 1 => {
                 let x = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as f64 * 0.0254;
                 let y = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as f64 * 0.0254;
@@ -54,7 +66,7 @@ fn header(b: &[u8]) -> Result<Header> {
             "the PNG is cut short (no end chunk): the copy did not finish; scan again",
         ));
     }
-    Ok(Header { width, height, dpi })
+    Ok(Header { width, height, dpi, bits, colour_type, interlaced, transparency, palette, idat })
 }
 
 fn decode(b: &[u8], limits: Limits) -> Result<(Header, Raster)> {
@@ -113,6 +125,18 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
     })
 }
 
-pub(super) fn load(b: &[u8], limits: Limits) -> Result<Raster> {
-    decode(b, limits).map(|(_, r)| r)
+pub(super) fn load(b: &[u8], limits: Limits) -> Result<super::PageImage> {
+    let (h, raster) = decode(b, limits)?;
+    // Gray, RGB or palette, not interlaced, nothing transparent: the compressed rows can go into the
+    // PDF as they are, which is both lossless and the source's own size.
+    let colors = match (h.colour_type, h.bits) {
+        (0, 1 | 2 | 4 | 8) | (3, 1 | 2 | 4 | 8) => 1,
+        (2, 8) => 3,
+        _ => 0,
+    };
+    if colors == 0 || h.interlaced || h.transparency || (h.colour_type == 3 && h.palette.is_none()) {
+        return Ok(super::PageImage::Raster(raster));
+    }
+    let palette = if h.colour_type == 3 { h.palette } else { None };
+    Ok(super::PageImage::Png { raster, idat: h.idat, bits: h.bits, colors, palette })
 }

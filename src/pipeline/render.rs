@@ -6,6 +6,7 @@ use crate::bundle::{DocInfo, PdfWriter};
 use crate::encode;
 use crate::error::{Failure, Result};
 use crate::pages::{self, Limits};
+use crate::profile::{Output, PdfKind, Profile};
 use crate::store::records::{DocumentRow, Job, PageRow};
 use crate::util::time;
 
@@ -26,6 +27,7 @@ fn doc_info(
     station: &str,
     profile_sha: &str,
     offset: ::time::UtcOffset,
+    kind: PdfKind,
 ) -> DocInfo {
     let mut h = Sha256::new();
     h.update(doc.case_code.as_bytes());
@@ -36,26 +38,30 @@ fn doc_info(
         h.update(p.page_index.to_be_bytes());
     }
     let digest = h.finalize();
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
-    let date = pages
+    let mut info = DocInfo::new(kind);
+    info.id.copy_from_slice(&digest[..16]);
+    info.date = pages.iter().filter_map(|p| time::parse_iso(&p.source_mtime)).min().map(|t| t.to_offset(offset));
+    let type_name = doc.doc_type.clone().unwrap_or_else(|| role_title(&doc.role).to_string());
+    info.title = format!("{}.{:03} — {type_name}", doc.case_code, doc.ordinal);
+    info.subject = format!("Hồ sơ {} — {}", doc.case_code, role_title(&doc.role));
+    info.creator = station.to_string();
+    info.keywords = doc.case_code.clone();
+    info.archival = vec![
+        ("FileCode", doc.case_code.clone()),
+        ("DocOrdinal", doc.ordinal.to_string()),
+        ("TypeName", type_name),
+        ("Role", doc.role.clone()),
+        ("PageAmount", pages.len().to_string()),
+        ("Station", station.to_string()),
+        ("ProfileSha256", profile_sha.to_string()),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    info.sources = pages
         .iter()
-        .filter_map(|p| time::parse_iso(&p.source_mtime))
-        .min()
-        .map(|t| time::pdf_date(t.to_offset(offset)))
-        .unwrap_or_default();
-    let title = match &doc.doc_type {
-        Some(t) => format!("{}.{:03} — {t}", doc.case_code, doc.ordinal),
-        None => format!("{}.{:03} — {}", doc.case_code, doc.ordinal, role_title(&doc.role)),
-    };
-    DocInfo {
-        title,
-        subject: format!("Hồ sơ {} — {}", doc.case_code, role_title(&doc.role)),
-        creator: station.to_string(),
-        keywords: doc.case_code.clone(),
-        date,
-        id,
-    }
+        .filter(|p| seen.insert(p.sha256.clone()))
+        .map(|p| format!("{} {}", p.source_name, p.sha256))
+        .collect();
+    info
 }
 
 impl Pipeline {
@@ -84,14 +90,35 @@ impl Pipeline {
             .await?
             .map(|i| i.station)
             .unwrap_or_default();
-        let info = doc_info(&doc, &pages, &station, &job.profile_sha256, l.offset);
-        let output = l.profile.settings.output.clone();
+        let kind = l.profile.settings.output.pdf;
+        let info = doc_info(&doc, &pages, &station, &job.profile_sha256, l.offset, kind);
+        let started = std::time::Instant::now();
+        let (sha, bytes, encodings) = self.write_pdf(pages, l.profile.settings.output.clone(), info).await?;
+        self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &encodings, &now).await?;
+        self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+        tracing::info!(
+            document = %name, pages = encodings.len(), bytes, sha256 = %sha,
+            ms = started.elapsed().as_millis() as u64, "attached"
+        );
+        if l.profile.settings.output.case_bundle {
+            self.bundle_case(&doc.case_code, &l.profile, &station, l.offset).await?;
+        }
+        Ok(())
+    }
+
+    /// Renders pages into one PDF in the blob store (durable when this returns); returns its hash, size
+    /// and each page's encoding.
+    async fn write_pdf(
+        &self,
+        pages: Vec<PageRow>,
+        output: Output,
+        info: DocInfo,
+    ) -> Result<(String, u64, Vec<(String, String)>)> {
         let blobs = self.blobs.clone();
         let limits = Limits { max_pixels: output.max_pixels };
-        let started = std::time::Instant::now();
         let (staged, encodings) = tokio::task::spawn_blocking(move || -> Result<_> {
             let sink = blobs.stage_writer()?;
-            let mut pdf = PdfWriter::new(sink)?;
+            let mut pdf = PdfWriter::new(sink, info.kind)?;
             let mut encodings = Vec::with_capacity(pages.len());
             let mut cached: Option<(String, Vec<u8>)> = None;
             for p in &pages {
@@ -109,8 +136,7 @@ impl Pipeline {
                 pdf.add_image_page(&encoded, p.dpi_x, p.dpi_y)?;
                 encodings.push((p.id.clone(), encoded.label.to_string()));
             }
-            let sink = pdf.finish(&info)?;
-            let staged = sink.finish()?;
+            let staged = pdf.finish(&info)?.finish()?;
             Ok((staged, encodings))
         })
         .await
@@ -120,12 +146,40 @@ impl Pipeline {
         tokio::task::spawn_blocking(move || blobs.persist(vec![staged]))
             .await
             .map_err(|e| Failure::transient("render task", e))??;
-        self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &encodings, &now).await?;
-        self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
-        tracing::info!(
-            document = %name, pages = encodings.len(), bytes, sha256 = %sha,
-            ms = started.elapsed().as_millis() as u64, "attached"
-        );
+        Ok((sha, bytes, encodings))
+    }
+
+    /// Rebuilds the whole-dossier PDF of a case: every attached scanned document in ordinal order, a
+    /// bookmark each. Born-digital PDFs stay separate documents (they are never rasterized).
+    async fn bundle_case(&self, code: &str, profile: &Profile, station: &str, offset: ::time::UtcOffset) -> Result<()> {
+        let docs = self.records.case_documents_for_bundle(code).await?;
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let kind = profile.settings.output.pdf;
+        let mut info = DocInfo::new(kind);
+        let mut all = Vec::new();
+        let mut h = Sha256::new();
+        for (doc, pages) in &docs {
+            let type_name = doc.doc_type.clone().unwrap_or_else(|| role_title(&doc.role).to_string());
+            info.outline.push((format!("{:03} — {type_name}", doc.ordinal), all.len()));
+            h.update(doc.id.as_bytes());
+            all.extend(pages.iter().cloned());
+        }
+        let digest = h.finalize();
+        info.id.copy_from_slice(&digest[..16]);
+        info.date = all.iter().filter_map(|p| time::parse_iso(&p.source_mtime)).min().map(|t| t.to_offset(offset));
+        info.title = format!("Hồ sơ {code}");
+        info.subject = format!("Hồ sơ {code} — {} tài liệu", docs.len());
+        info.creator = station.to_string();
+        info.keywords = code.to_string();
+        info.archival = vec![("FileCode", code.to_string()), ("PageAmount", all.len().to_string())];
+        let (sha, bytes, _) = self.write_pdf(all, profile.settings.output.clone(), info).await?;
+        let now = time::now_iso(offset);
+        if self.records.record_case_bundle(code, &sha, bytes, docs.len() as i64, &now).await? {
+            self.views.replace(self.blobs.as_ref(), code, &format!("{code}.pdf"), &sha);
+            tracing::info!(case = %code, documents = docs.len(), bytes, "case bundle rebuilt");
+        }
         Ok(())
     }
 }

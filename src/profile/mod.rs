@@ -291,6 +291,20 @@ pub enum ContoneEncoding {
     Jpeg,
 }
 
+/// The kind of PDF written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PdfKind {
+    /// PDF/A-2b (ISO 19005-2, level B): the archival default.
+    #[serde(rename = "pdfa-2b")]
+    PdfA2b,
+    /// PDF/A-1b (ISO 19005-1, TCVN 14159-1): PDF 1.4, classic xref table, an ICC v2 output intent.
+    #[serde(rename = "pdfa-1b")]
+    PdfA1b,
+    /// Plain PDF 1.7, no archival constraints (CMYK kept as it is).
+    #[serde(rename = "plain")]
+    Plain,
+}
+
 /// Encoding and acceptance rules for pages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -311,6 +325,11 @@ pub struct Output {
     pub jpeg_quality: u8,
     /// Flate level (1–9); 6 is the sweet spot, 9 costs seconds per page for little gain.
     pub flate_level: u32,
+    /// `pdfa-2b` (default), `pdfa-1b` or `plain`.
+    pub pdf: PdfKind,
+    /// Also write one PDF per case (`<code>.pdf`) with a bookmark per document, rebuilt as documents
+    /// are attached.
+    pub case_bundle: bool,
 }
 
 impl Default for Output {
@@ -324,6 +343,8 @@ impl Default for Output {
             contone: ContoneEncoding::Flate,
             jpeg_quality: 85,
             flate_level: 6,
+            pdf: PdfKind::PdfA2b,
+            case_bundle: false,
         }
     }
 }

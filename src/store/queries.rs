@@ -325,14 +325,21 @@ impl Records {
 }
 
 impl Records {
-    /// Every attached document's view name and PDF: `(case, name, sha256)`.
+    /// Every attached document's (and case bundle's) view name and PDF: `(case, name, sha256)`.
     pub async fn attached_documents(&self) -> Result<Vec<(String, String, String)>> {
         let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT case_code, ordinal, pdf_sha256 FROM documents WHERE state = 'attached' AND pdf_sha256 IS NOT NULL",
+            "SELECT case_code, ordinal, pdf_sha256 FROM documents WHERE state = 'attached' AND pdf_sha256 IS NOT NULL \
+             UNION ALL SELECT code, -1, bundle_sha256 FROM cases WHERE bundle_sha256 IS NOT NULL",
         )
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.into_iter().map(|(c, o, s)| (c.clone(), format!("{c}.{o:03}.pdf"), s)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(c, o, s)| {
+                let name = if o < 0 { format!("{c}.pdf") } else { format!("{c}.{o:03}.pdf") };
+                (c, name, s)
+            })
+            .collect())
     }
 
     /// Every quarantined intake with its reason code, reason and profile hash.

@@ -154,6 +154,8 @@ pub struct PageRow {
     pub source_encoding: String,
     /// The input's scan time.
     pub source_mtime: String,
+    /// The input's file name.
+    pub source_name: String,
 }
 
 /// A document as the render job needs it.
@@ -513,7 +515,7 @@ impl Records {
             return Ok(None);
         };
         let rows = sqlx::query(
-            "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime \
+            "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name \
              FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = ? ORDER BY p.page_no",
         )
         .bind(id)
@@ -530,9 +532,64 @@ impl Records {
                 dpi_y: r.get(5),
                 source_encoding: r.get(6),
                 source_mtime: r.get(7),
+                source_name: r.get(8),
             })
             .collect();
         Ok(Some((doc, pages)))
+    }
+
+    /// Attached scanned documents of a case in ordinal order, with their pages, for the case bundle.
+    pub async fn case_documents_for_bundle(&self, code: &str) -> Result<Vec<(DocumentRow, Vec<PageRow>)>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT d.id FROM documents d WHERE d.case_code = ? AND d.state = 'attached' \
+             AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.document_id = d.id AND p.source_encoding = 'pdf') \
+             ORDER BY d.ordinal",
+        )
+        .bind(code)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(d) = self.document_for_render(&id).await? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a rebuilt case bundle unless a bundle of at least as many documents is already recorded
+    /// (two rebuilds racing: the fuller one wins). Returns whether it was recorded.
+    pub async fn record_case_bundle(
+        &self,
+        code: &str,
+        sha256: &str,
+        bytes: u64,
+        documents: i64,
+        at: &str,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT OR IGNORE INTO files (sha256, bytes, kind, stored_at) VALUES (?, ?, 'pdf', ?)")
+            .bind(sha256)
+            .bind(bytes as i64)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query(
+            "UPDATE cases SET bundle_sha256 = ?, bundle_documents = ? WHERE code = ? AND bundle_documents <= ?",
+        )
+        .bind(sha256)
+        .bind(documents)
+        .bind(code)
+        .bind(documents)
+        .execute(&mut *tx)
+        .await?;
+        let recorded = r.rows_affected() > 0;
+        if recorded {
+            let detail = serde_json::json!({ "documents": documents, "bytes": bytes });
+            insert_event(&mut tx, at, "sohoa", "bundle", Some(code), None, None, Some(sha256), &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     /// One document.

@@ -35,6 +35,21 @@ impl Views {
         }
     }
 
+    /// Shows a file as `cases/<code>/<name>`, replacing what was there (the case bundle, rebuilt as
+    /// documents arrive). The new view is linked beside and renamed over, so it is never half there.
+    pub fn replace(&self, blobs: &dyn BlobStore, case_code: &str, name: &str, sha256: &str) {
+        let dir = self.cases.join(case_code);
+        let (dest, tmp) = (dir.join(name), dir.join(format!(".{name}.new")));
+        let _ = fs::remove_file(&tmp);
+        let r = fs::create_dir_all(&dir)
+            .map_err(crate::error::Failure::from)
+            .and_then(|_| blobs.export(sha256, &tmp))
+            .and_then(|_| fs::rename(&tmp, &dest).map_err(Into::into));
+        if let Err(e) = r {
+            tracing::warn!(view = %dest.display(), error = %e, "could not write the case folder view");
+        }
+    }
+
     /// Shows a quarantined input beside a `.error.json` that says why, under `<data>/quarantine` or the
     /// station's own folder (`dir`, from its profile). Does nothing when this intake's view is there.
     pub fn quarantined(&self, blobs: &dyn BlobStore, intake: &IntakeRow, code: &str, reason: &str, dir: Option<&Path>) {

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real binary on real files and ask real tools about the results.
 #![allow(dead_code)]
 
+pub mod pdfa;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,246 @@
+//! Archival PDF: PDF/A-2b and 1b structure, colour spaces, never-larger, Vietnamese metadata,
+//! incremental updates, and memory on a 2,000-page document.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::pdfa::{Part, check};
+use common::*;
+
+fn profile_with(dir: &Path, name: &str, output: &str, grouping: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.toml"));
+    fs::write(
+        &p,
+        format!("name = \"{name}\"\n[station]\nid = \"kho-01\"\n[inbox]\nafter_capture = \"keep\"\n[grouping]\ndocument = \"{grouping}\"\n[output]\n{output}\n"),
+    )
+    .unwrap();
+    p
+}
+
+fn ingest_good(tmp: &Path, profile: &Path, data: &Path) -> PathBuf {
+    let src = tmp.join("src");
+    if !src.exists() {
+        generate(&src.join(CODE), "good");
+    }
+    let o = sohoa(data, &["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    src.join(CODE)
+}
+
+#[test]
+fn pdfa_2b_and_1b_files_pass_qpdf_and_the_structural_checker() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (kind, part, version) in [("pdfa-2b", Part::A2b, "1.7"), ("pdfa-1b", Part::A1b, "1.4")] {
+        let data = tmp.path().join(kind);
+        let prof = profile_with(tmp.path(), kind, &format!("pdf = \"{kind}\""), "file");
+        ingest_good(tmp.path(), &prof, &data);
+        let pdfs = pdfs(&data, CODE);
+        assert_eq!(pdfs.len(), 14);
+        for p in &pdfs {
+            qpdf_check(p);
+            if p.to_string_lossy().ends_with(".014.pdf") {
+                continue; // the born-digital input, attached as it is
+            }
+            let problems = check(p, part);
+            assert!(problems.is_empty(), "{} is not {kind}: {problems:#?}", p.display());
+            let info = pdfinfo(p);
+            assert!(info.contains(&format!("PDF version:     {version}")), "{info}");
+            assert!(info.contains("Title:           H15.50.05.13-261008-0975."), "{info}");
+            assert!(info.contains("Subject:         Hồ sơ H15.50.05.13-261008-0975 — Thành phần hồ sơ"), "{info}");
+        }
+        // No CMYK survives into PDF/A: the CMYK JPEG and the CMYK TIFF come out RGB.
+        assert_eq!(image_colours(&pdfs[2]), ["rgb"]);
+        assert_eq!(image_colours(&pdfs[3]), ["rgb"]);
+    }
+    // Plain PDF keeps CMYK as it is and carries no PDF/A metadata.
+    let data = tmp.path().join("plain");
+    let prof = profile_with(tmp.path(), "plain", "pdf = \"plain\"", "file");
+    ingest_good(tmp.path(), &prof, &data);
+    let p = &pdfs(&data, CODE)[2];
+    assert_eq!(image_colours(p), ["cmyk"]);
+    assert!(!String::from_utf8_lossy(&fs::read(p).unwrap()).contains("pdfaid"));
+}
+
+fn image_colours(p: &Path) -> Vec<String> {
+    let o = Command::new("pdfimages").arg("-list").arg(p).output().unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().nth(5).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_cmyk_scan_comes_out_rgb_with_its_colours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "a2b", "", "file");
+    let src = ingest_good(tmp.path(), &prof, &data);
+    let pdf = &pdfs(&data, CODE)[2];
+    assert_eq!(image_encodings(pdf), ["jpeg"]);
+    let want = image::open(src.join("cmyk.jpg")).unwrap().to_rgb8();
+    let got = render(pdf, 300, false, tmp.path()).to_rgb8();
+    assert_eq!(got.dimensions(), want.dimensions());
+    let d = mean_abs_diff(got.as_raw(), want.as_raw());
+    assert!(d < 8.0, "CMYK page colours drifted by {d}");
+    let enc: Vec<(String,)> = query(
+        &data,
+        "SELECT p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE i.source_name = 'cmyk.jpg'",
+    );
+    assert_eq!(enc, vec![("jpeg-from-cmyk".to_string(),)]);
+}
+
+#[test]
+fn a_jpeg_with_an_icc_profile_passes_through_as_iccbased() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    let icc_jpeg = dir.join("icc.jpg");
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "from PIL import Image\nimport sys\nsys.path.insert(0, {:?})\nimport generate\n\
+             generate.page((800, 1000), seed=77).save({:?}, quality=85, dpi=(300, 300), icc_profile=open({:?}, 'rb').read())",
+            repo().join("fixtures").display().to_string(),
+            icc_jpeg.display().to_string(),
+            repo().join("src/bundle/sRGB.icc").display().to_string()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let source = fs::read(&icc_jpeg).unwrap();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pdf = &pdfs(&data, CODE)[0];
+    assert_eq!(image_colours(pdf), ["icc"]);
+    assert_eq!(extract_jpegs(pdf, &tmp.path().join("x")), vec![source]);
+    assert!(check(pdf, Part::A2b).is_empty(), "{:?}", check(pdf, Part::A2b));
+}
+
+#[test]
+fn lossless_pages_are_never_larger_than_their_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "a2b", "", "file");
+    let src = ingest_good(tmp.path(), &prof, &data);
+    let pdfs = pdfs(&data, CODE);
+    // PDF/A overhead: the sRGB profile (~4 KB packed), XMP (~6 KB), objects.
+    let overhead = 14_000;
+    for (n, source) in
+        [(2, "bitonal.png"), (10, "page.png"), (11, "palette.png"), (1, "a4_300.jpg"), (7, "gray_200.jpg")]
+    {
+        let (pdf, input) = (fs::metadata(&pdfs[n - 1]).unwrap().len(), fs::metadata(src.join(source)).unwrap().len());
+        assert!(pdf <= input + overhead, "{source}: {input} bytes became a {pdf}-byte PDF");
+    }
+    let enc: Vec<(String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id \
+         WHERE i.source_name IN ('page.png', 'palette.png', 'bitonal.png') ORDER BY i.source_name",
+    );
+    assert_eq!(
+        enc,
+        [("bitonal.png", "g4"), ("page.png", "png-passthrough"), ("palette.png", "png-passthrough")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+}
+
+#[test]
+fn an_incremental_update_keeps_the_file_valid_for_a_later_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "a2b", "", "file");
+    ingest_good(tmp.path(), &prof, &data);
+    let original = fs::read(&pdfs(&data, CODE)[0]).unwrap();
+    let text = String::from_utf8_lossy(&original).to_string();
+    let startxref: usize = text.rsplit("startxref").next().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let size: usize =
+        text.split("/Size ").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let id = text.split("/ID").nth(1).unwrap().split(']').next().unwrap().to_string() + "]";
+    // Append one new object (a new Info) with its own xref section and a trailer pointing back.
+    let mut out = original.clone();
+    let obj_at = out.len();
+    out.extend_from_slice(format!("{size} 0 obj\n<< /Title (Signed later) /Producer (sohoa) >>\nendobj\n").as_bytes());
+    let xref_at = out.len();
+    out.extend_from_slice(format!("xref\n0 1\n0000000000 65535 f \n{size} 1\n{obj_at:010} 00000 n \n").as_bytes());
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R /Info {size} 0 R /Prev {startxref} /ID {id} >>\nstartxref\n{xref_at}\n%%EOF\n", size + 1)
+            .as_bytes(),
+    );
+    let updated = tmp.path().join("updated.pdf");
+    fs::write(&updated, &out).unwrap();
+    qpdf_check(&updated);
+    assert!(pdfinfo(&updated).contains("Title:           Signed later"));
+    assert!(out.starts_with(&original), "the original bytes are untouched");
+}
+
+#[test]
+fn a_two_thousand_page_document_is_written_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    for i in 0..2000u32 {
+        // Each page unique (its number in the first row), or they would be duplicates of each other.
+        let img = image::GrayImage::from_fn(200, 280, |x, y| {
+            let v = if y == 0 && x < 16 { ((i >> (x % 16)) & 1) as u8 * 255 } else { ((x * 7 + y * 3) % 256) as u8 };
+            image::Luma([v])
+        });
+        img.save(dir.join(format!("p{i:04}.png"))).unwrap();
+    }
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "folder", "default_dpi = 72\nmin_dpi = 50", "folder");
+    // Peak RSS of the child, as the kernel counts it.
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], capture_output=True)\n\
+             print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+        )
+        .arg(env!("CARGO_BIN_EXE_sohoa"))
+        .args(["--data", data.to_str().unwrap(), "-q", "ingest", tmp.path().join("src").to_str().unwrap()])
+        .args(["--profile", prof.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut it = out.split_whitespace();
+    let (code, rss_kb): (i32, u64) = (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap());
+    assert_eq!(code, 0, "{out}");
+    eprintln!("peak RSS for a 2,000-page document: {} MiB", rss_kb / 1024);
+    assert!(rss_kb < 256 * 1024, "peak RSS {} MiB", rss_kb / 1024);
+    let pdf = &pdfs(&data, CODE)[0];
+    let info = pdfinfo(pdf);
+    assert!(info.contains("Pages:           2000"), "{info}");
+    assert!(check(pdf, Part::A2b).is_empty());
+}
+
+#[test]
+fn a_case_bundle_has_every_scanned_document_and_a_vietnamese_bookmark_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "bundle", "case_bundle = true", "file");
+    let src = tmp.path().join("src").join(CODE);
+    generate(&src, "good");
+    fs::write(src.join("manifest.json"), r#"{"files": {"a4_300.jpg": {"document_type": "Đơn đề nghị"}}}"#).unwrap();
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bundle = data.join("cases").join(CODE).join(format!("{CODE}.pdf"));
+    qpdf_check(&bundle);
+    assert!(check(&bundle, Part::A2b).is_empty(), "{:?}", check(&bundle, Part::A2b));
+    let info = pdfinfo(&bundle);
+    assert!(
+        info.contains("Pages:           16"),
+        "13 scanned documents, 16 pages (the born-digital one stays apart):\n{info}"
+    );
+    assert!(info.contains(&format!("Title:           Hồ sơ {CODE}")), "{info}");
+    let json = Command::new("qpdf").args(["--json", "--json-key=outlines"]).arg(&bundle).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let titles: Vec<String> =
+        v["outlines"].as_array().unwrap().iter().map(|o| o["title"].as_str().unwrap().to_string()).collect();
+    assert_eq!(titles.len(), 13, "{titles:?}");
+    assert_eq!(titles[0], "001 — Đơn đề nghị");
+    assert_eq!(titles[1], "002 — Thành phần hồ sơ");
+    assert_eq!(count(&data, "SELECT bundle_documents FROM cases"), 13);
+}
