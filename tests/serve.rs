@@ -367,3 +367,25 @@ fn status_shows_what_each_file_became() {
     // The quarantine view for a folder-based station.
     assert!(data.join("quarantine").join(CASES[3]).join("ghi-chu.jpg.error.json").is_file());
 }
+
+#[test]
+fn folder_grouping_closes_the_document_after_the_idle_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    let dir = inbox.join(CASES[4]);
+    fs::create_dir_all(&dir).unwrap();
+    let prof = profile(tmp.path(), &inbox, "[grouping]\ndocument = \"folder\"\nidle_seconds = 1\n");
+    let mut child = spawn(&data, &prof, &log);
+    for i in 0..3 {
+        fs::write(dir.join(format!("trang-{i}.jpg")), jpeg(5000 + i)).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    settle(&data, &inbox, Duration::from_secs(20));
+    let t = Instant::now();
+    while pdfs(&data, CASES[4]).is_empty() && t.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sigterm(&mut child).success());
+    let docs: Vec<(i64, i64)> = query(&data, "SELECT ordinal, page_count FROM documents WHERE state = 'attached'");
+    assert_eq!(docs, vec![(1, 3)]);
+}

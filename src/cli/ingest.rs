@@ -78,6 +78,21 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), a.station.clone(), a.operator.clone())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (mut captured, mut duplicates, mut vanished) = (0usize, 0usize, 0usize);
+    let bar = progress_bar(candidates.len() as u64);
+    let ticker = {
+        let (records, bar) = (d.records.clone(), bar.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(t) = records.tally().await {
+                    bar.set_message(format!(
+                        "{} documents, {} pages attached, {} quarantined, {} jobs queued",
+                        t.documents, t.pages_attached, t.quarantined, t.jobs_pending
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        })
+    };
     let mut ids = Vec::new();
     let mut batch = Vec::new();
     let mut batch_bytes = 0u64;
@@ -100,11 +115,13 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
                     None => vanished += 1,
                 }
             }
+            bar.set_position((captured + duplicates + vanished) as u64);
             batch.clear();
             batch_bytes = 0;
         }
     }
     more.store(false, Ordering::SeqCst);
+    bar.set_prefix("finishing");
     drain.await??;
     // The pass is over: documents grouped by folder are complete.
     let now = crate::util::time::now_iso(::time::UtcOffset::UTC);
@@ -115,6 +132,8 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         pipeline.drain(workers, Arc::new(AtomicBool::new(false))).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
 
+    ticker.abort();
+    bar.finish_and_clear();
     let states = d.records.intake_states(&ids).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let quarantined: Vec<_> = states.iter().filter(|(_, s, _)| s == "quarantined").collect();
     let tally = d.records.tally().await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -142,4 +161,18 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         }
     }
     Ok(u8::from(!quarantined.is_empty()))
+}
+
+/// A bar on the terminal (nothing when stderr is not one): files captured, pages/s, ETA, and what the
+/// workers have attached so far.
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:>9} [{bar:30}] {pos}/{len} files  {per_sec}  ETA {eta}  {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix("capturing");
+    bar
 }

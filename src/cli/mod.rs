@@ -76,7 +76,10 @@ enum Command {
 /// (quarantined inputs, fixity failures, invalid profiles), 2 the command could not run.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    // On a terminal, a one-shot ingest shows a progress bar; per-file lines stay behind -v.
+    use std::io::IsTerminal;
+    let quiet = cli.quiet || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
+    init_logging(cli.verbose, quiet && cli.verbose == 0);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
