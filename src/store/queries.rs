@@ -344,29 +344,21 @@ impl Records {
 
     /// Every quarantined intake with its reason code, reason and profile hash.
     pub async fn quarantined_intakes(&self) -> Result<Vec<(super::records::IntakeRow, String, String, String)>> {
-        let rows = sqlx::query(
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            intake: super::records::IntakeRow,
+            reason_code: String,
+            reason: String,
+            profile_sha256: String,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station, \
-                    COALESCE(reason_code, ''), COALESCE(reason, ''), profile_sha256 \
+                    COALESCE(reason_code, '') AS reason_code, COALESCE(reason, '') AS reason, profile_sha256 \
              FROM intakes WHERE state = 'quarantined' ORDER BY seq",
         )
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let intake = super::records::IntakeRow {
-                    id: r.get(0),
-                    sha256: r.get(1),
-                    source_path: r.get(2),
-                    source_name: r.get(3),
-                    source_mtime: r.get(4),
-                    hints: r.get(5),
-                    state: r.get(6),
-                    captured_at: r.get(7),
-                    station: r.get(8),
-                };
-                (intake, r.get(9), r.get(10), r.get(11))
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| (r.intake, r.reason_code, r.reason, r.profile_sha256)).collect())
     }
 }

@@ -113,7 +113,7 @@ pub struct Job {
 }
 
 /// An intake as the split job needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IntakeRow {
     /// Intake id.
     pub id: String,
@@ -385,24 +385,13 @@ impl Records {
 
     /// Loads an intake.
     pub async fn intake(&self, id: &str) -> Result<Option<IntakeRow>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station \
              FROM intakes WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| IntakeRow {
-            id: r.get(0),
-            sha256: r.get(1),
-            source_path: r.get(2),
-            source_name: r.get(3),
-            source_mtime: r.get(4),
-            hints: r.get(5),
-            state: r.get(6),
-            captured_at: r.get(7),
-            station: r.get(8),
-        }))
+        .await?)
     }
 
     /// Commits what the split job found — the input's pages, or why it is quarantined — and then files
