@@ -96,7 +96,9 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
             width,
             height,
             colour_space: match (components, icc) {
-                (1 | 3, Some(profile)) if profile.len() > 128 => ColourSpace::Icc { components, profile },
+                (1 | 3, Some(profile)) if icc_allowed(&profile, components, policy.pdf) => {
+                    ColourSpace::Icc { components, profile }
+                }
                 (1, _) => ColourSpace::Gray,
                 (4, _) => ColourSpace::Cmyk,
                 _ => ColourSpace::Rgb,
@@ -138,6 +140,17 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
         PageImage::Raster(r) if r.kind == RasterKind::Cmyk && archival => encode_raster(&cmyk_to_rgb(&r), policy)?,
         PageImage::Raster(r) => encode_raster(&r, policy)?,
     })
+}
+
+/// An embedded profile is kept when it is a whole ICC profile of the image's colour model, and of
+/// version 2 when the file is PDF/A-1 (PDF 1.4 knows no later ICC version); otherwise the device space
+/// is used, the JPEG bytes untouched either way.
+fn icc_allowed(profile: &[u8], components: u8, pdf: PdfKind) -> bool {
+    let space: &[u8] = if components == 1 { b"GRAY" } else { b"RGB " };
+    profile.len() > 128
+        && profile.get(36..40) == Some(b"acsp")
+        && profile.get(16..20) == Some(space)
+        && (pdf != PdfKind::PdfA1b || profile.get(8).is_some_and(|v| *v <= 2))
 }
 
 fn raw_image(

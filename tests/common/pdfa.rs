@@ -127,6 +127,20 @@ pub fn check(path: &Path, part: Part) -> Vec<String> {
                 if !ok {
                     p.push(format!("image {id:?} has a colour space not allowed under an sRGB intent: {cs:?}"));
                 }
+                if let Some(Object::Array(a)) = &cs {
+                    let icc = a.get(1).and_then(|o| o.as_reference().ok()).and_then(|r| doc.get_object(r).ok());
+                    if let (Some(b"ICCBased"), Some(Ok(s))) =
+                        (a.first().and_then(|o| o.as_name().ok()), icc.map(Object::as_stream))
+                    {
+                        let bytes = s.decompressed_content().unwrap_or_else(|_| s.content.clone());
+                        if bytes.get(36..40) != Some(b"acsp") {
+                            p.push(format!("image {id:?}: ICCBased stream is not an ICC profile"));
+                        }
+                        if part == Part::A1b && bytes.get(8).copied().unwrap_or(0) > 2 {
+                            p.push(format!("image {id:?}: PDF/A-1 allows only ICC v2 profiles"));
+                        }
+                    }
+                }
             }
         }
     }
