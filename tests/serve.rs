@@ -34,9 +34,34 @@ fn profile(dir: &Path, inbox: &Path, extra: &str) -> PathBuf {
     p
 }
 
-fn spawn(data: &Path, profile: &Path, log: &Path) -> Child {
+/// A running service that is killed when the test ends, passed or not: no orphan outlives a failed test.
+struct Service(Child);
+
+impl std::ops::Deref for Service {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Service {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn(data: &Path, profile: &Path, log: &Path) -> Service {
     let log = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_sohoa"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
         .arg("--data")
         .arg(data)
         .arg("serve")
@@ -46,7 +71,8 @@ fn spawn(data: &Path, profile: &Path, log: &Path) -> Child {
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .unwrap()
+        .unwrap();
+    Service(child)
 }
 
 fn sigterm(child: &mut Child) -> std::process::ExitStatus {

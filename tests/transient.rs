@@ -49,6 +49,17 @@ fn a_locked_database_is_waited_out_not_quarantined() {
     assert!(std::fs::read_dir(src.join(CODE)).unwrap().next().is_none(), "inbox emptied after commit");
 }
 
+/// Kills the child if the test fails before it is waited for.
+struct KillOnDrop(Option<std::process::Child>);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 struct Mount(std::path::PathBuf);
 impl Drop for Mount {
     fn drop(&mut self) {
@@ -83,7 +94,7 @@ fn a_full_disk_is_waited_out_and_nothing_is_lost() {
     while f.write_all(&small).is_ok() {}
     drop(f);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
         .arg("--data")
         .arg(&data)
         .args(["ingest", src.to_str().unwrap()])
@@ -91,12 +102,14 @@ fn a_full_disk_is_waited_out_and_nothing_is_lost() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut guard = KillOnDrop(Some(child));
     std::thread::sleep(Duration::from_secs(3));
-    assert!(child.try_wait().unwrap().is_none(), "ingest should be waiting for space, not finished");
+    let running = guard.0.as_mut().map(|c| c.try_wait().unwrap().is_none()).unwrap_or(false);
+    assert!(running, "ingest should be waiting for space, not finished");
     // Nothing may have left the inbox while the disk was full.
     assert_eq!(std::fs::read_dir(src.join(CODE)).unwrap().count(), 2);
     std::fs::remove_file(&filler).unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = guard.0.take().unwrap().wait_with_output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("alarm"), "{}", text(&o));
     assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes WHERE state = 'quarantined'"), 0);

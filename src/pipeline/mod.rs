@@ -22,7 +22,7 @@ use crate::error::{Failure, Result};
 use crate::profile::Profile;
 use crate::route::Router;
 use crate::store::{BlobStore, Records};
-use crate::util::retry::backoff;
+use crate::util::retry::{self, backoff};
 use crate::view::Views;
 
 /// A profile as jobs use it.
@@ -126,8 +126,10 @@ impl Pipeline {
                     alarm = true, error = %e, retry_in_ms = wait.as_millis() as u64,
                     "job failed for a reason outside the input; it will be retried"
                 );
-                // If even this write fails the job stays `running` and recovery re-queues it.
-                let _ = self.records.retry_later(&job.id, wait, &e.to_string()).await;
+                // The same weather may be in the way of this write: it is retried until it lands, or the
+                // job would stay `running` — claimed by nobody — until the next start.
+                let error = e.to_string();
+                retry::until_done("re-queueing a job", || self.records.retry_later(&job.id, wait, &error)).await?;
                 Ok(Ran::Retrying)
             }
         }
