@@ -415,3 +415,41 @@ fn folder_grouping_closes_the_document_after_the_idle_time() {
     let docs: Vec<(i64, i64)> = query(&data, "SELECT ordinal, page_count FROM documents WHERE state = 'attached'");
     assert_eq!(docs, vec![(1, 3)]);
 }
+
+#[test]
+fn a_job_left_running_by_a_worker_that_died_is_picked_up_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    let dir = inbox.join(CASES[0]);
+    fs::create_dir_all(&dir).unwrap();
+    let prof = profile(tmp.path(), &inbox, "");
+    let mut child = spawn(&data, &prof, &log);
+    fs::write(dir.join("p.jpg"), jpeg(6000)).unwrap();
+    settle(&data, &inbox, Duration::from_secs(20));
+    let view = data.join("cases").join(CASES[0]).join(format!("{}.001.pdf", CASES[0]));
+    let t = Instant::now();
+    while !view.exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // As if the worker rendering it had died mid-job inside the running service.
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect({:?}, timeout=10)\n\
+             c.execute(\"UPDATE documents SET state = 'closed'\")\n\
+             c.execute(\"UPDATE jobs SET state = 'running' WHERE kind = 'render'\")\nc.commit()",
+            data.join("sohoa.db")
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::remove_file(&view).unwrap();
+    let t = Instant::now();
+    while !view.exists() && t.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sigterm(&mut child).success());
+    assert!(view.exists(), "the abandoned render was not redone:\n{}", fs::read_to_string(&log).unwrap_or_default());
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM jobs WHERE state <> 'done'"), 0);
+    assert!(fs::read_to_string(&log).unwrap().contains("re-queued jobs no worker had in hand"));
+}

@@ -39,6 +39,8 @@ pub struct Pipeline {
     blobs: Arc<dyn BlobStore>,
     views: Views,
     profiles: Arc<Mutex<HashMap<String, Arc<Loaded>>>>,
+    in_hand: Arc<Mutex<std::collections::HashSet<String>>>,
+    suspects: Arc<Mutex<(std::time::Instant, std::collections::HashSet<String>)>>,
 }
 
 /// What one job did, for logs and tests.
@@ -54,7 +56,14 @@ impl Pipeline {
     /// A pipeline over a records store and a blob store, with folder views under `data_dir`.
     pub fn new(records: Records, blobs: Arc<dyn BlobStore>, data_dir: PathBuf) -> Pipeline {
         let views = Views::new(data_dir);
-        Pipeline { records, blobs, views, profiles: Arc::new(Mutex::new(HashMap::new())) }
+        Pipeline {
+            records,
+            blobs,
+            views,
+            profiles: Arc::new(Mutex::new(HashMap::new())),
+            in_hand: Arc::new(Mutex::new(std::collections::HashSet::new())),
+            suspects: Arc::new(Mutex::new((std::time::Instant::now(), std::collections::HashSet::new()))),
+        }
     }
 
     /// The records store.
@@ -100,11 +109,43 @@ impl Pipeline {
 
     /// Claims and runs one job; `None` when nothing is runnable now.
     pub async fn run_one(&self) -> Result<Option<Ran>> {
-        let Some(job) = self.records.claim_job().await? else {
-            return Ok(None);
-        };
+        let Some(job) = self.records.claim_job().await? else { return Ok(None) };
         let span = tracing::info_span!("job", kind = %job.kind, subject = %job.subject, attempt = job.attempts);
-        self.run_job(job).instrument(span).await.map(Some)
+        let id = job.id.clone();
+        if let Ok(mut h) = self.in_hand.lock() {
+            h.insert(id.clone());
+        }
+        let r = self.run_job(job).instrument(span).await.map(Some);
+        if let Ok(mut h) = self.in_hand.lock() {
+            h.remove(&id);
+        }
+        r
+    }
+
+    /// Puts back in the queue jobs recorded as running that no worker of this process has had in hand
+    /// at two checks in a row (a worker that died mid-job). Only for a database this process alone works
+    /// on (the embedded SQLite); call it about once a second.
+    pub async fn requeue_abandoned(&self) -> Result<u64> {
+        let due = self.suspects.lock().map(|s| s.0.elapsed() >= Duration::from_secs(1)).unwrap_or(false);
+        if !due {
+            return Ok(0);
+        }
+        let running = self.records.running_jobs().await?;
+        let in_hand = self.in_hand.lock().map(|h| h.clone()).unwrap_or_default();
+        let now: std::collections::HashSet<String> = running.into_iter().filter(|id| !in_hand.contains(id)).collect();
+        let before = self
+            .suspects
+            .lock()
+            .map(|mut s| std::mem::replace(&mut *s, (std::time::Instant::now(), now.clone())).1)
+            .unwrap_or_default();
+        let mut n = 0;
+        for id in now.intersection(&before) {
+            n += self.records.requeue(id).await?;
+        }
+        if n > 0 {
+            tracing::warn!(jobs = n, "re-queued jobs no worker had in hand");
+        }
+        Ok(n)
     }
 
     async fn run_job(&self, job: crate::store::records::Job) -> Result<Ran> {
@@ -151,6 +192,9 @@ impl Pipeline {
                     let still = more.load(std::sync::atomic::Ordering::SeqCst);
                     if !still && p.records.unfinished_jobs().await.unwrap_or(1) == 0 {
                         return;
+                    }
+                    if !still {
+                        let _ = p.requeue_abandoned().await;
                     }
                     tokio::time::sleep(Duration::from_millis(if still { 20 } else { 100 })).await;
                 }

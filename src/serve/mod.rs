@@ -156,6 +156,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         .min();
     let house = {
         let (records, blobs, wake, mut s) = (d.records.clone(), d.blobs.clone(), wake.clone(), stop_rx.clone());
+        let janitor = pipeline.clone();
         tokio::spawn(async move {
             let mut last_sweep = std::time::Instant::now();
             loop {
@@ -169,6 +170,9 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "closing idle documents failed; will retry"),
                     }
+                }
+                if let Err(e) = janitor.requeue_abandoned().await {
+                    tracing::warn!(error = %e, "could not check for abandoned jobs; will retry");
                 }
                 let jobs = records.unfinished_jobs().await.ok();
                 for st in &statuses {

@@ -339,6 +339,20 @@ impl Records {
         Ok(r.rows_affected())
     }
 
+    /// Ids of jobs recorded as running.
+    pub async fn running_jobs(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM jobs WHERE state = 'running'").fetch_all(&self.pool).await?)
+    }
+
+    /// Puts one running job back in the queue; 0 when it was not running any more.
+    pub async fn requeue(&self, job_id: &str) -> Result<u64> {
+        let r = sqlx::query("UPDATE jobs SET state = 'pending' WHERE id = ? AND state = 'running'")
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Claims the next runnable job, oldest input first.
     pub async fn claim_job(&self) -> Result<Option<Job>> {
         let row = sqlx::query(
