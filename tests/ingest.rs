@@ -124,6 +124,64 @@ fn every_kind_of_input_becomes_a_valid_pdf_attached_in_input_order() {
 }
 
 #[test]
+fn scanner_g4_pdfs_palette_and_16_bit_tiffs_and_misnamed_files_are_read_right() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src.join(CODE), "more");
+    let inputs = src.join(CODE);
+    let originals: Vec<(String, Vec<u8>)> = ["gray16.tif", "palette.tif", "png-named.jpg", "scan-g4.pdf"]
+        .iter()
+        .map(|n| (n.to_string(), fs::read(inputs.join(n)).unwrap()))
+        .collect();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap(), "--profile", keep_profile(tmp.path()).to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pdfs = pdfs(&data, CODE);
+    assert_eq!(pdfs.len(), 4);
+    for p in &pdfs {
+        qpdf_check(p);
+        assert!(common::pdfa::check(p, common::pdfa::Part::A2b).is_empty());
+    }
+    let enc: Vec<(String, String, String, f64)> = query(
+        &data,
+        "SELECT i.source_name, p.colour, p.output_encoding, p.dpi_x FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.seq",
+    );
+    let got: Vec<(&str, &str, &str, f64)> =
+        enc.iter().map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), *d)).collect();
+    assert_eq!(
+        got,
+        [
+            ("gray16.tif", "gray", "flate", 300.0),
+            ("palette.tif", "rgb", "flate", 300.0),
+            ("png-named.jpg", "rgb", "png-passthrough", 300.0),
+            ("scan-g4.pdf", "bitonal", "g4-passthrough", 300.0),
+        ]
+    );
+    // The scanner's G4 stream is in the PDF byte for byte; pixels of the palette TIFF are exact.
+    let raw = fs::read(&pdfs[3]).unwrap();
+    let src_pdf = lopdf::Document::load_mem(&originals[3].1).unwrap();
+    let g4 =
+        src_pdf.objects.values().filter_map(|o| o.as_stream().ok()).find(|s| s.dict.get(b"Width").is_ok()).unwrap();
+    assert!(raw.windows(g4.content.len()).any(|w| w == g4.content.as_slice()), "G4 stream not kept as it is");
+    // The reference decode of the palette TIFF comes from Pillow (the image crate cannot read it).
+    let reference = tmp.path().join("palette-ref.png");
+    fs::write(tmp.path().join("palette.tif"), &originals[1].1).unwrap();
+    let st = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sys\nfrom PIL import Image\nImage.open(sys.argv[1]).convert('RGB').save(sys.argv[2])")
+        .arg(tmp.path().join("palette.tif"))
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let want = image::open(&reference).unwrap().to_rgb8();
+    assert_eq!(extract_png(&pdfs[1], &tmp.path().join("e")).to_rgb8(), want);
+    let want16 = image::load_from_memory(&originals[0].1).unwrap().to_luma8();
+    let got16 = extract_png(&pdfs[0], &tmp.path().join("e16")).to_luma8();
+    assert!(mean_abs_diff(got16.as_raw(), want16.as_raw()) < 0.51);
+}
+
+#[test]
 fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");

@@ -80,17 +80,19 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
         _ => None,
     }
     .filter(|(x, y)| *x >= 10.0 && *y >= 10.0);
+    if tag_u32(d, Tag::PhotometricInterpretation) == Some(3) {
+        // Palette images: read here, as the tiff crate does not take every palette layout.
+        let raster = read_palette(d, w, h)?;
+        let info = PageInfo {
+            width: w,
+            height: h,
+            dpi: dpi.map(|(x, y)| (x, y, "file")),
+            colour: raster.colour(),
+            encoding: SourceEncoding::Raw,
+        };
+        return Ok((info, raster));
+    }
     let colortype = d.colortype().map_err(bad)?;
-    let palette = if matches!(colortype, ColorType::Palette(_)) {
-        match d.find_tag(Tag::ColorMap).ok().flatten().and_then(|v| v.into_u16_vec().ok()) {
-            Some(map) => Some(map),
-            None => {
-                return Err(Failure::bad("broken-tiff", "the palette TIFF has no colour map"));
-            }
-        }
-    } else {
-        None
-    };
     let data = d.read_image().map_err(bad)?;
     let (wu, hu) = (w as usize, h as usize);
     let raster = match (colortype, data) {
@@ -105,7 +107,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
         (ColorType::Gray(bits @ (8 | 16)), data) => {
             let mut v: Vec<u8> = match data {
                 DecodingResult::U8(v) if bits == 8 => v,
-                DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
+                DecodingResult::U16(v) => v.into_iter().map(to8).collect(),
                 _ => return Err(Failure::bad("broken-tiff", "the TIFF's gray samples do not match its header")),
             };
             if white_is_zero {
@@ -115,7 +117,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
         }
         (ColorType::RGB(8), DecodingResult::U8(v)) => Raster { width: w, height: h, kind: RasterKind::Rgb, data: v },
         (ColorType::RGB(16), DecodingResult::U16(v)) => {
-            Raster { width: w, height: h, kind: RasterKind::Rgb, data: v.into_iter().map(|s| (s >> 8) as u8).collect() }
+            Raster { width: w, height: h, kind: RasterKind::Rgb, data: v.into_iter().map(to8).collect() }
         }
         (ColorType::RGBA(8), DecodingResult::U8(v)) => {
             let data = v
@@ -128,25 +130,6 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
             Raster { width: w, height: h, kind: RasterKind::Rgb, data }
         }
         (ColorType::CMYK(8), DecodingResult::U8(v)) => Raster { width: w, height: h, kind: RasterKind::Cmyk, data: v },
-        (ColorType::Palette(bits @ (1 | 2 | 4 | 8)), DecodingResult::U8(v)) => {
-            let map = palette.unwrap_or_default();
-            let n = 1usize << bits;
-            if map.len() < 3 * n {
-                return Err(Failure::bad("broken-tiff", "the palette TIFF's colour map is too short"));
-            }
-            let stride = (wu * bits as usize).div_ceil(8);
-            let mut data = Vec::with_capacity(wu * hu * 3);
-            for y in 0..hu {
-                let row = v.get(y * stride..(y + 1) * stride).unwrap_or(&[]);
-                for x in 0..wu {
-                    let bit = x * bits as usize;
-                    let byte = row.get(bit / 8).copied().unwrap_or(0);
-                    let idx = ((byte >> (8 - bits as usize - bit % 8)) as usize) & (n - 1);
-                    data.extend([(map[idx] >> 8) as u8, (map[n + idx] >> 8) as u8, (map[2 * n + idx] >> 8) as u8]);
-                }
-            }
-            Raster { width: w, height: h, kind: RasterKind::Rgb, data }
-        }
         (ct, _) => {
             return Err(Failure::bad(
                 "tiff-unsupported",
@@ -171,6 +154,112 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
         encoding: SourceEncoding::Raw,
     };
     Ok((info, raster))
+}
+
+/// 16-bit sample to 8-bit, rounded (the same mapping as the image crate's).
+fn to8(s: u16) -> u8 {
+    ((s as u32 + 128) / 257) as u8
+}
+
+fn tag_vec(d: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Option<Vec<u64>> {
+    d.find_tag(tag).ok().flatten().and_then(|v| v.into_u64_vec().ok())
+}
+
+/// A palette page: strips decompressed here (none, LZW, Deflate, PackBits; horizontal predictor),
+/// indices looked up in the colour map.
+fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster> {
+    let broken = |why: &str| Failure::bad("broken-tiff", format!("the palette TIFF is damaged: {why}"));
+    let bits = tag_u32(d, Tag::BitsPerSample).unwrap_or(1) as usize;
+    if !matches!(bits, 1 | 2 | 4 | 8) {
+        return Err(Failure::bad(
+            "tiff-unsupported",
+            format!("the palette TIFF has {bits}-bit samples; save as 8-bit"),
+        ));
+    }
+    let map = d
+        .find_tag(Tag::ColorMap)
+        .ok()
+        .flatten()
+        .and_then(|v| v.into_u16_vec().ok())
+        .ok_or_else(|| broken("no colour map"))?;
+    let n = 1usize << bits;
+    if map.len() < 3 * n {
+        return Err(broken("the colour map is too short"));
+    }
+    let (offsets, counts) = match (tag_vec(d, Tag::StripOffsets), tag_vec(d, Tag::StripByteCounts)) {
+        (Some(o), Some(c)) if o.len() == c.len() => (o, c),
+        _ => return Err(Failure::bad("tiff-unsupported", "the palette TIFF is tiled; save it in strips")),
+    };
+    let compression = tag_u32(d, Tag::Compression).unwrap_or(1);
+    let predictor = tag_u32(d, Tag::Predictor).unwrap_or(1);
+    let file = d.inner().get_ref();
+    let (wu, hu) = (w as usize, h as usize);
+    let stride = (wu * bits).div_ceil(8);
+    let mut idx = Vec::with_capacity(stride * hu);
+    for (o, c) in offsets.iter().zip(&counts) {
+        let raw = file.get(*o as usize..(*o + *c) as usize).ok_or_else(|| broken("a strip lies outside the file"))?;
+        let strip = match compression {
+            1 => raw.to_vec(),
+            5 => weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+                .decode(raw)
+                .map_err(|e| broken(&format!("LZW data: {e}")))?,
+            8 | 32946 => {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(raw), &mut out)
+                    .map_err(|e| broken(&format!("Deflate data: {e}")))?;
+                out
+            }
+            32773 => unpack_bits(raw),
+            other => {
+                return Err(Failure::bad(
+                    "tiff-unsupported",
+                    format!("the palette TIFF uses compression {other}; save as uncompressed, LZW or Deflate"),
+                ));
+            }
+        };
+        idx.extend_from_slice(&strip);
+    }
+    if idx.len() < stride * hu {
+        return Err(Failure::bad("truncated-tiff", "the TIFF page has fewer pixels than its header says"));
+    }
+    if predictor == 2 && bits == 8 {
+        for row in idx.chunks_exact_mut(stride).take(hu) {
+            for x in 1..row.len() {
+                row[x] = row[x].wrapping_add(row[x - 1]);
+            }
+        }
+    }
+    let mut data = Vec::with_capacity(wu * hu * 3);
+    for y in 0..hu {
+        let row = &idx[y * stride..(y + 1) * stride];
+        for x in 0..wu {
+            let bit = x * bits;
+            let i = ((row[bit / 8] >> (8 - bits - bit % 8)) as usize) & (n - 1);
+            data.extend([(map[i] >> 8) as u8, (map[n + i] >> 8) as u8, (map[2 * n + i] >> 8) as u8]);
+        }
+    }
+    Ok(Raster { width: w, height: h, kind: RasterKind::Rgb, data })
+}
+
+/// PackBits run-length decoding.
+fn unpack_bits(src: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(src.len() * 2);
+    let mut i = 0;
+    while i < src.len() {
+        let n = src[i] as i8;
+        i += 1;
+        if n >= 0 {
+            let k = n as usize + 1;
+            out.extend_from_slice(&src[i..(i + k).min(src.len())]);
+            i += k;
+        } else if n != -128 {
+            if let Some(b) = src.get(i) {
+                out.extend(std::iter::repeat_n(*b, (1 - n as isize) as usize));
+            }
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Zeroes the bits past the last pixel of each row, so padding never prints as ink.
@@ -209,4 +298,15 @@ pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Raster> {
     let mut d = open(b)?;
     d.seek_to_image(index as usize).map_err(bad)?;
     read_page(&mut d, limits).map(|(_, r)| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpack_bits;
+
+    #[test]
+    fn packbits() {
+        // Literal run of 3, then a byte repeated 4 times, then the no-op code.
+        assert_eq!(unpack_bits(&[2, 1, 2, 3, 0xFD, 9, 0x80]), vec![1, 2, 3, 9, 9, 9, 9]);
+    }
 }
