@@ -128,3 +128,76 @@ pub async fn verify(records: &Records, blobs: std::sync::Arc<dyn BlobStore>, thr
     .await
     .map_err(|e| crate::error::Failure::transient("fixity task", e))?
 }
+
+/// Checks an exported package against its `manifest-sha256.txt`: every listed file present and
+/// unchanged, nothing unlisted. A manifest line that cannot be read is a problem, never a pass.
+pub fn verify_package(dir: &std::path::Path) -> Report {
+    let mut report = Report::default();
+    let manifest = match std::fs::read_to_string(dir.join("manifest-sha256.txt")) {
+        Ok(m) => m,
+        Err(e) => {
+            report
+                .problems
+                .push(Problem::Unreadable { sha256: String::new(), error: format!("manifest-sha256.txt: {e}") });
+            return report;
+        }
+    };
+    let mut listed = HashSet::new();
+    for (i, line) in manifest.lines().enumerate() {
+        let Some((sha, path)) =
+            line.split_once("  ").filter(|(s, p)| s.len() == 64 && !p.is_empty() && !p.contains(".."))
+        else {
+            report.problems.push(Problem::Unreadable {
+                sha256: String::new(),
+                error: format!("manifest line {} is not `<sha256>  <path>`", i + 1),
+            });
+            continue;
+        };
+        let norm = crate::util::text::nfc(path);
+        listed.insert(norm.clone());
+        match std::fs::File::open(dir.join(path)) {
+            Ok(mut f) => {
+                let mut h = Sha256::new();
+                let mut buf = vec![0u8; 1 << 20];
+                let mut n = 0u64;
+                loop {
+                    match f.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(k) => {
+                            h.update(&buf[..k]);
+                            n += k as u64;
+                        }
+                        Err(e) => {
+                            report
+                                .problems
+                                .push(Problem::Unreadable { sha256: sha.into(), error: format!("{path}: {e}") });
+                            break;
+                        }
+                    }
+                }
+                report.checked += 1;
+                report.bytes += n;
+                let actual = hex::encode(h.finalize());
+                if actual != sha {
+                    report.problems.push(Problem::Changed { sha256: format!("{sha}  {path}"), actual });
+                }
+            }
+            Err(_) => report.problems.push(Problem::Missing { sha256: format!("{sha}  {path}") }),
+        }
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(dir).map(|r| crate::util::text::nfc(&r.to_string_lossy())).unwrap_or_default();
+            if rel != "manifest-sha256.txt" && !listed.contains(&rel) {
+                report.problems.push(Problem::Unexpected { sha256: rel });
+            }
+        }
+    }
+    report
+}

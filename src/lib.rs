@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cli;
 pub mod encode;
 pub mod error;
+pub mod export;
 pub mod fixity;
 pub mod intake;
 pub mod pages;

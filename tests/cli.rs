@@ -92,3 +92,55 @@ fn help_teaches_the_commands() {
         assert!(out.contains(word), "{out}");
     }
 }
+
+#[test]
+fn an_exported_case_is_a_package_that_verifies_against_its_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let src = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&src).unwrap();
+    for f in ["a4_300.jpg", "bitonal.png", "multi.tif"] {
+        fs::copy(tmp.path().join("g").join(f), src.join(f)).unwrap();
+    }
+    fs::write(src.join("manifest.json"), r#"{"files": {"a4_300.jpg": {"document_type": "Đơn đề nghị"}}}"#).unwrap();
+    let data = tmp.path().join("data");
+    assert!(sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap()]).status.success());
+    let out = tmp.path().join("out");
+    let o = sohoa(&data, &["export", CODE, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pkg = out.join(CODE);
+    for f in [format!("{CODE}.001.pdf"), format!("{CODE}.003.pdf"), "originals/multi.tif".into(), "metadata.xml".into()]
+    {
+        assert!(pkg.join(&f).is_file(), "{f} missing");
+    }
+    // The manifest lists every file with its hash, checked independently here.
+    let manifest = fs::read_to_string(pkg.join("manifest-sha256.txt")).unwrap();
+    assert_eq!(manifest.lines().count(), 3 + 3 + 2);
+    for line in manifest.lines() {
+        let (sha, path) = line.split_once("  ").unwrap();
+        assert_eq!(sha256_file(&pkg.join(path)), sha, "{path}");
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&fs::read(pkg.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta["FileCode"], CODE);
+    assert_eq!(meta["DocTotal"], 3);
+    assert_eq!(meta["PageTotal"], 5);
+    assert_eq!(meta["Documents"][0]["TypeName"], "Đơn đề nghị");
+    assert!(fs::read_to_string(pkg.join("metadata.xml")).unwrap().contains("<TypeName>Đơn đề nghị</TypeName>"));
+    let ok = sohoa(&data, &["verify", "--package", pkg.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'export'") == 1);
+    // Tamper with the package: one byte, one file gone, one stray.
+    let pdf = pkg.join(format!("{CODE}.002.pdf"));
+    let mut b = fs::read(&pdf).unwrap();
+    b[200] ^= 1;
+    fs::write(&pdf, b).unwrap();
+    fs::remove_file(pkg.join("originals/multi.tif")).unwrap();
+    fs::write(pkg.join("stray.txt"), b"x").unwrap();
+    let bad = sohoa(&data, &["verify", "--package", pkg.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(out.contains("CHANGED") && out.contains("MISSING") && out.contains("UNEXPECTED  stray.txt"), "{out}");
+    // Exporting again into the same place is refused, nothing overwritten.
+    let again = sohoa(&data, &["export", CODE, "--out", tmp.path().join("out").to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+}

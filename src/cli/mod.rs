@@ -1,6 +1,7 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
 mod case;
+mod export;
 mod ingest;
 mod profile;
 mod serve;
@@ -65,6 +66,9 @@ enum Command {
     /// Re-hash every stored file and compare with the records: changed, missing, unexpected.
     /// Exits 1 on any problem.
     Verify(verify::Args),
+    /// Write a case as a self-describing package: PDFs, originals, manifest-sha256.txt, metadata
+    /// (JSON and XML). `sohoa verify --package DIR` checks one.
+    Export(export::Args),
     /// Work with pipeline profiles: `profile check FILE…`.
     #[command(subcommand)]
     Profile(profile::Command),
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
             Command::Status(a) => serve::status(&cli.data, a).await,
             Command::Sweep(a) => serve::sweep(&cli.data, a).await,
             Command::Ingest(a) => ingest::run(&cli.data, a).await,
+            Command::Export(a) => export::run(&cli.data, a).await,
             Command::Case(c) => case::run(&cli.data, c).await,
             Command::Verify(a) => verify::run(&cli.data, a).await,
             Command::Profile(c) => profile::run(c),

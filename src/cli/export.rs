@@ -1,0 +1,36 @@
+//! `sohoa export CODE --out DIR`.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::text::nfc;
+
+#[derive(clap::Args)]
+pub(super) struct Args {
+    /// The case code.
+    code: String,
+    /// Where the package folder `<code>/` is created.
+    #[arg(long)]
+    out: PathBuf,
+    /// Who asks for it, for the audit log.
+    #[arg(long, env = "SOHOA_OPERATOR", default_value = "sohoa")]
+    actor: String,
+}
+
+pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
+    let d = super::open_data(data).await?;
+    let code = nfc(a.code.trim());
+    let r = crate::export::export_case(&d.records, d.blobs.clone(), &code, &a.out)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let detail =
+        serde_json::json!({ "case": code, "dir": r.dir.display().to_string(), "files": r.files, "bytes": r.bytes });
+    let now = crate::util::time::now_iso(::time::UtcOffset::UTC);
+    d.records.log_event(&a.actor, "export", &detail, &now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "exported {code} to {}: {} files, {:.1} MB, listed in manifest-sha256.txt",
+        r.dir.display(),
+        r.files,
+        r.bytes as f64 / 1e6
+    );
+    Ok(0)
+}

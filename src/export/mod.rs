@@ -1,0 +1,208 @@
+//! Export: a case as a self-describing package another system (or a second archive copy) can take in
+//! and check without sohoa — the PDFs `<code>.<NNN>.pdf`, the originals, `manifest-sha256.txt` (BagIt's
+//! form: `<sha256>  <path>`), and the dossier and document metadata of Nghị định 30/2020 as JSON and
+//! XML. Every byte copied is hashed on the way and compared with the record: the export fails closed.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Failure, Result};
+use crate::store::{BlobStore, Records};
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    /// The package folder.
+    pub dir: PathBuf,
+    /// Files written (the manifest not counted).
+    pub files: usize,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+#[derive(Serialize)]
+struct DocumentMeta {
+    #[serde(rename = "DocOrdinal")]
+    ordinal: i64,
+    #[serde(rename = "TypeName")]
+    type_name: String,
+    #[serde(rename = "Role")]
+    role: String,
+    #[serde(rename = "PageAmount")]
+    pages: i64,
+    #[serde(rename = "File")]
+    file: String,
+    #[serde(rename = "Sha256")]
+    sha256: String,
+    #[serde(rename = "Bytes")]
+    bytes: i64,
+}
+
+#[derive(Serialize)]
+struct SourceMeta {
+    #[serde(rename = "File")]
+    file: String,
+    #[serde(rename = "SourcePath")]
+    source: String,
+    #[serde(rename = "Sha256")]
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct DossierMeta {
+    #[serde(rename = "FileCode")]
+    code: String,
+    #[serde(rename = "Title")]
+    title: String,
+    #[serde(rename = "Language")]
+    language: &'static str,
+    #[serde(rename = "DocTotal")]
+    doc_total: usize,
+    #[serde(rename = "PageTotal")]
+    page_total: i64,
+    #[serde(rename = "Documents")]
+    documents: Vec<DocumentMeta>,
+    #[serde(rename = "Sources")]
+    sources: Vec<SourceMeta>,
+}
+
+fn copy_checked(blobs: &dyn BlobStore, sha: &str, dest: &Path) -> Result<u64> {
+    let mut r = blobs.open(sha)?;
+    let mut f = File::create(dest).map_err(|e| Failure::transient(format!("writing {}", dest.display()), e))?;
+    let (mut h, mut n, mut buf) = (Sha256::new(), 0u64, vec![0u8; 1 << 20]);
+    loop {
+        let k = r.read(&mut buf).map_err(|e| Failure::transient(format!("reading blob {sha}"), e))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        f.write_all(&buf[..k]).map_err(|e| Failure::transient(format!("writing {}", dest.display()), e))?;
+        n += k as u64;
+    }
+    f.sync_all().map_err(|e| Failure::transient(format!("syncing {}", dest.display()), e))?;
+    let got = hex::encode(h.finalize());
+    if got != sha {
+        return Err(Failure::bad(
+            "fixity",
+            format!("stored file {sha} now hashes to {got}: run `sohoa verify`; nothing damaged is exported"),
+        ));
+    }
+    Ok(n)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn to_xml(m: &DossierMeta) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Dossier>\n");
+    for (k, v) in [("FileCode", &m.code), ("Title", &m.title)] {
+        x.push_str(&format!("  <{k}>{}</{k}>\n", xml_escape(v)));
+    }
+    x.push_str(&format!(
+        "  <Language>{}</Language>\n  <DocTotal>{}</DocTotal>\n  <PageTotal>{}</PageTotal>\n",
+        m.language, m.doc_total, m.page_total
+    ));
+    x.push_str("  <Documents>\n");
+    for d in &m.documents {
+        x.push_str(&format!(
+            "    <Document>\n      <DocOrdinal>{}</DocOrdinal>\n      <TypeName>{}</TypeName>\n      <Role>{}</Role>\n      \
+             <PageAmount>{}</PageAmount>\n      <File>{}</File>\n      <Sha256>{}</Sha256>\n      <Bytes>{}</Bytes>\n    </Document>\n",
+            d.ordinal, xml_escape(&d.type_name), d.role, d.pages, xml_escape(&d.file), d.sha256, d.bytes
+        ));
+    }
+    x.push_str("  </Documents>\n  <Sources>\n");
+    for s in &m.sources {
+        x.push_str(&format!(
+            "    <Source>\n      <File>{}</File>\n      <SourcePath>{}</SourcePath>\n      <Sha256>{}</Sha256>\n    </Source>\n",
+            xml_escape(&s.file), xml_escape(&s.source), s.sha256
+        ));
+    }
+    x.push_str("  </Sources>\n</Dossier>\n");
+    x
+}
+
+/// Writes the package of case `code` into `out/<code>/`, which must not exist yet.
+pub async fn export_case(records: &Records, blobs: Arc<dyn BlobStore>, code: &str, out: &Path) -> Result<ExportReport> {
+    let Some(detail) = records.case_detail(code).await? else {
+        return Err(Failure::bad("no-case", format!("no case `{code}`; `sohoa case list` shows the known ones")));
+    };
+    let root = out.join(&detail.code);
+    if root.exists() {
+        return Err(Failure::bad("exists", format!("{} exists already; export into an empty place", root.display())));
+    }
+    let docs: Vec<crate::store::queries::CaseDocument> =
+        detail.documents.iter().filter(|d| d.state == "attached" && d.sha256.is_some()).cloned().collect();
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    for p in &detail.pages {
+        if p.ordinal.is_some() {
+            sources.entry(p.source_sha256.clone()).or_insert_with(|| p.source.clone());
+        }
+    }
+    let root2 = root.clone();
+    let code2 = detail.code.clone();
+    tokio::task::spawn_blocking(move || -> Result<ExportReport> {
+        let io = |what: &str, e: std::io::Error| Failure::transient(what.to_string(), e);
+        fs::create_dir_all(root2.join("originals")).map_err(|e| io("creating the package", e))?;
+        let mut manifest: Vec<(String, String)> = Vec::new();
+        let mut bytes = 0u64;
+        let mut documents = Vec::new();
+        for d in &docs {
+            let sha = d.sha256.clone().unwrap_or_default();
+            bytes += copy_checked(blobs.as_ref(), &sha, &root2.join(&d.name))?;
+            manifest.push((sha.clone(), d.name.clone()));
+            let role_name = if d.role == "result" { "Kết quả giải quyết" } else { "Thành phần hồ sơ" };
+            documents.push(DocumentMeta {
+                ordinal: d.ordinal,
+                type_name: d.doc_type.clone().unwrap_or_else(|| role_name.into()),
+                role: d.role.clone(),
+                pages: d.pages,
+                file: d.name.clone(),
+                sha256: sha,
+                bytes: d.bytes.unwrap_or(0),
+            });
+        }
+        let mut used = std::collections::HashSet::new();
+        let mut source_meta = Vec::new();
+        for (sha, source) in &sources {
+            let base = source.rsplit('/').next().unwrap_or(source).to_string();
+            let name = if used.insert(base.clone()) { base } else { format!("{}-{base}", &sha[..12]) };
+            let rel = format!("originals/{name}");
+            bytes += copy_checked(blobs.as_ref(), sha, &root2.join(&rel))?;
+            manifest.push((sha.clone(), rel.clone()));
+            source_meta.push(SourceMeta { file: rel, source: source.clone(), sha256: sha.clone() });
+        }
+        let page_total = documents.iter().map(|d| d.pages).sum();
+        let meta = DossierMeta {
+            code: code2.clone(),
+            title: format!("Hồ sơ {code2}"),
+            language: "vi",
+            doc_total: documents.len(),
+            page_total,
+            documents,
+            sources: source_meta,
+        };
+        for (name, body) in [
+            ("metadata.json", serde_json::to_vec_pretty(&meta).unwrap_or_default()),
+            ("metadata.xml", to_xml(&meta).into_bytes()),
+        ] {
+            fs::write(root2.join(name), &body).map_err(|e| io("writing metadata", e))?;
+            manifest.push((hex::encode(Sha256::digest(&body)), name.to_string()));
+            bytes += body.len() as u64;
+        }
+        manifest.sort_by(|a, b| a.1.cmp(&b.1));
+        let text: String = manifest.iter().map(|(s, p)| format!("{s}  {p}\n")).collect();
+        fs::write(root2.join("manifest-sha256.txt"), text).map_err(|e| io("writing the manifest", e))?;
+        crate::store::blob::sync_dir(&root2.join("originals"))?;
+        crate::store::blob::sync_dir(&root2)?;
+        Ok(ExportReport { dir: root2, files: manifest.len(), bytes })
+    })
+    .await
+    .map_err(|e| Failure::transient("export task", e))?
+}
