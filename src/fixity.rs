@@ -53,7 +53,12 @@ pub struct Report {
 }
 
 fn hash(blobs: &dyn BlobStore, sha: &str) -> std::result::Result<(String, u64), String> {
-    let mut r = blobs.open(sha).map_err(|e| e.to_string())?;
+    let r = blobs.open(sha).map_err(|e| e.to_string())?;
+    hash_stream(r)
+}
+
+/// SHA-256 and length of everything a reader yields, read in 1 MiB blocks.
+fn hash_stream(mut r: impl Read) -> std::result::Result<(String, u64), String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
@@ -156,32 +161,18 @@ pub fn verify_package(dir: &std::path::Path) -> Report {
         let norm = crate::util::text::nfc(path);
         listed.insert(norm.clone());
         match std::fs::File::open(dir.join(path)) {
-            Ok(mut f) => {
-                let mut h = Sha256::new();
-                let mut buf = vec![0u8; 1 << 20];
-                let mut n = 0u64;
-                loop {
-                    match f.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(k) => {
-                            h.update(&buf[..k]);
-                            n += k as u64;
-                        }
-                        Err(e) => {
-                            report
-                                .problems
-                                .push(Problem::Unreadable { sha256: sha.into(), error: format!("{path}: {e}") });
-                            break;
-                        }
+            Ok(f) => match hash_stream(f) {
+                Ok((actual, n)) => {
+                    report.checked += 1;
+                    report.bytes += n;
+                    if actual != sha {
+                        report.problems.push(Problem::Changed { sha256: format!("{sha}  {path}"), actual });
                     }
                 }
-                report.checked += 1;
-                report.bytes += n;
-                let actual = hex::encode(h.finalize());
-                if actual != sha {
-                    report.problems.push(Problem::Changed { sha256: format!("{sha}  {path}"), actual });
+                Err(error) => {
+                    report.problems.push(Problem::Unreadable { sha256: sha.into(), error: format!("{path}: {error}") })
                 }
-            }
+            },
             Err(_) => report.problems.push(Problem::Missing { sha256: format!("{sha}  {path}") }),
         }
     }
