@@ -42,7 +42,7 @@ for name, (ext, mode) in sets.items():
 PY
 
 printf 'name = "lossless"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "folder"\n[output]\ncontone = "flate"\n' > "$work/lossless.toml"
-printf 'name = "archive-size"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "folder"\n[output]\ncontone = "jpeg"\njpeg_quality = 85\n' > "$work/archive.toml"
+printf 'name = "archive-size"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "folder"\n[output]\ncontone = "jpeg"\njpeg_quality = 85\ncolour_mode = "auto"\n' > "$work/archive.toml"
 
 size() { du -cb "$@" 2>/dev/null | tail -1 | cut -f1; }
 printf '%-14s %12s %12s %12s %12s %12s %12s\n' set input sohoa-lossless sohoa-archive img2pdf ocrmypdf-O1 ocrmypdf-O2

@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod fixity;
 pub mod intake;
+pub mod normalize;
 pub mod pages;
 pub mod pipeline;
 pub mod profile;

@@ -244,3 +244,47 @@ fn a_case_bundle_has_every_scanned_document_and_a_vietnamese_bookmark_each() {
     assert_eq!(titles[1], "002 — Thành phần hồ sơ");
     assert_eq!(count(&data, "SELECT bundle_documents FROM cases"), 13);
 }
+
+#[test]
+fn archive_mode_makes_text_pages_bitonal_and_keeps_seals_in_colour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "auto", "colour_mode = \"auto\"\njpeg_quality = 85", "file");
+    let src = ingest_good(tmp.path(), &prof, &data);
+    let pdfs = pdfs(&data, CODE);
+    for p in pdfs.iter().filter(|p| !p.to_string_lossy().ends_with(".014.pdf")) {
+        qpdf_check(p);
+        assert!(check(p, Part::A2b).is_empty(), "{}: {:?}", p.display(), check(p, Part::A2b));
+    }
+    let enc: Vec<(String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id \
+         WHERE i.source_name IN ('a4_300.jpg', 'gray_200.jpg', 'page.png', 'bitonal.png') ORDER BY i.source_name",
+    );
+    assert_eq!(
+        enc,
+        [("a4_300.jpg", "mixed"), ("bitonal.png", "g4"), ("gray_200.jpg", "bitonal-g4"), ("page.png", "mixed")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // The stamped A4 page: a G4 text layer and a small colour image; a tenth of the scan or less.
+    let stamped = &pdfs[0];
+    assert_eq!(image_encodings(stamped), ["ccitt", "jpeg"]);
+    let (pdf, jpg) = (fs::metadata(stamped).unwrap().len(), fs::metadata(src.join("a4_300.jpg")).unwrap().len());
+    assert!(pdf * 3 < jpg, "{pdf} bytes for a {jpg}-byte scan");
+    // The seal is still red where it was: the ring around (0.7 w, 0.86 h).
+    let r = render(stamped, 50, false, tmp.path()).to_rgb8();
+    let (w, h) = r.dimensions();
+    let (cx, cy) = (w as f64 * 0.7, h as f64 * 0.86);
+    let red = r
+        .enumerate_pixels()
+        .filter(|(x, y, p)| {
+            let d = ((*x as f64 - cx).powi(2) + (*y as f64 - cy).powi(2)).sqrt();
+            d < w as f64 * 0.12 && p.0[0] > 150 && p.0[1] < 110 && p.0[2] < 110
+        })
+        .count();
+    assert!(red > 50, "only {red} red pixels where the seal is");
+    // The text is black and white now.
+    assert_eq!(image_encodings(&pdfs[6]), ["ccitt"]);
+    // A multi-page TIFF: bitonal, gray text, colour text with a seal.
+    assert_eq!(image_encodings(&pdfs[7]), ["ccitt", "ccitt", "ccitt", "jpeg"]);
+}

@@ -11,7 +11,7 @@ use lopdf::{Dictionary, Object, StringFormat, Writer};
 use sha2::{Digest, Sha256};
 
 use super::xmp;
-use crate::encode::{ColourSpace, EncodedImage, Filter};
+use crate::encode::{ColourSpace, EncodedImage, EncodedPage, Filter};
 use crate::error::{Failure, Result};
 use crate::profile::PdfKind;
 
@@ -182,17 +182,20 @@ impl<W: Write> PdfWriter<W> {
         })
     }
 
-    /// Adds a page showing `img` at its resolution: page size = pixels ÷ dpi.
-    pub fn add_image_page(&mut self, img: &EncodedImage, dpi_x: f64, dpi_y: f64) -> Result<()> {
-        let (wpt, hpt) = (round2(img.width as f64 * 72.0 / dpi_x), round2(img.height as f64 * 72.0 / dpi_y));
+    /// Adds a page: one image, or a text layer with colour regions over it. Page size = pixels ÷ dpi.
+    pub fn add_page(&mut self, page: &EncodedPage, dpi_x: f64, dpi_y: f64) -> Result<()> {
+        match page {
+            EncodedPage::Single(img) => self.add_layers(img, &[], dpi_x, dpi_y),
+            EncodedPage::Layered { base, overlays } => self.add_layers(base, overlays, dpi_x, dpi_y),
+        }
+    }
+
+    fn image_object(&mut self, img: &EncodedImage) -> Result<u32> {
         if img.colour_space == ColourSpace::Cmyk && self.kind != PdfKind::Plain {
             return Err(Failure::bad("cmyk-in-pdfa", "a CMYK image cannot go into PDF/A with an sRGB output intent"));
         }
         let cs = self.colour_space(&img.colour_space)?;
         let image_id = self.alloc();
-        let content_id = self.alloc();
-        let page_id = self.alloc();
-
         let mut d = Dictionary::new();
         d.set("Type", name("XObject"));
         d.set("Subtype", name("Image"));
@@ -228,12 +231,32 @@ impl<W: Write> PdfWriter<W> {
             d.set("Decode", Object::Array([1, 0, 1, 0, 1, 0, 1, 0].map(Object::Integer).to_vec()));
         }
         self.stream(image_id, d, &img.data)?;
+        Ok(image_id)
+    }
 
-        let content = format!("q {wpt} 0 0 {hpt} 0 0 cm /Im0 Do Q");
-        self.stream(content_id, Dictionary::new(), content.as_bytes())?;
-
+    fn add_layers(
+        &mut self,
+        base: &EncodedImage,
+        overlays: &[(u32, u32, EncodedImage)],
+        dpi_x: f64,
+        dpi_y: f64,
+    ) -> Result<()> {
+        let (sx, sy) = (72.0 / dpi_x, 72.0 / dpi_y);
+        let (wpt, hpt) = (round2(base.width as f64 * sx), round2(base.height as f64 * sy));
         let mut xobjects = Dictionary::new();
-        xobjects.set("Im0", Object::Reference((image_id, 0)));
+        let base_id = self.image_object(base)?;
+        xobjects.set("Im0", Object::Reference((base_id, 0)));
+        let mut content = format!("q {wpt} 0 0 {hpt} 0 0 cm /Im0 Do Q");
+        for (k, (x, y, img)) in overlays.iter().enumerate() {
+            let id = self.image_object(img)?;
+            xobjects.set(format!("Im{}", k + 1), Object::Reference((id, 0)));
+            let (w, h) = (round2(img.width as f64 * sx), round2(img.height as f64 * sy));
+            let (px, py) = (round2(*x as f64 * sx), round2(hpt - (*y as f64 + img.height as f64) * sy));
+            content.push_str(&format!(" q {w} 0 0 {h} {px} {py} cm /Im{} Do Q", k + 1));
+        }
+        let content_id = self.alloc();
+        let page_id = self.alloc();
+        self.stream(content_id, Dictionary::new(), content.as_bytes())?;
         let mut resources = Dictionary::new();
         resources.set("XObject", Object::Dictionary(xobjects));
         let mut page = Dictionary::new();

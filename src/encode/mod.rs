@@ -12,8 +12,9 @@ use flate2::Compression;
 use flate2::write::ZlibEncoder;
 
 use crate::error::{Failure, Result};
+use crate::normalize::ColourMode;
 use crate::pages::{PageImage, Raster, RasterKind};
-use crate::profile::{ContoneEncoding, Output, PdfKind};
+use crate::profile::{ColourPolicy, ContoneEncoding, Output, PdfKind};
 
 pub use g4::encode_g4;
 
@@ -76,6 +77,88 @@ pub struct EncodedImage {
     /// What happened, for the page record: `jpeg-passthrough`, `g4-passthrough`, `png-passthrough`, `g4`,
     /// `flate`, `jpeg`, `jpeg-from-cmyk`.
     pub label: &'static str,
+}
+
+/// A page ready for the PDF writer: one image, or a 1-bit text layer with colour regions over it.
+#[derive(Debug, Clone)]
+pub enum EncodedPage {
+    /// One image filling the page.
+    Single(EncodedImage),
+    /// A full-page G4 text layer and colour images at pixel positions (x, y from the top-left).
+    Layered {
+        /// The text layer.
+        base: EncodedImage,
+        /// Colour regions.
+        overlays: Vec<(u32, u32, EncodedImage)>,
+    },
+}
+
+impl EncodedPage {
+    /// What happened, for the page record.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EncodedPage::Single(i) => i.label,
+            EncodedPage::Layered { .. } => "mixed",
+        }
+    }
+}
+
+/// Encodes one page per the profile: with `colour_mode = "auto"` a page is classified first (text pages
+/// to G4, seals kept as colour images), otherwise as scanned, lossless first.
+pub fn encode_page(page: PageImage, policy: &Output) -> Result<EncodedPage> {
+    if policy.colour_mode != ColourPolicy::Auto {
+        return encode(page, policy).map(EncodedPage::Single);
+    }
+    let raster = match &page {
+        PageImage::Raster(r) => Some(r.clone()),
+        PageImage::Png { raster, .. } => Some(raster.clone()),
+        PageImage::Jpeg { data, width, height, .. } => {
+            image::load_from_memory_with_format(data, image::ImageFormat::Jpeg).ok().map(|img| match img.color() {
+                image::ColorType::L8 => {
+                    Raster { width: *width, height: *height, kind: RasterKind::Gray, data: img.into_luma8().into_raw() }
+                }
+                _ => Raster { width: *width, height: *height, kind: RasterKind::Rgb, data: img.into_rgb8().into_raw() },
+            })
+        }
+        PageImage::G4 { .. } => None,
+    };
+    let Some(raster) = raster.filter(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb)) else {
+        return encode(page, policy).map(EncodedPage::Single);
+    };
+    match crate::normalize::classify(&raster) {
+        (ColourMode::Bitonal, Some(l)) => {
+            let g4 = encode_g4(&l.text);
+            Ok(EncodedPage::Single(raw_image(
+                &l.text,
+                ColourSpace::Gray,
+                1,
+                Filter::Ccitt { black_is_1: false },
+                g4,
+                "bitonal-g4",
+            )))
+        }
+        (ColourMode::Mixed, Some(l)) => {
+            let g4 = encode_g4(&l.text);
+            let base = raw_image(&l.text, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, g4, "mixed");
+            let quality = policy.jpeg_quality.max(85);
+            let overlays = l
+                .regions
+                .iter()
+                .map(|(x, y, r)| {
+                    let j = jpeg(r, jpeg_encoder::ColorType::Rgb, quality)?;
+                    Ok((*x, *y, raw_image(r, ColourSpace::Rgb, 8, Filter::Dct, j, "jpeg")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(EncodedPage::Layered { base, overlays })
+        }
+        // Photos and gray art: a JPEG source is kept, pixels become JPEG.
+        _ if matches!(page, PageImage::Jpeg { .. }) => encode(page, policy).map(EncodedPage::Single),
+        _ => {
+            let lossy =
+                Output { contone: ContoneEncoding::Jpeg, jpeg_quality: policy.jpeg_quality.max(85), ..policy.clone() };
+            encode_raster(&raster, &lossy).map(EncodedPage::Single)
+        }
+    }
 }
 
 /// Encodes one page image per the profile's output policy, lossless first: a source stream that needs no

@@ -132,9 +132,9 @@ impl Pipeline {
                         "a born-digital PDF page cannot be merged with scanned pages",
                     ));
                 };
-                let encoded = encode::encode(image, &output)?;
-                pdf.add_image_page(&encoded, p.dpi_x, p.dpi_y)?;
-                encodings.push((p.id.clone(), encoded.label.to_string()));
+                let encoded = encode::encode_page(image, &output)?;
+                pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
+                encodings.push((p.id.clone(), encoded.label().to_string()));
             }
             let staged = pdf.finish(&info)?.finish()?;
             Ok((staged, encodings))

@@ -330,6 +330,20 @@ pub struct Output {
     /// Also write one PDF per case (`<code>.pdf`) with a bookmark per document, rebuilt as documents
     /// are attached.
     pub case_bundle: bool,
+    /// `keep`: pages go in as scanned (lossless first). `auto`: each page is classified — text pages
+    /// become 1-bit G4, text with a seal or signature becomes G4 plus small colour images, photos stay
+    /// contone — for archive copies a tenth of the size with seals still in colour.
+    pub colour_mode: ColourPolicy,
+}
+
+/// What to do with a page's colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColourPolicy {
+    /// As scanned.
+    Keep,
+    /// Classified per page (bitonal, mixed, gray, colour).
+    Auto,
 }
 
 impl Default for Output {
@@ -345,6 +359,7 @@ impl Default for Output {
             flate_level: 6,
             pdf: PdfKind::PdfA2b,
             case_bundle: false,
+            colour_mode: ColourPolicy::Keep,
         }
     }
 }

@@ -1,0 +1,231 @@
+//! Colour-mode classification and the mixed layout.
+//!
+//! A scanned text page in colour costs ten times what it needs: the text is black and white, and only a
+//! seal (con dấu) or a signature needs colour — which is the legal proof and must stay colour. So a page
+//! is split: a 1-bit text layer (CCITT G4) over the whole page, and small colour images for the regions
+//! whose pixels are saturated. Photos and gray artwork (many mid-tones) stay contone.
+
+use crate::pages::{Raster, RasterKind};
+
+/// What a page is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColourMode {
+    /// Black text on paper, no colour worth keeping.
+    Bitonal,
+    /// Text with colour regions (seal, signature).
+    Mixed,
+    /// Gray artwork or photo.
+    Gray,
+    /// A colour photo or mostly colour page.
+    Colour,
+}
+
+impl ColourMode {
+    /// The word stored in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColourMode::Bitonal => "bitonal",
+            ColourMode::Mixed => "mixed",
+            ColourMode::Gray => "gray",
+            ColourMode::Colour => "colour",
+        }
+    }
+}
+
+/// A page split into a text layer and colour regions.
+#[derive(Debug, Clone)]
+pub struct Layered {
+    /// The whole page, 1-bit (`1` = black).
+    pub text: Raster,
+    /// Colour regions: pixel rectangle (x, y from the top-left) and its RGB pixels.
+    pub regions: Vec<(u32, u32, Raster)>,
+}
+
+const BLOCK: usize = 16;
+/// A pixel is "colour" when its channels differ this much (a red seal: ~150; gray paper: < 20).
+const CHROMA: i32 = 70;
+
+fn otsu(hist: &[u64; 256]) -> u8 {
+    let total: u64 = hist.iter().sum();
+    let sum: f64 = hist.iter().enumerate().map(|(i, c)| i as f64 * *c as f64).sum();
+    let (mut sum_b, mut w_b, mut best, mut threshold) = (0f64, 0u64, 0f64, 128u8);
+    for (t, c) in hist.iter().enumerate() {
+        w_b += c;
+        if w_b == 0 {
+            continue;
+        }
+        let w_f = total - w_b;
+        if w_f == 0 {
+            break;
+        }
+        sum_b += t as f64 * *c as f64;
+        let (m_b, m_f) = (sum_b / w_b as f64, (sum - sum_b) / w_f as f64);
+        let between = w_b as f64 * w_f as f64 * (m_b - m_f) * (m_b - m_f);
+        if between > best {
+            best = between;
+            threshold = t as u8;
+        }
+    }
+    threshold
+}
+
+/// Classifies a page and, for bitonal and mixed pages, builds the layers. `None` for pages that stay
+/// contone (gray or colour), or that are already bitonal.
+pub fn classify(r: &Raster) -> (ColourMode, Option<Layered>) {
+    let (w, h) = (r.width as usize, r.height as usize);
+    let channels = match r.kind {
+        RasterKind::Gray => 1,
+        RasterKind::Rgb => 3,
+        RasterKind::Bitonal => return (ColourMode::Bitonal, None),
+        RasterKind::Cmyk => return (ColourMode::Colour, None),
+    };
+    let luma = |i: usize| -> (u8, i32) {
+        if channels == 1 {
+            (r.data[i], 0)
+        } else {
+            let p = &r.data[i * 3..i * 3 + 3];
+            let (a, b, c) = (p[0] as i32, p[1] as i32, p[2] as i32);
+            (((a * 299 + b * 587 + c * 114) / 1000) as u8, a.max(b).max(c) - a.min(b).min(c))
+        }
+    };
+    let mut hist = [0u64; 256];
+    let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+    let mut colour_blocks = vec![0u16; bw * bh];
+    let mut colour_px = 0u64;
+    for y in 0..h {
+        for x in 0..w {
+            let (l, c) = luma(y * w + x);
+            hist[l as usize] += 1;
+            if c > CHROMA {
+                colour_px += 1;
+                colour_blocks[(y / BLOCK) * bw + x / BLOCK] += 1;
+            }
+        }
+    }
+    let total = (w * h) as u64;
+    let t = otsu(&hist);
+    // Mid-tones: neither ink nor paper. Text pages have few; photos and gray art many.
+    let (lo, hi) = (t.saturating_sub(60) as usize, (t as usize + 40).min(255));
+    let mid: u64 = hist[lo..=hi].iter().sum::<u64>().saturating_sub(hist[t as usize]);
+    if colour_px * 3 > total {
+        return (ColourMode::Colour, None);
+    }
+    if mid * 4 > total {
+        return (if channels == 3 && colour_px * 20 > total { ColourMode::Colour } else { ColourMode::Gray }, None);
+    }
+    // Text layer: ink below the threshold; colour pixels are left to the colour regions.
+    let stride = w.div_ceil(8);
+    let mut bits = vec![0u8; stride * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (l, c) = luma(y * w + x);
+            if l <= t && c <= CHROMA {
+                bits[y * stride + x / 8] |= 0x80 >> (x % 8);
+            }
+        }
+    }
+    let text = Raster { width: r.width, height: r.height, kind: RasterKind::Bitonal, data: bits };
+    // Colour regions: blocks with enough colour pixels, grouped into connected rectangles.
+    let dense: Vec<bool> = colour_blocks.iter().map(|n| *n as usize >= BLOCK * BLOCK / 32).collect();
+    let mut seen = vec![false; dense.len()];
+    let mut regions = Vec::new();
+    for start in 0..dense.len() {
+        if !dense[start] || seen[start] {
+            continue;
+        }
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        let mut stack = vec![start];
+        seen[start] = true;
+        while let Some(b) = stack.pop() {
+            let (bx, by) = (b % bw, b / bw);
+            (x0, y0, x1, y1) = (x0.min(bx), y0.min(by), x1.max(bx), y1.max(by));
+            // 8-neighbours within two blocks: strokes of a seal with gaps stay one region.
+            for dy in -2i32..=2 {
+                for dx in -2i32..=2 {
+                    let (nx, ny) = (bx as i32 + dx, by as i32 + dy);
+                    if nx < 0 || ny < 0 || nx >= bw as i32 || ny >= bh as i32 {
+                        continue;
+                    }
+                    let n = ny as usize * bw + nx as usize;
+                    if dense[n] && !seen[n] {
+                        seen[n] = true;
+                        stack.push(n);
+                    }
+                }
+            }
+        }
+        // One block of margin around the region, clipped to the page.
+        let px0 = x0.saturating_sub(1) * BLOCK;
+        let py0 = y0.saturating_sub(1) * BLOCK;
+        let px1 = ((x1 + 2) * BLOCK).min(w);
+        let py1 = ((y1 + 2) * BLOCK).min(h);
+        let (rw, rh) = (px1 - px0, py1 - py0);
+        let mut data = Vec::with_capacity(rw * rh * 3);
+        for y in py0..py1 {
+            for x in px0..px1 {
+                let i = y * w + x;
+                let (l, c) = luma(i);
+                if c <= CHROMA && l > t {
+                    // Paper: pure white, so the region meets the text layer without a visible edge.
+                    data.extend([255; 3]);
+                } else if channels == 3 {
+                    data.extend_from_slice(&r.data[i * 3..i * 3 + 3]);
+                } else {
+                    data.extend([r.data[i]; 3]);
+                }
+            }
+        }
+        regions.push((
+            px0 as u32,
+            py0 as u32,
+            Raster { width: rw as u32, height: rh as u32, kind: RasterKind::Rgb, data },
+        ));
+    }
+    let mode = if regions.is_empty() { ColourMode::Bitonal } else { ColourMode::Mixed };
+    (mode, Some(Layered { text, regions }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(seal: bool, photo: bool) -> Raster {
+        let (w, h) = (400usize, 560usize);
+        let mut data = vec![245u8; w * h * 3];
+        for y in 0..h {
+            for x in 0..w {
+                let i = (y * w + x) * 3;
+                if photo {
+                    let v = ((x * 255 / w + y * 255 / h) / 2) as u8;
+                    data[i..i + 3].copy_from_slice(&[v, v / 2, 255 - v]);
+                } else if (y / 12) % 2 == 0 && y % 12 < 3 && (x / 30) % 4 != 3 && y > 40 && y < 480 {
+                    data[i..i + 3].copy_from_slice(&[20, 20, 25]);
+                }
+                let (dx, dy) = (x as i32 - 300, y as i32 - 500);
+                let d = dx * dx + dy * dy;
+                if seal && (30 * 30..=36 * 36).contains(&d) {
+                    data[i..i + 3].copy_from_slice(&[200, 30, 30]);
+                }
+            }
+        }
+        Raster { width: w as u32, height: h as u32, kind: RasterKind::Rgb, data }
+    }
+
+    #[test]
+    fn text_is_bitonal_a_seal_makes_it_mixed_a_photo_stays_colour() {
+        assert_eq!(classify(&page(false, false)).0, ColourMode::Bitonal);
+        let (mode, layers) = classify(&page(true, false));
+        assert_eq!(mode, ColourMode::Mixed);
+        let layers = layers.unwrap();
+        assert_eq!(layers.regions.len(), 1);
+        let (x, y, r) = &layers.regions[0];
+        // The whole seal (centre 300,500, radius 36) is inside the region.
+        assert!(
+            *x <= 264 && *y <= 464 && x + r.width >= 336 && y + r.height >= 536,
+            "{x},{y} {}x{}",
+            r.width,
+            r.height
+        );
+        assert_eq!(classify(&page(false, true)).0, ColourMode::Colour);
+    }
+}
