@@ -109,19 +109,7 @@ pub fn encode_page(page: PageImage, policy: &Output) -> Result<EncodedPage> {
     if policy.colour_mode != ColourPolicy::Auto {
         return encode(page, policy).map(EncodedPage::Single);
     }
-    let raster = match &page {
-        PageImage::Raster(r) => Some(r.clone()),
-        PageImage::Png { raster, .. } => Some(raster.clone()),
-        PageImage::Jpeg { data, width, height, .. } => {
-            image::load_from_memory_with_format(data, image::ImageFormat::Jpeg).ok().map(|img| match img.color() {
-                image::ColorType::L8 => {
-                    Raster { width: *width, height: *height, kind: RasterKind::Gray, data: img.into_luma8().into_raw() }
-                }
-                _ => Raster { width: *width, height: *height, kind: RasterKind::Rgb, data: img.into_rgb8().into_raw() },
-            })
-        }
-        PageImage::G4 { .. } => None,
-    };
+    let raster = pixels(&page);
     let Some(raster) = raster.filter(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb)) else {
         return encode(page, policy).map(EncodedPage::Single);
     };
@@ -158,6 +146,23 @@ pub fn encode_page(page: PageImage, policy: &Output) -> Result<EncodedPage> {
                 Output { contone: ContoneEncoding::Jpeg, jpeg_quality: policy.jpeg_quality.max(85), ..policy.clone() };
             encode_raster(&raster, &lossy).map(EncodedPage::Single)
         }
+    }
+}
+
+/// The page's pixels, decoding a JPEG when needed; `None` for a G4 stream taken from a scanner PDF.
+pub fn pixels(page: &PageImage) -> Option<Raster> {
+    match page {
+        PageImage::Raster(r) => Some(r.clone()),
+        PageImage::Png { raster, .. } => Some(raster.clone()),
+        PageImage::Jpeg { data, width, height, .. } => {
+            image::load_from_memory_with_format(data, image::ImageFormat::Jpeg).ok().map(|img| match img.color() {
+                image::ColorType::L8 => {
+                    Raster { width: *width, height: *height, kind: RasterKind::Gray, data: img.into_luma8().into_raw() }
+                }
+                _ => Raster { width: *width, height: *height, kind: RasterKind::Rgb, data: img.into_rgb8().into_raw() },
+            })
+        }
+        PageImage::G4 { .. } => None,
     }
 }
 

@@ -5,3 +5,7 @@
 pub mod colour;
 
 pub use colour::{ColourMode, Layered, classify};
+
+pub mod blank;
+
+pub use blank::is_blank;

@@ -6,7 +6,7 @@ use crate::bundle::{DocInfo, PdfWriter};
 use crate::encode;
 use crate::error::{Failure, Result};
 use crate::pages::{self, Limits};
-use crate::profile::{Output, PdfKind, Profile};
+use crate::profile::{BlankPolicy, Output, PdfKind, Profile};
 use crate::store::records::{DocumentRow, Job, PageRow};
 use crate::util::time;
 
@@ -120,6 +120,7 @@ impl Pipeline {
             let sink = blobs.stage_writer()?;
             let mut pdf = PdfWriter::new(sink, info.kind)?;
             let mut encodings = Vec::with_capacity(pages.len());
+            let mut omitted = Vec::new();
             let mut cached: Option<(String, Vec<u8>)> = None;
             for p in &pages {
                 if cached.as_ref().map(|(s, _)| s != &p.sha256).unwrap_or(true) {
@@ -132,9 +133,28 @@ impl Pipeline {
                         "a born-digital PDF page cannot be merged with scanned pages",
                     ));
                 };
+                let blank = output.blank_pages != BlankPolicy::Keep
+                    && encode::pixels(&image).is_some_and(|r| crate::normalize::is_blank(&r));
+                if blank && output.blank_pages == BlankPolicy::Omit {
+                    // Left out of the PDF, never deleted: the original and the verdict stay recorded.
+                    encodings.push((p.id.clone(), "blank-omitted".to_string()));
+                    omitted.push(image);
+                    continue;
+                }
                 let encoded = encode::encode_page(image, &output)?;
                 pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
-                encodings.push((p.id.clone(), encoded.label().to_string()));
+                let label = encoded.label();
+                encodings.push((p.id.clone(), if blank { format!("{label}+blank") } else { label.to_string() }));
+            }
+            if pdf.page_count() == 0 {
+                // Every page blank: a document still needs its pages; keep them, flagged.
+                for (image, p) in omitted.into_iter().zip(&pages) {
+                    let encoded = encode::encode_page(image, &output)?;
+                    pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
+                    if let Some(e) = encodings.iter_mut().find(|(id, _)| id == &p.id) {
+                        e.1 = format!("{}+blank", encoded.label());
+                    }
+                }
             }
             let staged = pdf.finish(&info)?.finish()?;
             Ok((staged, encodings))

@@ -334,6 +334,21 @@ pub struct Output {
     /// become 1-bit G4, text with a seal or signature becomes G4 plus small colour images, photos stay
     /// contone — for archive copies a tenth of the size with seals still in colour.
     pub colour_mode: ColourPolicy,
+    /// `keep` (no detection), `flag` (detect and record), `omit` (detect, record, and leave blank pages out
+    /// of the PDF — never deleted: the image and the verdict stay in the record).
+    pub blank_pages: BlankPolicy,
+}
+
+/// What to do with blank pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlankPolicy {
+    /// No detection (the counter's fast path: no decoding of JPEGs).
+    Keep,
+    /// Detected and flagged in the page record; kept in the PDF.
+    Flag,
+    /// Detected, flagged, and left out of the PDF.
+    Omit,
 }
 
 /// What to do with a page's colour.
@@ -360,6 +375,7 @@ impl Default for Output {
             pdf: PdfKind::PdfA2b,
             case_bundle: false,
             colour_mode: ColourPolicy::Keep,
+            blank_pages: BlankPolicy::Keep,
         }
     }
 }

@@ -636,11 +636,16 @@ impl Records {
                 .execute(&mut *tx)
                 .await?;
             for (page_id, enc) in encodings {
-                sqlx::query("UPDATE pages SET state = 'attached', output_encoding = ? WHERE id = ?")
-                    .bind(enc)
-                    .bind(page_id)
-                    .execute(&mut *tx)
-                    .await?;
+                // The blank verdict goes into the page's flags, where the clerk sees it.
+                sqlx::query(
+                    "UPDATE pages SET state = 'attached', output_encoding = ?, \
+                     flags = CASE WHEN ? THEN json_insert(flags, '$[#]', 'blank') ELSE flags END WHERE id = ?",
+                )
+                .bind(enc)
+                .bind(enc.contains("blank"))
+                .bind(page_id)
+                .execute(&mut *tx)
+                .await?;
             }
             let detail = serde_json::json!({ "bytes": bytes, "pages": encodings.len() });
             insert_event(
