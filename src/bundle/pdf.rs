@@ -61,6 +61,22 @@ impl DocInfo {
     }
 }
 
+/// Where a PDF goes. A sink that can refer to stored blobs lets a passed-through scan be stored once.
+pub trait PdfSink: Write {
+    /// Appends stored blob `sha256` (`len` bytes) by reference; false when the sink cannot.
+    fn refer(&mut self, _sha256: &str, _len: u64) -> io::Result<bool> {
+        Ok(false)
+    }
+}
+
+impl PdfSink for Vec<u8> {}
+
+impl PdfSink for Box<dyn crate::store::blob::StageWrite> {
+    fn refer(&mut self, sha256: &str, len: u64) -> io::Result<bool> {
+        self.reference(sha256, len).map_err(io::Error::other)
+    }
+}
+
 struct Counting<W> {
     inner: W,
     pos: u64,
@@ -98,7 +114,7 @@ fn name(n: &str) -> Object {
     Object::Name(n.as_bytes().to_vec())
 }
 
-impl<W: Write> PdfWriter<W> {
+impl<W: PdfSink> PdfWriter<W> {
     /// Starts a PDF (1.4 for PDF/A-1b, else 1.7); the binary comment marks it as binary for transfer
     /// tools, as PDF/A requires. For PDF/A the output intent's ICC profile is written first.
     pub fn new(out: W, kind: PdfKind) -> Result<PdfWriter<W>> {
@@ -230,7 +246,21 @@ impl<W: Write> PdfWriter<W> {
         if img.inverted {
             d.set("Decode", Object::Array([1, 0, 1, 0, 1, 0, 1, 0].map(Object::Integer).to_vec()));
         }
-        self.stream(image_id, d, &img.data)?;
+        d.set("Length", img.data.len() as i64);
+        self.begin(image_id)?;
+        Writer::write_object(&mut self.out, &Object::Dictionary(d)).map_err(io_err)?;
+        self.out.write_all(b"\nstream\n").map_err(io_err)?;
+        let len = img.data.len() as u64;
+        let referred = match &img.source_blob {
+            Some(sha) => self.out.inner.refer(sha, len).map_err(io_err)?,
+            None => false,
+        };
+        if referred {
+            self.out.pos += len;
+        } else {
+            self.out.write_all(&img.data).map_err(io_err)?;
+        }
+        self.out.write_all(b"\nendstream\nendobj\n").map_err(io_err)?;
         Ok(image_id)
     }
 

@@ -64,7 +64,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     tracing::info!(files = candidates.len(), dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
-    if let Err(e) = pipeline.repair_views().await {
+    if let Err(e) = pipeline.repair_views(profile.settings.output.case_folder_view).await {
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
     let workers = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

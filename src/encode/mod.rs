@@ -77,6 +77,9 @@ pub struct EncodedImage {
     /// What happened, for the page record: `jpeg-passthrough`, `g4-passthrough`, `png-passthrough`, `g4`,
     /// `flate`, `jpeg`, `jpeg-from-cmyk`.
     pub label: &'static str,
+    /// When `data` is a whole stored blob (a JPEG passed through), its hash: the PDF can refer to the
+    /// stored bytes instead of holding a second copy.
+    pub source_blob: Option<String>,
 }
 
 /// A page ready for the PDF writer: one image, or a 1-bit text layer with colour regions over it.
@@ -196,6 +199,7 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
             inverted,
             data,
             label: "jpeg-passthrough",
+            source_blob: None,
         },
         PageImage::G4 { data, width, height, black_is_1 } => EncodedImage {
             width,
@@ -206,6 +210,7 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
             inverted: false,
             data,
             label: "g4-passthrough",
+            source_blob: None,
         },
         PageImage::Png { raster, idat, bits, colors, palette } => {
             let lossy = policy.contone == ContoneEncoding::Jpeg && raster.kind != RasterKind::Bitonal;
@@ -249,7 +254,17 @@ fn raw_image(
     data: Vec<u8>,
     label: &'static str,
 ) -> EncodedImage {
-    EncodedImage { width: r.width, height: r.height, colour_space, bits, filter, inverted: false, data, label }
+    EncodedImage {
+        width: r.width,
+        height: r.height,
+        colour_space,
+        bits,
+        filter,
+        inverted: false,
+        data,
+        label,
+        source_blob: None,
+    }
 }
 
 /// Naive CMYK → RGB (no ICC): enough for scans, whose CMYK is rare and already device-dependent.

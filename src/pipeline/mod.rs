@@ -94,11 +94,14 @@ impl Pipeline {
         Ok(l)
     }
 
-    /// Rewrites folder views a crash kept from being written (between a commit and its view). Views
-    /// already there are left alone, so this is cheap to run at every start.
-    pub async fn repair_views(&self) -> Result<()> {
-        for (case, name, sha) in self.records.attached_documents().await? {
-            self.views.attached(self.blobs.as_ref(), &case, &name, &sha);
+    /// Rewrites folder views a crash kept from being written (between a commit and its view); the case
+    /// folders only when `cases` (a profile in use shows them). Views already there are left alone, so
+    /// this is cheap to run at every start.
+    pub async fn repair_views(&self, cases: bool) -> Result<()> {
+        if cases {
+            for (case, name, sha) in self.records.attached_documents().await? {
+                self.views.attached(self.blobs.as_ref(), &case, &name, &sha);
+            }
         }
         for (intake, code, reason, profile) in self.records.quarantined_intakes().await? {
             let dir = self.loaded(&profile).await.ok().and_then(|l| l.profile.settings.quarantine.path.clone());

@@ -80,7 +80,9 @@ impl Pipeline {
             let bytes = self.blobs.read_all(&first.sha256)?.len() as u64;
             let enc: Vec<(String, String)> = pages.iter().map(|p| (p.id.clone(), "pdf-native".to_string())).collect();
             self.records.attach_pdf(&job.id, &doc.id, &first.sha256, bytes, &enc, &now).await?;
-            self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &first.sha256);
+            if l.profile.settings.output.case_folder_view {
+                self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &first.sha256);
+            }
             tracing::info!(document = %name, pages = pages.len(), "attached born-digital PDF as it is");
             return Ok(());
         }
@@ -95,7 +97,9 @@ impl Pipeline {
         let started = std::time::Instant::now();
         let (sha, bytes, encodings) = self.write_pdf(pages, l.profile.settings.output.clone(), info).await?;
         self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &encodings, &now).await?;
-        self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+        if l.profile.settings.output.case_folder_view {
+            self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+        }
         tracing::info!(
             document = %name, pages = encodings.len(), bytes, sha256 = %sha,
             ms = started.elapsed().as_millis() as u64, "attached"
@@ -117,7 +121,8 @@ impl Pipeline {
         let blobs = self.blobs.clone();
         let limits = Limits { max_pixels: output.max_pixels };
         let (staged, encodings) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let sink = blobs.stage_writer()?;
+            let sink =
+                if output.reference_originals { blobs.stage_composite_writer()? } else { blobs.stage_writer()? };
             let mut pdf = PdfWriter::new(sink, info.kind)?;
             let mut encodings = Vec::with_capacity(pages.len());
             let mut omitted = Vec::new();
@@ -141,7 +146,15 @@ impl Pipeline {
                     omitted.push(image);
                     continue;
                 }
-                let encoded = encode::encode_page(image, &output)?;
+                let whole_blob = bytes.len();
+                let mut encoded = encode::encode_page(image, &output)?;
+                // A JPEG that is the whole stored input is referred to, not copied.
+                if let encode::EncodedPage::Single(img) = &mut encoded
+                    && img.label == "jpeg-passthrough"
+                    && img.data.len() == whole_blob
+                {
+                    img.source_blob = Some(p.sha256.clone());
+                }
                 pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
                 let label = encoded.label();
                 encodings.push((p.id.clone(), if blank { format!("{label}+blank") } else { label.to_string() }));

@@ -337,6 +337,13 @@ pub struct Output {
     /// `keep` (no detection), `flag` (detect and record), `omit` (detect, record, and leave blank pages out
     /// of the PDF — never deleted: the image and the verdict stay in the record).
     pub blank_pages: BlankPolicy,
+    /// Store a PDF that embeds a scan as it is as a recipe referring to the stored original: the scan's
+    /// bytes are written (and fsynced) once, not twice. Reading the PDF gives the same bytes.
+    pub reference_originals: bool,
+    /// Show attached PDFs as files under `<data>/cases/<code>/`. A PDF that refers to its original is
+    /// written out in full for the view (a hard link otherwise): bulk runs can turn this off and use
+    /// `sohoa export` instead.
+    pub case_folder_view: bool,
 }
 
 /// What to do with blank pages.
@@ -376,6 +383,8 @@ impl Default for Output {
             case_bundle: false,
             colour_mode: ColourPolicy::Keep,
             blank_pages: BlankPolicy::Keep,
+            reference_originals: true,
+            case_folder_view: true,
         }
     }
 }

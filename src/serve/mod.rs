@@ -59,7 +59,8 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
-    if let Err(e) = pipeline.repair_views().await {
+    let cases = cfg.profiles.iter().any(|p| p.settings.output.case_folder_view);
+    if let Err(e) = pipeline.repair_views(cases).await {
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
     let wake = Arc::new(Notify::new());

@@ -28,6 +28,11 @@ pub struct Staged {
 pub trait StageWrite: Write + Send {
     /// Flushes and returns the staged blob.
     fn finish(self: Box<Self>) -> Result<Staged>;
+    /// Appends the whole of stored blob `sha256` (`len` bytes) by reference instead of copying it.
+    /// Returns false when this writer cannot refer (the caller then writes the bytes).
+    fn reference(&mut self, _sha256: &str, _len: u64) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Storage of immutable, content-addressed bytes.
@@ -36,6 +41,12 @@ pub trait BlobStore: Send + Sync {
     fn stage(&self, reader: &mut dyn Read) -> Result<Staged>;
     /// A writer for bytes produced by the pipeline itself.
     fn stage_writer(&self) -> Result<Box<dyn StageWrite>>;
+    /// A writer that can also refer to stored blobs: the result is stored as a recipe (its own bytes plus
+    /// references) and read back as the full byte sequence. A PDF that embeds a scan as it is then costs
+    /// its headers, not a second copy of the scan. Stores that cannot do this give a plain writer.
+    fn stage_composite_writer(&self) -> Result<Box<dyn StageWrite>> {
+        self.stage_writer()
+    }
     /// Makes staged blobs durable and visible under their hash; a blob already present is kept and the
     /// new copy dropped (put-if-absent). Returns, per blob, whether it was new.
     fn persist(&self, staged: Vec<Staged>) -> Result<Vec<bool>>;
@@ -102,7 +113,11 @@ impl LocalBlobStore {
     }
 
     fn new_temp(&self) -> Result<(String, File)> {
-        let token = uuid::Uuid::now_v7().simple().to_string();
+        self.new_temp_named("")
+    }
+
+    fn new_temp_named(&self, suffix: &str) -> Result<(String, File)> {
+        let token = format!("{}{suffix}", uuid::Uuid::now_v7().simple());
         let path = self.tmp_path(&token);
         let f = File::create(&path).map_err(|e| ctx("creating a temporary blob", &path, e))?;
         Ok((token, f))
@@ -137,6 +152,148 @@ impl StageWrite for LocalStageWriter {
         self.out.flush().map_err(|e| Failure::transient("writing a blob", e))?;
         let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
         Ok(Staged { sha256, bytes: self.bytes, token: self.token.clone() })
+    }
+}
+
+/// Recipe format: `SOHOA-PARTS-1\n`, then records: `B` + u64 length + bytes, or `R` + 64-byte hash + u64
+/// length (the whole referenced blob).
+const PARTS_MAGIC: &[u8] = b"SOHOA-PARTS-1\n";
+
+struct LocalCompositeWriter {
+    token: String,
+    out: BufWriter<File>,
+    hasher: Sha256,
+    bytes: u64,
+    pending: Vec<u8>,
+    root: PathBuf,
+}
+
+impl LocalCompositeWriter {
+    fn flush_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.out.write_all(b"B")?;
+        self.out.write_all(&(self.pending.len() as u64).to_le_bytes())?;
+        self.out.write_all(&self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl Write for LocalCompositeWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        self.hasher.update(buf);
+        self.bytes += buf.len() as u64;
+        if self.pending.len() >= 1 << 20 {
+            self.flush_pending()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_pending()?;
+        self.out.flush()
+    }
+}
+
+impl StageWrite for LocalCompositeWriter {
+    fn finish(mut self: Box<Self>) -> Result<Staged> {
+        self.flush().map_err(|e| Failure::transient("writing a blob", e))?;
+        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        Ok(Staged { sha256, bytes: self.bytes, token: self.token.clone() })
+    }
+
+    fn reference(&mut self, sha256: &str, len: u64) -> Result<bool> {
+        // Only whole, plain blobs are referred to: a recipe never points at another recipe.
+        let store = LocalBlobStore { root: self.root.clone() };
+        let p = store.final_path(sha256)?;
+        let Ok(mut f) = File::open(&p) else { return Ok(false) };
+        if f.metadata().map(|m| m.len()).unwrap_or(0) != len {
+            return Ok(false);
+        }
+        // The hash covers the referenced bytes too: the recipe's name is the hash of what it reads as.
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| ctx("reading a referenced blob", &p, e))?;
+            if n == 0 {
+                break;
+            }
+            self.hasher.update(&buf[..n]);
+        }
+        self.flush_pending().map_err(|e| Failure::transient("writing a blob", e))?;
+        let w = &mut self.out;
+        w.write_all(b"R")
+            .and_then(|_| w.write_all(sha256.as_bytes()))
+            .and_then(|_| w.write_all(&len.to_le_bytes()))
+            .map_err(|e| Failure::transient("writing a blob", e))?;
+        self.bytes += len;
+        Ok(true)
+    }
+}
+
+/// Reads a recipe back as the byte sequence it stands for.
+struct PartsReader {
+    recipe: Vec<u8>,
+    at: usize,
+    root: PathBuf,
+    current: Option<Box<dyn Read + Send>>,
+}
+
+impl Read for PartsReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(r) = self.current.as_mut() {
+                let n = r.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.current = None;
+            }
+            if self.at >= self.recipe.len() {
+                return Ok(0);
+            }
+            let bad = || io::Error::new(io::ErrorKind::InvalidData, "damaged composite blob recipe");
+            let u64_at = |at: usize| -> io::Result<u64> {
+                let b: [u8; 8] = self.recipe.get(at..at + 8).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+                Ok(u64::from_le_bytes(b))
+            };
+            match self.recipe[self.at] {
+                b'B' => {
+                    let n = u64_at(self.at + 1)? as usize;
+                    let start = self.at + 9;
+                    let data = self.recipe.get(start..start + n).ok_or_else(bad)?.to_vec();
+                    self.at = start + n;
+                    self.current = Some(Box::new(io::Cursor::new(data)));
+                }
+                b'R' => {
+                    let sha = self.recipe.get(self.at + 1..self.at + 65).ok_or_else(bad)?;
+                    let sha = std::str::from_utf8(sha).map_err(|_| bad())?.to_string();
+                    let n = u64_at(self.at + 65)?;
+                    self.at += 73;
+                    let p = self.root.join("sha256").join(&sha[..2]).join(&sha);
+                    self.current = Some(Box::new(File::open(p)?.take(n)));
+                }
+                _ => return Err(bad()),
+            }
+        }
+    }
+}
+
+impl LocalBlobStore {
+    fn parts_path(&self, sha256: &str) -> Result<PathBuf> {
+        let p = self.final_path(sha256)?;
+        Ok(p.with_file_name(format!("{sha256}.parts")))
+    }
+
+    /// The path a blob's bytes or recipe lives at, whichever exists.
+    fn existing(&self, sha256: &str) -> Result<Option<PathBuf>> {
+        let raw = self.final_path(sha256)?;
+        if raw.is_file() {
+            return Ok(Some(raw));
+        }
+        let parts = self.parts_path(sha256)?;
+        Ok(parts.is_file().then_some(parts))
     }
 }
 
@@ -178,6 +335,20 @@ impl BlobStore for LocalBlobStore {
         }))
     }
 
+    fn stage_composite_writer(&self) -> Result<Box<dyn StageWrite>> {
+        let (token, file) = self.new_temp_named(".parts")?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        out.write_all(PARTS_MAGIC).map_err(|e| Failure::transient("writing a blob", e))?;
+        Ok(Box::new(LocalCompositeWriter {
+            token,
+            out,
+            hasher: Sha256::new(),
+            bytes: 0,
+            pending: Vec::new(),
+            root: self.root.clone(),
+        }))
+    }
+
     fn persist(&self, staged: Vec<Staged>) -> Result<Vec<bool>> {
         // One round of data fsyncs for the group, then the renames, then one fsync per directory.
         for s in &staged {
@@ -187,9 +358,10 @@ impl BlobStore for LocalBlobStore {
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut fresh = Vec::with_capacity(staged.len());
         for s in staged {
-            let dst = self.final_path(&s.sha256)?;
+            let dst =
+                if s.token.ends_with(".parts") { self.parts_path(&s.sha256)? } else { self.final_path(&s.sha256)? };
             let tmp = self.tmp_path(&s.token);
-            if dst.exists() {
+            if self.existing(&s.sha256)?.is_some() {
                 fs::remove_file(&tmp).map_err(|e| ctx("dropping a duplicate blob", &tmp, e))?;
                 fresh.push(false);
                 continue;
@@ -212,9 +384,22 @@ impl BlobStore for LocalBlobStore {
     }
 
     fn open(&self, sha256: &str) -> Result<Box<dyn Read + Send>> {
-        let p = self.final_path(sha256)?;
-        let f = File::open(&p).map_err(|e| ctx("opening a blob", &p, e))?;
-        Ok(Box::new(f))
+        let raw = self.final_path(sha256)?;
+        match File::open(&raw) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let p = self.parts_path(sha256)?;
+                let recipe = fs::read(&p).map_err(|_| ctx("opening a blob", &raw, e))?;
+                if !recipe.starts_with(PARTS_MAGIC) {
+                    return Err(Failure::transient(
+                        format!("reading {}", p.display()),
+                        anyhow::anyhow!("not a recipe"),
+                    ));
+                }
+                Ok(Box::new(PartsReader { recipe, at: PARTS_MAGIC.len(), root: self.root.clone(), current: None }))
+            }
+            Err(e) => Err(ctx("opening a blob", &raw, e)),
+        }
     }
 
     fn export(&self, sha256: &str, dest: &Path) -> Result<()> {
@@ -222,11 +407,15 @@ impl BlobStore for LocalBlobStore {
         if fs::hard_link(&src, dest).is_ok() {
             return Ok(());
         }
-        fs::copy(&src, dest).map(|_| ()).map_err(|e| ctx("writing a view", dest, e))
+        // A composite (or another file system): the bytes are written out.
+        let mut r = self.open(sha256)?;
+        let mut f = File::create(dest).map_err(|e| ctx("writing a view", dest, e))?;
+        io::copy(&mut r, &mut f).map_err(|e| ctx("writing a view", dest, e))?;
+        Ok(())
     }
 
     fn contains(&self, sha256: &str) -> Result<bool> {
-        Ok(self.final_path(sha256)?.is_file())
+        Ok(self.existing(sha256)?.is_some())
     }
 
     fn list(&self) -> Result<Vec<String>> {
@@ -240,20 +429,21 @@ impl BlobStore for LocalBlobStore {
             }
             for f in fs::read_dir(shard.path()).map_err(|e| ctx("listing blobs", &shard.path(), e))? {
                 let f = f.map_err(|e| ctx("listing blobs", &shard.path(), e))?;
-                out.push(f.file_name().to_string_lossy().into_owned());
+                let name = f.file_name().to_string_lossy().into_owned();
+                out.push(name.strip_suffix(".parts").map(str::to_string).unwrap_or(name));
             }
         }
         Ok(out)
     }
 
     fn age(&self, sha256: &str) -> Result<u64> {
-        let p = self.final_path(sha256)?;
+        let p = self.existing(sha256)?.unwrap_or(self.final_path(sha256)?);
         let m = fs::metadata(&p).and_then(|m| m.modified()).map_err(|e| ctx("reading a blob's age", &p, e))?;
         Ok(std::time::SystemTime::now().duration_since(m).map(|d| d.as_secs()).unwrap_or(0))
     }
 
     fn remove(&self, sha256: &str) -> Result<()> {
-        let p = self.final_path(sha256)?;
+        let p = self.existing(sha256)?.unwrap_or(self.final_path(sha256)?);
         fs::remove_file(&p).map_err(|e| ctx("removing an orphan blob", &p, e))
     }
 
@@ -305,5 +495,31 @@ mod tests {
         assert_eq!(back, b"hello");
         assert_eq!(store.list().unwrap().len(), 1);
         assert!(store.stale_temporaries().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_composite_reads_back_as_its_bytes_and_is_named_by_their_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).unwrap();
+        let inner = store.stage(&mut &b"-scan bytes-"[..]).unwrap();
+        let inner_sha = inner.sha256.clone();
+        store.persist(vec![inner]).unwrap();
+        let mut w = store.stage_composite_writer().unwrap();
+        w.write_all(b"head").unwrap();
+        assert!(w.reference(&inner_sha, 12).unwrap());
+        assert!(!w.reference(&inner_sha, 11).unwrap(), "a wrong length is not referred to");
+        w.write_all(b"tail").unwrap();
+        let staged = w.finish().unwrap();
+        let want = b"head-scan bytes-tail";
+        assert_eq!(staged.sha256, hex::encode(Sha256::digest(want)));
+        assert_eq!(staged.bytes, want.len() as u64);
+        let sha = staged.sha256.clone();
+        store.persist(vec![staged]).unwrap();
+        assert_eq!(store.read_all(&sha).unwrap(), want);
+        assert!(store.contains(&sha).unwrap());
+        assert_eq!(store.list().unwrap().len(), 2);
+        let view = dir.path().join("view.pdf");
+        store.export(&sha, &view).unwrap();
+        assert_eq!(std::fs::read(&view).unwrap(), want);
     }
 }
