@@ -44,10 +44,10 @@ dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fsync 2>"$work/dd.log"; 
 mbps=$(grep -oE '[0-9.]+ [MG]B/s' "$work/dd.log" | tail -1)
 mbps_num=$(echo "$mbps" | awk '{v=$1; if ($2=="GB/s") v*=1000; print v}')
 echo "disk durable-write limit (dd conv=fsync): $mbps"
-echo "  → sohoa writes each page twice (original + PDF): at most $(python3 -c "print(round($mbps_num / (2 * $mb_per_page), 1))") pages/s"
+echo "  → sohoa writes each page's bytes once (the original; its PDF refers to it): at most $(python3 -c "print(round($mbps_num / $mb_per_page, 1))") pages/s"
 
 profile="$work/bench.toml"
-printf 'name = "bench"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "file"\n' > "$profile"
+printf 'name = "bench"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "file"\n[output]\ncase_folder_view = false\n' > "$profile"
 rm -rf "$work/data"; sync
 measure "sohoa ingest (durable, fsync'd)" "$bin" --data "$work/data" -q ingest "$jpegs" --profile "$profile"
 rm -f "$work/img2pdf.pdf"; sync

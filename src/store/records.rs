@@ -200,6 +200,9 @@ pub struct Tally {
 #[derive(Clone)]
 pub struct Records {
     pool: SqlitePool,
+    /// Connections that commit without waiting for the disk (`synchronous=NORMAL`), for job results: a
+    /// power cut may lose the last of them, and the jobs simply run again. Captures never use these.
+    jobs: SqlitePool,
 }
 
 fn now_ms() -> i64 {
@@ -227,14 +230,19 @@ impl Records {
             .busy_timeout(Duration::from_millis(500));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
             .map_err(|e| Failure::transient(format!("opening the database {}", path.display()), e))?;
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| Failure::transient("applying database migrations", e))?;
-        Ok(Records { pool })
+        let jobs = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.synchronous(SqliteSynchronous::Normal))
+            .await
+            .map_err(|e| Failure::transient(format!("opening the database {}", path.display()), e))?;
+        Ok(Records { pool, jobs })
     }
 
     /// Records a batch of captures in one transaction, with their split jobs and capture events.
@@ -335,7 +343,7 @@ impl Records {
     /// Puts jobs a crashed process left `running` back in the queue. Safe because every job is an
     /// idempotent function of stored bytes and its commit is one transaction.
     pub async fn recover_running_jobs(&self) -> Result<u64> {
-        let r = sqlx::query("UPDATE jobs SET state = 'pending' WHERE state = 'running'").execute(&self.pool).await?;
+        let r = sqlx::query("UPDATE jobs SET state = 'pending' WHERE state = 'running'").execute(&self.jobs).await?;
         Ok(r.rows_affected())
     }
 
@@ -348,7 +356,7 @@ impl Records {
     pub async fn requeue(&self, job_id: &str) -> Result<u64> {
         let r = sqlx::query("UPDATE jobs SET state = 'pending' WHERE id = ? AND state = 'running'")
             .bind(job_id)
-            .execute(&self.pool)
+            .execute(&self.jobs)
             .await?;
         Ok(r.rows_affected())
     }
@@ -362,7 +370,7 @@ impl Records {
              RETURNING id, kind, subject, attempts, profile_sha256",
         )
         .bind(now_ms())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.jobs)
         .await?;
         Ok(row.map(|r| Job {
             id: r.get(0),
@@ -384,7 +392,7 @@ impl Records {
             .bind(now_ms() + delay.as_millis() as i64)
             .bind(error)
             .bind(job_id)
-            .execute(&self.pool)
+            .execute(&self.jobs)
             .await?;
         Ok(())
     }
@@ -418,7 +426,7 @@ impl Records {
         at: &str,
         close_each_file: bool,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query("SELECT state, sha256, route_key, station, operator FROM intakes WHERE id = ?")
             .bind(intake_id)
             .fetch_optional(&mut *tx)
@@ -473,7 +481,7 @@ impl Records {
     /// Closes the documents a query selects (its one optional parameter bound to `param`), in one
     /// transaction, queueing their render jobs.
     async fn close_selected(&self, select: &'static str, param: Option<i64>, at: &str) -> Result<u64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
         let mut q = sqlx::query_scalar(select);
         if let Some(p) = param {
             q = q.bind(p);
@@ -489,7 +497,7 @@ impl Records {
     /// Asks for the open documents of `group_key` to close once every input captured so far is filed
     /// (a marker file such as `.done` in a case folder).
     pub async fn request_close(&self, group_key: &str, at: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT OR IGNORE INTO close_requests (group_key, up_to_seq, requested_at) \
              SELECT ?, COALESCE(MAX(seq), 0), ? FROM intakes",
@@ -570,7 +578,7 @@ impl Records {
         documents: i64,
         at: &str,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT OR IGNORE INTO files (sha256, bytes, kind, stored_at) VALUES (?, ?, 'pdf', ?)")
             .bind(sha256)
             .bind(bytes as i64)
@@ -616,7 +624,7 @@ impl Records {
         encodings: &[(String, String)],
         at: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
         let state: Option<(String, String)> = sqlx::query_as("SELECT state, case_code FROM documents WHERE id = ?")
             .bind(doc_id)
             .fetch_optional(&mut *tx)
