@@ -84,7 +84,10 @@ pub fn main() -> ExitCode {
     use std::io::IsTerminal;
     let quiet = cli.quiet || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
     init_logging(cli.verbose, quiet && cli.verbose == 0);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // CPU and file work runs on blocking threads; a few per core keep the cores busy, and a bounded
+    // number keeps memory flat (each thread's allocator arena holds on to the pages it has decoded).
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let rt = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(cores * 2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
