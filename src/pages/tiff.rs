@@ -82,15 +82,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
     .filter(|(x, y)| *x >= 10.0 && *y >= 10.0);
     if tag_u32(d, Tag::PhotometricInterpretation) == Some(3) {
         // Palette images: read here, as the tiff crate does not take every palette layout.
-        let raster = read_palette(d, w, h)?;
-        let info = PageInfo {
-            width: w,
-            height: h,
-            dpi: dpi.map(|(x, y)| (x, y, "file")),
-            colour: raster.colour(),
-            encoding: SourceEncoding::Raw,
-        };
-        return Ok((info, raster));
+        return Ok(with_info(read_palette(d, w, h)?, dpi));
     }
     let colortype = d.colortype().map_err(bad)?;
     let data = d.read_image().map_err(bad)?;
@@ -146,14 +138,19 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
     if raster.data.len() < expected {
         return Err(Failure::bad("truncated-tiff", "the TIFF page has fewer pixels than its header says"));
     }
+    Ok(with_info(raster, dpi))
+}
+
+/// A decoded page with what the split job records about it.
+fn with_info(raster: Raster, dpi: Option<(f64, f64)>) -> (PageInfo, Raster) {
     let info = PageInfo {
-        width: w,
-        height: h,
+        width: raster.width,
+        height: raster.height,
         dpi: dpi.map(|(x, y)| (x, y, "file")),
         colour: raster.colour(),
         encoding: SourceEncoding::Raw,
     };
-    Ok((info, raster))
+    (info, raster)
 }
 
 /// 16-bit sample to 8-bit, rounded (the same mapping as the image crate's).
