@@ -326,3 +326,48 @@ fn blank_pages_are_found_despite_noise_holes_and_bleed_through_and_never_deleted
         }
     }
 }
+
+#[test]
+fn a_skewed_scan_is_straightened_in_the_placement_matrix_without_touching_its_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sys\nsys.path.insert(0, {:?})\nimport generate\nfrom PIL import Image\n\
+             p = generate.page((1240, 1754), seed=90, stamp=False)\n\
+             p.rotate(3.0, resample=Image.BICUBIC, fillcolor=(246, 244, 238)).save({:?}, quality=90, dpi=(150, 150))\n\
+             p.save({:?}, quality=90, dpi=(150, 150))",
+            repo().join("fixtures").display().to_string(),
+            dir.join("p1-skewed.jpg").display().to_string(),
+            dir.join("p2-straight.jpg").display().to_string()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let skewed = fs::read(dir.join("p1-skewed.jpg")).unwrap();
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "deskew", "deskew = true\nmin_dpi = 100", "file");
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let enc: Vec<(String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.seq",
+    );
+    assert!(enc[0].1.starts_with("jpeg-passthrough+deskew(3."), "{enc:?}");
+    assert_eq!(enc[1].1, "jpeg-passthrough", "a straight page is left alone");
+    let pdf = &pdfs(&data, CODE)[0];
+    // The scan's bytes are in the PDF unchanged…
+    assert_eq!(extract_jpegs(pdf, &tmp.path().join("x")), vec![skewed]);
+    // …and the page as shown is straight.
+    let shown = render(pdf, 150, true, tmp.path()).to_luma8();
+    let r = sohoa::pages::Raster {
+        width: shown.width(),
+        height: shown.height(),
+        kind: sohoa::pages::RasterKind::Gray,
+        data: shown.into_raw(),
+    };
+    let left = sohoa::normalize::deskew::estimate(&r).unwrap_or(0.0);
+    assert!(left.abs() <= 0.2, "still {left}° askew after deskew");
+}

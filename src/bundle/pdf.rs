@@ -200,9 +200,15 @@ impl<W: PdfSink> PdfWriter<W> {
 
     /// Adds a page: one image, or a text layer with colour regions over it. Page size = pixels ÷ dpi.
     pub fn add_page(&mut self, page: &EncodedPage, dpi_x: f64, dpi_y: f64) -> Result<()> {
+        self.add_turned_page(page, dpi_x, dpi_y, 0.0)
+    }
+
+    /// Adds a page whose content is turned clockwise by `degrees` about the page centre, in the
+    /// placement matrix: the image bytes stay as they are (a scan deskewed without re-encoding).
+    pub fn add_turned_page(&mut self, page: &EncodedPage, dpi_x: f64, dpi_y: f64, degrees: f64) -> Result<()> {
         match page {
-            EncodedPage::Single(img) => self.add_layers(img, &[], dpi_x, dpi_y),
-            EncodedPage::Layered { base, overlays } => self.add_layers(base, overlays, dpi_x, dpi_y),
+            EncodedPage::Single(img) => self.add_layers(img, &[], dpi_x, dpi_y, degrees),
+            EncodedPage::Layered { base, overlays } => self.add_layers(base, overlays, dpi_x, dpi_y, degrees),
         }
     }
 
@@ -270,19 +276,31 @@ impl<W: PdfSink> PdfWriter<W> {
         overlays: &[(u32, u32, EncodedImage)],
         dpi_x: f64,
         dpi_y: f64,
+        degrees: f64,
     ) -> Result<()> {
         let (sx, sy) = (72.0 / dpi_x, 72.0 / dpi_y);
         let (wpt, hpt) = (round2(base.width as f64 * sx), round2(base.height as f64 * sy));
         let mut xobjects = Dictionary::new();
         let base_id = self.image_object(base)?;
         xobjects.set("Im0", Object::Reference((base_id, 0)));
-        let mut content = format!("q {wpt} 0 0 {hpt} 0 0 cm /Im0 Do Q");
+        let mut content = String::new();
+        if degrees != 0.0 {
+            // Turn about the centre, clockwise as seen (PDF's y axis points up).
+            let (s, c) = degrees.to_radians().sin_cos();
+            let (cx, cy) = (wpt / 2.0, hpt / 2.0);
+            let (e, f) = (cx - c * cx - s * cy, cy + s * cx - c * cy);
+            content.push_str(&format!("q {c:.6} {:.6} {s:.6} {c:.6} {e:.3} {f:.3} cm ", -s));
+        }
+        content.push_str(&format!("q {wpt} 0 0 {hpt} 0 0 cm /Im0 Do Q"));
         for (k, (x, y, img)) in overlays.iter().enumerate() {
             let id = self.image_object(img)?;
             xobjects.set(format!("Im{}", k + 1), Object::Reference((id, 0)));
             let (w, h) = (round2(img.width as f64 * sx), round2(img.height as f64 * sy));
             let (px, py) = (round2(*x as f64 * sx), round2(hpt - (*y as f64 + img.height as f64) * sy));
             content.push_str(&format!(" q {w} 0 0 {h} {px} {py} cm /Im{} Do Q", k + 1));
+        }
+        if degrees != 0.0 {
+            content.push_str(" Q");
         }
         let content_id = self.alloc();
         let page_id = self.alloc();

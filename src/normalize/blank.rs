@@ -6,7 +6,7 @@
 //! ink covers less than 0.002% of that area (a few connected dark dots are content). Blank pages are never deleted: the verdict is recorded and the
 //! profile decides whether the page is left out of the PDF.
 
-use crate::pages::{Raster, RasterKind};
+use crate::pages::Raster;
 
 /// Ink coverage below which a page is blank.
 pub const BLANK_COVERAGE: f64 = 0.00002;
@@ -19,28 +19,7 @@ pub fn ink_coverage(r: &Raster) -> f64 {
     if sw < 8 || sh < 8 {
         return 1.0;
     }
-    let lum = |x: usize, y: usize| -> u8 {
-        match r.kind {
-            RasterKind::Gray => r.data[y * w + x],
-            RasterKind::Rgb => {
-                let p = &r.data[(y * w + x) * 3..(y * w + x) * 3 + 3];
-                ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8
-            }
-            RasterKind::Bitonal => {
-                if r.data[y * w.div_ceil(8) + x / 8] & (0x80 >> (x % 8)) != 0 {
-                    0
-                } else {
-                    255
-                }
-            }
-            RasterKind::Cmyk => {
-                let p = &r.data[(y * w + x) * 4..(y * w + x) * 4 + 4];
-                let k = 255 - p[3] as u32;
-                let [c, m, yy] = [0, 1, 2].map(|i| (255 - p[i] as u32) * k / 255);
-                ((c * 299 + m * 587 + yy * 114) / 1000) as u8
-            }
-        }
-    };
+    let lum = |x: usize, y: usize| super::luma_at(r, x, y);
     // Each sample is the mean of a 4×4 block: an isolated speck of noise fades into the paper, a stroke
     // of ink does not.
     let small: Vec<u8> = (0..sh)

@@ -138,8 +138,16 @@ impl Pipeline {
                         "a born-digital PDF page cannot be merged with scanned pages",
                     ));
                 };
-                let blank = output.blank_pages != BlankPolicy::Keep
-                    && encode::pixels(&image).is_some_and(|r| crate::normalize::is_blank(&r));
+                let needs_pixels = output.blank_pages != BlankPolicy::Keep || output.deskew;
+                let raster = if needs_pixels { encode::pixels(&image) } else { None };
+                let blank =
+                    output.blank_pages != BlankPolicy::Keep && raster.as_ref().is_some_and(crate::normalize::is_blank);
+                let skew = if output.deskew && !blank {
+                    raster.as_ref().and_then(crate::normalize::deskew::estimate).filter(|a| a.abs() >= 0.1)
+                } else {
+                    None
+                };
+                drop(raster);
                 if blank && output.blank_pages == BlankPolicy::Omit {
                     // Left out of the PDF, never deleted: the original and the verdict stay recorded.
                     encodings.push((p.id.clone(), "blank-omitted".to_string()));
@@ -155,9 +163,15 @@ impl Pipeline {
                 {
                     img.source_blob = Some(p.sha256.clone());
                 }
-                pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
-                let label = encoded.label();
-                encodings.push((p.id.clone(), if blank { format!("{label}+blank") } else { label.to_string() }));
+                pdf.add_turned_page(&encoded, p.dpi_x, p.dpi_y, skew.unwrap_or(0.0))?;
+                let mut label = encoded.label().to_string();
+                if blank {
+                    label.push_str("+blank");
+                }
+                if let Some(a) = skew {
+                    label.push_str(&format!("+deskew({a:.2})"));
+                }
+                encodings.push((p.id.clone(), label));
             }
             if pdf.page_count() == 0 {
                 // Every page blank: a document still needs its pages; keep them, flagged.

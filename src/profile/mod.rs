@@ -344,6 +344,9 @@ pub struct Output {
     /// written out in full for the view (a hard link otherwise): bulk runs can turn this off and use
     /// `sohoa export` instead.
     pub case_folder_view: bool,
+    /// Straighten pages scanned askew (up to ±7°, only when text lines make the angle certain), by
+    /// turning them in the PDF's placement matrix: the scan's bytes are not touched.
+    pub deskew: bool,
 }
 
 /// What to do with blank pages.
@@ -385,6 +388,7 @@ impl Default for Output {
             blank_pages: BlankPolicy::Keep,
             reference_originals: true,
             case_folder_view: true,
+            deskew: false,
         }
     }
 }
