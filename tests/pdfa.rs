@@ -371,3 +371,52 @@ fn a_skewed_scan_is_straightened_in_the_placement_matrix_without_touching_its_by
     let left = sohoa::normalize::deskew::estimate(&r).unwrap_or(0.0);
     assert!(left.abs() <= 0.2, "still {left}° askew after deskew");
 }
+
+#[test]
+fn a_page_scanned_sideways_is_shown_upright_and_its_image_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    // PIL turns counter-clockwise for positive angles.
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sys\nsys.path.insert(0, {:?})\nimport generate\n\
+             p = generate.page((1240, 1754), seed=91, stamp=False)\n\
+             p.rotate(90, expand=True).save({:?}, quality=90, dpi=(150, 150))\n\
+             p.rotate(-90, expand=True).save({:?}, quality=90, dpi=(150, 150))\n\
+             p.save({:?}, quality=90, dpi=(150, 150))",
+            repo().join("fixtures").display().to_string(),
+            dir.join("p1-ccw.jpg").display().to_string(),
+            dir.join("p2-cw.jpg").display().to_string(),
+            dir.join("p3-upright.jpg").display().to_string()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "orient", "orientation = true\ndeskew = true\nmin_dpi = 100", "file");
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let enc: Vec<(String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.seq",
+    );
+    assert_eq!(
+        enc,
+        [
+            ("p1-ccw.jpg", "jpeg-passthrough+turn(90)"),
+            ("p2-cw.jpg", "jpeg-passthrough+turn(270)"),
+            ("p3-upright.jpg", "jpeg-passthrough")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    for (n, rot) in [(0, "90"), (1, "270"), (2, "0")] {
+        let pdf = &pdfs(&data, CODE)[n];
+        qpdf_check(pdf);
+        assert!(pdfinfo(pdf).contains(&format!("Page rot:        {rot}")), "{}", pdfinfo(pdf));
+        // Shown upright: portrait, as the page was before it was scanned sideways.
+        let shown = render(pdf, 30, true, tmp.path());
+        assert!(shown.height() > shown.width(), "page {n} is shown {}×{}", shown.width(), shown.height());
+    }
+}

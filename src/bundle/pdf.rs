@@ -104,6 +104,7 @@ pub struct PdfWriter<W: Write> {
     pages: Vec<u32>,
     output_icc: Option<u32>,
     image_icc: HashMap<[u8; 32], u32>,
+    next_rotate: u8,
 }
 
 fn io_err(e: impl Into<anyhow::Error>) -> Failure {
@@ -125,6 +126,7 @@ impl<W: PdfSink> PdfWriter<W> {
             pages: Vec::new(),
             output_icc: None,
             image_icc: HashMap::new(),
+            next_rotate: 0,
         };
         let version: &[u8] = if kind == PdfKind::PdfA1b { b"%PDF-1.4\n" } else { b"%PDF-1.7\n" };
         w.out.write_all(version).map_err(io_err)?;
@@ -201,6 +203,12 @@ impl<W: PdfSink> PdfWriter<W> {
     /// Adds a page: one image, or a text layer with colour regions over it. Page size = pixels ÷ dpi.
     pub fn add_page(&mut self, page: &EncodedPage, dpi_x: f64, dpi_y: f64) -> Result<()> {
         self.add_turned_page(page, dpi_x, dpi_y, 0.0)
+    }
+
+    /// Shows the next page added turned clockwise by `quarters` × 90° (the page's /Rotate): a page
+    /// scanned sideways is shown upright, its image untouched.
+    pub fn rotate_next_page(&mut self, quarters: u8) {
+        self.next_rotate = quarters % 4;
     }
 
     /// Adds a page whose content is turned clockwise by `degrees` about the page centre, in the
@@ -316,6 +324,10 @@ impl<W: PdfSink> PdfWriter<W> {
         );
         page.set("Resources", Object::Dictionary(resources));
         page.set("Contents", Object::Reference((content_id, 0)));
+        if self.next_rotate != 0 {
+            page.set("Rotate", 90 * self.next_rotate as i64);
+            self.next_rotate = 0;
+        }
         self.object(page_id, Object::Dictionary(page))?;
         self.pages.push(page_id);
         Ok(())

@@ -12,33 +12,10 @@ pub const MAX_DEGREES: f64 = 7.0;
 /// The page's skew in degrees (positive: the content is turned counter-clockwise and must be turned
 /// clockwise back), or `None` when the page has no reliable lines.
 pub fn estimate(r: &Raster) -> Option<f64> {
-    let (w, h) = (r.width as usize, r.height as usize);
-    let step = 4usize.min(w / 64).max(1);
-    let (sw, sh) = (w / step, h / step);
-    if sw < 32 || sh < 32 {
-        return None;
-    }
-    let lum = |x: usize, y: usize| super::luma_at(r, x, y);
-    // Ink: clearly darker than the paper (the 75th percentile), sampled at a quarter of the resolution.
-    let mut small = Vec::with_capacity(sw * sh);
-    for y in 0..sh {
-        for x in 0..sw {
-            small.push(lum(x * step, y * step));
-        }
-    }
-    let mut sorted = small.clone();
-    sorted.sort_unstable();
-    let paper = sorted[sorted.len() * 3 / 4] as i32;
-    let ink: Vec<(f64, f64)> = small
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| (**v as i32) < paper - 80)
-        .map(|(i, _)| ((i % sw) as f64, (i / sw) as f64))
-        .collect();
-    let share = ink.len() as f64 / small.len() as f64;
-    if !(0.002..0.4).contains(&share) {
-        return None;
-    }
+    let grid = super::InkGrid::of(r)?;
+    let (sw, sh) = (grid.width, grid.height);
+    let ink: Vec<(f64, f64)> =
+        grid.ink.iter().enumerate().filter(|(_, v)| **v).map(|(i, _)| ((i % sw) as f64, (i / sw) as f64)).collect();
     let score = |deg: f64| -> f64 {
         let (s, c) = deg.to_radians().sin_cos();
         let mut bins = vec![0u32; sh + sw + 2];

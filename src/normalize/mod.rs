@@ -4,6 +4,7 @@
 
 pub mod colour;
 pub mod deskew;
+pub mod orientation;
 
 pub use colour::{ColourMode, Layered, classify};
 
@@ -36,5 +37,39 @@ pub fn luma_at(r: &Raster, x: usize, y: usize) -> u8 {
             let [c, m, yy] = [0, 1, 2].map(|n| (255 - p[n] as u32) * k / 255);
             ((c * 299 + m * 587 + yy * 114) / 1000) as u8
         }
+    }
+}
+
+/// Where the ink is, at a quarter of the resolution: what skew and orientation read text lines from.
+pub struct InkGrid {
+    /// Samples across.
+    pub width: usize,
+    /// Samples down.
+    pub height: usize,
+    /// Row-major: clearly darker than the paper (the 75th percentile of the page).
+    pub ink: Vec<bool>,
+}
+
+impl InkGrid {
+    /// `None` for pages too small, with almost no ink, or mostly ink (photos): nothing to read lines from.
+    pub fn of(r: &Raster) -> Option<InkGrid> {
+        let (w, h) = (r.width as usize, r.height as usize);
+        let step = 4usize.min(w / 64).max(1);
+        let (sw, sh) = (w / step, h / step);
+        if sw < 32 || sh < 32 {
+            return None;
+        }
+        let mut small = Vec::with_capacity(sw * sh);
+        for y in 0..sh {
+            for x in 0..sw {
+                small.push(luma_at(r, x * step, y * step));
+            }
+        }
+        let mut sorted = small.clone();
+        sorted.sort_unstable();
+        let paper = sorted[sorted.len() * 3 / 4] as i32;
+        let ink: Vec<bool> = small.iter().map(|v| (*v as i32) < paper - 80).collect();
+        let share = ink.iter().filter(|b| **b).count() as f64 / ink.len() as f64;
+        (0.002..0.4).contains(&share).then_some(InkGrid { width: sw, height: sh, ink })
     }
 }

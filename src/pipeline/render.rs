@@ -138,11 +138,16 @@ impl Pipeline {
                         "a born-digital PDF page cannot be merged with scanned pages",
                     ));
                 };
-                let needs_pixels = output.blank_pages != BlankPolicy::Keep || output.deskew;
+                let needs_pixels = output.blank_pages != BlankPolicy::Keep || output.deskew || output.orientation;
                 let raster = if needs_pixels { encode::pixels(&image) } else { None };
                 let blank =
                     output.blank_pages != BlankPolicy::Keep && raster.as_ref().is_some_and(crate::normalize::is_blank);
-                let skew = if output.deskew && !blank {
+                let turns = if output.orientation && !blank {
+                    raster.as_ref().and_then(crate::normalize::orientation::quarter_turns)
+                } else {
+                    None
+                };
+                let skew = if output.deskew && !blank && turns.is_none() {
                     raster.as_ref().and_then(crate::normalize::deskew::estimate).filter(|a| a.abs() >= 0.1)
                 } else {
                     None
@@ -163,6 +168,9 @@ impl Pipeline {
                 {
                     img.source_blob = Some(p.sha256.clone());
                 }
+                if let Some(q) = turns {
+                    pdf.rotate_next_page(q);
+                }
                 pdf.add_turned_page(&encoded, p.dpi_x, p.dpi_y, skew.unwrap_or(0.0))?;
                 let mut label = encoded.label().to_string();
                 if blank {
@@ -170,6 +178,9 @@ impl Pipeline {
                 }
                 if let Some(a) = skew {
                     label.push_str(&format!("+deskew({a:.2})"));
+                }
+                if let Some(q) = turns {
+                    label.push_str(&format!("+turn({})", 90 * q as u32));
                 }
                 encodings.push((p.id.clone(), label));
             }

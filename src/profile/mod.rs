@@ -347,6 +347,9 @@ pub struct Output {
     /// Straighten pages scanned askew (up to ±7°, only when text lines make the angle certain), by
     /// turning them in the PDF's placement matrix: the scan's bytes are not touched.
     pub deskew: bool,
+    /// Show pages scanned sideways (90°/270°) upright, judged from the direction of the text lines and
+    /// their aligned margin; the page's image is not touched (PDF /Rotate).
+    pub orientation: bool,
 }
 
 /// What to do with blank pages.
@@ -389,6 +392,7 @@ impl Default for Output {
             reference_originals: true,
             case_folder_view: true,
             deskew: false,
+            orientation: false,
         }
     }
 }
