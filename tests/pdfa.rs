@@ -109,18 +109,11 @@ fn a_jpeg_with_an_icc_profile_passes_through_as_iccbased() {
     let dir = tmp.path().join("src").join(CODE);
     fs::create_dir_all(&dir).unwrap();
     let icc_jpeg = dir.join("icc.jpg");
-    let st = Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "from PIL import Image\nimport sys\nsys.path.insert(0, {:?})\nimport generate\n\
-             generate.page((800, 1000), seed=77).save({:?}, quality=85, dpi=(300, 300), icc_profile=open({:?}, 'rb').read())",
-            repo().join("fixtures").display().to_string(),
-            icc_jpeg.display().to_string(),
-            repo().join("src/bundle/sRGB.icc").display().to_string()
-        ))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    draw(&format!(
+        "generate.page((800, 1000), seed=77).save({:?}, quality=85, dpi=(300, 300), icc_profile=open({:?}, 'rb').read())",
+        icc_jpeg.display().to_string(),
+        repo().join("src/bundle/sRGB.icc").display().to_string()
+    ));
     let source = fs::read(&icc_jpeg).unwrap();
     let data = tmp.path().join("data");
     let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap()]);
@@ -332,20 +325,13 @@ fn a_skewed_scan_is_straightened_in_the_placement_matrix_without_touching_its_by
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("src").join(CODE);
     fs::create_dir_all(&dir).unwrap();
-    let st = Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import sys\nsys.path.insert(0, {:?})\nimport generate\nfrom PIL import Image\n\
-             p = generate.page((1240, 1754), seed=90, stamp=False)\n\
-             p.rotate(3.0, resample=Image.BICUBIC, fillcolor=(246, 244, 238)).save({:?}, quality=90, dpi=(150, 150))\n\
-             p.save({:?}, quality=90, dpi=(150, 150))",
-            repo().join("fixtures").display().to_string(),
-            dir.join("p1-skewed.jpg").display().to_string(),
-            dir.join("p2-straight.jpg").display().to_string()
-        ))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    draw(&format!(
+        "p = generate.page((1240, 1754), seed=90, stamp=False)\n\
+         p.rotate(3.0, resample=Image.BICUBIC, fillcolor=(246, 244, 238)).save({:?}, quality=90, dpi=(150, 150))\n\
+         p.save({:?}, quality=90, dpi=(150, 150))",
+        dir.join("p1-skewed.jpg").display().to_string(),
+        dir.join("p2-straight.jpg").display().to_string()
+    ));
     let skewed = fs::read(dir.join("p1-skewed.jpg")).unwrap();
     let data = tmp.path().join("data");
     let prof = profile_with(tmp.path(), "deskew", "deskew = true\nmin_dpi = 100", "file");
@@ -378,22 +364,15 @@ fn a_page_scanned_sideways_is_shown_upright_and_its_image_untouched() {
     let dir = tmp.path().join("src").join(CODE);
     fs::create_dir_all(&dir).unwrap();
     // PIL turns counter-clockwise for positive angles.
-    let st = Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import sys\nsys.path.insert(0, {:?})\nimport generate\n\
-             p = generate.page((1240, 1754), seed=91, stamp=False)\n\
-             p.rotate(90, expand=True).save({:?}, quality=90, dpi=(150, 150))\n\
-             p.rotate(-90, expand=True).save({:?}, quality=90, dpi=(150, 150))\n\
-             p.save({:?}, quality=90, dpi=(150, 150))",
-            repo().join("fixtures").display().to_string(),
-            dir.join("p1-ccw.jpg").display().to_string(),
-            dir.join("p2-cw.jpg").display().to_string(),
-            dir.join("p3-upright.jpg").display().to_string()
-        ))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    draw(&format!(
+        "p = generate.page((1240, 1754), seed=91, stamp=False)\n\
+         p.rotate(90, expand=True).save({:?}, quality=90, dpi=(150, 150))\n\
+         p.rotate(-90, expand=True).save({:?}, quality=90, dpi=(150, 150))\n\
+         p.save({:?}, quality=90, dpi=(150, 150))",
+        dir.join("p1-ccw.jpg").display().to_string(),
+        dir.join("p2-cw.jpg").display().to_string(),
+        dir.join("p3-upright.jpg").display().to_string()
+    ));
     let data = tmp.path().join("data");
     let prof = profile_with(tmp.path(), "orient", "orientation = true\ndeskew = true\nmin_dpi = 100", "file");
     let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);

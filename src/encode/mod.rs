@@ -107,12 +107,13 @@ impl EncodedPage {
 }
 
 /// Encodes one page per the profile: with `colour_mode = "auto"` a page is classified first (text pages
-/// to G4, seals kept as colour images), otherwise as scanned, lossless first.
-pub fn encode_page(page: PageImage, policy: &Output) -> Result<EncodedPage> {
+/// to G4, seals kept as colour images), otherwise as scanned, lossless first. `decoded` is the page's
+/// pixels when the caller has them already (a JPEG is then not decoded a second time).
+pub fn encode_page(page: PageImage, decoded: Option<Raster>, policy: &Output) -> Result<EncodedPage> {
     if policy.colour_mode != ColourPolicy::Auto {
         return encode(page, policy).map(EncodedPage::Single);
     }
-    let raster = pixels(&page);
+    let raster = decoded.or_else(|| pixels(&page));
     let Some(raster) = raster.filter(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb)) else {
         return encode(page, policy).map(EncodedPage::Single);
     };

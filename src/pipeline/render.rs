@@ -6,7 +6,7 @@ use crate::bundle::{DocInfo, PdfWriter};
 use crate::encode;
 use crate::error::{Failure, Result};
 use crate::pages::{self, Limits};
-use crate::profile::{BlankPolicy, Output, PdfKind, Profile};
+use crate::profile::{BlankPolicy, ColourPolicy, Output, PdfKind, Profile};
 use crate::store::records::{DocumentRow, Job, PageRow};
 use crate::util::time;
 
@@ -138,7 +138,11 @@ impl Pipeline {
                         "a born-digital PDF page cannot be merged with scanned pages",
                     ));
                 };
-                let needs_pixels = output.blank_pages != BlankPolicy::Keep || output.deskew || output.orientation;
+                // Decoded once, here, for every page decision and for the encoder's classification.
+                let needs_pixels = output.blank_pages != BlankPolicy::Keep
+                    || output.deskew
+                    || output.orientation
+                    || output.colour_mode == ColourPolicy::Auto;
                 let raster = if needs_pixels { encode::pixels(&image) } else { None };
                 let blank =
                     output.blank_pages != BlankPolicy::Keep && raster.as_ref().is_some_and(crate::normalize::is_blank);
@@ -152,7 +156,6 @@ impl Pipeline {
                 } else {
                     None
                 };
-                drop(raster);
                 if blank && output.blank_pages == BlankPolicy::Omit {
                     // Left out of the PDF, never deleted: the original and the verdict stay recorded.
                     encodings.push((p.id.clone(), "blank-omitted".to_string()));
@@ -160,7 +163,7 @@ impl Pipeline {
                     continue;
                 }
                 let whole_blob = bytes.len();
-                let mut encoded = encode::encode_page(image, &output)?;
+                let mut encoded = encode::encode_page(image, raster, &output)?;
                 // A JPEG that is the whole stored input is referred to, not copied.
                 if let encode::EncodedPage::Single(img) = &mut encoded
                     && img.label == "jpeg-passthrough"
@@ -187,7 +190,7 @@ impl Pipeline {
             if pdf.page_count() == 0 {
                 // Every page blank: a document still needs its pages; keep them, flagged.
                 for (image, p) in omitted.into_iter().zip(&pages) {
-                    let encoded = encode::encode_page(image, &output)?;
+                    let encoded = encode::encode_page(image, None, &output)?;
                     pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
                     if let Some(e) = encodings.iter_mut().find(|(id, _)| id == &p.id) {
                         e.1 = format!("{}+blank", encoded.label());

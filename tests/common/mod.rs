@@ -25,6 +25,17 @@ pub fn generate(out: &Path, set: &str) {
     assert!(st.success(), "fixture generation failed");
 }
 
+/// Runs a Python snippet with Pillow's `Image` and `fixtures/generate.py` (as `generate`) imported:
+/// fixtures that are easiest to draw with the generator's pages.
+pub fn draw(script: &str) {
+    let full = format!(
+        "import sys\nsys.path.insert(0, {:?})\nimport generate\nfrom PIL import Image\n{script}",
+        repo().join("fixtures").display().to_string()
+    );
+    let st = Command::new("python3").arg("-c").arg(full).status().expect("python3 runs");
+    assert!(st.success(), "drawing fixtures failed");
+}
+
 pub fn sohoa(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sohoa"))
         .arg("--data")
