@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Installs what the tests need when it is missing: qpdf and poppler-utils
-# (the PDF validators), Python with Pillow (the fixture generator). Extra arguments go to cargo.
+# Runs the whole test suite, twice: on the embedded SQLite store, then the store-facing tests again on
+# PostgreSQL (SOHOA_TEST_PG, default postgres://postgres@127.0.0.1:5432/test; each test gets a database
+# of its own). Installs what the tests need when it is missing: qpdf and poppler-utils (the PDF
+# validators), the PostgreSQL client, Python with Pillow (the fixture generator). Extra arguments go to
+# cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +11,7 @@ need=()
 command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
 command -v pdfimages >/dev/null 2>&1 || need+=(poppler-utils)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} …"
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
@@ -20,4 +24,24 @@ if ! python3 -c 'import PIL' >/dev/null 2>&1; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sohoa/target}"
+echo "== SQLite =="
 cargo test --locked "$@"
+
+pg="${SOHOA_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}"
+if ! psql "$pg" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+  if [ -n "${SOHOA_REQUIRE_PG:-}" ]; then
+    echo "PostgreSQL is not reachable at $pg; the suite must pass on both backends" >&2
+    exit 1
+  fi
+  echo "PostgreSQL not reachable at $pg: skipping the PostgreSQL pass (set SOHOA_TEST_PG)" >&2
+  exit 0
+fi
+# Databases earlier runs left behind (a test killed before cleaning up).
+for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'sohoa\_t\_%'"); do
+  psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+done
+echo "== PostgreSQL =="
+SOHOA_TEST_DATABASE="$pg" cargo test --locked --test records --test ingest --test cli --test serve --test transient "$@"
+for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'sohoa\_t\_%'"); do
+  psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+done

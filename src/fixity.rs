@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::store::{BlobStore, Records};
 
 /// One problem found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "problem", rename_all = "lowercase")]
 pub enum Problem {
     /// The bytes no longer hash to their name.
@@ -76,62 +76,127 @@ fn hash_stream(mut r: impl Read) -> std::result::Result<(String, u64), String> {
     Ok((hex::encode(h.finalize()), n))
 }
 
+/// Which recorded files a fixity run covers: those stored between two local dates (inclusive), or all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Window {
+    /// First date, `YYYY-MM-DD`.
+    pub since: Option<String>,
+    /// Last date.
+    pub until: Option<String>,
+}
+
+/// Files hashed between checkpoints: what an interrupted run re-does at most.
+const CHECKPOINT_FILES: usize = 256;
+
 /// Checks every recorded file against the store, on `threads` threads.
 pub async fn verify(records: &Records, blobs: std::sync::Arc<dyn BlobStore>, threads: usize) -> Result<Report> {
-    let recorded: Vec<String> = records.files().await?.into_iter().map(|(s, _, _)| s).collect();
-    tokio::task::spawn_blocking(move || {
-        let stored: HashSet<String> = blobs.list()?.into_iter().collect();
-        let known: HashSet<&str> = recorded.iter().map(String::as_str).collect();
-        let mut report = Report::default();
-        let chunk = recorded.len().div_ceil(threads.max(1)).max(1);
-        type Checked = (String, std::result::Result<(String, u64), String>);
-        let results: Vec<Vec<Checked>> = std::thread::scope(|s| {
-            let handles: Vec<_> = recorded
-                .chunks(chunk)
-                .map(|part| {
-                    let blobs = blobs.as_ref();
-                    let stored = &stored;
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|sha| {
-                                let r = if stored.contains(sha) { hash(blobs, sha) } else { Err("missing".into()) };
-                                (sha.clone(), r)
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-        });
-        let mut seen = 0usize;
-        for (sha, r) in results.into_iter().flatten() {
-            seen += 1;
+    Ok(verify_run(records, blobs, threads, &Window::default(), false, "sohoa").await?.0)
+}
+
+/// A fixity run over a window, in hash order, checkpointed in the records every few hundred files so
+/// that `resume` continues an interrupted run of the same window where it stopped. Every problem is
+/// also recorded as an event the moment it is found; a resumed run reports the earlier part's problems
+/// from there. Returns the report and how many files an earlier, interrupted part had checked.
+pub async fn verify_run(
+    records: &Records,
+    blobs: std::sync::Arc<dyn BlobStore>,
+    threads: usize,
+    window: &Window,
+    resume: bool,
+    actor: &str,
+) -> Result<(Report, u64)> {
+    let at = crate::util::time::now_iso(crate::util::time::VIETNAM);
+    let run = records.start_verify_run(window.since.as_deref(), window.until.as_deref(), resume, &at).await?;
+    let mut report = Report { checked: 0, bytes: 0, problems: records.verify_run_problems(&run.id).await? };
+    let earlier = run.checked as u64;
+    let files = records.files_stored(window.since.as_deref(), window.until.as_deref(), &run.last_sha256).await?;
+    let stored: std::sync::Arc<HashSet<String>> = {
+        let blobs = blobs.clone();
+        std::sync::Arc::new(
+            tokio::task::spawn_blocking(move || blobs.list())
+                .await
+                .map_err(|e| crate::error::Failure::transient("listing the blob store", e))??
+                .into_iter()
+                .collect(),
+        )
+    };
+    let mut checked_total = run.checked;
+    let mut failures = run.failures;
+    for batch in files.chunks(CHECKPOINT_FILES) {
+        let part: Vec<String> = batch.to_vec();
+        let (blobs, stored) = (blobs.clone(), stored.clone());
+        let results = tokio::task::spawn_blocking(move || hash_all(blobs.as_ref(), &stored, &part, threads))
+            .await
+            .map_err(|e| crate::error::Failure::transient("fixity task", e))?;
+        let mut found = Vec::new();
+        for (sha, r) in results {
             match r {
                 Ok((actual, n)) => {
                     report.checked += 1;
                     report.bytes += n;
                     if actual != sha {
-                        report.problems.push(Problem::Changed { sha256: sha, actual });
+                        found.push(Problem::Changed { sha256: sha, actual });
                     }
                 }
-                Err(e) if e == "missing" => report.problems.push(Problem::Missing { sha256: sha }),
-                Err(error) => report.problems.push(Problem::Unreadable { sha256: sha, error }),
+                Err(e) if e == "missing" => found.push(Problem::Missing { sha256: sha }),
+                Err(error) => found.push(Problem::Unreadable { sha256: sha, error }),
             }
         }
-        if seen != recorded.len() {
-            report
-                .problems
-                .push(Problem::Unreadable { sha256: String::new(), error: "a checker thread failed".into() });
-        }
-        let mut extra: Vec<&String> = stored.iter().filter(|s| !known.contains(s.as_str())).collect();
-        extra.sort();
-        for s in extra {
-            report.problems.push(Problem::Unexpected { sha256: s.clone() });
-        }
-        Ok(report)
+        checked_total += batch.len() as i64;
+        failures += found.len() as i64;
+        let last = batch.last().cloned().unwrap_or_default();
+        records.checkpoint_verify_run(&run.id, &last, checked_total, failures, &found, actor, &at).await?;
+        report.problems.extend(found);
+    }
+    // Blobs nobody recorded are looked for over the whole store, whatever the window.
+    let known: HashSet<String> = records.files().await?.into_iter().map(|(s, _, _)| s).collect();
+    let mut extra: Vec<&String> = stored.iter().filter(|s| !known.contains(s.as_str())).collect();
+    extra.sort();
+    let extra: Vec<Problem> = extra.into_iter().map(|s| Problem::Unexpected { sha256: s.clone() }).collect();
+    records
+        .checkpoint_verify_run(&run.id, "", checked_total, failures + extra.len() as i64, &extra, actor, &at)
+        .await?;
+    report.problems.extend(extra);
+    let detail = serde_json::json!({
+        "run": run.id, "checked": checked_total, "bytes_this_part": report.bytes, "problems": report.problems.len(),
+        "since": window.since, "until": window.until, "resumed_after": earlier,
+    });
+    records.finish_verify_run(&run.id, actor, &detail, &at).await?;
+    report.checked += earlier;
+    Ok((report, earlier))
+}
+
+/// A file's name and its hash and size, or why it could not be hashed.
+type Hashed = (String, std::result::Result<(String, u64), String>);
+
+/// Hashes `files` on `threads` threads; a file the store does not list is `Err("missing")`.
+fn hash_all(blobs: &dyn BlobStore, stored: &HashSet<String>, files: &[String], threads: usize) -> Vec<Hashed> {
+    let chunk = files.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|sha| {
+                            let r = if stored.contains(sha) { hash(blobs, sha) } else { Err("missing".into()) };
+                            (sha.clone(), r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // A checker thread that died reports each of its files as unreadable: fail closed.
+        handles
+            .into_iter()
+            .zip(files.chunks(chunk))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| {
+                    part.iter().map(|sha| (sha.clone(), Err("the checker thread failed".to_string()))).collect()
+                })
+            })
+            .collect()
     })
-    .await
-    .map_err(|e| crate::error::Failure::transient("fixity task", e))?
 }
 
 /// Checks an exported package against its `manifest-sha256.txt`: every listed file present and

@@ -204,6 +204,7 @@ fn a_two_thousand_page_document_is_written_in_bounded_memory() {
         )
         .arg(env!("CARGO_BIN_EXE_sohoa"))
         .args(["--data", data.to_str().unwrap(), "-q", "ingest", tmp.path().join("src").to_str().unwrap()])
+        .env("SOHOA_DATABASE", database_for(&data).unwrap_or_default())
         .args(["--profile", prof.to_str().unwrap()])
         .output()
         .unwrap();

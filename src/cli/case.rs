@@ -1,10 +1,12 @@
-//! `sohoa case list` and `sohoa case show`.
+//! `sohoa case …`: list, show, import from the one-stop system, set fields.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
+use crate::store::cases::{CaseFields, Status, Upsert};
 use crate::util::text::nfc;
+use crate::util::time::local_date;
 
 #[derive(Subcommand)]
 pub(super) enum Command {
@@ -14,19 +16,137 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// One case: documents, pages, hashes, quarantined inputs, events.
+    /// One case: fields, completeness, documents, pages, hashes, quarantined inputs, events. The
+    /// viewing is recorded in the audit log.
     Show {
         /// The case code, e.g. H15.50.05.13-261008-0975.
         code: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Show the applicant's name, ID number and contact (personal data; hidden by default).
+        #[arg(long)]
+        personal: bool,
     },
+    /// Import the one-stop system's export of cases: CSV with a header row (code, procedure, unit,
+    /// received, due, status, resolved, applicant_name, applicant_id, applicant_contact — or the
+    /// Vietnamese ma_ho_so, ma_thu_tuc, ngay_tiep_nhan, …), JSON (an array) or JSON Lines. Idempotent by
+    /// case code: re-importing updates status and dates. Bad rows are listed and skipped; exits 1 then.
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
+    /// Set fields of one case (creating it when new).
+    Set(Box<SetArgs>),
 }
+
+#[derive(clap::Args)]
+pub(super) struct SetArgs {
+    /// The case code.
+    code: String,
+    /// Procedure code.
+    #[arg(long)]
+    procedure: Option<String>,
+    /// Receiving unit.
+    #[arg(long)]
+    unit: Option<String>,
+    /// Date received.
+    #[arg(long)]
+    received: Option<String>,
+    /// Due date.
+    #[arg(long)]
+    due: Option<String>,
+    /// received, processing, resolved or returned.
+    #[arg(long)]
+    status: Option<String>,
+    /// Date resolved.
+    #[arg(long)]
+    resolved: Option<String>,
+    /// Applicant's full name.
+    #[arg(long)]
+    applicant_name: Option<String>,
+    /// Applicant's ID-card number.
+    #[arg(long)]
+    applicant_id: Option<String>,
+    /// Applicant's phone or address.
+    #[arg(long)]
+    applicant_contact: Option<String>,
+}
+
+/// Rows an import commits per transaction.
+const IMPORT_BATCH: usize = 500;
 
 pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
+    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     match c {
+        Command::Import { file } => {
+            let profile = super::load_profile(None)?;
+            let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
+            let rows = crate::import::read_cases(&file, &codes)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let (actor, at) = (super::actor(), super::now());
+            let (mut created, mut updated, mut same) = (0, 0, 0);
+            for batch in rows.cases.chunks(IMPORT_BATCH) {
+                for u in d.records.upsert_cases(batch, &actor, &at).await.map_err(err)? {
+                    match u {
+                        Upsert::Created => created += 1,
+                        Upsert::Updated => updated += 1,
+                        Upsert::Unchanged => same += 1,
+                    }
+                }
+            }
+            for e in &rows.errors {
+                eprintln!("{}: row {}: {}", file.display(), e.row, e.reason);
+            }
+            println!(
+                "{} case(s) imported: {created} new, {updated} updated, {same} unchanged; {} row(s) refused",
+                rows.cases.len(),
+                rows.errors.len()
+            );
+            Ok(u8::from(!rows.errors.is_empty()))
+        }
+        Command::Set(args) => {
+            let SetArgs {
+                code,
+                procedure,
+                unit,
+                received,
+                due,
+                status,
+                resolved,
+                applicant_name,
+                applicant_id,
+                applicant_contact,
+            } = *args;
+            let profile = super::load_profile(None)?;
+            let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
+            let code = codes.validate(&code).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let date = |v: Option<String>, what: &str| -> anyhow::Result<Option<String>> {
+                v.map(|d| local_date(&d).map_err(|e| anyhow::anyhow!("--{what}: {e}"))).transpose()
+            };
+            let text = |v: Option<String>| v.map(|s| nfc(s.trim())).filter(|s| !s.is_empty());
+            let fields = CaseFields {
+                procedure: text(procedure),
+                unit: text(unit),
+                received: date(received, "received")?,
+                due: date(due, "due")?,
+                resolved: date(resolved, "resolved")?,
+                status: match status {
+                    Some(s) => Some(Status::parse(&s).ok_or_else(|| {
+                        anyhow::anyhow!("--status {s}: use received, processing, resolved or returned")
+                    })?),
+                    None => None,
+                },
+                applicant_name: text(applicant_name),
+                applicant_id: text(applicant_id),
+                applicant_contact: text(applicant_contact),
+            };
+            let what =
+                d.records.upsert_case(&code, &fields, false, &super::actor(), &super::now()).await.map_err(err)?;
+            println!("case {code}: {}", serde_json::to_value(what)?.as_str().unwrap_or(""));
+            Ok(0)
+        }
         Command::List { json } => {
             let cases = d.records.case_summaries().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
@@ -47,16 +167,63 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             );
             Ok(0)
         }
-        Command::Show { code, json } => {
+        Command::Show { code, json, personal } => {
             let code = nfc(code.trim());
             let Some(detail) = d.records.case_detail(&code).await.map_err(|e| anyhow::anyhow!("{e}"))? else {
                 anyhow::bail!("no case `{code}` in {}; `sohoa case list` shows the known ones", data.display());
             };
+            let mut record = d.records.case_record(&code).await.map_err(err)?.unwrap_or_default();
+            if !personal {
+                for f in [&mut record.applicant_name, &mut record.applicant_id, &mut record.applicant_contact] {
+                    if f.is_some() {
+                        *f = Some("(hidden; --personal shows it)".into());
+                    }
+                }
+            }
+            let completeness = d.records.completeness(&code).await.map_err(err)?;
+            let seen = serde_json::json!({ "personal": personal });
+            d.records
+                .log_access(&super::actor(), "view", Some(&code), None, &seen, &super::now())
+                .await
+                .map_err(err)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&detail)?);
+                let mut v = serde_json::to_value(&detail)?;
+                v["record"] = serde_json::to_value(&record)?;
+                v["completeness"] = serde_json::to_value(&completeness)?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(0);
             }
             println!("Case {}", detail.code);
+            println!(
+                "  procedure {}  unit {}  status {}  received {}  due {}  resolved {}",
+                record.procedure_code.as_deref().unwrap_or("-"),
+                record.unit.as_deref().unwrap_or("-"),
+                record.status,
+                record.received_date.as_deref().unwrap_or("-"),
+                record.due_date.as_deref().unwrap_or("-"),
+                record.resolved_date.as_deref().unwrap_or("-"),
+            );
+            if let Some(name) = &record.applicant_name {
+                println!(
+                    "  applicant {name}  ID {}  contact {}",
+                    record.applicant_id.as_deref().unwrap_or("-"),
+                    record.applicant_contact.as_deref().unwrap_or("-")
+                );
+            }
+            println!("\nCompleteness: {}", if completeness.complete { "complete" } else { "INCOMPLETE" });
+            for r in &completeness.required {
+                let state = serde_json::to_value(r.state)?;
+                println!("  {:<10} {}  {}", state.as_str().unwrap_or(""), r.doc_type, r.documents.join(", "));
+            }
+            println!(
+                "  inputs attached: {}; result: {}",
+                completeness.inputs_attached,
+                match (completeness.result_required, completeness.results_attached) {
+                    (false, _) => "not issued by this procedure".to_string(),
+                    (true, 0) => "MISSING".to_string(),
+                    (true, n) => format!("{n} attached"),
+                }
+            );
             println!("\nDocuments");
             for doc in &detail.documents {
                 println!(

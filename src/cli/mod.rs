@@ -3,7 +3,9 @@
 mod case;
 mod export;
 mod ingest;
+mod procedure;
 mod profile;
+mod report;
 mod serve;
 mod verify;
 
@@ -39,6 +41,13 @@ struct Cli {
     /// Data directory: case database, blob store and folder views.
     #[arg(long, env = "SOHOA_DATA", default_value = "sohoa-data", global = true)]
     data: PathBuf,
+    /// Where the case records live: a PostgreSQL URL (postgres://user@host:5432/db) shared by several
+    /// workers, or a SQLite file. Default: sohoa.db inside the data directory.
+    #[arg(long, env = "SOHOA_DATABASE", global = true, value_name = "URL")]
+    database: Option<String>,
+    /// Who is acting, for the audit log (default: the login name).
+    #[arg(long, env = "SOHOA_ACTOR", global = true)]
+    actor: Option<String>,
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -60,9 +69,17 @@ enum Command {
     /// was quarantined.
     #[command(long_about = ingest::LONG_ABOUT)]
     Ingest(ingest::Args),
-    /// Look at cases: `case list`, `case show CODE`.
+    /// Cases: `case list`, `case show CODE`, `case import FILE` (the one-stop system's export),
+    /// `case set CODE --status resolved …`.
     #[command(subcommand)]
     Case(case::Command),
+    /// The procedure catalogue: `procedure import FILE`, `procedure list`, `procedure set`, `procedure remove`.
+    #[command(subcommand)]
+    Procedure(procedure::Command),
+    /// The digitization figures of Decision 766 for a period, per unit and procedure, with the cases
+    /// behind every shortfall. Exits 0.
+    #[command(long_about = report::LONG_ABOUT)]
+    Report(report::Args),
     /// Re-hash every stored file and compare with the records: changed, missing, unexpected.
     /// Exits 1 on any problem.
     Verify(verify::Args),
@@ -80,6 +97,8 @@ enum Command {
 /// (quarantined inputs, fixity failures, invalid profiles), 2 the command could not run.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = DATABASE.set(cli.database.clone());
+    let _ = ACTOR.set(cli.actor.clone().unwrap_or_else(login_name));
     // On a terminal, a one-shot ingest shows a progress bar; per-file lines stay behind -v.
     use std::io::IsTerminal;
     let quiet = cli.quiet || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
@@ -102,6 +121,8 @@ pub fn main() -> ExitCode {
             Command::Ingest(a) => ingest::run(&cli.data, a).await,
             Command::Export(a) => export::run(&cli.data, a).await,
             Command::Case(c) => case::run(&cli.data, c).await,
+            Command::Procedure(c) => procedure::run(&cli.data, c).await,
+            Command::Report(a) => report::run(&cli.data, a).await,
             Command::Verify(a) => verify::run(&cli.data, a).await,
             Command::Profile(c) => profile::run(c),
         }
@@ -141,9 +162,35 @@ fn load_profile(path: Option<&std::path::Path>) -> anyhow::Result<crate::profile
     }
 }
 
+/// `--database`, once parsed.
+static DATABASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+/// `--actor`, or the login name.
+static ACTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `--database`, when given.
+fn database() -> Option<String> {
+    DATABASE.get().cloned().flatten()
+}
+
+/// Who is acting, for audit events.
+fn actor() -> String {
+    ACTOR.get().cloned().unwrap_or_else(login_name)
+}
+
+fn login_name() -> String {
+    let name = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    if name.is_empty() { "cli".into() } else { crate::util::text::nfc(&name) }
+}
+
+/// Now, as events record it.
+fn now() -> String {
+    crate::util::time::now_iso(crate::util::time::VIETNAM)
+}
+
 /// Opens the data folder, waiting out a locked database or a full disk rather than failing.
 async fn open_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataDir> {
-    crate::util::retry::until_done("opening the data folder", || crate::store::DataDir::open(data))
+    let db = database();
+    crate::util::retry::until_done("opening the data folder", || crate::store::DataDir::open_with(data, db.as_deref()))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
 }

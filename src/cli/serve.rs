@@ -52,7 +52,8 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             anyhow::bail!("two profiles watch {}; give each station its own inbox", p.settings.inbox.path.display());
         }
     }
-    let cfg = crate::serve::Config { profiles, data: data.to_path_buf(), workers: a.workers };
+    let cfg =
+        crate::serve::Config { profiles, data: data.to_path_buf(), database: super::database(), workers: a.workers };
     crate::serve::run(cfg, stop).await?;
     Ok(0)
 }

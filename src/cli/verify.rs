@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::fixity::{self, Problem};
+use crate::util::time::local_date;
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -12,6 +13,15 @@ pub(super) struct Args {
     /// Check an exported package against its manifest-sha256.txt instead of the data folder.
     #[arg(long, value_name = "DIR")]
     package: Option<std::path::PathBuf>,
+    /// Only files stored on or after this date (2026-07-01 or 01/07/2026).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only files stored on or before this date.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Continue the last interrupted run over the same dates instead of starting again.
+    #[arg(long)]
+    resume: bool,
 }
 
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
@@ -23,11 +33,18 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let started = std::time::Instant::now();
-    let report = fixity::verify(&d.records, d.blobs.clone(), threads).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let date = |v: &Option<String>, what: &str| -> anyhow::Result<Option<String>> {
+        v.as_deref().map(|d| local_date(d).map_err(|e| anyhow::anyhow!("--{what}: {e}"))).transpose()
+    };
+    let window = fixity::Window { since: date(&a.since, "since")?, until: date(&a.until, "until")? };
+    let (report, earlier) =
+        fixity::verify_run(&d.records, d.blobs.clone(), threads, &window, a.resume, &super::actor())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if earlier > 0 && !a.json {
+        println!("resumed: {earlier} file(s) were checked before the interruption");
+    }
     let secs = started.elapsed().as_secs_f64();
-    let detail =
-        serde_json::json!({ "checked": report.checked, "bytes": report.bytes, "problems": report.problems.len() });
-    let _ = d.records.log_event("sohoa", "fixity", &detail, &crate::util::time::now_iso(::time::UtcOffset::UTC)).await;
     Ok(print(&report, secs, a.json))
 }
 

@@ -41,7 +41,11 @@ pub struct Pipeline {
     profiles: Arc<Mutex<HashMap<String, Arc<Loaded>>>>,
     in_hand: Arc<Mutex<std::collections::HashSet<String>>>,
     suspects: Arc<Mutex<(std::time::Instant, std::collections::HashSet<String>)>>,
+    last_heartbeat: Arc<Mutex<std::time::Instant>>,
 }
+
+/// How often a worker renews the leases of the jobs it runs (a lease lasts `records::LEASE`).
+const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// What one job did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +67,7 @@ impl Pipeline {
             profiles: Arc::new(Mutex::new(HashMap::new())),
             in_hand: Arc::new(Mutex::new(std::collections::HashSet::new())),
             suspects: Arc::new(Mutex::new((std::time::Instant::now(), std::collections::HashSet::new()))),
+            last_heartbeat: Arc::new(Mutex::new(std::time::Instant::now())),
         }
     }
 
@@ -132,6 +137,14 @@ impl Pipeline {
         let due = self.suspects.lock().map(|s| s.0.elapsed() >= Duration::from_secs(1)).unwrap_or(false);
         if !due {
             return Ok(0);
+        }
+        // Renew this worker's leases now and then (a lease lasts minutes) while looking for jobs nobody holds.
+        let beat = self.last_heartbeat.lock().map(|t| t.elapsed() >= HEARTBEAT).unwrap_or(true);
+        if beat {
+            self.records.heartbeat().await?;
+            if let Ok(mut t) = self.last_heartbeat.lock() {
+                *t = std::time::Instant::now();
+            }
         }
         let running = self.records.running_jobs().await?;
         let in_hand = self.in_hand.lock().map(|h| h.clone()).unwrap_or_default();

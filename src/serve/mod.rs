@@ -36,6 +36,8 @@ pub struct Config {
     pub profiles: Vec<Profile>,
     /// The data directory.
     pub data: PathBuf,
+    /// The records' database URL when not the data directory's SQLite file.
+    pub database: Option<String>,
     /// Workers; `None` means the first profile's `service.workers`, 0 meaning one per core.
     pub workers: Option<usize>,
 }
@@ -43,7 +45,9 @@ pub struct Config {
 /// Runs until `stop` resolves.
 pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let first = cfg.profiles.first().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?.settings.clone();
-    let d = retry::until_done("opening the data folder", || DataDir::open(&cfg.data)).await.map_err(to_any)?;
+    let d = retry::until_done("opening the data folder", || DataDir::open_with(&cfg.data, cfg.database.as_deref()))
+        .await
+        .map_err(to_any)?;
     let recovered = retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await.map_err(to_any)?;
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs a stopped service left unfinished, before new work");

@@ -2,9 +2,12 @@
 //! ([`BlobStore`]). Both live under one data directory by default.
 
 pub mod blob;
+pub mod cases;
+pub mod db;
 pub mod queries;
 pub mod records;
 pub mod sweep;
+pub mod verify_runs;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,11 +28,22 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Opens (creating when needed) a data directory.
+    /// Opens (creating when needed) a data directory with its own SQLite database.
     pub async fn open(root: &Path) -> Result<DataDir> {
+        DataDir::open_with(root, None).await
+    }
+
+    /// Opens a data directory whose records live in `database` (a PostgreSQL URL or a SQLite path)
+    /// when given, else in `sohoa.db` inside it.
+    pub async fn open_with(root: &Path, database: Option<&str>) -> Result<DataDir> {
         std::fs::create_dir_all(root)
             .map_err(|e| crate::error::Failure::transient(format!("creating the data folder {}", root.display()), e))?;
-        let records = Records::open_sqlite(&root.join("sohoa.db")).await?;
+        let location = match database {
+            Some(url) if !url.is_empty() => db::Location::parse(url),
+            _ => db::Location::Sqlite(root.join("sohoa.db")),
+        };
+        let mut records = Records::open(&location).await?;
+        records.set_worker(&root.canonicalize().unwrap_or_else(|_| root.to_path_buf()).display().to_string());
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&root.join("blobs"))?);
         Ok(DataDir { root: root.to_path_buf(), records, blobs })
     }

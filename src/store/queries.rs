@@ -1,9 +1,9 @@
 //! Read-only questions people ask of the records: listings and one case in full.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::Records;
+use super::db::on_pool;
 use crate::error::Result;
 
 /// One line of `sohoa case list`.
@@ -117,120 +117,137 @@ pub struct CaseDetail {
 impl Records {
     /// Every case with counts.
     pub async fn case_summaries(&self) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, i64, i64, i64)> = on_pool!(self.pool(), |p| {
+            sqlx::query_as(
             "SELECT c.code, \
                (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached'), \
                (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state <> 'attached'), \
-               (SELECT COALESCE(SUM(page_count), 0) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached') \
+               (SELECT CAST(COALESCE(SUM(page_count), 0) AS BIGINT) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached') \
              FROM cases c ORDER BY c.code",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(p)
+        .await?
+        });
         Ok(rows
             .into_iter()
-            .map(|r| CaseSummary { code: r.get(0), documents: r.get(1), pending: r.get(2), pages: r.get(3) })
+            .map(|(code, documents, pending, pages)| CaseSummary { code, documents, pending, pages })
             .collect())
     }
 
     /// One case in full; `None` when the code is unknown.
     pub async fn case_detail(&self, code: &str) -> Result<Option<CaseDetail>> {
-        let known: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM cases WHERE code = ?1) + (SELECT COUNT(*) FROM intakes WHERE route_key = ?1)",
+        let known: i64 = on_pool!(self.pool(), |p| {
+            sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM cases WHERE code = $1) + (SELECT COUNT(*) FROM intakes WHERE route_key = $1)",
         )
         .bind(code)
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_one(p)
+        .await?
+        });
         if known == 0 {
             return Ok(None);
         }
-        let documents = sqlx::query(
+        type DocTuple = (i64, String, Option<String>, String, i64, Option<String>, Option<i64>);
+        let documents_rows: Vec<DocTuple> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT d.ordinal, d.role, d.doc_type, d.state, d.page_count, d.pdf_sha256, f.bytes \
-             FROM documents d LEFT JOIN files f ON f.sha256 = d.pdf_sha256 WHERE d.case_code = ? ORDER BY d.ordinal",
+             FROM documents d LEFT JOIN files f ON f.sha256 = d.pdf_sha256 WHERE d.case_code = $1 ORDER BY d.ordinal",
         )
         .bind(code)
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(|r| {
-            let ordinal: i64 = r.get(0);
-            CaseDocument {
+        .fetch_all(p)
+        .await?);
+        let documents = documents_rows
+            .into_iter()
+            .map(|(ordinal, role, doc_type, state, pages, sha256, bytes)| CaseDocument {
                 name: format!("{code}.{ordinal:03}.pdf"),
                 ordinal,
-                role: r.get(1),
-                doc_type: r.get(2),
-                state: r.get(3),
-                pages: r.get(4),
-                sha256: r.get(5),
-                bytes: r.get(6),
-            }
-        })
-        .collect();
-        let pages = sqlx::query(
-            "SELECT d.ordinal, p.page_no, i.source_path, i.sha256, p.page_index, p.width, p.height, p.dpi_x, \
-                    p.dpi_source, p.colour, p.output_encoding, p.flags \
+                role,
+                doc_type,
+                state,
+                pages,
+                sha256,
+                bytes,
+            })
+            .collect();
+        #[derive(sqlx::FromRow)]
+        struct PageRow {
+            ordinal: Option<i64>,
+            page_no: Option<i64>,
+            source: String,
+            source_sha256: String,
+            page_index: i64,
+            width: i64,
+            height: i64,
+            dpi: f64,
+            dpi_source: String,
+            colour: String,
+            encoding: Option<String>,
+            flags: String,
+        }
+        let pages_rows: Vec<PageRow> = on_pool!(self.pool(), |p| {
+            sqlx::query_as(
+            "SELECT d.ordinal, p.page_no, i.source_path AS source, i.sha256 AS source_sha256, p.page_index, p.width, \
+                    p.height, p.dpi_x AS dpi, p.dpi_source, p.colour, p.output_encoding AS encoding, p.flags \
              FROM pages p JOIN intakes i ON i.id = p.intake_id LEFT JOIN documents d ON d.id = p.document_id \
-             WHERE p.case_code = ? ORDER BY d.ordinal, p.page_no, i.seq, p.page_index",
+             WHERE p.case_code = $1 ORDER BY d.ordinal, p.page_no, i.seq, p.page_index",
         )
         .bind(code)
-        .fetch_all(self.pool())
+        .fetch_all(p)
         .await?
-        .into_iter()
-        .map(|r| CasePage {
-            ordinal: r.get(0),
-            page_no: r.get(1),
-            source: r.get(2),
-            source_sha256: r.get(3),
-            page_index: r.get(4),
-            width: r.get(5),
-            height: r.get(6),
-            dpi: r.get(7),
-            dpi_source: r.get(8),
-            colour: r.get(9),
-            encoding: r.get(10),
-            flags: serde_json::from_str(&r.get::<String, _>(11)).unwrap_or_default(),
-        })
-        .collect();
+        });
+        let pages = pages_rows
+            .into_iter()
+            .map(|r| CasePage {
+                ordinal: r.ordinal,
+                page_no: r.page_no,
+                source: r.source,
+                source_sha256: r.source_sha256,
+                page_index: r.page_index,
+                width: r.width,
+                height: r.height,
+                dpi: r.dpi,
+                dpi_source: r.dpi_source,
+                colour: r.colour,
+                encoding: r.encoding,
+                flags: serde_json::from_str(&r.flags).unwrap_or_default(),
+            })
+            .collect();
         let quarantined = self.quarantined(Some(code)).await?;
-        let events = sqlx::query(
-            "SELECT at, actor, kind, sha256, detail FROM events WHERE case_code = ? \
-               OR intake_id IN (SELECT id FROM intakes WHERE route_key = ?) \
-               OR document_id IN (SELECT id FROM documents WHERE case_code = ?) ORDER BY id",
+        type EventTuple = (String, String, String, Option<String>, String);
+        let events_rows: Vec<EventTuple> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT at, actor, kind, sha256, detail FROM events WHERE case_code = $1 \
+               OR intake_id IN (SELECT id FROM intakes WHERE route_key = $2) \
+               OR document_id IN (SELECT id FROM documents WHERE case_code = $3) ORDER BY id",
         )
         .bind(code)
         .bind(code)
         .bind(code)
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(|r| EventRow {
-            at: r.get(0),
-            actor: r.get(1),
-            kind: r.get(2),
-            sha256: r.get(3),
-            detail: serde_json::from_str(&r.get::<String, _>(4)).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
+        .fetch_all(p)
+        .await?);
+        let events = events_rows
+            .into_iter()
+            .map(|(at, actor, kind, sha256, detail)| EventRow {
+                at,
+                actor,
+                kind,
+                sha256,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            })
+            .collect();
         Ok(Some(CaseDetail { code: code.to_string(), documents, pages, quarantined, events }))
     }
 
     /// Quarantined inputs, for one case or all.
     pub async fn quarantined(&self, case: Option<&str>) -> Result<Vec<QuarantinedInput>> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, String, String, String, String)> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT id, source_path, sha256, COALESCE(reason_code, ''), COALESCE(reason, '') FROM intakes \
-             WHERE state = 'quarantined' AND (?1 IS NULL OR route_key = ?1) ORDER BY seq",
+             WHERE state = 'quarantined' AND ($1 IS NULL OR route_key = $1) ORDER BY seq",
         )
         .bind(case)
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows
             .into_iter()
-            .map(|r| QuarantinedInput {
-                intake: r.get(0),
-                source: r.get(1),
-                sha256: r.get(2),
-                code: r.get(3),
-                reason: r.get(4),
-            })
+            .map(|(intake, source, sha256, code, reason)| QuarantinedInput { intake, source, sha256, code, reason })
             .collect())
     }
 
@@ -238,11 +255,12 @@ impl Records {
     pub async fn intake_states(&self, ids: &[String]) -> Result<Vec<(String, String, Option<String>)>> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let r: Option<(String, String, Option<String>)> =
-                sqlx::query_as("SELECT source_path, state, reason FROM intakes WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(self.pool())
-                    .await?;
+            let r: Option<(String, String, Option<String>)> = on_pool!(self.pool(), |p| sqlx::query_as(
+                "SELECT source_path, state, reason FROM intakes WHERE id = $1"
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await?);
             out.extend(r);
         }
         Ok(out)
@@ -250,12 +268,12 @@ impl Records {
 
     /// Unfiled pages: `(source, page_index, sha256)`.
     pub async fn unfiled(&self) -> Result<Vec<(String, i64, String)>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT i.source_path, p.page_index, i.sha256 FROM pages p JOIN intakes i ON i.id = p.intake_id \
              WHERE p.state = 'unfiled' ORDER BY i.seq, p.page_index",
         )
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(p)
+        .await?))
     }
 }
 
@@ -283,41 +301,59 @@ pub struct RecentIntake {
 impl Records {
     /// The last `limit` captures, newest first, optionally of one station.
     pub async fn recent_intakes(&self, station: Option<&str>, limit: i64) -> Result<Vec<RecentIntake>> {
-        let rows = sqlx::query(
-            "SELECT i.id, i.captured_at, i.station, i.source_path, NULLIF(i.route_key, ''), i.page_count, i.state, i.reason, \
-               (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'attached'), \
-               (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'unfiled'), \
-               (SELECT group_concat(DISTINCT d.case_code || '.' || printf('%03d', d.ordinal) || '.pdf') \
-                  FROM pages p JOIN documents d ON d.id = p.document_id WHERE p.intake_id = i.id AND d.state = 'attached') \
-             FROM intakes i WHERE (?1 IS NULL OR i.station = ?1) ORDER BY i.seq DESC LIMIT ?2",
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            captured_at: String,
+            station: String,
+            source_path: String,
+            case_code: Option<String>,
+            page_count: Option<i64>,
+            state: String,
+            reason: Option<String>,
+            attached: i64,
+            unfiled: i64,
+            documents: Option<String>,
+        }
+        let rows: Vec<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT i.captured_at, i.station, i.source_path, NULLIF(i.route_key, '') AS case_code, i.page_count, \
+               i.state, i.reason, \
+               (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'attached') AS attached, \
+               (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'unfiled') AS unfiled, \
+               (SELECT string_agg(doc, ',') FROM (SELECT DISTINCT d.case_code || ':' || CAST(d.ordinal AS TEXT) AS doc \
+                  FROM pages p JOIN documents d ON d.id = p.document_id \
+                  WHERE p.intake_id = i.id AND d.state = 'attached') AS docs) AS documents \
+             FROM intakes i WHERE ($1 IS NULL OR i.station = $1) ORDER BY i.seq DESC LIMIT $2",
         )
         .bind(station)
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows
             .into_iter()
             .map(|r| {
-                let (pages, state): (Option<i64>, String) = (r.get(5), r.get(6));
-                let (attached, unfiled): (i64, i64) = (r.get(8), r.get(9));
-                let shown = match state.as_str() {
+                let shown = match r.state.as_str() {
                     "quarantined" => "quarantined",
-                    "split" if pages.is_some_and(|n| n > 0 && attached == n) => "attached",
-                    "split" if unfiled > 0 && attached + unfiled == pages.unwrap_or(0) => "unfiled",
+                    "split" if r.page_count.is_some_and(|n| n > 0 && r.attached == n) => "attached",
+                    "split" if r.unfiled > 0 && r.attached + r.unfiled == r.page_count.unwrap_or(0) => "unfiled",
                     _ => "processing",
                 };
+                let mut documents: Vec<String> = r
+                    .documents
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|d| d.rsplit_once(':'))
+                    .map(|(code, n)| format!("{code}.{:03}.pdf", n.parse::<u32>().unwrap_or(0)))
+                    .collect();
+                documents.sort();
                 RecentIntake {
-                    captured_at: r.get(1),
-                    station: r.get(2),
-                    source: r.get(3),
-                    case_code: r.get(4),
-                    pages,
+                    captured_at: r.captured_at,
+                    station: r.station,
+                    source: r.source_path,
+                    case_code: r.case_code,
+                    pages: r.page_count,
                     state: shown.to_string(),
-                    reason: r.get(7),
-                    documents: r
-                        .get::<Option<String>, _>(10)
-                        .map(|s| s.split(',').map(str::to_string).collect())
-                        .unwrap_or_default(),
+                    reason: r.reason,
+                    documents,
                 }
             })
             .collect())
@@ -327,12 +363,14 @@ impl Records {
 impl Records {
     /// Every attached document's (and case bundle's) view name and PDF: `(case, name, sha256)`.
     pub async fn attached_documents(&self) -> Result<Vec<(String, String, String)>> {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        let rows: Vec<(String, i64, String)> = on_pool!(self.pool(), |p| {
+            sqlx::query_as(
             "SELECT case_code, ordinal, pdf_sha256 FROM documents WHERE state = 'attached' AND pdf_sha256 IS NOT NULL \
              UNION ALL SELECT code, -1, bundle_sha256 FROM cases WHERE bundle_sha256 IS NOT NULL",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(p)
+        .await?
+        });
         Ok(rows
             .into_iter()
             .map(|(c, o, s)| {
@@ -352,13 +390,13 @@ impl Records {
             reason: String,
             profile_sha256: String,
         }
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station, \
                     COALESCE(reason_code, '') AS reason_code, COALESCE(reason, '') AS reason, profile_sha256 \
              FROM intakes WHERE state = 'quarantined' ORDER BY seq",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows.into_iter().map(|r| (r.intake, r.reason_code, r.reason, r.profile_sha256)).collect())
     }
 }

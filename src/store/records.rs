@@ -4,13 +4,11 @@
 //! PostgreSQL implementation slots in beside SQLite with the same behaviour.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use super::db::{Location, Pool, Tx, on_pool, on_tx};
 
-use crate::error::{Failure, Result};
+use crate::error::Result;
 use crate::profile::Profile;
 
 /// An input whose bytes are durable in the blob store, ready to be recorded.
@@ -136,7 +134,7 @@ pub struct IntakeRow {
 }
 
 /// A page as the render job needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PageRow {
     /// Page id.
     pub id: String,
@@ -145,6 +143,7 @@ pub struct PageRow {
     /// The input's blob.
     pub sha256: String,
     /// Index within the input.
+    #[sqlx(try_from = "i64")]
     pub page_index: u32,
     /// Resolution.
     pub dpi_x: f64,
@@ -159,7 +158,7 @@ pub struct PageRow {
 }
 
 /// A document as the render job needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DocumentRow {
     /// Document id.
     pub id: String,
@@ -180,7 +179,7 @@ pub struct DocumentRow {
 }
 
 /// Per-state counts of a run's intakes, for summaries.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, sqlx::FromRow)]
 pub struct Tally {
     /// Inputs captured.
     pub intakes: i64,
@@ -199,10 +198,25 @@ pub struct Tally {
 /// The case database.
 #[derive(Clone)]
 pub struct Records {
-    pool: SqlitePool,
-    /// Connections that commit without waiting for the disk (`synchronous=NORMAL`), for job results: a
-    /// power cut may lose the last of them, and the jobs simply run again. Captures never use these.
-    jobs: SqlitePool,
+    pool: Pool,
+    /// Where job results are committed. On SQLite, connections that commit without waiting for the
+    /// disk (`synchronous=NORMAL`): a power cut may lose the last of them, and the jobs simply run
+    /// again. Captures never use these. On PostgreSQL, the same pool as `pool`.
+    jobs: Pool,
+    /// Who this process is in job leases: host and data folder, the same across restarts, so a
+    /// restarted worker takes back its predecessor's jobs at once while others wait for the lease.
+    worker: std::sync::Arc<str>,
+}
+
+/// How long a running job's lease lasts without a heartbeat before another worker may take it.
+pub const LEASE: Duration = Duration::from_secs(120);
+
+/// `host:place`, the name of a worker in job leases.
+fn worker_name(place: &str) -> std::sync::Arc<str> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{}:{place}", host.trim()).into()
 }
 
 fn now_ms() -> i64 {
@@ -210,87 +224,85 @@ fn now_ms() -> i64 {
     d.as_millis() as i64
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
 impl Records {
-    /// Opens (creating when needed) the SQLite database at `path` and applies migrations.
-    ///
-    /// WAL with `synchronous=FULL`: a commit is on disk when it returns, which is what lets the inbox
-    /// file be removed right after it.
+    /// Opens the database a `--database` value names: a SQLite file (created when needed) or a
+    /// PostgreSQL URL; migrations are applied either way.
+    pub async fn open(location: &Location) -> Result<Records> {
+        match location {
+            Location::Sqlite(path) => {
+                let pool = Pool::sqlite(path, true, true).await?;
+                let jobs = Pool::sqlite(path, false, false).await?;
+                Ok(Records { pool, jobs, worker: worker_name(&path.display().to_string()) })
+            }
+            Location::Postgres(url) => {
+                let pool = Pool::postgres(url).await?;
+                Ok(Records { jobs: pool.clone(), pool, worker: worker_name("") })
+            }
+        }
+    }
+
+    /// Opens (creating when needed) the SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Records> {
-        let opts = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|e| Failure::transient("database options", e))?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_millis(500))
-            // 1 MiB of page cache per connection: enough for the hot rows, flat whatever the archive size.
-            .pragma("cache_size", "-1024");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.clone())
-            .await
-            .map_err(|e| Failure::transient(format!("opening the database {}", path.display()), e))?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| Failure::transient("applying database migrations", e))?;
-        let jobs = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.synchronous(SqliteSynchronous::Normal))
-            .await
-            .map_err(|e| Failure::transient(format!("opening the database {}", path.display()), e))?;
-        Ok(Records { pool, jobs })
+        Records::open(&Location::Sqlite(path.to_path_buf())).await
     }
 
     /// Records a batch of captures in one transaction, with their split jobs and capture events.
     pub async fn record_captures(&self, profile: &Profile, batch: &[NewIntake]) -> Result<Vec<CaptureOutcome>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.pool.begin_write().await?;
         let first_seen = batch.first().map(|b| b.captured_at.clone()).unwrap_or_default();
-        sqlx::query("INSERT OR IGNORE INTO profiles (sha256, name, text, first_seen) VALUES (?, ?, ?, ?)")
-            .bind(&profile.sha256)
-            .bind(profile.name())
-            .bind(&profile.text)
-            .bind(&first_seen)
-            .execute(&mut *tx)
-            .await?;
-        let mut seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM intakes").fetch_one(&mut *tx).await?;
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO profiles (sha256, name, text, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+        )
+        .bind(&profile.sha256)
+        .bind(profile.name())
+        .bind(&profile.text)
+        .bind(&first_seen)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        let mut seq: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM intakes")
+            .fetch_one(&mut *c)
+            .await?);
         let mut out = Vec::with_capacity(batch.len());
         for n in batch {
-            let existing = sqlx::query("SELECT id, state FROM intakes WHERE sha256 = ? AND route_key = ?")
-                .bind(&n.sha256)
-                .bind(&n.route_key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = existing {
-                out.push(CaptureOutcome::Duplicate { intake_id: row.get(0), state: row.get(1) });
+            let existing: Option<(String, String)> = on_tx!(&mut tx, |c| sqlx::query_as(
+                "SELECT id, state FROM intakes WHERE sha256 = $1 AND route_key = $2"
+            )
+            .bind(&n.sha256)
+            .bind(&n.route_key)
+            .fetch_optional(&mut *c)
+            .await?);
+            if let Some((intake_id, state)) = existing {
+                out.push(CaptureOutcome::Duplicate { intake_id, state });
                 continue;
             }
-            sqlx::query("INSERT OR IGNORE INTO files (sha256, bytes, kind, stored_at) VALUES (?, ?, 'original', ?)")
+            on_tx!(&mut tx, |c| {
+                sqlx::query("INSERT INTO files (sha256, bytes, kind, stored_at) VALUES ($1, $2, 'original', $3) ON CONFLICT DO NOTHING")
                 .bind(&n.sha256)
                 .bind(n.bytes as i64)
                 .bind(&n.captured_at)
-                .execute(&mut *tx)
-                .await?;
+                .execute(&mut *c)
+                .await?.rows_affected()
+            });
             let reused: bool = !n.route_key.is_empty()
-                && sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM intakes WHERE sha256 = ? AND route_key <> '' AND route_key <> ?",
+                && on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM intakes WHERE sha256 = $1 AND route_key <> '' AND route_key <> $2",
                 )
                 .bind(&n.sha256)
                 .bind(&n.route_key)
-                .fetch_one(&mut *tx)
-                .await?
+                .fetch_one(&mut *c)
+                .await?)
                     > 0;
             seq += 1;
             let id = new_id();
-            sqlx::query(
+            on_tx!(&mut tx, |c| sqlx::query(
                 "INSERT INTO intakes (id, seq, sha256, bytes, source_path, source_name, source_mtime, station, \
                  operator, profile_name, profile_sha256, captured_at, route_key, hints, state, reused) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'captured', ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'captured', $15)",
             )
             .bind(&id)
             .bind(seq)
@@ -306,20 +318,22 @@ impl Records {
             .bind(&n.captured_at)
             .bind(&n.route_key)
             .bind(&n.hints)
-            .bind(reused)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
+            .bind(reused as i64)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+            on_tx!(&mut tx, |c| sqlx::query(
                 "INSERT INTO jobs (id, seq, kind, subject, state, profile_sha256, created_at) \
-                 VALUES (?, ?, 'split', ?, 'pending', ?, ?)",
+                 VALUES ($1, $2, 'split', $3, 'pending', $4, $5)",
             )
             .bind(new_id())
             .bind(seq)
             .bind(&id)
             .bind(&profile.sha256)
             .bind(&n.captured_at)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
             let detail = serde_json::json!({
                 "source": n.source_path, "bytes": n.bytes, "profile": profile.name(),
                 "profile_sha256": profile.sha256, "reused": reused,
@@ -342,80 +356,131 @@ impl Records {
         Ok(out)
     }
 
-    /// Puts jobs a crashed process left `running` back in the queue. Safe because every job is an
-    /// idempotent function of stored bytes and its commit is one transaction.
-    pub async fn recover_running_jobs(&self) -> Result<u64> {
-        let r = sqlx::query("UPDATE jobs SET state = 'pending' WHERE state = 'running'").execute(&self.jobs).await?;
-        Ok(r.rows_affected())
+    /// Names this process in job leases (the service calls it with the data folder).
+    pub fn set_worker(&mut self, place: &str) {
+        self.worker = worker_name(place);
     }
 
-    /// Ids of jobs recorded as running.
+    /// Puts back in the queue the jobs a crashed predecessor of this worker left `running`, and those
+    /// whose lease expired (a worker elsewhere that died). Safe because every job is an idempotent
+    /// function of stored bytes and its commit is one transaction.
+    pub async fn recover_running_jobs(&self) -> Result<u64> {
+        let r = on_pool!(&self.jobs, |p| {
+            sqlx::query(
+            "UPDATE jobs SET state = 'pending' WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)"
+        )
+        .bind(&*self.worker)
+        .bind(now_ms() - LEASE.as_millis() as i64)
+        .execute(p)
+        .await?
+        .rows_affected()
+        });
+        Ok(r)
+    }
+
+    /// Ids of running jobs this worker holds, or whose lease expired.
     pub async fn running_jobs(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM jobs WHERE state = 'running'").fetch_all(&self.pool).await?)
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)"
+        )
+        .bind(&*self.worker)
+        .bind(now_ms() - LEASE.as_millis() as i64)
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// Renews the leases of this worker's running jobs.
+    pub async fn heartbeat(&self) -> Result<()> {
+        on_pool!(&self.jobs, |p| sqlx::query(
+            "UPDATE jobs SET heartbeat_ms = $1 WHERE state = 'running' AND worker = $2"
+        )
+        .bind(now_ms())
+        .bind(&*self.worker)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
     }
 
     /// Puts one running job back in the queue; 0 when it was not running any more.
     pub async fn requeue(&self, job_id: &str) -> Result<u64> {
-        let r = sqlx::query("UPDATE jobs SET state = 'pending' WHERE id = ? AND state = 'running'")
-            .bind(job_id)
-            .execute(&self.jobs)
-            .await?;
-        Ok(r.rows_affected())
+        let r = on_pool!(&self.jobs, |p| sqlx::query(
+            "UPDATE jobs SET state = 'pending' WHERE id = $1 AND state = 'running'"
+        )
+        .bind(job_id)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(r)
     }
 
     /// Claims the next runnable job, oldest input first.
     pub async fn claim_job(&self) -> Result<Option<Job>> {
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1 WHERE id = (\
-               SELECT id FROM jobs WHERE state = 'pending' AND not_before_ms <= ? \
-               ORDER BY kind = 'render' DESC, seq LIMIT 1) \
-             RETURNING id, kind, subject, attempts, profile_sha256",
-        )
-        .bind(now_ms())
-        .fetch_optional(&self.jobs)
-        .await?;
-        Ok(row.map(|r| Job {
-            id: r.get(0),
-            kind: r.get(1),
-            subject: r.get(2),
-            attempts: r.get(3),
-            profile_sha256: r.get(4),
-        }))
+        // PostgreSQL: workers on several machines claim at once; SKIP LOCKED hands each a different job.
+        // SQLite: one writer at a time, so the plain sub-select is already exclusive.
+        const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, heartbeat_ms = $1, \
+               worker = $2 WHERE id = (\
+               SELECT id FROM jobs WHERE state = 'pending' AND not_before_ms <= $1 \
+               ORDER BY kind = 'render' DESC, seq LIMIT 1";
+        const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256";
+        type Claimed = (String, String, String, i64, String);
+        let row: Option<Claimed> = match &self.jobs {
+            Pool::Sqlite(p) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{CLAIM}{RETURNING}")))
+                    .bind(now_ms())
+                    .bind(&*self.worker)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{CLAIM} FOR UPDATE SKIP LOCKED{RETURNING}")))
+                    .bind(now_ms())
+                    .bind(&*self.worker)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(row.map(|(id, kind, subject, attempts, profile_sha256)| Job { id, kind, subject, attempts, profile_sha256 }))
     }
 
     /// Jobs not finished yet (pending, waiting for back-off, or running).
     pub async fn unfinished_jobs(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'").fetch_one(&self.pool).await?)
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
+            .fetch_one(p)
+            .await?))
     }
 
     /// Sends a job back to the queue after a transient failure, not before `delay`.
     pub async fn retry_later(&self, job_id: &str, delay: Duration, error: &str) -> Result<()> {
-        sqlx::query("UPDATE jobs SET state = 'pending', not_before_ms = ?, last_error = ? WHERE id = ?")
-            .bind(now_ms() + delay.as_millis() as i64)
-            .bind(error)
-            .bind(job_id)
-            .execute(&self.jobs)
-            .await?;
+        on_pool!(&self.jobs, |p| sqlx::query(
+            "UPDATE jobs SET state = 'pending', not_before_ms = $1, last_error = $2 WHERE id = $3"
+        )
+        .bind(now_ms() + delay.as_millis() as i64)
+        .bind(error)
+        .bind(job_id)
+        .execute(p)
+        .await?
+        .rows_affected());
         Ok(())
     }
 
     /// The text of a profile recorded with a capture.
     pub async fn profile_text(&self, sha256: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT text FROM profiles WHERE sha256 = ?")
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT text FROM profiles WHERE sha256 = $1")
             .bind(sha256)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(p)
+            .await?))
     }
 
     /// Loads an intake.
     pub async fn intake(&self, id: &str) -> Result<Option<IntakeRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as(
             "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station \
-             FROM intakes WHERE id = ?",
+             FROM intakes WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(p)
+        .await?))
     }
 
     /// Commits what the split job found — the input's pages, or why it is quarantined — and then files
@@ -428,34 +493,41 @@ impl Records {
         at: &str,
         close_each_file: bool,
     ) -> Result<()> {
-        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT state, sha256, route_key, station, operator FROM intakes WHERE id = ?")
-            .bind(intake_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.jobs.begin_write().await?;
+        type Captured = (String, String, String, String, Option<String>);
+        let row: Option<Captured> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT state, sha256, route_key, station, operator FROM intakes WHERE id = $1"
+        )
+        .bind(intake_id)
+        .fetch_optional(&mut *c)
+        .await?);
         let mut last_error = None;
-        if let Some(r) = row.filter(|r| r.get::<String, _>(0) == "captured") {
-            let (sha, route, station, operator): (String, String, String, Option<String>) =
-                (r.get(1), r.get(2), r.get(3), r.get(4));
+        if let Some((_, sha, route, station, operator)) = row.filter(|r| r.0 == "captured") {
             match outcome {
                 SplitOutcome::Pages { format, pages } => {
                     for p in pages {
                         insert_page(&mut tx, intake_id, p).await?;
                     }
-                    sqlx::query("UPDATE intakes SET state = 'split', format = ?, page_count = ? WHERE id = ?")
-                        .bind(format)
-                        .bind(pages.len() as i64)
-                        .bind(intake_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    on_tx!(&mut tx, |c| sqlx::query(
+                        "UPDATE intakes SET state = 'split', format = $1, page_count = $2 WHERE id = $3"
+                    )
+                    .bind(format)
+                    .bind(pages.len() as i64)
+                    .bind(intake_id)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected());
                 }
                 SplitOutcome::Quarantined { code, reason } => {
-                    sqlx::query("UPDATE intakes SET state = 'quarantined', reason_code = ?, reason = ? WHERE id = ?")
-                        .bind(code)
-                        .bind(reason)
-                        .bind(intake_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    on_tx!(&mut tx, |c| sqlx::query(
+                        "UPDATE intakes SET state = 'quarantined', reason_code = $1, reason = $2 WHERE id = $3"
+                    )
+                    .bind(code)
+                    .bind(reason)
+                    .bind(intake_id)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected());
                     let detail = serde_json::json!({ "code": code, "reason": reason });
                     let case = (!route.is_empty()).then_some(route.as_str());
                     let who = actor(&station, operator.as_deref());
@@ -465,11 +537,12 @@ impl Records {
                 }
             }
         }
-        sqlx::query("UPDATE jobs SET state = 'done', last_error = ? WHERE id = ?")
+        on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = $1 WHERE id = $2")
             .bind(last_error)
             .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
         assemble(&mut tx, at, close_each_file).await?;
         tx.commit().await?;
         Ok(())
@@ -483,12 +556,14 @@ impl Records {
     /// Closes the documents a query selects (its one optional parameter bound to `param`), in one
     /// transaction, queueing their render jobs.
     async fn close_selected(&self, select: &'static str, param: Option<i64>, at: &str) -> Result<u64> {
-        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
-        let mut q = sqlx::query_scalar(select);
-        if let Some(p) = param {
-            q = q.bind(p);
-        }
-        let ids: Vec<String> = q.fetch_all(&mut *tx).await?;
+        let mut tx = self.jobs.begin_write().await?;
+        let ids: Vec<String> = on_tx!(&mut tx, |c| {
+            let mut q = sqlx::query_scalar(select);
+            if let Some(p) = param {
+                q = q.bind(p);
+            }
+            q.fetch_all(&mut *c).await?
+        });
         for id in &ids {
             close_document(&mut tx, id, at).await?;
         }
@@ -499,15 +574,16 @@ impl Records {
     /// Asks for the open documents of `group_key` to close once every input captured so far is filed
     /// (a marker file such as `.done` in a case folder).
     pub async fn request_close(&self, group_key: &str, at: &str) -> Result<()> {
-        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO close_requests (group_key, up_to_seq, requested_at) \
-             SELECT ?, COALESCE(MAX(seq), 0), ? FROM intakes",
+        let mut tx = self.jobs.begin_write().await?;
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO close_requests (group_key, up_to_seq, requested_at) \
+             SELECT $1, COALESCE(MAX(seq), 0), $2 FROM intakes WHERE true ON CONFLICT DO NOTHING",
         )
         .bind(group_key)
         .bind(at)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
         honour_close_requests(&mut tx, at).await?;
         tx.commit().await?;
         Ok(())
@@ -516,7 +592,7 @@ impl Records {
     /// Closes open documents that have had no new page for `idle` and whose folder has no input
     /// waiting to be filed.
     pub async fn close_idle_documents(&self, idle: Duration, at: &str) -> Result<u64> {
-        let select = "SELECT d.id FROM documents d WHERE d.state = 'open' AND d.updated_ms < ? \
+        let select = "SELECT d.id FROM documents d WHERE d.state = 'open' AND d.updated_ms < $1 \
              AND d.group_key LIKE 'folder:%' AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.assembled = 0 \
                  AND (i.source_path LIKE substr(d.group_key, 8) || '/%' OR substr(d.group_key, 8) = ''))";
         self.close_selected(select, Some(now_ms() - idle.as_millis() as i64), at).await
@@ -527,40 +603,28 @@ impl Records {
         let Some(doc) = self.document(id).await? else {
             return Ok(None);
         };
-        let rows = sqlx::query(
+        let pages = on_pool!(&self.pool, |p| {
+            sqlx::query_as(
             "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name \
-             FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = ? ORDER BY p.page_no",
+             FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = $1 ORDER BY p.page_no",
         )
         .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let pages = rows
-            .into_iter()
-            .map(|r| PageRow {
-                id: r.get(0),
-                intake_id: r.get(1),
-                sha256: r.get(2),
-                page_index: r.get::<i64, _>(3) as u32,
-                dpi_x: r.get(4),
-                dpi_y: r.get(5),
-                source_encoding: r.get(6),
-                source_mtime: r.get(7),
-                source_name: r.get(8),
-            })
-            .collect();
+        .fetch_all(p)
+        .await?
+        });
         Ok(Some((doc, pages)))
     }
 
     /// Attached scanned documents of a case in ordinal order, with their pages, for the case bundle.
     pub async fn case_documents_for_bundle(&self, code: &str) -> Result<Vec<(DocumentRow, Vec<PageRow>)>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT d.id FROM documents d WHERE d.case_code = ? AND d.state = 'attached' \
+        let ids: Vec<String> = on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT d.id FROM documents d WHERE d.case_code = $1 AND d.state = 'attached' \
              AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.document_id = d.id AND p.source_encoding = 'pdf') \
              ORDER BY d.ordinal",
         )
         .bind(code)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(d) = self.document_for_render(&id).await? {
@@ -580,23 +644,27 @@ impl Records {
         documents: i64,
         at: &str,
     ) -> Result<bool> {
-        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT OR IGNORE INTO files (sha256, bytes, kind, stored_at) VALUES (?, ?, 'pdf', ?)")
-            .bind(sha256)
-            .bind(bytes as i64)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        let r = sqlx::query(
-            "UPDATE cases SET bundle_sha256 = ?, bundle_documents = ? WHERE code = ? AND bundle_documents <= ?",
+        let mut tx = self.jobs.begin_write().await?;
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO files (sha256, bytes, kind, stored_at) VALUES ($1, $2, 'pdf', $3) ON CONFLICT DO NOTHING"
+        )
+        .bind(sha256)
+        .bind(bytes as i64)
+        .bind(at)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        let r = on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE cases SET bundle_sha256 = $1, bundle_documents = $2 WHERE code = $3 AND bundle_documents <= $4",
         )
         .bind(sha256)
         .bind(documents)
         .bind(code)
         .bind(documents)
-        .execute(&mut *tx)
-        .await?;
-        let recorded = r.rows_affected() > 0;
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        let recorded = r > 0;
         if recorded {
             let detail = serde_json::json!({ "documents": documents, "bytes": bytes });
             insert_event(&mut tx, at, "sohoa", "bundle", Some(code), None, None, Some(sha256), &detail).await?;
@@ -607,13 +675,12 @@ impl Records {
 
     /// One document.
     pub async fn document(&self, id: &str) -> Result<Option<DocumentRow>> {
-        let row = sqlx::query(
-            "SELECT id, case_code, ordinal, role, doc_type, state, pdf_sha256, page_count FROM documents WHERE id = ?",
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT id, case_code, ordinal, role, doc_type, state, pdf_sha256, page_count FROM documents WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(doc_from_row))
+        .fetch_optional(p)
+        .await?))
     }
 
     /// Attaches a rendered PDF (already durable in the blob store) to its document.
@@ -626,36 +693,45 @@ impl Records {
         encodings: &[(String, String)],
         at: &str,
     ) -> Result<()> {
-        let mut tx = self.jobs.begin_with("BEGIN IMMEDIATE").await?;
-        let state: Option<(String, String)> = sqlx::query_as("SELECT state, case_code FROM documents WHERE id = ?")
-            .bind(doc_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.jobs.begin_write().await?;
+        let state: Option<(String, String)> =
+            on_tx!(&mut tx, |c| sqlx::query_as("SELECT state, case_code FROM documents WHERE id = $1")
+                .bind(doc_id)
+                .fetch_optional(&mut *c)
+                .await?);
         if let Some((state, case_code)) = state.filter(|(s, _)| s == "closed") {
             let _ = state;
-            sqlx::query("INSERT OR IGNORE INTO files (sha256, bytes, kind, stored_at) VALUES (?, ?, 'pdf', ?)")
-                .bind(pdf_sha256)
-                .bind(bytes as i64)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE documents SET state = 'attached', pdf_sha256 = ?, attached_at = ? WHERE id = ?")
-                .bind(pdf_sha256)
-                .bind(at)
-                .bind(doc_id)
-                .execute(&mut *tx)
-                .await?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO files (sha256, bytes, kind, stored_at) VALUES ($1, $2, 'pdf', $3) ON CONFLICT DO NOTHING"
+            )
+            .bind(pdf_sha256)
+            .bind(bytes as i64)
+            .bind(at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+            on_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE documents SET state = 'attached', pdf_sha256 = $1, attached_at = $2 WHERE id = $3"
+            )
+            .bind(pdf_sha256)
+            .bind(at)
+            .bind(doc_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
             for (page_id, enc) in encodings {
                 // The blank verdict goes into the page's flags, where the clerk sees it.
-                sqlx::query(
-                    "UPDATE pages SET state = 'attached', output_encoding = ?, \
-                     flags = CASE WHEN ? THEN json_insert(flags, '$[#]', 'blank') ELSE flags END WHERE id = ?",
+                on_tx!(&mut tx, |c| sqlx::query(
+                    "UPDATE pages SET state = 'attached', output_encoding = $1, \
+                     flags = CASE WHEN NOT $2 THEN flags WHEN flags = '[]' THEN '[\"blank\"]' \
+                     ELSE substr(flags, 1, length(flags) - 1) || ',\"blank\"]' END WHERE id = $3",
                 )
                 .bind(enc)
                 .bind(enc.contains("blank"))
                 .bind(page_id)
-                .execute(&mut *tx)
-                .await?;
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
             }
             let detail = serde_json::json!({ "bytes": bytes, "pages": encodings.len() });
             insert_event(
@@ -671,39 +747,34 @@ impl Records {
             )
             .await?;
         }
-        sqlx::query("UPDATE jobs SET state = 'done', last_error = NULL WHERE id = ?")
+        on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = NULL WHERE id = $1")
             .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
         tx.commit().await?;
         Ok(())
     }
 
     /// Counts for a summary.
     pub async fn tally(&self) -> Result<Tally> {
-        let r = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM intakes), \
-                    (SELECT COUNT(*) FROM intakes WHERE state = 'quarantined'), \
-                    (SELECT COUNT(*) FROM pages WHERE state = 'attached'), \
-                    (SELECT COUNT(*) FROM pages WHERE state = 'unfiled'), \
-                    (SELECT COUNT(*) FROM documents WHERE state = 'attached'), \
-                    (SELECT COUNT(*) FROM jobs WHERE state <> 'done')",
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM intakes) AS intakes, \
+                    (SELECT COUNT(*) FROM intakes WHERE state = 'quarantined') AS quarantined, \
+                    (SELECT COUNT(*) FROM pages WHERE state = 'attached') AS pages_attached, \
+                    (SELECT COUNT(*) FROM pages WHERE state = 'unfiled') AS pages_unfiled, \
+                    (SELECT COUNT(*) FROM documents WHERE state = 'attached') AS documents, \
+                    (SELECT COUNT(*) FROM jobs WHERE state <> 'done') AS jobs_pending",
         )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Tally {
-            intakes: r.get(0),
-            quarantined: r.get(1),
-            pages_attached: r.get(2),
-            pages_unfiled: r.get(3),
-            documents: r.get(4),
-            jobs_pending: r.get(5),
-        })
+        .fetch_one(p)
+        .await?))
     }
 
     /// Every recorded file and its kind, for fixity checks.
     pub async fn files(&self) -> Result<Vec<(String, i64, String)>> {
-        Ok(sqlx::query_as("SELECT sha256, bytes, kind FROM files ORDER BY sha256").fetch_all(&self.pool).await?)
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as("SELECT sha256, bytes, kind FROM files ORDER BY sha256")
+            .fetch_all(p)
+            .await?))
     }
 
     /// Appends an audit event outside any other operation (e.g. a fixity run).
@@ -715,21 +786,8 @@ impl Records {
     }
 
     /// The underlying pool, for read-only views (case listings) and tests.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
-    }
-}
-
-fn doc_from_row(r: sqlx::sqlite::SqliteRow) -> DocumentRow {
-    DocumentRow {
-        id: r.get(0),
-        case_code: r.get(1),
-        ordinal: r.get(2),
-        role: r.get(3),
-        doc_type: r.get(4),
-        state: r.get(5),
-        pdf_sha256: r.get(6),
-        page_count: r.get(7),
     }
 }
 
@@ -740,13 +798,11 @@ fn actor(station: &str, operator: Option<&str>) -> String {
     }
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
-
-async fn insert_page(tx: &mut Tx<'_>, intake_id: &str, p: &NewPage) -> Result<()> {
-    sqlx::query(
+async fn insert_page(tx: &mut Tx, intake_id: &str, p: &NewPage) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO pages (id, intake_id, page_index, width, height, dpi_x, dpi_y, dpi_source, colour, \
          source_encoding, case_code, role, doc_type, group_key, flags, state) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending')",
     )
     .bind(new_id())
     .bind(intake_id)
@@ -763,14 +819,15 @@ async fn insert_page(tx: &mut Tx<'_>, intake_id: &str, p: &NewPage) -> Result<()
     .bind(&p.doc_type)
     .bind(&p.group_key)
     .bind(serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()))
-    .execute(&mut **tx)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_event(
-    tx: &mut Tx<'_>,
+pub(crate) async fn insert_event(
+    tx: &mut Tx,
     at: &str,
     actor: &str,
     kind: &str,
@@ -780,9 +837,9 @@ async fn insert_event(
     sha256: Option<&str>,
     detail: &serde_json::Value,
 ) -> Result<()> {
-    sqlx::query(
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO events (at, actor, kind, case_code, intake_id, document_id, sha256, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(at)
     .bind(actor)
@@ -792,19 +849,21 @@ async fn insert_event(
     .bind(document_id)
     .bind(sha256)
     .bind(detail.to_string())
-    .execute(&mut **tx)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Files pages into documents strictly in capture order, so ordinals follow input order whatever order
 /// the split jobs finish in. Stops at the first input not split yet.
-async fn assemble(tx: &mut Tx<'_>, at: &str, close_each_file: bool) -> Result<()> {
+async fn assemble(tx: &mut Tx, at: &str, close_each_file: bool) -> Result<()> {
     loop {
-        let next: Option<(String, String, i64)> =
-            sqlx::query_as("SELECT id, state, seq FROM intakes WHERE assembled = 0 ORDER BY seq LIMIT 1")
-                .fetch_optional(&mut **tx)
-                .await?;
+        let next: Option<(String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT id, state, seq FROM intakes WHERE assembled = 0 ORDER BY seq LIMIT 1"
+        )
+        .fetch_optional(&mut *c)
+        .await?);
         let Some((intake_id, state, _seq)) = next else {
             return honour_close_requests(tx, at).await;
         };
@@ -812,52 +871,59 @@ async fn assemble(tx: &mut Tx<'_>, at: &str, close_each_file: bool) -> Result<()
             return honour_close_requests(tx, at).await;
         }
         type PendingPage = (String, Option<String>, String, Option<String>, String, String);
-        let pages: Vec<PendingPage> = sqlx::query_as(
+        let pages: Vec<PendingPage> = on_tx!(tx, |c| sqlx::query_as(
             "SELECT id, case_code, role, doc_type, group_key, source_encoding FROM pages \
-             WHERE intake_id = ? AND state = 'pending' ORDER BY page_index",
+             WHERE intake_id = $1 AND state = 'pending' ORDER BY page_index",
         )
         .bind(&intake_id)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(&mut *c)
+        .await?);
         let mut touched: Vec<String> = Vec::new();
         for (page_id, case_code, role, doc_type, group_key, encoding) in pages {
             let Some(code) = case_code else {
-                sqlx::query("UPDATE pages SET state = 'unfiled' WHERE id = ?")
+                on_tx!(tx, |c| sqlx::query("UPDATE pages SET state = 'unfiled' WHERE id = $1")
                     .bind(&page_id)
-                    .execute(&mut **tx)
-                    .await?;
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected());
                 continue;
             };
-            sqlx::query("INSERT OR IGNORE INTO cases (id, code, created_at) VALUES (?, ?, ?)")
-                .bind(new_id())
-                .bind(&code)
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
+            on_tx!(tx, |c| sqlx::query(
+                "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+            )
+            .bind(new_id())
+            .bind(&code)
+            // The unit code is the first part of a one-stop case code; an import may correct it.
+            .bind(code.split_once('-').map(|(u, _)| u))
+            .bind(at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
             // A born-digital PDF is its own document; it is never merged with scanned pages.
             let key = if encoding == "pdf" { format!("pdf:{intake_id}") } else { group_key };
-            let open: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM documents WHERE state = 'open' AND case_code = ? AND group_key = ? AND role = ? \
-                 AND doc_type IS ?",
+            let open: Option<String> = on_tx!(tx, |c| sqlx::query_scalar(
+                "SELECT id FROM documents WHERE state = 'open' AND case_code = $1 AND group_key = $2 AND role = $3 \
+                 AND doc_type IS NOT DISTINCT FROM $4",
             )
             .bind(&code)
             .bind(&key)
             .bind(&role)
             .bind(&doc_type)
-            .fetch_optional(&mut **tx)
-            .await?;
+            .fetch_optional(&mut *c)
+            .await?);
             let doc_id = match open {
                 Some(id) => id,
                 None => {
                     let id = new_id();
-                    let ordinal: i64 =
-                        sqlx::query_scalar("SELECT COALESCE(MAX(ordinal), 0) + 1 FROM documents WHERE case_code = ?")
-                            .bind(&code)
-                            .fetch_one(&mut **tx)
-                            .await?;
-                    sqlx::query(
+                    let ordinal: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM documents WHERE case_code = $1"
+                    )
+                    .bind(&code)
+                    .fetch_one(&mut *c)
+                    .await?);
+                    on_tx!(tx, |c| sqlx::query(
                         "INSERT INTO documents (id, case_code, ordinal, role, doc_type, group_key, state, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
+                         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)",
                     )
                     .bind(&id)
                     .bind(&code)
@@ -866,30 +932,39 @@ async fn assemble(tx: &mut Tx<'_>, at: &str, close_each_file: bool) -> Result<()
                     .bind(&doc_type)
                     .bind(&key)
                     .bind(at)
-                    .execute(&mut **tx)
-                    .await?;
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected());
                     id
                 }
             };
-            sqlx::query(
-                "UPDATE pages SET state = 'filed', document_id = ?, \
-                 page_no = (SELECT page_count + 1 FROM documents WHERE id = ?) WHERE id = ?",
+            on_tx!(tx, |c| sqlx::query(
+                "UPDATE pages SET state = 'filed', document_id = $1, \
+                 page_no = (SELECT page_count + 1 FROM documents WHERE id = $2) WHERE id = $3",
             )
             .bind(&doc_id)
             .bind(&doc_id)
             .bind(&page_id)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query("UPDATE documents SET page_count = page_count + 1, updated_ms = ? WHERE id = ?")
-                .bind(now_ms())
-                .bind(&doc_id)
-                .execute(&mut **tx)
-                .await?;
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+            on_tx!(tx, |c| sqlx::query(
+                "UPDATE documents SET page_count = page_count + 1, updated_ms = $1 WHERE id = $2"
+            )
+            .bind(now_ms())
+            .bind(&doc_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
             if !touched.contains(&doc_id) {
                 touched.push(doc_id);
             }
         }
-        sqlx::query("UPDATE intakes SET assembled = 1 WHERE id = ?").bind(&intake_id).execute(&mut **tx).await?;
+        on_tx!(tx, |c| sqlx::query("UPDATE intakes SET assembled = 1 WHERE id = $1")
+            .bind(&intake_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
         if close_each_file {
             for d in touched {
                 close_document(tx, &d, at).await?;
@@ -899,60 +974,66 @@ async fn assemble(tx: &mut Tx<'_>, at: &str, close_each_file: bool) -> Result<()
 }
 
 /// Closes the groups whose close was requested once every input captured before the request is filed.
-async fn honour_close_requests(tx: &mut Tx<'_>, at: &str) -> Result<()> {
-    let filed_up_to: i64 = sqlx::query_scalar(
+async fn honour_close_requests(tx: &mut Tx, at: &str) -> Result<()> {
+    let filed_up_to: i64 = on_tx!(tx, |c| {
+        sqlx::query_scalar(
         "SELECT COALESCE((SELECT MIN(seq) - 1 FROM intakes WHERE assembled = 0), (SELECT COALESCE(MAX(seq), 0) FROM intakes))",
     )
-    .fetch_one(&mut **tx)
-    .await?;
+    .fetch_one(&mut *c)
+    .await?
+    });
     let due: Vec<(String, i64)> =
-        sqlx::query_as("SELECT group_key, up_to_seq FROM close_requests WHERE up_to_seq <= ?")
+        on_tx!(tx, |c| sqlx::query_as("SELECT group_key, up_to_seq FROM close_requests WHERE up_to_seq <= $1")
             .bind(filed_up_to)
-            .fetch_all(&mut **tx)
-            .await?;
+            .fetch_all(&mut *c)
+            .await?);
     for (group, up_to) in due {
-        let docs: Vec<String> = sqlx::query_scalar("SELECT id FROM documents WHERE state = 'open' AND group_key = ?")
-            .bind(&group)
-            .fetch_all(&mut **tx)
-            .await?;
+        let docs: Vec<String> =
+            on_tx!(tx, |c| sqlx::query_scalar("SELECT id FROM documents WHERE state = 'open' AND group_key = $1")
+                .bind(&group)
+                .fetch_all(&mut *c)
+                .await?);
         for d in docs {
             close_document(tx, &d, at).await?;
         }
-        sqlx::query("DELETE FROM close_requests WHERE group_key = ? AND up_to_seq = ?")
+        on_tx!(tx, |c| sqlx::query("DELETE FROM close_requests WHERE group_key = $1 AND up_to_seq = $2")
             .bind(&group)
             .bind(up_to)
-            .execute(&mut **tx)
-            .await?;
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
     }
     Ok(())
 }
 
-async fn close_document(tx: &mut Tx<'_>, doc_id: &str, at: &str) -> Result<()> {
-    let r = sqlx::query("UPDATE documents SET state = 'closed' WHERE id = ? AND state = 'open'")
+async fn close_document(tx: &mut Tx, doc_id: &str, at: &str) -> Result<()> {
+    let r = on_tx!(tx, |c| sqlx::query("UPDATE documents SET state = 'closed' WHERE id = $1 AND state = 'open'")
         .bind(doc_id)
-        .execute(&mut **tx)
-        .await?;
-    if r.rows_affected() == 0 {
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    if r == 0 {
         return Ok(());
     }
     // The render job runs under the profile of the document's first input.
-    let (profile, seq): (String, i64) = sqlx::query_as(
+    let (profile, seq): (String, i64) = on_tx!(tx, |c| sqlx::query_as(
         "SELECT i.profile_sha256, i.seq FROM pages p JOIN intakes i ON i.id = p.intake_id \
-         WHERE p.document_id = ? ORDER BY p.page_no LIMIT 1",
+         WHERE p.document_id = $1 ORDER BY p.page_no LIMIT 1",
     )
     .bind(doc_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT OR IGNORE INTO jobs (id, seq, kind, subject, state, profile_sha256, created_at) \
-         VALUES (?, ?, 'render', ?, 'pending', ?, ?)",
+    .fetch_one(&mut *c)
+    .await?);
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO jobs (id, seq, kind, subject, state, profile_sha256, created_at) \
+         VALUES ($1, $2, 'render', $3, 'pending', $4, $5) ON CONFLICT DO NOTHING",
     )
     .bind(new_id())
     .bind(seq)
     .bind(doc_id)
     .bind(profile)
     .bind(at)
-    .execute(&mut **tx)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }

@@ -37,13 +37,7 @@ pub fn draw(script: &str) {
 }
 
 pub fn sohoa(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sohoa"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("RUST_LOG", "sohoa=info,warn")
-        .output()
-        .expect("sohoa runs")
+    command(data).args(args).output().expect("sohoa runs")
 }
 
 pub fn text(o: &Output) -> String {
@@ -59,6 +53,10 @@ pub fn keep_profile(dir: &Path) -> PathBuf {
     )
     .unwrap();
     p
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 pub fn sha256_file(p: &Path) -> String {
@@ -151,20 +149,120 @@ pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64).sum::<u64>() as f64 / a.len() as f64
 }
 
-/// Runs a query against a data folder's database.
+/// The PostgreSQL server the suite runs against when `SOHOA_TEST_DATABASE` names one (a URL whose
+/// database the tests may connect to); SQLite files otherwise.
+pub fn pg_server() -> Option<String> {
+    std::env::var("SOHOA_TEST_DATABASE").ok().filter(|s| !s.is_empty())
+}
+
+/// True when the suite runs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    pg_server().is_some()
+}
+
+/// The database URL of a data folder under test: on PostgreSQL, a database of its own (named after the
+/// folder), created on first use, so tests running at once never share records.
+pub fn database_for(data: &Path) -> Option<String> {
+    let server = pg_server()?;
+    let digest = hex::encode(Sha256::digest(data.to_string_lossy().as_bytes()));
+    let name = format!("sohoa_t_{}", &digest[..20]);
+    let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server.clone());
+    let url = format!("{base}/{name}");
+    static CREATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
+    if !created.contains(&name) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let admin = sqlx::PgPool::connect(&server).await.expect("the PostgreSQL test server answers");
+            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(&name)
+                .fetch_optional(&admin)
+                .await
+                .unwrap();
+            if exists.is_none() {
+                let sql = format!("CREATE DATABASE {name}");
+                let mut tries = 0;
+                // Two CREATE DATABASE at the same instant can collide on the template; try again.
+                while let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&admin).await {
+                    tries += 1;
+                    assert!(tries < 20, "cannot create test database {name}: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+                }
+            }
+            admin.close().await;
+        });
+        created.push(name);
+    }
+    Some(url)
+}
+
+/// The binary, pointed at a data folder (and its test database on PostgreSQL).
+pub fn command(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sohoa"));
+    c.arg("--data").arg(data).env("RUST_LOG", "sohoa=info,warn").env_remove("SOHOA_DATABASE");
+    if let Some(url) = database_for(data) {
+        c.env("SOHOA_DATABASE", url);
+    }
+    c
+}
+
+/// A data folder's database, whichever backend.
+pub enum TestDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+async fn connect(data: &Path) -> Result<TestDb, sqlx::Error> {
+    Ok(match database_for(data) {
+        Some(url) => TestDb::Postgres(sqlx::PgPool::connect(&url).await?),
+        None => {
+            let path = data.join("sohoa.db");
+            if !path.exists() {
+                return Err(sqlx::Error::Configuration("no database yet".into()));
+            }
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .busy_timeout(std::time::Duration::from_secs(10));
+            TestDb::Sqlite(sqlx::SqlitePool::connect_with(opts).await?)
+        }
+    })
+}
+
+/// Runs a query against a data folder's database (either backend: write SQL both understand).
 pub fn query<T>(data: &Path, sql: &'static str) -> Vec<T>
 where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(data.join("sohoa.db"))
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
-        let rows = sqlx::query_as::<_, T>(sql).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows
+        match connect(data).await.unwrap() {
+            TestDb::Sqlite(p) => {
+                let rows = sqlx::query_as::<_, T>(sql).fetch_all(&p).await.unwrap();
+                p.close().await;
+                rows
+            }
+            TestDb::Postgres(p) => {
+                let rows = sqlx::query_as::<_, T>(sql).fetch_all(&p).await.unwrap();
+                p.close().await;
+                rows
+            }
+        }
+    })
+}
+
+/// Runs a statement outside the product (as a person with SQL access might); the error text when
+/// the database refuses it.
+pub fn execute(data: &Path, sql: &'static str) -> Result<u64, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let r = match connect(data).await.map_err(|e| e.to_string())? {
+            TestDb::Sqlite(p) => sqlx::raw_sql(sql).execute(&p).await.map(|r| r.rows_affected()),
+            TestDb::Postgres(p) => sqlx::raw_sql(sql).execute(&p).await.map(|r| r.rows_affected()),
+        };
+        r.map_err(|e| e.to_string())
     })
 }
 
@@ -172,13 +270,18 @@ where
 pub fn try_count(data: &Path, sql: &'static str) -> Option<i64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
     rt.block_on(async {
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(data.join("sohoa.db"))
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = sqlx::SqlitePool::connect_with(opts).await.ok()?;
-        let n = sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.ok();
-        pool.close().await;
-        n
+        match connect(data).await.ok()? {
+            TestDb::Sqlite(p) => {
+                let n = sqlx::query_scalar::<_, i64>(sql).fetch_one(&p).await.ok();
+                p.close().await;
+                n
+            }
+            TestDb::Postgres(p) => {
+                let n = sqlx::query_scalar::<_, i64>(sql).fetch_one(&p).await.ok();
+                p.close().await;
+                n
+            }
+        }
     })
 }
 

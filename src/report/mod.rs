@@ -1,0 +1,317 @@
+//! The digitization figures of Decision 766/QĐ-TTg, per unit and procedure, with the cases behind
+//! every shortfall.
+//!
+//! The rules, as computed here (SPEC.md):
+//! - **Electronic-result rate** = cases with a result document attached ÷ cases resolved in the period
+//!   whose procedure issues a written result. A case falls in the period by its resolved date.
+//! - **Digitization rate** = cases with an input document attached *and* a result document attached
+//!   (the result only when the procedure issues one) ÷ cases received in the period.
+//! - **Reuse rate** = cases with an attached input whose bytes had already been digitized for another
+//!   case ÷ cases received in the period.
+//! - **Score**: a rate of 80% or more earns the full points; below, points = full × rate ÷ 80%.
+//!
+//! Dates are local dates in Asia/Ho_Chi_Minh (UTC+7 all year), as stored. A procedure the catalogue
+//! does not know is taken to issue a written result: the stricter reading.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::store::Records;
+use crate::store::db::on_pool;
+
+/// The rate at or above which an indicator earns its full points.
+pub const FULL_POINTS_AT: f64 = 0.8;
+
+/// Which cases a report covers.
+#[derive(Debug, Clone, Default)]
+pub struct Period {
+    /// First local date, `YYYY-MM-DD`, inclusive.
+    pub from: String,
+    /// Last local date, inclusive.
+    pub to: String,
+    /// Only this unit.
+    pub unit: Option<String>,
+    /// Only this procedure.
+    pub procedure: Option<String>,
+}
+
+/// One indicator: numerator, denominator, rate and score.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Rate {
+    /// Cases that meet it.
+    pub numerator: i64,
+    /// Cases it is measured over.
+    pub denominator: i64,
+    /// numerator ÷ denominator; `None` when there is nothing to measure.
+    pub rate: Option<f64>,
+    /// Share of the full points earned (1.0 = full); `None` with the rate.
+    pub score: Option<f64>,
+}
+
+impl Rate {
+    fn count(&mut self, meets: bool) {
+        self.denominator += 1;
+        self.numerator += i64::from(meets);
+    }
+
+    fn finish(&mut self) {
+        self.rate = (self.denominator > 0).then(|| self.numerator as f64 / self.denominator as f64);
+        self.score = self.rate.map(score);
+    }
+}
+
+/// Points earned under the 80% rule, as a share of the full points.
+pub fn score(rate: f64) -> f64 {
+    if rate >= FULL_POINTS_AT { 1.0 } else { rate / FULL_POINTS_AT }
+}
+
+/// The cases behind each shortfall, so a supervisor can act on them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Shortfalls {
+    /// Received in the period, no input document attached.
+    pub missing_inputs: Vec<String>,
+    /// Received in the period, the procedure issues a result, none attached.
+    pub missing_result: Vec<String>,
+    /// Resolved in the period with a written result, none attached (the electronic-result shortfall).
+    pub resolved_without_result: Vec<String>,
+    /// Received in the period, no input reused.
+    pub not_reused: Vec<String>,
+}
+
+/// The figures of one unit and procedure (or of everything, for the total).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Group {
+    /// Unit code; `*` in the total.
+    pub unit: String,
+    /// Procedure code; `*` in the total.
+    pub procedure: String,
+    /// Procedure name from the catalogue.
+    pub procedure_name: Option<String>,
+    /// Cases received in the period.
+    pub received: i64,
+    /// Cases resolved in the period.
+    pub resolved: i64,
+    /// The electronic-result rate.
+    pub electronic_result: Rate,
+    /// The digitization rate.
+    pub digitization: Rate,
+    /// The reuse rate.
+    pub reuse: Rate,
+    /// The cases behind each shortfall.
+    pub shortfalls: Shortfalls,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// First date.
+    pub from: String,
+    /// Last date.
+    pub to: String,
+    /// Unit filter.
+    pub unit: Option<String>,
+    /// Procedure filter.
+    pub procedure: Option<String>,
+    /// Per unit and procedure, sorted.
+    pub groups: Vec<Group>,
+    /// All groups together.
+    pub total: Group,
+}
+
+#[derive(sqlx::FromRow)]
+struct CaseFacts {
+    code: String,
+    unit: String,
+    procedure: String,
+    procedure_name: Option<String>,
+    received_date: Option<String>,
+    resolved_date: Option<String>,
+    status: String,
+    issues_result: i64,
+    inputs: i64,
+    results: i64,
+    reused: i64,
+}
+
+/// Computes the report for a period.
+pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
+    let facts: Vec<CaseFacts> = on_pool!(records.pool(), |p| sqlx::query_as(
+        "SELECT c.code, COALESCE(c.unit, '') AS unit, COALESCE(c.procedure_code, '') AS procedure, \
+           pr.name AS procedure_name, c.received_date, c.resolved_date, c.status, \
+           COALESCE(pr.issues_result, 1) AS issues_result, \
+           (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
+              AND d.role = 'input') AS inputs, \
+           (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
+              AND d.role = 'result') AS results, \
+           (SELECT COUNT(*) FROM documents d JOIN pages pg ON pg.document_id = d.id \
+              JOIN intakes i ON i.id = pg.intake_id WHERE d.case_code = c.code AND d.state = 'attached' \
+              AND d.role = 'input' AND i.reused = 1) AS reused \
+         FROM cases c LEFT JOIN procedures pr ON pr.code = c.procedure_code \
+         WHERE ((c.received_date >= $1 AND c.received_date <= $2) \
+             OR (c.status = 'resolved' AND c.resolved_date >= $1 AND c.resolved_date <= $2)) \
+           AND ($3 IS NULL OR c.unit = $3) AND ($4 IS NULL OR c.procedure_code = $4) \
+         ORDER BY c.code",
+    )
+    .bind(&period.from)
+    .bind(&period.to)
+    .bind(&period.unit)
+    .bind(&period.procedure)
+    .fetch_all(p)
+    .await?);
+    let in_period =
+        |d: &Option<String>| d.as_deref().is_some_and(|d| d >= period.from.as_str() && d <= period.to.as_str());
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    let mut total = Group { unit: "*".into(), procedure: "*".into(), ..Default::default() };
+    for f in facts {
+        let g = groups.entry((f.unit.clone(), f.procedure.clone())).or_insert_with(|| Group {
+            unit: f.unit.clone(),
+            procedure: f.procedure.clone(),
+            procedure_name: f.procedure_name.clone(),
+            ..Default::default()
+        });
+        let issues = f.issues_result != 0;
+        for g in [&mut *g, &mut total] {
+            if in_period(&f.received_date) {
+                g.received += 1;
+                let digitized = f.inputs > 0 && (f.results > 0 || !issues);
+                g.digitization.count(digitized);
+                g.reuse.count(f.reused > 0);
+                if f.inputs == 0 {
+                    g.shortfalls.missing_inputs.push(f.code.clone());
+                }
+                if issues && f.results == 0 {
+                    g.shortfalls.missing_result.push(f.code.clone());
+                }
+                if f.reused == 0 {
+                    g.shortfalls.not_reused.push(f.code.clone());
+                }
+            }
+            if f.status == "resolved" && in_period(&f.resolved_date) {
+                g.resolved += 1;
+                if issues {
+                    g.electronic_result.count(f.results > 0);
+                    if f.results == 0 {
+                        g.shortfalls.resolved_without_result.push(f.code.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    for g in groups.iter_mut().chain(std::iter::once(&mut total)) {
+        g.electronic_result.finish();
+        g.digitization.finish();
+        g.reuse.finish();
+    }
+    Ok(Report {
+        from: period.from.clone(),
+        to: period.to.clone(),
+        unit: period.unit.clone(),
+        procedure: period.procedure.clone(),
+        groups,
+        total,
+    })
+}
+
+fn pct(r: Option<f64>) -> String {
+    r.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "—".into())
+}
+
+fn frac(r: &Rate) -> String {
+    format!("{}/{}", r.numerator, r.denominator)
+}
+
+/// The report as a table for a terminal, with the shortfall cases listed under it.
+pub fn to_table(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "Digitization report (Decision 766) for {} … {}", r.from, r.to);
+    let _ = writeln!(
+        s,
+        "{:<16} {:<12} {:>5} {:>5}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}",
+        "UNIT",
+        "PROCEDURE",
+        "RECV",
+        "RESLV",
+        "E-RESULT",
+        "RATE",
+        "SCORE",
+        "DIGITIZED",
+        "RATE",
+        "SCORE",
+        "REUSED",
+        "RATE",
+        "SCORE"
+    );
+    for g in r.groups.iter().chain(std::iter::once(&r.total)) {
+        let _ = writeln!(
+            s,
+            "{:<16} {:<12} {:>5} {:>5}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}",
+            g.unit,
+            g.procedure,
+            g.received,
+            g.resolved,
+            frac(&g.electronic_result),
+            pct(g.electronic_result.rate),
+            pct(g.electronic_result.score),
+            frac(&g.digitization),
+            pct(g.digitization.rate),
+            pct(g.digitization.score),
+            frac(&g.reuse),
+            pct(g.reuse.rate),
+            pct(g.reuse.score),
+        );
+    }
+    let _ = writeln!(s, "\nScore: share of the full points (full at a rate of 80% or more).");
+    for g in &r.groups {
+        let f = &g.shortfalls;
+        if f.missing_inputs.is_empty() && f.missing_result.is_empty() && f.resolved_without_result.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "\n{} / {}{}",
+            g.unit,
+            g.procedure,
+            g.procedure_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+        );
+        for (what, list) in [
+            ("no input attached", &f.missing_inputs),
+            ("no result attached", &f.missing_result),
+            ("resolved in the period, no result file", &f.resolved_without_result),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));
+            }
+        }
+    }
+    s
+}
+
+/// One CSV line per group and indicator, then one per shortfall case.
+pub fn to_csv(r: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ =
+        w.write_record(["from", "to", "unit", "procedure", "indicator", "numerator", "denominator", "rate", "score"]);
+    let num = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    for g in r.groups.iter().chain(std::iter::once(&r.total)) {
+        for (name, rate) in
+            [("electronic_result", &g.electronic_result), ("digitization", &g.digitization), ("reuse", &g.reuse)]
+        {
+            let _ = w.write_record([
+                r.from.as_str(),
+                r.to.as_str(),
+                g.unit.as_str(),
+                g.procedure.as_str(),
+                name,
+                &rate.numerator.to_string(),
+                &rate.denominator.to_string(),
+                &num(rate.rate),
+                &num(rate.score),
+            ]);
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}

@@ -1,0 +1,486 @@
+//! What the one-stop system knows about a case — procedure, unit, dates, status, applicant — and the
+//! procedure catalogue that says what a complete dossier holds.
+//!
+//! Cases arrive from two sides: scans routed to a code (which creates a bare case) and the one-stop
+//! system's export (which fills in the fields, and brings the cases nobody scanned — without them a
+//! digitization rate has no honest denominator). Both meet here, idempotent by case code.
+
+use serde::{Deserialize, Serialize};
+
+use super::Records;
+use super::db::{on_pool, on_tx};
+use super::records::{insert_event, new_id};
+use crate::error::Result;
+
+/// A procedure (thủ tục hành chính) in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Procedure {
+    /// The national procedure code, e.g. `1.001234`.
+    pub code: String,
+    /// Its name, e.g. `Đăng ký khai sinh`.
+    pub name: String,
+    /// The agency that handles it.
+    #[serde(default)]
+    pub unit: String,
+    /// Document types (thành phần hồ sơ) a complete dossier must hold as inputs.
+    #[serde(default)]
+    pub required_inputs: Vec<String>,
+    /// Whether it ends in a written result (a decision, certificate, licence). Only these count in the
+    /// electronic-result rate.
+    #[serde(default = "yes")]
+    pub issues_result: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A case's lifecycle as the one-stop system reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Received, not yet worked on.
+    Received,
+    /// Being handled.
+    Processing,
+    /// Finished with a result.
+    Resolved,
+    /// Returned to the applicant without a result.
+    Returned,
+}
+
+impl Status {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::Processing => "processing",
+            Status::Resolved => "resolved",
+            Status::Returned => "returned",
+        }
+    }
+
+    /// Reads a status word (English, or the Vietnamese the one-stop exports use).
+    pub fn parse(s: &str) -> Option<Status> {
+        let s = crate::util::text::nfc(s.trim()).to_lowercase();
+        Some(match s.as_str() {
+            "received" | "đã tiếp nhận" | "tiếp nhận" | "mới tiếp nhận" => Status::Received,
+            "processing" | "đang xử lý" | "đang giải quyết" => Status::Processing,
+            "resolved" | "đã giải quyết" | "đã trả kết quả" | "hoàn thành" => Status::Resolved,
+            "returned" | "trả lại" | "từ chối" => Status::Returned,
+            _ => return None,
+        })
+    }
+}
+
+/// Fields of a case to set; `None` leaves a field as it is, so an export that lacks a column does not
+/// erase what another source recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFields {
+    /// Procedure code.
+    pub procedure: Option<String>,
+    /// Receiving office (unit code).
+    pub unit: Option<String>,
+    /// Local date received, `YYYY-MM-DD`.
+    pub received: Option<String>,
+    /// Local due date.
+    pub due: Option<String>,
+    /// Lifecycle.
+    pub status: Option<Status>,
+    /// Local date resolved.
+    pub resolved: Option<String>,
+    /// Applicant's full name (personal data).
+    pub applicant_name: Option<String>,
+    /// Applicant's ID-card number (personal data).
+    pub applicant_id: Option<String>,
+    /// Applicant's phone or address (personal data).
+    pub applicant_contact: Option<String>,
+}
+
+/// The stored fields of one case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct CaseRecord {
+    /// Case code.
+    pub code: String,
+    /// Procedure code.
+    pub procedure_code: Option<String>,
+    /// Receiving office.
+    pub unit: Option<String>,
+    /// Local date received.
+    pub received_date: Option<String>,
+    /// Local due date.
+    pub due_date: Option<String>,
+    /// `received`, `processing`, `resolved`, `returned`.
+    pub status: String,
+    /// Local date resolved.
+    pub resolved_date: Option<String>,
+    /// Personal data.
+    pub applicant_name: Option<String>,
+    /// Personal data.
+    pub applicant_id: Option<String>,
+    /// Personal data.
+    pub applicant_contact: Option<String>,
+    /// `import` (from the one-stop system) or `scan` (only scans named it).
+    pub origin: String,
+}
+
+/// What setting a case's fields did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Upsert {
+    /// A new case.
+    Created,
+    /// Some fields changed.
+    Updated,
+    /// Nothing changed.
+    Unchanged,
+}
+
+/// Where a required input stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputState {
+    /// A readable document of this type is attached.
+    Attached,
+    /// Something of this type arrived but cannot be read: every page blank, or the scan quarantined.
+    Unreadable,
+    /// Nothing of this type.
+    Missing,
+}
+
+/// One required input of a case.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequiredInput {
+    /// Document type.
+    pub doc_type: String,
+    /// Where it stands.
+    pub state: InputState,
+    /// The PDFs of that type (`<code>.<NNN>.pdf`).
+    pub documents: Vec<String>,
+}
+
+/// How complete a case's dossier is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Completeness {
+    /// The procedure, when the case names one the catalogue knows.
+    pub procedure: Option<String>,
+    /// Each required input in catalogue order.
+    pub required: Vec<RequiredInput>,
+    /// Input documents attached, of any type.
+    pub inputs_attached: i64,
+    /// Whether the procedure issues a written result (unknown procedure: assumed yes).
+    pub result_required: bool,
+    /// Result documents attached.
+    pub results_attached: i64,
+    /// Every required input attached and, when one is issued, the result too.
+    pub complete: bool,
+}
+
+/// Personal fields never go into events or logs, only the fact that they changed.
+const PERSONAL: [&str; 3] = ["applicant_name", "applicant_id", "applicant_contact"];
+
+impl Records {
+    /// Adds or replaces a procedure in the catalogue; returns what it did.
+    pub async fn put_procedure(&self, p: &Procedure, actor: &str, at: &str) -> Result<Upsert> {
+        let mut tx = self.pool().begin_write().await?;
+        let old: Option<Procedure> = read_procedure(&mut tx, &p.code).await?;
+        let required = serde_json::to_string(&p.required_inputs).unwrap_or_else(|_| "[]".into());
+        let outcome = match &old {
+            None => Upsert::Created,
+            Some(o) if o == p => Upsert::Unchanged,
+            Some(_) => Upsert::Updated,
+        };
+        if outcome != Upsert::Unchanged {
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO procedures (code, name, unit, required_inputs, issues_result, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                 unit = excluded.unit, required_inputs = excluded.required_inputs, \
+                 issues_result = excluded.issues_result, updated_at = excluded.updated_at",
+            )
+            .bind(&p.code)
+            .bind(&p.name)
+            .bind(&p.unit)
+            .bind(&required)
+            .bind(i64::from(p.issues_result))
+            .bind(at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+            let detail = serde_json::json!({ "procedure": p, "was": old });
+            insert_event(&mut tx, at, actor, "edit", None, None, None, None, &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Removes a procedure from the catalogue (cases keep its code); false when it was not there.
+    pub async fn remove_procedure(&self, code: &str, actor: &str, at: &str) -> Result<bool> {
+        let mut tx = self.pool().begin_write().await?;
+        let old = read_procedure(&mut tx, code).await?;
+        if let Some(old) = &old {
+            on_tx!(&mut tx, |c| sqlx::query("DELETE FROM procedures WHERE code = $1")
+                .bind(code)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+            let detail = serde_json::json!({ "procedure": old });
+            insert_event(&mut tx, at, actor, "delete", None, None, None, None, &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(old.is_some())
+    }
+
+    /// The catalogue, by code.
+    pub async fn procedures(&self) -> Result<Vec<Procedure>> {
+        let rows: Vec<ProcedureRow> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT code, name, unit, required_inputs, issues_result FROM procedures ORDER BY code"
+        )
+        .fetch_all(p)
+        .await?);
+        Ok(rows.into_iter().map(ProcedureRow::into_procedure).collect())
+    }
+
+    /// Creates a case or updates the fields given, in one transaction with an `edit` event naming
+    /// what changed (personal fields by name only). `origin_import` marks a case the one-stop system
+    /// reported.
+    pub async fn upsert_case(
+        &self,
+        code: &str,
+        fields: &CaseFields,
+        origin_import: bool,
+        actor: &str,
+        at: &str,
+    ) -> Result<Upsert> {
+        let mut tx = self.pool().begin_write().await?;
+        let out = upsert_case_in(&mut tx, code, fields, origin_import, actor, at).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Many upserts in one transaction (an import batch); the outcomes in order.
+    pub async fn upsert_cases(&self, cases: &[(String, CaseFields)], actor: &str, at: &str) -> Result<Vec<Upsert>> {
+        let mut tx = self.pool().begin_write().await?;
+        let mut out = Vec::with_capacity(cases.len());
+        for (code, fields) in cases {
+            out.push(upsert_case_in(&mut tx, code, fields, true, actor, at).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The stored fields of a case.
+    pub async fn case_record(&self, code: &str) -> Result<Option<CaseRecord>> {
+        let mut tx = self.pool().begin().await?;
+        let r = read_case(&mut tx, code).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// Which required inputs of a case are attached, missing or unreadable, and whether the result is.
+    pub async fn completeness(&self, code: &str) -> Result<Completeness> {
+        let record = self.case_record(code).await?.unwrap_or_default();
+        let procedure = match &record.procedure_code {
+            Some(p) => self.procedures().await?.into_iter().find(|x| &x.code == p),
+            None => None,
+        };
+        // (role, type, ordinal, pages, blank pages) of attached documents.
+        type Doc = (String, Option<String>, i64, i64, i64);
+        let docs: Vec<Doc> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT d.role, d.doc_type, d.ordinal, d.page_count, \
+               (SELECT COUNT(*) FROM pages p WHERE p.document_id = d.id AND p.flags LIKE '%\"blank\"%') \
+             FROM documents d WHERE d.case_code = $1 AND d.state = 'attached' ORDER BY d.ordinal",
+        )
+        .bind(code)
+        .fetch_all(p)
+        .await?);
+        // Document types of scans routed to this case but quarantined.
+        let refused: Vec<String> = on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT hints FROM intakes WHERE route_key = $1 AND state = 'quarantined'"
+        )
+        .bind(code)
+        .fetch_all(p)
+        .await?);
+        let refused_types: Vec<String> = refused
+            .iter()
+            .filter_map(|h| serde_json::from_str::<crate::route::Hints>(h).ok())
+            .filter_map(|h| h.manifest.and_then(|m| m.document_type))
+            .map(|t| crate::util::text::nfc(&t))
+            .collect();
+        let wanted = procedure.as_ref().map(|p| p.required_inputs.clone()).unwrap_or_default();
+        let required: Vec<RequiredInput> = wanted
+            .iter()
+            .map(|t| {
+                let of_type: Vec<&Doc> = docs.iter().filter(|d| d.0 == "input" && d.1.as_deref() == Some(t)).collect();
+                let readable = of_type.iter().any(|d| d.3 > d.4);
+                let state = if readable {
+                    InputState::Attached
+                } else if !of_type.is_empty() || refused_types.iter().any(|r| r == t) {
+                    InputState::Unreadable
+                } else {
+                    InputState::Missing
+                };
+                RequiredInput {
+                    doc_type: t.clone(),
+                    state,
+                    documents: of_type.iter().map(|d| format!("{code}.{:03}.pdf", d.2)).collect(),
+                }
+            })
+            .collect();
+        let inputs_attached = docs.iter().filter(|d| d.0 == "input").count() as i64;
+        let results_attached = docs.iter().filter(|d| d.0 == "result").count() as i64;
+        let result_required = procedure.as_ref().is_none_or(|p| p.issues_result);
+        let complete = inputs_attached > 0
+            && required.iter().all(|r| r.state == InputState::Attached)
+            && (!result_required || results_attached > 0);
+        Ok(Completeness {
+            procedure: procedure.map(|p| p.code),
+            required,
+            inputs_attached,
+            result_required,
+            results_attached,
+            complete,
+        })
+    }
+
+    /// Records that someone looked at or downloaded something (the audit trail of access).
+    pub async fn log_access(
+        &self,
+        actor: &str,
+        kind: &str,
+        case: Option<&str>,
+        sha256: Option<&str>,
+        detail: &serde_json::Value,
+        at: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        insert_event(&mut tx, at, actor, kind, case, None, None, sha256, detail).await?;
+        tx.commit().await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ProcedureRow {
+    code: String,
+    name: String,
+    unit: String,
+    required_inputs: String,
+    issues_result: i64,
+}
+
+impl ProcedureRow {
+    fn into_procedure(self) -> Procedure {
+        Procedure {
+            code: self.code,
+            name: self.name,
+            unit: self.unit,
+            required_inputs: serde_json::from_str(&self.required_inputs).unwrap_or_default(),
+            issues_result: self.issues_result != 0,
+        }
+    }
+}
+
+async fn read_procedure(tx: &mut super::db::Tx, code: &str) -> Result<Option<Procedure>> {
+    let row: Option<ProcedureRow> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT code, name, unit, required_inputs, issues_result FROM procedures WHERE code = $1"
+    )
+    .bind(code)
+    .fetch_optional(&mut *c)
+    .await?);
+    Ok(row.map(ProcedureRow::into_procedure))
+}
+
+async fn read_case(tx: &mut super::db::Tx, code: &str) -> Result<Option<CaseRecord>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
+        "SELECT code, procedure_code, unit, received_date, due_date, status, resolved_date, applicant_name, \
+         applicant_id, applicant_contact, origin FROM cases WHERE code = $1",
+    )
+    .bind(code)
+    .fetch_optional(&mut *c)
+    .await?))
+}
+
+async fn upsert_case_in(
+    tx: &mut super::db::Tx,
+    code: &str,
+    f: &CaseFields,
+    origin_import: bool,
+    actor: &str,
+    at: &str,
+) -> Result<Upsert> {
+    let old = read_case(tx, code).await?;
+    let created = old.is_none();
+    let mut new = old.clone().unwrap_or_else(|| CaseRecord {
+        code: code.to_string(),
+        status: Status::Received.as_str().to_string(),
+        origin: "scan".into(),
+        ..Default::default()
+    });
+    let set = |slot: &mut Option<String>, v: &Option<String>| {
+        if let Some(v) = v {
+            *slot = Some(v.clone());
+        }
+    };
+    set(&mut new.procedure_code, &f.procedure);
+    set(&mut new.unit, &f.unit);
+    set(&mut new.received_date, &f.received);
+    set(&mut new.due_date, &f.due);
+    set(&mut new.resolved_date, &f.resolved);
+    set(&mut new.applicant_name, &f.applicant_name);
+    set(&mut new.applicant_id, &f.applicant_id);
+    set(&mut new.applicant_contact, &f.applicant_contact);
+    if let Some(s) = f.status {
+        new.status = s.as_str().to_string();
+    }
+    if origin_import {
+        new.origin = "import".into();
+    }
+    if new.unit.is_none() {
+        // The unit code is the first part of a one-stop case code.
+        new.unit = code.split_once('-').map(|(u, _)| u.to_string());
+    }
+    if old.as_ref() == Some(&new) {
+        return Ok(Upsert::Unchanged);
+    }
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO cases (id, code, created_at, procedure_code, unit, received_date, due_date, status, \
+           resolved_date, applicant_name, applicant_id, applicant_contact, origin, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $3) \
+         ON CONFLICT (code) DO UPDATE SET procedure_code = excluded.procedure_code, unit = excluded.unit, \
+           received_date = excluded.received_date, due_date = excluded.due_date, status = excluded.status, \
+           resolved_date = excluded.resolved_date, applicant_name = excluded.applicant_name, \
+           applicant_id = excluded.applicant_id, applicant_contact = excluded.applicant_contact, \
+           origin = excluded.origin, updated_at = excluded.updated_at",
+    )
+    .bind(new_id())
+    .bind(code)
+    .bind(at)
+    .bind(&new.procedure_code)
+    .bind(&new.unit)
+    .bind(&new.received_date)
+    .bind(&new.due_date)
+    .bind(&new.status)
+    .bind(&new.resolved_date)
+    .bind(&new.applicant_name)
+    .bind(&new.applicant_id)
+    .bind(&new.applicant_contact)
+    .bind(&new.origin)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    let before = serde_json::to_value(old.unwrap_or_default()).unwrap_or_default();
+    let after = serde_json::to_value(&new).unwrap_or_default();
+    let mut changed = serde_json::Map::new();
+    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
+        for (k, v) in a {
+            if k == "code" || b.get(k) == Some(v) {
+                continue;
+            }
+            let shown = if PERSONAL.contains(&k.as_str()) { serde_json::json!("(changed)") } else { v.clone() };
+            changed.insert(k.clone(), shown);
+        }
+    }
+    let detail = serde_json::json!({ "created": created, "changed": changed });
+    insert_event(tx, at, actor, "edit", Some(code), None, None, None, &detail).await?;
+    Ok(if created { Upsert::Created } else { Upsert::Updated })
+}

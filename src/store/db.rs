@@ -1,0 +1,219 @@
+//! The two database backends behind one set of operations: embedded SQLite for a station, PostgreSQL
+//! for a province of centers.
+//!
+//! Every statement is written once, in the SQL both dialects share (`$N` parameters, `ON CONFLICT DO
+//! NOTHING`, `IS NOT DISTINCT FROM`, `string_agg`), and run on whichever typed pool the database URL
+//! chose: the [`on_pool!`] and [`on_tx!`] macros instantiate a statement for each backend, so rows are
+//! decoded by the native driver (no `Any` driver and its type gaps). Where the dialects really differ
+//! (claiming a job) the caller matches on [`Pool`] itself.
+//!
+//! Writers are serialized the same way on both: SQLite by `BEGIN IMMEDIATE`, PostgreSQL by a
+//! transaction-scoped advisory lock taken first in every writing transaction. Filing pages in capture
+//! order relies on it.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::error::{Failure, Result};
+
+/// The key of the advisory lock that serializes writers on PostgreSQL.
+const WRITER_LOCK: i64 = 0x0073_6f68_6f61; // "sohoa"
+
+/// A connection pool of either backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// The embedded database file.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL server shared by several workers.
+    Postgres(PgPool),
+}
+
+/// An open transaction of either backend.
+pub enum Tx {
+    /// SQLite.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs one expression with `$p` bound to the pool of whichever backend is in use; the expression is
+/// compiled once per backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::store::db::Pool::Sqlite($p) => $body,
+            $crate::store::db::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs one expression with `$c` bound to the connection of an open [`Tx`]; use it as `&mut *$c`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::store::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::store::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+pub use crate::{on_pool, on_tx};
+
+/// Which backend a database URL names, and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads `--database`: `postgres://…`/`postgresql://…`, `sqlite://PATH` or a plain file path.
+    pub fn parse(url: &str) -> Location {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Location::Postgres(url.to_string())
+        } else {
+            Location::Sqlite(url.strip_prefix("sqlite://").unwrap_or(url).into())
+        }
+    }
+
+    /// The location with any password replaced, for logs and messages.
+    pub fn display(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(s), Some(at)) if at > s => {
+                    let user = &url[s + 3..at];
+                    let user = user.split(':').next().unwrap_or("");
+                    format!("{}{user}@{}", &url[..s + 3], &url[at + 1..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+impl Pool {
+    /// Opens a SQLite file (created when missing) with the given durability, and applies migrations
+    /// when `migrate` is set.
+    ///
+    /// WAL with `synchronous=FULL`: a commit is on disk when it returns, which is what lets an inbox
+    /// file be removed right after it. `NORMAL` is for job results a power cut may lose and re-run.
+    pub async fn sqlite(path: &Path, full_sync: bool, migrate: bool) -> Result<Pool> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| Failure::transient("database options", e))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_millis(500))
+            // 1 MiB of page cache per connection: enough for the hot rows, flat whatever the archive size.
+            .pragma("cache_size", "-1024");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(|e| Failure::transient(format!("opening the database {}", path.display()), e))?;
+        if migrate {
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| Failure::transient("applying database migrations", e))?;
+        }
+        Ok(Pool::Sqlite(pool))
+    }
+
+    /// Connects to PostgreSQL and applies migrations (the migrator takes its own lock, so workers
+    /// starting together apply them once).
+    pub async fn postgres(url: &str) -> Result<Pool> {
+        let shown = Location::Postgres(url.to_string()).display();
+        let opts = PgConnectOptions::from_str(url).map_err(|e| {
+            Failure::transient(format!("reading the database URL {shown} (expected postgres://user@host:port/db)"), e)
+        })?;
+        let pool = PgPoolOptions::new()
+            // Writers queue on the advisory lock while holding a connection: room for all of them
+            // (capture, workers, housekeeping) and the readers beside.
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await
+            .map_err(|e| Failure::transient(format!("connecting to the database {shown}"), e))?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| Failure::transient("applying database migrations", e))?;
+        Ok(Pool::Postgres(pool))
+    }
+
+    /// A transaction for reading, or writing what no other writer can race (one row by key).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A writing transaction that excludes every other writer until it ends.
+    pub async fn begin_write(&self) -> Result<Tx> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *tx).await?;
+                Tx::Postgres(tx)
+            }
+        })
+    }
+
+    /// True for PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Pool::Postgres(_))
+    }
+
+    /// Closes every connection (tests drop databases afterwards).
+    pub async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+}
+
+impl Tx {
+    /// Makes the transaction's writes durable.
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend_and_hide_passwords() {
+        assert_eq!(Location::parse("data/sohoa.db"), Location::Sqlite("data/sohoa.db".into()));
+        assert_eq!(Location::parse("sqlite:///tmp/x.db"), Location::Sqlite("/tmp/x.db".into()));
+        let pg = Location::parse("postgres://clerk:secret@db.local:5432/sohoa");
+        assert_eq!(pg.display(), "postgres://clerk@db.local:5432/sohoa");
+        assert_eq!(Location::parse("postgresql://h/db").display(), "postgresql://h/db");
+    }
+}

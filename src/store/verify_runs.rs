@@ -1,0 +1,142 @@
+//! Fixity runs in the records: where a run stands (so an interrupted one resumes), and every problem
+//! it found as an audit event.
+
+use super::Records;
+use super::db::{on_pool, on_tx};
+use super::records::{insert_event, new_id};
+use crate::error::Result;
+use crate::fixity::Problem;
+
+/// A fixity run as recorded.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VerifyRun {
+    /// Run id.
+    pub id: String,
+    /// The last file checked, in hash order (`""` before the first).
+    pub last_sha256: String,
+    /// Files checked so far.
+    pub checked: i64,
+    /// Problems found so far.
+    pub failures: i64,
+}
+
+impl Records {
+    /// Starts a run over a window, or with `resume`, continues the newest unfinished run of the same
+    /// window (a new run when there is none).
+    pub async fn start_verify_run(
+        &self,
+        since: Option<&str>,
+        until: Option<&str>,
+        resume: bool,
+        at: &str,
+    ) -> Result<VerifyRun> {
+        if resume {
+            let open: Option<VerifyRun> = on_pool!(self.pool(), |p| {
+                sqlx::query_as(
+                "SELECT id, last_sha256, checked, failures FROM verify_runs WHERE finished_at IS NULL \
+                 AND since IS NOT DISTINCT FROM $1 AND until IS NOT DISTINCT FROM $2 ORDER BY started_at DESC, id DESC LIMIT 1",
+            )
+            .bind(since)
+            .bind(until)
+            .fetch_optional(p)
+            .await?
+            });
+            if let Some(run) = open {
+                return Ok(run);
+            }
+        }
+        let id = new_id();
+        on_pool!(self.pool(), |p| sqlx::query(
+            "INSERT INTO verify_runs (id, started_at, since, until) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(&id)
+        .bind(at)
+        .bind(since)
+        .bind(until)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(VerifyRun { id, last_sha256: String::new(), checked: 0, failures: 0 })
+    }
+
+    /// Records progress and the problems just found, in one transaction. `last` empty keeps the
+    /// position.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn checkpoint_verify_run(
+        &self,
+        id: &str,
+        last: &str,
+        checked: i64,
+        failures: i64,
+        found: &[Problem],
+        actor: &str,
+        at: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE verify_runs SET last_sha256 = CASE WHEN $1 = '' THEN last_sha256 ELSE $1 END, \
+             checked = $2, failures = $3 WHERE id = $4",
+        )
+        .bind(last)
+        .bind(checked)
+        .bind(failures)
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        for p in found {
+            let sha = match p {
+                Problem::Changed { sha256, .. }
+                | Problem::Missing { sha256 }
+                | Problem::Unexpected { sha256 }
+                | Problem::Unreadable { sha256, .. } => sha256.as_str(),
+            };
+            let detail = serde_json::json!({ "run": id, "found": p });
+            insert_event(&mut tx, at, actor, "fixity-problem", None, None, None, Some(sha), &detail).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Problems a run recorded so far, in the order found.
+    pub async fn verify_run_problems(&self, id: &str) -> Result<Vec<Problem>> {
+        let rows: Vec<String> = on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT detail FROM events WHERE kind = 'fixity-problem' ORDER BY id"
+        )
+        .fetch_all(p)
+        .await?);
+        Ok(rows
+            .iter()
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter(|v| v["run"] == id)
+            .filter_map(|v| serde_json::from_value(v["found"].clone()).ok())
+            .collect())
+    }
+
+    /// Marks a run finished and records the `fixity` event that sums it up.
+    pub async fn finish_verify_run(&self, id: &str, actor: &str, detail: &serde_json::Value, at: &str) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        on_tx!(&mut tx, |c| sqlx::query("UPDATE verify_runs SET finished_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        insert_event(&mut tx, at, actor, "fixity", None, None, None, None, detail).await?;
+        tx.commit().await
+    }
+
+    /// Recorded files stored between two local dates (inclusive; either end open), after `after` in
+    /// hash order.
+    pub async fn files_stored(&self, since: Option<&str>, until: Option<&str>, after: &str) -> Result<Vec<String>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT sha256 FROM files WHERE sha256 > $1 \
+             AND ($2 IS NULL OR substr(stored_at, 1, 10) >= $2) AND ($3 IS NULL OR substr(stored_at, 1, 10) <= $3) \
+             ORDER BY sha256",
+        )
+        .bind(after)
+        .bind(since)
+        .bind(until)
+        .fetch_all(p)
+        .await?))
+    }
+}

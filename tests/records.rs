@@ -1,0 +1,433 @@
+//! Case records: the procedure catalogue, the one-stop import, completeness, the 766 report, the audit
+//! trail of edits and views, and fixity windows — on SQLite, and on PostgreSQL when
+//! `SOHOA_TEST_DATABASE` names a server (`scripts/test.sh` runs the suite both ways).
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use common::*;
+
+const U13: &str = "H15.50.05.13";
+const U14: &str = "H15.50.05.14";
+const BIRTH: &str = "1.001193"; // issues a result; requires Tờ khai + Giấy chứng sinh
+const BUILD: &str = "1.004227"; // issues a result; requires Đơn đề nghị
+const COPY: &str = "2.000908"; // no written result; requires Bản chính
+const CASES: u32 = 360;
+
+/// The dataset, case by case. Everything depends on `i mod 60`, so every 60 consecutive cases hold
+/// every combination once; the expected figures below are counted by hand from these rules.
+///
+/// - unit: U13 for even `i`, U14 for odd; procedure: BIRTH if `i%3==0`, BUILD if 1, COPY if 2;
+/// - received 2026-07-01 + `i/4` days (4 a day: cases 0‥359 span 1 July – 28 September);
+/// - resolved (15 days after receipt) unless `i%4==3` (then still processing);
+/// - an input scan is attached unless `i%5==0`;
+/// - a result scan is attached when resolved, the procedure issues one, `i%5!=4`, and not (BUILD and
+///   `i%5==2`);
+/// - when `i%5==3`, a second input carries the same bytes as case `i-2`'s input (a reuse).
+struct Case {
+    i: u32,
+}
+
+impl Case {
+    fn unit(&self) -> &'static str {
+        if self.i.is_multiple_of(2) { U13 } else { U14 }
+    }
+    fn procedure(&self) -> &'static str {
+        [BIRTH, BUILD, COPY][(self.i % 3) as usize]
+    }
+    fn day(&self) -> u32 {
+        self.i / 4
+    }
+    fn received(&self) -> String {
+        date(self.day())
+    }
+    fn resolved(&self) -> Option<String> {
+        (self.i % 4 != 3).then(|| date(self.day() + 15))
+    }
+    fn code(&self) -> String {
+        let d = date(self.day());
+        format!("{}-{}{}{}-{:04}", self.unit(), &d[2..4], &d[5..7], &d[8..10], self.i)
+    }
+    fn has_input(&self) -> bool {
+        !self.i.is_multiple_of(5)
+    }
+    fn has_result(&self) -> bool {
+        self.resolved().is_some()
+            && self.procedure() != COPY
+            && self.i % 5 != 4
+            && !(self.procedure() == BUILD && self.i % 5 == 2)
+    }
+    fn reuses(&self) -> bool {
+        self.i % 5 == 3
+    }
+    fn input_type(&self) -> &'static str {
+        match self.procedure() {
+            BIRTH => "Tờ khai",
+            BUILD => "Đơn đề nghị",
+            _ => "Bản chính",
+        }
+    }
+}
+
+/// `2026-07-01` plus `days`.
+fn date(days: u32) -> String {
+    let months = [(7, 31), (8, 31), (9, 30), (10, 31)];
+    let mut d = days;
+    for (m, len) in months {
+        if d < len {
+            return format!("2026-{m:02}-{:02}", d + 1);
+        }
+        d -= len;
+    }
+    panic!("date out of range")
+}
+
+/// A small grey PNG whose bytes are unique to `seed`.
+fn png(seed: u32) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(48, 64, |x, y| {
+        let v = (x * 7 + y * 13 + seed * 31) ^ (seed >> 3);
+        image::Luma([(v % 200) as u8 + 20])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+fn write_case_folder(inbox: &Path, code: &str, files: &[(&str, &str, &str, Vec<u8>)]) {
+    let dir = inbox.join(code);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut entries = serde_json::Map::new();
+    for (name, role, doc_type, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        entries.insert(name.to_string(), serde_json::json!({ "role": role, "document_type": doc_type }));
+    }
+    let manifest = serde_json::json!({ "case": code, "files": entries });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+}
+
+/// Imports the catalogue and the cases, scans the inputs and results, then the reused inputs.
+fn build_dataset(root: &Path) -> std::path::PathBuf {
+    let data = root.join("data");
+    let o = sohoa(&data, &["procedure", "import", repo().join("fixtures/procedures.toml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3 procedure(s): 3 new"), "{}", text(&o));
+
+    let mut csv = String::from("code,procedure,unit,received,status,resolved,applicant_name,applicant_id\n");
+    for i in 0..CASES {
+        let c = Case { i };
+        let (status, resolved) = match c.resolved() {
+            Some(r) => ("resolved", r),
+            None => ("processing", String::new()),
+        };
+        // Dates written as the one-stop export writes them: day first.
+        let received = c.received();
+        let dmy = format!("{}/{}/{}", &received[8..10], &received[5..7], &received[0..4]);
+        let _ = writeln!(
+            csv,
+            "{},{},{},{dmy},{status},{resolved},Nguyễn Văn {i},0790{i:08}",
+            c.code(),
+            c.procedure(),
+            c.unit()
+        );
+    }
+    // A case of another period, with a blank page where its required input belongs.
+    csv.push_str("H15.50.05.13-261001-9999,2.000908,H15.50.05.13,2026-10-01,received,,Trần Thị B,079000000001\n");
+    let export = root.join("cases.csv");
+    std::fs::write(&export, &csv).unwrap();
+    let o = sohoa(&data, &["case", "import", export.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("361 case(s) imported: 361 new, 0 updated, 0 unchanged; 0 row(s) refused"),
+        "{}",
+        text(&o)
+    );
+
+    let inbox = root.join("inbox");
+    for i in 0..CASES {
+        let c = Case { i };
+        let mut files = Vec::new();
+        if c.has_input() {
+            files.push(("input.png", "input", c.input_type(), png(i)));
+        }
+        if c.has_result() {
+            files.push(("result.png", "result", "Kết quả", png(100_000 + i)));
+        }
+        if !files.is_empty() {
+            write_case_folder(&inbox, &c.code(), &files);
+        }
+    }
+    let o = sohoa(&data, &["ingest", inbox.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Reused inputs come later, as they would: the same certificate brought for another dossier.
+    let again = root.join("inbox2");
+    for i in (0..CASES).filter(|i| Case { i: *i }.reuses()) {
+        let c = Case { i };
+        write_case_folder(&again, &c.code(), &[("copy.png", "input", "Giấy chứng sinh", png(i - 2))]);
+    }
+    let o = sohoa(&data, &["ingest", again.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // And a required input that arrives as an empty sheet, with blank pages flagged.
+    let again = root.join("inbox3");
+    let blank = image::GrayImage::from_pixel(800, 1100, image::Luma([255u8]));
+    let mut bytes = Vec::new();
+    blank.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    write_case_folder(&again, "H15.50.05.13-261001-9999", &[("blank.png", "input", "Bản chính", bytes)]);
+    let profile = root.join("flag-blanks.toml");
+    std::fs::write(&profile, "name = \"flag-blanks\"\n[output]\nblank_pages = \"flag\"\n").unwrap();
+    let o = sohoa(&data, &["ingest", again.to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    data
+}
+
+fn report(data: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["report", "--format", "json"];
+    all.extend_from_slice(args);
+    let o = sohoa(data, &all);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// (numerator, denominator) of an indicator.
+fn nd(g: &serde_json::Value, indicator: &str) -> (i64, i64) {
+    (g[indicator]["numerator"].as_i64().unwrap(), g[indicator]["denominator"].as_i64().unwrap())
+}
+
+fn group<'a>(r: &'a serde_json::Value, unit: &str, procedure: &str) -> &'a serde_json::Value {
+    r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["unit"] == unit && g["procedure"] == procedure)
+        .unwrap_or_else(|| panic!("no group {unit}/{procedure} in {r}"))
+}
+
+fn close(a: &serde_json::Value, b: f64) -> bool {
+    a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+#[test]
+fn the_766_report_matches_the_figures_counted_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = build_dataset(tmp.path());
+
+    // July 1–30: cases 0‥119 received (two full cycles of 60), cases 0‥59 resolved (one cycle).
+    //
+    // Counted by hand per (unit, procedure) = class i mod 6, ten cases a cycle, i%5 taking each value
+    // twice; even classes are all resolved, odd classes only when i%4==1 (half, one per i%5 value):
+    //   U13 BIRTH (c=0): result unless i%5=4 → e-result 8/10; digitized needs i%5∉{0,4}: 6 a cycle → 12/20
+    //   U13 BUILD (c=4): result unless i%5∈{2,4} → 6/10; digitized i%5∉{0,2,4}: 4 → 8/20
+    //   U13 COPY  (c=2): no result issued → —; digitized = input attached, i%5≠0: 8 → 16/20
+    //   U14 BIRTH (c=3): 5 resolved, one has i%5=4 → 4/5; digitized: resolved with i%5∉{0,4}: 3 → 6/20
+    //   U14 BUILD (c=1): 5 resolved, i%5∈{2,4} miss → 3/5; digitized: resolved, i%5∈{1,3}: 2 → 4/20
+    //   U14 COPY  (c=5): → —; 16/20
+    //   reuse everywhere i%5=3: 2 a cycle → 4/20
+    let r = report(&data, &["--from", "2026-07-01", "--to", "30/07/2026"]);
+    let expected = [
+        // unit, procedure, received, resolved, e-result, digitization, reuse
+        (U13, BIRTH, 20, 10, (8, 10), (12, 20), (4, 20)),
+        (U13, BUILD, 20, 10, (6, 10), (8, 20), (4, 20)),
+        (U13, COPY, 20, 10, (0, 0), (16, 20), (4, 20)),
+        (U14, BIRTH, 20, 5, (4, 5), (6, 20), (4, 20)),
+        (U14, BUILD, 20, 5, (3, 5), (4, 20), (4, 20)),
+        (U14, COPY, 20, 5, (0, 0), (16, 20), (4, 20)),
+    ];
+    assert_eq!(r["groups"].as_array().unwrap().len(), 6, "{r}");
+    for (unit, procedure, received, resolved, e, d, u) in expected {
+        let g = group(&r, unit, procedure);
+        assert_eq!(g["received"], received, "{unit}/{procedure}");
+        assert_eq!(g["resolved"], resolved, "{unit}/{procedure}");
+        assert_eq!(nd(g, "electronic_result"), e, "{unit}/{procedure}");
+        assert_eq!(nd(g, "digitization"), d, "{unit}/{procedure}");
+        assert_eq!(nd(g, "reuse"), u, "{unit}/{procedure}");
+    }
+    // Rates and scores: 80% earns the full points, below it points = rate ÷ 80%.
+    let g = group(&r, U13, BIRTH);
+    assert!(close(&g["electronic_result"]["rate"], 0.8) && close(&g["electronic_result"]["score"], 1.0));
+    assert!(close(&g["digitization"]["rate"], 0.6) && close(&g["digitization"]["score"], 0.75));
+    let g = group(&r, U14, BUILD);
+    assert!(close(&g["electronic_result"]["rate"], 0.6) && close(&g["electronic_result"]["score"], 0.75));
+    assert!(close(&g["digitization"]["rate"], 0.2) && close(&g["digitization"]["score"], 0.25));
+    let g = group(&r, U13, COPY);
+    assert!(g["electronic_result"]["rate"].is_null() && g["electronic_result"]["score"].is_null());
+    assert!(close(&g["digitization"]["score"], 1.0));
+    // Totals: 8+6+4+3 = 21 of 10+10+5+5 = 30; 12+8+16+6+4+16 = 62 of 120; 24 of 120.
+    let t = &r["total"];
+    assert_eq!((nd(t, "electronic_result"), nd(t, "digitization"), nd(t, "reuse")), ((21, 30), (62, 120), (24, 120)));
+    assert!(close(&t["electronic_result"]["rate"], 0.7) && close(&t["electronic_result"]["score"], 0.875));
+    assert!(close(&t["digitization"]["rate"], 62.0 / 120.0) && close(&t["digitization"]["score"], 62.0 / 96.0));
+    assert!(close(&t["reuse"]["rate"], 0.2) && close(&t["reuse"]["score"], 0.25));
+    // The cases behind a shortfall: U14 BUILD resolved in July without a result are i = 37 and 49
+    // (c=1, i%4=1 among 0‥59: 1, 13, 25, 37, 49; i%5 = 1, 3, 0, 2, 4).
+    let g = group(&r, U14, BUILD);
+    assert_eq!(
+        g["shortfalls"]["resolved_without_result"],
+        serde_json::json!(["H15.50.05.14-260710-0037", "H15.50.05.14-260713-0049"])
+    );
+    // U13 BIRTH without inputs in July: i ≡ 0 (mod 30) → 0, 30, 60, 90.
+    assert_eq!(
+        group(&r, U13, BIRTH)["shortfalls"]["missing_inputs"],
+        serde_json::json!([
+            "H15.50.05.13-260701-0000",
+            "H15.50.05.13-260708-0030",
+            "H15.50.05.13-260716-0060",
+            "H15.50.05.13-260723-0090"
+        ])
+    );
+
+    // The whole quarter: 360 received (six cycles); resolved 1 July – 28 September = received up to
+    // 13 September = cases 0‥299 (five cycles).
+    let r = report(&data, &["--from", "2026-07-01", "--to", "2026-09-28"]);
+    let t = &r["total"];
+    assert_eq!(nd(t, "electronic_result"), (105, 150));
+    assert_eq!(nd(t, "digitization"), (186, 360));
+    assert_eq!(nd(t, "reuse"), (72, 360));
+    assert_eq!(nd(group(&r, U13, BUILD), "electronic_result"), (30, 50));
+    assert_eq!(nd(group(&r, U14, COPY), "digitization"), (48, 60));
+
+    // Filters: one unit and one procedure, July.
+    let r = report(&data, &["--from", "2026-07-01", "--to", "2026-07-30", "--unit", U14, "--procedure", BIRTH]);
+    assert_eq!(r["groups"].as_array().unwrap().len(), 1);
+    let t = &r["total"];
+    assert_eq!((nd(t, "electronic_result"), nd(t, "digitization"), nd(t, "reuse")), ((4, 5), (6, 20), (4, 20)));
+
+    // CSV and table carry the same figures.
+    let o = sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-07-30", "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert!(csv.contains("2026-07-01,2026-07-30,*,*,digitization,62,120,0.5167,0.6458"), "{csv}");
+    let o = sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-07-30"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("21/30") && table.contains("62/120") && table.contains("H15.50.05.14-260713-0049"),
+        "{table}"
+    );
+}
+
+#[test]
+fn completeness_import_edits_and_views_are_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = build_dataset(tmp.path());
+
+    let show = |code: &str, personal: bool| -> serde_json::Value {
+        let mut args = vec!["case", "show", code, "--json"];
+        if personal {
+            args.push("--personal");
+        }
+        let o = sohoa(&data, &args);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let state = |v: &serde_json::Value, t: &str| -> String {
+        v["completeness"]["required"].as_array().unwrap().iter().find(|r| r["doc_type"] == t).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // i = 33 (U14 BIRTH, resolved, reused the certificate, result attached): complete.
+    let c33 = show("H15.50.05.14-260709-0033", false);
+    assert_eq!(c33["completeness"]["complete"], true, "{c33}");
+    assert_eq!(state(&c33, "Tờ khai"), "attached");
+    assert_eq!(state(&c33, "Giấy chứng sinh"), "attached");
+    // i = 6 (U13 BIRTH): the birth certificate is missing.
+    let c6 = show("H15.50.05.13-260702-0006", false);
+    assert_eq!(c6["completeness"]["complete"], false);
+    assert_eq!(state(&c6, "Giấy chứng sinh"), "missing");
+    // i = 3 (U14 BIRTH, still processing): inputs complete, no result yet.
+    let c3 = show("H15.50.05.14-260701-0003", false);
+    assert_eq!(c3["completeness"]["results_attached"], 0);
+    assert_eq!(c3["completeness"]["complete"], false);
+    // A required input that arrived as a blank page is unreadable, not attached.
+    let blank = show("H15.50.05.13-261001-9999", false);
+    assert_eq!(state(&blank, "Bản chính"), "unreadable", "{blank}");
+    // Personal data only on request.
+    assert_eq!(c6["record"]["applicant_name"], "(hidden; --personal shows it)");
+    assert_eq!(show("H15.50.05.13-260702-0006", true)["record"]["applicant_name"], "Nguyễn Văn 6");
+    let o = sohoa(&data, &["case", "show", "H15.50.05.13-260702-0006"]);
+    assert!(text(&o).contains("INCOMPLETE") && text(&o).contains("missing    Giấy chứng sinh"), "{}", text(&o));
+
+    // Re-importing the same export changes nothing; an update changes only what changed.
+    let export = tmp.path().join("cases.csv");
+    let o = sohoa(&data, &["case", "import", export.to_str().unwrap()]);
+    assert!(text(&o).contains("0 new, 0 updated, 361 unchanged"), "{}", text(&o));
+    let update = tmp.path().join("update.json");
+    std::fs::write(
+        &update,
+        r#"[{"ma_ho_so": "H15.50.05.14-260701-0003", "trang_thai": "Đã giải quyết", "ngay_giai_quyet": "2026-07-20T18:00:00Z", "chu_ho_so": "Nguyễn Văn Ba"},
+            {"ma_ho_so": "../../etc/passwd"}]"#,
+    )
+    .unwrap();
+    let o = sohoa(&data, &["case", "import", update.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "a refused row makes the exit code 1");
+    assert!(text(&o).contains("0 new, 1 updated") && text(&o).contains("row 2:"), "{}", text(&o));
+    let c3 = show("H15.50.05.14-260701-0003", true);
+    assert_eq!(c3["record"]["status"], "resolved");
+    assert_eq!(c3["record"]["resolved_date"], "2026-07-21", "18:00 UTC is the next day in Vietnam");
+    assert_eq!(c3["record"]["applicant_name"], "Nguyễn Văn Ba");
+
+    // Every edit and view is an event with its actor; personal data is not copied into the log.
+    let edits: Vec<(String, String)> = query(
+        &data,
+        "SELECT actor, detail FROM events WHERE kind = 'edit' AND case_code = 'H15.50.05.14-260701-0003' ORDER BY id",
+    );
+    assert_eq!(edits.len(), 2, "created by the import, then updated: {edits:?}");
+    assert!(edits[1].1.contains("\"status\":\"resolved\"") && edits[1].1.contains("\"applicant_name\":\"(changed)\""));
+    let leaked = count(&data, "SELECT COUNT(*) FROM events WHERE detail LIKE '%Nguyễn Văn%'");
+    assert_eq!(leaked, 0, "applicant names in the audit log");
+    let views =
+        count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'view' AND case_code = 'H15.50.05.13-260702-0006'");
+    assert_eq!(views, 3);
+
+    // The catalogue is editable, and removal is audited.
+    let o = sohoa(&data, &["procedure", "set", COPY, "--require", "Bản chính", "--require", "Bản sao"]);
+    assert!(text(&o).contains("updated"), "{}", text(&o));
+    let o = sohoa(&data, &["procedure", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[2]["required_inputs"], serde_json::json!(["Bản chính", "Bản sao"]));
+    assert!(sohoa(&data, &["procedure", "remove", COPY]).status.success());
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'delete'"), 1);
+    assert!(!sohoa(&data, &["procedure", "remove", COPY]).status.success());
+
+    // Nothing in the product can rewrite the trail, and neither can anyone with SQL.
+    for sql in ["UPDATE events SET actor = 'x' WHERE kind = 'edit'", "DELETE FROM events WHERE kind = 'view'"] {
+        let e = execute(&data, sql).expect_err("the audit log refuses it");
+        assert!(e.contains("append-only"), "{e}");
+    }
+}
+
+#[test]
+fn verify_covers_a_window_and_resumes_an_interrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inbox = tmp.path().join("inbox");
+    for i in 0..12u32 {
+        write_case_folder(&inbox, &format!("H15.50.05.13-261008-{:04}", i + 1), &[("p.png", "input", "Đơn", png(i))]);
+    }
+    let data = tmp.path().join("data");
+    assert!(sohoa(&data, &["ingest", inbox.to_str().unwrap()]).status.success());
+    let files = count(&data, "SELECT COUNT(*) FROM files");
+    assert!(files >= 24, "12 originals and at least 12 PDFs");
+
+    let o = sohoa(&data, &["verify", "--json"]);
+    let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(all["checked"], files);
+    let o = sohoa(&data, &["verify", "--json", "--until", "2000-01-01"]);
+    let none: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(none["checked"], 0, "nothing was stored before 2000");
+    assert!(o.status.success());
+
+    // An interrupted run had checked the first 10 files in hash order; resuming checks the rest.
+    execute(
+        &data,
+        "INSERT INTO verify_runs (id, started_at, last_sha256, checked, failures) \
+         SELECT 'interrupted', '2026-11-01T00:00:00+07:00', sha256, 10, 0 FROM files ORDER BY sha256 LIMIT 1 OFFSET 9",
+    )
+    .unwrap();
+    let o = sohoa(&data, &["verify", "--resume"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("resumed: 10 file(s)"), "{}", text(&o));
+    assert!(text(&o).contains(&format!("verified {files} files")), "{}", text(&o));
+    let o = sohoa(&data, &["verify", "--resume"]);
+    assert!(!text(&o).contains("resumed"), "a finished run is not resumed: {}", text(&o));
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM verify_runs WHERE finished_at IS NULL"), 0);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'fixity'"), 4);
+}
