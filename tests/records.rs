@@ -340,6 +340,24 @@ fn completeness_import_edits_and_views_are_recorded() {
     // A required input that arrived as a blank page is unreadable, not attached.
     let blank = show("H15.50.05.13-261001-9999", false);
     assert_eq!(state(&blank, "Bản chính"), "unreadable", "{blank}");
+    // A document filed to the wrong case is detached: audited, its pages unfiled, the case incomplete.
+    let unfiled_before = count(&data, "SELECT COUNT(*) FROM pages WHERE state = 'unfiled'");
+    let view = data.join("cases/H15.50.05.14-260709-0033/H15.50.05.14-260709-0033.003.pdf");
+    assert!(view.is_file());
+    let o = sohoa(&data, &["case", "detach", "H15.50.05.14-260709-0033", "3", "--reason", "giấy của hồ sơ khác"]);
+    assert!(o.status.success() && text(&o).contains("detached H15.50.05.14-260709-0033.003.pdf"), "{}", text(&o));
+    assert!(!view.exists(), "the folder view follows the record");
+    let c33 = show("H15.50.05.14-260709-0033", false);
+    assert_eq!(state(&c33, "Giấy chứng sinh"), "missing");
+    assert_eq!(c33["completeness"]["complete"], false);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM pages WHERE state = 'unfiled'"), unfiled_before + 1);
+    let detach: Vec<(String, Option<String>, String)> =
+        query(&data, "SELECT actor, sha256, detail FROM events WHERE kind = 'detach'");
+    assert_eq!(detach.len(), 1);
+    assert!(detach[0].1.is_some() && detach[0].2.contains("giấy của hồ sơ khác"), "{detach:?}");
+    let again = sohoa(&data, &["case", "detach", "H15.50.05.14-260709-0033", "3", "--reason", "x"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+
     // Personal data only on request.
     assert_eq!(c6["record"]["applicant_name"], "(hidden; --personal shows it)");
     assert_eq!(show("H15.50.05.13-260702-0006", true)["record"]["applicant_name"], "Nguyễn Văn 6");
@@ -430,4 +448,49 @@ fn verify_covers_a_window_and_resumes_an_interrupted_run() {
     assert!(!text(&o).contains("resumed"), "a finished run is not resumed: {}", text(&o));
     assert_eq!(count(&data, "SELECT COUNT(*) FROM verify_runs WHERE finished_at IS NULL"), 0);
     assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'fixity'"), 4);
+}
+
+#[test]
+fn a_database_of_the_previous_release_is_upgraded_in_place() {
+    if on_postgres() {
+        return; // The PostgreSQL schema starts at this release.
+    }
+    // A data folder as the previous release left it: migrations 1–3 applied, a case with an attached
+    // document and its page.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let script = format!(
+        r#"
+import sqlite3, hashlib, glob, os
+db = sqlite3.connect({db:?})
+db.execute("CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)")
+for f in sorted(glob.glob({dir:?} + "/000[123]_*.sql")):
+    sql = open(f, "rb").read()
+    db.executescript(sql.decode())
+    v, desc = os.path.basename(f)[:-4].split("_", 1)
+    db.execute("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (?, ?, 1, ?, 0)", (int(v), desc.replace("_", " "), hashlib.sha384(sql).digest()))
+db.execute("PRAGMA foreign_keys = ON")
+db.execute("INSERT INTO profiles VALUES ('p', 'n', 't', 'x')")
+db.execute("INSERT INTO files VALUES (?, 1, 'original', 'x')", ("a" * 64,))
+db.execute("INSERT INTO intakes (id, seq, sha256, bytes, source_path, source_name, source_mtime, station, profile_name, profile_sha256, captured_at, route_key, hints, state) VALUES ('i1', 1, ?, 1, 's', 's', 'm', 'st', 'n', 'p', 'c', 'H15.50.05.13-261008-0975', '{{}}', 'split')", ("a" * 64,))
+db.execute("INSERT INTO cases (id, code, created_at) VALUES ('c1', 'H15.50.05.13-261008-0975', 'x')")
+db.execute("INSERT INTO documents (id, case_code, ordinal, role, group_key, state, page_count, created_at) VALUES ('d1', 'H15.50.05.13-261008-0975', 1, 'input', 'g', 'attached', 1, 'x')")
+db.execute("INSERT INTO pages (id, intake_id, page_index, width, height, dpi_x, dpi_y, dpi_source, colour, source_encoding, role, group_key, document_id, page_no, state) VALUES ('pg1', 'i1', 0, 1, 1, 300, 300, 'file', 'rgb', 'jpeg', 'input', 'g', 'd1', 1, 'attached')")
+db.commit()
+"#,
+        db = data.join("sohoa.db").display().to_string(),
+        dir = repo().join("migrations/sqlite").display().to_string(),
+    );
+    let st = std::process::Command::new("python3").arg("-c").arg(script).status().unwrap();
+    assert!(st.success());
+    let o = sohoa(&data, &["case", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("H15.50.05.13-261008-0975"), "{}", text(&o));
+    let rows: Vec<(String, String, Option<String>)> =
+        query(&data, "SELECT d.id, d.state, p.id FROM documents d LEFT JOIN pages p ON p.document_id = d.id");
+    assert_eq!(rows, vec![("d1".to_string(), "attached".to_string(), Some("pg1".to_string()))]);
+    assert!(query::<(String,)>(&data, "SELECT id FROM pages WHERE document_id IS NOT NULL").len() == 1);
+    let problems: Vec<(String, i64, String, i64)> = query(&data, "PRAGMA foreign_key_check");
+    assert!(problems.is_empty(), "{problems:?}");
 }

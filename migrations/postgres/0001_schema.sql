@@ -72,12 +72,14 @@ CREATE TABLE documents (
     role            TEXT NOT NULL CHECK (role IN ('input', 'result')),
     doc_type        TEXT,
     group_key       TEXT NOT NULL,
-    state           TEXT NOT NULL CHECK (state IN ('open', 'closed', 'attached')),
+    state           TEXT NOT NULL CHECK (state IN ('open', 'closed', 'attached', 'detached')),
     pdf_sha256      TEXT REFERENCES files(sha256),
     page_count      BIGINT NOT NULL DEFAULT 0,
     created_at      TEXT NOT NULL,
     attached_at     TEXT,
     updated_ms      BIGINT NOT NULL DEFAULT 0,
+    detached_at     TEXT,
+    detach_reason   TEXT,
     UNIQUE (case_code, ordinal)
 );
 CREATE INDEX documents_case ON documents(case_code, state);

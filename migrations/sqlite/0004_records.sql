@@ -27,6 +27,61 @@ ALTER TABLE cases ADD COLUMN origin TEXT NOT NULL DEFAULT 'scan';
 ALTER TABLE cases ADD COLUMN updated_at TEXT;
 CREATE INDEX cases_received ON cases(received_date);
 CREATE INDEX cases_resolved ON cases(resolved_date);
+
+-- A document a clerk detaches (filed to the wrong case, say) keeps its row, ordinal and PDF, and its
+-- pages become unfiled again. SQLite cannot alter a CHECK, so `documents` is rebuilt, and `pages` with
+-- it (the only table that refers to it): new tables filled first, old ones dropped, new ones renamed.
+CREATE TABLE documents_new (
+    id              TEXT PRIMARY KEY,
+    case_code       TEXT NOT NULL REFERENCES cases(code),
+    ordinal         INTEGER NOT NULL,
+    role            TEXT NOT NULL CHECK (role IN ('input', 'result')),
+    doc_type        TEXT,
+    group_key       TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('open', 'closed', 'attached', 'detached')),
+    pdf_sha256      TEXT REFERENCES files(sha256),
+    page_count      INTEGER NOT NULL DEFAULT 0,
+    created_at      TEXT NOT NULL,
+    attached_at     TEXT,
+    updated_ms      INTEGER NOT NULL DEFAULT 0,
+    detached_at     TEXT,
+    detach_reason   TEXT,
+    UNIQUE (case_code, ordinal)
+);
+INSERT INTO documents_new (id, case_code, ordinal, role, doc_type, group_key, state, pdf_sha256, page_count,
+                           created_at, attached_at, updated_ms)
+    SELECT id, case_code, ordinal, role, doc_type, group_key, state, pdf_sha256, page_count, created_at,
+           attached_at, updated_ms FROM documents;
+CREATE TABLE pages_new (
+    id              TEXT PRIMARY KEY,
+    intake_id       TEXT NOT NULL REFERENCES intakes(id),
+    page_index      INTEGER NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    dpi_x           REAL NOT NULL,
+    dpi_y           REAL NOT NULL,
+    dpi_source      TEXT NOT NULL,
+    colour          TEXT NOT NULL,
+    source_encoding TEXT NOT NULL,
+    output_encoding TEXT,
+    case_code       TEXT,
+    role            TEXT NOT NULL,
+    doc_type        TEXT,
+    group_key       TEXT NOT NULL,
+    flags           TEXT NOT NULL DEFAULT '[]',
+    document_id     TEXT REFERENCES documents_new(id),
+    page_no         INTEGER,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'unfiled', 'filed', 'attached')),
+    UNIQUE (intake_id, page_index)
+);
+INSERT INTO pages_new SELECT id, intake_id, page_index, width, height, dpi_x, dpi_y, dpi_source, colour,
+    source_encoding, output_encoding, case_code, role, doc_type, group_key, flags, document_id, page_no, state
+    FROM pages;
+DROP TABLE pages;
+DROP TABLE documents;
+ALTER TABLE documents_new RENAME TO documents;
+ALTER TABLE pages_new RENAME TO pages;
+CREATE INDEX pages_document ON pages(document_id, page_no);
 CREATE INDEX documents_case ON documents(case_code, state);
 
 -- Fixity runs, so a long run can be resumed where it stopped.

@@ -38,6 +38,17 @@ pub(super) enum Command {
     },
     /// Set fields of one case (creating it when new).
     Set(Box<SetArgs>),
+    /// Take an attached document off a case (filed to the wrong case, say). The PDF is kept and the
+    /// detachment audited; its pages become unfiled, ready to be filed again.
+    Detach {
+        /// The case code.
+        code: String,
+        /// The document's ordinal (the NNN of CODE.NNN.pdf).
+        ordinal: i64,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -105,6 +116,26 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 rows.errors.len()
             );
             Ok(u8::from(!rows.errors.is_empty()))
+        }
+        Command::Detach { code, ordinal, reason } => {
+            let code = nfc(code.trim());
+            let reason = nfc(reason.trim());
+            if reason.is_empty() {
+                anyhow::bail!("say why with --reason: the audit log keeps it");
+            }
+            let Some((name, sha)) = d
+                .records
+                .detach_document(&code, ordinal, &reason, &super::actor(), &super::now())
+                .await
+                .map_err(err)?
+            else {
+                anyhow::bail!("case {code} has no attached document {ordinal:03}; `sohoa case show {code}` lists them");
+            };
+            let views = crate::view::Views::new(data.to_path_buf());
+            views.removed(&code, &name);
+            views.removed(&code, &format!("{code}.pdf"));
+            println!("detached {name} (sha256 {sha}); its pages are unfiled");
+            Ok(0)
         }
         Command::Set(args) => {
             let SetArgs {

@@ -343,6 +343,57 @@ impl Records {
         })
     }
 
+    /// Takes an attached document off its case (filed to the wrong case, say): the document keeps its
+    /// row, ordinal and PDF, marked detached with the reason; its pages become unfiled, ready to be
+    /// filed again; the case bundle is dropped until the next attach rebuilds it. Returns the PDF's
+    /// view name and hash, or `None` when no attached document has that ordinal.
+    pub async fn detach_document(
+        &self,
+        code: &str,
+        ordinal: i64,
+        reason: &str,
+        actor: &str,
+        at: &str,
+    ) -> Result<Option<(String, String)>> {
+        let mut tx = self.pool().begin_write().await?;
+        let doc: Option<(String, Option<String>)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT id, pdf_sha256 FROM documents WHERE case_code = $1 AND ordinal = $2 AND state = 'attached'"
+        )
+        .bind(code)
+        .bind(ordinal)
+        .fetch_optional(&mut *c)
+        .await?);
+        let Some((id, sha)) = doc else {
+            return Ok(None);
+        };
+        on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE documents SET state = 'detached', detached_at = $1, detach_reason = $2 WHERE id = $3"
+        )
+        .bind(at)
+        .bind(reason)
+        .bind(&id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        let pages = on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE pages SET state = 'unfiled', case_code = NULL, document_id = NULL, page_no = NULL \
+             WHERE document_id = $1"
+        )
+        .bind(&id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        on_tx!(&mut tx, |c| sqlx::query("UPDATE cases SET bundle_sha256 = NULL, bundle_documents = 0 WHERE code = $1")
+            .bind(code)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        let detail = serde_json::json!({ "ordinal": ordinal, "reason": reason, "pages_unfiled": pages });
+        insert_event(&mut tx, at, actor, "detach", Some(code), None, Some(&id), sha.as_deref(), &detail).await?;
+        tx.commit().await?;
+        Ok(Some((format!("{code}.{ordinal:03}.pdf"), sha.unwrap_or_default())))
+    }
+
     /// Records that someone looked at or downloaded something (the audit trail of access).
     pub async fn log_access(
         &self,

@@ -35,6 +35,16 @@ impl Views {
         }
     }
 
+    /// Takes `cases/<code>/<name>` away (a detached document); the stored PDF stays.
+    pub fn removed(&self, case_code: &str, name: &str) {
+        let path = self.cases.join(case_code).join(name);
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(view = %path.display(), error = %e, "could not remove a view");
+        }
+    }
+
     /// Shows a file as `cases/<code>/<name>`, replacing what was there (the case bundle, rebuilt as
     /// documents arrive). The new view is linked beside and renamed over, so it is never half there.
     pub fn replace(&self, blobs: &dyn BlobStore, case_code: &str, name: &str, sha256: &str) {
