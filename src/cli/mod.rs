@@ -97,6 +97,9 @@ enum Command {
 /// (quarantined inputs, fixity failures, invalid profiles), 2 the command could not run.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_broken_pipe();
+    }
     let _ = DATABASE.set(cli.database.clone());
     let _ = ACTOR.set(cli.actor.clone().unwrap_or_else(login_name));
     // On a terminal, a one-shot ingest shows a progress bar; per-file lines stay behind -v.
@@ -159,6 +162,17 @@ fn load_profile(path: Option<&std::path::Path>) -> anyhow::Result<crate::profile
     match path {
         Some(p) => crate::profile::Profile::load(p),
         None => Ok(crate::profile::Profile::embedded_default()),
+    }
+}
+
+/// A one-shot command whose output is piped into `head` or a pager that quits stops quietly, as
+/// other command-line tools do, instead of failing on its next line of output. (Not for `serve`, whose
+/// sockets must see a broken pipe as an error, not a signal.)
+fn quiet_broken_pipe() {
+    // SAFETY: restores the default disposition of one signal before any thread is started; no
+    // handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

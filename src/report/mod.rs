@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::TryStreamExt;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -67,7 +68,8 @@ pub fn score(rate: f64) -> f64 {
     if rate >= FULL_POINTS_AT { 1.0 } else { rate / FULL_POINTS_AT }
 }
 
-/// The cases behind each shortfall, so a supervisor can act on them.
+/// The cases behind each shortfall, so a supervisor can act on them (listed per group; the total
+/// carries none).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Shortfalls {
     /// Received in the period, no input document attached.
@@ -76,8 +78,6 @@ pub struct Shortfalls {
     pub missing_result: Vec<String>,
     /// Resolved in the period with a written result, none attached (the electronic-result shortfall).
     pub resolved_without_result: Vec<String>,
-    /// Received in the period, no input reused.
-    pub not_reused: Vec<String>,
 }
 
 /// The figures of one unit and procedure (or of everything, for the total).
@@ -137,8 +137,49 @@ struct CaseFacts {
 
 /// Computes the report for a period.
 pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
-    let facts: Vec<CaseFacts> = on_pool!(records.pool(), |p| sqlx::query_as(
-        "SELECT c.code, COALESCE(c.unit, '') AS unit, COALESCE(c.procedure_code, '') AS procedure, \
+    let in_period =
+        |d: &Option<String>| d.as_deref().is_some_and(|d| d >= period.from.as_str() && d <= period.to.as_str());
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    let mut total = Group { unit: "*".into(), procedure: "*".into(), ..Default::default() };
+    // Cases are streamed and counted one at a time: memory holds the groups and the shortfall lists
+    // (what the report prints), not the period's cases.
+    let mut add = |f: CaseFacts| {
+        let g = groups.entry((f.unit.clone(), f.procedure.clone())).or_insert_with(|| Group {
+            unit: f.unit.clone(),
+            procedure: f.procedure.clone(),
+            procedure_name: f.procedure_name.clone(),
+            ..Default::default()
+        });
+        let issues = f.issues_result != 0;
+        if in_period(&f.received_date) {
+            let digitized = f.inputs > 0 && (f.results > 0 || !issues);
+            for g in [&mut *g, &mut total] {
+                g.received += 1;
+                g.digitization.count(digitized);
+                g.reuse.count(f.reused > 0);
+            }
+            if f.inputs == 0 {
+                g.shortfalls.missing_inputs.push(f.code.clone());
+            }
+            if issues && f.results == 0 {
+                g.shortfalls.missing_result.push(f.code.clone());
+            }
+        }
+        if f.status == "resolved" && in_period(&f.resolved_date) {
+            for g in [&mut *g, &mut total] {
+                g.resolved += 1;
+                if issues {
+                    g.electronic_result.count(f.results > 0);
+                }
+            }
+            if issues && f.results == 0 {
+                g.shortfalls.resolved_without_result.push(f.code);
+            }
+        }
+    };
+    on_pool!(records.pool(), |p| {
+        let mut rows = sqlx::query_as::<_, CaseFacts>(
+            "SELECT c.code, COALESCE(c.unit, '') AS unit, COALESCE(c.procedure_code, '') AS procedure, \
            pr.name AS procedure_name, c.received_date, c.resolved_date, c.status, \
            COALESCE(pr.issues_result, 1) AS issues_result, \
            (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
@@ -153,52 +194,16 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
              OR (c.status = 'resolved' AND c.resolved_date >= $1 AND c.resolved_date <= $2)) \
            AND ($3 IS NULL OR c.unit = $3) AND ($4 IS NULL OR c.procedure_code = $4) \
          ORDER BY c.code",
-    )
-    .bind(&period.from)
-    .bind(&period.to)
-    .bind(&period.unit)
-    .bind(&period.procedure)
-    .fetch_all(p)
-    .await?);
-    let in_period =
-        |d: &Option<String>| d.as_deref().is_some_and(|d| d >= period.from.as_str() && d <= period.to.as_str());
-    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-    let mut total = Group { unit: "*".into(), procedure: "*".into(), ..Default::default() };
-    for f in facts {
-        let g = groups.entry((f.unit.clone(), f.procedure.clone())).or_insert_with(|| Group {
-            unit: f.unit.clone(),
-            procedure: f.procedure.clone(),
-            procedure_name: f.procedure_name.clone(),
-            ..Default::default()
-        });
-        let issues = f.issues_result != 0;
-        for g in [&mut *g, &mut total] {
-            if in_period(&f.received_date) {
-                g.received += 1;
-                let digitized = f.inputs > 0 && (f.results > 0 || !issues);
-                g.digitization.count(digitized);
-                g.reuse.count(f.reused > 0);
-                if f.inputs == 0 {
-                    g.shortfalls.missing_inputs.push(f.code.clone());
-                }
-                if issues && f.results == 0 {
-                    g.shortfalls.missing_result.push(f.code.clone());
-                }
-                if f.reused == 0 {
-                    g.shortfalls.not_reused.push(f.code.clone());
-                }
-            }
-            if f.status == "resolved" && in_period(&f.resolved_date) {
-                g.resolved += 1;
-                if issues {
-                    g.electronic_result.count(f.results > 0);
-                    if f.results == 0 {
-                        g.shortfalls.resolved_without_result.push(f.code.clone());
-                    }
-                }
-            }
+        )
+        .bind(&period.from)
+        .bind(&period.to)
+        .bind(&period.unit)
+        .bind(&period.procedure)
+        .fetch(p);
+        while let Some(f) = rows.try_next().await? {
+            add(f);
         }
-    }
+    });
     let mut groups: Vec<Group> = groups.into_values().collect();
     for g in groups.iter_mut().chain(std::iter::once(&mut total)) {
         g.electronic_result.finish();
