@@ -6,6 +6,7 @@
 //! [`encode`] prepares images, [`bundle`] writes PDFs → [`view`] shows states as folders →
 //! [`fixity`] proves the bytes are still what was recorded.
 
+pub mod api;
 pub mod bundle;
 pub mod cli;
 pub mod encode;

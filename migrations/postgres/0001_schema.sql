@@ -153,6 +153,17 @@ CREATE TABLE verify_runs (
     finished_at TEXT
 );
 
+CREATE TABLE tokens (
+    id          TEXT PRIMARY KEY,
+    sha256      TEXT NOT NULL UNIQUE,
+    role        TEXT NOT NULL CHECK (role IN ('station', 'clerk', 'supervisor', 'admin')),
+    unit        TEXT,
+    label       TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT,
+    revoked_at  TEXT
+);
+
 -- Append-only audit log: a trigger refuses every UPDATE and DELETE, whoever sends it.
 CREATE TABLE events (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

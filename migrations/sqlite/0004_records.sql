@@ -103,3 +103,15 @@ CREATE INDEX events_document ON events(document_id);
 -- Workers sharing a PostgreSQL database re-queue only their own abandoned jobs or expired leases.
 ALTER TABLE jobs ADD COLUMN worker TEXT;
 ALTER TABLE jobs ADD COLUMN heartbeat_ms INTEGER NOT NULL DEFAULT 0;
+
+-- API tokens, stored as their SHA-256 only; a role and optionally one unit they are limited to.
+CREATE TABLE tokens (
+    id          TEXT PRIMARY KEY,
+    sha256      TEXT NOT NULL UNIQUE,
+    role        TEXT NOT NULL CHECK (role IN ('station', 'clerk', 'supervisor', 'admin')),
+    unit        TEXT,
+    label       TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT,
+    revoked_at  TEXT
+);

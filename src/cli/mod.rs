@@ -7,6 +7,7 @@ mod procedure;
 mod profile;
 mod report;
 mod serve;
+mod token;
 mod verify;
 
 use std::path::PathBuf;
@@ -91,6 +92,9 @@ enum Command {
     Profile(profile::Command),
     /// Remove blobs a crash left unrecorded, and temporaries of interrupted writes.
     Sweep(serve::SweepArgs),
+    /// Bearer tokens for the HTTP API: `token create --role clerk [--unit U]`, `token list`, `token revoke ID`.
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 /// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
@@ -128,6 +132,7 @@ pub fn main() -> ExitCode {
             Command::Report(a) => report::run(&cli.data, a).await,
             Command::Verify(a) => verify::run(&cli.data, a).await,
             Command::Profile(c) => profile::run(c),
+            Command::Token(c) => token::run(&cli.data, c).await,
         }
     });
     match result {

@@ -28,6 +28,10 @@ pub(super) struct Args {
     /// Job workers; default: one per core.
     #[arg(long)]
     workers: Option<usize>,
+    /// Where the HTTP API listens (loopback by default; `off` for none). Calls need a token from
+    /// `sohoa token create`.
+    #[arg(long, env = "SOHOA_LISTEN", default_value = "127.0.0.1:8765")]
+    listen: String,
 }
 
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
@@ -52,8 +56,19 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             anyhow::bail!("two profiles watch {}; give each station its own inbox", p.settings.inbox.path.display());
         }
     }
-    let cfg =
-        crate::serve::Config { profiles, data: data.to_path_buf(), database: super::database(), workers: a.workers };
+    let listen = match a.listen.as_str() {
+        "off" | "" => None,
+        addr => Some(addr.parse::<std::net::SocketAddr>().map_err(|e| {
+            anyhow::anyhow!("--listen {addr}: {e}; write an address and port such as 127.0.0.1:8765, or off")
+        })?),
+    };
+    let cfg = crate::serve::Config {
+        profiles,
+        data: data.to_path_buf(),
+        database: super::database(),
+        workers: a.workers,
+        listen,
+    };
     crate::serve::run(cfg, stop).await?;
     Ok(0)
 }

@@ -38,6 +38,8 @@ pub struct Config {
     pub data: PathBuf,
     /// The records' database URL when not the data directory's SQLite file.
     pub database: Option<String>,
+    /// Where the HTTP API listens, if at all.
+    pub listen: Option<std::net::SocketAddr>,
     /// Workers; `None` means the first profile's `service.workers`, 0 meaning one per core.
     pub workers: Option<usize>,
 }
@@ -68,13 +70,29 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
     let wake = Arc::new(Notify::new());
+    let mut tasks = Vec::new();
+    if let Some(addr) = cfg.listen {
+        // Bound before the watchers start, so a taken port is reported at once, not after a scan.
+        let listener = crate::api::bind(addr).await?;
+        let codes = crate::route::CaseCodeRule::from_profile(&first.routing)?;
+        let api = crate::api::Api::new(d.records.clone(), d.blobs.clone(), codes, d.root.clone());
+        let mut s = stop_rx.clone();
+        tracing::info!(address = %addr, "HTTP API listening");
+        tasks.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = s.changed().await;
+            };
+            if let Err(e) = api.serve(listener, stop).await {
+                tracing::error!(alarm = true, error = %e, "the HTTP API stopped");
+            }
+        }));
+    }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let workers = match cfg.workers.unwrap_or(first.service.workers) {
         0 => cores,
         n => n,
     };
 
-    let mut tasks = Vec::new();
     for _ in 0..workers {
         let (p, w, mut s) = (pipeline.clone(), wake.clone(), stop_rx.clone());
         tasks.push(tokio::spawn(async move {

@@ -7,6 +7,7 @@ pub mod db;
 pub mod queries;
 pub mod records;
 pub mod sweep;
+pub mod tokens;
 pub mod verify_runs;
 
 use std::path::{Path, PathBuf};

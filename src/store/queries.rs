@@ -400,3 +400,68 @@ impl Records {
         Ok(rows.into_iter().map(|r| (r.intake, r.reason_code, r.reason, r.profile_sha256)).collect())
     }
 }
+
+/// Filters of a case listing.
+#[derive(Debug, Clone, Default)]
+pub struct CaseQuery {
+    /// Codes starting with this.
+    pub code_prefix: Option<String>,
+    /// One unit.
+    pub unit: Option<String>,
+    /// One procedure.
+    pub procedure: Option<String>,
+    /// One status.
+    pub status: Option<String>,
+    /// Received on or after.
+    pub from: Option<String>,
+    /// Received on or before.
+    pub to: Option<String>,
+    /// At most this many, by code.
+    pub limit: i64,
+}
+
+/// One line of a case listing.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CaseListItem {
+    /// Case code.
+    pub code: String,
+    /// Procedure code.
+    pub procedure_code: Option<String>,
+    /// Receiving unit.
+    pub unit: Option<String>,
+    /// Lifecycle.
+    pub status: String,
+    /// Local date received.
+    pub received_date: Option<String>,
+    /// Local date resolved.
+    pub resolved_date: Option<String>,
+    /// Documents attached.
+    pub documents: i64,
+    /// Pages in attached documents.
+    pub pages: i64,
+}
+
+impl Records {
+    /// Cases matching a filter, by code.
+    pub async fn case_list(&self, q: &CaseQuery) -> Result<Vec<CaseListItem>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT c.code, c.procedure_code, c.unit, c.status, c.received_date, c.resolved_date, \
+               (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached') AS documents, \
+               (SELECT CAST(COALESCE(SUM(page_count), 0) AS BIGINT) FROM documents d \
+                  WHERE d.case_code = c.code AND d.state = 'attached') AS pages \
+             FROM cases c WHERE ($1 IS NULL OR substr(c.code, 1, length($1)) = $1) AND ($2 IS NULL OR c.unit = $2) \
+               AND ($3 IS NULL OR c.procedure_code = $3) AND ($4 IS NULL OR c.status = $4) \
+               AND ($5 IS NULL OR c.received_date >= $5) AND ($6 IS NULL OR c.received_date <= $6) \
+             ORDER BY c.code LIMIT $7",
+        )
+        .bind(&q.code_prefix)
+        .bind(&q.unit)
+        .bind(&q.procedure)
+        .bind(&q.status)
+        .bind(&q.from)
+        .bind(&q.to)
+        .bind(q.limit)
+        .fetch_all(p)
+        .await?))
+    }
+}

@@ -199,7 +199,12 @@ pub fn database_for(data: &Path) -> Option<String> {
 /// The binary, pointed at a data folder (and its test database on PostgreSQL).
 pub fn command(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sohoa"));
-    c.arg("--data").arg(data).env("RUST_LOG", "sohoa=info,warn").env_remove("SOHOA_DATABASE");
+    // No HTTP API unless a test asks for one: services of tests running at once would share a port.
+    c.arg("--data")
+        .arg(data)
+        .env("RUST_LOG", "sohoa=info,warn")
+        .env_remove("SOHOA_DATABASE")
+        .env("SOHOA_LISTEN", "off");
     if let Some(url) = database_for(data) {
         c.env("SOHOA_DATABASE", url);
     }

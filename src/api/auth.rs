@@ -1,0 +1,106 @@
+//! Who is calling: the bearer token's role and unit scope, and what each role may do.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+
+use super::{Api, ApiError};
+use crate::store::tokens::Role;
+
+/// The caller of an API request, from its token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's id (never the secret).
+    pub token: String,
+    /// What it may do.
+    pub role: Role,
+    /// The one unit it may see, when limited.
+    pub unit: Option<String>,
+    /// The token's label.
+    pub label: String,
+}
+
+impl FromRequestParts<Api> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Caller, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let header =
+            parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+                unauthorized("send `Authorization: Bearer <token>`; `sohoa token create --role clerk` makes one")
+            })?;
+        let secret = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let row = api
+            .records
+            .find_token(secret, &super::now())
+            .await?
+            .ok_or_else(|| unauthorized("unknown, expired or revoked token; ask an administrator for a new one"))?;
+        let role = Role::parse(&row.role).ok_or_else(|| unauthorized("the token's role is not known"))?;
+        Ok(Caller { token: row.id, role, unit: row.unit, label: row.label })
+    }
+}
+
+impl Caller {
+    /// The actor audit events name: the token's label and id.
+    pub fn actor(&self) -> String {
+        if self.label.is_empty() {
+            format!("token:{}", self.token)
+        } else {
+            format!("{} (token:{})", self.label, self.token)
+        }
+    }
+
+    fn require(&self, allowed: &[Role], what: &str) -> Result<(), ApiError> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("a {} token cannot {what}", self.role.as_str())))
+        }
+    }
+
+    /// Reading cases and documents: clerks, supervisors, administrators.
+    pub fn may_read_cases(&self) -> Result<(), ApiError> {
+        self.require(&[Role::Clerk, Role::Supervisor, Role::Admin], "read cases")
+    }
+
+    /// Filing work (unfiled pages, quarantine): clerks and administrators.
+    pub fn may_file(&self) -> Result<(), ApiError> {
+        self.require(&[Role::Clerk, Role::Admin], "see or file unfiled and quarantined scans")
+    }
+
+    /// The 766 report: supervisors and administrators.
+    pub fn may_report(&self) -> Result<(), ApiError> {
+        self.require(&[Role::Supervisor, Role::Admin], "read the report")
+    }
+
+    /// Applicant data: clerks (who serve the citizen) and administrators.
+    pub fn sees_personal_data(&self) -> bool {
+        matches!(self.role, Role::Clerk | Role::Admin)
+    }
+
+    /// Refuses a case outside the token's unit.
+    pub fn may_see_unit(&self, unit: Option<&str>) -> Result<(), ApiError> {
+        match &self.unit {
+            Some(mine) if unit != Some(mine.as_str()) => {
+                Err(ApiError::forbidden(format!("this token is limited to unit {mine}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The unit a listing is limited to: the token's own, or the one asked for (refused when it is
+    /// another unit than the token's).
+    pub fn scope_unit(&self, asked: Option<String>) -> Result<Option<String>, ApiError> {
+        match (&self.unit, asked) {
+            (Some(mine), Some(asked)) if &asked != mine => {
+                Err(ApiError::forbidden(format!("this token is limited to unit {mine}")))
+            }
+            (Some(mine), _) => Ok(Some(mine.clone())),
+            (None, asked) => Ok(asked),
+        }
+    }
+}

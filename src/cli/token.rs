@@ -1,0 +1,87 @@
+//! `sohoa token …`: the API's bearer tokens.
+
+use std::path::Path;
+
+use clap::Subcommand;
+
+use crate::store::tokens::Role;
+
+#[derive(Subcommand)]
+pub(super) enum Command {
+    /// Make a token and print it (once: only its hash is kept).
+    Create {
+        /// station (upload only), clerk (read, attach, fix), supervisor (read, report) or admin.
+        #[arg(long, value_parser = ["station", "clerk", "supervisor", "admin"])]
+        role: String,
+        /// Limit the token to one unit's cases (a district center sees only its own).
+        #[arg(long)]
+        unit: Option<String>,
+        /// What or who it is for; audit events name it.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Days until it stops working; default: until revoked.
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Every token (never the secrets).
+    List,
+    /// Stop a token from working.
+    Revoke {
+        /// The token's id, from `token list`.
+        id: String,
+    },
+}
+
+pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
+    let d = super::open_data(data).await?;
+    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
+    match c {
+        Command::Create { role, unit, label, days } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
+            let expires = days.map(|n| {
+                crate::util::time::iso(
+                    ::time::OffsetDateTime::now_utc() + ::time::Duration::days(i64::from(n)),
+                    crate::util::time::VIETNAM,
+                )
+            });
+            let unit = unit.map(|u| crate::util::text::nfc(u.trim()));
+            let label = crate::util::text::nfc(label.trim());
+            let (row, secret) = d
+                .records
+                .create_token(role, unit.as_deref(), &label, expires.as_deref(), &super::actor(), &super::now())
+                .await
+                .map_err(err)?;
+            eprintln!(
+                "token {} ({}{}{}); keep it safe, it is not shown again:",
+                row.id,
+                row.role,
+                row.unit.as_deref().map(|u| format!(", unit {u}")).unwrap_or_default(),
+                row.expires_at.as_deref().map(|e| format!(", until {e}")).unwrap_or_default()
+            );
+            println!("{secret}");
+            Ok(0)
+        }
+        Command::List => {
+            for t in d.records.tokens().await.map_err(err)? {
+                println!(
+                    "{}  {:<10} {:<14} {}{}{}",
+                    t.id,
+                    t.role,
+                    t.unit.as_deref().unwrap_or("all units"),
+                    t.label,
+                    t.expires_at.as_deref().map(|e| format!("  until {e}")).unwrap_or_default(),
+                    t.revoked_at.as_deref().map(|r| format!("  REVOKED {r}")).unwrap_or_default(),
+                );
+            }
+            Ok(0)
+        }
+        Command::Revoke { id } => {
+            if d.records.revoke_token(id.trim(), &super::actor(), &super::now()).await.map_err(err)? {
+                println!("token {id} revoked");
+                Ok(0)
+            } else {
+                anyhow::bail!("no live token {id}; `sohoa token list` shows them")
+            }
+        }
+    }
+}
