@@ -68,11 +68,16 @@ impl Drop for Server {
 }
 
 fn start(root: &Path, data: &Path) -> (Server, String) {
+    start_with(root, data, &[])
+}
+
+fn start_with(root: &Path, data: &Path, extra: &[&str]) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let log = std::fs::File::create(root.join("serve.log")).unwrap();
     let child = command(data)
         .args(["serve", "--inbox", root.join("inbox").to_str().unwrap()])
+        .args(extra)
         .env("SOHOA_LISTEN", &addr)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -210,4 +215,203 @@ fn every_role_and_scope_gets_what_it_may_and_nothing_more() {
         .to_string();
     assert!(sohoa(&data, &["token", "revoke", &id]).status.success());
     assert_eq!(get(&base, "/api/v1/cases", Some(&clerk), None).status, 401);
+}
+
+/// A multipart body with one `file` part.
+fn multipart(name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "sohoa-test-boundary-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn post(base: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> Reply {
+    let resp = match ureq::post(&format!("{base}{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", content_type)
+        .send_bytes(body)
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("POST {path}: {e}"),
+    };
+    let status = resp.status();
+    let mut body = Vec::new();
+    resp.into_reader().read_to_end(&mut body).unwrap();
+    Reply { status, body, headers: Vec::new() }
+}
+
+fn jpeg(seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(300, 400, |x, y| image::Rgb([(x + seed) as u8, (y * 2) as u8, 200]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&img).unwrap();
+    out
+}
+
+/// A PNG that declares 50,000 × 50,000 pixels in a few hundred bytes.
+fn png_bomb() -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&50_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&50_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut z, &vec![0u8; 1 << 20]).unwrap();
+    chunk(&mut out, b"IDAT", &z.finish().unwrap());
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn stations_upload_over_http_into_the_same_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let profile = tmp.path().join("upload.toml");
+    std::fs::write(&profile, "name = \"upload\"\n[service]\nupload_max_mb = 1\n").unwrap();
+    assert!(sohoa(&data, &["case", "set", A, "--received", "2026-10-08"]).status.success());
+    let station = token(&data, &["--role", "station", "--label", "máy quét 2"]);
+    let district = token(&data, &["--role", "station", "--unit", "H15.50.05.14"]);
+    let clerk = token(&data, &["--role", "clerk"]);
+    let supervisor = token(&data, &["--role", "supervisor"]);
+    let (_server, base) = start_with(tmp.path(), &data, &["--profile", profile.to_str().unwrap()]);
+    let uploads = data.join("uploads");
+    let leftovers = || std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
+
+    // A scan for case A, as an input of a given type.
+    let scan = jpeg(1);
+    let (ct, body) = multipart("trang-1.jpg", &scan);
+    let path = format!("/api/v1/upload?case={A}&role=input&type=%C4%90%C6%A1n");
+    let r = post(&base, &path, &station, &ct, &body);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["bytes"], scan.len());
+    let t = Instant::now();
+    loop {
+        let c = get(&base, &format!("/api/v1/cases/{A}"), Some(&clerk), None).json();
+        if c["documents"].as_array().is_some_and(|d| d.iter().any(|d| d["state"] == "attached")) {
+            assert_eq!(c["documents"][0]["doc_type"], "Đơn");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "not attached: {c}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rows: Vec<(String, String)> = query(&data, "SELECT station, sha256 FROM intakes");
+    assert_eq!(rows, vec![("api:máy quét 2".to_string(), sha256_hex(&scan))]);
+    assert_eq!(leftovers(), 0, "the spooled upload is gone once captured");
+    // The same bytes again: recognised, nothing added.
+    let r = post(&base, &path, &station, &ct, &body);
+    assert_eq!((r.status, r.json()["duplicate"].clone()), (200, serde_json::json!(true)));
+
+    // Refusals leave nothing behind.
+    let (ct2, big) = multipart("big.jpg", &vec![7u8; 1_500_000]);
+    let r = post(&base, &format!("/api/v1/upload?case={A}"), &station, &ct2, &big);
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["error"].as_str().unwrap().contains("1 MB"));
+    assert_eq!(post(&base, &path, &district, &ct, &body).status, 403, "another unit's case");
+    assert_eq!(post(&base, &path, &supervisor, &ct, &body).status, 403, "supervisors do not upload");
+    let (ct3, evil) = multipart("../../sohoa.db", &scan);
+    assert_eq!(post(&base, &path, &station, &ct3, &evil).status, 400);
+    let r = post(&base, &path, &station, &ct, b"--nonsense\r\nthis is not a form");
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(post(&base, "/api/v1/upload?case=..%2F..%2Fetc", &station, &ct, &body).status, 400);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 1);
+    assert_eq!(leftovers(), 0);
+
+    // A decompression bomb is taken (its bytes are what they are) and quarantined with a reason.
+    let (ct4, bomb) = multipart("bomb.png", &png_bomb());
+    let r = post(&base, "/api/v1/upload", &station, &ct4, &bomb);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let t = Instant::now();
+    loop {
+        let q = get(&base, "/api/v1/quarantine", Some(&clerk), None).json();
+        if let Some(i) = q["inputs"].as_array().and_then(|a| a.first()) {
+            assert!(i["reason"].as_str().is_some_and(|r| !r.is_empty()), "{q}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "bomb not quarantined: {q}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_large_upload_is_streamed_not_held_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let profile = tmp.path().join("big.toml");
+    std::fs::write(&profile, "name = \"big\"\n[service]\nupload_max_mb = 300\n").unwrap();
+    let clerk = token(&data, &["--role", "clerk"]);
+    let (server, base) = start_with(tmp.path(), &data, &["--profile", profile.to_str().unwrap()]);
+    // A large upload is streamed to disk, not held in memory: the server's resident memory, sampled
+    // while the body streams in, barely moves.
+    let server_pid = server.0.id();
+    let rss = move || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{server_pid}/status")).unwrap_or_default();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB").to_string();
+        line.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) / 1024
+    };
+    let before = rss();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut max = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                max = max.max(rss());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            max
+        })
+    };
+    let size: u64 = 64 << 20;
+    let boundary = "sohoa-large-upload";
+    let head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"large.tif\"\r\n\r\n");
+    let tail = format!("\r\n--{boundary}--\r\n");
+    // Sampling stops when the last byte of the body has been handed to the socket: before the server
+    // captures the file and the pipeline reads it.
+    struct UntilEnd<R>(R, std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl<R: Read> Read for UntilEnd<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            if n == 0 {
+                self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok(n)
+        }
+    }
+    let stream = UntilEnd(
+        std::io::Cursor::new(head.into_bytes())
+            .chain(std::io::repeat(0x49).take(size))
+            .chain(std::io::Cursor::new(tail.into_bytes())),
+        done.clone(),
+    );
+    let r = ureq::post(&format!("{base}/api/v1/upload"))
+        .set("Authorization", &format!("Bearer {clerk}"))
+        .set("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+        .send(stream);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let during = sampler.join().unwrap();
+    let status = match r {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(c, _)) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(status, 202);
+    let grew = during.saturating_sub(before);
+    eprintln!("server RSS {before} MiB before, at most {during} MiB during a {} MiB upload", size >> 20);
+    assert!(grew < 32, "RSS grew by {grew} MiB while {} MiB streamed in", size >> 20);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM files WHERE bytes = 67108864"), 1, "stored whole");
+    assert_eq!(std::fs::read_dir(data.join("uploads")).map(|d| d.count()).unwrap_or(0), 0);
 }

@@ -72,6 +72,11 @@ impl Caller {
         self.require(&[Role::Clerk, Role::Admin], "see or file unfiled and quarantined scans")
     }
 
+    /// Uploading scans: stations, clerks and administrators.
+    pub fn may_upload(&self) -> Result<(), ApiError> {
+        self.require(&[Role::Station, Role::Clerk, Role::Admin], "upload scans")
+    }
+
     /// The 766 report: supervisors and administrators.
     pub fn may_report(&self) -> Result<(), ApiError> {
         self.require(&[Role::Supervisor, Role::Admin], "read the report")

@@ -7,6 +7,7 @@
 
 mod auth;
 mod documents;
+mod upload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,12 +33,26 @@ pub struct Api {
     records: Records,
     blobs: Arc<dyn BlobStore>,
     codes: Arc<CaseCodeRule>,
+    /// The profile uploads are captured under (the service's first station).
+    profile: Arc<crate::profile::Profile>,
+    /// The data folder (uploads are spooled under it).
+    data: PathBuf,
+    /// Wakes the pipeline's workers after an upload.
+    wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Api {
-    /// The API over a records store and blob store; case codes are checked with `codes`.
-    pub fn new(records: Records, blobs: Arc<dyn BlobStore>, codes: CaseCodeRule, _data: PathBuf) -> Api {
-        Api { records, blobs, codes: Arc::new(codes) }
+    /// The API over a records store and blob store, capturing uploads under `profile`.
+    pub fn new(
+        records: Records,
+        blobs: Arc<dyn BlobStore>,
+        profile: crate::profile::Profile,
+        data: PathBuf,
+        wake: Option<Arc<tokio::sync::Notify>>,
+    ) -> Result<Api, crate::error::Failure> {
+        let codes = CaseCodeRule::from_profile(&profile.settings.routing)
+            .map_err(|e| crate::error::Failure::bad("bad-profile", format!("routing.case_code_pattern: {e}")))?;
+        Ok(Api { records, blobs, codes: Arc::new(codes), profile: Arc::new(profile), data, wake })
     }
 
     /// The routes.
@@ -52,6 +67,11 @@ impl Api {
             .route("/api/v1/unfiled", get(unfiled))
             .route("/api/v1/quarantine", get(quarantine))
             .route("/api/v1/report", get(report))
+            // The upload enforces its own limit while streaming (service.upload_max_mb).
+            .route(
+                "/api/v1/upload",
+                axum::routing::post(upload::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+            )
             .fallback(not_found)
             .with_state(self)
     }

@@ -263,11 +263,14 @@ pub struct Service {
     pub queue: usize,
     /// Blobs written but never recorded (a crash between write and commit) are removed after this long.
     pub sweep_grace_seconds: u64,
+    /// The largest scan a station may upload over HTTP, in megabytes; larger uploads are refused (413)
+    /// and nothing of them is kept.
+    pub upload_max_mb: u64,
 }
 
 impl Default for Service {
     fn default() -> Self {
-        Service { workers: 0, queue: 256, sweep_grace_seconds: 600 }
+        Service { workers: 0, queue: 256, sweep_grace_seconds: 600, upload_max_mb: 200 }
     }
 }
 

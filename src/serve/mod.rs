@@ -74,8 +74,9 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     if let Some(addr) = cfg.listen {
         // Bound before the watchers start, so a taken port is reported at once, not after a scan.
         let listener = crate::api::bind(addr).await?;
-        let codes = crate::route::CaseCodeRule::from_profile(&first.routing)?;
-        let api = crate::api::Api::new(d.records.clone(), d.blobs.clone(), codes, d.root.clone());
+        let profile = cfg.profiles.first().cloned().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?;
+        let api = crate::api::Api::new(d.records.clone(), d.blobs.clone(), profile, d.root.clone(), Some(wake.clone()))
+            .map_err(to_any)?;
         let mut s = stop_rx.clone();
         tracing::info!(address = %addr, "HTTP API listening");
         tasks.push(tokio::spawn(async move {
