@@ -415,3 +415,55 @@ fn a_large_upload_is_streamed_not_held_in_memory() {
     assert_eq!(count(&data, "SELECT COUNT(*) FROM files WHERE bytes = 67108864"), 1, "stored whole");
     assert_eq!(std::fs::read_dir(data.join("uploads")).map(|d| d.count()).unwrap_or(0), 0);
 }
+
+#[test]
+fn a_clerk_files_an_unfiled_scan_and_the_case_becomes_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, data) = (tmp.path().join("src"), tmp.path().join("data"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("loose.jpg"), jpeg(9)).unwrap();
+    assert!(sohoa(&data, &["ingest", src.to_str().unwrap()]).status.success());
+    let catalogue = repo().join("fixtures/procedures.toml");
+    assert!(sohoa(&data, &["procedure", "import", catalogue.to_str().unwrap()]).status.success());
+    assert!(sohoa(&data, &["case", "set", A, "--procedure", "2.000908", "--received", "2026-10-08"]).status.success());
+    let clerk = token(&data, &["--role", "clerk", "--label", "quầy 3"]);
+    let district = token(&data, &["--role", "clerk", "--unit", "H15.50.05.14"]);
+    let supervisor = token(&data, &["--role", "supervisor"]);
+    let (_server, base) = start(tmp.path(), &data);
+
+    let unfiled = get(&base, "/api/v1/unfiled", Some(&clerk), None).json();
+    let pages = unfiled["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 1, "{unfiled}");
+    assert_eq!(pages[0]["source"], "loose.jpg");
+    let intake = pages[0]["intake"].as_str().unwrap().to_string();
+    let case = format!("/api/v1/cases/{A}");
+    assert_eq!(get(&base, &case, Some(&clerk), None).json()["completeness"]["complete"], false);
+
+    let path = format!("/api/v1/unfiled/{intake}/file");
+    let body = serde_json::json!({ "case": A, "type": "Bản chính" }).to_string();
+    assert_eq!(post(&base, &path, &supervisor, "application/json", body.as_bytes()).status, 403);
+    assert_eq!(post(&base, &path, &district, "application/json", body.as_bytes()).status, 403);
+    let bad = serde_json::json!({ "case": "../../etc" }).to_string();
+    assert_eq!(post(&base, &path, &clerk, "application/json", bad.as_bytes()).status, 400);
+    let r = post(&base, &path, &clerk, "application/json", body.as_bytes());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["document"], format!("{A}.001.pdf"));
+
+    // The badge turns complete once the PDF is rendered and attached.
+    let t = Instant::now();
+    loop {
+        let c = get(&base, &case, Some(&clerk), None).json();
+        if c["completeness"]["complete"] == true {
+            assert_eq!(c["documents"][0]["state"], "attached");
+            assert_eq!(c["documents"][0]["doc_type"], "Bản chính");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "not complete: {c}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(data.join("cases").join(A).join(format!("{A}.001.pdf")).is_file());
+    assert_eq!(get(&base, "/api/v1/unfiled", Some(&clerk), None).json()["pages"], serde_json::json!([]));
+    assert_eq!(post(&base, &path, &clerk, "application/json", body.as_bytes()).status, 404, "filed once");
+    let filed = count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'file' AND actor LIKE 'quầy 3 (token:%'");
+    assert_eq!(filed, 1);
+}

@@ -65,6 +65,7 @@ impl Api {
             .route("/api/v1/cases/{code}", get(get_case))
             .route("/api/v1/cases/{code}/documents/{file}", get(documents::download))
             .route("/api/v1/unfiled", get(unfiled))
+            .route("/api/v1/unfiled/{intake}/file", axum::routing::post(file_unfiled))
             .route("/api/v1/quarantine", get(quarantine))
             .route("/api/v1/report", get(report))
             // The upload enforces its own limit while streaming (service.upload_max_mb).
@@ -83,6 +84,14 @@ impl Api {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         axum::serve(listener, self.router()).with_graceful_shutdown(stop).await
+    }
+
+    /// The unit a case belongs to: as recorded, or the unit part of its code for a case not known yet.
+    async fn case_unit(&self, code: &str) -> Result<Option<String>, ApiError> {
+        Ok(match self.records.case_record(code).await? {
+            Some(r) => r.unit,
+            None => code.split_once('-').map(|(u, _)| u.to_string()),
+        })
     }
 
     fn code(&self, raw: &str) -> Result<String, ApiError> {
@@ -140,6 +149,15 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// A document role parameter: `input` (the default) or `result`.
+fn role_param(raw: Option<&str>) -> ApiResult<&'static str> {
+    match raw {
+        None | Some("input") => Ok("input"),
+        Some("result") => Ok("result"),
+        Some(other) => Err(ApiError::bad_request(format!("role `{other}`: use input or result"))),
+    }
+}
 
 /// A date query parameter as a local date.
 fn date_param(value: &str, name: &str) -> ApiResult<String> {
@@ -247,12 +265,38 @@ async fn get_case(
 
 async fn unfiled(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
     caller.may_file()?;
-    let rows = api.records.unfiled().await?;
-    let pages: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|(source, page_index, sha256)| serde_json::json!({ "source": source, "page_index": page_index, "sha256": sha256 }))
-        .collect();
-    Ok(Json(serde_json::json!({ "pages": pages })))
+    Ok(Json(serde_json::json!({ "pages": api.records.unfiled().await? })))
+}
+
+/// Where a clerk files an unfiled scan.
+#[derive(Debug, Deserialize)]
+struct FileTo {
+    case: String,
+    role: Option<String>,
+    #[serde(rename = "type")]
+    doc_type: Option<String>,
+}
+
+async fn file_unfiled(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(intake): Path<String>,
+    Json(to): Json<FileTo>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.may_file()?;
+    let code = api.code(&to.case)?;
+    caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
+    let role = role_param(to.role.as_deref())?;
+    let doc_type = to.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
+    let filed =
+        api.records.file_unfiled(intake.trim(), &code, role, doc_type.as_deref(), &caller.actor(), &now()).await?;
+    let Some(ordinal) = filed else {
+        return Err(ApiError::not_found(format!("input {intake} has no unfiled page; GET /api/v1/unfiled lists them")));
+    };
+    if let Some(w) = &api.wake {
+        w.notify_waiters();
+    }
+    Ok(Json(serde_json::json!({ "case": code, "document": format!("{code}.{ordinal:03}.pdf"), "ordinal": ordinal })))
 }
 
 async fn quarantine(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {

@@ -44,17 +44,9 @@ pub(super) async fn upload(
     caller.may_upload()?;
     let case = t.case.as_deref().map(|c| api.code(c)).transpose()?;
     if let Some(code) = &case {
-        let unit = match api.records.case_record(code).await? {
-            Some(r) => r.unit,
-            None => code.split_once('-').map(|(u, _)| u.to_string()),
-        };
-        caller.may_see_unit(unit.as_deref())?;
+        caller.may_see_unit(api.case_unit(code).await?.as_deref())?;
     }
-    let role = match t.role.as_deref() {
-        None | Some("input") => "input",
-        Some("result") => "result",
-        Some(other) => return Err(ApiError::bad_request(format!("role `{other}`: use input or result"))),
-    };
+    let role = super::role_param(t.role.as_deref())?;
     let limit = api.profile.settings.service.upload_max_mb * 1024 * 1024;
     let scratch = Scratch(api.data.join("uploads").join(uuid::Uuid::now_v7().to_string()));
     let folder = match &case {

@@ -394,6 +394,88 @@ impl Records {
         Ok(Some((format!("{code}.{ordinal:03}.pdf"), sha.unwrap_or_default())))
     }
 
+    /// Files an input's unfiled pages into a new document of a case (a clerk's decision), closes it so
+    /// its PDF is rendered and attached like any other, and records a `file` event. Returns the
+    /// document's ordinal, or `None` when the input has no unfiled page.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn file_unfiled(
+        &self,
+        intake_id: &str,
+        code: &str,
+        role: &str,
+        doc_type: Option<&str>,
+        actor: &str,
+        at: &str,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.pool().begin_write().await?;
+        let pages: Vec<String> = on_tx!(&mut tx, |c| sqlx::query_scalar(
+            "SELECT id FROM pages WHERE intake_id = $1 AND state = 'unfiled' ORDER BY page_index"
+        )
+        .bind(intake_id)
+        .fetch_all(&mut *c)
+        .await?);
+        if pages.is_empty() {
+            return Ok(None);
+        }
+        let sha: Option<String> = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT sha256 FROM intakes WHERE id = $1")
+            .bind(intake_id)
+            .fetch_optional(&mut *c)
+            .await?);
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+        )
+        .bind(new_id())
+        .bind(code)
+        .bind(code.split_once('-').map(|(u, _)| u))
+        .bind(at)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        let ordinal: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar(
+            "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM documents WHERE case_code = $1"
+        )
+        .bind(code)
+        .fetch_one(&mut *c)
+        .await?);
+        let doc_id = new_id();
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO documents (id, case_code, ordinal, role, doc_type, group_key, state, page_count, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)"
+        )
+        .bind(&doc_id)
+        .bind(code)
+        .bind(ordinal)
+        .bind(role)
+        .bind(doc_type)
+        .bind(format!("filed:{doc_id}"))
+        .bind(pages.len() as i64)
+        .bind(at)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        for (n, page) in pages.iter().enumerate() {
+            on_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE pages SET state = 'filed', case_code = $1, role = $2, doc_type = $3, document_id = $4, \
+                 page_no = $5 WHERE id = $6"
+            )
+            .bind(code)
+            .bind(role)
+            .bind(doc_type)
+            .bind(&doc_id)
+            .bind(n as i64 + 1)
+            .bind(page)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        }
+        super::records::close_document(&mut tx, &doc_id, at).await?;
+        let detail = serde_json::json!({ "ordinal": ordinal, "role": role, "type": doc_type, "pages": pages.len() });
+        insert_event(&mut tx, at, actor, "file", Some(code), Some(intake_id), Some(&doc_id), sha.as_deref(), &detail)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(ordinal))
+    }
+
     /// Records that someone looked at or downloaded something (the audit trail of access).
     pub async fn log_access(
         &self,

@@ -266,15 +266,33 @@ impl Records {
         Ok(out)
     }
 
-    /// Unfiled pages: `(source, page_index, sha256)`.
-    pub async fn unfiled(&self) -> Result<Vec<(String, i64, String)>> {
+    /// Pages without a case, in capture order.
+    pub async fn unfiled(&self) -> Result<Vec<UnfiledPage>> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT i.source_path, p.page_index, i.sha256 FROM pages p JOIN intakes i ON i.id = p.intake_id \
+            "SELECT i.id AS intake, i.source_path AS source, p.page_index, i.sha256, i.captured_at, i.station \
+             FROM pages p JOIN intakes i ON i.id = p.intake_id \
              WHERE p.state = 'unfiled' ORDER BY i.seq, p.page_index",
         )
         .fetch_all(p)
         .await?))
     }
+}
+
+/// A page waiting for a clerk to file it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct UnfiledPage {
+    /// Its input (what a clerk files: every unfiled page of it).
+    pub intake: String,
+    /// Source path.
+    pub source: String,
+    /// Index within the input.
+    pub page_index: i64,
+    /// The input's hash.
+    pub sha256: String,
+    /// Capture time.
+    pub captured_at: String,
+    /// Capturing station.
+    pub station: String,
 }
 
 /// One recent capture, as the counter officer sees it.

@@ -1006,7 +1006,7 @@ async fn honour_close_requests(tx: &mut Tx, at: &str) -> Result<()> {
     Ok(())
 }
 
-async fn close_document(tx: &mut Tx, doc_id: &str, at: &str) -> Result<()> {
+pub(crate) async fn close_document(tx: &mut Tx, doc_id: &str, at: &str) -> Result<()> {
     let r = on_tx!(tx, |c| sqlx::query("UPDATE documents SET state = 'closed' WHERE id = $1 AND state = 'open'")
         .bind(doc_id)
         .execute(&mut *c)
