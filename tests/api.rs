@@ -466,4 +466,30 @@ fn a_clerk_files_an_unfiled_scan_and_the_case_becomes_complete() {
     assert_eq!(post(&base, &path, &clerk, "application/json", body.as_bytes()).status, 404, "filed once");
     let filed = count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'file' AND actor LIKE 'quầy 3 (token:%'");
     assert_eq!(filed, 1);
+
+    // Case fields are edited through the API too, audited, within the token's unit.
+    let put = |token: &str, code: &str, body: serde_json::Value| -> u16 {
+        match ureq::put(&format!("{base}/api/v1/cases/{code}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string())
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(c, _)) => c,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let edit = serde_json::json!({ "status": "resolved", "resolved": "20/10/2026" });
+    assert_eq!(put(&supervisor, A, edit.clone()), 403);
+    assert_eq!(put(&district, A, edit.clone()), 403);
+    assert_eq!(put(&clerk, A, serde_json::json!({ "status": "lost" })), 400);
+    assert_eq!(put(&clerk, A, serde_json::json!({ "colour": "red" })), 422, "unknown fields are refused");
+    assert_eq!(put(&clerk, A, edit), 200);
+    let c = get(&base, &case, Some(&clerk), None).json();
+    assert_eq!(
+        (c["record"]["status"].as_str(), c["record"]["resolved_date"].as_str()),
+        (Some("resolved"), Some("2026-10-20"))
+    );
+    assert_eq!(put(&district, B, serde_json::json!({ "status": "processing" })), 200, "a new case in its own unit");
+    assert_eq!(put(&district, B, serde_json::json!({ "unit": "H15.50.05.13" })), 403, "not moved out of its unit");
 }

@@ -62,7 +62,7 @@ impl Api {
             .route("/openapi.json", get(openapi))
             .route("/metrics", get(metrics))
             .route("/api/v1/cases", get(list_cases))
-            .route("/api/v1/cases/{code}", get(get_case))
+            .route("/api/v1/cases/{code}", get(get_case).put(put_case))
             .route("/api/v1/cases/{code}/documents/{file}", get(documents::download))
             .route("/api/v1/unfiled", get(unfiled))
             .route("/api/v1/unfiled/{intake}/file", axum::routing::post(file_unfiled))
@@ -261,6 +261,56 @@ async fn get_case(
     v["record"] = serde_json::to_value(&record).unwrap_or_default();
     v["completeness"] = serde_json::to_value(&completeness).unwrap_or_default();
     Ok(Json(v))
+}
+
+/// Case fields a clerk may set; absent fields are left as they are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseEdit {
+    procedure: Option<String>,
+    unit: Option<String>,
+    received: Option<String>,
+    due: Option<String>,
+    status: Option<String>,
+    resolved: Option<String>,
+    applicant_name: Option<String>,
+    applicant_id: Option<String>,
+    applicant_contact: Option<String>,
+}
+
+async fn put_case(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(code): Path<String>,
+    Json(e): Json<CaseEdit>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.may_file()?;
+    let code = api.code(&code)?;
+    caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
+    if e.unit.is_some() {
+        caller.may_see_unit(e.unit.as_deref())?;
+    }
+    let text = |v: Option<String>| v.map(|s| nfc(s.trim())).filter(|s| !s.is_empty());
+    let date = |v: &Option<String>, what: &str| v.as_deref().map(|d| date_param(d, what)).transpose();
+    let status = match e.status.as_deref() {
+        Some(s) => Some(crate::store::cases::Status::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!("status `{s}`: use received, processing, resolved or returned"))
+        })?),
+        None => None,
+    };
+    let fields = crate::store::cases::CaseFields {
+        received: date(&e.received, "received")?,
+        due: date(&e.due, "due")?,
+        resolved: date(&e.resolved, "resolved")?,
+        procedure: text(e.procedure),
+        unit: text(e.unit),
+        status,
+        applicant_name: text(e.applicant_name),
+        applicant_id: text(e.applicant_id),
+        applicant_contact: text(e.applicant_contact),
+    };
+    let what = api.records.upsert_case(&code, &fields, false, &caller.actor(), &now()).await?;
+    Ok(Json(serde_json::json!({ "case": code, "result": what })))
 }
 
 async fn unfiled(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
