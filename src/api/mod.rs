@@ -248,13 +248,15 @@ async fn get_case(
         return Err(ApiError::not_found(format!("no case {code}")));
     };
     caller.may_see_unit(record.unit.as_deref())?;
+    // Completeness first: a document attached in between then shows in the list as attached, and the
+    // badge never runs ahead of the documents it is about.
+    let completeness = api.records.completeness(&code).await?;
     let detail = api.records.case_detail(&code).await?.ok_or_else(|| ApiError::not_found(format!("no case {code}")))?;
     if !caller.sees_personal_data() {
         record.applicant_name = None;
         record.applicant_id = None;
         record.applicant_contact = None;
     }
-    let completeness = api.records.completeness(&code).await?;
     let seen = serde_json::json!({ "via": "api", "personal": caller.sees_personal_data() });
     api.records.log_access(&caller.actor(), "view", Some(&code), None, &seen, &now()).await?;
     let mut v = serde_json::to_value(&detail).unwrap_or_default();
@@ -263,26 +265,11 @@ async fn get_case(
     Ok(Json(v))
 }
 
-/// Case fields a clerk may set; absent fields are left as they are.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CaseEdit {
-    procedure: Option<String>,
-    unit: Option<String>,
-    received: Option<String>,
-    due: Option<String>,
-    status: Option<String>,
-    resolved: Option<String>,
-    applicant_name: Option<String>,
-    applicant_id: Option<String>,
-    applicant_contact: Option<String>,
-}
-
 async fn put_case(
     caller: Caller,
     State(api): State<Api>,
     Path(code): Path<String>,
-    Json(e): Json<CaseEdit>,
+    Json(e): Json<crate::import::FieldsText>,
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.may_file()?;
     let code = api.code(&code)?;
@@ -290,25 +277,7 @@ async fn put_case(
     if e.unit.is_some() {
         caller.may_see_unit(e.unit.as_deref())?;
     }
-    let text = |v: Option<String>| v.map(|s| nfc(s.trim())).filter(|s| !s.is_empty());
-    let date = |v: &Option<String>, what: &str| v.as_deref().map(|d| date_param(d, what)).transpose();
-    let status = match e.status.as_deref() {
-        Some(s) => Some(crate::store::cases::Status::parse(s).ok_or_else(|| {
-            ApiError::bad_request(format!("status `{s}`: use received, processing, resolved or returned"))
-        })?),
-        None => None,
-    };
-    let fields = crate::store::cases::CaseFields {
-        received: date(&e.received, "received")?,
-        due: date(&e.due, "due")?,
-        resolved: date(&e.resolved, "resolved")?,
-        procedure: text(e.procedure),
-        unit: text(e.unit),
-        status,
-        applicant_name: text(e.applicant_name),
-        applicant_id: text(e.applicant_id),
-        applicant_contact: text(e.applicant_contact),
-    };
+    let fields = e.parse().map_err(ApiError::bad_request)?;
     let what = api.records.upsert_case(&code, &fields, false, &caller.actor(), &now()).await?;
     Ok(Json(serde_json::json!({ "case": code, "result": what })))
 }

@@ -4,9 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use crate::store::cases::{CaseFields, Status, Upsert};
+use crate::store::cases::Upsert;
 use crate::util::text::nfc;
-use crate::util::time::local_date;
 
 #[derive(Subcommand)]
 pub(super) enum Command {
@@ -153,26 +152,19 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let profile = super::load_profile(None)?;
             let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
             let code = codes.validate(&code).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let date = |v: Option<String>, what: &str| -> anyhow::Result<Option<String>> {
-                v.map(|d| local_date(&d).map_err(|e| anyhow::anyhow!("--{what}: {e}"))).transpose()
-            };
-            let text = |v: Option<String>| v.map(|s| nfc(s.trim())).filter(|s| !s.is_empty());
-            let fields = CaseFields {
-                procedure: text(procedure),
-                unit: text(unit),
-                received: date(received, "received")?,
-                due: date(due, "due")?,
-                resolved: date(resolved, "resolved")?,
-                status: match status {
-                    Some(s) => Some(Status::parse(&s).ok_or_else(|| {
-                        anyhow::anyhow!("--status {s}: use received, processing, resolved or returned")
-                    })?),
-                    None => None,
-                },
-                applicant_name: text(applicant_name),
-                applicant_id: text(applicant_id),
-                applicant_contact: text(applicant_contact),
-            };
+            let fields = crate::import::FieldsText {
+                procedure,
+                unit,
+                received,
+                due,
+                status,
+                resolved,
+                applicant_name,
+                applicant_id,
+                applicant_contact,
+            }
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             let what =
                 d.records.upsert_case(&code, &fields, false, &super::actor(), &super::now()).await.map_err(err)?;
             println!("case {code}: {}", serde_json::to_value(what)?.as_str().unwrap_or(""));

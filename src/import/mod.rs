@@ -60,10 +60,34 @@ fn clean(v: Option<String>) -> Option<String> {
     v.map(|s| nfc(s.trim())).filter(|s| !s.is_empty())
 }
 
-impl RawCase {
-    fn check(self, codes: &CaseCodeRule) -> Result<(String, CaseFields), String> {
-        let code = clean(self.code).ok_or("no case code (column `code` or `ma_ho_so`)")?;
-        let code = codes.validate(&code)?;
+/// Case fields as people and exports write them: text, dates in any accepted form, statuses in English
+/// or Vietnamese. One reading for the import, `sohoa case set` and the API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsText {
+    /// Procedure code.
+    pub procedure: Option<String>,
+    /// Receiving unit.
+    pub unit: Option<String>,
+    /// Date received.
+    pub received: Option<String>,
+    /// Due date.
+    pub due: Option<String>,
+    /// Status word.
+    pub status: Option<String>,
+    /// Date resolved.
+    pub resolved: Option<String>,
+    /// Applicant's name.
+    pub applicant_name: Option<String>,
+    /// Applicant's ID-card number.
+    pub applicant_id: Option<String>,
+    /// Applicant's phone or address.
+    pub applicant_contact: Option<String>,
+}
+
+impl FieldsText {
+    /// The fields in stored form (NFC, local dates), or what is wrong with them.
+    pub fn parse(self) -> Result<CaseFields, String> {
         let date = |v: Option<String>, what: &str| -> Result<Option<String>, String> {
             clean(v).map(|d| local_date(&d).map_err(|e| format!("{what}: {e}"))).transpose()
         };
@@ -74,7 +98,7 @@ impl RawCase {
             ),
             None => None,
         };
-        let fields = CaseFields {
+        Ok(CaseFields {
             procedure: clean(self.procedure),
             unit: clean(self.unit),
             received: date(self.received, "received")?,
@@ -84,7 +108,27 @@ impl RawCase {
             applicant_name: clean(self.applicant_name),
             applicant_id: clean(self.applicant_id),
             applicant_contact: clean(self.applicant_contact),
-        };
+        })
+    }
+}
+
+impl RawCase {
+    fn check(self, codes: &CaseCodeRule) -> Result<(String, CaseFields), String> {
+        let code = clean(self.code).ok_or("no case code (column `code` or `ma_ho_so`)")?;
+        let code = codes.validate(&code)?;
+        let fields = FieldsText {
+            procedure: self.procedure,
+            unit: self.unit,
+            received: self.received,
+            due: self.due,
+            status: self.status,
+            resolved: self.resolved,
+            applicant_name: self.applicant_name,
+            applicant_id: self.applicant_id,
+            applicant_contact: self.applicant_contact,
+        }
+        .parse()?;
+        // A whole record from the one-stop system must also be consistent in itself.
         if fields.status == Some(Status::Resolved) && fields.resolved.is_none() {
             return Err("status is resolved but there is no resolved date".into());
         }
