@@ -54,33 +54,8 @@ pub(super) enum Command {
 pub(super) struct SetArgs {
     /// The case code.
     code: String,
-    /// Procedure code.
-    #[arg(long)]
-    procedure: Option<String>,
-    /// Receiving unit.
-    #[arg(long)]
-    unit: Option<String>,
-    /// Date received.
-    #[arg(long)]
-    received: Option<String>,
-    /// Due date.
-    #[arg(long)]
-    due: Option<String>,
-    /// received, processing, resolved or returned.
-    #[arg(long)]
-    status: Option<String>,
-    /// Date resolved.
-    #[arg(long)]
-    resolved: Option<String>,
-    /// Applicant's full name.
-    #[arg(long)]
-    applicant_name: Option<String>,
-    /// Applicant's ID-card number.
-    #[arg(long)]
-    applicant_id: Option<String>,
-    /// Applicant's phone or address.
-    #[arg(long)]
-    applicant_contact: Option<String>,
+    #[command(flatten)]
+    fields: crate::import::FieldsText,
 }
 
 /// Rows an import commits per transaction.
@@ -137,34 +112,11 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Set(args) => {
-            let SetArgs {
-                code,
-                procedure,
-                unit,
-                received,
-                due,
-                status,
-                resolved,
-                applicant_name,
-                applicant_id,
-                applicant_contact,
-            } = *args;
+            let SetArgs { code, fields } = *args;
             let profile = super::load_profile(None)?;
             let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
             let code = codes.validate(&code).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let fields = crate::import::FieldsText {
-                procedure,
-                unit,
-                received,
-                due,
-                status,
-                resolved,
-                applicant_name,
-                applicant_id,
-                applicant_contact,
-            }
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let fields = fields.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let what =
                 d.records.upsert_case(&code, &fields, false, &super::actor(), &super::now()).await.map_err(err)?;
             println!("case {code}: {}", serde_json::to_value(what)?.as_str().unwrap_or(""));

@@ -62,26 +62,35 @@ fn clean(v: Option<String>) -> Option<String> {
 
 /// Case fields as people and exports write them: text, dates in any accepted form, statuses in English
 /// or Vietnamese. One reading for the import, `sohoa case set` and the API.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct FieldsText {
     /// Procedure code.
+    #[arg(long)]
     pub procedure: Option<String>,
     /// Receiving unit.
+    #[arg(long)]
     pub unit: Option<String>,
-    /// Date received.
+    /// Date received (2026-10-08 or 08/10/2026).
+    #[arg(long)]
     pub received: Option<String>,
     /// Due date.
+    #[arg(long)]
     pub due: Option<String>,
-    /// Status word.
+    /// Status: received, processing, resolved or returned (or the Vietnamese words).
+    #[arg(long)]
     pub status: Option<String>,
     /// Date resolved.
+    #[arg(long)]
     pub resolved: Option<String>,
     /// Applicant's name.
+    #[arg(long)]
     pub applicant_name: Option<String>,
     /// Applicant's ID-card number.
+    #[arg(long)]
     pub applicant_id: Option<String>,
     /// Applicant's phone or address.
+    #[arg(long)]
     pub applicant_contact: Option<String>,
 }
 
