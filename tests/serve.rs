@@ -271,7 +271,7 @@ fn slow_writer(poll: bool) {
     fs::write(dir.join("incoming.tmp"), &other).unwrap();
     fs::rename(dir.join("incoming.tmp"), dir.join("renamed.jpg")).unwrap();
 
-    settle(&data, &inbox, Duration::from_secs(30));
+    settle(&data, &inbox, Duration::from_secs(90));
     assert!(sigterm(&mut child).success());
     let rows: Vec<(String, String)> = query(&data, "SELECT source_name, sha256 FROM intakes ORDER BY source_name");
     assert_eq!(
@@ -317,7 +317,7 @@ fn files_present_before_start_up_and_files_dropped_in_an_event_overflow_are_take
     for i in 0..60 {
         fs::write(dir.join(format!("burst-{i}.jpg")), jpeg(2000 + i)).unwrap();
     }
-    settle(&data, &inbox, Duration::from_secs(30));
+    settle(&data, &inbox, Duration::from_secs(90));
     assert!(sigterm(&mut child).success());
     assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 65);
     assert_eq!(pdfs(&data, CASES[1]).len(), 65);
@@ -343,7 +343,7 @@ fn a_marker_file_closes_the_folder_document_and_a_later_file_starts_the_next() {
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(pdfs(&data, CASES[2]).len(), 0, "no marker yet: the document stays open");
     fs::write(dir.join(".done"), b"").unwrap();
-    settle(&data, &inbox, Duration::from_secs(60));
+    settle(&data, &inbox, Duration::from_secs(90));
     let t = Instant::now();
     while pdfs(&data, CASES[2]).is_empty() && t.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
@@ -353,7 +353,7 @@ fn a_marker_file_closes_the_folder_document_and_a_later_file_starts_the_next() {
     fs::write(dir.join("trang-9.jpg"), jpeg(3009)).unwrap();
     std::thread::sleep(Duration::from_millis(800));
     fs::write(dir.join(".done"), b"").unwrap();
-    settle(&data, &inbox, Duration::from_secs(60));
+    settle(&data, &inbox, Duration::from_secs(90));
     let t = Instant::now();
     while pdfs(&data, CASES[2]).len() < 2 && t.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
@@ -374,7 +374,7 @@ fn status_shows_what_each_file_became() {
     fs::write(dir.join("don.jpg"), jpeg(4000)).unwrap();
     fs::write(dir.join("ghi-chu.jpg"), b"not a scan").unwrap();
     fs::write(inbox.join("loose.jpg"), jpeg(4001)).unwrap();
-    settle(&data, &inbox, Duration::from_secs(60));
+    settle(&data, &inbox, Duration::from_secs(90));
     std::thread::sleep(Duration::from_millis(1200));
     let o = sohoa(&data, &["status"]);
     assert!(sigterm(&mut child).success());
@@ -399,9 +399,9 @@ fn folder_grouping_closes_the_document_after_the_idle_time() {
         fs::write(dir.join(format!("trang-{i}.jpg")), jpeg(5000 + i)).unwrap();
         std::thread::sleep(Duration::from_millis(200));
     }
-    settle(&data, &inbox, Duration::from_secs(60));
+    settle(&data, &inbox, Duration::from_secs(90));
     let t = Instant::now();
-    while pdfs(&data, CASES[4]).is_empty() && t.elapsed() < Duration::from_secs(15) {
+    while pdfs(&data, CASES[4]).is_empty() && t.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(sigterm(&mut child).success());
@@ -418,7 +418,7 @@ fn a_job_left_running_by_a_worker_that_died_is_picked_up_again() {
     let prof = profile(tmp.path(), &inbox, "");
     let mut child = spawn(&data, &prof, &log);
     fs::write(dir.join("p.jpg"), jpeg(6000)).unwrap();
-    settle(&data, &inbox, Duration::from_secs(60));
+    settle(&data, &inbox, Duration::from_secs(90));
     let view = data.join("cases").join(CASES[0]).join(format!("{}.001.pdf", CASES[0]));
     let t = Instant::now();
     while !view.exists() && t.elapsed() < Duration::from_secs(10) {
@@ -429,7 +429,7 @@ fn a_job_left_running_by_a_worker_that_died_is_picked_up_again() {
         .unwrap();
     fs::remove_file(&view).unwrap();
     let t = Instant::now();
-    while !view.exists() && t.elapsed() < Duration::from_secs(15) {
+    while !view.exists() && t.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(sigterm(&mut child).success());

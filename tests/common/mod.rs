@@ -188,6 +188,10 @@ pub fn database_for(data: &Path) -> Option<String> {
                     assert!(tries < 20, "cannot create test database {name}: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
                 }
+                // Test databases need no flush to disk at each commit (a machine crash loses the test
+                // anyway); it keeps the suite's many small commits from queueing on a slow disk.
+                let tune = format!("ALTER DATABASE {name} SET synchronous_commit = off");
+                sqlx::query(sqlx::AssertSqlSafe(tune)).execute(&admin).await.unwrap();
             }
             admin.close().await;
         });
