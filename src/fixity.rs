@@ -88,11 +88,6 @@ pub struct Window {
 /// Files hashed between checkpoints: what an interrupted run re-does at most.
 const CHECKPOINT_FILES: usize = 256;
 
-/// Checks every recorded file against the store, on `threads` threads.
-pub async fn verify(records: &Records, blobs: std::sync::Arc<dyn BlobStore>, threads: usize) -> Result<Report> {
-    Ok(verify_run(records, blobs, threads, &Window::default(), false, "sohoa").await?.0)
-}
-
 /// A fixity run over a window, in hash order, checkpointed in the records every few hundred files so
 /// that `resume` continues an interrupted run of the same window where it stopped. Every problem is
 /// also recorded as an event the moment it is found; a resumed run reports the earlier part's problems

@@ -11,9 +11,6 @@ pub(super) struct Args {
     /// Where the package folder `<code>/` is created.
     #[arg(long)]
     out: PathBuf,
-    /// Who asks for it, for the audit log.
-    #[arg(long, env = "SOHOA_OPERATOR", default_value = "sohoa")]
-    actor: String,
 }
 
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
@@ -24,8 +21,10 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let detail =
         serde_json::json!({ "case": code, "dir": r.dir.display().to_string(), "files": r.files, "bytes": r.bytes });
-    let now = crate::util::time::now_iso(::time::UtcOffset::UTC);
-    d.records.log_event(&a.actor, "export", &detail, &now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    d.records
+        .log_access(&super::actor(), "export", Some(&code), None, &detail, &super::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "exported {code} to {}: {} files, {:.1} MB, listed in manifest-sha256.txt",
         r.dir.display(),

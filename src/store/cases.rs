@@ -281,7 +281,12 @@ impl Records {
     pub async fn completeness(&self, code: &str) -> Result<Completeness> {
         let record = self.case_record(code).await?.unwrap_or_default();
         let procedure = match &record.procedure_code {
-            Some(p) => self.procedures().await?.into_iter().find(|x| &x.code == p),
+            Some(code) => {
+                let mut tx = self.pool().begin().await?;
+                let p = read_procedure(&mut tx, code).await?;
+                tx.commit().await?;
+                p
+            }
             None => None,
         };
         // (role, type, ordinal, pages, blank pages) of attached documents.

@@ -3,7 +3,6 @@
 //! Callers never write SQL; they call these operations, each one transaction. This is the seam where a
 //! PostgreSQL implementation slots in beside SQLite with the same behaviour.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::db::{Location, Pool, Tx, on_pool, on_tx};
@@ -243,11 +242,6 @@ impl Records {
                 Ok(Records { jobs: pool.clone(), pool, worker: worker_name("") })
             }
         }
-    }
-
-    /// Opens (creating when needed) the SQLite database at `path`.
-    pub async fn open_sqlite(path: &Path) -> Result<Records> {
-        Records::open(&Location::Sqlite(path.to_path_buf())).await
     }
 
     /// Records a batch of captures in one transaction, with their split jobs and capture events.
@@ -775,14 +769,6 @@ impl Records {
         Ok(on_pool!(&self.pool, |p| sqlx::query_as("SELECT sha256, bytes, kind FROM files ORDER BY sha256")
             .fetch_all(p)
             .await?))
-    }
-
-    /// Appends an audit event outside any other operation (e.g. a fixity run).
-    pub async fn log_event(&self, actor: &str, kind: &str, detail: &serde_json::Value, at: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_event(&mut tx, at, actor, kind, None, None, None, None, detail).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// The underlying pool, for read-only views (case listings) and tests.
