@@ -226,7 +226,7 @@ async fn list_cases(
     };
     let mut out = Vec::new();
     for c in api.records.case_list(&filter).await? {
-        let completeness = api.records.completeness(&c.code).await?;
+        let completeness = api.records.completeness(&c.code, c.procedure_code.as_deref()).await?;
         if f.complete.is_some_and(|want| want != completeness.complete) {
             continue;
         }
@@ -250,7 +250,7 @@ async fn get_case(
     caller.may_see_unit(record.unit.as_deref())?;
     // Completeness first: a document attached in between then shows in the list as attached, and the
     // badge never runs ahead of the documents it is about.
-    let completeness = api.records.completeness(&code).await?;
+    let completeness = api.records.completeness(&code, record.procedure_code.as_deref()).await?;
     let detail = api.records.case_detail(&code).await?.ok_or_else(|| ApiError::not_found(format!("no case {code}")))?;
     if !caller.sees_personal_data() {
         record.applicant_name = None;

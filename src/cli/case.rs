@@ -155,7 +155,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     }
                 }
             }
-            let completeness = d.records.completeness(&code).await.map_err(err)?;
+            let completeness = d.records.completeness(&code, record.procedure_code.as_deref()).await.map_err(err)?;
             let seen = serde_json::json!({ "personal": personal });
             d.records
                 .log_access(&super::actor(), "view", Some(&code), None, &seen, &super::now())

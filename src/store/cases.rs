@@ -277,10 +277,10 @@ impl Records {
         Ok(r)
     }
 
-    /// Which required inputs of a case are attached, missing or unreadable, and whether the result is.
-    pub async fn completeness(&self, code: &str) -> Result<Completeness> {
-        let record = self.case_record(code).await?.unwrap_or_default();
-        let procedure = match &record.procedure_code {
+    /// Which required inputs of a case are attached, missing or unreadable, and whether the result is;
+    /// `procedure` is the case's procedure code, as the caller already read it with the case.
+    pub async fn completeness(&self, code: &str, procedure: Option<&str>) -> Result<Completeness> {
+        let procedure = match procedure {
             Some(code) => {
                 let mut tx = self.pool().begin().await?;
                 let p = read_procedure(&mut tx, code).await?;
