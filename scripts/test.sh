@@ -2,7 +2,8 @@
 # Runs the whole test suite, twice: on the embedded SQLite store, then the store-facing tests again on
 # PostgreSQL (SOHOA_TEST_PG, default postgres://postgres@127.0.0.1:5432/test; each test gets a database
 # of its own). Installs what the tests need when it is missing: qpdf and poppler-utils (the PDF
-# validators), the PostgreSQL client, Python with Pillow (the fixture generator). Extra arguments go to
+# validators), the PostgreSQL client, Chromium and ChromeDriver (the web page's browser test), Python with
+# Pillow (the fixture generator) and schemathesis (the OpenAPI property test). Extra arguments go to
 # cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,15 +13,20 @@ command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
 command -v pdfimages >/dev/null 2>&1 || need+=(poppler-utils)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} …"
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if ! python3 -c 'import PIL' >/dev/null 2>&1; then
-  echo "installing Pillow …"
-  python3 -m pip install -q pillow 2>/dev/null || python3 -m pip install -q --break-system-packages pillow
+pip_need=()
+python3 -c 'import PIL' >/dev/null 2>&1 || pip_need+=(pillow)
+command -v st >/dev/null 2>&1 || pip_need+=(schemathesis)
+if [ ${#pip_need[@]} -gt 0 ]; then
+  echo "installing ${pip_need[*]} …"
+  python3 -m pip install -q "${pip_need[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${pip_need[@]}"
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sohoa/target}"
@@ -41,7 +47,7 @@ for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE
   psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
 done
 echo "== PostgreSQL =="
-SOHOA_TEST_DATABASE="$pg" cargo test --locked --test records --test api --test ingest --test cli --test serve --test transient "$@"
+SOHOA_TEST_DATABASE="$pg" cargo test --locked --test records --test api --test ingest --test cli --test serve --test transient --test web --test openapi "$@"
 for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'sohoa\_t\_%'"); do
   psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
 done

@@ -4,98 +4,13 @@
 mod common;
 
 use std::io::Read;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::http::*;
 use common::*;
 
 const A: &str = "H15.50.05.13-261008-0001";
 const B: &str = "H15.50.05.14-261008-0002";
-
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
-    headers: Vec<(String, String)>,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("{e}: {} {:?} {}", self.status, self.headers, String::from_utf8_lossy(&self.body))
-        })
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-fn get(base: &str, path: &str, token: Option<&str>, range: Option<&str>) -> Reply {
-    let mut req = ureq::get(&format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    if let Some(r) = range {
-        req = req.set("Range", r);
-    }
-    let resp = match req.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("GET {path}: {e}"),
-    };
-    let status = resp.status();
-    let headers =
-        resp.headers_names().into_iter().map(|n| (n.clone(), resp.header(&n).unwrap_or("").to_string())).collect();
-    let mut body = Vec::new();
-    resp.into_reader().read_to_end(&mut body).unwrap();
-    Reply { status, body, headers }
-}
-
-fn token(data: &Path, args: &[&str]) -> String {
-    let mut all = vec!["token", "create"];
-    all.extend_from_slice(args);
-    let o = sohoa(data, &all);
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-/// A running service with its API on a free loopback port, killed when dropped.
-struct Server(std::process::Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(root: &Path, data: &Path) -> (Server, String) {
-    start_with(root, data, &[])
-}
-
-fn start_with(root: &Path, data: &Path, extra: &[&str]) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let log = std::fs::File::create(root.join("serve.log")).unwrap();
-    let child = command(data)
-        .args(["serve", "--inbox", root.join("inbox").to_str().unwrap()])
-        .args(extra)
-        .env("SOHOA_LISTEN", &addr)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let base = format!("http://{addr}");
-    let t = Instant::now();
-    while ureq::get(&format!("{base}/health")).call().is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "{}",
-            std::fs::read_to_string(root.join("serve.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, base)
-}
 
 #[test]
 fn every_role_and_scope_gets_what_it_may_and_nothing_more() {
@@ -199,7 +114,22 @@ fn every_role_and_scope_gets_what_it_may_and_nothing_more() {
     // The OpenAPI document names every route; metrics are Prometheus text.
     let spec = get(&base, "/openapi.json", None, None).json();
     assert_eq!(spec["openapi"], "3.0.3");
-    for p in ["/api/v1/cases", "/api/v1/cases/{code}", "/api/v1/cases/{code}/documents/{file}", "/api/v1/report"] {
+    for p in [
+        "/api/v1/cases",
+        "/api/v1/cases/{code}",
+        "/api/v1/cases/{code}/documents/{file}",
+        "/api/v1/files/{sha256}",
+        "/api/v1/files/{sha256}/pages/{page}/thumbnail.jpg",
+        "/api/v1/unfiled",
+        "/api/v1/unfiled/{intake}/file",
+        "/api/v1/quarantine",
+        "/api/v1/quarantine/{intake}/retry",
+        "/api/v1/quarantine/{intake}/discard",
+        "/api/v1/upload",
+        "/api/v1/report",
+        "/api/v1/session",
+        "/api/v1/stations",
+    ] {
         assert!(spec["paths"][p].is_object(), "{p}");
     }
     let m = String::from_utf8(get(&base, "/metrics", None, None).body).unwrap();
@@ -215,34 +145,6 @@ fn every_role_and_scope_gets_what_it_may_and_nothing_more() {
         .to_string();
     assert!(sohoa(&data, &["token", "revoke", &id]).status.success());
     assert_eq!(get(&base, "/api/v1/cases", Some(&clerk), None).status, 401);
-}
-
-/// A multipart body with one `file` part.
-fn multipart(name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "sohoa-test-boundary-7d1f";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn post(base: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> Reply {
-    let resp = match ureq::post(&format!("{base}{path}"))
-        .set("Authorization", &format!("Bearer {token}"))
-        .set("Content-Type", content_type)
-        .send_bytes(body)
-    {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("POST {path}: {e}"),
-    };
-    let status = resp.status();
-    let mut body = Vec::new();
-    resp.into_reader().read_to_end(&mut body).unwrap();
-    Reply { status, body, headers: Vec::new() }
 }
 
 fn jpeg(seed: u32) -> Vec<u8> {
@@ -298,16 +200,8 @@ fn stations_upload_over_http_into_the_same_pipeline() {
     let r = post(&base, &path, &station, &ct, &body);
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["bytes"], scan.len());
-    let t = Instant::now();
-    loop {
-        let c = get(&base, &format!("/api/v1/cases/{A}"), Some(&clerk), None).json();
-        if c["documents"].as_array().is_some_and(|d| d.iter().any(|d| d["state"] == "attached")) {
-            assert_eq!(c["documents"][0]["doc_type"], "Đơn");
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(30), "not attached: {c}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let c = wait_until_attached(&base, A, &clerk, Duration::from_secs(30));
+    assert_eq!(c["documents"][0]["doc_type"], "Đơn");
     let rows: Vec<(String, String)> = query(&data, "SELECT station, sha256 FROM intakes");
     assert_eq!(rows, vec![("api:máy quét 2".to_string(), sha256_hex(&scan))]);
     assert_eq!(leftovers(), 0, "the spooled upload is gone once captured");
@@ -492,4 +386,155 @@ fn a_clerk_files_an_unfiled_scan_and_the_case_becomes_complete() {
     );
     assert_eq!(put(&district, B, serde_json::json!({ "status": "processing" })), 200, "a new case in its own unit");
     assert_eq!(put(&district, B, serde_json::json!({ "unit": "H15.50.05.13" })), 403, "not moved out of its unit");
+}
+
+#[test]
+fn quarantined_inputs_are_retried_or_discarded_and_originals_and_thumbnails_are_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, data) = (tmp.path().join("src"), tmp.path().join("data"));
+    std::fs::create_dir_all(&src).unwrap();
+    let scan = jpeg(3);
+    std::fs::write(src.join("đơn.jpg"), &scan).unwrap();
+    std::fs::write(src.join("đơn.json"), "{ this is not json").unwrap();
+    std::fs::write(src.join("junk.jpg"), b"not an image at all").unwrap();
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(data.join("quarantine/đơn.jpg.error.json").is_file());
+    let clerk = token(&data, &["--role", "clerk", "--label", "quầy 5"]);
+    let supervisor = token(&data, &["--role", "supervisor"]);
+    let district = token(&data, &["--role", "clerk", "--unit", "H15.50.05.14"]);
+    let (_server, base) = start(tmp.path(), &data);
+
+    let list = get(&base, "/api/v1/quarantine", Some(&clerk), None).json();
+    let inputs = list["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2, "{list}");
+    let id_of = |name: &str| {
+        inputs.iter().find(|i| i["source"] == name).map(|i| i["intake"].as_str().unwrap().to_string()).unwrap()
+    };
+    let (scan_id, junk_id) = (id_of("đơn.jpg"), id_of("junk.jpg"));
+    assert!(inputs.iter().all(|i| i["reason"].as_str().is_some_and(|r| !r.is_empty())));
+
+    // Retry, to the case the clerk names: the scan goes through and the quarantine view goes away.
+    let json = "application/json";
+    let retry = format!("/api/v1/quarantine/{scan_id}/retry");
+    let to_a = serde_json::json!({ "case": A, "type": "Đơn" }).to_string();
+    assert_eq!(post(&base, &retry, &supervisor, json, to_a.as_bytes()).status, 403);
+    assert_eq!(post(&base, &retry, &clerk, json, br#"{"case": "../../etc"}"#).status, 400);
+    assert_eq!(post(&base, &retry, &clerk, json, br#"{"colour": "red"}"#).status, 422);
+    let r = post(&base, &retry, &clerk, json, to_a.as_bytes());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let c = wait_until_attached(&base, A, &clerk, Duration::from_secs(60));
+    assert_eq!(c["documents"][0]["doc_type"], "Đơn");
+    assert!(!data.join("quarantine/đơn.jpg").exists() && !data.join("quarantine/đơn.jpg.error.json").exists());
+    assert_eq!(post(&base, &retry, &clerk, json, to_a.as_bytes()).status, 409, "not in quarantine any more");
+    assert_eq!(post(&base, "/api/v1/quarantine/no-such-input/retry", &clerk, json, b"{}").status, 404);
+
+    // Discard: off the list, on the audit log; the record and the bytes stay.
+    let discard = format!("/api/v1/quarantine/{junk_id}/discard");
+    assert_eq!(post(&base, &discard, &clerk, json, b"{}").status, 422, "a reason is required");
+    assert_eq!(post(&base, &discard, &clerk, json, br#"{"reason": "  "}"#).status, 400);
+    assert_eq!(post(&base, &discard, &district, json, br#"{"reason": "x"}"#).status, 403, "not its unit's input");
+    let r = post(&base, &discard, &clerk, json, r#"{"reason": "ảnh thử máy"}"#.as_bytes());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(get(&base, "/api/v1/quarantine", Some(&clerk), None).json()["inputs"], serde_json::json!([]));
+    assert!(!data.join("quarantine/junk.jpg").exists());
+    let junk_sha = sha256_hex(b"not an image at all");
+    let blob = data.join("blobs").join(&junk_sha[..2]).join(&junk_sha[2..4]).join(&junk_sha);
+    let kept = count(&data, "SELECT COUNT(*) FROM intakes WHERE state = 'quarantined' AND discarded_at IS NOT NULL");
+    assert_eq!(kept, 1, "the discarded input is still recorded");
+    assert!(blob.is_file() || std::fs::read_dir(data.join("blobs")).is_ok(), "bytes kept");
+    let events: Vec<(String, String)> =
+        query(&data, "SELECT kind, actor FROM events WHERE kind IN ('retry', 'discard') ORDER BY id");
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|(_, actor)| actor.starts_with("quầy 5 (token:")), "{events:?}");
+    let o = sohoa(&data, &["quarantine", "list"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).trim().is_empty(), "{}", text(&o));
+
+    // The original, as captured, and a thumbnail of its page.
+    let sha = sha256_hex(&scan);
+    let r = get(&base, &format!("/api/v1/files/{sha}"), Some(&clerk), None);
+    assert_eq!(r.status, 200);
+    assert!(r.body == scan, "the original byte for byte");
+    assert_eq!(r.header("content-type"), Some("image/jpeg"));
+    assert!(r.header("content-disposition").is_some_and(|d| d.contains("filename*=UTF-8''%C4%91%C6%A1n.jpg")));
+    let r = get(&base, &format!("/api/v1/files/{sha}"), Some(&clerk), Some("bytes=0-1"));
+    assert!(r.status == 206 && r.body == scan[..2]);
+    assert_eq!(get(&base, &format!("/api/v1/files/{sha}"), Some(&district), None).status, 403);
+    assert_eq!(get(&base, "/api/v1/files/..%2F..%2Fsohoa.db", Some(&clerk), None).status, 400);
+    assert_eq!(get(&base, &format!("/api/v1/files/{}", "0".repeat(64)), Some(&clerk), None).status, 404);
+    let thumb = format!("/api/v1/files/{sha}/pages/1/thumbnail.jpg");
+    let r = get(&base, &thumb, Some(&clerk), None);
+    assert_eq!(r.status, 200);
+    let img = image::load_from_memory(&r.body).expect("a JPEG");
+    assert_eq!((img.width(), img.height()), (192, 256), "300×400 scaled to a 256-pixel edge");
+    let cached = std::fs::read_dir(data.join("thumbnails").join(&sha[..2])).unwrap().count();
+    assert_eq!(cached, 1);
+    assert!(get(&base, &thumb, Some(&clerk), None).body == r.body, "served from the cache");
+    assert_eq!(get(&base, &format!("/api/v1/files/{sha}/pages/0/thumbnail.jpg"), Some(&clerk), None).status, 400);
+    assert_eq!(get(&base, &format!("/api/v1/files/{sha}/pages/9/thumbnail.jpg"), Some(&clerk), None).status, 404);
+
+    // What the service did is in /metrics: per-stage latency and the queue.
+    let m = String::from_utf8(get(&base, "/metrics", None, None).body).unwrap();
+    for stage in ["split", "decode", "encode", "write", "attach"] {
+        assert!(m.contains(&format!("sohoa_stage_seconds_count{{stage=\"{stage}\"}}")), "{stage}: {m}");
+    }
+    assert!(m.contains("sohoa_quarantined 0"), "{m}");
+    assert!(m.contains("sohoa_verify_failures_total 0"), "{m}");
+    assert!(m.trim_end().ends_with("# EOF"), "OpenMetrics text");
+}
+
+#[test]
+fn the_web_session_is_a_cookie_scripts_cannot_read_and_a_symlink_in_the_inbox_is_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let clerk = token(&data, &["--role", "clerk"]);
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // A file outside the inbox that a symlink points at: it must never be captured.
+    let outside = tmp.path().join("secret.jpg");
+    std::fs::write(&outside, jpeg(11)).unwrap();
+    std::os::unix::fs::symlink(&outside, inbox.join("link.jpg")).unwrap();
+    let (_server, base) = start(tmp.path(), &data);
+
+    // The page itself needs no token; what it shows does.
+    let page = get(&base, "/", None, None);
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("lang=\"vi\""));
+    assert!(page.header("content-security-policy").is_some_and(|c| c.contains("default-src 'self'")));
+    let sign_in = |body: &str| match ureq::post(&format!("{base}/api/v1/session"))
+        .set("Content-Type", "application/json")
+        .send_string(body)
+    {
+        Ok(r) => (r.status(), r.header("set-cookie").map(str::to_string)),
+        Err(ureq::Error::Status(c, r)) => (c, r.header("set-cookie").map(str::to_string)),
+        Err(e) => panic!("{e}"),
+    };
+    let (status, cookie) = sign_in(r#"{"token": "sohoa_not_a_token"}"#);
+    assert_eq!((status, cookie), (401, None));
+    let (status, cookie) = sign_in(&serde_json::json!({ "token": clerk }).to_string());
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let r = ureq::get(&format!("{base}/api/v1/session")).set("Cookie", &pair).call().unwrap();
+    let me: serde_json::Value = serde_json::from_reader(r.into_reader()).unwrap();
+    assert_eq!((me["role"].as_str(), me["may"]["file"].as_bool()), (Some("clerk"), Some(true)));
+    assert_eq!(ureq::get(&format!("{base}/api/v1/stations")).set("Cookie", &pair).call().unwrap().status(), 200);
+    let bad = ureq::get(&format!("{base}/api/v1/cases")).set("Cookie", "sohoa_session=forged").call();
+    assert!(matches!(bad, Err(ureq::Error::Status(401, _))));
+    let out = ureq::delete(&format!("{base}/api/v1/session")).call().unwrap();
+    assert!(out.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")));
+
+    // A real scan dropped after the link is captured; the link never is.
+    std::fs::write(inbox.join("real.jpg"), jpeg(12)).unwrap();
+    let t = Instant::now();
+    while count(&data, "SELECT COUNT(*) FROM intakes WHERE source_path = 'real.jpg'") == 0 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the real scan was not captured");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 1, "only the real scan");
+    assert!(outside.is_file(), "the link's target is untouched");
+    let log = std::fs::read_to_string(tmp.path().join("serve.log")).unwrap();
+    assert!(log.contains("symbolic link"), "the refusal is logged: {log}");
 }

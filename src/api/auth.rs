@@ -25,15 +25,21 @@ impl FromRequestParts<Api> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Caller, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let header =
-            parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        let secret = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(h) => h
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?
+                .to_string(),
+            // The web page's session: the token, in a cookie scripts cannot read.
+            None => session_cookie(&parts.headers).ok_or_else(|| {
                 unauthorized("send `Authorization: Bearer <token>`; `sohoa token create --role clerk` makes one")
-            })?;
-        let secret = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+            })?,
+        };
+        let secret = secret.as_str();
         let row = api
             .records
             .find_token(secret, &super::now())
@@ -42,6 +48,21 @@ impl FromRequestParts<Api> for Caller {
         let role = Role::parse(&row.role).ok_or_else(|| unauthorized("the token's role is not known"))?;
         Ok(Caller { token: row.id, role, unit: row.unit, label: row.label })
     }
+}
+
+/// The name of the web page's session cookie.
+pub const SESSION_COOKIE: &str = "sohoa_session";
+
+/// The session cookie's value, when the request carries one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, v)| *k == SESSION_COOKIE && !v.is_empty())
+        .map(|(_, v)| v.to_string())
 }
 
 impl Caller {

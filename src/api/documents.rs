@@ -1,5 +1,5 @@
-//! Downloading a case's PDF, with HTTP range requests (PDF viewers fetch pages by range), streamed
-//! from the blob store without holding the file in memory.
+//! Downloading a case's PDF or a stored original, with HTTP range requests (PDF viewers fetch pages by
+//! range), streamed from the blob store without holding the file in memory; page thumbnails.
 
 use std::io::Read;
 
@@ -36,29 +36,158 @@ pub(super) async fn download(
     let (Some(sha), Some(size)) = (doc.sha256.clone(), doc.bytes) else {
         return Err(ApiError::not_found(format!("document {ordinal:03} of {code} has no PDF yet")));
     };
-    let size = size as u64;
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        None => None,
-        Some(r) => match parse_range(r, size) {
-            Some(r) => Some(r),
-            None => {
-                return Ok((
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-                    axum::Json(serde_json::json!({ "error": format!("range `{r}` is outside the {size} bytes"), "code": "bad-range" })),
-                )
-                    .into_response());
-            }
-        },
+    let range = match requested_range(&headers, size as u64) {
+        Ok(r) => r,
+        Err(refused) => return Ok(*refused),
     };
+    let detail = serde_json::json!({ "document": doc.name, "range": range_header(&headers) });
+    api.records.log_access(&caller.actor(), "download", Some(&code), Some(&sha), &detail, &now()).await?;
+    serve_blob(&api, &sha, size as u64, range, "application/pdf", &doc.name)
+}
+
+/// `GET /api/v1/files/{sha256}`: a stored original as it was captured, for readers who may see a case
+/// it went into (or, for tokens of every unit, any captured input).
+pub(super) async fn original(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    caller.may_read_cases()?;
+    let input = visible_input(&api, &caller, &sha).await?;
+    let range = match requested_range(&headers, input.bytes) {
+        Ok(r) => r,
+        Err(refused) => return Ok(*refused),
+    };
+    let detail = serde_json::json!({ "original": input.source_name, "range": range_header(&headers) });
+    let case = input.case.as_deref();
+    api.records.log_access(&caller.actor(), "download", case, Some(&input.sha256), &detail, &now()).await?;
+    let kind = match input.format.as_deref() {
+        Some("jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("tiff") => "image/tiff",
+        Some("pdf") => "application/pdf",
+        _ => "application/octet-stream",
+    };
+    serve_blob(&api, &input.sha256, input.bytes, range, kind, &input.source_name)
+}
+
+/// `GET /api/v1/files/{sha256}/pages/{n}/thumbnail.jpg`: page `n` (from 1) of a stored original, small.
+pub(super) async fn thumbnail(
+    caller: Caller,
+    State(api): State<Api>,
+    Path((sha, page)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    caller.may_read_cases()?;
+    let input = visible_input(&api, &caller, &sha).await?;
+    let n: u32 = page
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("`{page}` is not a page number; pages count from 1")))?;
+    if input.pages.is_some_and(|p| i64::from(n) > p) {
+        return Err(ApiError::not_found(format!("the file has {} page(s), not {n}", input.pages.unwrap_or(0))));
+    }
+    let limits = crate::pages::Limits { max_pixels: api.profile.settings.output.max_pixels };
+    let (blobs, thumbs, sha) = (api.blobs.clone(), api.thumbnails.clone(), input.sha256.clone());
+    // One thumbnail at a time per request thread; decoding a page is the costly part.
+    let _turn = api
+        .thumbnail_turns
+        .acquire()
+        .await
+        .map_err(|_| ApiError::from(crate::error::Failure::transient("thumbnails", anyhow::anyhow!("closed"))))?;
+    let made = tokio::task::spawn_blocking(move || thumbs.get(blobs.as_ref(), &sha, n - 1, limits))
+        .await
+        .map_err(|e| crate::error::Failure::transient("thumbnail task", e))?;
+    match made {
+        Ok(Some(jpeg)) => Ok((
+            [(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400, immutable")],
+            jpeg,
+        )
+            .into_response()),
+        Ok(None) => Err(ApiError::not_found(format!("page {n} is a born-digital PDF page; open the PDF instead"))),
+        Err(crate::error::Failure::BadInput { reason, .. }) => {
+            Err(ApiError::not_found(format!("no thumbnail for page {n}: {reason}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A captured input the caller may see.
+struct VisibleInput {
+    sha256: String,
+    bytes: u64,
+    source_name: String,
+    format: Option<String>,
+    pages: Option<i64>,
+    case: Option<String>,
+}
+
+async fn visible_input(api: &Api, caller: &Caller, sha: &str) -> ApiResult<VisibleInput> {
+    let sha = sha.trim().to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request("a file is named by its SHA-256: 64 hexadecimal digits"));
+    }
+    let Some(found) = api.records.input_file(&sha).await? else {
+        return Err(ApiError::not_found(format!("no captured input has sha256 {sha}")));
+    };
+    if caller.unit.is_some() {
+        let mut allowed = false;
+        for code in &found.cases {
+            allowed |= api.case_unit(code).await?.as_deref() == caller.unit.as_deref();
+        }
+        if !allowed {
+            caller.may_see_unit(None)?;
+        }
+    }
+    Ok(VisibleInput {
+        sha256: sha,
+        bytes: found.bytes as u64,
+        source_name: found.source_name,
+        format: found.format,
+        pages: found.pages,
+        case: found.cases.into_iter().next(),
+    })
+}
+
+/// The byte range a request asks for within `size` bytes (`None`: all of it), or the 416 response
+/// for one that cannot be served. Checked before anything is logged or read.
+fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, Box<Response>> {
+    let Some(r) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    parse_range(r, size).map(Some).ok_or_else(|| {
+        Box::new(
+            (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{size}"))],
+            axum::Json(serde_json::json!({ "error": format!("range `{r}` is outside the {size} bytes"), "code": "bad-range" })),
+        )
+            .into_response(),
+        )
+    })
+}
+
+/// The Range header as sent, for the audit log.
+fn range_header(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Streams `size` bytes of a blob (or the range the request asks for) from the store without holding
+/// the file in memory.
+fn serve_blob(
+    api: &Api,
+    sha: &str,
+    size: u64,
+    range: Option<(u64, u64)>,
+    content_type: &str,
+    filename: &str,
+) -> ApiResult<Response> {
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
     let len = if size == 0 { 0 } else { end - start + 1 };
-    let detail = serde_json::json!({ "document": doc.name, "range": range.map(|(s, e)| format!("{s}-{e}")) });
-    api.records.log_access(&caller.actor(), "download", Some(&code), Some(&sha), &detail, &now()).await?;
-
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     let blobs = api.blobs.clone();
+    let sha_owned = sha.to_string();
     tokio::task::spawn_blocking(move || {
+        let sha = sha_owned;
         let send = |r| tx.blocking_send(r).is_ok();
         let mut reader = match blobs.open(&sha) {
             Ok(r) => r,
@@ -92,12 +221,18 @@ pub(super) async fn download(
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    // Non-ASCII names (Vietnamese) go in filename* (RFC 6266); the plain filename is an ASCII fallback.
+    let ascii: String =
+        filename.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
     let mut response = Response::builder()
-        .header(header::CONTENT_TYPE, "application/pdf")
+        .header(header::CONTENT_TYPE, content_type)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_LENGTH, len)
-        .header(header::CONTENT_DISPOSITION, format!("inline; filename=\"{}\"", doc.name))
-        .header("x-sha256", doc.sha256.clone().unwrap_or_default());
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{}", percent_encode(filename)),
+        )
+        .header("x-sha256", sha);
     if let Some((s, e)) = range {
         response =
             response.status(StatusCode::PARTIAL_CONTENT).header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{size}"));
@@ -105,6 +240,16 @@ pub(super) async fn download(
     response
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// One `bytes=` range within `size` bytes, as (first, last) inclusive; `None` when unsatisfiable or

@@ -8,6 +8,7 @@
 mod auth;
 mod documents;
 mod upload;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,12 @@ pub struct Api {
     data: PathBuf,
     /// Wakes the pipeline's workers after an upload.
     wake: Option<Arc<tokio::sync::Notify>>,
+    /// Page thumbnails, cached on disk.
+    thumbnails: crate::view::thumbnail::Thumbnails,
+    /// How many thumbnails are decoded at once (each holds a page's pixels).
+    thumbnail_turns: Arc<tokio::sync::Semaphore>,
+    /// Applies clerks' quarantine decisions (records and folder view together).
+    pipeline: crate::pipeline::Pipeline,
 }
 
 impl Api {
@@ -52,21 +59,43 @@ impl Api {
     ) -> Result<Api, crate::error::Failure> {
         let codes = CaseCodeRule::from_profile(&profile.settings.routing)
             .map_err(|e| crate::error::Failure::bad("bad-profile", format!("routing.case_code_pattern: {e}")))?;
-        Ok(Api { records, blobs, codes: Arc::new(codes), profile: Arc::new(profile), data, wake })
+        let pipeline = crate::pipeline::Pipeline::new(records.clone(), blobs.clone(), data.clone());
+        let thumbnails = crate::view::thumbnail::Thumbnails::new(&data);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(Api {
+            records,
+            blobs,
+            codes: Arc::new(codes),
+            profile: Arc::new(profile),
+            data,
+            wake,
+            pipeline,
+            thumbnails,
+            thumbnail_turns: Arc::new(tokio::sync::Semaphore::new(cores)),
+        })
     }
 
     /// The routes.
     pub fn router(self) -> Router {
         Router::new()
+            .route("/", get(web::index))
+            .route("/static/app.js", get(web::script))
+            .route("/static/style.css", get(web::style))
+            .route("/api/v1/session", get(web::session).post(web::sign_in).delete(web::sign_out))
+            .route("/api/v1/stations", get(web::stations))
             .route("/health", get(health))
             .route("/openapi.json", get(openapi))
             .route("/metrics", get(metrics))
             .route("/api/v1/cases", get(list_cases))
             .route("/api/v1/cases/{code}", get(get_case).put(put_case))
             .route("/api/v1/cases/{code}/documents/{file}", get(documents::download))
+            .route("/api/v1/files/{sha256}", get(documents::original))
+            .route("/api/v1/files/{sha256}/pages/{page}/thumbnail.jpg", get(documents::thumbnail))
             .route("/api/v1/unfiled", get(unfiled))
             .route("/api/v1/unfiled/{intake}/file", axum::routing::post(file_unfiled))
             .route("/api/v1/quarantine", get(quarantine))
+            .route("/api/v1/quarantine/{intake}/retry", axum::routing::post(retry_quarantined))
+            .route("/api/v1/quarantine/{intake}/discard", axum::routing::post(discard_quarantined))
             .route("/api/v1/report", get(report))
             // The upload enforces its own limit while streaming (service.upload_max_mb).
             .route(
@@ -92,6 +121,18 @@ impl Api {
             Some(r) => r.unit,
             None => code.split_once('-').map(|(u, _)| u.to_string()),
         })
+    }
+
+    /// The unit of the case a quarantined input was routed to (`None` when it names no case): a
+    /// unit-scoped clerk deals with the inputs of the unit's cases only.
+    async fn quarantined_unit(&self, intake: &str) -> Result<Option<String>, ApiError> {
+        let Some(row) = self.records.intake(intake).await? else { return Ok(None) };
+        let hints: crate::route::Hints = serde_json::from_str(&row.hints).unwrap_or_default();
+        let case = hints.manifest.and_then(|m| m.case).or(hints.folder).and_then(|c| self.codes.validate(&c).ok());
+        match case {
+            Some(code) => self.case_unit(&code).await,
+            None => Ok(None),
+        }
     }
 
     fn code(&self, raw: &str) -> Result<String, ApiError> {
@@ -182,17 +223,22 @@ async fn openapi() -> Response {
 }
 
 async fn metrics(State(api): State<Api>) -> ApiResult<Response> {
+    use crate::util::metrics::{Figure, render};
     let t = api.records.tally().await?;
-    let body = format!(
-        "# HELP sohoa_intakes_total Inputs captured.\n# TYPE sohoa_intakes_total counter\nsohoa_intakes_total {}\n\
-         # HELP sohoa_quarantined_total Inputs quarantined.\n# TYPE sohoa_quarantined_total counter\nsohoa_quarantined_total {}\n\
-         # HELP sohoa_pages_attached Pages in attached documents.\n# TYPE sohoa_pages_attached gauge\nsohoa_pages_attached {}\n\
-         # HELP sohoa_pages_unfiled Pages without a case.\n# TYPE sohoa_pages_unfiled gauge\nsohoa_pages_unfiled {}\n\
-         # HELP sohoa_documents_attached Documents attached.\n# TYPE sohoa_documents_attached gauge\nsohoa_documents_attached {}\n\
-         # HELP sohoa_queue_depth Jobs not finished.\n# TYPE sohoa_queue_depth gauge\nsohoa_queue_depth {}\n",
-        t.intakes, t.quarantined, t.pages_attached, t.pages_unfiled, t.documents, t.jobs_pending
-    );
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+    let (verify_total, verify_last) = api.records.verify_failures().await?;
+    let figure = |name, help, counter, value| Figure { name, help, counter, value };
+    let body = render(&[
+        figure("intakes", "Inputs captured", true, t.intakes),
+        figure("quarantined", "Inputs in quarantine, waiting for a clerk", false, t.quarantined),
+        figure("verify_failures", "Fixity failures found by all verify runs", true, verify_total),
+        figure("verify_failures_last_run", "Fixity failures found by the last finished verify run", false, verify_last),
+        figure("pages_attached", "Pages in attached documents", false, t.pages_attached),
+        figure("pages_unfiled", "Pages without a case", false, t.pages_unfiled),
+        figure("documents_attached", "Documents attached", false, t.documents),
+        figure("queue_depth", "Jobs not finished", false, t.jobs_pending),
+    ]);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+        .into_response())
 }
 
 /// Filters of the case list.
@@ -205,6 +251,7 @@ struct CaseFilter {
     from: Option<String>,
     to: Option<String>,
     complete: Option<bool>,
+    applicant: Option<String>,
     limit: Option<i64>,
 }
 
@@ -222,6 +269,12 @@ async fn list_cases(
         status: f.status,
         from: date(&f.from, "from")?,
         to: date(&f.to, "to")?,
+        applicant: match f.applicant.map(|a| nfc(a.trim())).filter(|a| !a.is_empty()) {
+            Some(_) if !caller.sees_personal_data() => {
+                return Err(ApiError::forbidden("only clerks search by applicant (personal data)"));
+            }
+            a => a,
+        },
         limit: f.limit.unwrap_or(100).clamp(1, 500),
     };
     let mut out = Vec::new();
@@ -320,7 +373,95 @@ async fn file_unfiled(
 
 async fn quarantine(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
     caller.may_file()?;
-    Ok(Json(serde_json::json!({ "inputs": api.records.quarantined(None).await? })))
+    let mut inputs = Vec::new();
+    for q in api.records.quarantine_list(None).await? {
+        if caller.unit.is_none() || api.quarantined_unit(&q.intake).await? == caller.unit {
+            inputs.push(q);
+        }
+    }
+    Ok(Json(serde_json::json!({ "inputs": inputs })))
+}
+
+/// Where a retried input should go, when its own route was the problem. Everything optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryTo {
+    case: Option<String>,
+    role: Option<String>,
+    #[serde(rename = "type")]
+    doc_type: Option<String>,
+}
+
+/// A refused retry or discard, as the API says it.
+fn refusal(intake: &str, r: crate::store::quarantine::Refusal) -> ApiError {
+    use crate::store::quarantine::Refusal;
+    let message = format!("input {intake}: {r}");
+    match r {
+        Refusal::Unknown => ApiError::not_found(message),
+        Refusal::NotQuarantined | Refusal::AlreadyCaptured { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        }
+    }
+}
+
+async fn retry_quarantined(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(intake): Path<String>,
+    body: Option<Json<RetryTo>>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.may_file()?;
+    let to = body.map(|Json(b)| b).unwrap_or_default();
+    let route = match to.case {
+        Some(case) => {
+            let case = api.code(&case)?;
+            caller.may_see_unit(api.case_unit(&case).await?.as_deref())?;
+            let role = match role_param(to.role.as_deref())? {
+                "result" => crate::profile::Role::Result,
+                _ => crate::profile::Role::Input,
+            };
+            let doc_type = to.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
+            Some(crate::store::quarantine::RetryRoute { case, role, doc_type })
+        }
+        None => None,
+    };
+    let intake = intake.trim();
+    caller.may_see_unit(api.quarantined_unit(intake).await?.as_deref())?;
+    api.pipeline
+        .retry_quarantined(intake, route.as_ref(), &caller.actor(), &now())
+        .await?
+        .map_err(|r| refusal(intake, r))?;
+    if let Some(w) = &api.wake {
+        w.notify_waiters();
+    }
+    Ok(Json(serde_json::json!({ "intake": intake, "result": "queued" })))
+}
+
+/// Why a quarantined input is discarded.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscardWhy {
+    reason: String,
+}
+
+async fn discard_quarantined(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(intake): Path<String>,
+    Json(why): Json<DiscardWhy>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.may_file()?;
+    let reason = nfc(why.reason.trim());
+    if reason.is_empty() {
+        return Err(ApiError::bad_request("say why in `reason`; the audit log keeps it"));
+    }
+    let intake = intake.trim();
+    caller.may_see_unit(api.quarantined_unit(intake).await?.as_deref())?;
+    api.pipeline
+        .discard_quarantined(intake, &reason, &caller.actor(), &now())
+        .await?
+        .map_err(|r| refusal(intake, r))?;
+    Ok(Json(serde_json::json!({ "intake": intake, "result": "discarded" })))
 }
 
 #[derive(Debug, Deserialize)]

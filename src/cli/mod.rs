@@ -5,6 +5,7 @@ mod export;
 mod ingest;
 mod procedure;
 mod profile;
+mod quarantine;
 mod report;
 mod serve;
 mod token;
@@ -95,6 +96,10 @@ enum Command {
     /// Bearer tokens for the HTTP API: `token create --role clerk [--unit U]`, `token list`, `token revoke ID`.
     #[command(subcommand)]
     Token(token::Command),
+    /// Refused inputs: `quarantine list`, `quarantine retry ID [--case CODE]`, `quarantine discard ID
+    /// --reason WHY`.
+    #[command(subcommand)]
+    Quarantine(quarantine::Command),
 }
 
 /// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
@@ -133,6 +138,7 @@ pub fn main() -> ExitCode {
             Command::Verify(a) => verify::run(&cli.data, a).await,
             Command::Profile(c) => profile::run(c),
             Command::Token(c) => token::run(&cli.data, c).await,
+            Command::Quarantine(c) => quarantine::run(&cli.data, c).await,
         }
     });
     match result {

@@ -50,7 +50,14 @@ impl Capturer {
     /// fsyncs, record it in one transaction, and only then let the files leave the inbox. A transient
     /// failure is retried with back-off, loudly, until it clears; the inbox files stay put meanwhile.
     pub async fn capture(&self, batch: &[Candidate]) -> Result<Vec<CaptureReport>> {
-        crate::util::retry::until_done("capture", || self.try_capture(batch)).await
+        let started = std::time::Instant::now();
+        let reports = crate::util::retry::until_done("capture", || self.try_capture(batch)).await?;
+        // One histogram sample per file: the batch's time shared among its files.
+        let each = started.elapsed() / (batch.len().max(1) as u32);
+        for _ in batch {
+            crate::util::metrics::observe(crate::util::metrics::Stage::Capture, each);
+        }
+        Ok(reports)
     }
 
     async fn try_capture(&self, batch: &[Candidate]) -> Result<Vec<CaptureReport>> {
@@ -108,6 +115,7 @@ impl Capturer {
             .await
             .map_err(|e| Failure::transient("capture task", e))??;
         let outcomes = self.records.record_captures(&self.profile, &new).await?;
+        crate::util::metrics::bytes_captured(new.iter().map(|n| n.bytes).sum());
 
         // Committed: now, and only now, the inbox may let go of the files.
         let mut reports = Vec::with_capacity(batch.len());

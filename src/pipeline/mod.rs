@@ -8,6 +8,7 @@
 //! A job that fails for a bad input quarantines it; a job that fails for the weather goes back to the
 //! queue with back-off and an alarm. A crash mid-job leaves it `running`; recovery puts it back.
 
+mod quarantine;
 mod render;
 mod split;
 
@@ -108,8 +109,8 @@ impl Pipeline {
                 self.views.attached(self.blobs.as_ref(), &case, &name, &sha);
             }
         }
-        for (intake, code, reason, profile) in self.records.quarantined_intakes().await? {
-            let dir = self.loaded(&profile).await.ok().and_then(|l| l.profile.settings.quarantine.path.clone());
+        for (intake, code, reason) in self.records.quarantined_intakes().await? {
+            let dir = self.quarantine_dir(&intake.profile_sha256).await;
             self.views.quarantined(self.blobs.as_ref(), &intake, &code, &reason, dir.as_deref());
         }
         Ok(())

@@ -8,6 +8,7 @@ use crate::error::{Failure, Result};
 use crate::pages::{self, Limits};
 use crate::profile::{BlankPolicy, ColourPolicy, Output, PdfKind, Profile};
 use crate::store::records::{DocumentRow, Job, PageRow};
+use crate::util::metrics::{self, Stage};
 use crate::util::time;
 
 use super::Pipeline;
@@ -96,7 +97,9 @@ impl Pipeline {
         let info = doc_info(&doc, &pages, &station, &job.profile_sha256, l.offset, kind);
         let started = std::time::Instant::now();
         let (sha, bytes, encodings) = self.write_pdf(pages, l.profile.settings.output.clone(), info).await?;
+        let attaching = metrics::time(Stage::Attach);
         self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &encodings, &now).await?;
+        drop(attaching);
         if l.profile.settings.output.case_folder_view {
             self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
         }
@@ -132,6 +135,7 @@ impl Pipeline {
                     cached = Some((p.sha256.clone(), blobs.read_all(&p.sha256)?));
                 }
                 let bytes = cached.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[]);
+                let decoding = metrics::time(Stage::Decode);
                 let Some(image) = pages::load(bytes, p.page_index, limits)? else {
                     return Err(Failure::bad(
                         "mixed-pdf",
@@ -144,6 +148,8 @@ impl Pipeline {
                     || output.orientation
                     || output.colour_mode == ColourPolicy::Auto;
                 let raster = if needs_pixels { encode::pixels(&image) } else { None };
+                drop(decoding);
+                let normalizing = metrics::time(Stage::Normalize);
                 let blank =
                     output.blank_pages != BlankPolicy::Keep && raster.as_ref().is_some_and(crate::normalize::is_blank);
                 let turns = if output.orientation && !blank {
@@ -156,6 +162,7 @@ impl Pipeline {
                 } else {
                     None
                 };
+                drop(normalizing);
                 if blank && output.blank_pages == BlankPolicy::Omit {
                     // Left out of the PDF, never deleted: the original and the verdict stay recorded.
                     encodings.push((p.id.clone(), "blank-omitted".to_string()));
@@ -163,7 +170,9 @@ impl Pipeline {
                     continue;
                 }
                 let whole_blob = bytes.len();
+                let encoding = metrics::time(Stage::Encode);
                 let mut encoded = encode::encode_page(image, raster, &output)?;
+                drop(encoding);
                 // A JPEG that is the whole stored input is referred to, not copied.
                 if let encode::EncodedPage::Single(img) = &mut encoded
                     && img.label == "jpeg-passthrough"
@@ -197,16 +206,21 @@ impl Pipeline {
                     }
                 }
             }
+            let writing = metrics::time(Stage::Write);
             let staged = pdf.finish(&info)?.finish()?;
+            drop(writing);
+            metrics::pages_written(pages.len() as u64);
             Ok((staged, encodings))
         })
         .await
         .map_err(|e| Failure::transient("render task", e))??;
         let (sha, bytes) = (staged.sha256.clone(), staged.bytes);
         let blobs = self.blobs.clone();
+        let persisting = std::time::Instant::now();
         tokio::task::spawn_blocking(move || blobs.persist(vec![staged]))
             .await
             .map_err(|e| Failure::transient("render task", e))??;
+        metrics::observe(Stage::Write, persisting.elapsed());
         Ok((sha, bytes, encodings))
     }
 

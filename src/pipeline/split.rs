@@ -23,6 +23,7 @@ impl Pipeline {
             let none = SplitOutcome::Pages { format: String::new(), pages: Vec::new() };
             return self.records.finish_split(&job.id, &intake.id, &none, &now, close_each).await;
         }
+        let _timer = crate::util::metrics::time(crate::util::metrics::Stage::Split);
         let hints: Hints = serde_json::from_str(&intake.hints).unwrap_or_default();
         let outcome = async {
             let route = l.router.route_file(&hints)?;

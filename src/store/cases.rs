@@ -369,6 +369,7 @@ impl Records {
         .fetch_optional(&mut *c)
         .await?);
         let Some((id, sha)) = doc else {
+            tx.rollback().await?;
             return Ok(None);
         };
         on_tx!(&mut tx, |c| sqlx::query(
@@ -420,6 +421,7 @@ impl Records {
         .fetch_all(&mut *c)
         .await?);
         if pages.is_empty() {
+            tx.rollback().await?;
             return Ok(None);
         }
         let sha: Option<String> = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT sha256 FROM intakes WHERE id = $1")

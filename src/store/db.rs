@@ -202,6 +202,17 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Ends the transaction without writing, and at once. A transaction merely dropped is rolled back
+    /// only when its connection is next used — until then, on PostgreSQL, it keeps holding the
+    /// writers' advisory lock — so every early return after [`Pool::begin_write`] rolls back.
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod blob;
 pub mod cases;
 pub mod db;
+pub mod quarantine;
 pub mod queries;
 pub mod records;
 pub mod sweep;

@@ -84,21 +84,6 @@ pub struct EventRow {
     pub detail: serde_json::Value,
 }
 
-/// An input refused, with the reason.
-#[derive(Debug, Clone, Serialize)]
-pub struct QuarantinedInput {
-    /// Intake id.
-    pub intake: String,
-    /// Source path.
-    pub source: String,
-    /// Hash.
-    pub sha256: String,
-    /// Stable reason code.
-    pub code: String,
-    /// The clerk's reason.
-    pub reason: String,
-}
-
 /// `sohoa case show`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseDetail {
@@ -109,7 +94,7 @@ pub struct CaseDetail {
     /// Pages in document order.
     pub pages: Vec<CasePage>,
     /// Inputs routed to this case that were refused.
-    pub quarantined: Vec<QuarantinedInput>,
+    pub quarantined: Vec<super::quarantine::Quarantined>,
     /// Audit events.
     pub events: Vec<EventRow>,
 }
@@ -211,7 +196,7 @@ impl Records {
                 flags: serde_json::from_str(&r.flags).unwrap_or_default(),
             })
             .collect();
-        let quarantined = self.quarantined(Some(code)).await?;
+        let quarantined = self.quarantine_list(Some(code)).await?;
         type EventTuple = (String, String, String, Option<String>, String);
         let events_rows: Vec<EventTuple> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT at, actor, kind, sha256, detail FROM events WHERE case_code = $1 \
@@ -234,21 +219,6 @@ impl Records {
             })
             .collect();
         Ok(Some(CaseDetail { code: code.to_string(), documents, pages, quarantined, events }))
-    }
-
-    /// Quarantined inputs, for one case or all.
-    pub async fn quarantined(&self, case: Option<&str>) -> Result<Vec<QuarantinedInput>> {
-        let rows: Vec<(String, String, String, String, String)> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT id, source_path, sha256, COALESCE(reason_code, ''), COALESCE(reason, '') FROM intakes \
-             WHERE state = 'quarantined' AND ($1 IS NULL OR route_key = $1) ORDER BY seq",
-        )
-        .bind(case)
-        .fetch_all(p)
-        .await?);
-        Ok(rows
-            .into_iter()
-            .map(|(intake, source, sha256, code, reason)| QuarantinedInput { intake, source, sha256, code, reason })
-            .collect())
     }
 
     /// State of given intakes after a run: `(source, state, reason)`.
@@ -398,24 +368,23 @@ impl Records {
             .collect())
     }
 
-    /// Every quarantined intake with its reason code, reason and profile hash.
-    pub async fn quarantined_intakes(&self) -> Result<Vec<(super::records::IntakeRow, String, String, String)>> {
+    /// Every quarantined intake nobody discarded, with its reason code and reason.
+    pub async fn quarantined_intakes(&self) -> Result<Vec<(super::records::IntakeRow, String, String)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(flatten)]
             intake: super::records::IntakeRow,
             reason_code: String,
             reason: String,
-            profile_sha256: String,
         }
         let rows: Vec<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station, \
-                    COALESCE(reason_code, '') AS reason_code, COALESCE(reason, '') AS reason, profile_sha256 \
-             FROM intakes WHERE state = 'quarantined' ORDER BY seq",
+                    profile_sha256, COALESCE(reason_code, '') AS reason_code, COALESCE(reason, '') AS reason \
+             FROM intakes WHERE state = 'quarantined' AND discarded_at IS NULL ORDER BY seq",
         )
         .fetch_all(p)
         .await?);
-        Ok(rows.into_iter().map(|r| (r.intake, r.reason_code, r.reason, r.profile_sha256)).collect())
+        Ok(rows.into_iter().map(|r| (r.intake, r.reason_code, r.reason)).collect())
     }
 }
 
@@ -434,6 +403,8 @@ pub struct CaseQuery {
     pub from: Option<String>,
     /// Received on or before.
     pub to: Option<String>,
+    /// Applicant names containing this (NFC, as typed).
+    pub applicant: Option<String>,
     /// At most this many, by code.
     pub limit: i64,
 }
@@ -470,7 +441,8 @@ impl Records {
              FROM cases c WHERE ($1 IS NULL OR substr(c.code, 1, length($1)) = $1) AND ($2 IS NULL OR c.unit = $2) \
                AND ($3 IS NULL OR c.procedure_code = $3) AND ($4 IS NULL OR c.status = $4) \
                AND ($5 IS NULL OR c.received_date >= $5) AND ($6 IS NULL OR c.received_date <= $6) \
-             ORDER BY c.code LIMIT $7",
+               AND ($7 IS NULL OR c.applicant_name LIKE '%' || $7 || '%') \
+             ORDER BY c.code LIMIT $8",
         )
         .bind(&q.code_prefix)
         .bind(&q.unit)
@@ -478,8 +450,47 @@ impl Records {
         .bind(&q.status)
         .bind(&q.from)
         .bind(&q.to)
+        .bind(&q.applicant)
         .bind(q.limit)
         .fetch_all(p)
         .await?))
+    }
+}
+
+/// A captured input file, found by its hash.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// Its size.
+    pub bytes: i64,
+    /// The name it arrived under (the first capture's).
+    pub source_name: String,
+    /// `jpeg`, `png`, `tiff`, `pdf` once split.
+    pub format: Option<String>,
+    /// Its pages, once split.
+    pub pages: Option<i64>,
+    /// The cases its pages went into (or its route named), for scope checks.
+    pub cases: Vec<String>,
+}
+
+impl Records {
+    /// The captured input with these bytes, if any (a PDF we wrote is not an input).
+    pub async fn input_file(&self, sha256: &str) -> Result<Option<InputFile>> {
+        let first: Option<(i64, String, Option<String>, Option<i64>)> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT bytes, source_name, format, page_count FROM intakes WHERE sha256 = $1 \
+             ORDER BY page_count IS NULL, seq LIMIT 1"
+        )
+        .bind(sha256)
+        .fetch_optional(p)
+        .await?);
+        let Some((bytes, source_name, format, pages)) = first else { return Ok(None) };
+        let cases: Vec<String> = on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT DISTINCT p.case_code FROM pages p JOIN intakes i ON i.id = p.intake_id \
+             WHERE i.sha256 = $1 AND p.case_code IS NOT NULL \
+             UNION SELECT route_key FROM intakes WHERE sha256 = $1 AND route_key <> ''"
+        )
+        .bind(sha256)
+        .fetch_all(p)
+        .await?);
+        Ok(Some(InputFile { bytes, source_name, format, pages, cases }))
     }
 }

@@ -130,6 +130,8 @@ pub struct IntakeRow {
     pub captured_at: String,
     /// Station.
     pub station: String,
+    /// The profile it was captured under.
+    pub profile_sha256: String,
 }
 
 /// A page as the render job needs it.
@@ -469,7 +471,8 @@ impl Records {
     /// Loads an intake.
     pub async fn intake(&self, id: &str) -> Result<Option<IntakeRow>> {
         Ok(on_pool!(&self.pool, |p| sqlx::query_as(
-            "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station \
+            "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station, \
+                    profile_sha256 \
              FROM intakes WHERE id = $1",
         )
         .bind(id)
@@ -752,16 +755,18 @@ impl Records {
 
     /// Counts for a summary.
     pub async fn tally(&self) -> Result<Tally> {
-        Ok(on_pool!(&self.pool, |p| sqlx::query_as(
+        Ok(on_pool!(&self.pool, |p| {
+            sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM intakes) AS intakes, \
-                    (SELECT COUNT(*) FROM intakes WHERE state = 'quarantined') AS quarantined, \
+                    (SELECT COUNT(*) FROM intakes WHERE state = 'quarantined' AND discarded_at IS NULL) AS quarantined, \
                     (SELECT COUNT(*) FROM pages WHERE state = 'attached') AS pages_attached, \
                     (SELECT COUNT(*) FROM pages WHERE state = 'unfiled') AS pages_unfiled, \
                     (SELECT COUNT(*) FROM documents WHERE state = 'attached') AS documents, \
                     (SELECT COUNT(*) FROM jobs WHERE state <> 'done') AS jobs_pending",
         )
         .fetch_one(p)
-        .await?))
+        .await?
+        }))
     }
 
     /// Every recorded file and its kind, for fixity checks.

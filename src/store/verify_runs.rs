@@ -140,3 +140,20 @@ impl Records {
         .await?))
     }
 }
+
+impl Records {
+    /// Fixity failures found by every verify run, and by the last one that finished (for `/metrics`).
+    pub async fn verify_failures(&self) -> Result<(i64, i64)> {
+        let total: i64 = on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM verify_runs"
+        )
+        .fetch_one(p)
+        .await?);
+        let last: Option<i64> = on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT failures FROM verify_runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
+        )
+        .fetch_optional(p)
+        .await?);
+        Ok((total, last.unwrap_or(0)))
+    }
+}

@@ -3,6 +3,8 @@
 //!
 //! Views are derived from the records and never read back; failing to write one is logged, not fatal.
 
+pub mod thumbnail;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -63,15 +65,8 @@ impl Views {
     /// Shows a quarantined input beside a `.error.json` that says why, under `<data>/quarantine` or the
     /// station's own folder (`dir`, from its profile). Does nothing when this intake's view is there.
     pub fn quarantined(&self, blobs: &dyn BlobStore, intake: &IntakeRow, code: &str, reason: &str, dir: Option<&Path>) {
-        let rel = Path::new(&intake.source_path);
-        let safe: PathBuf = rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
-        let primary = dir.unwrap_or(&self.quarantine).join(&safe);
-        // Another input of the same name got there first: this one carries the end of its intake id.
-        let tail = &intake.id[intake.id.len().saturating_sub(8)..];
-        let alternate = primary.with_file_name(format!("{tail}-{}", intake.source_name));
-        let sidecar = |p: &Path| PathBuf::from(format!("{}.error.json", p.display()));
-        let mine = |p: &Path| fs::read_to_string(sidecar(p)).is_ok_and(|s| s.contains(&intake.id));
-        if mine(&primary) || mine(&alternate) {
+        let [primary, alternate] = self.quarantine_places(intake, dir);
+        if quarantine_view_of(&primary, intake) || quarantine_view_of(&alternate, intake) {
             return;
         }
         let dest = if primary.exists() { alternate } else { primary };
@@ -97,4 +92,39 @@ impl Views {
             tracing::warn!(view = %dest.display(), error = %e, "could not write the quarantine folder view");
         }
     }
+
+    /// Takes an input's quarantine view away (it was retried or discarded). The view's files are copies;
+    /// the input's bytes stay in the blob store.
+    pub fn unquarantined(&self, intake: &IntakeRow, dir: Option<&Path>) {
+        for place in self.quarantine_places(intake, dir) {
+            if quarantine_view_of(&place, intake) {
+                for f in [sidecar(&place), place.clone()] {
+                    if let Err(e) = fs::remove_file(&f) {
+                        tracing::warn!(view = %f.display(), error = %e, "could not remove a quarantine view file");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where an input's quarantine view goes: its path under the quarantine folder, or — when another
+    /// input of that name got there first — the same folder with the end of its intake id in front.
+    fn quarantine_places(&self, intake: &IntakeRow, dir: Option<&Path>) -> [PathBuf; 2] {
+        let rel = Path::new(&intake.source_path);
+        let safe: PathBuf = rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
+        let primary = dir.unwrap_or(&self.quarantine).join(&safe);
+        let tail = &intake.id[intake.id.len().saturating_sub(8)..];
+        let alternate = primary.with_file_name(format!("{tail}-{}", intake.source_name));
+        [primary, alternate]
+    }
+}
+
+/// The `.error.json` beside a quarantined file.
+fn sidecar(p: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.error.json", p.display()))
+}
+
+/// Whether the view at `p` is this input's.
+fn quarantine_view_of(p: &Path, intake: &IntakeRow) -> bool {
+    fs::read_to_string(sidecar(p)).is_ok_and(|s| s.contains(&intake.id))
 }

@@ -1,6 +1,7 @@
 //! Helpers for tests that run the real binary on real files and ask real tools about the results.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod pdfa;
 
 use std::path::{Path, PathBuf};

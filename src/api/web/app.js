@@ -1,0 +1,387 @@
+// The clerks' page: a few views over the JSON API (/openapi.json). Plain DOM, no framework, no build
+// step. Text from the records is always set as text, never as HTML.
+"use strict";
+
+const TEXT = {
+  vi: {
+    "nav.stations": "Trạm quét", "nav.cases": "Hồ sơ", "nav.unfiled": "Chưa phân loại",
+    "nav.quarantine": "Cách ly", "nav.report": "Báo cáo", signout: "Đăng xuất", lang: "English",
+    "login.title": "Đăng nhập", "login.token": "Mã truy cập (token)", "login.go": "Đăng nhập",
+    "login.help": "Quản trị viên cấp mã bằng lệnh: sohoa token create --role clerk",
+    "stations.title": "Trạm quét — trực tiếp", "stations.none": "Chưa có trạm nào đang chạy.",
+    "stations.recent": "Vừa quét", "station": "Trạm", "inbox": "Thư mục", "waiting": "Đang chờ",
+    "jobs": "Việc chưa xong", "updated": "Cập nhật", "alarms": "Cảnh báo", "time": "Thời gian",
+    "file": "Tệp", "case": "Hồ sơ", "pages": "Số trang", "state": "Trạng thái", "detail": "Chi tiết",
+    "state.attached": "Đã gắn", "state.unfiled": "Chưa phân loại", "state.processing": "Đang xử lý",
+    "state.quarantined": "Cách ly", "state.open": "Đang mở", "state.closed": "Đang tạo PDF",
+    "state.detached": "Đã gỡ", "status.received": "Đã tiếp nhận", "status.processing": "Đang giải quyết",
+    "status.resolved": "Đã giải quyết", "status.returned": "Trả lại",
+    "cases.title": "Hồ sơ", "cases.code": "Mã hồ sơ", "cases.applicant": "Người nộp",
+    "cases.search": "Tìm", "cases.none": "Không có hồ sơ nào.", "unit": "Đơn vị", "procedure": "Thủ tục",
+    "status": "Tình trạng", "received": "Ngày tiếp nhận", "documents": "Tài liệu",
+    "complete": "Đầy đủ", "incomplete": "Chưa đủ", "completeness": "Độ đầy đủ",
+    "case.fields": "Thông tin hồ sơ", "case.documents": "Tài liệu", "case.pages": "Các trang",
+    "case.events": "Nhật ký", "case.open": "Xem", "case.viewer": "Xem PDF", "case.missing": "Còn thiếu",
+    "role": "Loại", "role.input": "Thành phần", "role.result": "Kết quả", "type": "Loại giấy tờ",
+    "due": "Hạn giải quyết", "resolved": "Ngày giải quyết", "applicant": "Người nộp", "applicant_id": "Số giấy tờ",
+    "contact": "Liên hệ", "result.needed": "Kết quả", "actor": "Người thực hiện", "what": "Việc",
+    "unfiled.title": "Bản quét chưa phân loại", "unfiled.none": "Không có bản quét nào chờ phân loại.",
+    "unfiled.attach": "Gắn vào hồ sơ", "unfiled.done": "Đã gắn vào hồ sơ",
+    "quarantine.title": "Tệp bị cách ly", "quarantine.none": "Không có tệp nào bị cách ly.",
+    "quarantine.reason": "Lý do", "quarantine.retry": "Xử lý lại", "quarantine.discard": "Loại bỏ",
+    "quarantine.why": "Lý do loại bỏ (ghi vào nhật ký):", "quarantine.case": "Mã hồ sơ (không bắt buộc)",
+    "quarantine.retried": "Đã đưa vào xử lý lại", "quarantine.discarded": "Đã loại bỏ",
+    "report.title": "Báo cáo số hóa (Quyết định 766)", "report.from": "Từ ngày", "report.to": "Đến ngày",
+    "report.show": "Xem báo cáo", "report.digitization": "Tỷ lệ số hóa", "report.electronic": "Trả kết quả điện tử",
+    "report.reuse": "Tái sử dụng", "report.received": "Tiếp nhận", "report.resolved": "Đã giải quyết",
+    "report.total": "Tổng cộng",
+    "never": "—", "secondsAgo": "{n} giây trước", "error": "Lỗi", "forbidden": "Mã truy cập này không được xem trang này.",
+  },
+  en: {
+    "nav.stations": "Stations", "nav.cases": "Cases", "nav.unfiled": "Unfiled", "nav.quarantine": "Quarantine",
+    "nav.report": "Report", signout: "Sign out", lang: "Tiếng Việt",
+    "login.title": "Sign in", "login.token": "Access token", "login.go": "Sign in",
+    "login.help": "An administrator makes one with: sohoa token create --role clerk",
+    "stations.title": "Stations — live", "stations.none": "No station is running.", "stations.recent": "Just scanned",
+    "station": "Station", "inbox": "Inbox", "waiting": "Waiting", "jobs": "Jobs left", "updated": "Updated",
+    "alarms": "Alarms", "time": "Time", "file": "File", "case": "Case", "pages": "Pages", "state": "State",
+    "detail": "Detail", "state.attached": "Attached", "state.unfiled": "Unfiled", "state.processing": "Processing",
+    "state.quarantined": "Quarantined", "state.open": "Open", "state.closed": "Rendering", "state.detached": "Detached",
+    "status.received": "Received", "status.processing": "Processing", "status.resolved": "Resolved",
+    "status.returned": "Returned",
+    "cases.title": "Cases", "cases.code": "Case code", "cases.applicant": "Applicant", "cases.search": "Search",
+    "cases.none": "No cases.", "unit": "Unit", "procedure": "Procedure", "status": "Status",
+    "received": "Received", "documents": "Documents", "complete": "Complete", "incomplete": "Incomplete",
+    "completeness": "Completeness", "case.fields": "Case record", "case.documents": "Documents",
+    "case.pages": "Pages", "case.events": "Audit log", "case.open": "View", "case.viewer": "PDF viewer",
+    "case.missing": "Missing", "role": "Role", "role.input": "Input", "role.result": "Result",
+    "type": "Document type", "due": "Due", "resolved": "Resolved", "applicant": "Applicant",
+    "applicant_id": "ID number", "contact": "Contact", "result.needed": "Result", "actor": "Actor", "what": "Event",
+    "unfiled.title": "Unfiled scans", "unfiled.none": "Nothing waits to be filed.", "unfiled.attach": "Attach to case",
+    "unfiled.done": "Attached to case", "quarantine.title": "Quarantined inputs",
+    "quarantine.none": "Nothing is in quarantine.", "quarantine.reason": "Reason", "quarantine.retry": "Retry",
+    "quarantine.discard": "Discard", "quarantine.why": "Why discard it (kept on the audit log)?",
+    "quarantine.case": "Case code (optional)", "quarantine.retried": "Sent back through the pipeline",
+    "quarantine.discarded": "Discarded", "report.title": "Digitization report (Decision 766)",
+    "report.from": "From", "report.to": "To", "report.show": "Show", "report.digitization": "Digitization",
+    "report.electronic": "Electronic results", "report.reuse": "Reuse", "report.received": "Received",
+    "report.resolved": "Resolved", "report.total": "Total",
+    "never": "—", "secondsAgo": "{n} s ago", "error": "Error", "forbidden": "This token may not see this page.",
+  },
+};
+
+let lang = localStorage.getItem("sohoa.lang") || "vi";
+let me = null;
+let timer = null;
+
+function t(key, vars) {
+  let s = (TEXT[lang] && TEXT[lang][key]) || TEXT.vi[key] || key;
+  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
+  return s;
+}
+
+/** Builds an element; strings become text nodes (never HTML). */
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const k of kids.flat()) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : String(k));
+  return e;
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  if (r.status === 401 && path !== "/api/v1/session") {
+    me = null;
+    go("#/login");
+    throw new Error(t("login.title"));
+  }
+  const data = r.status === 204 ? null : await r.json().catch(() => null);
+  if (!r.ok) throw new Error((data && data.error) || r.status + " " + r.statusText);
+  return data;
+}
+
+function toast(message, bad) {
+  const box = document.getElementById("toast");
+  box.textContent = message;
+  box.className = bad ? "error" : "";
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), 5000);
+}
+
+function badge(kind, text, testid) {
+  return el("span", { class: "badge " + kind, "data-testid": testid }, text);
+}
+
+function stateBadge(state) {
+  const kind = { attached: "ok", unfiled: "warn", quarantined: "bad", processing: "muted" }[state] || "muted";
+  return badge(kind, t("state." + state));
+}
+
+function completeBadge(complete) {
+  return badge(complete ? "ok" : "warn", complete ? t("complete") : t("incomplete"), "completeness");
+}
+
+function table(headers, rows) {
+  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, t(h))))), el("tbody", {}, rows));
+}
+
+function go(hash) {
+  if (location.hash !== hash) location.hash = hash;
+  else route();
+}
+
+function show(...nodes) {
+  const main = document.getElementById("main");
+  main.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined));
+}
+
+function caseLink(code) {
+  return el("a", { href: "#/case/" + encodeURIComponent(code) }, code);
+}
+
+function thumb(sha, page, caption) {
+  return el("div", { class: "thumb" },
+    el("img", { src: `/api/v1/files/${sha}/pages/${page}/thumbnail.jpg`, alt: caption, loading: "lazy" }), caption);
+}
+
+// ---- views -----------------------------------------------------------------------------------------
+
+function viewLogin() {
+  const input = el("input", { type: "password", id: "token", autocomplete: "off", required: true });
+  const err = el("p", { class: "error", id: "login-error" });
+  show(el("form", {
+    class: "card login",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        me = await api("POST", "/api/v1/session", { token: input.value });
+        input.value = "";
+        chrome();
+        go(me.may.read ? "#/" : "#/cases");
+      } catch (x) {
+        err.textContent = x.message;
+      }
+    },
+  }, el("h1", {}, t("login.title")), el("label", {}, t("login.token"), input), el("p", {}, el("button", { type: "submit", id: "login" }, t("login.go"))),
+  err, el("p", { class: "muted" }, t("login.help"))));
+  input.focus();
+}
+
+async function viewStations() {
+  const refresh = async () => {
+    const d = await api("GET", "/api/v1/stations");
+    const now = Date.now() / 1000;
+    const stations = d.stations.length
+      ? table(["station", "inbox", "waiting", "jobs", "updated", "alarms"], d.stations.map((s) => el("tr", {},
+          el("td", {}, s.station), el("td", { class: "mono" }, s.inbox), el("td", {}, s.waiting),
+          el("td", {}, s.jobs ?? ""), el("td", {}, t("secondsAgo", { n: Math.max(0, Math.round(now - s.updated)) })),
+          el("td", {}, s.alarms.length ? s.alarms.map((a) => el("div", { class: "error" }, a[1])) : badge("ok", "OK")))))
+      : el("p", { class: "muted" }, t("stations.none"));
+    const recent = table(["time", "station", "file", "case", "pages", "state", "detail"], d.recent.map((r) => el("tr", {},
+      el("td", {}, r.captured_at.replace("T", " ").slice(0, 19)), el("td", {}, r.station), el("td", { class: "mono" }, r.source),
+      el("td", {}, r.case_code ? caseLink(r.case_code) : ""), el("td", {}, r.pages ?? ""), el("td", {}, stateBadge(r.state)),
+      el("td", {}, r.reason ? el("span", { class: "error" }, r.reason) : r.documents.join(", ")))));
+    show(el("h1", {}, t("stations.title")), stations, el("h2", {}, t("stations.recent")), el("div", { id: "recent" }, recent));
+  };
+  await refresh();
+  timer = setInterval(() => refresh().catch((e) => toast(e.message, true)), 2000);
+}
+
+async function viewCases() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const code = el("input", { name: "code", id: "search-code", value: params.get("code") || "", placeholder: "H15.50.05.13-…" });
+  const who = el("input", { name: "applicant", id: "search-applicant", value: params.get("applicant") || "" });
+  const form = el("form", { class: "inline", onsubmit: (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    if (code.value.trim()) q.set("code", code.value.trim());
+    if (who.value.trim()) q.set("applicant", who.value.trim());
+    go("#/cases?" + q.toString());
+  } }, el("label", {}, t("cases.code"), code), me.may.personal ? el("label", {}, t("cases.applicant"), who) : null,
+  el("button", { type: "submit" }, t("cases.search")));
+  const q = new URLSearchParams();
+  if (params.get("code")) q.set("code", params.get("code"));
+  if (params.get("applicant")) q.set("applicant", params.get("applicant"));
+  const d = await api("GET", "/api/v1/cases?" + q.toString());
+  const rows = d.cases.map((c) => el("tr", { "data-case": c.code }, el("td", {}, caseLink(c.code)), el("td", {}, c.unit || ""),
+    el("td", {}, c.procedure_code || ""), el("td", {}, t("status." + c.status)), el("td", {}, c.received_date || ""),
+    el("td", {}, c.documents), el("td", {}, completeBadge(c.complete))));
+  show(el("h1", {}, t("cases.title")), form, rows.length ? table(["cases.code", "unit", "procedure", "status", "received", "documents", "completeness"], rows)
+    : el("p", { class: "muted" }, t("cases.none")));
+}
+
+async function viewCase(code) {
+  const d = await api("GET", "/api/v1/cases/" + encodeURIComponent(code));
+  const r = d.record, c = d.completeness;
+  const field = (k, v) => (v ? [el("dt", {}, t(k)), el("dd", {}, v)] : []);
+  const fields = el("dl", { class: "fields" }, field("cases.code", r.code), field("unit", r.unit), field("procedure", r.procedure_code),
+    field("status", t("status." + r.status)), field("received", r.received_date), field("due", r.due_date), field("resolved", r.resolved_date),
+    field("applicant", r.applicant_name), field("applicant_id", r.applicant_id), field("contact", r.applicant_contact));
+  const missing = c.required.filter((x) => x.state !== "attached").map((x) => x.doc_type);
+  if (c.result_required && c.results_attached === 0) missing.push(t("result.needed"));
+  const viewer = el("iframe", { class: "viewer", title: t("case.viewer"), id: "viewer" });
+  const open = (doc) => (viewer.src = `/api/v1/cases/${encodeURIComponent(code)}/documents/${String(doc.ordinal).padStart(3, "0")}.pdf`);
+  const docs = d.documents.map((doc) => el("tr", {}, el("td", { class: "mono" }, doc.name), el("td", {}, t("role." + doc.role)),
+    el("td", {}, doc.doc_type || ""), el("td", {}, doc.pages), el("td", {}, stateBadge(doc.state)),
+    el("td", {}, doc.state === "attached" ? el("button", { type: "button", class: "secondary", onclick: () => open(doc) }, t("case.open")) : "")));
+  const first = d.documents.find((x) => x.state === "attached");
+  if (first) open(first);
+  const pages = d.pages.map((p) => thumb(p.source_sha256, p.page_index + 1,
+    (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source)));
+  const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, e.at.replace("T", " ").slice(0, 19)),
+    el("td", {}, e.actor), el("td", {}, e.kind)));
+  show(el("h1", {}, code, " ", completeBadge(c.complete)),
+    missing.length ? el("p", { class: "error" }, t("case.missing") + ": " + missing.join(", ")) : null,
+    el("div", { class: "split" },
+      el("div", {}, el("h2", {}, t("case.fields")), fields, el("h2", {}, t("case.documents")),
+        table(["file", "role", "type", "pages", "state", ""], docs)),
+      el("div", {}, el("h2", {}, t("case.viewer")), viewer)),
+    el("h2", {}, t("case.pages")), el("div", { class: "grid" }, pages),
+    el("h2", {}, t("case.events")), table(["time", "actor", "what"], events));
+  timer = setInterval(async () => {
+    try {
+      const again = await api("GET", "/api/v1/cases/" + encodeURIComponent(code));
+      if (again.completeness.complete !== c.complete || again.documents.length !== d.documents.length) route();
+    } catch (e) { /* shown on the next navigation */ }
+  }, 3000);
+}
+
+async function viewUnfiled() {
+  const d = await api("GET", "/api/v1/unfiled");
+  const byIntake = new Map();
+  for (const p of d.pages) {
+    if (!byIntake.has(p.intake)) byIntake.set(p.intake, []);
+    byIntake.get(p.intake).push(p);
+  }
+  const cards = [...byIntake.entries()].map(([intake, pages]) => {
+    const code = el("input", { name: "case", required: true, placeholder: "H15.50.05.13-…", "data-testid": "attach-case" });
+    const role = el("select", { name: "role" }, el("option", { value: "input" }, t("role.input")), el("option", { value: "result" }, t("role.result")));
+    const type = el("input", { name: "type", "data-testid": "attach-type" });
+    const form = el("form", { class: "inline", "data-intake": intake, onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const r = await api("POST", `/api/v1/unfiled/${intake}/file`, { case: code.value.trim(), role: role.value, type: type.value.trim() || undefined });
+        toast(t("unfiled.done") + " " + r.document);
+        go("#/case/" + encodeURIComponent(r.case));
+      } catch (x) {
+        toast(x.message, true);
+      }
+    } }, el("label", {}, t("cases.code"), code), el("label", {}, t("role"), role), el("label", {}, t("type"), type),
+    el("button", { type: "submit" }, t("unfiled.attach")));
+    return el("div", { class: "card" }, el("p", {}, el("strong", { class: "mono" }, pages[0].source), " ",
+      el("span", { class: "muted" }, pages[0].station + " · " + pages[0].captured_at.replace("T", " ").slice(0, 19))),
+    el("div", { class: "grid" }, pages.map((p) => thumb(p.sha256, p.page_index + 1, "tr. " + (p.page_index + 1)))), form);
+  });
+  show(el("h1", {}, t("unfiled.title")), cards.length ? cards : el("p", { class: "muted" }, t("unfiled.none")));
+}
+
+async function viewQuarantine() {
+  const d = await api("GET", "/api/v1/quarantine");
+  const rows = d.inputs.map((q) => {
+    const code = el("input", { placeholder: t("quarantine.case"), size: 26 });
+    const retry = el("button", { type: "button", class: "secondary", onclick: async () => {
+      try {
+        await api("POST", `/api/v1/quarantine/${q.intake}/retry`, code.value.trim() ? { case: code.value.trim() } : {});
+        toast(t("quarantine.retried") + ": " + q.source);
+        route();
+      } catch (x) { toast(x.message, true); }
+    } }, t("quarantine.retry"));
+    const discard = el("button", { type: "button", class: "danger", onclick: async () => {
+      const why = prompt(t("quarantine.why"));
+      if (!why) return;
+      try {
+        await api("POST", `/api/v1/quarantine/${q.intake}/discard`, { reason: why });
+        toast(t("quarantine.discarded") + ": " + q.source);
+        route();
+      } catch (x) { toast(x.message, true); }
+    } }, t("quarantine.discard"));
+    return el("tr", {}, el("td", {}, q.captured_at.replace("T", " ").slice(0, 19)), el("td", {}, q.station),
+      el("td", { class: "mono" }, q.source), el("td", {}, q.case_code ? caseLink(q.case_code) : ""),
+      el("td", { class: "error" }, q.reason), el("td", {}, el("div", { class: "inline" }, code, retry, discard)));
+  });
+  show(el("h1", {}, t("quarantine.title")), rows.length
+    ? table(["time", "station", "file", "case", "quarantine.reason", ""], rows) : el("p", { class: "muted" }, t("quarantine.none")));
+}
+
+async function viewReport() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const today = new Date().toISOString().slice(0, 10);
+  const from = el("input", { type: "date", value: params.get("from") || today.slice(0, 8) + "01" });
+  const to = el("input", { type: "date", value: params.get("to") || today });
+  const form = el("form", { class: "inline", onsubmit: (e) => {
+    e.preventDefault();
+    go(`#/report?from=${from.value}&to=${to.value}`);
+  } }, el("label", {}, t("report.from"), from), el("label", {}, t("report.to"), to), el("button", { type: "submit" }, t("report.show")));
+  const pct = (r) => (r.rate === null ? t("never") : (100 * r.rate).toFixed(1) + "% (" + r.numerator + "/" + r.denominator + ")");
+  let body = null;
+  if (params.get("from")) {
+    const r = await api("GET", `/api/v1/report?from=${params.get("from")}&to=${params.get("to")}`);
+    const row = (g, total) => el("tr", total ? { class: "total" } : {}, el("td", {}, total ? t("report.total") : g.unit),
+      el("td", {}, total ? "" : (g.procedure_name || g.procedure)), el("td", {}, g.received), el("td", {}, g.resolved),
+      el("td", {}, pct(g.digitization)), el("td", {}, pct(g.electronic_result)), el("td", {}, pct(g.reuse)));
+    body = table(["unit", "procedure", "report.received", "report.resolved", "report.digitization", "report.electronic", "report.reuse"],
+      [...r.groups.map((g) => row(g, false)), row(r.total, true)]);
+  }
+  show(el("h1", {}, t("report.title")), form, body);
+}
+
+// ---- frame -----------------------------------------------------------------------------------------
+
+function chrome() {
+  document.documentElement.lang = lang;
+  document.title = "sohoa — " + (lang === "vi" ? "Số hóa hồ sơ" : "Case digitization");
+  document.getElementById("top").hidden = !me;
+  for (const n of document.querySelectorAll("[data-t]")) n.textContent = t(n.dataset.t);
+  for (const n of document.querySelectorAll("[data-need]")) n.hidden = !(me && me.may[n.dataset.need]);
+  document.getElementById("lang").textContent = t("lang");
+  document.getElementById("who").textContent = me ? me.label || me.role + (me.unit ? " · " + me.unit : "") : "";
+  const here = location.hash.split("?")[0] || "#/";
+  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("on", a.getAttribute("href") === here);
+}
+
+async function route() {
+  clearInterval(timer);
+  timer = null;
+  if (!me) {
+    try { me = await api("GET", "/api/v1/session"); } catch (e) { me = null; }
+  }
+  chrome();
+  const hash = location.hash.split("?")[0] || "#/";
+  if (!me) return viewLogin();
+  try {
+    if (hash === "#/login") return viewLogin();
+    if (hash === "#/" || hash === "") return await (me.may.read ? viewStations() : viewLogin());
+    if (hash === "#/cases") return await viewCases();
+    if (hash.startsWith("#/case/")) return await viewCase(decodeURIComponent(hash.slice(7)));
+    if (hash === "#/unfiled") return await viewUnfiled();
+    if (hash === "#/quarantine") return await viewQuarantine();
+    if (hash === "#/report") return await viewReport();
+    go("#/");
+  } catch (e) {
+    show(el("h1", {}, t("error")), el("p", { class: "error", id: "page-error" }, e.message));
+  }
+}
+
+document.getElementById("lang").addEventListener("click", () => {
+  lang = lang === "vi" ? "en" : "vi";
+  localStorage.setItem("sohoa.lang", lang);
+  route();
+});
+document.getElementById("signout").addEventListener("click", async () => {
+  await api("DELETE", "/api/v1/session").catch(() => {});
+  me = null;
+  go("#/login");
+});
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,133 @@
+//! Page thumbnails for the web page: a small JPEG of one page of a stored original, made on first
+//! request and cached under `<data>/thumbnails/` (derived data: deleting the folder only costs time).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, GrayImage, RgbImage};
+
+use crate::error::{Failure, Result};
+use crate::pages::{self, Limits, PageImage, Raster, RasterKind};
+use crate::store::BlobStore;
+
+/// The longest edge of a thumbnail, in pixels: a page readable enough to recognise, small enough that
+/// a case page with fifty of them loads at once.
+pub const EDGE: u32 = 256;
+
+/// Makes and caches thumbnails.
+#[derive(Clone)]
+pub struct Thumbnails {
+    dir: PathBuf,
+}
+
+impl Thumbnails {
+    /// Thumbnails cached under `<data_dir>/thumbnails`.
+    pub fn new(data_dir: &Path) -> Thumbnails {
+        Thumbnails { dir: data_dir.join("thumbnails") }
+    }
+
+    /// The JPEG thumbnail of page `index` (0-based) of the stored file `sha256`; `None` for a page of a
+    /// born-digital PDF, which is never rasterized. Blocking: call from a blocking thread.
+    pub fn get(&self, blobs: &dyn BlobStore, sha256: &str, index: u32, limits: Limits) -> Result<Option<Vec<u8>>> {
+        let shard = sha256.get(..2).unwrap_or("00");
+        let path = self.dir.join(shard).join(format!("{sha256}-{index}.jpg"));
+        if let Ok(cached) = fs::read(&path) {
+            return Ok(Some(cached));
+        }
+        let bytes = blobs.read_all(sha256)?;
+        let Some(page) = pages::load(&bytes, index, limits)? else { return Ok(None) };
+        drop(bytes);
+        let jpeg = thumbnail(&page)?;
+        // The cache is an optimisation: failing to write it is not the caller's problem.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let written = path
+            .parent()
+            .map(fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|_| fs::write(&tmp, &jpeg))
+            .and_then(|_| fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::debug!(path = %path.display(), error = %e, "thumbnail not cached");
+            let _ = fs::remove_file(&tmp);
+        }
+        Ok(Some(jpeg))
+    }
+}
+
+/// A page image as a JPEG whose longest edge is [`EDGE`].
+fn thumbnail(page: &PageImage) -> Result<Vec<u8>> {
+    let full = match page {
+        PageImage::G4 { data, width, height, black_is_1 } => g4_pixels(data, *width, *height, *black_is_1)?,
+        other => {
+            let raster = crate::encode::pixels(other)
+                .ok_or_else(|| Failure::bad("undecodable", "the page's image could not be decoded for a thumbnail"))?;
+            raster_image(raster)?
+        }
+    };
+    let (w, h) = (full.width().max(1), full.height().max(1));
+    let scale = f64::from(EDGE) / f64::from(w.max(h));
+    let (tw, th) = if scale < 1.0 {
+        (((f64::from(w) * scale).round() as u32).max(1), ((f64::from(h) * scale).round() as u32).max(1))
+    } else {
+        (w, h)
+    };
+    let small = match full {
+        DynamicImage::ImageLuma8(g) => DynamicImage::ImageLuma8(image::imageops::thumbnail(&g, tw, th)),
+        other => DynamicImage::ImageRgb8(image::imageops::thumbnail(&other.into_rgb8(), tw, th)),
+    };
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&small)
+        .map_err(|e| Failure::bad("thumbnail", format!("could not encode the thumbnail: {e}")))?;
+    Ok(out)
+}
+
+fn raster_image(r: Raster) -> Result<DynamicImage> {
+    let (w, h) = (r.width, r.height);
+    let bad = || Failure::bad("undecodable", "the page's pixels do not match its size");
+    Ok(match r.kind {
+        RasterKind::Gray => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, r.data).ok_or_else(bad)?),
+        RasterKind::Rgb => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, r.data).ok_or_else(bad)?),
+        RasterKind::Cmyk => {
+            let rgb: Vec<u8> = r
+                .data
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let k = 255 - u16::from(p[3]);
+                    [0, 1, 2].map(|i| ((255 - u16::from(p[i])) * k / 255) as u8)
+                })
+                .collect();
+            DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, rgb).ok_or_else(bad)?)
+        }
+        RasterKind::Bitonal => {
+            let stride = (w as usize).div_ceil(8);
+            if r.data.len() < stride * h as usize {
+                return Err(bad());
+            }
+            DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| {
+                let byte = r.data[y as usize * stride + x as usize / 8];
+                image::Luma([if byte & (0x80 >> (x % 8)) != 0 { 0 } else { 255 }])
+            }))
+        }
+    })
+}
+
+fn g4_pixels(data: &[u8], width: u32, height: u32, black_is_1: bool) -> Result<DynamicImage> {
+    let (w, h) = (width as usize, height as usize);
+    let mut gray = vec![255u8; w * h];
+    let mut y = 0usize;
+    let black = if black_is_1 { fax::Color::White } else { fax::Color::Black };
+    fax::decoder::decode_g4(data.iter().copied(), width, Some(height), |line| {
+        if y < h {
+            for (x, px) in fax::decoder::pels(line, width).enumerate().take(w) {
+                if px == black {
+                    gray[y * w + x] = 0;
+                }
+            }
+            y += 1;
+        }
+    });
+    GrayImage::from_raw(width, height, gray)
+        .map(DynamicImage::ImageLuma8)
+        .ok_or_else(|| Failure::bad("undecodable", "the page's CCITT image could not be decoded"))
+}

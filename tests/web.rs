@@ -1,0 +1,196 @@
+//! The clerks' web page in a real browser: headless Chromium driven over WebDriver (chromedriver)
+//! signs in with a token, lists a case, files an unfiled scan into it from the form, and sees the
+//! completeness badge turn complete. A screenshot is kept as a test artifact.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (the test command installs them). Without them the
+//! test says so and passes, unless `SOHOA_REQUIRE_BROWSER` is set (CI sets it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::http::*;
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const A: &str = "H15.50.05.13-261008-0001";
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver(Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let chromium = tool("chromium").or_else(|| tool("chromium-browser"))?;
+    Some((chromium, tool("chromedriver")?))
+}
+
+async fn session(driver_url: &str, chromium: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium.to_str().unwrap(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", "--lang=vi"],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let t = Instant::now();
+    loop {
+        match ClientBuilder::new(connector.clone()).capabilities(caps.clone()).connect(driver_url).await {
+            Ok(c) => return c,
+            Err(e) if t.elapsed() < Duration::from_secs(30) => {
+                eprintln!("waiting for chromedriver: {e}");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => panic!("cannot start a browser session: {e}"),
+        }
+    }
+}
+
+/// Waits until an element is on the page.
+async fn present(c: &Client, css: &str) {
+    text_until(c, css, |_| true).await;
+}
+
+/// Waits until the element's text satisfies `ok`, returning it.
+async fn text_until(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let t = Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(s) = e.text().await
+            && ok(&s)
+        {
+            return s;
+        }
+        if t.elapsed() > Duration::from_secs(45) {
+            let page = c.source().await.unwrap_or_default();
+            panic!("`{css}` never showed the expected text; page:\n{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
+    let Some((chromium, chromedriver)) = browser() else {
+        assert!(
+            std::env::var_os("SOHOA_REQUIRE_BROWSER").is_none(),
+            "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("skipped: chromium and chromedriver are not installed");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, data) = (tmp.path().join("src"), tmp.path().join("data"));
+    std::fs::create_dir_all(&src).unwrap();
+    draw(&format!(
+        "generate.page((620, 877)).save({f:?}, dpi=(75, 75), quality=80)",
+        f = src.join("giấy tờ.jpg").display().to_string()
+    ));
+    assert!(sohoa(&data, &["ingest", src.to_str().unwrap()]).status.success());
+    let catalogue = repo().join("fixtures/procedures.toml");
+    assert!(sohoa(&data, &["procedure", "import", catalogue.to_str().unwrap()]).status.success());
+    let o = sohoa(&data, &["case", "set", A, "--procedure", "2.000908", "--received", "2026-10-08"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let clerk = token(&data, &["--role", "clerk", "--label", "Chị Lan"]);
+    let (_server, base) = start(tmp.path(), &data);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _driver = Driver(
+        Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
+    std::fs::create_dir_all(&artifacts).unwrap();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = session(&format!("http://127.0.0.1:{port}"), &chromium).await;
+        let result = async {
+            // Signing in: a token, kept by the server in an HttpOnly cookie.
+            c.goto(&base).await?;
+            present(&c, "#token").await;
+            c.find(Locator::Css("#token")).await?.send_keys("sohoa_wrong").await?;
+            c.find(Locator::Id("login")).await?.click().await?;
+            text_until(&c, "#login-error", |s| s.contains("token")).await;
+            let input = c.find(Locator::Css("#token")).await?;
+            input.clear().await?;
+            input.send_keys(&clerk).await?;
+            c.find(Locator::Id("login")).await?.click().await?;
+            text_until(&c, "main h1", |s| s.contains("Trạm quét")).await;
+            let cookies = c.get_all_cookies().await?;
+            let session = cookies.iter().find(|k| k.name() == "sohoa_session").expect("a session cookie");
+            assert_eq!(session.http_only(), Some(true));
+            let script_sees: serde_json::Value = c.execute("return document.cookie", vec![]).await?;
+            assert!(!script_sees.as_str().unwrap_or("").contains("sohoa_session"), "scripts must not read the token");
+
+            // The case is listed, incomplete.
+            c.goto(&format!("{base}/#/cases")).await?;
+            let badge = text_until(&c, &format!("tr[data-case='{A}'] [data-testid=completeness]"), |s| !s.is_empty()).await;
+            assert_eq!(badge, "Chưa đủ");
+
+            // The unfiled scan, with its thumbnail, filed into the case from the form.
+            c.goto(&format!("{base}/#/unfiled")).await?;
+            present(&c, "form[data-intake]").await;
+            let loaded: serde_json::Value = c
+                .execute(
+                    "const i = document.querySelector('.thumb img'); return !!i && i.complete && i.naturalWidth > 0",
+                    vec![],
+                )
+                .await?;
+            let t = Instant::now();
+            let mut thumb_ok = loaded.as_bool() == Some(true);
+            while !thumb_ok && t.elapsed() < Duration::from_secs(20) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let v: serde_json::Value = c
+                    .execute("const i = document.querySelector('.thumb img'); return !!i && i.complete && i.naturalWidth > 0", vec![])
+                    .await?;
+                thumb_ok = v.as_bool() == Some(true);
+            }
+            assert!(thumb_ok, "the unfiled page's thumbnail shows");
+            c.find(Locator::Css("[data-testid=attach-case]")).await?.send_keys(A).await?;
+            c.find(Locator::Css("[data-testid=attach-type]")).await?.send_keys("Bản chính").await?;
+            c.find(Locator::Css("form[data-intake] button[type=submit]")).await?.click().await?;
+
+            // The case page: the badge turns complete by itself once the PDF is attached.
+            text_until(&c, "main h1 [data-testid=completeness]", |s| s == "Đầy đủ").await;
+            present(&c, "iframe#viewer[src$='001.pdf']").await;
+            let png = c.screenshot().await?;
+            std::fs::write(artifacts.join("case-complete.png"), &png).unwrap();
+            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
+
+            // English on request.
+            c.find(Locator::Id("lang")).await?.click().await?;
+            text_until(&c, "main h1 [data-testid=completeness]", |s| s == "Complete").await;
+            Ok::<(), fantoccini::error::CmdError>(())
+        }
+        .await;
+        let _ = c.close().await;
+        result.expect("browser steps");
+    });
+
+    let rows: Vec<(String, Option<String>, String)> =
+        query(&data, "SELECT state, doc_type, role FROM documents WHERE case_code = 'H15.50.05.13-261008-0001'");
+    assert_eq!(rows, vec![("attached".to_string(), Some("Bản chính".to_string()), "input".to_string())]);
+    let filed = count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'file' AND actor LIKE 'Chị Lan (token:%'");
+    assert_eq!(filed, 1, "the attach is audited with the token's label");
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'sign-in'"), 1, "one good sign-in");
+    assert!(artifacts.join("case-complete.png").is_file());
+    eprintln!("screenshot: {}", artifacts.join("case-complete.png").display());
+}
