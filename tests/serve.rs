@@ -314,9 +314,15 @@ fn files_present_before_start_up_and_files_dropped_in_an_event_overflow_are_take
     if let (true, Some(v)) = (shrunk, &saved) {
         let _ = fs::write(knob, v.trim());
     }
+    // The service is paused while the burst is written, so nothing drains the kernel queue meanwhile.
+    let pid = child.0.id() as i32;
+    // SAFETY: signalling our own child process; no memory is touched.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
     for i in 0..60 {
         fs::write(dir.join(format!("burst-{i}.jpg")), jpeg(2000 + i)).unwrap();
     }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
     settle(&data, &inbox, Duration::from_secs(90));
     assert!(sigterm(&mut child).success());
     assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 65);

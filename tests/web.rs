@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,11 +18,13 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 const A: &str = "H15.50.05.13-261008-0001";
 
-/// chromedriver on a free loopback port, stopped when dropped.
+/// chromedriver on a free loopback port in a process group of its own, stopped with every browser it
+/// started when dropped (also when a step fails).
 struct Driver(Child);
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SAFETY: signalling a process group we created; no memory is touched.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
         let _ = self.0.wait();
     }
 }
@@ -111,6 +114,7 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
     let _driver = Driver(
         Command::new(&chromedriver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

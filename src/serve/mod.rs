@@ -101,7 +101,16 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
                 match p.run_one().await {
                     Ok(Some(_)) => continue,
                     Ok(None) => {}
-                    Err(e) => tracing::error!(alarm = true, error = %e, "cannot claim a job; retrying"),
+                    Err(e) => {
+                        // The database is away: say so, and wait before asking again (wake-ups would
+                        // only repeat the error).
+                        tracing::error!(alarm = true, error = %e, "cannot claim a job; retrying in 2 s");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                            _ = s.changed() => {}
+                        }
+                        continue;
+                    }
                 }
                 tokio::select! {
                     _ = w.notified() => {}

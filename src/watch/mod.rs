@@ -146,6 +146,11 @@ impl InboxWatcher {
             tracing::warn!(inbox = %self.root.display(), "events were lost (overflow); rescanning the inbox");
             return true;
         }
+        // Reading a folder (our own rescans included) is reported as an open/close of it: acting on
+        // that would rescan in a loop. Only a file closed after writing is news among access events.
+        if matches!(ev.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write)) {
+            return false;
+        }
         let closed = matches!(
             ev.kind,
             EventKind::Access(AccessKind::Close(AccessMode::Write))
