@@ -47,7 +47,7 @@ for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE
   psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
 done
 echo "== PostgreSQL =="
-SOHOA_TEST_DATABASE="$pg" cargo test --locked --test records --test api --test ingest --test cli --test serve --test transient --test web --test openapi "$@"
+SOHOA_TEST_DATABASE="$pg" cargo test --locked --test records --test api --test ingest --test cli --test serve --test transient --test web --test openapi --test separators "$@"
 for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'sohoa\_t\_%'"); do
   psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
 done

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod report;
 pub mod route;
+pub mod separate;
 pub mod serve;
 pub mod store;
 pub mod util;

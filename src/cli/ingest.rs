@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::intake::{Capturer, scan_inbox};
 use crate::pipeline::Pipeline;
+use crate::report::run::{Problem, RunReport};
 use crate::store::records::CaptureOutcome;
 
 pub(super) const LONG_ABOUT: &str = "\
@@ -36,9 +37,27 @@ pub(super) struct Args {
     /// Worker count; default: one per core.
     #[arg(long)]
     jobs: Option<usize>,
-    /// Print the summary as JSON.
+    /// Print the end report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also write the end report to this file: JSON, or CSV when the name ends in .csv.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// How progress is shown: a bar on a terminal (auto: only when stderr is one), JSON lines on
+    /// stdout for tools, or none.
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: Progress,
+}
+
+/// How `ingest` shows progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Progress {
+    /// A bar when stderr is a terminal, nothing otherwise.
+    Auto,
+    /// JSON lines on stdout, about three a second: files, pages, rate, ETA, dossier, counts.
+    Json,
+    /// Nothing.
+    None,
 }
 
 /// A capture batch closes at this many files or bytes: one fsync round and one transaction each.
@@ -78,16 +97,32 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), a.station.clone(), a.operator.clone())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (mut captured, mut duplicates, mut vanished) = (0usize, 0usize, 0usize);
-    let bar = progress_bar(candidates.len() as u64);
+    let bar = progress_bar(candidates.len() as u64, a.progress == Progress::Auto);
+    let files_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let ticker = {
-        let (records, bar) = (d.records.clone(), bar.clone());
+        let (records, bar, done, total, mode) =
+            (d.records.clone(), bar.clone(), files_done.clone(), candidates.len(), a.progress);
         tokio::spawn(async move {
             loop {
                 if let Ok(t) = records.tally().await {
+                    let dossier = records.latest_case().await.ok().flatten().unwrap_or_default();
                     bar.set_message(format!(
-                        "{} documents, {} pages attached, {} quarantined, {} jobs queued",
-                        t.documents, t.pages_attached, t.quarantined, t.jobs_pending
+                        "{dossier}  {} documents, {} pages attached, {} unfiled, {} quarantined",
+                        t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
                     ));
+                    if mode == Progress::Json {
+                        let files = done.load(Ordering::Relaxed);
+                        let secs = started.elapsed().as_secs_f64();
+                        let rate = files as f64 / secs.max(0.001);
+                        let eta = if rate > 0.0 { (total.saturating_sub(files)) as f64 / rate } else { 0.0 };
+                        let line = serde_json::json!({
+                            "event": "progress", "files": files, "total": total, "seconds": secs,
+                            "files_per_second": rate, "eta_seconds": eta, "dossier": dossier,
+                            "documents": t.documents, "pages_attached": t.pages_attached,
+                            "pages_unfiled": t.pages_unfiled, "quarantined": t.quarantined, "jobs_waiting": t.jobs_pending,
+                        });
+                        println!("{line}");
+                    }
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             }
@@ -116,6 +151,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
                 }
             }
             bar.set_position((captured + duplicates + vanished) as u64);
+            files_done.store(captured + duplicates + vanished, Ordering::Relaxed);
             batch.clear();
             batch_bytes = 0;
         }
@@ -135,37 +171,49 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     ticker.abort();
     bar.finish_and_clear();
     let states = d.records.intake_states(&ids).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let quarantined: Vec<_> = states.iter().filter(|(_, s, _)| s == "quarantined").collect();
-    let tally = d.records.tally().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let secs = started.elapsed().as_secs_f64();
-    if a.json {
-        let q: Vec<_> = quarantined.iter().map(|(p, _, r)| serde_json::json!({ "file": p, "reason": r })).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "captured": captured, "already_captured": duplicates, "vanished": vanished,
-                "quarantined": q, "seconds": secs, "totals": tally,
-            }))?
-        );
-    } else {
-        println!(
-            "{captured} file(s) captured, {duplicates} already captured{} in {secs:.1} s",
-            if vanished > 0 { format!(", {vanished} vanished before capture") } else { String::new() }
-        );
-        println!(
-            "data folder totals: {} document(s) attached ({} pages), {} unfiled page(s), {} quarantined input(s)",
-            tally.documents, tally.pages_attached, tally.pages_unfiled, tally.quarantined
-        );
-        for (path, _, reason) in &quarantined {
-            println!("QUARANTINED {path}: {}", reason.as_deref().unwrap_or("(no reason recorded)"));
-        }
+    let fates = d.records.page_fates(&ids).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut report = RunReport {
+        files: total,
+        captured,
+        already_captured: duplicates,
+        vanished,
+        quarantined: states
+            .iter()
+            .filter(|(_, s, _)| s == "quarantined")
+            .map(|(file, _, reason)| Problem { file: file.clone(), reason: reason.clone().unwrap_or_default() })
+            .collect(),
+        seconds: started.elapsed().as_secs_f64(),
+        ..RunReport::default()
+    };
+    report.count_pages(&fates);
+    report.pages_per_second = report.pages as f64 / report.seconds.max(0.001);
+    if let Some(path) = &a.report {
+        let body = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+            report.to_csv()
+        } else {
+            serde_json::to_string_pretty(&report)?
+        };
+        std::fs::write(path, body)
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?;
     }
-    Ok(u8::from(!quarantined.is_empty()))
+    if a.progress == Progress::Json {
+        let mut done = serde_json::to_value(&report)?;
+        done["event"] = "done".into();
+        println!("{done}");
+    } else if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(u8::from(!report.quarantined.is_empty()))
 }
 
 /// A bar on the terminal (nothing when stderr is not one): files captured, pages/s, ETA, and what the
 /// workers have attached so far.
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
+fn progress_bar(total: u64, shown: bool) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
     let bar = indicatif::ProgressBar::new(total);
     let style = indicatif::ProgressStyle::with_template(
         "{prefix:>9} [{bar:30}] {pos}/{len} files  {per_sec}  ETA {eta}  {msg}",

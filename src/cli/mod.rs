@@ -7,6 +7,7 @@ mod procedure;
 mod profile;
 mod quarantine;
 mod report;
+mod separator;
 mod serve;
 mod token;
 mod verify;
@@ -100,6 +101,9 @@ enum Command {
     /// --reason WHY`.
     #[command(subcommand)]
     Quarantine(quarantine::Command),
+    /// Separator sheets for archive stacks: `separator print CODE… --out sheets.pdf`.
+    #[command(subcommand)]
+    Separator(separator::Command),
 }
 
 /// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
@@ -139,6 +143,7 @@ pub fn main() -> ExitCode {
             Command::Profile(c) => profile::run(c),
             Command::Token(c) => token::run(&cli.data, c).await,
             Command::Quarantine(c) => quarantine::run(&cli.data, c).await,
+            Command::Separator(c) => separator::run(c),
         }
     });
     match result {

@@ -218,6 +218,41 @@ pub enum RasterKind {
 }
 
 impl Raster {
+    /// One byte of lightness per pixel (0 black), whatever the layout: what readers of marks and
+    /// thumbnails work on.
+    pub fn luma(&self) -> Vec<u8> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        match self.kind {
+            RasterKind::Gray => self.data.clone(),
+            RasterKind::Rgb => self
+                .data
+                .chunks_exact(3)
+                .map(|p| ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8)
+                .collect(),
+            RasterKind::Cmyk => self
+                .data
+                .chunks_exact(4)
+                .map(|p| {
+                    let ink = (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
+                    ((255 - ink.min(255)) * (255 - u32::from(p[3])) / 255) as u8
+                })
+                .collect(),
+            RasterKind::Bitonal => {
+                let stride = w.div_ceil(8);
+                let mut out = vec![255u8; w * h];
+                for y in 0..h {
+                    let row = &self.data[y * stride..(y * stride + stride).min(self.data.len())];
+                    for x in 0..w {
+                        if row.get(x / 8).is_some_and(|b| b & (0x80 >> (x % 8)) != 0) {
+                            out[y * w + x] = 0;
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// Its colour class.
     pub fn colour(&self) -> Colour {
         match self.kind {

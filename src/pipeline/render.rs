@@ -96,7 +96,9 @@ impl Pipeline {
         let kind = l.profile.settings.output.pdf;
         let info = doc_info(&doc, &pages, &station, &job.profile_sha256, l.offset, kind);
         let started = std::time::Instant::now();
-        let (sha, bytes, encodings) = self.write_pdf(pages, l.profile.settings.output.clone(), info).await?;
+        let (sha, bytes, encodings) = self
+            .write_pdf(pages, l.profile.settings.output.clone(), !l.profile.settings.separators.keep_in_pdf, info)
+            .await?;
         let attaching = metrics::time(Stage::Attach);
         self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &encodings, &now).await?;
         drop(attaching);
@@ -119,6 +121,7 @@ impl Pipeline {
         &self,
         pages: Vec<PageRow>,
         output: Output,
+        drop_sheets: bool,
         info: DocInfo,
     ) -> Result<(String, u64, Vec<(String, String)>)> {
         let blobs = self.blobs.clone();
@@ -131,6 +134,11 @@ impl Pipeline {
             let mut omitted = Vec::new();
             let mut cached: Option<(String, Vec<u8>)> = None;
             for p in &pages {
+                if p.separator && drop_sheets {
+                    // The sheet stays in the record (and its original in the store); the PDF is the dossier.
+                    encodings.push((p.id.clone(), "separator-omitted".to_string()));
+                    continue;
+                }
                 if cached.as_ref().map(|(s, _)| s != &p.sha256).unwrap_or(true) {
                     cached = Some((p.sha256.clone(), blobs.read_all(&p.sha256)?));
                 }
@@ -206,6 +214,18 @@ impl Pipeline {
                     }
                 }
             }
+            if pdf.page_count() == 0 {
+                // Nothing but separator sheets (two in a row): the document shows them rather than nothing.
+                for p in pages.iter().filter(|p| p.separator) {
+                    let bytes = blobs.read_all(&p.sha256)?;
+                    let Some(image) = pages::load(&bytes, p.page_index, limits)? else { continue };
+                    let encoded = encode::encode_page(image, None, &output)?;
+                    pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
+                    if let Some(e) = encodings.iter_mut().find(|(id, _)| id == &p.id) {
+                        e.1 = format!("{}+separator", encoded.label());
+                    }
+                }
+            }
             let writing = metrics::time(Stage::Write);
             let staged = pdf.finish(&info)?.finish()?;
             drop(writing);
@@ -249,7 +269,9 @@ impl Pipeline {
         info.creator = station.to_string();
         info.keywords = code.to_string();
         info.archival = vec![("FileCode", code.to_string()), ("PageAmount", all.len().to_string())];
-        let (sha, bytes, _) = self.write_pdf(all, profile.settings.output.clone(), info).await?;
+        let (sha, bytes, _) = self
+            .write_pdf(all, profile.settings.output.clone(), !profile.settings.separators.keep_in_pdf, info)
+            .await?;
         let now = time::now_iso(offset);
         if self.records.record_case_bundle(code, &sha, bytes, docs.len() as i64, &now).await? {
             self.views.replace(self.blobs.as_ref(), code, &format!("{code}.pdf"), &sha);

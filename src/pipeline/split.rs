@@ -4,6 +4,7 @@ use crate::error::{Failure, Result};
 use crate::pages::{self, Limits};
 use crate::profile::{DocumentRule, LowDpi};
 use crate::route::Hints;
+use crate::separate::{Mark, StackNote};
 use crate::store::records::{Job, NewPage, SplitOutcome};
 use crate::util::time;
 
@@ -39,12 +40,24 @@ impl Pipeline {
                 ));
             }
             let limits = Limits { max_pixels: s.output.max_pixels };
-            let (format, infos) = tokio::task::spawn_blocking(move || pages::inspect(&bytes, limits))
-                .await
-                .map_err(|e| Failure::transient("split task", e))??;
-            let group_key = match s.grouping.document {
-                DocumentRule::File => format!("file:{}", intake.id),
-                DocumentRule::Folder | DocumentRule::Marker => format!("folder:{}", hints.folder_path),
+            let detect = s.separators.detect;
+            let (format, infos, marks) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let (format, infos) = pages::inspect(&bytes, limits)?;
+                // Separator sheets are read here, once per page, so that assembly can split the stack
+                // in capture order without touching pixels.
+                let marks = if detect { separator_marks(&bytes, &infos, limits) } else { Vec::new() };
+                Ok((format, infos, marks))
+            })
+            .await
+            .map_err(|e| Failure::transient("split task", e))??;
+            let group_key = if s.separators.stacked() {
+                // One stack per station and folder, whatever closes documents otherwise.
+                format!("stack:{}:{}", intake.station, hints.folder_path)
+            } else {
+                match s.grouping.document {
+                    DocumentRule::File => format!("file:{}", intake.id),
+                    DocumentRule::Folder | DocumentRule::Marker => format!("folder:{}", hints.folder_path),
+                }
             };
             let mut pages = Vec::with_capacity(infos.len());
             for (i, info) in infos.into_iter().enumerate() {
@@ -86,6 +99,10 @@ impl Pipeline {
                     doc_type: r.doc_type,
                     group_key: group_key.clone(),
                     flags,
+                    stack: s.separators.stacked().then(|| StackNote {
+                        every: s.separators.every,
+                        sheet: marks.get(i).cloned().flatten().map(|m| m.sheet(|raw| l.router.codes().validate(raw))),
+                    }),
                 });
             }
             Ok((format, pages))
@@ -110,4 +127,19 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// The separator mark of each page (`None` for an ordinary page, or one that could not be decoded: its
+/// own problem is for the render job to report).
+fn separator_marks(bytes: &[u8], infos: &[pages::PageInfo], limits: Limits) -> Vec<Option<Mark>> {
+    infos
+        .iter()
+        .enumerate()
+        .map(|(i, info)| {
+            let page = pages::load(bytes, i as u32, limits).ok().flatten()?;
+            let raster = crate::encode::pixels(&page)?;
+            let dpi = info.dpi.map(|d| d.0.min(d.1)).unwrap_or(300.0);
+            crate::separate::detect(&raster, dpi)
+        })
+        .collect()
 }

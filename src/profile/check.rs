@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Grouping, Inbox, Output, Quarantine, Routing, Service, Settings, Station};
+use super::{Grouping, Inbox, Output, Quarantine, Routing, Separators, Service, Settings, Station};
 
 /// One problem in a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
     let mut inbox = Inbox::default();
     let mut routing = Routing::default();
     let mut grouping = Grouping::default();
+    let mut separators = Separators::default();
     let mut output = Output::default();
     let mut quarantine = Quarantine::default();
     let mut service = Service::default();
@@ -47,6 +48,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
             "inbox" => section(text, "inbox", value, &mut inbox, &mut errors),
             "routing" => section(text, "routing", value, &mut routing, &mut errors),
             "grouping" => section(text, "grouping", value, &mut grouping, &mut errors),
+            "separators" => section(text, "separators", value, &mut separators, &mut errors),
             "output" => section(text, "output", value, &mut output, &mut errors),
             "quarantine" => section(text, "quarantine", value, &mut quarantine, &mut errors),
             "service" => section(text, "service", value, &mut service, &mut errors),
@@ -55,7 +57,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
                 &[other],
                 format!(
                     "unknown key `{other}`; a profile has name, description, [station], [inbox], \
-                     [routing], [grouping], [output], [quarantine] and [service]"
+                     [routing], [grouping], [separators], [output], [quarantine] and [service]"
                 ),
             )),
         }
@@ -75,6 +77,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
         inbox,
         routing,
         grouping,
+        separators,
         output,
         quarantine,
         service,

@@ -82,6 +82,9 @@ pub struct Settings {
     /// How pages are grouped into documents.
     #[serde(default)]
     pub grouping: Grouping,
+    /// Separator sheets between the dossiers of a scanned stack.
+    #[serde(default)]
+    pub separators: Separators,
     /// How pages are encoded and checked.
     #[serde(default)]
     pub output: Output,
@@ -250,6 +253,28 @@ pub struct Grouping {
 impl Default for Grouping {
     fn default() -> Self {
         Grouping { document: DocumentRule::File, idle_seconds: 30, marker: ".done".into() }
+    }
+}
+
+/// Separator sheets: a page with a QR code, Code 128 or DataMatrix carrying a case code starts that
+/// case's dossier; a PATCH-T sheet starts a new document of the same dossier; a sheet whose code
+/// cannot be read starts a stretch of unfiled pages (never merged into a neighbour). With any of this
+/// on, the pages of one folder form one stack, in file-name order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Separators {
+    /// Look at every page for a separator sheet.
+    pub detect: bool,
+    /// Keep the sheets in the PDFs (they are always kept in the record).
+    pub keep_in_pdf: bool,
+    /// Start a new document every this many pages (stacks without sheets); 0 = never.
+    pub every: u32,
+}
+
+impl Separators {
+    /// Whether pages of this profile form stacks.
+    pub fn stacked(&self) -> bool {
+        self.detect || self.every > 0
     }
 }
 

@@ -13,6 +13,8 @@
 //! Dates are local dates in Asia/Ho_Chi_Minh (UTC+7 all year), as stored. A procedure the catalogue
 //! does not know is taken to issue a written result: the stricter reading.
 
+pub mod run;
+
 use std::collections::BTreeMap;
 
 use futures_util::TryStreamExt;

@@ -7,6 +7,7 @@ pub mod db;
 pub mod quarantine;
 pub mod queries;
 pub mod records;
+pub mod stacks;
 pub mod sweep;
 pub mod tokens;
 pub mod verify_runs;

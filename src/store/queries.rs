@@ -494,3 +494,55 @@ impl Records {
         Ok(Some(InputFile { bytes, source_name, format, pages, cases }))
     }
 }
+
+/// What became of one page of a run, for the end report.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PageFate {
+    /// Its input's file.
+    pub source: String,
+    /// Its case, when it has one.
+    pub case_code: Option<String>,
+    /// `pending`, `unfiled`, `filed`, `attached`.
+    pub state: String,
+    /// What went into the PDF (`…+blank`, `blank-omitted`, `separator-omitted` …).
+    pub encoding: Option<String>,
+    /// The stack note (separator sheet), when stacked.
+    pub stack: Option<String>,
+    /// Its document.
+    pub document_id: Option<String>,
+}
+
+impl Records {
+    /// Every page of the given inputs (asked in chunks: a run may be thousands of files).
+    pub async fn page_fates(&self, intakes: &[String]) -> Result<Vec<PageFate>> {
+        let mut out = Vec::new();
+        for chunk in intakes.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT i.source_path AS source, p.case_code, p.state, p.output_encoding AS encoding, p.stack, \
+                   p.document_id FROM pages p JOIN intakes i ON i.id = p.intake_id \
+                 WHERE p.intake_id IN ({}) ORDER BY i.seq, p.page_index",
+                marks.join(", ")
+            );
+            let rows: Vec<PageFate> = on_pool!(self.pool(), |p| {
+                // Only `$n` placeholders are spliced in; the ids are bound.
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The case of the document most recently begun: the dossier a run is at.
+    pub async fn latest_case(&self) -> Result<Option<String>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT case_code FROM documents ORDER BY created_at DESC, ordinal DESC LIMIT 1"
+        )
+        .fetch_optional(p)
+        .await?))
+    }
+}

@@ -73,6 +73,8 @@ pub struct NewPage {
     pub group_key: String,
     /// Flags for the clerk (`no-dpi`, `low-dpi`).
     pub flags: Vec<String>,
+    /// For a stacked profile: the profile's split rule and the separator sheet this page is, if any.
+    pub stack: Option<crate::separate::StackNote>,
 }
 
 /// What the split job found about one input.
@@ -156,6 +158,8 @@ pub struct PageRow {
     pub source_mtime: String,
     /// The input's file name.
     pub source_name: String,
+    /// Whether the page is a separator sheet (left out of the PDF unless the profile keeps them).
+    pub separator: bool,
 }
 
 /// A document as the render job needs it.
@@ -602,7 +606,8 @@ impl Records {
         };
         let pages = on_pool!(&self.pool, |p| {
             sqlx::query_as(
-            "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name \
+            "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name, \
+                    (p.stack IS NOT NULL AND p.stack LIKE '%\"sheet\":{%') AS separator \
              FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = $1 ORDER BY p.page_no",
         )
         .bind(id)
@@ -792,8 +797,8 @@ fn actor(station: &str, operator: Option<&str>) -> String {
 async fn insert_page(tx: &mut Tx, intake_id: &str, p: &NewPage) -> Result<()> {
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO pages (id, intake_id, page_index, width, height, dpi_x, dpi_y, dpi_source, colour, \
-         source_encoding, case_code, role, doc_type, group_key, flags, state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending')",
+         source_encoding, case_code, role, doc_type, group_key, flags, stack, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'pending')",
     )
     .bind(new_id())
     .bind(intake_id)
@@ -810,6 +815,7 @@ async fn insert_page(tx: &mut Tx, intake_id: &str, p: &NewPage) -> Result<()> {
     .bind(&p.doc_type)
     .bind(&p.group_key)
     .bind(serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()))
+    .bind(p.stack.as_ref().and_then(|n| serde_json::to_string(n).ok()))
     .execute(&mut *c)
     .await?
     .rows_affected());
@@ -861,16 +867,34 @@ async fn assemble(tx: &mut Tx, at: &str, close_each_file: bool) -> Result<()> {
         if state == "captured" {
             return honour_close_requests(tx, at).await;
         }
-        type PendingPage = (String, Option<String>, String, Option<String>, String, String);
+        type PendingPage = (String, Option<String>, String, Option<String>, String, String, Option<String>);
         let pages: Vec<PendingPage> = on_tx!(tx, |c| sqlx::query_as(
-            "SELECT id, case_code, role, doc_type, group_key, source_encoding FROM pages \
+            "SELECT id, case_code, role, doc_type, group_key, source_encoding, stack FROM pages \
              WHERE intake_id = $1 AND state = 'pending' ORDER BY page_index",
         )
         .bind(&intake_id)
         .fetch_all(&mut *c)
         .await?);
         let mut touched: Vec<String> = Vec::new();
-        for (page_id, case_code, role, doc_type, group_key, encoding) in pages {
+        for (page_id, mut case_code, mut role, mut doc_type, mut group_key, encoding, stack) in pages {
+            let note = stack.as_deref().and_then(|n| serde_json::from_str::<crate::separate::StackNote>(n).ok());
+            if let Some(note) = note {
+                let page = (case_code.clone(), role.clone(), doc_type.clone());
+                if let Some(r) = super::stacks::route(tx, &page_id, &group_key, page, &note, at).await? {
+                    (case_code, role, doc_type, group_key) = r;
+                    on_tx!(tx, |c| sqlx::query(
+                        "UPDATE pages SET case_code = $1, role = $2, doc_type = $3, group_key = $4 WHERE id = $5"
+                    )
+                    .bind(&case_code)
+                    .bind(&role)
+                    .bind(&doc_type)
+                    .bind(&group_key)
+                    .bind(&page_id)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected());
+                }
+            }
             let Some(code) = case_code else {
                 on_tx!(tx, |c| sqlx::query("UPDATE pages SET state = 'unfiled' WHERE id = $1")
                     .bind(&page_id)
@@ -947,7 +971,8 @@ async fn assemble(tx: &mut Tx, at: &str, close_each_file: bool) -> Result<()> {
             .execute(&mut *c)
             .await?
             .rows_affected());
-            if !touched.contains(&doc_id) {
+            // A stack's documents close at its next sheet (or the end of the run), not per file.
+            if !touched.contains(&doc_id) && !key.starts_with(super::stacks::PREFIX) {
                 touched.push(doc_id);
             }
         }

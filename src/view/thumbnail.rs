@@ -99,16 +99,7 @@ fn raster_image(r: Raster) -> Result<DynamicImage> {
                 .collect();
             DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, rgb).ok_or_else(bad)?)
         }
-        RasterKind::Bitonal => {
-            let stride = (w as usize).div_ceil(8);
-            if r.data.len() < stride * h as usize {
-                return Err(bad());
-            }
-            DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| {
-                let byte = r.data[y as usize * stride + x as usize / 8];
-                image::Luma([if byte & (0x80 >> (x % 8)) != 0 { 0 } else { 255 }])
-            }))
-        }
+        RasterKind::Bitonal => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, r.luma()).ok_or_else(bad)?),
     })
 }
 

@@ -1,0 +1,145 @@
+//! The end report of an ingest run: what the clerk needs to check a stack of thousands of pages —
+//! how many pages, dossiers and documents came out, the blank pages and separator sheets taken out of
+//! the PDFs, the inputs refused and why, the sheets whose dossier could not be told, the time taken.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::separate::{Sheet, StackNote};
+use crate::store::queries::PageFate;
+
+/// A refused input or an unreadable sheet, with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// The file (relative to the folder ingested).
+    pub file: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The end report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    /// Files found in the folder.
+    pub files: usize,
+    /// Captured by this run.
+    pub captured: usize,
+    /// Captured before (an earlier, interrupted run of the same folder).
+    pub already_captured: usize,
+    /// Gone before they could be read.
+    pub vanished: usize,
+    /// Pages in the files.
+    pub pages: usize,
+    /// Cases the pages went to.
+    pub dossiers: usize,
+    /// Documents they make up.
+    pub documents: usize,
+    /// Blank pages left out of the PDFs (kept in the record).
+    pub blanks_removed: usize,
+    /// Separator sheets found (readable or not).
+    pub separators: usize,
+    /// Sheets whose dossier could not be told: their pages are unfiled.
+    pub unrecognised: Vec<Problem>,
+    /// Pages without a case.
+    pub unfiled_pages: usize,
+    /// Inputs refused, with the reason.
+    pub quarantined: Vec<Problem>,
+    /// Wall time.
+    pub seconds: f64,
+    /// Pages per second over the whole run.
+    pub pages_per_second: f64,
+}
+
+impl RunReport {
+    /// Fills the page figures from what became of each page.
+    pub fn count_pages(&mut self, fates: &[PageFate]) {
+        let mut cases = BTreeSet::new();
+        let mut documents = BTreeSet::new();
+        for p in fates {
+            self.pages += 1;
+            if let Some(c) = &p.case_code
+                && p.state != "unfiled"
+            {
+                cases.insert(c.clone());
+            }
+            if let Some(d) = &p.document_id {
+                documents.insert(d.clone());
+            }
+            if p.encoding.as_deref().is_some_and(|e| e.contains("blank-omitted")) {
+                self.blanks_removed += 1;
+            }
+            if p.state == "unfiled" {
+                self.unfiled_pages += 1;
+            }
+            let note: Option<StackNote> = p.stack.as_deref().and_then(|s| serde_json::from_str(s).ok());
+            if let Some(sheet) = note.and_then(|n| n.sheet) {
+                self.separators += 1;
+                if let Sheet::Unreadable { why } = sheet {
+                    self.unrecognised.push(Problem { file: p.source.clone(), reason: why });
+                }
+            }
+        }
+        self.dossiers = cases.len();
+        self.documents = documents.len();
+    }
+
+    /// As CSV: one `item,value,detail` line per figure, then one per problem.
+    pub fn to_csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(["item", "value", "detail"]);
+        let figures = [
+            ("files", self.files.to_string()),
+            ("captured", self.captured.to_string()),
+            ("already_captured", self.already_captured.to_string()),
+            ("vanished", self.vanished.to_string()),
+            ("pages", self.pages.to_string()),
+            ("dossiers", self.dossiers.to_string()),
+            ("documents", self.documents.to_string()),
+            ("blanks_removed", self.blanks_removed.to_string()),
+            ("separators", self.separators.to_string()),
+            ("unfiled_pages", self.unfiled_pages.to_string()),
+            ("quarantined", self.quarantined.len().to_string()),
+            ("seconds", format!("{:.1}", self.seconds)),
+            ("pages_per_second", format!("{:.1}", self.pages_per_second)),
+        ];
+        for (k, v) in figures {
+            let _ = w.write_record([k, v.as_str(), ""]);
+        }
+        for p in &self.unrecognised {
+            let _ = w.write_record(["unrecognised", p.file.as_str(), p.reason.as_str()]);
+        }
+        for p in &self.quarantined {
+            let _ = w.write_record(["quarantined", p.file.as_str(), p.reason.as_str()]);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// For the terminal.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "{} file(s) captured, {} already captured{} in {:.1} s ({:.1} pages/s)\n\
+             {} page(s) → {} dossier(s), {} document(s); {} blank page(s) left out, {} separator sheet(s), \
+             {} unfiled page(s), {} quarantined input(s)\n",
+            self.captured,
+            self.already_captured,
+            if self.vanished > 0 { format!(", {} vanished before capture", self.vanished) } else { String::new() },
+            self.seconds,
+            self.pages_per_second,
+            self.pages,
+            self.dossiers,
+            self.documents,
+            self.blanks_removed,
+            self.separators,
+            self.unfiled_pages,
+            self.quarantined.len(),
+        );
+        for p in &self.unrecognised {
+            s.push_str(&format!("UNRECOGNISED SHEET {}: {} (the pages after it are unfiled)\n", p.file, p.reason));
+        }
+        for p in &self.quarantined {
+            s.push_str(&format!("QUARANTINED {}: {}\n", p.file, p.reason));
+        }
+        s
+    }
+}

@@ -1,0 +1,117 @@
+//! Splitting a scanned stack at its separator sheets, page by page in capture order, inside the
+//! assembly transaction. The state of each stack (the segment it is in and the case that segment
+//! belongs to) is a row of `stacks`, so an interrupted run, resumed, splits exactly where an
+//! uninterrupted one would have.
+//!
+//! A stack's key is `stack:<station>:<folder>` (set by the split job); the documents of one segment
+//! share the group key `<stack key>|<id of the segment's first page>`, so each segment is its own
+//! document and no page ever joins a neighbouring segment's.
+
+use super::db::{Tx, on_tx};
+use super::records::close_document;
+use crate::error::Result;
+use crate::separate::{Sheet, StackNote};
+
+/// Group keys of stacked pages start with this.
+pub const PREFIX: &str = "stack:";
+
+/// A page's route: case, role, document type, group key.
+pub type PageRoute = (Option<String>, String, Option<String>, String);
+
+/// One stack's state.
+#[derive(Debug, sqlx::FromRow)]
+struct Stack {
+    case_code: Option<String>,
+    role: Option<String>,
+    doc_type: Option<String>,
+    segment: String,
+    pages: i64,
+    sheet: i64,
+}
+
+/// The route of one page of a stack, given the route its own hints gave (`page`: case, role, type),
+/// or `None` when the stack has no say (no sheet seen yet and no `every` rule): the page keeps its own.
+pub(super) async fn route(
+    tx: &mut Tx,
+    page_id: &str,
+    stack_key: &str,
+    page: (Option<String>, String, Option<String>),
+    note: &StackNote,
+    at: &str,
+) -> Result<Option<PageRoute>> {
+    let state: Option<Stack> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT case_code, role, doc_type, segment, pages, sheet FROM stacks WHERE key = $1"
+    )
+    .bind(stack_key)
+    .fetch_optional(&mut *c)
+    .await?);
+    let (own_case, own_role, own_type) = page;
+    let next = match (&note.sheet, state) {
+        // A sheet: the segment before it ends here; a new one begins with this page.
+        (Some(sheet), before) => {
+            close_segment(tx, stack_key, at).await?;
+            let (case, role, doc_type) = match sheet {
+                Sheet::Code { case, role, doc_type } => (Some(case.clone()), role.clone(), doc_type.clone()),
+                // PATCH-T: a new document of the same dossier.
+                Sheet::Split => before.map(|b| (b.case_code, b.role, b.doc_type)).unwrap_or_default(),
+                // Nobody can tell whose pages follow: they stay unfiled until the next sheet.
+                Sheet::Unreadable { .. } => (None, None, None),
+            };
+            Stack { case_code: case, role, doc_type, segment: page_id.to_string(), pages: 1, sheet: 1 }
+        }
+        (None, None) if note.every == 0 => return Ok(None),
+        (None, None) => Stack {
+            case_code: own_case.clone(),
+            role: None,
+            doc_type: None,
+            segment: page_id.to_string(),
+            pages: 1,
+            sheet: 0,
+        },
+        (None, Some(mut s)) => {
+            if note.every > 0 && s.pages >= i64::from(note.every) {
+                close_segment(tx, stack_key, at).await?;
+                s.segment = page_id.to_string();
+                s.pages = 0;
+            }
+            s.pages += 1;
+            s
+        }
+    };
+    on_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO stacks (key, case_code, role, doc_type, segment, pages, sheet) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (key) DO UPDATE SET case_code = excluded.case_code, role = excluded.role, \
+           doc_type = excluded.doc_type, segment = excluded.segment, pages = excluded.pages, sheet = excluded.sheet"
+    )
+    .bind(stack_key)
+    .bind(&next.case_code)
+    .bind(&next.role)
+    .bind(&next.doc_type)
+    .bind(&next.segment)
+    .bind(next.pages)
+    .bind(next.sheet)
+    .execute(&mut *c)
+    .await?
+    .rows_affected()
+    });
+    // After a sheet, its case is every page's (an unreadable sheet's: none); before any sheet, each
+    // page keeps the case its own name or folder gave it.
+    let case = if next.sheet == 1 { next.case_code } else { own_case };
+    Ok(Some((case, next.role.unwrap_or(own_role), next.doc_type.or(own_type), format!("{stack_key}|{}", next.segment))))
+}
+
+/// Closes the open documents of a stack's current segment (their PDFs are queued).
+async fn close_segment(tx: &mut Tx, stack_key: &str, at: &str) -> Result<()> {
+    let prefix = format!("{stack_key}|");
+    let open: Vec<String> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM documents WHERE state = 'open' AND substr(group_key, 1, length($1)) = $1"
+    )
+    .bind(&prefix)
+    .fetch_all(&mut *c)
+    .await?);
+    for id in open {
+        close_document(tx, &id, at).await?;
+    }
+    Ok(())
+}
