@@ -238,3 +238,29 @@ fn an_interrupted_run_re_run_ends_with_the_records_of_an_uninterrupted_one() {
     assert_eq!(a.1, b.1, "every page in the same place");
     assert_eq!(count(&resumed, "SELECT COUNT(*) FROM intakes"), files as i64, "each file captured once");
 }
+
+#[test]
+fn a_stack_can_be_taken_in_the_order_the_scanner_wrote_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let dir = tmp.path().join("in").join(case(21));
+    draw(&format!(
+        "import os\nos.makedirs({d:?}, exist_ok=True)\nfor i, n in enumerate(['c.jpg', 'a.jpg', 'b.jpg']):\n    generate.page((620, 877), seed=i).save(os.path.join({d:?}, n), dpi=(75, 75), quality=70)",
+        d = dir.display().to_string()
+    ));
+    // Written c, a, b: names say a, b, c.
+    let base = std::time::SystemTime::now() - Duration::from_secs(600);
+    for (i, n) in ["c.jpg", "a.jpg", "b.jpg"].iter().enumerate() {
+        let f = std::fs::File::options().write(true).open(dir.join(n)).unwrap();
+        f.set_modified(base + Duration::from_secs(i as u64 * 10)).unwrap();
+    }
+    let prof = profile(tmp.path(), "every = 10");
+    let o = sohoa(
+        &data,
+        &["ingest", tmp.path().join("in").to_str().unwrap(), "--profile", prof.to_str().unwrap(), "--order", "time"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let order: Vec<(String,)> =
+        query(&data, "SELECT i.source_name FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY p.page_no");
+    assert_eq!(order, vec![("c.jpg".to_string(),), ("a.jpg".to_string(),), ("b.jpg".to_string(),)]);
+}

@@ -43,10 +43,23 @@ pub(super) struct Args {
     /// Also write the end report to this file: JSON, or CSV when the name ends in .csv.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The order files are taken in (it is the order of a stack's pages): by name, naturally (`2`
+    /// before `10`), or by the time the scanner wrote them.
+    #[arg(long, value_enum, default_value = "name")]
+    order: Order,
     /// How progress is shown: a bar on a terminal (auto: only when stderr is one), JSON lines on
     /// stdout for tools, or none.
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
+}
+
+/// The order of a run's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Order {
+    /// Natural order of the relative paths.
+    Name,
+    /// Modification time, then name.
+    Time,
 }
 
 /// How `ingest` shows progress.
@@ -77,9 +90,16 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs an interrupted run left unfinished");
     }
-    let candidates = scan_inbox(&a.dir, &profile.settings.inbox.ignore, None)
+    let mut candidates = scan_inbox(&a.dir, &profile.settings.inbox.ignore, None)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.dir.display()))?
         .files;
+    if a.order == Order::Time {
+        // A stable sort: files written in the same instant keep their natural order.
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut keyed: Vec<_> = candidates.into_iter().map(|c| (mtime(&c.path), c)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        candidates = keyed.into_iter().map(|(_, c)| c).collect();
+    }
     tracing::info!(files = candidates.len(), dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
