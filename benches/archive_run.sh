@@ -6,6 +6,7 @@
 # side with OCRmyPDF's batch mode (no OCR: --tesseract-timeout 0, PDF/A, -O1), when it is installed.
 #
 #   benches/archive_run.sh [PAGES]        (default 10000)
+#   PARTS=subset benches/archive_run.sh   (only the side-by-side; PARTS=full for only the big run)
 #
 # Work files go to ${BENCH_DIR:-/tmp/sohoa-archive-bench} (about 1 GB per 1,000 pages, twice: inputs
 # and the blob store).
@@ -76,14 +77,19 @@ print(f"  at {done['pages']:>6} pages (end):      {done['pages'] / secs:6.1f} pa
 PY
 }
 
-echo "sohoa ingest, archive profile, $pages pages:"
-rm -rf "$work/data"
-run "$work/data" "$stack"
+parts=${PARTS:-full,subset}
+if [[ $parts == *full* ]]; then
+  echo "sohoa ingest, archive profile, $pages pages:"
+  rm -rf "$work/data"
+  run "$work/data" "$stack"
+fi
+[[ $parts == *subset* ]] || exit 0
 
 sub="$work/subset-200"
 if [ ! -f "$sub/.done" ]; then
   rm -rf "$sub"; mkdir -p "$sub/stack-01"
-  find "$stack/stack-01" -type f | sort | head -200 | xargs -I{} cp {} "$sub/stack-01/"
+  find "$stack/stack-01" -type f | sort > "$work/files.txt"
+  head -200 "$work/files.txt" | xargs -I{} cp {} "$sub/stack-01/"
   touch "$sub/.done"
 fi
 echo "the first 200 files:"
@@ -92,7 +98,8 @@ rm -rf "$work/data-200"
 if command -v ocrmypdf >/dev/null && python3 -c 'import img2pdf' 2>/dev/null; then
   rm -f "$work/subset.pdf" "$work/ocrmypdf.pdf"
   # OCRmyPDF takes one PDF per batch: the 200 files as they are (img2pdf, lossless), then PDF/A, -O1.
-  find "$sub/stack-01" -type f | sort | xargs img2pdf -o "$work/subset.pdf"
+  find "$sub/stack-01" -type f | sort > "$work/subset.txt"
+  xargs img2pdf -o "$work/subset.pdf" < "$work/subset.txt"
   /usr/bin/time -f "  ocrmypdf -j $(nproc) --tesseract-timeout 0 --output-type pdfa -O1: %e s, peak RSS %M KiB" \
     ocrmypdf -q -j "$(nproc)" --tesseract-timeout 0 --output-type pdfa -O1 "$work/subset.pdf" "$work/ocrmypdf.pdf"
   echo "  output: sohoa $(du -sb "$work/data-200/cases" | cut -f1) bytes of PDFs, ocrmypdf $(stat -c %s "$work/ocrmypdf.pdf") bytes"
