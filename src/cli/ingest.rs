@@ -97,7 +97,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         // A stable sort: files written in the same instant keep their natural order.
         let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let mut keyed: Vec<_> = candidates.into_iter().map(|c| (mtime(&c.path), c)).collect();
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.sort_by_key(|k| k.0);
         candidates = keyed.into_iter().map(|(_, c)| c).collect();
     }
     tracing::info!(files = candidates.len(), dir = %a.dir.display(), profile = profile.name(), "ingest started");
@@ -207,6 +207,11 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     };
     report.count_pages(&fates);
     report.pages_per_second = report.pages as f64 / report.seconds.max(0.001);
+    report.stage_seconds = crate::util::metrics::totals()
+        .into_iter()
+        .filter(|(_, n, _)| *n > 0)
+        .map(|(stage, _, secs)| (stage.as_str().to_string(), secs))
+        .collect();
     if let Some(path) = &a.report {
         let body = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
             report.to_csv()

@@ -98,10 +98,15 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                 // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart.
                 let mut j = i + len;
                 loop {
+                    // Only 0xFF bytes can start a marker: jump from one to the next (a scan is megabytes).
+                    match b.get(j..).and_then(|rest| memchr::memchr(0xFF, rest)) {
+                        Some(k) => j += k,
+                        None => return Err(truncated()),
+                    }
                     if j + 1 >= b.len() {
                         return Err(truncated());
                     }
-                    if b[j] == 0xFF && b[j + 1] != 0x00 && !(0xD0..=0xD7).contains(&b[j + 1]) && b[j + 1] != 0xFF {
+                    if b[j + 1] != 0x00 && !(0xD0..=0xD7).contains(&b[j + 1]) && b[j + 1] != 0xFF {
                         break;
                     }
                     j += 1;

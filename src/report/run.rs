@@ -49,6 +49,9 @@ pub struct RunReport {
     pub seconds: f64,
     /// Pages per second over the whole run.
     pub pages_per_second: f64,
+    /// Seconds spent per stage in this process, summed over the workers (they overlap: the sum may
+    /// exceed the wall time).
+    pub stage_seconds: std::collections::BTreeMap<String, f64>,
 }
 
 impl RunReport {
@@ -134,6 +137,10 @@ impl RunReport {
             self.unfiled_pages,
             self.quarantined.len(),
         );
+        if !self.stage_seconds.is_empty() {
+            let parts: Vec<String> = self.stage_seconds.iter().map(|(k, v)| format!("{k} {v:.1} s")).collect();
+            s.push_str(&format!("time by stage (all workers): {}\n", parts.join(", ")));
+        }
         for p in &self.unrecognised {
             s.push_str(&format!("UNRECOGNISED SHEET {}: {} (the pages after it are unfiled)\n", p.file, p.reason));
         }

@@ -32,7 +32,12 @@ pub enum Stage {
 }
 
 impl Stage {
-    fn as_str(self) -> &'static str {
+    /// Every stage, in pipeline order.
+    pub const ALL: [Stage; 7] =
+        [Stage::Capture, Stage::Split, Stage::Decode, Stage::Normalize, Stage::Encode, Stage::Write, Stage::Attach];
+
+    /// Its name in metrics and reports.
+    pub fn as_str(self) -> &'static str {
         match self {
             Stage::Capture => "capture",
             Stage::Split => "split",
@@ -54,6 +59,8 @@ type Histograms = Family<StageLabel, Histogram, fn() -> Histogram>;
 
 struct Metrics {
     stages: Histograms,
+    /// Per stage (in `Stage::ALL` order): how many times, and nanoseconds in all — for the end report.
+    totals: [(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64); 7],
     pages: Counter,
     bytes: Counter,
 }
@@ -65,6 +72,7 @@ fn stage_histogram() -> Histogram {
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     stages: Family::new_with_constructor(stage_histogram as fn() -> Histogram),
+    totals: Default::default(),
     pages: Counter::default(),
     bytes: Counter::default(),
 });
@@ -72,6 +80,22 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
 /// Records that `stage` took `took`.
 pub fn observe(stage: Stage, took: Duration) {
     METRICS.stages.get_or_create(&StageLabel { stage: stage.as_str() }).observe(took.as_secs_f64());
+    if let Some(i) = Stage::ALL.iter().position(|s| *s == stage) {
+        use std::sync::atomic::Ordering::Relaxed;
+        METRICS.totals[i].0.fetch_add(1, Relaxed);
+        METRICS.totals[i].1.fetch_add(took.as_nanos().min(u128::from(u64::MAX)) as u64, Relaxed);
+    }
+}
+
+/// How many times each stage ran in this process and the seconds it took in all (summed over
+/// workers running at once): where a run's time went.
+pub fn totals() -> Vec<(Stage, u64, f64)> {
+    use std::sync::atomic::Ordering::Relaxed;
+    Stage::ALL
+        .iter()
+        .zip(&METRICS.totals)
+        .map(|(s, (n, ns))| (*s, n.load(Relaxed), ns.load(Relaxed) as f64 / 1e9))
+        .collect()
 }
 
 /// Times a stage from now until the returned guard is dropped.
