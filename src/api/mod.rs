@@ -126,10 +126,7 @@ impl Api {
     /// The unit of the case a quarantined input was routed to (`None` when it names no case): a
     /// unit-scoped clerk deals with the inputs of the unit's cases only.
     async fn quarantined_unit(&self, intake: &str) -> Result<Option<String>, ApiError> {
-        let Some(row) = self.records.intake(intake).await? else { return Ok(None) };
-        let hints: crate::route::Hints = serde_json::from_str(&row.hints).unwrap_or_default();
-        let case = hints.manifest.and_then(|m| m.case).or(hints.folder).and_then(|c| self.codes.validate(&c).ok());
-        match case {
+        match self.records.intake_route(intake).await?.filter(|r| !r.is_empty()) {
             Some(code) => self.case_unit(&code).await,
             None => Ok(None),
         }

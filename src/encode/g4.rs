@@ -20,6 +20,26 @@ pub fn encode_g4(r: &Raster) -> Vec<u8> {
     }
 }
 
+/// Decodes a G4 stream (as a scanner PDF stores a black-and-white page) into a bitonal raster, for the
+/// readers that need pixels (separator sheets, thumbnails); `None` when the stream is damaged.
+pub fn decode_g4(data: &[u8], width: u32, height: u32, black_is_1: bool) -> Option<Raster> {
+    let stride = (width as usize).div_ceil(8);
+    let mut out = vec![0u8; stride * height as usize];
+    let mut y = 0usize;
+    let black = if black_is_1 { Color::White } else { Color::Black };
+    fax::decoder::decode_g4(data.iter().copied(), width, Some(height), |line| {
+        if let Some(row) = out.get_mut(y * stride..(y + 1) * stride) {
+            for (x, px) in fax::decoder::pels(line, width).enumerate().take(width as usize) {
+                if px == black {
+                    row[x / 8] |= 0x80 >> (x % 8);
+                }
+            }
+        }
+        y += 1;
+    })?;
+    Some(Raster { width, height, kind: crate::pages::RasterKind::Bitonal, data: out })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@
 
 mod g4;
 
+pub use g4::decode_g4;
+
 use std::io::Write;
 
 use flate2::Compression;

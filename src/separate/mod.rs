@@ -71,28 +71,29 @@ pub struct StackNote {
 
 impl Mark {
     /// The sheet this mark makes, with the case code checked by `valid` (which returns the NFC code
-    /// or why it is not one).
-    pub fn sheet(&self, valid: impl Fn(&str) -> Result<String, String>) -> Sheet {
+    /// or why it is not one); `None` when the page only carries some other code (an ID card's QR, an
+    /// invoice's bar code): it is an ordinary page, and what its code says is not copied anywhere.
+    pub fn sheet(&self, valid: impl Fn(&str) -> Result<String, String>) -> Option<Sheet> {
         match self {
-            Mark::PatchT => Sheet::Split,
-            Mark::Unreadable => Sheet::Unreadable { why: "the sheet's QR code could not be read".into() },
+            Mark::PatchT => Some(Sheet::Split),
+            Mark::Unreadable => Some(Sheet::Unreadable { why: "the sheet's QR code could not be read".into() }),
             Mark::Code { symbology, text } => {
-                let mut lines = text.lines().map(str::trim);
-                let (raw, role, doc_type) = if text.starts_with(HEADER) {
-                    lines.next();
-                    let case = lines.next().unwrap_or_default();
-                    let role = lines.next().filter(|r| *r == "input" || *r == "result").map(str::to_string);
-                    let doc_type = lines.next().filter(|t| !t.is_empty()).map(crate::util::text::nfc);
-                    (case, role, doc_type)
-                } else {
-                    (text.trim(), None, None)
-                };
-                match valid(raw) {
+                if !text.starts_with(HEADER) {
+                    // A bare code is a sheet only when it is a case code (a Code 128 label, another tool's sheet).
+                    return valid(text.trim()).ok().map(|case| Sheet::Code { case, role: None, doc_type: None });
+                }
+                let mut lines = text.lines().map(str::trim).skip(1);
+                let raw = lines.next().unwrap_or_default();
+                let role = lines.next().filter(|r| *r == "input" || *r == "result").map(str::to_string);
+                let doc_type = lines.next().filter(|t| !t.is_empty()).map(crate::util::text::nfc);
+                Some(match valid(raw) {
                     Ok(case) => Sheet::Code { case, role, doc_type },
                     Err(e) => Sheet::Unreadable {
-                        why: format!("the {symbology} says `{raw}`, which is not a case code: {e}"),
+                        why: format!(
+                            "the {symbology} of a separator sheet says `{raw}`, which is not a case code: {e}"
+                        ),
                     },
-                }
+                })
             }
         }
     }
@@ -156,4 +157,37 @@ fn half(luma: &[u8], w: u32, h: u32) -> (Vec<u8>, u32, u32) {
         }
     }
     (out, hw, hh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid(raw: &str) -> Result<String, String> {
+        if raw.starts_with("H15.") { Ok(raw.to_string()) } else { Err("not a case code".into()) }
+    }
+
+    #[test]
+    fn only_our_sheets_and_bare_case_codes_split_a_stack() {
+        let code = |text: &str| Mark::Code { symbology: "qr", text: text.into() };
+        // An ID card's QR code on an ordinary page: no sheet, and nothing of it kept.
+        assert_eq!(code("001234567890||Nguyễn Văn A|01011990").sheet(valid), None);
+        // A bare case code (a Code 128 label).
+        assert_eq!(
+            code("H15.50.05.13-261008-0001").sheet(valid),
+            Some(Sheet::Code { case: "H15.50.05.13-261008-0001".into(), role: None, doc_type: None })
+        );
+        // Our sheet, with role and type.
+        assert_eq!(
+            code("SOHOA-SEP\nH15.50.05.13-261008-0002\nresult\nQuyết định").sheet(valid),
+            Some(Sheet::Code {
+                case: "H15.50.05.13-261008-0002".into(),
+                role: Some("result".into()),
+                doc_type: Some("Quyết định".into())
+            })
+        );
+        // Our sheet with a code that is not a case code: a sheet, unreadable.
+        assert!(matches!(code("SOHOA-SEP\nnonsense").sheet(valid), Some(Sheet::Unreadable { .. })));
+        assert_eq!(Mark::PatchT.sheet(valid), Some(Sheet::Split));
+    }
 }

@@ -66,7 +66,7 @@ pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
                 };
                 let matrix = rxing::MultiFormatWriter
                     .encode(&payload, &format, 0, 0)
-                    .map_err(|e| Failure::bad("bad-code", format!("cannot encode `{case}`: {e}")))?;
+                    .map_err(|e| Failure::bad("bad-code", format!("cannot encode the sheet for `{case}`: {e}")))?;
                 let (w, h) = (matrix.getWidth(), matrix.getHeight());
                 let mut pixels = Vec::with_capacity((w * h) as usize);
                 for y in 0..h {

@@ -36,43 +36,9 @@ pub enum Pool {
 /// An open transaction of either backend.
 pub enum Tx {
     /// SQLite.
-    Sqlite(SqliteTx),
+    Sqlite(Transaction<'static, Sqlite>),
     /// PostgreSQL.
     Postgres(Transaction<'static, Postgres>),
-}
-
-/// A SQLite transaction, holding this process's writer turn when it writes.
-pub struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl std::ops::Deref for SqliteTx {
-    type Target = sqlx::SqliteConnection;
-    fn deref(&self) -> &sqlx::SqliteConnection {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for SqliteTx {
-    fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
-        &mut self.tx
-    }
-}
-
-/// The writer turn of each SQLite file open in this process. `BEGIN IMMEDIATE` alone serializes
-/// writers too, but a writer that finds the file locked sleeps in SQLite's busy handler (1, 2, 5, 10 …
-/// ms) instead of starting the moment the lock is free; capture and the job workers of one process
-/// queue here instead, in order, and only other processes meet the busy handler.
-fn writer_turn(path: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    static TURNS: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>>,
-    > = std::sync::LazyLock::new(Default::default);
-    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    match TURNS.lock() {
-        Ok(mut m) => m.entry(key).or_default().clone(),
-        Err(_) => std::sync::Arc::new(tokio::sync::Mutex::new(())),
-    }
 }
 
 /// Runs one expression with `$p` bound to the pool of whichever backend is in use; the expression is
@@ -199,7 +165,7 @@ impl Pool {
     /// A transaction for reading, or writing what no other writer can race (one row by key).
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(SqliteTx { tx: p.begin().await?, _turn: None }),
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -207,10 +173,7 @@ impl Pool {
     /// A writing transaction that excludes every other writer until it ends.
     pub async fn begin_write(&self) -> Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => {
-                let turn = writer_turn(p.connect_options().get_filename()).lock_owned().await;
-                Tx::Sqlite(SqliteTx { tx: p.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
-            }
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *tx).await?;
@@ -234,7 +197,7 @@ impl Tx {
     /// Makes the transaction's writes durable.
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.tx.commit().await?,
+            Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -245,7 +208,7 @@ impl Tx {
     /// writers' advisory lock — so every early return after [`Pool::begin_write`] rolls back.
     pub async fn rollback(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.tx.rollback().await?,
+            Tx::Sqlite(t) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())

@@ -85,6 +85,14 @@ impl Records {
         .await?))
     }
 
+    /// The case an input's own routing named (`""` for none), or `None` for an unknown input.
+    pub async fn intake_route(&self, intake_id: &str) -> Result<Option<String>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar("SELECT route_key FROM intakes WHERE id = $1")
+            .bind(intake_id)
+            .fetch_optional(p)
+            .await?))
+    }
+
     /// Puts a quarantined input back at the start of the pipeline: its split job runs again under the
     /// profile it was captured with. With `route`, the input goes to that case (as if a manifest had
     /// named it).

@@ -551,12 +551,20 @@ impl Records {
 
     /// Closes every open document (the end of a one-shot run) and queues their PDFs.
     pub async fn close_open_documents(&self, at: &str) -> Result<u64> {
-        self.close_selected("SELECT id FROM documents WHERE state = 'open' ORDER BY case_code, ordinal", None, at).await
+        // The run is over: so are its stacks (the next run's first pages do not join its last dossier).
+        self.close_selected("SELECT id FROM documents WHERE state = 'open' ORDER BY case_code, ordinal", None, at, true)
+            .await
     }
 
     /// Closes the documents a query selects (its one optional parameter bound to `param`), in one
     /// transaction, queueing their render jobs.
-    async fn close_selected(&self, select: &'static str, param: Option<i64>, at: &str) -> Result<u64> {
+    async fn close_selected(
+        &self,
+        select: &'static str,
+        param: Option<i64>,
+        at: &str,
+        end_stacks: bool,
+    ) -> Result<u64> {
         let mut tx = self.jobs.begin_write().await?;
         let ids: Vec<String> = on_tx!(&mut tx, |c| {
             let mut q = sqlx::query_scalar(select);
@@ -567,6 +575,17 @@ impl Records {
         });
         for id in &ids {
             close_document(&mut tx, id, at).await?;
+        }
+        if end_stacks {
+            // A stack ends with its last segment's documents, and only when every capture is filed.
+            on_tx!(&mut tx, |c| sqlx::query(
+                "DELETE FROM stacks WHERE NOT EXISTS (SELECT 1 FROM intakes WHERE assembled = 0) \
+                 AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.state = 'open' \
+                   AND substr(d.group_key, 1, length(stacks.key) + 1) = stacks.key || '|')"
+            )
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
@@ -593,10 +612,13 @@ impl Records {
     /// Closes open documents that have had no new page for `idle` and whose folder has no input
     /// waiting to be filed.
     pub async fn close_idle_documents(&self, idle: Duration, at: &str) -> Result<u64> {
+        // A stack's segment closes the same way, once nothing captured is waiting to be filed; the stack
+        // ends with it (a later scan into the folder starts a new one).
         let select = "SELECT d.id FROM documents d WHERE d.state = 'open' AND d.updated_ms < $1 \
-             AND d.group_key LIKE 'folder:%' AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.assembled = 0 \
-                 AND (i.source_path LIKE substr(d.group_key, 8) || '/%' OR substr(d.group_key, 8) = ''))";
-        self.close_selected(select, Some(now_ms() - idle.as_millis() as i64), at).await
+             AND ((d.group_key LIKE 'folder:%' AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.assembled = 0 \
+                 AND (i.source_path LIKE substr(d.group_key, 8) || '/%' OR substr(d.group_key, 8) = ''))) \
+               OR (d.group_key LIKE 'stack:%' AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.assembled = 0)))";
+        self.close_selected(select, Some(now_ms() - idle.as_millis() as i64), at, true).await
     }
 
     /// A document and its pages in order, for rendering.

@@ -50,14 +50,15 @@ pub(super) async fn route(
         // A sheet: the segment before it ends here; a new one begins with this page.
         (Some(sheet), before) => {
             close_segment(tx, stack_key, at).await?;
-            let (case, role, doc_type) = match sheet {
-                Sheet::Code { case, role, doc_type } => (Some(case.clone()), role.clone(), doc_type.clone()),
-                // PATCH-T: a new document of the same dossier.
-                Sheet::Split => before.map(|b| (b.case_code, b.role, b.doc_type)).unwrap_or_default(),
+            let (case, role, doc_type, sheet) = match sheet {
+                Sheet::Code { case, role, doc_type } => (Some(case.clone()), role.clone(), doc_type.clone(), 1),
+                // PATCH-T: a new document of the same dossier — the one a code sheet named, or, before
+                // any, the one each page's own name or folder gives.
+                Sheet::Split => before.map(|b| (b.case_code, b.role, b.doc_type, b.sheet)).unwrap_or_default(),
                 // Nobody can tell whose pages follow: they stay unfiled until the next sheet.
-                Sheet::Unreadable { .. } => (None, None, None),
+                Sheet::Unreadable { .. } => (None, None, None, 1),
             };
-            Stack { case_code: case, role, doc_type, segment: page_id.to_string(), pages: 1, sheet: 1 }
+            Stack { case_code: case, role, doc_type, segment: page_id.to_string(), pages: 1, sheet }
         }
         (None, None) if note.every == 0 => return Ok(None),
         (None, None) => Stack {

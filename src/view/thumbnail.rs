@@ -57,7 +57,11 @@ impl Thumbnails {
 /// A page image as a JPEG whose longest edge is [`EDGE`].
 fn thumbnail(page: &PageImage) -> Result<Vec<u8>> {
     let full = match page {
-        PageImage::G4 { data, width, height, black_is_1 } => g4_pixels(data, *width, *height, *black_is_1)?,
+        PageImage::G4 { data, width, height, black_is_1 } => {
+            let raster = crate::encode::decode_g4(data, *width, *height, *black_is_1)
+                .ok_or_else(|| Failure::bad("undecodable", "the page's CCITT image could not be decoded"))?;
+            raster_image(raster)?
+        }
         other => {
             let raster = crate::encode::pixels(other)
                 .ok_or_else(|| Failure::bad("undecodable", "the page's image could not be decoded for a thumbnail"))?;
@@ -101,24 +105,4 @@ fn raster_image(r: Raster) -> Result<DynamicImage> {
         }
         RasterKind::Bitonal => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, r.luma()).ok_or_else(bad)?),
     })
-}
-
-fn g4_pixels(data: &[u8], width: u32, height: u32, black_is_1: bool) -> Result<DynamicImage> {
-    let (w, h) = (width as usize, height as usize);
-    let mut gray = vec![255u8; w * h];
-    let mut y = 0usize;
-    let black = if black_is_1 { fax::Color::White } else { fax::Color::Black };
-    fax::decoder::decode_g4(data.iter().copied(), width, Some(height), |line| {
-        if y < h {
-            for (x, px) in fax::decoder::pels(line, width).enumerate().take(w) {
-                if px == black {
-                    gray[y * w + x] = 0;
-                }
-            }
-            y += 1;
-        }
-    });
-    GrayImage::from_raw(width, height, gray)
-        .map(DynamicImage::ImageLuma8)
-        .ok_or_else(|| Failure::bad("undecodable", "the page's CCITT image could not be decoded"))
 }
