@@ -126,8 +126,13 @@ impl Api {
     /// The unit of the case a quarantined input was routed to (`None` when it names no case): a
     /// unit-scoped clerk deals with the inputs of the unit's cases only.
     async fn quarantined_unit(&self, intake: &str) -> Result<Option<String>, ApiError> {
-        match self.records.intake_route(intake).await?.filter(|r| !r.is_empty()) {
-            Some(code) => self.case_unit(&code).await,
+        self.route_unit(self.records.intake_route(intake).await?.as_deref()).await
+    }
+
+    /// The unit of the case an input's routing named, if it named one.
+    async fn route_unit(&self, route: Option<&str>) -> Result<Option<String>, ApiError> {
+        match route.filter(|r| !r.is_empty()) {
+            Some(code) => self.case_unit(code).await,
             None => Ok(None),
         }
     }
@@ -372,7 +377,8 @@ async fn quarantine(caller: Caller, State(api): State<Api>) -> ApiResult<Json<se
     caller.may_file()?;
     let mut inputs = Vec::new();
     for q in api.records.quarantine_list(None).await? {
-        if caller.unit.is_none() || api.quarantined_unit(&q.intake).await? == caller.unit {
+        // The list carries each input's route already: no second lookup per input.
+        if caller.unit.is_none() || api.route_unit(q.case_code.as_deref()).await? == caller.unit {
             inputs.push(q);
         }
     }

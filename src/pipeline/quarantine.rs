@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::Pipeline;
 use crate::error::Result;
 use crate::store::quarantine::{Refusal, RetryRoute};
+use crate::store::records::IntakeRow;
 
 impl Pipeline {
     /// Sends a quarantined input through its split job again (to `route`'s case when given) and takes
@@ -20,10 +21,7 @@ impl Pipeline {
     ) -> Result<std::result::Result<(), Refusal>> {
         let before = self.records.intake(intake_id).await?;
         let done = self.records.retry_quarantined(intake_id, route, actor, at).await?;
-        if let (Ok(()), Some(intake)) = (&done, before) {
-            tracing::info!(file = %intake.source_path, intake = intake_id, actor, "quarantined input sent back");
-            self.views.unquarantined(&intake, self.quarantine_dir(&intake.profile_sha256).await.as_deref());
-        }
+        self.decided(before, &done, actor, "quarantined input sent back").await;
         Ok(done)
     }
 
@@ -37,11 +35,22 @@ impl Pipeline {
     ) -> Result<std::result::Result<(), Refusal>> {
         let before = self.records.intake(intake_id).await?;
         let done = self.records.discard_quarantined(intake_id, reason, actor, at).await?;
-        if let (Ok(()), Some(intake)) = (&done, before) {
-            tracing::info!(file = %intake.source_path, intake = intake_id, actor, reason, "quarantined input discarded");
+        self.decided(before, &done, actor, "quarantined input discarded").await;
+        Ok(done)
+    }
+
+    /// After a decision the records took: say so, and take the input's quarantine view away.
+    async fn decided(
+        &self,
+        intake: Option<IntakeRow>,
+        done: &std::result::Result<(), Refusal>,
+        actor: &str,
+        what: &str,
+    ) {
+        if let (Ok(()), Some(intake)) = (done, intake) {
+            tracing::info!(file = %intake.source_path, intake = %intake.id, actor, "{what}");
             self.views.unquarantined(&intake, self.quarantine_dir(&intake.profile_sha256).await.as_deref());
         }
-        Ok(done)
     }
 
     /// The station's own quarantine folder, when its profile names one.
