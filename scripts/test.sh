@@ -2,7 +2,7 @@
 # Runs the whole test suite, twice: on the embedded SQLite store, then the store-facing tests again on
 # PostgreSQL (SOHOA_TEST_PG, default postgres://postgres@127.0.0.1:5432/test; each test gets a database
 # of its own). Installs what the tests need when it is missing: qpdf and poppler-utils (the PDF
-# validators), the PostgreSQL client, Chromium and ChromeDriver (the web page's browser test), Python with
+# validators), the PostgreSQL client, DejaVu fonts (Vietnamese text in the normalization fixtures), Chromium and ChromeDriver (the web page's browser test), Python with
 # Pillow (the fixture generator) and schemathesis (the OpenAPI property test). Extra arguments go to
 # cargo.
 set -euo pipefail
@@ -15,6 +15,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} …"
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
@@ -48,6 +49,8 @@ for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE
 done
 echo "== PostgreSQL =="
 SOHOA_TEST_DATABASE="$pg" cargo test --locked --test records --test api --test ingest --test cli --test serve --test transient --test web --test openapi --test separators "$@"
+# The page records normalization writes (a column of their own), on PostgreSQL too.
+SOHOA_TEST_DATABASE="$pg" cargo test --locked --test pdfa the_archive_chain "$@"
 for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'sohoa\_t\_%'"); do
   psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
 done

@@ -348,14 +348,7 @@ fn a_skewed_scan_is_straightened_in_the_placement_matrix_without_touching_its_by
     // The scan's bytes are in the PDF unchanged…
     assert_eq!(extract_jpegs(pdf, &tmp.path().join("x")), vec![skewed]);
     // …and the page as shown is straight.
-    let shown = render(pdf, 150, true, tmp.path()).to_luma8();
-    let r = sohoa::pages::Raster {
-        width: shown.width(),
-        height: shown.height(),
-        kind: sohoa::pages::RasterKind::Gray,
-        data: shown.into_raw(),
-    };
-    let left = sohoa::normalize::deskew::estimate(&r).unwrap_or(0.0);
+    let left = skew_shown(render(pdf, 150, true, tmp.path()).to_luma8(), 150.0);
     assert!(left.abs() <= 0.2, "still {left}° askew after deskew");
 }
 
@@ -399,4 +392,138 @@ fn a_page_scanned_sideways_is_shown_upright_and_its_image_untouched() {
         let shown = render(pdf, 30, true, tmp.path());
         assert!(shown.height() > shown.width(), "page {n} is shown {}×{}", shown.width(), shown.height());
     }
+}
+
+/// Every normalization step of the archive chain on pages whose truth is known: the record of each page
+/// says what was done, the PDF shows it, and the page as shown is right.
+#[test]
+fn the_archive_chain_records_what_it_did_to_each_page_and_the_pdf_shows_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    let truth = repo().join("fixtures/truth.py");
+    draw(&format!(
+        "import importlib.util\n\
+         spec = importlib.util.spec_from_file_location('truth', {truth:?})\n\
+         t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)\n\
+         d = {dir:?}\n\
+         img, _ = t.text_page(200, 1)\n\
+         t.skewed(img, 2.5, t.PAPER).save(d + '/p1-skewed.png', dpi=(200, 200))\n\
+         img, _ = t.text_page(200, 2)\n\
+         img.transpose(Image.ROTATE_180).save(d + '/p2-upside-down.png', dpi=(200, 200))\n\
+         img, _ = t.text_page(200, 3)\n\
+         t.bordered(img, 200, 60)[0].save(d + '/p3-border.png', dpi=(200, 200))\n\
+         img, _ = t.text_page(200, 4, mode='RGB')\n\
+         t.seal(img, 200, 1100, 1950)\n\
+         img.save(d + '/p4-seal.png', dpi=(200, 200))\n\
+         t.blank(200, 5, 'noise holes').save(d + '/p5-blank.png', dpi=(200, 200))\n\
+         img, _ = t.text_page(400, 6)\n\
+         img.save(d + '/p6-400dpi.png', dpi=(400, 400))\n\
+         img, _ = t.text_page(150, 7, mode='RGB')\n\
+         e = Image.Exif(); e[0x0112] = 6\n\
+         img.transpose(Image.ROTATE_90).save(d + '/p7-exif.jpg', dpi=(150, 150), quality=90, exif=e)",
+        truth = truth.display().to_string(),
+        dir = dir.display().to_string()
+    ));
+    let data = tmp.path().join("data");
+    let prof = profile_with(
+        tmp.path(),
+        "chain",
+        "colour_mode = \"auto\"\nblank_pages = \"omit\"\ndeskew = true\norientation = true\nborders = true\n\
+         target_dpi = 300\nmin_dpi = 100\ncontone = \"jpeg\"",
+        "folder",
+    );
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<(String, String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.output_encoding, COALESCE(p.normalization, '{}') FROM pages p \
+         JOIN intakes i ON i.id = p.intake_id ORDER BY i.source_name",
+    );
+    let rec: Vec<(String, String, serde_json::Value)> =
+        rows.into_iter().map(|(n, e, j)| (n, e, serde_json::from_str(&j).unwrap())).collect();
+    for r in &rec {
+        println!("{} {} {}", r.0, r.1, r.2);
+    }
+    let get = |name: &str| rec.iter().find(|r| r.0 == name).unwrap_or_else(|| panic!("{name} not recorded"));
+    let (_, enc, n) = get("p1-skewed.png");
+    assert_eq!(enc, "bitonal-g4+deskew(2.50)");
+    assert_eq!(
+        (n["deskew"].as_f64(), n["geometry"].as_str(), n["mode"].as_str()),
+        (Some(2.5), Some("pixels"), Some("bitonal"))
+    );
+    assert!(n["skew_confidence"].as_f64().unwrap() >= 1.3, "{n}");
+    let (_, enc, n) = get("p2-upside-down.png");
+    assert_eq!(enc, "bitonal-g4+turn(180)");
+    assert!(n["turn_confidence"].as_f64().unwrap() >= 0.25, "{n}");
+    let (_, enc, n) = get("p3-border.png");
+    assert_eq!(enc, "bitonal-g4+crop");
+    let crop = n["crop"].as_array().unwrap();
+    assert_eq!(crop.len(), 4);
+    let (_, enc, n) = get("p4-seal.png");
+    assert_eq!((enc.as_str(), n["mode"].as_str()), ("mixed", Some("mixed")));
+    let (_, enc, n) = get("p5-blank.png");
+    assert_eq!((enc.as_str(), n["blank"].as_bool()), ("blank-omitted", Some(true)));
+    assert!(n["ink"].as_f64().is_some());
+    let (_, enc, n) = get("p6-400dpi.png");
+    assert_eq!((enc.as_str(), n["resampled"].clone()), ("bitonal-g4", serde_json::json!([400.0, 300.0])));
+    let (_, enc, n) = get("p7-exif.jpg");
+    assert!(enc.ends_with("+turn(90)"), "{enc}");
+    assert_eq!(n["exif_orientation"].as_u64(), Some(6));
+
+    // The PDF: 6 pages (the blank one left out), G4 text (the seal page's text layer too), the seal as a
+    // colour image.
+    let pdf = &pdfs(&data, CODE)[0];
+    qpdf_check(pdf);
+    let info = pdfinfo(pdf);
+    assert!(info.contains("Pages:           6"), "{info}");
+    let encs = image_encodings(pdf);
+    assert_eq!(encs.iter().filter(|e| *e == "ccitt").count(), 6, "{encs:?}");
+    assert!(encs.iter().any(|e| e == "jpeg"), "{encs:?}");
+    // Page 1 as shown is straight; page 3 has no dark band left; page 5 (400 dpi) is A4 at 300 dpi.
+    let page = |n: u32, dpi: u32| {
+        let prefix = tmp.path().join(format!("page{n}"));
+        let st = std::process::Command::new("pdftoppm")
+            .args(["-r", &dpi.to_string(), "-f", &n.to_string(), "-l", &n.to_string(), "-singlefile", "-gray", "-png"])
+            .arg(pdf)
+            .arg(&prefix)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        image::open(prefix.with_extension("png")).unwrap().to_luma8()
+    };
+    let left = skew_shown(page(1, 100), 100.0);
+    assert!(left.abs() <= 0.2, "still {left}° askew");
+    let bordered = page(3, 50);
+    let edge_dark = |img: &image::GrayImage| {
+        let (w, h) = img.dimensions();
+        let edge: Vec<u8> = (0..w).flat_map(|x| [img.get_pixel(x, 0).0[0], img.get_pixel(x, h - 1).0[0]]).collect();
+        edge.iter().filter(|v| **v < 100).count() as f64 / edge.len() as f64
+    };
+    assert!(edge_dark(&bordered) < 0.05, "a dark band is still shown");
+    let (w, h) = page_size_of(pdf, 5);
+    assert!((w - 595.0).abs() < 2.0 && (h - 842.0).abs() < 2.0, "{w}×{h}");
+}
+
+/// The skew left on a page as poppler shows it (0 when no lines stand out).
+fn skew_shown(shown: image::GrayImage, dpi: f64) -> f64 {
+    let r = sohoa::pages::Raster {
+        width: shown.width(),
+        height: shown.height(),
+        kind: sohoa::pages::RasterKind::Gray,
+        data: shown.into_raw(),
+    };
+    sohoa::normalize::deskew::estimate(&r, dpi).map(|s| s.degrees).unwrap_or(0.0)
+}
+
+fn page_size_of(pdf: &Path, n: u32) -> (f64, f64) {
+    let o = std::process::Command::new("pdfinfo")
+        .args(["-f", &n.to_string(), "-l", &n.to_string()])
+        .arg(pdf)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let line = out.lines().find(|l| l.starts_with(&format!("Page {n:>4} size:"))).unwrap().to_string();
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    (parts[3].parse().unwrap(), parts[5].parse().unwrap())
 }

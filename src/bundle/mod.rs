@@ -3,4 +3,4 @@
 pub mod pdf;
 pub mod xmp;
 
-pub use pdf::{DocInfo, PdfWriter, SRGB_ICC};
+pub use pdf::{DocInfo, PdfWriter, Placement, SRGB_ICC};

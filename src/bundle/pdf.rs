@@ -104,7 +104,6 @@ pub struct PdfWriter<W: Write> {
     pages: Vec<u32>,
     output_icc: Option<u32>,
     image_icc: HashMap<[u8; 32], u32>,
-    next_rotate: u8,
 }
 
 fn io_err(e: impl Into<anyhow::Error>) -> Failure {
@@ -126,7 +125,6 @@ impl<W: PdfSink> PdfWriter<W> {
             pages: Vec::new(),
             output_icc: None,
             image_icc: HashMap::new(),
-            next_rotate: 0,
         };
         let version: &[u8] = if kind == PdfKind::PdfA1b { b"%PDF-1.4\n" } else { b"%PDF-1.7\n" };
         w.out.write_all(version).map_err(io_err)?;
@@ -202,21 +200,15 @@ impl<W: PdfSink> PdfWriter<W> {
 
     /// Adds a page: one image, or a text layer with colour regions over it. Page size = pixels ÷ dpi.
     pub fn add_page(&mut self, page: &EncodedPage, dpi_x: f64, dpi_y: f64) -> Result<()> {
-        self.add_turned_page(page, dpi_x, dpi_y, 0.0)
+        self.add_placed_page(page, dpi_x, dpi_y, &Placement::default())
     }
 
-    /// Shows the next page added turned clockwise by `quarters` × 90° (the page's /Rotate): a page
-    /// scanned sideways is shown upright, its image untouched.
-    pub fn rotate_next_page(&mut self, quarters: u8) {
-        self.next_rotate = quarters % 4;
-    }
-
-    /// Adds a page whose content is turned clockwise by `degrees` about the page centre, in the
-    /// placement matrix: the image bytes stay as they are (a scan deskewed without re-encoding).
-    pub fn add_turned_page(&mut self, page: &EncodedPage, dpi_x: f64, dpi_y: f64, degrees: f64) -> Result<()> {
+    /// Adds a page with its geometry in the PDF rather than in its pixels: the image bytes stay as they
+    /// are (a scan cropped, deskewed and turned upright without re-encoding).
+    pub fn add_placed_page(&mut self, page: &EncodedPage, dpi_x: f64, dpi_y: f64, at: &Placement) -> Result<()> {
         match page {
-            EncodedPage::Single(img) => self.add_layers(img, &[], dpi_x, dpi_y, degrees),
-            EncodedPage::Layered { base, overlays } => self.add_layers(base, overlays, dpi_x, dpi_y, degrees),
+            EncodedPage::Single(img) => self.add_layers(img, &[], dpi_x, dpi_y, at),
+            EncodedPage::Layered { base, overlays } => self.add_layers(base, overlays, dpi_x, dpi_y, at),
         }
     }
 
@@ -284,30 +276,43 @@ impl<W: PdfSink> PdfWriter<W> {
         overlays: &[(u32, u32, EncodedImage)],
         dpi_x: f64,
         dpi_y: f64,
-        degrees: f64,
+        at: &Placement,
     ) -> Result<()> {
         let (sx, sy) = (72.0 / dpi_x, 72.0 / dpi_y);
         let (wpt, hpt) = (round2(base.width as f64 * sx), round2(base.height as f64 * sy));
+        // The page: the crop (or the whole image), grown where turning would push content off it.
+        let [x0, y0, x1, y1] = at.crop.unwrap_or([0.0, 0.0, base.width as f64, base.height as f64]);
+        let [gl, gt, gr, gb] = at.grow;
+        let page_w = round2((x1 - x0 + gl + gr) * sx);
+        let page_h = round2((y1 - y0 + gt + gb) * sy);
+        // Where the image's lower-left corner lands on the page (PDF's y axis points up).
+        let (ox, oy) = (round2((gl - x0) * sx), round2(page_h - (gt - y0) * sy - hpt));
         let mut xobjects = Dictionary::new();
         let base_id = self.image_object(base)?;
         xobjects.set("Im0", Object::Reference((base_id, 0)));
         let mut content = String::new();
-        if degrees != 0.0 {
-            // Turn about the centre, clockwise as seen (PDF's y axis points up).
-            let (s, c) = degrees.to_radians().sin_cos();
-            let (cx, cy) = (wpt / 2.0, hpt / 2.0);
+        let mut opened = 0;
+        if at.mirror {
+            content.push_str(&format!("q -1 0 0 1 {page_w} 0 cm "));
+            opened += 1;
+        }
+        if at.degrees != 0.0 {
+            // Turn about the centre, clockwise as seen.
+            let (s, c) = at.degrees.to_radians().sin_cos();
+            let (cx, cy) = (page_w / 2.0, page_h / 2.0);
             let (e, f) = (cx - c * cx - s * cy, cy + s * cx - c * cy);
             content.push_str(&format!("q {c:.6} {:.6} {s:.6} {c:.6} {e:.3} {f:.3} cm ", -s));
+            opened += 1;
         }
-        content.push_str(&format!("q {wpt} 0 0 {hpt} 0 0 cm /Im0 Do Q"));
+        content.push_str(&format!("q {wpt} 0 0 {hpt} {ox} {oy} cm /Im0 Do Q"));
         for (k, (x, y, img)) in overlays.iter().enumerate() {
             let id = self.image_object(img)?;
             xobjects.set(format!("Im{}", k + 1), Object::Reference((id, 0)));
             let (w, h) = (round2(img.width as f64 * sx), round2(img.height as f64 * sy));
-            let (px, py) = (round2(*x as f64 * sx), round2(hpt - (*y as f64 + img.height as f64) * sy));
+            let (px, py) = (round2(ox + *x as f64 * sx), round2(oy + hpt - (*y as f64 + img.height as f64) * sy));
             content.push_str(&format!(" q {w} 0 0 {h} {px} {py} cm /Im{} Do Q", k + 1));
         }
-        if degrees != 0.0 {
+        for _ in 0..opened {
             content.push_str(" Q");
         }
         let content_id = self.alloc();
@@ -320,13 +325,12 @@ impl<W: PdfSink> PdfWriter<W> {
         page.set("Parent", Object::Reference((PAGES, 0)));
         page.set(
             "MediaBox",
-            Object::Array(vec![0.into(), 0.into(), Object::Real(wpt as f32), Object::Real(hpt as f32)]),
+            Object::Array(vec![0.into(), 0.into(), Object::Real(page_w as f32), Object::Real(page_h as f32)]),
         );
         page.set("Resources", Object::Dictionary(resources));
         page.set("Contents", Object::Reference((content_id, 0)));
-        if self.next_rotate != 0 {
-            page.set("Rotate", 90 * self.next_rotate as i64);
-            self.next_rotate = 0;
+        if !at.turns.is_multiple_of(4) {
+            page.set("Rotate", 90 * (at.turns % 4) as i64);
         }
         self.object(page_id, Object::Dictionary(page))?;
         self.pages.push(page_id);
@@ -443,6 +447,22 @@ impl<W: PdfSink> PdfWriter<W> {
         self.object(root, Object::Dictionary(d))?;
         Ok(Some(root))
     }
+}
+
+/// A page's geometry done in the PDF: what a scan needs to be shown cropped, straight and upright
+/// without touching its bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Placement {
+    /// The part of the image shown, in its pixels: x0, y0 (from the top-left), x1, y1.
+    pub crop: Option<[f64; 4]>,
+    /// Pixels added around the crop (left, top, right, bottom) so turned content stays on the page.
+    pub grow: [f64; 4],
+    /// Clockwise turn of the content about the page centre, in degrees (deskew).
+    pub degrees: f64,
+    /// Clockwise quarter turns shown by the page's `/Rotate`.
+    pub turns: u8,
+    /// Mirrored left to right (an EXIF orientation of 2, 4, 5 or 7).
+    pub mirror: bool,
 }
 
 fn round2(v: f64) -> f64 {

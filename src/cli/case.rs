@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
+use crate::normalize::PageNormalization;
 use crate::store::cases::Upsert;
 use crate::util::text::nfc;
 
@@ -231,6 +232,10 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     if p.flags.is_empty() { String::new() } else { format!("  [{}]", p.flags.join(", ")) }
                 );
                 println!("      source sha256 {}", p.source_sha256);
+                let norm = p.normalization.clone().and_then(|v| serde_json::from_value::<PageNormalization>(v).ok());
+                if let Some(text) = norm.map(|n| n.describe()).filter(|t| !t.is_empty()) {
+                    println!("      normalized: {text}");
+                }
             }
             if !detail.quarantined.is_empty() {
                 println!("\nQuarantined");

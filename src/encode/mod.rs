@@ -17,6 +17,7 @@ use crate::error::{Failure, Result};
 use crate::normalize::ColourMode;
 use crate::pages::{PageImage, Raster, RasterKind};
 use crate::profile::{ColourPolicy, ContoneEncoding, Output, PdfKind};
+use crate::util::metrics::{self, Stage};
 
 pub use g4::encode_g4;
 
@@ -108,30 +109,90 @@ impl EncodedPage {
     }
 }
 
+/// What the encoder decided beyond the stream itself, for the page's record.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Facts {
+    /// The colour mode, when the page was classified.
+    pub mode: Option<ColourMode>,
+    /// Scanner specks taken off the 1-bit layer.
+    pub specks: Option<u32>,
+    /// The 1-bit layer was straightened in pixels (the PDF must not turn it again); the margins the
+    /// turn added (left, top, right, bottom).
+    pub deskewed: Option<[usize; 4]>,
+}
+
+/// A turn the encoder may do in pixels when a page becomes 1-bit anyway: degrees clockwise and the
+/// margins that keep the content on the page.
+#[derive(Debug, Clone, Copy)]
+pub struct PixelTurn {
+    /// Degrees clockwise.
+    pub degrees: f64,
+    /// Margins added (left, top, right, bottom).
+    pub grow: [usize; 4],
+}
+
 /// Encodes one page per the profile: with `colour_mode = "auto"` a page is classified first (text pages
 /// to G4, seals kept as colour images), otherwise as scanned, lossless first. `decoded` is the page's
-/// pixels when the caller has them already (a JPEG is then not decoded a second time).
-pub fn encode_page(page: PageImage, decoded: Option<Raster>, policy: &Output) -> Result<EncodedPage> {
+/// pixels when the caller has them already (a JPEG is then not decoded a second time), `gray` their
+/// lightness when the caller has it; `dpi` scales the binarization window and the despeckle; `turn`
+/// straightens a page that becomes 1-bit.
+pub fn encode_page(
+    page: PageImage,
+    decoded: Option<Raster>,
+    gray: Option<Raster>,
+    policy: &Output,
+    dpi: f64,
+    turn: Option<PixelTurn>,
+) -> Result<(EncodedPage, Facts)> {
+    let mut facts = Facts::default();
     if policy.colour_mode != ColourPolicy::Auto {
-        return encode(page, policy).map(EncodedPage::Single);
+        let _encoding = metrics::time(Stage::Encode);
+        return Ok((encode(page, policy).map(EncodedPage::Single)?, facts));
     }
     let raster = decoded.or_else(|| pixels(&page));
     let Some(raster) = raster.filter(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb)) else {
-        return encode(page, policy).map(EncodedPage::Single);
+        let _encoding = metrics::time(Stage::Encode);
+        return Ok((encode(page, policy).map(EncodedPage::Single)?, facts));
     };
-    match crate::normalize::classify(&raster) {
+    let binarizing = metrics::time(Stage::Binarize);
+    let luma =
+        gray.as_ref().filter(|g| (g.width, g.height) == (raster.width, raster.height)).map(|g| g.data.as_slice());
+    let (mode, layers) = crate::normalize::classify(&raster, luma, dpi);
+    drop(binarizing);
+    facts.mode = Some(mode);
+    facts.specks = layers.as_ref().map(|l| l.specks);
+    let encoded = match (mode, layers) {
         (ColourMode::Bitonal, Some(l)) => {
-            let g4 = encode_g4(&l.text);
-            Ok(EncodedPage::Single(raw_image(
-                &l.text,
+            let mut text = l.text;
+            if let Some(t) = turn {
+                let _rotating = metrics::time(Stage::Rotate);
+                let bits = crate::normalize::binarize::Bits {
+                    width: text.width as usize,
+                    height: text.height as usize,
+                    data: text.data,
+                };
+                let turned = crate::normalize::geometry::rotate_bits(&bits, t.degrees, t.grow);
+                text = Raster {
+                    width: turned.width as u32,
+                    height: turned.height as u32,
+                    kind: RasterKind::Bitonal,
+                    data: turned.data,
+                };
+                facts.deskewed = Some(t.grow);
+            }
+            let _encoding = metrics::time(Stage::Encode);
+            let g4 = encode_g4(&text);
+            EncodedPage::Single(raw_image(
+                &text,
                 ColourSpace::Gray,
                 1,
                 Filter::Ccitt { black_is_1: false },
                 g4,
                 "bitonal-g4",
-            )))
+            ))
         }
         (ColourMode::Mixed, Some(l)) => {
+            let _encoding = metrics::time(Stage::Encode);
             let g4 = encode_g4(&l.text);
             let base = raw_image(&l.text, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, g4, "mixed");
             let quality = policy.jpeg_quality.max(85);
@@ -143,16 +204,21 @@ pub fn encode_page(page: PageImage, decoded: Option<Raster>, policy: &Output) ->
                     Ok((*x, *y, raw_image(r, ColourSpace::Rgb, 8, Filter::Dct, j, "jpeg")))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(EncodedPage::Layered { base, overlays })
+            EncodedPage::Layered { base, overlays }
         }
         // Photos and gray art: a JPEG source is kept, pixels become JPEG.
-        _ if matches!(page, PageImage::Jpeg { .. }) => encode(page, policy).map(EncodedPage::Single),
+        _ if matches!(page, PageImage::Jpeg { .. }) => {
+            let _encoding = metrics::time(Stage::Encode);
+            encode(page, policy).map(EncodedPage::Single)?
+        }
         _ => {
+            let _encoding = metrics::time(Stage::Encode);
             let lossy =
                 Output { contone: ContoneEncoding::Jpeg, jpeg_quality: policy.jpeg_quality.max(85), ..policy.clone() };
-            encode_raster(&raster, &lossy).map(EncodedPage::Single)
+            encode_raster(&raster, &lossy).map(EncodedPage::Single)?
         }
-    }
+    };
+    Ok((encoded, facts))
 }
 
 /// The page's pixels, decoding a JPEG when needed; `None` for a G4 stream taken from a scanner PDF.

@@ -39,11 +39,22 @@ pub struct Layered {
     pub text: Raster,
     /// Colour regions: pixel rectangle (x, y from the top-left) and its RGB pixels.
     pub regions: Vec<(u32, u32, Raster)>,
+    /// Scanner specks taken off the text layer.
+    pub specks: u32,
 }
 
 const BLOCK: usize = 16;
 /// A pixel is "colour" when its channels differ this much (a red seal: ~150; gray paper: < 20).
 const CHROMA: i32 = 70;
+/// Share of mid-tone samples (neither ink nor paper, against the local paper) above which a page is
+/// artwork or a photo rather than text.
+const MID_TONES: f64 = 0.12;
+
+/// How far apart an RGB pixel's channels are: 0 for gray, ~150 for a red seal.
+#[inline]
+fn chroma_of(p: &[u8]) -> i32 {
+    p[0].max(p[1]).max(p[2]) as i32 - p[0].min(p[1]).min(p[2]) as i32
+}
 
 fn otsu(hist: &[u64; 256]) -> u8 {
     let total: u64 = hist.iter().sum();
@@ -69,9 +80,10 @@ fn otsu(hist: &[u64; 256]) -> u8 {
     threshold
 }
 
-/// Classifies a page and, for bitonal and mixed pages, builds the layers. `None` for pages that stay
+/// Classifies a page and, for bitonal and mixed pages, builds the layers (text by Sauvola's threshold,
+/// despeckled). `gray` is the page's lightness when the caller has it already. `None` for pages that stay
 /// contone (gray or colour), or that are already bitonal.
-pub fn classify(r: &Raster) -> (ColourMode, Option<Layered>) {
+pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64) -> (ColourMode, Option<Layered>) {
     let (w, h) = (r.width as usize, r.height as usize);
     let channels = match r.kind {
         RasterKind::Gray => 1,
@@ -79,52 +91,109 @@ pub fn classify(r: &Raster) -> (ColourMode, Option<Layered>) {
         RasterKind::Bitonal => return (ColourMode::Bitonal, None),
         RasterKind::Cmyk => return (ColourMode::Colour, None),
     };
-    let luma = |i: usize| -> (u8, i32) {
-        if channels == 1 {
-            (r.data[i], 0)
-        } else {
-            let p = &r.data[i * 3..i * 3 + 3];
-            let (a, b, c) = (p[0] as i32, p[1] as i32, p[2] as i32);
-            (((a * 299 + b * 587 + c * 114) / 1000) as u8, a.max(b).max(c) - a.min(b).min(c))
-        }
-    };
-    let mut hist = [0u64; 256];
+    if w < BLOCK || h < BLOCK {
+        return (ColourMode::Gray, None);
+    }
+    let chroma = |i: usize| -> i32 { if channels == 1 { 0 } else { chroma_of(&r.data[i * 3..i * 3 + 3]) } };
+    // One pass: lightness (kept for the threshold), colour pixels per block, and each block's
+    // brightest pixel — the local paper (light falling off across the page is not mid-tone).
     let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+    let mut block_max = vec![0u8; bw * bh];
     let mut colour_blocks = vec![0u16; bw * bh];
     let mut colour_px = 0u64;
+    let given = gray.filter(|g| g.len() == w * h && channels == 3);
+    let mut own = vec![0u8; if channels == 3 && given.is_none() { w * h } else { 0 }];
     for y in 0..h {
-        for x in 0..w {
-            let (l, c) = luma(y * w + x);
-            hist[l as usize] += 1;
-            if c > CHROMA {
-                colour_px += 1;
-                colour_blocks[(y / BLOCK) * bw + x / BLOCK] += 1;
+        let brow = (y / BLOCK) * bw;
+        let (maxes, colours) = (&mut block_max[brow..brow + bw], &mut colour_blocks[brow..brow + bw]);
+        if let Some(g) = given {
+            let src = &r.data[y * w * 3..(y + 1) * w * 3];
+            for (bx, (px, ls)) in src.chunks(BLOCK * 3).zip(g[y * w..(y + 1) * w].chunks(BLOCK)).enumerate() {
+                let mut n = 0u16;
+                for p in px.chunks_exact(3) {
+                    if chroma_of(p) > CHROMA {
+                        n += 1;
+                    }
+                }
+                maxes[bx] = ls.iter().fold(maxes[bx], |a, b| a.max(*b));
+                colours[bx] += n;
+                colour_px += n as u64;
+            }
+        } else if channels == 3 {
+            let src = &r.data[y * w * 3..(y + 1) * w * 3];
+            let dst = &mut own[y * w..(y + 1) * w];
+            for (bx, (px, ls)) in src.chunks(BLOCK * 3).zip(dst.chunks_mut(BLOCK)).enumerate() {
+                let (mut m, mut n) = (maxes[bx], 0u16);
+                for (p, l) in px.chunks_exact(3).zip(ls.iter_mut()) {
+                    *l = crate::pages::rgb_luma(p);
+                    m = m.max(*l);
+                    if chroma_of(p) > CHROMA {
+                        n += 1;
+                    }
+                }
+                maxes[bx] = m;
+                colours[bx] += n;
+                colour_px += n as u64;
+            }
+        } else {
+            for (bx, ls) in r.data[y * w..(y + 1) * w].chunks(BLOCK).enumerate() {
+                maxes[bx] = ls.iter().fold(maxes[bx], |a, b| a.max(*b));
             }
         }
     }
+    let luma: &[u8] = match given {
+        Some(g) => g,
+        None if channels == 3 => &own,
+        None => &r.data,
+    };
+    let paper: Vec<u8> = (0..bw * bh)
+        .map(|b| {
+            let (bx, by) = (b % bw, b / bw);
+            let mut m = 0;
+            for ny in by.saturating_sub(1)..(by + 2).min(bh) {
+                for nx in bx.saturating_sub(1)..(bx + 2).min(bw) {
+                    m = m.max(block_max[ny * bw + nx]);
+                }
+            }
+            m.max(1)
+        })
+        .collect();
     let total = (w * h) as u64;
-    let t = otsu(&hist);
-    // Mid-tones: neither ink nor paper. Text pages have few; photos and gray art many.
-    let (lo, hi) = (t.saturating_sub(60) as usize, (t as usize + 40).min(255));
-    let mid: u64 = hist[lo..=hi].iter().sum::<u64>().saturating_sub(hist[t as usize]);
     if colour_px * 3 > total {
         return (ColourMode::Colour, None);
     }
-    if mid * 4 > total {
-        return (if channels == 3 && colour_px * 20 > total { ColourMode::Colour } else { ColourMode::Gray }, None);
-    }
-    // Text layer: ink below the threshold; colour pixels are left to the colour regions.
-    let stride = w.div_ceil(8);
-    let mut bits = vec![0u8; stride * h];
-    for y in 0..h {
-        for x in 0..w {
-            let (l, c) = luma(y * w + x);
-            if l <= t && c <= CHROMA {
-                bits[y * stride + x / 8] |= 0x80 >> (x % 8);
-            }
+    // Luminance against the local paper, sampled every other pixel.
+    let mut hist = [0u64; 256];
+    for y in (0..h).step_by(2) {
+        for x in (0..w).step_by(2) {
+            let p = paper[(y / BLOCK) * bw + x / BLOCK] as u32;
+            hist[((luma[y * w + x] as u32 * 255 / p).min(255)) as usize] += 1;
         }
     }
-    let text = Raster { width: r.width, height: r.height, kind: RasterKind::Bitonal, data: bits };
+    let samples: u64 = hist.iter().sum();
+    let t = otsu(&hist) as usize;
+    // The ink's level: the median of what is below the threshold.
+    let dark: u64 = hist[..=t].iter().sum();
+    let mut acc = 0;
+    let ink = hist[..=t]
+        .iter()
+        .position(|c| {
+            acc += c;
+            acc * 2 >= dark
+        })
+        .unwrap_or(0) as f64;
+    let contrast = 255.0 - ink;
+    let (lo, hi) = ((ink + 0.3 * contrast) as usize, (255.0 - 0.3 * contrast) as usize);
+    let mid: u64 = if lo < hi { hist[lo..=hi].iter().sum() } else { 0 };
+    if contrast < 40.0 || mid as f64 > samples as f64 * MID_TONES {
+        return (if channels == 3 && colour_px * 20 > total { ColourMode::Colour } else { ColourMode::Gray }, None);
+    }
+    // Text layer: Sauvola; colour pixels are left to the colour regions.
+    let skip = |i: usize| channels == 3 && chroma(i) > CHROMA;
+    let mut bits = super::binarize::sauvola(luma, w, h, dpi, &skip);
+    let (area, reach) = super::binarize::speck_limits(dpi);
+    let specks = super::binarize::despeckle(&mut bits, area, reach);
+    let text = Raster { width: r.width, height: r.height, kind: RasterKind::Bitonal, data: bits.data };
     // Colour regions: blocks with enough colour pixels, grouped into connected rectangles.
     let dense: Vec<bool> = colour_blocks.iter().map(|n| *n as usize >= BLOCK * BLOCK / 32).collect();
     let mut seen = vec![false; dense.len()];
@@ -161,17 +230,17 @@ pub fn classify(r: &Raster) -> (ColourMode, Option<Layered>) {
         let py1 = ((y1 + 2) * BLOCK).min(h);
         let (rw, rh) = (px1 - px0, py1 - py0);
         let mut data = Vec::with_capacity(rw * rh * 3);
+        let text_bits = &text.data;
+        let stride = w.div_ceil(8);
         for y in py0..py1 {
             for x in px0..px1 {
                 let i = y * w + x;
-                let (l, c) = luma(i);
-                if c <= CHROMA && l > t {
+                let black = text_bits[y * stride + x / 8] & (0x80 >> (x % 8)) != 0;
+                if chroma(i) <= CHROMA && !black {
                     // Paper: pure white, so the region meets the text layer without a visible edge.
                     data.extend([255; 3]);
-                } else if channels == 3 {
-                    data.extend_from_slice(&r.data[i * 3..i * 3 + 3]);
                 } else {
-                    data.extend([r.data[i]; 3]);
+                    data.extend_from_slice(&r.data[i * 3..i * 3 + 3]);
                 }
             }
         }
@@ -182,7 +251,7 @@ pub fn classify(r: &Raster) -> (ColourMode, Option<Layered>) {
         ));
     }
     let mode = if regions.is_empty() { ColourMode::Bitonal } else { ColourMode::Mixed };
-    (mode, Some(Layered { text, regions }))
+    (mode, Some(Layered { text, regions, specks }))
 }
 
 #[cfg(test)]
@@ -213,8 +282,8 @@ mod tests {
 
     #[test]
     fn text_is_bitonal_a_seal_makes_it_mixed_a_photo_stays_colour() {
-        assert_eq!(classify(&page(false, false)).0, ColourMode::Bitonal);
-        let (mode, layers) = classify(&page(true, false));
+        assert_eq!(classify(&page(false, false), None, 150.0).0, ColourMode::Bitonal);
+        let (mode, layers) = classify(&page(true, false), None, 150.0);
         assert_eq!(mode, ColourMode::Mixed);
         let layers = layers.unwrap();
         assert_eq!(layers.regions.len(), 1);
@@ -226,6 +295,6 @@ mod tests {
             r.width,
             r.height
         );
-        assert_eq!(classify(&page(false, true)).0, ColourMode::Colour);
+        assert_eq!(classify(&page(false, true), None, 150.0).0, ColourMode::Colour);
     }
 }

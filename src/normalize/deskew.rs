@@ -1,6 +1,6 @@
 //! Skew estimation by projection profiles: the angle at which rows of ink line up best.
 //!
-//! Works on a quarter-resolution ink mask (Otsu), searches ±7° in 0.5° steps and then refines to 0.05°.
+//! Works on an ink mask sampled at about 100 dpi, searches ±7° in 0.5° steps and then refines to 0.05°.
 //! Text lines make the horizontal projection spiky at the right angle; photos and blank pages do not,
 //! and then the estimate abstains (`None`): a page is never rotated on a guess.
 
@@ -9,25 +9,28 @@ use crate::pages::Raster;
 /// The widest skew looked for, in degrees.
 pub const MAX_DEGREES: f64 = 7.0;
 
-/// The page's skew in degrees (positive: the content is turned counter-clockwise and must be turned
-/// clockwise back), or `None` when the page has no reliable lines.
-pub fn estimate(r: &Raster) -> Option<f64> {
-    let grid = super::InkGrid::of(r)?;
-    let (sw, sh) = (grid.width, grid.height);
-    let ink: Vec<(f64, f64)> =
-        grid.ink.iter().enumerate().filter(|(_, v)| **v).map(|(i, _)| ((i % sw) as f64, (i / sw) as f64)).collect();
-    let score = |deg: f64| -> f64 {
-        let (s, c) = deg.to_radians().sin_cos();
-        let mut bins = vec![0u32; sh + sw + 2];
-        for (x, y) in &ink {
-            // Row of the point once the page is turned back by `deg`.
-            let yr = y * c - x * s + sw as f64;
-            if let Some(b) = bins.get_mut(yr.max(0.0) as usize) {
-                *b += 1;
-            }
-        }
-        bins.iter().map(|b| (*b as f64) * (*b as f64)).sum()
-    };
+/// How much better the best angle must score than the median angle for the estimate to count.
+pub const MIN_CONFIDENCE: f64 = 1.3;
+
+/// A skew found in text lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Skew {
+    /// Degrees, positive when the content is turned counter-clockwise (and is turned clockwise back).
+    pub degrees: f64,
+    /// The best angle's score over the median angle's: 1 means no lines at all.
+    pub confidence: f64,
+}
+
+/// The page's skew, or `None` when the page has no reliable lines.
+pub fn estimate(r: &Raster, dpi: f64) -> Option<Skew> {
+    let grid = super::InkGrid::of(r, dpi)?;
+    estimate_points(&grid.points(), grid.width, grid.height)
+}
+
+/// The skew of ink samples on a `width`×`height` grid whose lines run across.
+pub fn estimate_points(ink: &[(f64, f64)], width: usize, height: usize) -> Option<Skew> {
+    let score =
+        |deg: f64| -> f64 { row_profile(ink, width, height, deg).iter().map(|b| (*b as f64) * (*b as f64)).sum() };
     let mut best = (0.0, f64::MIN);
     let mut all = Vec::new();
     let mut a = -MAX_DEGREES;
@@ -51,11 +54,25 @@ pub fn estimate(r: &Raster) -> Option<f64> {
     // Confidence: lines make one angle stand out; without them every angle scores about the same.
     all.sort_by(|x, y| x.total_cmp(y));
     let median = all[all.len() / 2];
-    if median <= 0.0 || fine.1 / median < 1.3 {
+    if median <= 0.0 {
         return None;
     }
+    let confidence = fine.1 / median;
     // The best row angle is the skew with the opposite sign (rows are found by turning the page back).
-    Some(-(fine.0 * 20.0).round() / 20.0)
+    (confidence >= MIN_CONFIDENCE).then(|| Skew { degrees: -(fine.0 * 20.0).round() / 20.0 + 0.0, confidence })
+}
+
+/// Ink per row once the samples are turned by `row_degrees` (the negative of the skew).
+pub fn row_profile(ink: &[(f64, f64)], width: usize, height: usize, row_degrees: f64) -> Vec<u32> {
+    let (s, c) = row_degrees.to_radians().sin_cos();
+    let mut bins = vec![0u32; height + width + 2];
+    for (x, y) in ink {
+        let yr = y * c - x * s + width as f64;
+        if let Some(b) = bins.get_mut(yr.max(0.0) as usize) {
+            *b += 1;
+        }
+    }
+    bins
 }
 
 #[cfg(test)]
@@ -98,7 +115,7 @@ mod tests {
     fn finds_known_skews_within_a_fifth_of_a_degree() {
         let mut errors = Vec::new();
         for deg in [-6.8, -3.3, -0.8, 0.0, 1.7, 4.2, 6.9] {
-            let got = estimate(&page(deg)).unwrap_or(f64::NAN);
+            let got = estimate(&page(deg), 150.0).map(|s| s.degrees).unwrap_or(f64::NAN);
             errors.push((deg, got, (got - deg).abs()));
         }
         let mean = errors.iter().map(|e| e.2).sum::<f64>() / errors.len() as f64;
@@ -109,8 +126,8 @@ mod tests {
     #[test]
     fn abstains_without_lines() {
         let blank = Raster { width: 800, height: 1000, kind: RasterKind::Gray, data: vec![240; 800 * 1000] };
-        assert_eq!(estimate(&blank), None);
+        assert_eq!(estimate(&blank, 150.0), None);
         let photo: Vec<u8> = (0..800 * 1000).map(|i| ((i % 800) * 255 / 800) as u8 ^ ((i / 800) % 256) as u8).collect();
-        assert_eq!(estimate(&Raster { width: 800, height: 1000, kind: RasterKind::Gray, data: photo }), None);
+        assert_eq!(estimate(&Raster { width: 800, height: 1000, kind: RasterKind::Gray, data: photo }, 150.0), None);
     }
 }

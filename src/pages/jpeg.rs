@@ -14,6 +14,8 @@ pub(super) struct Header {
     pub dpi: Option<(f64, f64)>,
     /// The embedded ICC profile, reassembled from its APP2 chunks.
     pub icc: Option<Vec<u8>>,
+    /// EXIF orientation, 1–8.
+    pub orientation: u8,
 }
 
 fn truncated() -> Failure {
@@ -30,7 +32,7 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     }
     let mut i = 2;
     let mut sof: Option<(u32, u32, u8)> = None;
-    let (mut jfif, mut exif, mut adobe) = (None, None, false);
+    let (mut jfif, mut exif, mut adobe, mut orientation) = (None, None, false, 1u8);
     let mut icc_chunks: Vec<(u8, Vec<u8>)> = Vec::new();
     loop {
         // Find the next marker, skipping fill bytes.
@@ -89,7 +91,11 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                     _ => None,
                 };
             }
-            0xE1 if seg.starts_with(b"Exif\0\0") => exif = exif_resolution(&seg[6..]),
+            0xE1 if seg.starts_with(b"Exif\0\0") => {
+                let tags = exif_tags(&seg[6..]);
+                exif = tags.as_ref().and_then(|t| t.0);
+                orientation = tags.map(|t| t.1).unwrap_or(1);
+            }
             0xEE if seg.starts_with(b"Adobe") => adobe = true,
             0xE2 if seg.starts_with(b"ICC_PROFILE\0") && seg.len() > 14 => {
                 icc_chunks.push((seg[12], seg[14..].to_vec()))
@@ -131,11 +137,12 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     let dpi = jfif.or(exif).filter(|(x, y)| *x >= 10.0 && *y >= 10.0);
     icc_chunks.sort_by_key(|(n, _)| *n);
     let icc = (!icc_chunks.is_empty()).then(|| icc_chunks.into_iter().flat_map(|(_, d)| d).collect());
-    Ok(Header { width, height, components, adobe, dpi, icc })
+    Ok(Header { width, height, components, adobe, dpi, icc, orientation })
 }
 
-/// Reads XResolution/YResolution/ResolutionUnit from IFD0 of an EXIF block.
-fn exif_resolution(t: &[u8]) -> Option<(f64, f64)> {
+/// Reads the resolution (XResolution/YResolution/ResolutionUnit) and the Orientation (1–8) from IFD0
+/// of an EXIF block.
+fn exif_tags(t: &[u8]) -> Option<(Option<(f64, f64)>, u8)> {
     let le = match t.get(..2)? {
         b"II" => true,
         b"MM" => false,
@@ -152,7 +159,7 @@ fn exif_resolution(t: &[u8]) -> Option<(f64, f64)> {
     };
     let ifd = u32_at(4)? as usize;
     let n = u16_at(ifd)? as usize;
-    let (mut x, mut y, mut unit) = (None, None, 2u32);
+    let (mut x, mut y, mut unit, mut orientation) = (None, None, 2u32, 1u8);
     for k in 0..n.min(256) {
         let e = ifd + 2 + k * 12;
         let tag = u16_at(e)?;
@@ -165,15 +172,25 @@ fn exif_resolution(t: &[u8]) -> Option<(f64, f64)> {
             0x011A => x = rational(e),
             0x011B => y = rational(e),
             0x0128 => unit = u16_at(e + 8)?,
+            0x0112 => orientation = u16_at(e + 8).filter(|o| (1..=8).contains(o)).unwrap_or(1) as u8,
             _ => {}
         }
     }
     let f = match unit {
-        2 => 1.0,
-        3 => 2.54,
-        _ => return None,
+        2 => Some(1.0),
+        3 => Some(2.54),
+        _ => None,
     };
-    Some((x? * f, y? * f))
+    let dpi = match (x, y, f) {
+        (Some(x), Some(y), Some(f)) => Some((x * f, y * f)),
+        _ => None,
+    };
+    Some((dpi, orientation))
+}
+
+/// The EXIF orientation of a JPEG (1 upright … 8), 1 when it carries none or is not a JPEG.
+pub fn orientation(b: &[u8]) -> u8 {
+    scan(b).map(|h| h.orientation).unwrap_or(1)
 }
 
 pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {

@@ -6,6 +6,8 @@
 //! no decoder panic escapes (decoders run behind [`guard`]).
 
 mod jpeg;
+
+pub use jpeg::orientation as jpeg_orientation;
 mod pdf;
 mod png;
 mod tiff;
@@ -217,26 +219,41 @@ pub enum RasterKind {
     Cmyk,
 }
 
+/// Lightness (0 black) of one RGB pixel (ITU-R BT.601 weights).
+#[inline]
+pub fn rgb_luma(p: &[u8]) -> u8 {
+    ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8
+}
+
+/// Lightness of one CMYK pixel, without a colour profile.
+#[inline]
+pub fn cmyk_luma(p: &[u8]) -> u8 {
+    let ink = (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
+    ((255 - ink.min(255)) * (255 - u32::from(p[3])) / 255) as u8
+}
+
 impl Raster {
+    /// The same page as one byte of lightness per pixel; a gray page is borrowed as it is.
+    pub fn gray(&self) -> std::borrow::Cow<'_, Raster> {
+        match self.kind {
+            RasterKind::Gray => std::borrow::Cow::Borrowed(self),
+            _ => std::borrow::Cow::Owned(Raster {
+                width: self.width,
+                height: self.height,
+                kind: RasterKind::Gray,
+                data: self.luma(),
+            }),
+        }
+    }
+
     /// One byte of lightness per pixel (0 black), whatever the layout: what readers of marks and
     /// thumbnails work on.
     pub fn luma(&self) -> Vec<u8> {
         let (w, h) = (self.width as usize, self.height as usize);
         match self.kind {
             RasterKind::Gray => self.data.clone(),
-            RasterKind::Rgb => self
-                .data
-                .chunks_exact(3)
-                .map(|p| ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8)
-                .collect(),
-            RasterKind::Cmyk => self
-                .data
-                .chunks_exact(4)
-                .map(|p| {
-                    let ink = (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
-                    ((255 - ink.min(255)) * (255 - u32::from(p[3])) / 255) as u8
-                })
-                .collect(),
+            RasterKind::Rgb => self.data.chunks_exact(3).map(rgb_luma).collect(),
+            RasterKind::Cmyk => self.data.chunks_exact(4).map(cmyk_luma).collect(),
             RasterKind::Bitonal => {
                 let stride = w.div_ceil(8);
                 let mut out = vec![255u8; w * h];

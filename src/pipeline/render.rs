@@ -5,13 +5,17 @@ use sha2::{Digest, Sha256};
 use crate::bundle::{DocInfo, PdfWriter};
 use crate::encode;
 use crate::error::{Failure, Result};
-use crate::pages::{self, Limits};
+use crate::normalize::{self, Steps};
+use crate::pages::{self, Limits, PageImage, RasterKind};
 use crate::profile::{BlankPolicy, ColourPolicy, Output, PdfKind, Profile};
-use crate::store::records::{DocumentRow, Job, PageRow};
+use crate::store::records::{DocumentRow, Job, PageOutcome, PageRow};
 use crate::util::metrics::{self, Stage};
+use crate::util::ordered::for_each_ordered;
 use crate::util::time;
+use std::sync::{Arc, Mutex};
 
 use super::Pipeline;
+use super::place::{Placed, exif_turns, place_page};
 
 /// The Vietnamese name of a document role, for PDF metadata.
 fn role_title(role: &str) -> &'static str {
@@ -79,7 +83,8 @@ impl Pipeline {
         // A born-digital PDF is attached as it is: its own bytes are the document.
         if let Some(first) = pages.first().filter(|p| p.source_encoding == "pdf") {
             let bytes = self.blobs.read_all(&first.sha256)?.len() as u64;
-            let enc: Vec<(String, String)> = pages.iter().map(|p| (p.id.clone(), "pdf-native".to_string())).collect();
+            let enc: Vec<PageOutcome> =
+                pages.iter().map(|p| outcome(&p.id, "pdf-native".to_string(), &Default::default())).collect();
             self.records.attach_pdf(&job.id, &doc.id, &first.sha256, bytes, &enc, &now).await?;
             if l.profile.settings.output.case_folder_view {
                 self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &first.sha256);
@@ -96,17 +101,17 @@ impl Pipeline {
         let kind = l.profile.settings.output.pdf;
         let info = doc_info(&doc, &pages, &station, &job.profile_sha256, l.offset, kind);
         let started = std::time::Instant::now();
-        let (sha, bytes, encodings) = self
+        let (sha, bytes, outcomes) = self
             .write_pdf(pages, l.profile.settings.output.clone(), !l.profile.settings.separators.keep_in_pdf, info)
             .await?;
         let attaching = metrics::time(Stage::Attach);
-        self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &encodings, &now).await?;
+        self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &outcomes, &now).await?;
         drop(attaching);
         if l.profile.settings.output.case_folder_view {
             self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
         }
         tracing::info!(
-            document = %name, pages = encodings.len(), bytes, sha256 = %sha,
+            document = %name, pages = outcomes.len(), bytes, sha256 = %sha,
             ms = started.elapsed().as_millis() as u64, "attached"
         );
         if l.profile.settings.output.case_bundle {
@@ -123,114 +128,78 @@ impl Pipeline {
         output: Output,
         drop_sheets: bool,
         info: DocInfo,
-    ) -> Result<(String, u64, Vec<(String, String)>)> {
+    ) -> Result<(String, u64, Vec<PageOutcome>)> {
         let blobs = self.blobs.clone();
         let limits = Limits { max_pixels: output.max_pixels };
-        let (staged, encodings) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (staged, outcomes) = tokio::task::spawn_blocking(move || -> Result<_> {
             let sink =
                 if output.reference_originals { blobs.stage_composite_writer()? } else { blobs.stage_writer()? };
             let mut pdf = PdfWriter::new(sink, info.kind)?;
-            let mut encodings = Vec::with_capacity(pages.len());
-            let mut omitted = Vec::new();
-            let mut cached: Option<(String, Vec<u8>)> = None;
-            for p in &pages {
-                if p.separator && drop_sheets {
-                    // The sheet stays in the record (and its original in the store); the PDF is the dossier.
-                    encodings.push((p.id.clone(), "separator-omitted".to_string()));
-                    continue;
-                }
-                if cached.as_ref().map(|(s, _)| s != &p.sha256).unwrap_or(true) {
-                    cached = Some((p.sha256.clone(), blobs.read_all(&p.sha256)?));
-                }
-                let bytes = cached.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[]);
-                let decoding = metrics::time(Stage::Decode);
-                let Some(image) = pages::load(bytes, p.page_index, limits)? else {
-                    return Err(Failure::bad(
-                        "mixed-pdf",
-                        "a born-digital PDF page cannot be merged with scanned pages",
-                    ));
-                };
-                // Decoded once, here, for every page decision and for the encoder's classification.
-                let needs_pixels = output.blank_pages != BlankPolicy::Keep
-                    || output.deskew
-                    || output.orientation
-                    || output.colour_mode == ColourPolicy::Auto;
-                let raster = if needs_pixels { encode::pixels(&image) } else { None };
-                drop(decoding);
-                let normalizing = metrics::time(Stage::Normalize);
-                let blank =
-                    output.blank_pages != BlankPolicy::Keep && raster.as_ref().is_some_and(crate::normalize::is_blank);
-                let turns = if output.orientation && !blank {
-                    raster.as_ref().and_then(crate::normalize::orientation::quarter_turns)
-                } else {
-                    None
-                };
-                let skew = if output.deskew && !blank && turns.is_none() {
-                    raster.as_ref().and_then(crate::normalize::deskew::estimate).filter(|a| a.abs() >= 0.1)
-                } else {
-                    None
-                };
-                drop(normalizing);
-                if blank && output.blank_pages == BlankPolicy::Omit {
-                    // Left out of the PDF, never deleted: the original and the verdict stay recorded.
-                    encodings.push((p.id.clone(), "blank-omitted".to_string()));
-                    omitted.push(image);
-                    continue;
-                }
-                let whole_blob = bytes.len();
-                let encoding = metrics::time(Stage::Encode);
-                let mut encoded = encode::encode_page(image, raster, &output)?;
-                drop(encoding);
-                // A JPEG that is the whole stored input is referred to, not copied.
-                if let encode::EncodedPage::Single(img) = &mut encoded
-                    && img.label == "jpeg-passthrough"
-                    && img.data.len() == whole_blob
-                {
-                    img.source_blob = Some(p.sha256.clone());
-                }
-                if let Some(q) = turns {
-                    pdf.rotate_next_page(q);
-                }
-                pdf.add_turned_page(&encoded, p.dpi_x, p.dpi_y, skew.unwrap_or(0.0))?;
-                let mut label = encoded.label().to_string();
-                if blank {
-                    label.push_str("+blank");
-                }
-                if let Some(a) = skew {
-                    label.push_str(&format!("+deskew({a:.2})"));
-                }
-                if let Some(q) = turns {
-                    label.push_str(&format!("+turn({})", 90 * q as u32));
-                }
-                encodings.push((p.id.clone(), label));
-            }
-            if pdf.page_count() == 0 {
-                // Every page blank: a document still needs its pages; keep them, flagged.
-                for (image, p) in omitted.into_iter().zip(&pages) {
-                    let encoded = encode::encode_page(image, None, &output)?;
-                    pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
-                    if let Some(e) = encodings.iter_mut().find(|(id, _)| id == &p.id) {
-                        e.1 = format!("{}+blank", encoded.label());
+            let mut outcomes = Vec::with_capacity(pages.len());
+            let mut left_out: Vec<usize> = Vec::new();
+            // The last blob read, shared: the pages of one multi-page file are read once.
+            let last: Mutex<Option<(String, Arc<Vec<u8>>)>> = Mutex::new(None);
+            let read = |sha: &str| -> Result<Arc<Vec<u8>>> {
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                match last.as_ref() {
+                    Some((s, b)) if s == sha => Ok(b.clone()),
+                    _ => {
+                        let b = Arc::new(blobs.read_all(sha)?);
+                        *last = Some((sha.to_string(), b.clone()));
+                        Ok(b)
                     }
                 }
-            }
+            };
+            // Pages are prepared on every core, a few ahead, and written in order.
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            for_each_ordered(
+                pages.len(),
+                cores,
+                cores * 2,
+                |i| prepare_page(&pages[i], &output, drop_sheets, limits, &read),
+                |i, prepared| {
+                    let p = &pages[i];
+                    match prepared {
+                        Prepared::Sheet => {
+                            // The sheet stays in the record (and its original in the store); the PDF is
+                            // the dossier.
+                            outcomes.push(outcome(&p.id, "separator-omitted".to_string(), &Default::default()));
+                        }
+                        Prepared::Blank(norm) => {
+                            // Left out of the PDF, never deleted: the original and the verdict stay recorded.
+                            outcomes.push(outcome(&p.id, "blank-omitted".to_string(), &norm));
+                            left_out.push(i);
+                        }
+                        Prepared::Page { encoded, placement, dpi, outcome: o } => {
+                            pdf.add_placed_page(&encoded, dpi.0, dpi.1, &placement)?;
+                            outcomes.push(o);
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
             if pdf.page_count() == 0 {
-                // Nothing but separator sheets (two in a row): the document shows them rather than nothing.
-                for p in pages.iter().filter(|p| p.separator) {
-                    let bytes = blobs.read_all(&p.sha256)?;
+                // Every page blank, or nothing but separator sheets: a document still needs its pages;
+                // keep them, flagged.
+                let (keep, mark): (Vec<usize>, &str) = if left_out.is_empty() {
+                    ((0..pages.len()).filter(|i| pages[*i].separator).collect(), "separator")
+                } else {
+                    (left_out, "blank")
+                };
+                for i in keep {
+                    let p = &pages[i];
+                    let bytes = read(&p.sha256)?;
                     let Some(image) = pages::load(&bytes, p.page_index, limits)? else { continue };
-                    let encoded = encode::encode_page(image, None, &output)?;
+                    let (encoded, _) = encode::encode_page(image, None, None, &output, p.dpi_x, None)?;
                     pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
-                    if let Some(e) = encodings.iter_mut().find(|(id, _)| id == &p.id) {
-                        e.1 = format!("{}+separator", encoded.label());
-                    }
+                    outcomes[i].encoding = format!("{}+{mark}", encoded.label());
                 }
             }
             let writing = metrics::time(Stage::Write);
             let staged = pdf.finish(&info)?.finish()?;
             drop(writing);
             metrics::pages_written(pages.len() as u64);
-            Ok((staged, encodings))
+            Ok((staged, outcomes))
         })
         .await
         .map_err(|e| Failure::transient("render task", e))??;
@@ -241,7 +210,7 @@ impl Pipeline {
             .await
             .map_err(|e| Failure::transient("render task", e))??;
         metrics::observe(Stage::Write, persisting.elapsed());
-        Ok((sha, bytes, encodings))
+        Ok((sha, bytes, outcomes))
     }
 
     /// Rebuilds the whole-dossier PDF of a case: every attached scanned document in ordinal order, a
@@ -279,4 +248,108 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// A page's outcome with its normalization record as JSON (left out when no step found anything).
+fn outcome(page_id: &str, encoding: String, norm: &normalize::PageNormalization) -> PageOutcome {
+    let normalization = (!norm.is_empty()).then(|| serde_json::to_string(norm).unwrap_or_default());
+    PageOutcome { page_id: page_id.to_string(), encoding, normalization }
+}
+
+/// One page made ready for the PDF, off the writer's thread.
+enum Prepared {
+    /// A separator sheet, left out.
+    Sheet,
+    /// A blank page, left out (its record).
+    Blank(normalize::PageNormalization),
+    /// A page to write.
+    Page { encoded: encode::EncodedPage, placement: crate::bundle::Placement, dpi: (f64, f64), outcome: PageOutcome },
+}
+
+/// Decodes a page once, normalizes and encodes it; what goes into the PDF and into its record.
+fn prepare_page(
+    p: &PageRow,
+    output: &Output,
+    drop_sheets: bool,
+    limits: Limits,
+    read: &(dyn Fn(&str) -> Result<Arc<Vec<u8>>> + Sync),
+) -> Result<Prepared> {
+    if p.separator && drop_sheets {
+        return Ok(Prepared::Sheet);
+    }
+    let bytes = read(&p.sha256)?;
+    let decoding = metrics::time(Stage::Decode);
+    let Some(image) = pages::load(&bytes, p.page_index, limits)? else {
+        return Err(Failure::bad("mixed-pdf", "a born-digital PDF page cannot be merged with scanned pages"));
+    };
+    // Decoded once, here, for every page decision and for the encoder's classification.
+    let steps = Steps {
+        borders: output.borders,
+        blank: output.blank_pages != BlankPolicy::Keep,
+        orientation: output.orientation,
+        deskew: output.deskew,
+    };
+    let resample = output.target_dpi > 0 && p.dpi_x > output.target_dpi as f64 * 1.1;
+    let needs_pixels = steps.borders
+        || steps.blank
+        || steps.orientation
+        || steps.deskew
+        || resample
+        || output.colour_mode == ColourPolicy::Auto;
+    let raster = if needs_pixels { encode::pixels(&image) } else { None };
+    drop(decoding);
+    let normalizing = metrics::time(Stage::Normalize);
+    // Lightness once, for analysis and for the colour classification.
+    let gray = raster.as_ref().filter(|r| r.kind != RasterKind::Gray).map(|r| r.gray().into_owned());
+    let mut norm = gray.as_ref().or(raster.as_ref()).map(|r| normalize::analyse(r, p.dpi_x, steps)).unwrap_or_default();
+    // A camera's or scanner's EXIF orientation is a statement, not a guess: it wins.
+    let exif = match &image {
+        PageImage::Jpeg { data, .. } if output.orientation => pages::jpeg_orientation(data),
+        _ => 1,
+    };
+    if exif != 1 {
+        norm.exif_orientation = Some(exif);
+        norm.turns = exif_turns(exif);
+        norm.turn_confidence = None;
+    }
+    drop(normalizing);
+    let blank = norm.blank == Some(true);
+    if blank && output.blank_pages == BlankPolicy::Omit {
+        return Ok(Prepared::Blank(norm));
+    }
+    let whole_blob = bytes.len();
+    drop(bytes);
+    // Timed inside, by stage (rotate, binarize, encode).
+    let Placed { mut encoded, placement, dpi, facts, in_pixels } =
+        place_page(image, raster, gray, &norm, (p.dpi_x, p.dpi_y), output, exif)?;
+    // A JPEG that is the whole stored input is referred to, not copied.
+    if let encode::EncodedPage::Single(img) = &mut encoded
+        && img.label == "jpeg-passthrough"
+        && img.data.len() == whole_blob
+    {
+        img.source_blob = Some(p.sha256.clone());
+    }
+    norm.mode = facts.mode.map(|m| m.as_str().to_string());
+    norm.specks = facts.specks.filter(|n| *n > 0);
+    if dpi.0 != p.dpi_x {
+        norm.resampled = Some([p.dpi_x, dpi.0]);
+    }
+    if norm.deskew != 0.0 || norm.turns != 0 || norm.crop.is_some() {
+        norm.geometry = Some(if in_pixels { "pixels" } else { "pdf" }.to_string());
+    }
+    let mut label = encoded.label().to_string();
+    if blank {
+        label.push_str("+blank");
+    }
+    if norm.deskew != 0.0 {
+        label.push_str(&format!("+deskew({:.2})", norm.deskew));
+    }
+    if norm.turns != 0 {
+        label.push_str(&format!("+turn({})", 90 * norm.turns as u32));
+    }
+    if norm.crop.is_some() {
+        label.push_str("+crop");
+    }
+    let o = outcome(&p.id, label, &norm);
+    Ok(Prepared::Page { encoded, placement, dpi, outcome: o })
 }

@@ -173,6 +173,22 @@ fn semantic_checks(
     if output.min_dpi > 2400 {
         errors.push(at(text, &["output", "min_dpi"], "output.min_dpi is above 2400".into()));
     }
+    if output.target_dpi != 0 && !(72..=2400).contains(&output.target_dpi) {
+        errors.push(at(
+            text,
+            &["output", "target_dpi"],
+            "output.target_dpi must be 0 (keep every page's resolution) or 72–2400".into(),
+        ));
+    } else if output.target_dpi != 0 && output.target_dpi < output.min_dpi {
+        errors.push(at(
+            text,
+            &["output", "target_dpi"],
+            format!(
+                "output.target_dpi ({}) is below output.min_dpi ({}): pages would be brought under the minimum",
+                output.target_dpi, output.min_dpi
+            ),
+        ));
+    }
     if !(1..=100).contains(&output.jpeg_quality) {
         errors.push(at(text, &["output", "jpeg_quality"], "output.jpeg_quality must be 1–100".into()));
     }

@@ -375,9 +375,16 @@ pub struct Output {
     /// Straighten pages scanned askew (up to ±7°, only when text lines make the angle certain), by
     /// turning them in the PDF's placement matrix: the scan's bytes are not touched.
     pub deskew: bool,
-    /// Show pages scanned sideways (90°/270°) upright, judged from the direction of the text lines and
-    /// their aligned margin; the page's image is not touched (PDF /Rotate).
+    /// Show pages upright: a JPEG's EXIF orientation first; otherwise pages scanned sideways (90°/270°)
+    /// or upside down (180°), judged from their text lines (the 180° judgement abstains when unsure);
+    /// the page's image is not touched (PDF /Rotate).
     pub orientation: bool,
+    /// Take the dark scanner border (a black lid showing around the paper) off: whole dark bands along
+    /// the edges only, never into content.
+    pub borders: bool,
+    /// Bring pages scanned above this resolution down to it (they are re-encoded); 0 keeps every
+    /// page's resolution.
+    pub target_dpi: u32,
 }
 
 /// What to do with blank pages.
@@ -421,6 +428,8 @@ impl Default for Output {
             case_folder_view: true,
             deskew: false,
             orientation: false,
+            borders: false,
+            target_dpi: 0,
         }
     }
 }

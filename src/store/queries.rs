@@ -67,6 +67,9 @@ pub struct CasePage {
     pub encoding: Option<String>,
     /// Flags for the clerk.
     pub flags: Vec<String>,
+    /// What normalization found and did (turns, deskew, crop, blank verdict, mode, resampling, with
+    /// confidences), when any step ran.
+    pub normalization: Option<serde_json::Value>,
 }
 
 /// An audit event.
@@ -167,11 +170,13 @@ impl Records {
             colour: String,
             encoding: Option<String>,
             flags: String,
+            normalization: Option<String>,
         }
         let pages_rows: Vec<PageRow> = on_pool!(self.pool(), |p| {
             sqlx::query_as(
             "SELECT d.ordinal, p.page_no, i.source_path AS source, i.sha256 AS source_sha256, p.page_index, p.width, \
-                    p.height, p.dpi_x AS dpi, p.dpi_source, p.colour, p.output_encoding AS encoding, p.flags \
+                    p.height, p.dpi_x AS dpi, p.dpi_source, p.colour, p.output_encoding AS encoding, p.flags, \
+                    p.normalization \
              FROM pages p JOIN intakes i ON i.id = p.intake_id LEFT JOIN documents d ON d.id = p.document_id \
              WHERE p.case_code = $1 ORDER BY d.ordinal, p.page_no, i.seq, p.page_index",
         )
@@ -194,6 +199,7 @@ impl Records {
                 colour: r.colour,
                 encoding: r.encoding,
                 flags: serde_json::from_str(&r.flags).unwrap_or_default(),
+                normalization: r.normalization.and_then(|n| serde_json::from_str(&n).ok()),
             })
             .collect();
         let quarantined = self.quarantine_list(Some(code)).await?;

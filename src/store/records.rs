@@ -233,6 +233,18 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// What rendering did to one page: its output encoding (with `+blank`, `+deskew(…)`, `+turn(…)`,
+/// `+crop` marks) and the normalization record as JSON.
+#[derive(Debug, Clone)]
+pub struct PageOutcome {
+    /// The page.
+    pub page_id: String,
+    /// How it went into the PDF.
+    pub encoding: String,
+    /// `PageNormalization` as JSON; `None` when no step ran.
+    pub normalization: Option<String>,
+}
+
 impl Records {
     /// Opens the database a `--database` value names: a SQLite file (created when needed) or a
     /// PostgreSQL URL; migrations are applied either way.
@@ -714,7 +726,7 @@ impl Records {
         doc_id: &str,
         pdf_sha256: &str,
         bytes: u64,
-        encodings: &[(String, String)],
+        outcomes: &[PageOutcome],
         at: &str,
     ) -> Result<()> {
         let mut tx = self.jobs.begin_write().await?;
@@ -743,21 +755,22 @@ impl Records {
             .execute(&mut *c)
             .await?
             .rows_affected());
-            for (page_id, enc) in encodings {
+            for o in outcomes {
                 // The blank verdict goes into the page's flags, where the clerk sees it.
                 on_tx!(&mut tx, |c| sqlx::query(
-                    "UPDATE pages SET state = 'attached', output_encoding = $1, \
+                    "UPDATE pages SET state = 'attached', output_encoding = $1, normalization = $4, \
                      flags = CASE WHEN NOT $2 THEN flags WHEN flags = '[]' THEN '[\"blank\"]' \
                      ELSE substr(flags, 1, length(flags) - 1) || ',\"blank\"]' END WHERE id = $3",
                 )
-                .bind(enc)
-                .bind(enc.contains("blank"))
-                .bind(page_id)
+                .bind(&o.encoding)
+                .bind(o.encoding.contains("blank"))
+                .bind(&o.page_id)
+                .bind(&o.normalization)
                 .execute(&mut *c)
                 .await?
                 .rows_affected());
             }
-            let detail = serde_json::json!({ "bytes": bytes, "pages": encodings.len() });
+            let detail = serde_json::json!({ "bytes": bytes, "pages": outcomes.len() });
             insert_event(
                 &mut tx,
                 at,

@@ -21,8 +21,12 @@ pub enum Stage {
     Split,
     /// Decoding one page's image.
     Decode,
-    /// Blank, orientation and skew decisions for one page.
+    /// Looking at one page: border, blank, orientation and skew decisions.
     Normalize,
+    /// Colour classification, adaptive threshold and despeckle of one page.
+    Binarize,
+    /// Pixel geometry of one re-encoded page: crop, downsampling, a 1-bit turn.
+    Rotate,
     /// Compressing one page for the PDF.
     Encode,
     /// Finishing one PDF and making it durable in the blob store.
@@ -33,8 +37,17 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 7] =
-        [Stage::Capture, Stage::Split, Stage::Decode, Stage::Normalize, Stage::Encode, Stage::Write, Stage::Attach];
+    pub const ALL: [Stage; 9] = [
+        Stage::Capture,
+        Stage::Split,
+        Stage::Decode,
+        Stage::Normalize,
+        Stage::Binarize,
+        Stage::Rotate,
+        Stage::Encode,
+        Stage::Write,
+        Stage::Attach,
+    ];
 
     /// Its name in metrics and reports.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +56,8 @@ impl Stage {
             Stage::Split => "split",
             Stage::Decode => "decode",
             Stage::Normalize => "normalize",
+            Stage::Binarize => "binarize",
+            Stage::Rotate => "rotate",
             Stage::Encode => "encode",
             Stage::Write => "write",
             Stage::Attach => "attach",
@@ -60,7 +75,7 @@ type Histograms = Family<StageLabel, Histogram, fn() -> Histogram>;
 struct Metrics {
     stages: Histograms,
     /// Per stage (in `Stage::ALL` order): how many times, and nanoseconds in all — for the end report.
-    totals: [(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64); 7],
+    totals: [(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64); Stage::ALL.len()],
     pages: Counter,
     bytes: Counter,
 }

@@ -2,6 +2,7 @@
 
 pub mod alarm;
 pub mod metrics;
+pub mod ordered;
 pub mod retry;
 pub mod text;
 pub mod time;

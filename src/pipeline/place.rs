@@ -1,0 +1,133 @@
+//! From a page's normalization record to an encoded page and its placement on the PDF page: geometry
+//! goes into pixels only when the page is re-encoded anyway (a text page made 1-bit is straightened
+//! in its bits, its crop taken before binarization); every other page keeps its bytes and gets the
+//! crop, turn and straightening in the PDF (`Placement`).
+
+use crate::bundle::Placement;
+use crate::encode::{self, EncodedPage, Facts, PixelTurn};
+use crate::error::Result;
+use crate::normalize::{PageNormalization, geometry};
+use crate::pages::{PageImage, Raster};
+use crate::profile::{ColourPolicy, Output};
+use crate::util::metrics::{self, Stage};
+
+/// A page ready for `PdfWriter::add_placed_page`.
+pub struct Placed {
+    /// The images.
+    pub encoded: EncodedPage,
+    /// Its geometry in the PDF.
+    pub placement: Placement,
+    /// The resolution the images are placed at (changed when downsampled).
+    pub dpi: (f64, f64),
+    /// What the encoder decided.
+    pub facts: Facts,
+    /// Some of the geometry (crop, deskew) was done in pixels: the page was re-encoded anyway.
+    pub in_pixels: bool,
+}
+
+/// Clockwise quarter turns and mirror of an EXIF orientation (1–8).
+pub fn exif_turns(orientation: u8) -> u8 {
+    match orientation {
+        3 | 4 => 2,
+        6 | 7 => 1,
+        5 | 8 => 3,
+        _ => 0,
+    }
+}
+
+/// Encodes a page and places it: `raster` is its decoded pixels (when any step needed them), `gray` their
+/// lightness when the page is in colour (computed once for analysis), `norm` what analysis found (in
+/// the scan's pixels).
+pub fn place_page(
+    image: PageImage,
+    raster: Option<Raster>,
+    gray: Option<Raster>,
+    norm: &PageNormalization,
+    (dpi_x, dpi_y): (f64, f64),
+    output: &Output,
+    exif: u8,
+) -> Result<Placed> {
+    let (full_w, full_h) = image_size(&image, raster.as_ref());
+    let mut dpi = (dpi_x, dpi_y);
+    let mut crop = norm.crop;
+    let pixel_crop = if output.target_dpi > 0 && dpi_x > output.target_dpi as f64 * 1.1
+        || output.colour_mode == ColourPolicy::Auto
+    {
+        norm.crop
+    } else {
+        None
+    };
+    let mut content = norm.content;
+    let (mut image, mut raster, mut gray) = (image, raster, gray);
+    let resample = output.target_dpi > 0 && dpi_x > output.target_dpi as f64 * 1.1;
+    // Pixels are cropped (and downsampled) here only when the page is re-encoded anyway.
+    let reencoded = resample || output.colour_mode == ColourPolicy::Auto;
+    if let (true, Some(r)) = (reencoded, raster.take()) {
+        let _rotating = metrics::time(Stage::Rotate);
+        let mut r = match crop.take() {
+            Some(c) => {
+                content = content.map(|b| shift(b, c));
+                gray = gray.map(|g| geometry::crop(&g, c));
+                geometry::crop(&r, c)
+            }
+            None => r,
+        };
+        if resample {
+            gray = None;
+            let scale = output.target_dpi as f64 / dpi_x;
+            r = geometry::downsample(&r, scale);
+            content = content.map(|b| b.map(|v| (v as f64 * scale) as u32));
+            dpi = (output.target_dpi as f64, dpi_y * scale);
+            image = PageImage::Raster(r.clone());
+        }
+        raster = Some(r);
+    }
+    let (w, h) = raster.as_ref().map(|r| (r.width, r.height)).unwrap_or((full_w, full_h));
+    // Content relative to the (possibly cropped) frame the turn happens in.
+    let frame_content = match crop {
+        Some(c) => content.map(|b| shift(b, c)),
+        None => content,
+    };
+    let frame = crop.map(|c| (c[2] - c[0], c[3] - c[1])).unwrap_or((w, h));
+    let grow = if norm.deskew != 0.0 {
+        let box_ = frame_content.unwrap_or([0, 0, frame.0, frame.1]);
+        geometry::growth_for(frame.0 as usize, frame.1 as usize, box_, norm.deskew)
+    } else {
+        [0; 4]
+    };
+    let turn =
+        (norm.deskew != 0.0 && !matches!(exif, 2 | 4 | 5 | 7)).then_some(PixelTurn { degrees: norm.deskew, grow });
+    let (encoded, facts) = encode::encode_page(image, raster, gray, output, dpi.0, turn)?;
+    let in_pixels = facts.deskewed.is_some();
+    // A photo page whose JPEG was kept as it is: its crop goes back into the PDF.
+    let base = match &encoded {
+        EncodedPage::Single(i) => (i.width, i.height),
+        EncodedPage::Layered { base, .. } => (base.width, base.height),
+    };
+    let cropped_in_pixels = pixel_crop.is_some() && base != (full_w, full_h);
+    if pixel_crop.is_some() && !cropped_in_pixels {
+        crop = pixel_crop;
+    }
+    let placement = Placement {
+        crop: crop.map(|c| c.map(|v| v as f64)),
+        grow: if in_pixels { [0.0; 4] } else { grow.map(|v| v as f64) },
+        degrees: if in_pixels { 0.0 } else { norm.deskew },
+        turns: norm.turns,
+        mirror: matches!(exif, 2 | 4 | 5 | 7),
+    };
+    Ok(Placed { encoded, placement, dpi, facts, in_pixels: in_pixels || cropped_in_pixels })
+}
+
+fn shift(b: [u32; 4], c: [u32; 4]) -> [u32; 4] {
+    [b[0].saturating_sub(c[0]), b[1].saturating_sub(c[1]), b[2].saturating_sub(c[0]), b[3].saturating_sub(c[1])]
+}
+
+fn image_size(image: &PageImage, raster: Option<&Raster>) -> (u32, u32) {
+    if let Some(r) = raster {
+        return (r.width, r.height);
+    }
+    match image {
+        PageImage::Raster(r) | PageImage::Png { raster: r, .. } => (r.width, r.height),
+        PageImage::Jpeg { width, height, .. } | PageImage::G4 { width, height, .. } => (*width, *height),
+    }
+}
