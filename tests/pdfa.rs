@@ -317,6 +317,24 @@ fn blank_pages_are_found_despite_noise_holes_and_bleed_through_and_never_deleted
         assert_eq!(count(&data, "SELECT COUNT(*) FROM pages"), 5);
         if policy == "omit" {
             assert_eq!(count(&data, "SELECT COUNT(*) FROM pages WHERE output_encoding = 'blank-omitted'"), 3);
+            // A clerk puts the first one back: the document is made again with it; the old PDF stays.
+            let before = sha256_file(pdf);
+            let o = sohoa(&data, &["case", "keep-page", CODE, "1", "1"]);
+            assert!(o.status.success(), "{}", text(&o));
+            assert!(pdfinfo(pdf).contains("Pages:           3"), "{}", pdfinfo(pdf));
+            qpdf_check(pdf);
+            assert_ne!(sha256_file(pdf), before);
+            let kept: Vec<(String, String)> = query(
+                &data,
+                "SELECT p.output_encoding, p.flags FROM pages p JOIN intakes i ON i.id = p.intake_id \
+                 WHERE i.source_name = 'p1-blank-noise.png'",
+            );
+            assert!(kept[0].0.ends_with("+blank+kept") && kept[0].1.contains("keep"), "{kept:?}");
+            assert_eq!(count(&data, "SELECT COUNT(*) FROM files WHERE kind = 'pdf'"), 2, "the first PDF is kept");
+            assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'keep-page'"), 1);
+            // A page that is in the PDF cannot be put back; the message says where to look.
+            let o = sohoa(&data, &["case", "keep-page", CODE, "1", "1"]);
+            assert!(!o.status.success() && text(&o).contains("sohoa case show"), "{}", text(&o));
         }
     }
 }

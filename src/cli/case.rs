@@ -38,6 +38,16 @@ pub(super) enum Command {
     },
     /// Set fields of one case (creating it when new).
     Set(Box<SetArgs>),
+    /// Put a page that was left out of its document as blank back in (the detector missed faint
+    /// content): the document's PDF is made again with the page; the previous PDF stays stored.
+    KeepPage {
+        /// The case code.
+        code: String,
+        /// The document's ordinal (the NNN of CODE.NNN.pdf).
+        ordinal: i64,
+        /// The page's number in the document, from `sohoa case show` (the 3 of 001/3).
+        page: i64,
+    },
     /// Take an attached document off a case (filed to the wrong case, say). The PDF is kept and the
     /// detachment audited; its pages become unfiled, ready to be filed again.
     Detach {
@@ -110,6 +120,19 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             views.removed(&code, &name);
             views.removed(&code, &format!("{code}.pdf"));
             println!("detached {name} (sha256 {sha}); its pages are unfiled");
+            Ok(0)
+        }
+        Command::KeepPage { code, ordinal, page } => {
+            let code = nfc(code.trim());
+            if !d.records.keep_blank_page(&code, ordinal, page, &super::actor(), &super::now()).await.map_err(err)? {
+                anyhow::bail!(
+                    "case {code} has no page {ordinal:03}/{page} left out as blank; `sohoa case show {code}` lists \
+                     the pages (those left out say blank-omitted)"
+                );
+            }
+            let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
+            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await.map_err(err)?;
+            println!("page {ordinal:03}/{page} is back in {code}.{ordinal:03}.pdf");
             Ok(0)
         }
         Command::Set(args) => {

@@ -108,7 +108,8 @@ impl Pipeline {
         self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &outcomes, &now).await?;
         drop(attaching);
         if l.profile.settings.output.case_folder_view {
-            self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+            // Replaced, not only added: a document rendered again (a blank page put back) shows its new PDF.
+            self.views.replace(self.blobs.as_ref(), &doc.case_code, &name, &sha);
         }
         tracing::info!(
             document = %name, pages = outcomes.len(), bytes, sha256 = %sha,
@@ -314,7 +315,7 @@ fn prepare_page(
     }
     drop(normalizing);
     let blank = norm.blank == Some(true);
-    if blank && output.blank_pages == BlankPolicy::Omit {
+    if blank && output.blank_pages == BlankPolicy::Omit && !p.keep {
         return Ok(Prepared::Blank(norm));
     }
     let whole_blob = bytes.len();
@@ -339,7 +340,7 @@ fn prepare_page(
     }
     let mut label = encoded.label().to_string();
     if blank {
-        label.push_str("+blank");
+        label.push_str(if p.keep { "+blank+kept" } else { "+blank" });
     }
     if norm.deskew != 0.0 {
         label.push_str(&format!("+deskew({:.2})", norm.deskew));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Records;
 use super::db::{on_pool, on_tx};
-use super::records::{insert_event, new_id};
+use super::records::{insert_event, new_id, run_again};
 use crate::error::Result;
 
 /// A procedure (thủ tục hành chính) in the catalogue.
@@ -398,6 +398,46 @@ impl Records {
         insert_event(&mut tx, at, actor, "detach", Some(code), None, Some(&id), sha.as_deref(), &detail).await?;
         tx.commit().await?;
         Ok(Some((format!("{code}.{ordinal:03}.pdf"), sha.unwrap_or_default())))
+    }
+
+    /// Puts a page that was left out of its document as blank back in (a clerk saw content the
+    /// detector missed): the page is marked `keep`, its document closed again and its render job
+    /// requeued, so a new PDF with the page is attached (the previous one stays stored), and a
+    /// `keep-page` event is recorded. `Ok(false)` when the case has no such page left out as blank.
+    pub async fn keep_blank_page(&self, code: &str, ordinal: i64, page_no: i64, actor: &str, at: &str) -> Result<bool> {
+        let mut tx = self.pool().begin_write().await?;
+        let found: Option<(String, String)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT p.id, d.id FROM pages p JOIN documents d ON d.id = p.document_id \
+             WHERE d.case_code = $1 AND d.ordinal = $2 AND p.page_no = $3 AND d.state = 'attached' \
+             AND p.output_encoding = 'blank-omitted'"
+        )
+        .bind(code)
+        .bind(ordinal)
+        .bind(page_no)
+        .fetch_optional(&mut *c)
+        .await?);
+        let Some((page_id, doc_id)) = found else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE pages SET flags = CASE WHEN flags = '[]' THEN '[\"keep\"]' \
+             ELSE substr(flags, 1, length(flags) - 1) || ',\"keep\"]' END WHERE id = $1"
+        )
+        .bind(&page_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        on_tx!(&mut tx, |c| sqlx::query("UPDATE documents SET state = 'closed' WHERE id = $1")
+            .bind(&doc_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        run_again(&mut tx, "render", &doc_id).await?;
+        let detail = serde_json::json!({ "ordinal": ordinal, "page": page_no });
+        insert_event(&mut tx, at, actor, "keep-page", Some(code), None, Some(&doc_id), None, &detail).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Files an input's unfiled pages into a new document of a case (a clerk's decision), closes it so

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Records;
 use super::db::{on_pool, on_tx};
-use super::records::insert_event;
+use super::records::{insert_event, run_again};
 use crate::error::Result;
 use crate::profile::Role;
 use crate::route::Hints;
@@ -155,14 +155,7 @@ impl Records {
         .execute(&mut *c)
         .await?
         .rows_affected());
-        on_tx!(&mut tx, |c| sqlx::query(
-            "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = 0, last_error = NULL, worker = NULL \
-             WHERE kind = 'split' AND subject = $1"
-        )
-        .bind(intake_id)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+        run_again(&mut tx, "split", intake_id).await?;
         let detail = serde_json::json!({
             "was_case": (!old_route.is_empty()).then_some(&old_route),
             "case": route.map(|r| &r.case),

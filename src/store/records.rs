@@ -160,6 +160,8 @@ pub struct PageRow {
     pub source_name: String,
     /// Whether the page is a separator sheet (left out of the PDF unless the profile keeps them).
     pub separator: bool,
+    /// A clerk put the page back after it was left out as blank: it stays in the PDF.
+    pub keep: bool,
 }
 
 /// A document as the render job needs it.
@@ -641,7 +643,8 @@ impl Records {
         let pages = on_pool!(&self.pool, |p| {
             sqlx::query_as(
             "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name, \
-                    (p.stack IS NOT NULL AND p.stack LIKE '%\"sheet\":{%') AS separator \
+                    (p.stack IS NOT NULL AND p.stack LIKE '%\"sheet\":{%') AS separator, \
+                    (p.flags LIKE '%\"keep\"%') AS keep \
              FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = $1 ORDER BY p.page_no",
         )
         .bind(id)
@@ -851,6 +854,21 @@ async fn insert_page(tx: &mut Tx, intake_id: &str, p: &NewPage) -> Result<()> {
     .bind(&p.group_key)
     .bind(serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()))
     .bind(p.stack.as_ref().and_then(|n| serde_json::to_string(n).ok()))
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+/// Puts a job back on the queue from the start, in the caller's transaction (a clerk's decision made
+/// the earlier run's result stale).
+pub(crate) async fn run_again(tx: &mut Tx, kind: &str, subject: &str) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = 0, last_error = NULL, worker = NULL \
+         WHERE kind = $1 AND subject = $2"
+    )
+    .bind(kind)
+    .bind(subject)
     .execute(&mut *c)
     .await?
     .rows_affected());
