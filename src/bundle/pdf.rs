@@ -297,9 +297,10 @@ impl<W: PdfSink> PdfWriter<W> {
             opened += 1;
         }
         if at.degrees != 0.0 {
-            // Turn about the centre, clockwise as seen.
+            // Turn about the centre of the crop (the grown margins are uneven when the ink is off
+            // centre), clockwise as seen.
             let (s, c) = at.degrees.to_radians().sin_cos();
-            let (cx, cy) = (page_w / 2.0, page_h / 2.0);
+            let (cx, cy) = ((gl + (x1 - x0) / 2.0) * sx, page_h - (gt + (y1 - y0) / 2.0) * sy);
             let (e, f) = (cx - c * cx - s * cy, cy + s * cx - c * cy);
             content.push_str(&format!("q {c:.6} {:.6} {s:.6} {c:.6} {e:.3} {f:.3} cm ", -s));
             opened += 1;

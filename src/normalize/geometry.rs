@@ -17,6 +17,9 @@ pub fn crop(r: &Raster, rect: Rect) -> Raster {
     };
     let [x0, y0, x1, y1] = rect.map(|v| v as usize);
     let (x1, y1) = (x1.min(r.width as usize), y1.min(r.height as usize));
+    if x0 >= x1 || y0 >= y1 {
+        return r.clone(); // an empty rectangle: nothing sensible to keep but the page
+    }
     let w = r.width as usize;
     let mut data = Vec::with_capacity((x1 - x0) * (y1 - y0) * channels);
     for y in y0..y1 {

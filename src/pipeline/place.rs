@@ -7,7 +7,7 @@ use crate::bundle::Placement;
 use crate::encode::{self, EncodedPage, Facts, PixelTurn};
 use crate::error::Result;
 use crate::normalize::{PageNormalization, geometry};
-use crate::pages::{PageImage, Raster};
+use crate::pages::{PageImage, Raster, RasterKind};
 use crate::profile::{ColourPolicy, Output};
 use crate::util::metrics::{self, Stage};
 
@@ -21,8 +21,9 @@ pub struct Placed {
     pub dpi: (f64, f64),
     /// What the encoder decided.
     pub facts: Facts,
-    /// Some of the geometry (crop, deskew) was done in pixels: the page was re-encoded anyway.
-    pub in_pixels: bool,
+    /// Where each part of the geometry was done, for the record: `pixels` or `pdf` when all of it went
+    /// one way, else e.g. `crop in pixels, deskew in pdf`; `None` without geometry.
+    pub geometry: Option<String>,
 }
 
 /// Clockwise quarter turns and mirror of an EXIF orientation (1–8).
@@ -50,18 +51,14 @@ pub fn place_page(
     let (full_w, full_h) = image_size(&image, raster.as_ref());
     let mut dpi = (dpi_x, dpi_y);
     let mut crop = norm.crop;
-    let pixel_crop = if output.target_dpi > 0 && dpi_x > output.target_dpi as f64 * 1.1
-        || output.colour_mode == ColourPolicy::Auto
-    {
-        norm.crop
-    } else {
-        None
-    };
+    // Packed 1-bit pixels are neither cropped nor resampled here: their geometry goes into the PDF.
+    let pixels = raster.as_ref().is_some_and(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb));
+    let resample = pixels && output.target_dpi > 0 && dpi_x > output.target_dpi as f64 * 1.1;
+    let reencoded = pixels && (resample || output.colour_mode == ColourPolicy::Auto);
+    let pixel_crop = if reencoded { norm.crop } else { None };
     let mut content = norm.content;
     let (mut image, mut raster, mut gray) = (image, raster, gray);
-    let resample = output.target_dpi > 0 && dpi_x > output.target_dpi as f64 * 1.1;
     // Pixels are cropped (and downsampled) here only when the page is re-encoded anyway.
-    let reencoded = resample || output.colour_mode == ColourPolicy::Auto;
     if let (true, Some(r)) = (reencoded, raster.take()) {
         let _rotating = metrics::time(Stage::Rotate);
         let mut r = match crop.take() {
@@ -115,7 +112,22 @@ pub fn place_page(
         turns: norm.turns,
         mirror: matches!(exif, 2 | 4 | 5 | 7),
     };
-    Ok(Placed { encoded, placement, dpi, facts, in_pixels: in_pixels || cropped_in_pixels })
+    let mut parts = Vec::new();
+    if norm.crop.is_some() {
+        parts.push(("crop", if cropped_in_pixels { "pixels" } else { "pdf" }));
+    }
+    if norm.deskew != 0.0 {
+        parts.push(("deskew", if in_pixels { "pixels" } else { "pdf" }));
+    }
+    if norm.turns != 0 {
+        parts.push(("turn", "pdf"));
+    }
+    let geometry = match parts.first() {
+        None => None,
+        Some((_, way)) if parts.iter().all(|(_, w)| w == way) => Some(way.to_string()),
+        Some(_) => Some(parts.iter().map(|(what, way)| format!("{what} in {way}")).collect::<Vec<_>>().join(", ")),
+    };
+    Ok(Placed { encoded, placement, dpi, facts, geometry })
 }
 
 fn shift(b: [u32; 4], c: [u32; 4]) -> [u32; 4] {

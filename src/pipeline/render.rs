@@ -137,19 +137,18 @@ impl Pipeline {
                 if output.reference_originals { blobs.stage_composite_writer()? } else { blobs.stage_writer()? };
             let mut pdf = PdfWriter::new(sink, info.kind)?;
             let mut outcomes = Vec::with_capacity(pages.len());
-            let mut left_out: Vec<usize> = Vec::new();
+            let mut left_out: Vec<(usize, normalize::PageNormalization)> = Vec::new();
             // The last blob read, shared: the pages of one multi-page file are read once.
             let last: Mutex<Option<(String, Arc<Vec<u8>>)>> = Mutex::new(None);
             let read = |sha: &str| -> Result<Arc<Vec<u8>>> {
-                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-                match last.as_ref() {
-                    Some((s, b)) if s == sha => Ok(b.clone()),
-                    _ => {
-                        let b = Arc::new(blobs.read_all(sha)?);
-                        *last = Some((sha.to_string(), b.clone()));
-                        Ok(b)
-                    }
+                if let Some((_, b)) = last.lock().unwrap_or_else(|e| e.into_inner()).as_ref().filter(|(s, _)| s == sha)
+                {
+                    return Ok(b.clone());
                 }
+                // Read without holding the lock: other workers read their own files meanwhile.
+                let b = Arc::new(blobs.read_all(sha)?);
+                *last.lock().unwrap_or_else(|e| e.into_inner()) = Some((sha.to_string(), b.clone()));
+                Ok(b)
             };
             // Pages are prepared on every core, a few ahead, and written in order.
             let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -169,7 +168,7 @@ impl Pipeline {
                         Prepared::Blank(norm) => {
                             // Left out of the PDF, never deleted: the original and the verdict stay recorded.
                             outcomes.push(outcome(&p.id, "blank-omitted".to_string(), &norm));
-                            left_out.push(i);
+                            left_out.push((i, norm));
                         }
                         Prepared::Page { encoded, placement, dpi, outcome: o } => {
                             pdf.add_placed_page(&encoded, dpi.0, dpi.1, &placement)?;
@@ -182,18 +181,23 @@ impl Pipeline {
             if pdf.page_count() == 0 {
                 // Every page blank, or nothing but separator sheets: a document still needs its pages;
                 // keep them, flagged.
-                let (keep, mark): (Vec<usize>, &str) = if left_out.is_empty() {
-                    ((0..pages.len()).filter(|i| pages[*i].separator).collect(), "separator")
+                let (keep, mark): (Vec<(usize, normalize::PageNormalization)>, &str) = if left_out.is_empty() {
+                    (
+                        (0..pages.len()).filter(|i| pages[*i].separator).map(|i| (i, Default::default())).collect(),
+                        "separator",
+                    )
                 } else {
                     (left_out, "blank")
                 };
-                for i in keep {
+                for (i, norm) in keep {
                     let p = &pages[i];
                     let bytes = read(&p.sha256)?;
                     let Some(image) = pages::load(&bytes, p.page_index, limits)? else { continue };
                     let (encoded, _) = encode::encode_page(image, None, None, &output, p.dpi_x, None)?;
                     pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
-                    outcomes[i].encoding = format!("{}+{mark}", encoded.label());
+                    // Put in as scanned: the record keeps the verdicts, not a geometry that was not applied.
+                    let norm = normalize::PageNormalization { crop: None, deskew: 0.0, turns: 0, ..norm };
+                    outcomes[i] = outcome(&p.id, format!("{}+{mark}", encoded.label()), &norm);
                 }
             }
             let writing = metrics::time(Stage::Write);
@@ -304,8 +308,11 @@ fn prepare_page(
     let gray = raster.as_ref().filter(|r| r.kind != RasterKind::Gray).map(|r| r.gray().into_owned());
     let mut norm = gray.as_ref().or(raster.as_ref()).map(|r| normalize::analyse(r, p.dpi_x, steps)).unwrap_or_default();
     // A camera's or scanner's EXIF orientation is a statement, not a guess: it wins.
+    // Only a JPEG file's own: viewers ignore EXIF inside a PDF, so a scanner PDF's JPEG is shown as is.
     let exif = match &image {
-        PageImage::Jpeg { data, .. } if output.orientation => pages::jpeg_orientation(data),
+        PageImage::Jpeg { data, .. } if output.orientation && bytes.starts_with(&[0xFF, 0xD8]) => {
+            pages::jpeg_orientation(data)
+        }
         _ => 1,
     };
     if exif != 1 {
@@ -321,7 +328,7 @@ fn prepare_page(
     let whole_blob = bytes.len();
     drop(bytes);
     // Timed inside, by stage (rotate, binarize, encode).
-    let Placed { mut encoded, placement, dpi, facts, in_pixels } =
+    let Placed { mut encoded, placement, dpi, facts, geometry } =
         place_page(image, raster, gray, &norm, (p.dpi_x, p.dpi_y), output, exif)?;
     // A JPEG that is the whole stored input is referred to, not copied.
     if let encode::EncodedPage::Single(img) = &mut encoded
@@ -335,9 +342,7 @@ fn prepare_page(
     if dpi.0 != p.dpi_x {
         norm.resampled = Some([p.dpi_x, dpi.0]);
     }
-    if norm.deskew != 0.0 || norm.turns != 0 || norm.crop.is_some() {
-        norm.geometry = Some(if in_pixels { "pixels" } else { "pdf" }.to_string());
-    }
+    norm.geometry = geometry;
     let mut label = encoded.label().to_string();
     if blank {
         label.push_str(if p.keep { "+blank+kept" } else { "+blank" });

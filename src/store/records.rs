@@ -762,7 +762,8 @@ impl Records {
                 // The blank verdict goes into the page's flags, where the clerk sees it.
                 on_tx!(&mut tx, |c| sqlx::query(
                     "UPDATE pages SET state = 'attached', output_encoding = $1, normalization = $4, \
-                     flags = CASE WHEN NOT $2 THEN flags WHEN flags = '[]' THEN '[\"blank\"]' \
+                     flags = CASE WHEN NOT $2 OR flags LIKE '%\"blank\"%' THEN flags \
+                     WHEN flags = '[]' THEN '[\"blank\"]' \
                      ELSE substr(flags, 1, length(flags) - 1) || ',\"blank\"]' END WHERE id = $3",
                 )
                 .bind(&o.encoding)

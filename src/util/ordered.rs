@@ -8,7 +8,8 @@ use std::sync::{Condvar, Mutex, mpsc};
 
 /// Runs `work(i)` for `i` in `0..count` on `workers` threads and hands each result to `sink` in index
 /// order. An item is started only when it is fewer than `window` items ahead of the last one consumed.
-/// The first error — from `work` (in index order) or from `sink` — stops the run and is returned.
+/// The first error — from `work` (in index order) or from `sink` — stops the run and is returned; a
+/// panic in `work` stops the run and is raised again here.
 pub fn for_each_ordered<T, E, W, S>(count: usize, workers: usize, window: usize, work: W, mut sink: S) -> Result<(), E>
 where
     T: Send,
@@ -29,7 +30,8 @@ where
     // How many results the sink has taken; workers wait on it to stay within the window.
     let consumed = Mutex::new(0usize);
     let moved = Condvar::new();
-    let (tx, rx) = mpsc::channel::<(usize, Result<T, E>)>();
+    // A worker's panic travels to the consumer as a value, so nobody waits forever for its result.
+    let (tx, rx) = mpsc::channel::<(usize, std::thread::Result<Result<T, E>>)>();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -49,7 +51,11 @@ where
                             done = moved.wait(done).unwrap_or_else(|e| e.into_inner());
                         }
                     }
-                    if stop.load(Ordering::Relaxed) || tx.send((i, work(i))).is_err() {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(i)));
+                    if tx.send((i, result)).is_err() {
                         return;
                     }
                 }
@@ -65,6 +71,13 @@ where
         let mut expected = 0;
         while expected < count {
             let Ok((i, r)) = rx.recv() else { break };
+            let r = match r {
+                Ok(r) => r,
+                Err(panic) => {
+                    halt();
+                    std::panic::resume_unwind(panic);
+                }
+            };
             waiting.insert(i, r);
             while let Some(r) = waiting.remove(&expected) {
                 let outcome = r.and_then(|t| sink(expected, t));
@@ -111,6 +124,14 @@ mod tests {
         assert!(r.is_ok());
         assert_eq!(seen, (0..200).collect::<Vec<_>>());
         assert!(ahead.load(Ordering::SeqCst) < 8 + 1, "ran {} ahead", ahead.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_panicking_item_stops_the_run_instead_of_hanging_it() {
+        let r = std::panic::catch_unwind(|| {
+            for_each_ordered(500, 2, 4, |i| if i == 3 { panic!("page {i}") } else { Ok::<usize, ()>(i) }, |_, _| Ok(()))
+        });
+        assert!(r.is_err());
     }
 
     #[test]
