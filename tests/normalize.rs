@@ -160,7 +160,7 @@ fn classified(name: &str, t: &Value) -> (ColourMode, Option<normalize::Layered>,
         Some(c) => geometry::crop(&r, c),
         None => r,
     };
-    let (mode, layers) = normalize::classify(&r, None, dpi);
+    let (mode, layers) = normalize::classify(&r, None, dpi, false);
     (mode, layers, r)
 }
 

@@ -523,6 +523,91 @@ fn the_archive_chain_records_what_it_did_to_each_page_and_the_pdf_shows_it() {
     assert!((w - 595.0).abs() < 2.0 && (h - 842.0).abs() < 2.0, "{w}×{h}");
 }
 
+/// A profile can force the colour mode: every page 1-bit (the seal and the photo too), or every page gray.
+#[test]
+fn a_profile_can_force_every_page_bitonal_or_gray() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    draw(&format!(
+        "generate.page((1240, 1754), seed=70).save({:?}, quality=90, dpi=(150, 150))\n\
+         import random\n\
+         r = random.Random(7)\n\
+         img = Image.new('RGB', (600, 800))\n\
+         img.putdata([(r.randrange(256), r.randrange(256), r.randrange(256)) for _ in range(600 * 800)])\n\
+         img.save({:?}, quality=90, dpi=(150, 150))",
+        dir.join("p1-sealed.jpg").display().to_string(),
+        dir.join("p2-photo.jpg").display().to_string()
+    ));
+    for (mode, colours) in [("bitonal", ["gray", "gray"]), ("gray", ["gray", "gray"])] {
+        let data = tmp.path().join(mode);
+        let prof = profile_with(tmp.path(), mode, &format!("colour_mode = \"{mode}\"\nmin_dpi = 100"), "file");
+        let o =
+            sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        for (pdf, colour) in pdfs(&data, CODE).iter().zip(colours) {
+            qpdf_check(pdf);
+            assert!(check(pdf, Part::A2b).is_empty(), "{:?}", check(pdf, Part::A2b));
+            let list = Command::new("pdfimages").arg("-list").arg(pdf).output().unwrap();
+            let line = String::from_utf8_lossy(&list.stdout).lines().nth(2).unwrap_or_default().to_string();
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // page num type width height color comp bpc enc …
+            assert_eq!(cols.get(5), Some(&colour), "{mode}: {line}");
+            let want = if mode == "bitonal" { ("1", "ccitt") } else { ("8", "jpeg") };
+            assert_eq!((cols[7], cols[8]), want, "{mode}: {line}");
+        }
+        let modes: Vec<(String,)> = query(&data, "SELECT COALESCE(normalization, '') FROM pages ORDER BY id");
+        assert!(modes.iter().all(|(n,)| n.contains(&format!("\"mode\":\"{mode}\""))), "{mode}: {modes:?}");
+    }
+}
+
+/// `optimize_jpeg`: real scans and a generated one go in recoded with fitted Huffman tables — smaller,
+/// and decoding to exactly the scan's pixels.
+#[test]
+fn optimized_jpegs_are_smaller_and_pixel_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    let corpus = repo().join("../shared/corpus");
+    let mut names = Vec::new();
+    for name in ["c02-22.jpg", "francais.jpg"] {
+        if corpus.join(name).exists() {
+            fs::copy(corpus.join(name), dir.join(name)).unwrap();
+            names.push(name.to_string());
+        }
+    }
+    draw(&format!(
+        "generate.noisy(generate.page((1240, 1754), seed=71), 72).save({:?}, quality=85, dpi=(150, 150))",
+        dir.join("scan.jpg").display().to_string()
+    ));
+    names.push("scan.jpg".into());
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "optimize", "optimize_jpeg = true\nmin_dpi = 50", "file");
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let enc: Vec<(String, String)> = query(
+        &data,
+        "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.source_name",
+    );
+    for (name, e) in &enc {
+        assert_eq!(e, "jpeg-optimized", "{name}");
+    }
+    names.sort();
+    for (k, name) in names.iter().enumerate() {
+        let pdf = &pdfs(&data, CODE)[k];
+        qpdf_check(pdf);
+        assert!(check(pdf, Part::A2b).is_empty(), "{:?}", check(pdf, Part::A2b));
+        let original = fs::read(dir.join(name)).unwrap();
+        let embedded = extract_jpegs(pdf, &tmp.path().join(format!("x{k}")));
+        assert_eq!(embedded.len(), 1);
+        assert!(embedded[0].len() < original.len(), "{name}: {} ≥ {}", embedded[0].len(), original.len());
+        let a = image::load_from_memory(&original).unwrap().into_rgb8();
+        let b = image::load_from_memory(&embedded[0]).unwrap().into_rgb8();
+        assert_eq!(a.as_raw(), b.as_raw(), "{name}: pixels differ");
+        println!("{name}: {} → {} bytes", original.len(), embedded[0].len());
+    }
+}
+
 /// The skew left on a page as poppler shows it (0 when no lines stand out).
 fn skew_shown(shown: image::GrayImage, dpi: f64) -> f64 {
     let r = sohoa::pages::Raster {

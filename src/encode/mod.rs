@@ -5,6 +5,7 @@
 //! its encoding so the page record can say what happened to it.
 
 mod g4;
+pub mod jpeg_optimize;
 
 pub use g4::decode_g4;
 
@@ -78,7 +79,7 @@ pub struct EncodedImage {
     /// The stream bytes.
     pub data: Vec<u8>,
     /// What happened, for the page record: `jpeg-passthrough`, `g4-passthrough`, `png-passthrough`, `g4`,
-    /// `flate`, `jpeg`, `jpeg-from-cmyk`.
+    /// `flate`, `jpeg`, `jpeg-from-cmyk`, `jpeg-optimized` (the same coefficients, fitted tables).
     pub label: &'static str,
     /// When `data` is a whole stored blob (a JPEG passed through), its hash: the PDF can refer to the
     /// stored bytes instead of holding a second copy.
@@ -145,7 +146,7 @@ pub fn encode_page(
     turn: Option<PixelTurn>,
 ) -> Result<(EncodedPage, Facts)> {
     let mut facts = Facts::default();
-    if policy.colour_mode != ColourPolicy::Auto {
+    if !policy.colour_mode.decides() {
         let _encoding = metrics::time(Stage::Encode);
         return Ok((encode(page, policy).map(EncodedPage::Single)?, facts));
     }
@@ -157,7 +158,20 @@ pub fn encode_page(
     let binarizing = metrics::time(Stage::Binarize);
     let luma =
         gray.as_ref().filter(|g| (g.width, g.height) == (raster.width, raster.height)).map(|g| g.data.as_slice());
-    let (mode, layers) = crate::normalize::classify(&raster, luma, dpi);
+    let (mode, layers, raster) = match policy.colour_mode {
+        ColourPolicy::Gray => {
+            // Forced gray: the page's lightness, encoded as a contone page.
+            let gray = match gray.filter(|g| (g.width, g.height) == (raster.width, raster.height)) {
+                Some(g) => g,
+                None => raster.gray().into_owned(),
+            };
+            (ColourMode::Gray, None, gray)
+        }
+        forced => {
+            let (mode, layers) = crate::normalize::classify(&raster, luma, dpi, forced == ColourPolicy::Bitonal);
+            (mode, layers, raster)
+        }
+    };
     drop(binarizing);
     facts.mode = Some(mode);
     facts.specks = layers.as_ref().map(|l| l.specks);
@@ -206,8 +220,8 @@ pub fn encode_page(
                 .collect::<Result<Vec<_>>>()?;
             EncodedPage::Layered { base, overlays }
         }
-        // Photos and gray art: a JPEG source is kept, pixels become JPEG.
-        _ if matches!(page, PageImage::Jpeg { .. }) => {
+        // Photos and gray art: a JPEG source is kept (unless the profile forces gray), pixels become JPEG.
+        _ if matches!(page, PageImage::Jpeg { .. }) && policy.colour_mode != ColourPolicy::Gray => {
             let _encoding = metrics::time(Stage::Encode);
             encode(page, policy).map(EncodedPage::Single)?
         }
@@ -252,24 +266,31 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
             let jpeg = jpeg(&r, jpeg_encoder::ColorType::Rgb, policy.jpeg_quality.max(90))?;
             raw_image(&r, ColourSpace::Rgb, 8, Filter::Dct, jpeg, "jpeg-from-cmyk")
         }
-        PageImage::Jpeg { data, width, height, components, inverted, icc } => EncodedImage {
-            width,
-            height,
-            colour_space: match (components, icc) {
-                (1 | 3, Some(profile)) if icc_allowed(&profile, components, policy.pdf) => {
-                    ColourSpace::Icc { components, profile }
-                }
-                (1, _) => ColourSpace::Gray,
-                (4, _) => ColourSpace::Cmyk,
-                _ => ColourSpace::Rgb,
-            },
-            bits: 8,
-            filter: Filter::Dct,
-            inverted,
-            data,
-            label: "jpeg-passthrough",
-            source_blob: None,
-        },
+        PageImage::Jpeg { data, width, height, components, inverted, icc } => {
+            // With `optimize_jpeg`, the same coefficients coded with tables fitted to the page.
+            let (data, label) = match policy.optimize_jpeg.then(|| jpeg_optimize::optimize(&data)).flatten() {
+                Some(smaller) => (smaller, "jpeg-optimized"),
+                None => (data, "jpeg-passthrough"),
+            };
+            EncodedImage {
+                width,
+                height,
+                colour_space: match (components, icc) {
+                    (1 | 3, Some(profile)) if icc_allowed(&profile, components, policy.pdf) => {
+                        ColourSpace::Icc { components, profile }
+                    }
+                    (1, _) => ColourSpace::Gray,
+                    (4, _) => ColourSpace::Cmyk,
+                    _ => ColourSpace::Rgb,
+                },
+                bits: 8,
+                filter: Filter::Dct,
+                inverted,
+                data,
+                label,
+                source_blob: None,
+            }
+        }
         PageImage::G4 { data, width, height, black_is_1 } => EncodedImage {
             width,
             height,

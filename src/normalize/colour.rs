@@ -82,8 +82,9 @@ fn otsu(hist: &[u64; 256]) -> u8 {
 
 /// Classifies a page and, for bitonal and mixed pages, builds the layers (text by Sauvola's threshold,
 /// despeckled). `gray` is the page's lightness when the caller has it already. `None` for pages that stay
-/// contone (gray or colour), or that are already bitonal.
-pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64) -> (ColourMode, Option<Layered>) {
+/// contone (gray or colour), or that are already bitonal. `force_bitonal` makes every page a 1-bit page
+/// with no colour regions (a profile that forces the mode).
+pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) -> (ColourMode, Option<Layered>) {
     let (w, h) = (r.width as usize, r.height as usize);
     let channels = match r.kind {
         RasterKind::Gray => 1,
@@ -159,7 +160,7 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64) -> (ColourMode, Optio
         })
         .collect();
     let total = (w * h) as u64;
-    if colour_px * 3 > total {
+    if colour_px * 3 > total && !force_bitonal {
         return (ColourMode::Colour, None);
     }
     // Luminance against the local paper, sampled every other pixel.
@@ -185,17 +186,17 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64) -> (ColourMode, Optio
     let contrast = 255.0 - ink;
     let (lo, hi) = ((ink + 0.3 * contrast) as usize, (255.0 - 0.3 * contrast) as usize);
     let mid: u64 = if lo < hi { hist[lo..=hi].iter().sum() } else { 0 };
-    if contrast < 40.0 || mid as f64 > samples as f64 * MID_TONES {
+    if !force_bitonal && (contrast < 40.0 || mid as f64 > samples as f64 * MID_TONES) {
         return (if channels == 3 && colour_px * 20 > total { ColourMode::Colour } else { ColourMode::Gray }, None);
     }
     // Text layer: Sauvola; colour pixels are left to the colour regions.
-    let skip = |i: usize| channels == 3 && chroma(i) > CHROMA;
+    let skip = |i: usize| !force_bitonal && channels == 3 && chroma(i) > CHROMA;
     let mut bits = super::binarize::sauvola(luma, w, h, dpi, &skip);
     let (area, reach) = super::binarize::speck_limits(dpi);
     let specks = super::binarize::despeckle(&mut bits, area, reach);
     let text = Raster { width: r.width, height: r.height, kind: RasterKind::Bitonal, data: bits.data };
     // Colour regions: blocks with enough colour pixels, grouped into connected rectangles.
-    let dense: Vec<bool> = colour_blocks.iter().map(|n| *n as usize >= BLOCK * BLOCK / 32).collect();
+    let dense: Vec<bool> = colour_blocks.iter().map(|n| !force_bitonal && *n as usize >= BLOCK * BLOCK / 32).collect();
     let mut seen = vec![false; dense.len()];
     let mut regions = Vec::new();
     for start in 0..dense.len() {
@@ -282,8 +283,8 @@ mod tests {
 
     #[test]
     fn text_is_bitonal_a_seal_makes_it_mixed_a_photo_stays_colour() {
-        assert_eq!(classify(&page(false, false), None, 150.0).0, ColourMode::Bitonal);
-        let (mode, layers) = classify(&page(true, false), None, 150.0);
+        assert_eq!(classify(&page(false, false), None, 150.0, false).0, ColourMode::Bitonal);
+        let (mode, layers) = classify(&page(true, false), None, 150.0, false);
         assert_eq!(mode, ColourMode::Mixed);
         let layers = layers.unwrap();
         assert_eq!(layers.regions.len(), 1);
@@ -295,6 +296,6 @@ mod tests {
             r.width,
             r.height
         );
-        assert_eq!(classify(&page(false, true), None, 150.0).0, ColourMode::Colour);
+        assert_eq!(classify(&page(false, true), None, 150.0, false).0, ColourMode::Colour);
     }
 }

@@ -8,7 +8,7 @@ use crate::encode::{self, EncodedPage, Facts, PixelTurn};
 use crate::error::Result;
 use crate::normalize::{PageNormalization, geometry};
 use crate::pages::{PageImage, Raster, RasterKind};
-use crate::profile::{ColourPolicy, Output};
+use crate::profile::Output;
 use crate::util::metrics::{self, Stage};
 
 /// A page ready for `PdfWriter::add_placed_page`.
@@ -54,7 +54,7 @@ pub fn place_page(
     // Packed 1-bit pixels are neither cropped nor resampled here: their geometry goes into the PDF.
     let pixels = raster.as_ref().is_some_and(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb));
     let resample = pixels && output.target_dpi > 0 && dpi_x > output.target_dpi as f64 * 1.1;
-    let reencoded = pixels && (resample || output.colour_mode == ColourPolicy::Auto);
+    let reencoded = pixels && (resample || output.colour_mode.decides());
     let pixel_crop = if reencoded { norm.crop } else { None };
     let mut content = norm.content;
     let (mut image, mut raster, mut gray) = (image, raster, gray);

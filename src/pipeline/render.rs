@@ -7,7 +7,7 @@ use crate::encode;
 use crate::error::{Failure, Result};
 use crate::normalize::{self, Steps};
 use crate::pages::{self, Limits, PageImage, RasterKind};
-use crate::profile::{BlankPolicy, ColourPolicy, Output, PdfKind, Profile};
+use crate::profile::{BlankPolicy, Output, PdfKind, Profile};
 use crate::store::records::{DocumentRow, Job, PageOutcome, PageRow};
 use crate::util::metrics::{self, Stage};
 use crate::util::ordered::for_each_ordered;
@@ -295,12 +295,8 @@ fn prepare_page(
         deskew: output.deskew,
     };
     let resample = output.target_dpi > 0 && p.dpi_x > output.target_dpi as f64 * 1.1;
-    let needs_pixels = steps.borders
-        || steps.blank
-        || steps.orientation
-        || steps.deskew
-        || resample
-        || output.colour_mode == ColourPolicy::Auto;
+    let needs_pixels =
+        steps.borders || steps.blank || steps.orientation || steps.deskew || resample || output.colour_mode.decides();
     let raster = if needs_pixels { encode::pixels(&image) } else { None };
     drop(decoding);
     let normalizing = metrics::time(Stage::Normalize);

@@ -360,7 +360,8 @@ pub struct Output {
     pub case_bundle: bool,
     /// `keep`: pages go in as scanned (lossless first). `auto`: each page is classified — text pages
     /// become 1-bit G4, text with a seal or signature becomes G4 plus small colour images, photos stay
-    /// contone — for archive copies a tenth of the size with seals still in colour.
+    /// contone — for archive copies a tenth of the size with seals still in colour. `bitonal` or `gray`
+    /// force that mode on every page.
     pub colour_mode: ColourPolicy,
     /// `keep` (no detection), `flag` (detect and record), `omit` (detect, record, and leave blank pages out
     /// of the PDF — never deleted: the image and the verdict stay in the record).
@@ -385,6 +386,10 @@ pub struct Output {
     /// Bring pages scanned above this resolution down to it (they are re-encoded); 0 keeps every
     /// page's resolution.
     pub target_dpi: u32,
+    /// Code a JPEG that goes in unchanged with Huffman tables fitted to it (`jpegtran -optimize`): the
+    /// same pixels, several percent smaller, but no longer the scan's own bytes (the original stays
+    /// stored and referenced in the record).
+    pub optimize_jpeg: bool,
 }
 
 /// What to do with blank pages.
@@ -407,6 +412,17 @@ pub enum ColourPolicy {
     Keep,
     /// Classified per page (bitonal, mixed, gray, colour).
     Auto,
+    /// Every page 1-bit (Sauvola, despeckled, G4): colour and gray are not kept.
+    Bitonal,
+    /// Every page gray (contone pages as gray JPEG).
+    Gray,
+}
+
+impl ColourPolicy {
+    /// Whether pages are looked at (and re-encoded when their mode calls for it).
+    pub fn decides(self) -> bool {
+        self != ColourPolicy::Keep
+    }
 }
 
 impl Default for Output {
@@ -430,6 +446,7 @@ impl Default for Output {
             orientation: false,
             borders: false,
             target_dpi: 0,
+            optimize_jpeg: false,
         }
     }
 }
