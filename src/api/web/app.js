@@ -22,6 +22,9 @@ const TEXT = {
     "complete": "Đầy đủ", "incomplete": "Chưa đủ", "completeness": "Độ đầy đủ",
     "case.fields": "Thông tin hồ sơ", "case.documents": "Tài liệu", "case.pages": "Các trang",
     "case.events": "Nhật ký", "case.open": "Xem", "case.viewer": "Xem PDF", "case.missing": "Còn thiếu",
+    "norm.blank": "trang trắng", "norm.omitted": "không đưa vào PDF", "norm.turn": "xoay", "norm.deskew": "nắn thẳng",
+    "norm.crop": "cắt viền tối", "norm.bitonal": "đen trắng", "norm.mixed": "đen trắng + vùng màu",
+    "norm.gray": "thang xám", "norm.colour": "màu",
     "role": "Loại", "role.input": "Thành phần", "role.result": "Kết quả", "type": "Loại giấy tờ",
     "due": "Hạn giải quyết", "resolved": "Ngày giải quyết", "applicant": "Người nộp", "applicant_id": "Số giấy tờ",
     "contact": "Liên hệ", "result.needed": "Kết quả", "actor": "Người thực hiện", "what": "Việc",
@@ -54,6 +57,9 @@ const TEXT = {
     "received": "Received", "documents": "Documents", "complete": "Complete", "incomplete": "Incomplete",
     "completeness": "Completeness", "case.fields": "Case record", "case.documents": "Documents",
     "case.pages": "Pages", "case.events": "Audit log", "case.open": "View", "case.viewer": "PDF viewer",
+    "norm.blank": "blank", "norm.omitted": "left out of the PDF", "norm.turn": "turned", "norm.deskew": "straightened",
+    "norm.crop": "dark border cut", "norm.bitonal": "black and white", "norm.mixed": "black and white + colour",
+    "norm.gray": "gray", "norm.colour": "colour",
     "case.missing": "Missing", "role": "Role", "role.input": "Input", "role.result": "Result",
     "type": "Document type", "due": "Due", "resolved": "Resolved", "applicant": "Applicant",
     "applicant_id": "ID number", "contact": "Contact", "result.needed": "Result", "actor": "Actor", "what": "Event",
@@ -150,9 +156,22 @@ function caseLink(code) {
   return el("a", { href: "#/case/" + encodeURIComponent(code) }, code);
 }
 
-function thumb(sha, page, caption) {
+function thumb(sha, page, caption, note) {
   return el("div", { class: "thumb" },
-    el("img", { src: `/api/v1/files/${sha}/pages/${page}/thumbnail.jpg`, alt: caption, loading: "lazy" }), caption);
+    el("img", { src: `/api/v1/files/${sha}/pages/${page}/thumbnail.jpg`, alt: caption, loading: "lazy" }), caption,
+    note ? el("div", { class: "muted" }, note) : "");
+}
+
+// What normalization did to a page, in the clerk's language.
+function normNote(p) {
+  const n = p.normalization || {};
+  const parts = [];
+  if (n.blank) parts.push(t("norm.blank") + ((p.encoding || "") === "blank-omitted" ? " · " + t("norm.omitted") : ""));
+  if (n.turns) parts.push(t("norm.turn") + " " + (90 * n.turns) + "°");
+  if (n.deskew) parts.push(t("norm.deskew") + " " + n.deskew.toFixed(2) + "°");
+  if (n.crop) parts.push(t("norm.crop"));
+  if (n.mode) parts.push(t("norm." + n.mode));
+  return parts.join(" · ");
 }
 
 // ---- views -----------------------------------------------------------------------------------------
@@ -238,7 +257,8 @@ async function viewCase(code) {
   const first = d.documents.find((x) => x.state === "attached");
   if (first) open(first);
   const pages = d.pages.map((p) => thumb(p.source_sha256, p.page_index + 1,
-    (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source)));
+    (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source),
+    normNote(p)));
   const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, e.at.replace("T", " ").slice(0, 19)),
     el("td", {}, e.actor), el("td", {}, e.kind)));
   show(el("h1", {}, code, " ", completeBadge(c.complete)),
