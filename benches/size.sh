@@ -41,7 +41,7 @@ for name, (ext, mode) in sets.items():
             img.save(p, compression="group4", dpi=(300, 300))
 PY
 
-printf 'name = "lossless"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "folder"\n[output]\ncontone = "flate"\noptimize_jpeg = true\n' > "$work/lossless.toml"
+printf 'name = "lossless"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "folder"\n[output]\ncontone = "flate"\noptimize_jpeg = true\njbig2 = true\n' > "$work/lossless.toml"
 printf 'name = "archive-size"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "folder"\n[output]\ncontone = "jpeg"\njpeg_quality = 85\ncolour_mode = "auto"\n' > "$work/archive.toml"
 
 size() { du -cb "$@" 2>/dev/null | tail -1 | cut -f1; }

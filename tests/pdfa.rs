@@ -608,6 +608,50 @@ fn optimized_jpegs_are_smaller_and_pixel_identical() {
     }
 }
 
+/// `jbig2`: 1-bit pages (G4 TIFF passed through, a 1-bit PNG) go in as lossless JBIG2 — smaller, and
+/// poppler decodes exactly the scan's pixels.
+#[test]
+fn lossless_jbig2_pages_are_smaller_and_decode_to_the_same_pixels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    draw(&format!(
+        "p = generate.page((1240, 1754), '1', seed=80)\n\
+         p.save({:?}, compression='group4', dpi=(150, 150))\n\
+         generate.page((1240, 1754), '1', seed=81).save({:?}, dpi=(150, 150))",
+        dir.join("p1.tif").display().to_string(),
+        dir.join("p2.png").display().to_string()
+    ));
+    let data = tmp.path().join("data");
+    let prof = profile_with(tmp.path(), "jbig2", "jbig2 = true\nmin_dpi = 100", "folder");
+    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pdf = &pdfs(&data, CODE)[0];
+    qpdf_check(pdf);
+    assert!(check(pdf, Part::A2b).is_empty(), "{:?}", check(pdf, Part::A2b));
+    assert_eq!(image_encodings(pdf), ["jbig2", "jbig2"]);
+    let enc: Vec<(String,)> = query(&data, "SELECT output_encoding FROM pages ORDER BY page_no");
+    assert_eq!(enc, [("jbig2".to_string(),), ("jbig2".to_string(),)]);
+    let out = tmp.path().join("x");
+    fs::create_dir_all(&out).unwrap();
+    let st = Command::new("pdfimages").arg("-png").arg(pdf).arg(out.join("img")).status().unwrap();
+    assert!(st.success());
+    for (k, name) in ["p1.tif", "p2.png"].iter().enumerate() {
+        let shown = image::open(out.join(format!("img-{k:03}.png"))).unwrap().into_luma8();
+        let scan = image::open(dir.join(name)).unwrap().into_luma8();
+        assert_eq!(shown.dimensions(), scan.dimensions());
+        assert!(shown.as_raw() == scan.as_raw(), "{name}: pixels differ");
+    }
+    // Smaller than the same pages as G4.
+    let g4 = tmp.path().join("g4");
+    let prof = profile_with(tmp.path(), "g4", "min_dpi = 100", "folder");
+    let o = sohoa(&g4, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (j, g) = (fs::metadata(pdf).unwrap().len(), fs::metadata(&pdfs(&g4, CODE)[0]).unwrap().len());
+    println!("two 1-bit pages: JBIG2 {j} bytes, G4 {g} bytes");
+    assert!(j < g, "JBIG2 {j} ≥ G4 {g}");
+}
+
 /// The skew left on a page as poppler shows it (0 when no lines stand out).
 fn skew_shown(shown: image::GrayImage, dpi: f64) -> f64 {
     let r = sohoa::pages::Raster {

@@ -237,6 +237,7 @@ impl<W: PdfSink> PdfWriter<W> {
                 p.set("Columns", img.width as i64);
                 d.set("DecodeParms", Object::Dictionary(p));
             }
+            Filter::Jbig2 => d.set("Filter", name("JBIG2Decode")),
             Filter::Ccitt { black_is_1 } => {
                 d.set("Filter", name("CCITTFaxDecode"));
                 let mut p = Dictionary::new();

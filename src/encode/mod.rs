@@ -5,6 +5,7 @@
 //! its encoding so the page record can say what happened to it.
 
 mod g4;
+pub mod jbig2;
 pub mod jpeg_optimize;
 
 pub use g4::decode_g4;
@@ -54,6 +55,8 @@ pub enum Filter {
     },
     /// zlib.
     Flate,
+    /// Lossless JBIG2 (a generic region, embedded organization, no globals).
+    Jbig2,
     /// zlib over PNG-predicted rows (a PNG's own IDAT data).
     FlatePng {
         /// Samples per pixel.
@@ -207,8 +210,7 @@ pub fn encode_page(
         }
         (ColourMode::Mixed, Some(l)) => {
             let _encoding = metrics::time(Stage::Encode);
-            let g4 = encode_g4(&l.text);
-            let base = raw_image(&l.text, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, g4, "mixed");
+            let base = bitonal(&l.text, policy, "mixed", "mixed");
             let quality = policy.jpeg_quality.max(85);
             let overlays = l
                 .regions
@@ -291,26 +293,38 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
                 source_blob: None,
             }
         }
-        PageImage::G4 { data, width, height, black_is_1 } => EncodedImage {
-            width,
-            height,
-            colour_space: ColourSpace::Gray,
-            bits: 1,
-            filter: Filter::Ccitt { black_is_1 },
-            inverted: false,
-            data,
-            label: "g4-passthrough",
-            source_blob: None,
-        },
+        PageImage::G4 { data, width, height, black_is_1 } => {
+            // With `jbig2`, the same pixels as lossless JBIG2 when that is smaller.
+            let smaller = policy
+                .jbig2
+                .then(|| decode_g4(&data, width, height, black_is_1))
+                .flatten()
+                .map(|r| (jbig2::encode(r.width, r.height, &r.data), r))
+                .filter(|(j, _)| j.len() < data.len());
+            match smaller {
+                Some((j, r)) => raw_image(&r, ColourSpace::Gray, 1, Filter::Jbig2, j, "jbig2"),
+                None => EncodedImage {
+                    width,
+                    height,
+                    colour_space: ColourSpace::Gray,
+                    bits: 1,
+                    filter: Filter::Ccitt { black_is_1 },
+                    inverted: false,
+                    data,
+                    label: "g4-passthrough",
+                    source_blob: None,
+                },
+            }
+        }
         PageImage::Png { raster, idat, bits, colors, palette } => {
             let lossy = policy.contone == ContoneEncoding::Jpeg && raster.kind != RasterKind::Bitonal;
             if lossy {
                 return encode_raster(&raster, policy);
             }
             if raster.kind == RasterKind::Bitonal {
-                let g4 = encode_g4(&raster);
-                if g4.len() <= idat.len() {
-                    return Ok(raw_image(&raster, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, g4, "g4"));
+                let coded = bitonal(&raster, policy, "g4", "jbig2");
+                if coded.data.len() <= idat.len() {
+                    return Ok(coded);
                 }
             }
             let space = match (palette, colors) {
@@ -334,6 +348,18 @@ fn icc_allowed(profile: &[u8], components: u8, pdf: PdfKind) -> bool {
         && profile.get(36..40) == Some(b"acsp")
         && profile.get(16..20) == Some(space)
         && (pdf != PdfKind::PdfA1b || profile.get(8).is_some_and(|v| *v <= 2))
+}
+
+/// A 1-bit page as CCITT G4, or — with the profile's `jbig2` — as lossless JBIG2 when that is smaller.
+fn bitonal(r: &Raster, policy: &Output, g4_label: &'static str, jbig2_label: &'static str) -> EncodedImage {
+    let g4 = encode_g4(r);
+    if policy.jbig2 {
+        let j = jbig2::encode(r.width, r.height, &r.data);
+        if j.len() < g4.len() {
+            return raw_image(r, ColourSpace::Gray, 1, Filter::Jbig2, j, jbig2_label);
+        }
+    }
+    raw_image(r, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, g4, g4_label)
 }
 
 fn raw_image(
@@ -372,9 +398,7 @@ fn cmyk_to_rgb(r: &Raster) -> Raster {
 
 fn encode_raster(r: &Raster, policy: &Output) -> Result<EncodedImage> {
     Ok(match (r.kind, policy.contone) {
-        (RasterKind::Bitonal, _) => {
-            raw_image(r, ColourSpace::Gray, 1, Filter::Ccitt { black_is_1: false }, encode_g4(r), "g4")
-        }
+        (RasterKind::Bitonal, _) => bitonal(r, policy, "g4", "jbig2"),
         (RasterKind::Gray, ContoneEncoding::Jpeg) => raw_image(
             r,
             ColourSpace::Gray,
