@@ -108,8 +108,12 @@ impl Pipeline {
         self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &outcomes, &now).await?;
         drop(attaching);
         if l.profile.settings.output.case_folder_view {
-            // Replaced, not only added: a document rendered again (a blank page put back) shows its new PDF.
-            self.views.replace(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+            if doc.pdf_sha256.is_some() {
+                // Rendered again (a blank page put back): the view is replaced by the new PDF.
+                self.views.replace(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+            } else {
+                self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+            }
         }
         tracing::info!(
             document = %name, pages = outcomes.len(), bytes, sha256 = %sha,
