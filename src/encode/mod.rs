@@ -120,9 +120,8 @@ pub struct Facts {
     pub mode: Option<ColourMode>,
     /// Scanner specks taken off the 1-bit layer.
     pub specks: Option<u32>,
-    /// The 1-bit layer was straightened in pixels (the PDF must not turn it again); the margins the
-    /// turn added (left, top, right, bottom).
-    pub deskewed: Option<[usize; 4]>,
+    /// The 1-bit layer was straightened in pixels (the PDF must not turn it again).
+    pub deskewed: bool,
 }
 
 /// A turn the encoder may do in pixels when a page becomes 1-bit anyway: degrees clockwise and the
@@ -195,7 +194,7 @@ pub fn encode_page(
                     kind: RasterKind::Bitonal,
                     data: turned.data,
                 };
-                facts.deskewed = Some(t.grow);
+                facts.deskewed = true;
             }
             let _encoding = metrics::time(Stage::Encode);
             let g4 = encode_g4(&text);

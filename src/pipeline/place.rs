@@ -53,7 +53,7 @@ pub fn place_page(
     let mut crop = norm.crop;
     // Packed 1-bit pixels are neither cropped nor resampled here: their geometry goes into the PDF.
     let pixels = raster.as_ref().is_some_and(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb));
-    let resample = pixels && output.target_dpi > 0 && dpi_x > output.target_dpi as f64 * 1.1;
+    let resample = pixels && output.resamples(dpi_x);
     let reencoded = pixels && (resample || output.colour_mode.decides());
     let pixel_crop = if reencoded { norm.crop } else { None };
     let mut content = norm.content;
@@ -95,7 +95,7 @@ pub fn place_page(
     let turn =
         (norm.deskew != 0.0 && !matches!(exif, 2 | 4 | 5 | 7)).then_some(PixelTurn { degrees: norm.deskew, grow });
     let (encoded, facts) = encode::encode_page(image, raster, gray, output, dpi.0, turn)?;
-    let in_pixels = facts.deskewed.is_some();
+    let in_pixels = facts.deskewed;
     // A photo page whose JPEG was kept as it is: its crop goes back into the PDF.
     let base = match &encoded {
         EncodedPage::Single(i) => (i.width, i.height),

@@ -298,7 +298,7 @@ fn prepare_page(
         orientation: output.orientation,
         deskew: output.deskew,
     };
-    let resample = output.target_dpi > 0 && p.dpi_x > output.target_dpi as f64 * 1.1;
+    let resample = output.resamples(p.dpi_x);
     let needs_pixels =
         steps.borders || steps.blank || steps.orientation || steps.deskew || resample || output.colour_mode.decides();
     let raster = if needs_pixels { encode::pixels(&image) } else { None };

@@ -421,6 +421,13 @@ pub enum ColourPolicy {
     Gray,
 }
 
+impl Output {
+    /// Whether a page at `dpi` is brought down to `target_dpi` (more than 10% above it).
+    pub fn resamples(&self, dpi: f64) -> bool {
+        self.target_dpi > 0 && dpi > self.target_dpi as f64 * 1.1
+    }
+}
+
 impl ColourPolicy {
     /// Whether pages are looked at (and re-encoded when their mode calls for it).
     pub fn decides(self) -> bool {
