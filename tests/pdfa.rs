@@ -153,31 +153,64 @@ fn lossless_pages_are_never_larger_than_their_source() {
 
 #[test]
 fn an_incremental_update_keeps_the_file_valid_for_a_later_signature() {
+    // A signer appends to the file in the layout it found: an xref stream after PDF/A-2b's xref
+    // stream, a classic section after PDF/A-1b's table.
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let prof = profile_with(tmp.path(), "a2b", "", "file");
-    ingest_good(tmp.path(), &prof, &data);
-    let original = fs::read(&pdfs(&data, CODE)[0]).unwrap();
-    let text = String::from_utf8_lossy(&original).to_string();
-    let startxref: usize = text.rsplit("startxref").next().unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    let size: usize =
-        text.split("/Size ").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
-    let id = text.split("/ID").nth(1).unwrap().split(']').next().unwrap().to_string() + "]";
-    // Append one new object (a new Info) with its own xref section and a trailer pointing back.
-    let mut out = original.clone();
-    let obj_at = out.len();
-    out.extend_from_slice(format!("{size} 0 obj\n<< /Title (Signed later) /Producer (sohoa) >>\nendobj\n").as_bytes());
-    let xref_at = out.len();
-    out.extend_from_slice(format!("xref\n0 1\n0000000000 65535 f \n{size} 1\n{obj_at:010} 00000 n \n").as_bytes());
-    out.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R /Info {size} 0 R /Prev {startxref} /ID {id} >>\nstartxref\n{xref_at}\n%%EOF\n", size + 1)
-            .as_bytes(),
-    );
-    let updated = tmp.path().join("updated.pdf");
-    fs::write(&updated, &out).unwrap();
-    qpdf_check(&updated);
-    assert!(pdfinfo(&updated).contains("Title:           Signed later"));
-    assert!(out.starts_with(&original), "the original bytes are untouched");
+    for (kind, xref_stream) in [("pdfa-2b", true), ("pdfa-1b", false)] {
+        let data = tmp.path().join(kind);
+        let prof = profile_with(tmp.path(), kind, &format!("pdf = \"{kind}\""), "file");
+        ingest_good(tmp.path(), &prof, &data);
+        let original = fs::read(&pdfs(&data, CODE)[0]).unwrap();
+        let text = String::from_utf8_lossy(&original).to_string();
+        assert_eq!(text.contains("/Type /XRef") || text.contains("/Type/XRef"), xref_stream, "{kind}: xref layout");
+        let startxref: usize =
+            text.rsplit("startxref").next().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        let size: usize =
+            text.split("/Size ").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+        let id = text.split("/ID").nth(1).unwrap().split(']').next().unwrap().to_string() + "]";
+        // Append one new object (a new Info) with its own cross-reference section pointing back.
+        let mut out = original.clone();
+        let obj_at = out.len();
+        out.extend_from_slice(
+            format!("{size} 0 obj\n<< /Title (Signed later) /Producer (sohoa) >>\nendobj\n").as_bytes(),
+        );
+        let xref_at = out.len();
+        if xref_stream {
+            let mut rows = Vec::new();
+            for at in [obj_at, xref_at] {
+                rows.push(1u8);
+                rows.extend_from_slice(&(at as u32).to_be_bytes());
+                rows.extend_from_slice(&[0, 0]);
+            }
+            out.extend_from_slice(
+                format!(
+                    "{} 0 obj\n<< /Type /XRef /Size {} /Index [{size} 2] /W [1 4 2] /Root 1 0 R /Info {size} 0 R /Prev {startxref} /ID {id} /Length {} >>\nstream\n",
+                    size + 1,
+                    size + 2,
+                    rows.len()
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(&rows);
+            out.extend_from_slice(format!("\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
+        } else {
+            out.extend_from_slice(
+                format!("xref\n0 1\n0000000000 65535 f \n{size} 1\n{obj_at:010} 00000 n \n").as_bytes(),
+            );
+            out.extend_from_slice(
+                format!(
+                    "trailer\n<< /Size {} /Root 1 0 R /Info {size} 0 R /Prev {startxref} /ID {id} >>\nstartxref\n{xref_at}\n%%EOF\n",
+                    size + 1
+                )
+                .as_bytes(),
+            );
+        }
+        let updated = tmp.path().join(format!("{kind}-updated.pdf"));
+        fs::write(&updated, &out).unwrap();
+        qpdf_check(&updated);
+        assert!(pdfinfo(&updated).contains("Title:           Signed later"), "{kind}");
+        assert!(out.starts_with(&original), "the original bytes are untouched");
+    }
 }
 
 #[test]

@@ -1,8 +1,14 @@
 //! A streaming PDF writer: each page's image, content and page object go to the output as soon as they
-//! are produced; only object offsets (8 bytes each) and page ids stay in memory, so a 2,000-page file
-//! costs what one page costs. lopdf serializes the objects; this file owns the layout (header, body,
-//! classic xref table, trailer), which keeps the output deterministic, PDF/A-1 compatible (no object or
-//! xref streams) and ready for an incremental update (a signature) without rewriting anything.
+//! are produced; only object locations (a few bytes each), page ids and at most one pack of small
+//! objects stay in memory, so a 2,000-page file costs what one page costs. lopdf serializes the objects;
+//! this file owns the layout, which keeps the output deterministic and ready for an incremental update
+//! (a signature) without rewriting anything.
+//!
+//! Two layouts: PDF/A-1b (TCVN 14159-1) gets a classic xref table and every object at top level, as
+//! PDF/A-1 requires; PDF/A-2b and plain PDF pack the small dictionaries (pages, page tree, catalog,
+//! Info, bookmarks) into compressed object streams and end with a compressed xref stream, which is
+//! what makes a lossless file no larger than img2pdf's despite the PDF/A metadata. Pages that show
+//! their image the same way share one content stream in both layouts.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -95,15 +101,33 @@ impl<W: Write> Write for Counting<W> {
 
 const CATALOG: u32 = 1;
 const PAGES: u32 = 2;
+/// Objects per object stream: enough to compress well, few enough to keep a pack small in memory.
+const PACK: usize = 100;
+/// Distinct content streams remembered for sharing; scans of one size and geometry need one.
+const SHARED_CONTENTS: usize = 64;
+
+/// Where an object lives, for the cross-reference section.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// Allocated, not written yet.
+    Pending,
+    /// At this byte offset of the file.
+    At(u64),
+    /// Entry `index` of object stream `stream`.
+    Packed { stream: u32, index: u16 },
+}
 
 /// Writes one PDF, page by page.
 pub struct PdfWriter<W: Write> {
     out: Counting<W>,
     kind: PdfKind,
-    offsets: Vec<u64>,
+    slots: Vec<Slot>,
     pages: Vec<u32>,
     output_icc: Option<u32>,
     image_icc: HashMap<[u8; 32], u32>,
+    /// Serialized small objects waiting for their object stream (PDF/A-2b and plain only).
+    pack: Vec<(u32, Vec<u8>)>,
+    contents: HashMap<String, u32>,
 }
 
 fn io_err(e: impl Into<anyhow::Error>) -> Failure {
@@ -121,10 +145,12 @@ impl<W: PdfSink> PdfWriter<W> {
         let mut w = PdfWriter {
             out: Counting { inner: out, pos: 0 },
             kind,
-            offsets: vec![0, 0],
+            slots: vec![Slot::Pending, Slot::Pending],
             pages: Vec::new(),
             output_icc: None,
             image_icc: HashMap::new(),
+            pack: Vec::new(),
+            contents: HashMap::new(),
         };
         let version: &[u8] = if kind == PdfKind::PdfA1b { b"%PDF-1.4\n" } else { b"%PDF-1.7\n" };
         w.out.write_all(version).map_err(io_err)?;
@@ -137,19 +163,61 @@ impl<W: PdfSink> PdfWriter<W> {
     }
 
     fn alloc(&mut self) -> u32 {
-        self.offsets.push(0);
-        self.offsets.len() as u32
+        self.slots.push(Slot::Pending);
+        self.slots.len() as u32
     }
 
     fn begin(&mut self, id: u32) -> Result<()> {
-        self.offsets[(id - 1) as usize] = self.out.pos;
+        self.slots[(id - 1) as usize] = Slot::At(self.out.pos);
         writeln!(self.out, "{id} 0 obj").map_err(io_err)
     }
 
+    /// Object streams and an xref stream: everywhere but PDF/A-1, which forbids both.
+    fn packs(&self) -> bool {
+        self.kind != PdfKind::PdfA1b
+    }
+
+    /// Writes a non-stream object: into the current object stream where the layout packs, else at top level.
     fn object(&mut self, id: u32, obj: Object) -> Result<()> {
+        if self.packs() {
+            let mut bytes = Vec::new();
+            Writer::write_object(&mut bytes, &obj).map_err(io_err)?;
+            self.pack.push((id, bytes));
+            if self.pack.len() >= PACK {
+                self.flush_pack()?;
+            }
+            return Ok(());
+        }
         self.begin(id)?;
         Writer::write_object(&mut self.out, &obj).map_err(io_err)?;
         self.out.write_all(b"\nendobj\n").map_err(io_err)
+    }
+
+    /// Writes the waiting small objects as one compressed object stream.
+    fn flush_pack(&mut self) -> Result<()> {
+        if self.pack.is_empty() {
+            return Ok(());
+        }
+        let stream = self.alloc();
+        let pack = std::mem::take(&mut self.pack);
+        let mut header = String::new();
+        let mut body = Vec::new();
+        for (index, (id, bytes)) in pack.iter().enumerate() {
+            header.push_str(&format!("{id} {} ", body.len()));
+            body.extend_from_slice(bytes);
+            body.push(b'\n');
+            self.slots[(id - 1) as usize] = Slot::Packed { stream, index: index as u16 };
+        }
+        let first = header.len();
+        let mut data = header.into_bytes();
+        data.extend_from_slice(&body);
+        let mut d = Dictionary::new();
+        d.set("Type", name("ObjStm"));
+        d.set("N", pack.len() as i64);
+        d.set("First", first as i64);
+        d.set("Filter", name("FlateDecode"));
+        let packed = crate::encode::flate(&data, 6)?;
+        self.stream(stream, d, &packed)
     }
 
     fn stream(&mut self, id: u32, mut dict: Dictionary, data: &[u8]) -> Result<()> {
@@ -317,9 +385,19 @@ impl<W: PdfSink> PdfWriter<W> {
         for _ in 0..opened {
             content.push_str(" Q");
         }
-        let content_id = self.alloc();
+        let content_id = match self.contents.get(&content) {
+            Some(id) => *id,
+            None => {
+                let id = self.alloc();
+                self.stream(id, Dictionary::new(), content.as_bytes())?;
+                if self.contents.len() >= SHARED_CONTENTS {
+                    self.contents.clear();
+                }
+                self.contents.insert(content, id);
+                id
+            }
+        };
         let page_id = self.alloc();
-        self.stream(content_id, Dictionary::new(), content.as_bytes())?;
         let mut resources = Dictionary::new();
         resources.set("XObject", Object::Dictionary(xobjects));
         let mut page = Dictionary::new();
@@ -344,7 +422,8 @@ impl<W: PdfSink> PdfWriter<W> {
         self.pages.len()
     }
 
-    /// Writes the page tree, outline, metadata, catalog, Info, xref table and trailer; returns the output.
+    /// Writes the page tree, outline, metadata, catalog, Info and the cross-reference section; returns
+    /// the output.
     pub fn finish(mut self, info: &DocInfo) -> Result<W> {
         if self.pages.is_empty() {
             return Err(Failure::bad("no-pages", "a PDF needs at least one page"));
@@ -400,24 +479,75 @@ impl<W: PdfSink> PdfWriter<W> {
         }
         self.object(info_id, Object::Dictionary(d))?;
 
-        let xref_at = self.out.pos;
-        let mut table = String::with_capacity(20 * (self.offsets.len() + 1) + 32);
-        table.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", self.offsets.len() + 1));
-        for off in &self.offsets {
-            table.push_str(&format!("{off:010} 00000 n \n"));
-        }
-        self.out.write_all(table.as_bytes()).map_err(io_err)?;
         let id = Object::String(info.id.to_vec(), StringFormat::Hexadecimal);
         let mut trailer = Dictionary::new();
-        trailer.set("Size", self.offsets.len() as i64 + 1);
         trailer.set("Root", Object::Reference((CATALOG, 0)));
         trailer.set("Info", Object::Reference((info_id, 0)));
         trailer.set("ID", Object::Array(vec![id.clone(), id]));
-        self.out.write_all(b"trailer\n").map_err(io_err)?;
-        Writer::write_object(&mut self.out, &Object::Dictionary(trailer)).map_err(io_err)?;
+        let xref_at = if self.packs() { self.xref_stream(trailer)? } else { self.xref_table(trailer)? };
         write!(self.out, "\nstartxref\n{xref_at}\n%%EOF\n").map_err(io_err)?;
         self.out.flush().map_err(io_err)?;
         Ok(self.out.inner)
+    }
+
+    fn offset(slot: Slot) -> Result<u64> {
+        match slot {
+            Slot::At(off) => Ok(off),
+            _ => Err(Failure::bad("pdf-layout", "an object of the PDF was allocated but never written")),
+        }
+    }
+
+    /// A classic xref table and trailer (PDF/A-1); returns where the table starts.
+    fn xref_table(&mut self, mut trailer: Dictionary) -> Result<u64> {
+        let xref_at = self.out.pos;
+        let mut table = String::with_capacity(20 * (self.slots.len() + 1) + 32);
+        table.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", self.slots.len() + 1));
+        for slot in &self.slots {
+            table.push_str(&format!("{:010} 00000 n \n", Self::offset(*slot)?));
+        }
+        self.out.write_all(table.as_bytes()).map_err(io_err)?;
+        trailer.set("Size", self.slots.len() as i64 + 1);
+        self.out.write_all(b"trailer\n").map_err(io_err)?;
+        Writer::write_object(&mut self.out, &Object::Dictionary(trailer)).map_err(io_err)?;
+        Ok(xref_at)
+    }
+
+    /// The last object stream, then a compressed xref stream carrying the trailer's keys; returns
+    /// where the xref stream starts.
+    fn xref_stream(&mut self, mut trailer: Dictionary) -> Result<u64> {
+        self.flush_pack()?;
+        let xref = self.alloc();
+        let xref_at = self.out.pos;
+        self.slots[(xref - 1) as usize] = Slot::At(xref_at);
+        // Entries: type (1 byte), offset or object-stream number (as wide as the largest), index or
+        // generation (2 bytes, for the free head's 65535).
+        let widest = xref_at.max(self.slots.len() as u64);
+        let width = (((64 - widest.leading_zeros()) as usize).div_ceil(8)).max(1);
+        let mut rows = Vec::with_capacity((self.slots.len() + 1) * (width + 3));
+        let mut row = |kind: u8, field: u64, last: u16| {
+            rows.push(kind);
+            rows.extend_from_slice(&field.to_be_bytes()[8 - width..]);
+            rows.extend_from_slice(&last.to_be_bytes());
+        };
+        row(0, 0, 65535);
+        for slot in &self.slots {
+            match *slot {
+                Slot::Packed { stream, index } => row(2, stream as u64, index),
+                other => row(1, Self::offset(other)?, 0),
+            }
+        }
+        let data = crate::encode::flate(&rows, 6)?;
+        trailer.set("Type", name("XRef"));
+        trailer.set("Size", self.slots.len() as i64 + 1);
+        trailer.set("W", Object::Array(vec![1.into(), (width as i64).into(), 2.into()]));
+        trailer.set("Filter", name("FlateDecode"));
+        trailer.set("Length", data.len() as i64);
+        writeln!(self.out, "{xref} 0 obj").map_err(io_err)?;
+        Writer::write_object(&mut self.out, &Object::Dictionary(trailer)).map_err(io_err)?;
+        self.out.write_all(b"\nstream\n").map_err(io_err)?;
+        self.out.write_all(&data).map_err(io_err)?;
+        self.out.write_all(b"\nendstream\nendobj").map_err(io_err)?;
+        Ok(xref_at)
     }
 
     /// Writes a flat outline (one bookmark per entry) and returns the Outlines object's id.

@@ -105,11 +105,7 @@ pub fn packet(info: &DocInfo) -> String {
     }
     x.push_str("</rdf:Seq></pdfaSchema:property>\n</rdf:li></rdf:Bag></pdfaExtension:schemas>\n");
     x.push_str("</rdf:Description>\n</rdf:RDF>\n</x:xmpmeta>\n");
-    // Padding lets a later tool update the packet in place.
-    for _ in 0..20 {
-        x.push_str(&" ".repeat(99));
-        x.push('\n');
-    }
+    // No padding: a PDF's metadata changes by an incremental update (a new stream), never in place.
     x.push_str("<?xpacket end=\"w\"?>");
     x
 }
