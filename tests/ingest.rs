@@ -283,6 +283,57 @@ fn the_same_file_in_two_cases_is_stored_once_and_attached_to_both() {
 }
 
 #[test]
+fn a_scan_leaving_the_inbox_is_taken_by_the_store_without_a_copy() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = good_case(tmp.path());
+    // A file with a second name outside the inbox could still be changed through it: it is copied.
+    let elsewhere = tmp.path().join("elsewhere.jpg");
+    fs::hard_link(src.join(CODE).join("a4_300.jpg"), &elsewhere).unwrap();
+    let before: Vec<(String, u64, bool)> = walk(&src)
+        .iter()
+        .map(|p| {
+            let m = fs::metadata(p).unwrap();
+            (sha256_file(p), m.ino(), m.nlink() > 1)
+        })
+        .collect();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(walk(&src).is_empty(), "the counter profile empties the inbox: {:?}", walk(&src));
+    for (sha, ino, shared) in &before {
+        let blob = data.join("blobs/sha256").join(&sha[..2]).join(sha);
+        assert_eq!(&sha256_file(&blob), sha, "{}", blob.display());
+        let m = fs::metadata(&blob).unwrap();
+        if *shared {
+            assert_ne!(m.ino(), *ino, "a file with another name is copied");
+        } else {
+            // (A born-digital PDF's case-folder view is one more name of the same blob.)
+            assert_eq!(m.ino(), *ino, "the scan itself, now under its hash");
+        }
+    }
+    assert!(fs::read(&elsewhere).is_ok_and(|b| sha256_hex(&b) == before.iter().find(|b| b.2).unwrap().0));
+    assert_eq!(pdfs(&data, CODE).len(), 14);
+    for p in pdfs(&data, CODE) {
+        qpdf_check(&p);
+    }
+    assert!(fs::read_dir(data.join("blobs/tmp")).unwrap().next().is_none(), "no temporary names are left");
+
+    // A kept inbox stays the clerk's: the store holds copies.
+    let kept = tmp.path().join("kept");
+    generate(&kept.join(CODE), "good");
+    let data = tmp.path().join("data-kept");
+    let o = sohoa(&data, &["ingest", kept.to_str().unwrap(), "--profile", keep_profile(tmp.path()).to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for p in walk(&kept) {
+        let sha = sha256_file(&p);
+        let blob = data.join("blobs/sha256").join(&sha[..2]).join(&sha);
+        assert_ne!(fs::metadata(&blob).unwrap().ino(), fs::metadata(&p).unwrap().ino());
+        assert_eq!(fs::metadata(&p).unwrap().nlink(), 1);
+    }
+}
+
+#[test]
 fn the_same_inputs_give_byte_identical_pdfs_in_fresh_data_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let src = good_case(tmp.path());

@@ -64,11 +64,12 @@ impl Capturer {
         let offset = time::parse_offset(&self.profile.settings.station.utc_offset).unwrap_or(::time::UtcOffset::UTC);
         let blobs = self.blobs.clone();
         let owned: Vec<Candidate> = batch.to_vec();
+        let leaving = self.profile.settings.inbox.after_capture == AfterCapture::Remove;
         // File I/O and hashing run off the async runtime.
         let staged: Vec<Option<(Staged, Hints, String)>> = tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(owned.len());
             for c in &owned {
-                match stage_one(blobs.as_ref(), c, offset) {
+                match stage_one(blobs.as_ref(), c, offset, leaving) {
                     Ok(s) => out.push(s),
                     Err(e) => {
                         for (s, _, _) in out.into_iter().flatten() {
@@ -147,6 +148,7 @@ fn stage_one(
     blobs: &dyn BlobStore,
     c: &Candidate,
     offset: ::time::UtcOffset,
+    leaving: bool,
 ) -> Result<Option<(Staged, Hints, String)>> {
     let mut f = match File::open(&c.path) {
         Ok(f) => f,
@@ -178,7 +180,8 @@ fn stage_one(
             manifest_error: Some(reason),
         },
     };
-    let staged = blobs.stage(&mut f)?;
+    // A file that leaves the inbox may be taken by the store as it is rather than copied.
+    let staged = if leaving { blobs.stage_leaving(&c.path, &mut f)? } else { blobs.stage(&mut f)? };
     Ok(Some((staged, hints, mtime)))
 }
 

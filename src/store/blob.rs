@@ -39,6 +39,14 @@ pub trait StageWrite: Write + Send {
 pub trait BlobStore: Send + Sync {
     /// Streams `reader` into a temporary object, hashing on the way.
     fn stage(&self, reader: &mut dyn Read) -> Result<Staged>;
+    /// Stages an inbox file that leaves the inbox once it is captured (`after_capture = "remove"`).
+    /// A store on the inbox's file system takes the file itself, by a second name, instead of copying
+    /// its bytes: capture then writes nothing but names, and a scan already on disk is not written
+    /// twice. `file` is `path` opened for reading. The default streams a copy, as [`BlobStore::stage`].
+    fn stage_leaving(&self, path: &Path, file: &mut File) -> Result<Staged> {
+        let _ = path;
+        self.stage(file)
+    }
     /// A writer for bytes produced by the pipeline itself.
     fn stage_writer(&self) -> Result<Box<dyn StageWrite>>;
     /// A writer that can also refer to stored blobs: the result is stored as a recipe (its own bytes plus
@@ -312,6 +320,62 @@ impl LocalBlobStore {
     }
 }
 
+impl LocalBlobStore {
+    /// Gives an inbox file a temporary name in the store (a hard link) and hashes it through `file`.
+    /// `None` when the file cannot be taken so: another file system, a file with other names that
+    /// could change it later, a file replaced since it was opened. The inbox name goes once the
+    /// capture commits, and from then on the store's name is the only one.
+    #[cfg(unix)]
+    fn adopt(&self, path: &Path, file: &mut File) -> Result<Option<Staged>> {
+        use std::os::unix::fs::MetadataExt;
+        let before = file.metadata().map_err(|e| ctx("reading", path, e))?;
+        if before.nlink() != 1 {
+            return Ok(None);
+        }
+        let token = uuid::Uuid::now_v7().simple().to_string();
+        let tmp = self.tmp_path(&token);
+        if fs::hard_link(path, &tmp).is_err() {
+            return Ok(None);
+        }
+        let drop_link = |why: Option<Failure>| -> Result<Option<Staged>> {
+            let _ = fs::remove_file(&tmp);
+            why.map_or(Ok(None), Err)
+        };
+        match fs::metadata(&tmp) {
+            Ok(m) if (m.dev(), m.ino()) == (before.dev(), before.ino()) => {}
+            _ => return drop_link(None),
+        }
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return drop_link(Some(Failure::transient("reading the input", e))),
+            }
+        }
+        let after = file.metadata().map_err(|e| ctx("reading", path, e))?;
+        if bytes != before.len() || after.len() != before.len() || after.mtime_nsec() != before.mtime_nsec() {
+            return drop_link(Some(Failure::transient(
+                format!("capturing {}", path.display()),
+                anyhow::anyhow!("the file changed while it was read; it is captured again once it stays still"),
+            )));
+        }
+        let sha256 = hex::encode(hasher.finalize());
+        Ok(Some(Staged { sha256, bytes, token }))
+    }
+
+    #[cfg(not(unix))]
+    fn adopt(&self, _path: &Path, _file: &mut File) -> Result<Option<Staged>> {
+        Ok(None)
+    }
+}
+
 impl BlobStore for LocalBlobStore {
     fn stage(&self, reader: &mut dyn Read) -> Result<Staged> {
         let (token, file) = self.new_temp()?;
@@ -340,6 +404,13 @@ impl BlobStore for LocalBlobStore {
         w.finish()
     }
 
+    fn stage_leaving(&self, path: &Path, file: &mut File) -> Result<Staged> {
+        match self.adopt(path, file)? {
+            Some(staged) => Ok(staged),
+            None => self.stage(file),
+        }
+    }
+
     fn stage_writer(&self) -> Result<Box<dyn StageWrite>> {
         let (token, file) = self.new_temp()?;
         Ok(Box::new(LocalStageWriter {
@@ -365,10 +436,12 @@ impl BlobStore for LocalBlobStore {
     }
 
     fn persist(&self, staged: Vec<Staged>) -> Result<Vec<bool>> {
-        // One round of data fsyncs for the group, then the renames, then one fsync per directory.
+        // One round of data fsyncs for the group, then the renames, then one fsync per directory. The
+        // data sync carries what reading the bytes back needs (size, blocks); the names are made durable
+        // by the directory syncs, so an adopted file already on disk costs no journal commit of its own.
         for s in &staged {
             let p = self.tmp_path(&s.token);
-            File::open(&p).and_then(|f| f.sync_all()).map_err(|e| ctx("syncing a blob", &p, e))?;
+            File::open(&p).and_then(|f| f.sync_data()).map_err(|e| ctx("syncing a blob", &p, e))?;
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut fresh = Vec::with_capacity(staged.len());

@@ -9,7 +9,9 @@
 //!
 //! Writers are serialized the same way on both: SQLite by `BEGIN IMMEDIATE`, PostgreSQL by a
 //! transaction-scoped advisory lock taken first in every writing transaction. Filing pages in capture
-//! order relies on it.
+//! order relies on it. On SQLite the writers of one process also queue on an in-process gate before
+//! `BEGIN IMMEDIATE`: without it they meet SQLite's busy handler, which sleeps in steps of milliseconds
+//! and left a 500-page ingest waiting a second and a half in all.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,6 +26,16 @@ use crate::error::{Failure, Result};
 /// The key of the advisory lock that serializes writers on PostgreSQL.
 const WRITER_LOCK: i64 = 0x0073_6f68_6f61; // "sohoa"
 
+/// The in-process writer gate of one SQLite file, shared by every pool opened on it.
+fn writer_gate(file: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+    static GATES: LazyLock<Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut gates = GATES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    gates.entry(file.to_path_buf()).or_default().clone()
+}
+
 /// A connection pool of either backend.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -35,8 +47,8 @@ pub enum Pool {
 
 /// An open transaction of either backend.
 pub enum Tx {
-    /// SQLite.
-    Sqlite(Transaction<'static, Sqlite>),
+    /// SQLite, with this process's writer gate held when the transaction writes.
+    Sqlite(Transaction<'static, Sqlite>, Option<tokio::sync::OwnedMutexGuard<()>>),
     /// PostgreSQL.
     Postgres(Transaction<'static, Postgres>),
 }
@@ -60,7 +72,7 @@ macro_rules! on_pool {
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match $tx {
-            $crate::store::db::Tx::Sqlite(t) => {
+            $crate::store::db::Tx::Sqlite(t, _) => {
                 let $c = &mut **t;
                 $body
             }
@@ -165,7 +177,7 @@ impl Pool {
     /// A transaction for reading, or writing what no other writer can race (one row by key).
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?, None),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -173,13 +185,25 @@ impl Pool {
     /// A writing transaction that excludes every other writer until it ends.
     pub async fn begin_write(&self) -> Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(p) => {
+                let gate = self.gate().await;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, gate)
+            }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *tx).await?;
                 Tx::Postgres(tx)
             }
         })
+    }
+
+    /// Holds this process's SQLite writers back while a single write statement outside a
+    /// [`Pool::begin_write`] transaction runs (a job claim, a heartbeat); nothing on PostgreSQL.
+    pub async fn gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self {
+            Pool::Sqlite(p) => Some(writer_gate(p.connect_options().get_filename()).lock_owned().await),
+            Pool::Postgres(_) => None,
+        }
     }
 
     /// True for PostgreSQL.
@@ -197,7 +221,7 @@ impl Tx {
     /// Makes the transaction's writes durable.
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _gate) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -208,7 +232,7 @@ impl Tx {
     /// writers' advisory lock — so every early return after [`Pool::begin_write`] rolls back.
     pub async fn rollback(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Sqlite(t, _gate) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())

@@ -379,6 +379,7 @@ impl Records {
     /// whose lease expired (a worker elsewhere that died). Safe because every job is an idempotent
     /// function of stored bytes and its commit is one transaction.
     pub async fn recover_running_jobs(&self) -> Result<u64> {
+        let _gate = self.jobs.gate().await;
         let r = on_pool!(&self.jobs, |p| {
             sqlx::query(
             "UPDATE jobs SET state = 'pending' WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)"
@@ -405,6 +406,7 @@ impl Records {
 
     /// Renews the leases of this worker's running jobs.
     pub async fn heartbeat(&self) -> Result<()> {
+        let _gate = self.jobs.gate().await;
         on_pool!(&self.jobs, |p| sqlx::query(
             "UPDATE jobs SET heartbeat_ms = $1 WHERE state = 'running' AND worker = $2"
         )
@@ -418,6 +420,7 @@ impl Records {
 
     /// Puts one running job back in the queue; 0 when it was not running any more.
     pub async fn requeue(&self, job_id: &str) -> Result<u64> {
+        let _gate = self.jobs.gate().await;
         let r = on_pool!(&self.jobs, |p| sqlx::query(
             "UPDATE jobs SET state = 'pending' WHERE id = $1 AND state = 'running'"
         )
@@ -438,6 +441,7 @@ impl Records {
                ORDER BY kind = 'render' DESC, seq LIMIT 1";
         const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256";
         type Claimed = (String, String, String, i64, String);
+        let _gate = self.jobs.gate().await;
         let row: Option<Claimed> = match &self.jobs {
             Pool::Sqlite(p) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!("{CLAIM}{RETURNING}")))
@@ -466,6 +470,7 @@ impl Records {
 
     /// Sends a job back to the queue after a transient failure, not before `delay`.
     pub async fn retry_later(&self, job_id: &str, delay: Duration, error: &str) -> Result<()> {
+        let _gate = self.jobs.gate().await;
         on_pool!(&self.jobs, |p| sqlx::query(
             "UPDATE jobs SET state = 'pending', not_before_ms = $1, last_error = $2 WHERE id = $3"
         )
