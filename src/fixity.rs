@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::store::{BlobStore, Records};
@@ -57,23 +56,9 @@ fn hash(blobs: &dyn BlobStore, sha: &str) -> std::result::Result<(String, u64), 
     hash_stream(r)
 }
 
-/// SHA-256 and length of everything a reader yields, read in 1 MiB blocks.
+/// SHA-256 and length of everything a reader yields.
 fn hash_stream(mut r: impl Read) -> std::result::Result<(String, u64), String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => {
-                h.update(&buf[..k]);
-                n += k as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok((hex::encode(h.finalize()), n))
+    crate::store::blob::hash_reader(&mut r).map_err(|e| e.to_string())
 }
 
 /// Which recorded files a fixity run covers: those stored between two local dates (inclusive), or all.

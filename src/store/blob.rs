@@ -132,6 +132,25 @@ impl LocalBlobStore {
     }
 }
 
+/// SHA-256 (lower-case hex) and length of everything a reader yields, read in 1 MiB blocks.
+pub fn hash_reader(r: &mut dyn Read) -> io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                bytes += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((hex::encode(hasher.finalize()), bytes))
+}
+
 fn ctx(what: &str, path: &Path, e: io::Error) -> Failure {
     Failure::transient(format!("{what} at {}", path.display()), e)
 }
@@ -345,20 +364,10 @@ impl LocalBlobStore {
             Ok(m) if (m.dev(), m.ino()) == (before.dev(), before.ino()) => {}
             _ => return drop_link(None),
         }
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut bytes = 0u64;
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                    bytes += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return drop_link(Some(Failure::transient("reading the input", e))),
-            }
-        }
+        let (sha256, bytes) = match hash_reader(file) {
+            Ok(h) => h,
+            Err(e) => return drop_link(Some(Failure::transient("reading the input", e))),
+        };
         let after = file.metadata().map_err(|e| ctx("reading", path, e))?;
         if bytes != before.len() || after.len() != before.len() || after.mtime_nsec() != before.mtime_nsec() {
             return drop_link(Some(Failure::transient(
@@ -366,7 +375,6 @@ impl LocalBlobStore {
                 anyhow::anyhow!("the file changed while it was read; it is captured again once it stays still"),
             )));
         }
-        let sha256 = hex::encode(hasher.finalize());
         Ok(Some(Staged { sha256, bytes, token }))
     }
 
