@@ -57,6 +57,9 @@ fn verify_reports_changed_missing_and_unexpected_files() {
     // Flip one byte, delete one, add a stray.
     let mut bytes = fs::read(blob("a4_300.jpg")).unwrap();
     bytes[1000] ^= 0x01;
+    // Stored bytes are read-only; tampering starts by making them writable.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(blob("a4_300.jpg"), fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(blob("a4_300.jpg"), bytes).unwrap();
     fs::remove_file(blob("bitonal.png")).unwrap();
     let stray = "0".repeat(64);

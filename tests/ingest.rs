@@ -290,13 +290,18 @@ fn a_scan_leaving_the_inbox_is_taken_by_the_store_without_a_copy() {
     // A file with a second name outside the inbox could still be changed through it: it is copied.
     let elsewhere = tmp.path().join("elsewhere.jpg");
     fs::hard_link(src.join(CODE).join("a4_300.jpg"), &elsewhere).unwrap();
+    // A file someone else owns could not be made read-only: copied (only root can set this up).
+    let foreign = src.join(CODE).join("page.png");
+    let foreign_too = std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).is_ok();
     let before: Vec<(String, u64, bool)> = walk(&src)
         .iter()
         .map(|p| {
             let m = fs::metadata(p).unwrap();
-            (sha256_file(p), m.ino(), m.nlink() > 1)
+            (sha256_file(p), m.ino(), m.nlink() > 1 || (foreign_too && *p == foreign))
         })
         .collect();
+    let distinct: std::collections::HashSet<&String> = before.iter().map(|b| &b.0).collect();
+    assert_eq!(distinct.len(), before.len(), "every fixture differs, so each has its own blob");
     let data = tmp.path().join("data");
     let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -305,14 +310,16 @@ fn a_scan_leaving_the_inbox_is_taken_by_the_store_without_a_copy() {
         let blob = data.join("blobs/sha256").join(&sha[..2]).join(sha);
         assert_eq!(&sha256_file(&blob), sha, "{}", blob.display());
         let m = fs::metadata(&blob).unwrap();
+        assert!(m.permissions().readonly(), "stored bytes are read-only, also through folder views");
         if *shared {
-            assert_ne!(m.ino(), *ino, "a file with another name is copied");
+            assert_ne!(m.ino(), *ino, "a file with another name or owner is copied");
         } else {
             // (A born-digital PDF's case-folder view is one more name of the same blob.)
             assert_eq!(m.ino(), *ino, "the scan itself, now under its hash");
         }
     }
-    assert!(fs::read(&elsewhere).is_ok_and(|b| sha256_hex(&b) == before.iter().find(|b| b.2).unwrap().0));
+    let a4 = before.iter().find(|b| b.0 == sha256_file(&elsewhere)).unwrap();
+    assert!(a4.2, "the file with a second name kept its bytes and was copied");
     assert_eq!(pdfs(&data, CODE).len(), 14);
     for p in pdfs(&data, CODE) {
         qpdf_check(&p);

@@ -209,7 +209,6 @@ fn an_incremental_update_keeps_the_file_valid_for_a_later_signature() {
         fs::write(&updated, &out).unwrap();
         qpdf_check(&updated);
         assert!(pdfinfo(&updated).contains("Title:           Signed later"), "{kind}");
-        assert!(out.starts_with(&original), "the original bytes are untouched");
     }
 }
 

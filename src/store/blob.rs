@@ -132,6 +132,43 @@ impl LocalBlobStore {
     }
 }
 
+/// True when no process has `file` open for writing: a read lease is granted only then (it is
+/// given back at once). False where leases are not supported, which makes the caller copy.
+#[cfg(unix)]
+fn no_writers(file: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        // SAFETY: a valid open descriptor; F_SETLEASE only sets or clears a lease on it.
+        let granted = unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) } == 0;
+        if granted {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) };
+        }
+        granted
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        false
+    }
+}
+
+/// Seconds since a stored file was last written or given a name, whichever is later: a scan taken
+/// into the store by a second name keeps the scanner's old modification time, but its change time
+/// is the moment it was taken.
+fn age_of(m: &fs::Metadata) -> u64 {
+    let mut last = m.modified().ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let changed = std::time::UNIX_EPOCH + std::time::Duration::new(m.ctime().max(0) as u64, m.ctime_nsec() as u32);
+        last = Some(last.map_or(changed, |t| t.max(changed)));
+    }
+    last.and_then(|t| std::time::SystemTime::now().duration_since(t).ok()).map(|d| d.as_secs()).unwrap_or(0)
+}
+
 /// SHA-256 (lower-case hex) and length of everything a reader yields, read in 1 MiB blocks.
 pub fn hash_reader(r: &mut dyn Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
@@ -341,14 +378,19 @@ impl LocalBlobStore {
 
 impl LocalBlobStore {
     /// Gives an inbox file a temporary name in the store (a hard link) and hashes it through `file`.
-    /// `None` when the file cannot be taken so: another file system, a file with other names that
-    /// could change it later, a file replaced since it was opened. The inbox name goes once the
-    /// capture commits, and from then on the store's name is the only one.
+    /// `None` when the file cannot be taken so, and is copied instead: another file system, a file
+    /// someone else owns (it could not be made read-only), with other names (they could change it),
+    /// replaced since it was opened, or open for writing somewhere (a scanner not done with it). A
+    /// taken file is made read-only before it is hashed, and its size and time stamps must not move
+    /// while it is read. The inbox name goes once the capture commits; from then on the store's name
+    /// is the only one.
     #[cfg(unix)]
     fn adopt(&self, path: &Path, file: &mut File) -> Result<Option<Staged>> {
-        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let before = file.metadata().map_err(|e| ctx("reading", path, e))?;
-        if before.nlink() != 1 {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if before.nlink() != 1 || before.uid() != me {
             return Ok(None);
         }
         let token = uuid::Uuid::now_v7().simple().to_string();
@@ -361,19 +403,27 @@ impl LocalBlobStore {
             why.map_or(Ok(None), Err)
         };
         match fs::metadata(&tmp) {
-            Ok(m) if (m.dev(), m.ino()) == (before.dev(), before.ino()) => {}
+            Ok(m) if (m.dev(), m.ino(), m.nlink()) == (before.dev(), before.ino(), 2) => {}
             _ => return drop_link(None),
         }
+        let readonly = fs::Permissions::from_mode(before.mode() & 0o444);
+        if file.set_permissions(readonly).is_err() || !no_writers(file) {
+            return drop_link(None);
+        }
+        let stamp = |m: &fs::Metadata| (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec());
+        let Ok(held) = file.metadata() else { return drop_link(None) };
         let (sha256, bytes) = match hash_reader(file) {
             Ok(h) => h,
             Err(e) => return drop_link(Some(Failure::transient("reading the input", e))),
         };
-        let after = file.metadata().map_err(|e| ctx("reading", path, e))?;
-        if bytes != before.len() || after.len() != before.len() || after.mtime_nsec() != before.mtime_nsec() {
-            return drop_link(Some(Failure::transient(
-                format!("capturing {}", path.display()),
-                anyhow::anyhow!("the file changed while it was read; it is captured again once it stays still"),
-            )));
+        match file.metadata() {
+            Ok(after) if stamp(&after) == stamp(&held) && bytes == held.len() => {}
+            _ => {
+                return drop_link(Some(Failure::transient(
+                    format!("capturing {}", path.display()),
+                    anyhow::anyhow!("the file changed while it was read; it is captured again once it stays still"),
+                )));
+            }
         }
         Ok(Some(Staged { sha256, bytes, token }))
     }
@@ -447,9 +497,20 @@ impl BlobStore for LocalBlobStore {
         // One round of data fsyncs for the group, then the renames, then one fsync per directory. The
         // data sync carries what reading the bytes back needs (size, blocks); the names are made durable
         // by the directory syncs, so an adopted file already on disk costs no journal commit of its own.
+        // Stored bytes are read-only, also through the folder views that are hard links to them.
         for s in &staged {
             let p = self.tmp_path(&s.token);
-            File::open(&p).and_then(|f| f.sync_data()).map_err(|e| ctx("syncing a blob", &p, e))?;
+            File::open(&p)
+                .and_then(|f| {
+                    f.sync_data()?;
+                    let mut perms = f.metadata()?.permissions();
+                    if !perms.readonly() {
+                        perms.set_readonly(true);
+                        f.set_permissions(perms)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| ctx("syncing a blob", &p, e))?;
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut fresh = Vec::with_capacity(staged.len());
@@ -534,8 +595,8 @@ impl BlobStore for LocalBlobStore {
 
     fn age(&self, sha256: &str) -> Result<u64> {
         let p = self.existing(sha256)?.unwrap_or(self.final_path(sha256)?);
-        let m = fs::metadata(&p).and_then(|m| m.modified()).map_err(|e| ctx("reading a blob's age", &p, e))?;
-        Ok(std::time::SystemTime::now().duration_since(m).map(|d| d.as_secs()).unwrap_or(0))
+        let m = fs::metadata(&p).map_err(|e| ctx("reading a blob's age", &p, e))?;
+        Ok(age_of(&m))
     }
 
     fn remove(&self, sha256: &str) -> Result<()> {
@@ -546,16 +607,9 @@ impl BlobStore for LocalBlobStore {
     fn stale_temporaries(&self) -> Result<Vec<(String, u64)>> {
         let dir = self.root.join("tmp");
         let mut out = Vec::new();
-        let now = std::time::SystemTime::now();
         for e in fs::read_dir(&dir).map_err(|e| ctx("listing temporaries", &dir, e))? {
             let e = e.map_err(|e| ctx("listing temporaries", &dir, e))?;
-            let age = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let age = e.metadata().map(|m| age_of(&m)).unwrap_or(0);
             out.push((e.file_name().to_string_lossy().into_owned(), age));
         }
         Ok(out)
@@ -590,6 +644,39 @@ mod tests {
         let back = store.read_all("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824").unwrap();
         assert_eq!(back, b"hello");
         assert_eq!(store.list().unwrap().len(), 1);
+        assert!(store.stale_temporaries().unwrap().is_empty());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_leaving_file_is_taken_read_only_and_aged_from_when_it_was_taken() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(&dir.path().join("blobs")).unwrap();
+        let scan = dir.path().join("scan.jpg");
+        fs::write(&scan, b"scanned two days ago").unwrap();
+        let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        File::options().write(true).open(&scan).unwrap().set_modified(two_days).unwrap();
+        let ino = fs::metadata(&scan).unwrap().ino();
+
+        let staged = store.stage_leaving(&scan, &mut File::open(&scan).unwrap()).unwrap();
+        let sha = staged.sha256.clone();
+        store.persist(vec![staged]).unwrap();
+        let blob = store.final_path(&sha).unwrap();
+        let m = fs::metadata(&blob).unwrap();
+        assert_eq!(m.ino(), ino, "taken, not copied");
+        assert!(m.permissions().readonly(), "stored bytes are read-only");
+        assert!(store.age(&sha).unwrap() < 60, "a sweep must not take it for an old orphan");
+        assert_eq!(store.read_all(&sha).unwrap(), b"scanned two days ago");
+
+        // Open for writing elsewhere (a scanner not done with it): copied.
+        let busy = dir.path().join("busy.jpg");
+        fs::write(&busy, b"still being written").unwrap();
+        let _writer = File::options().append(true).open(&busy).unwrap();
+        let staged = store.stage_leaving(&busy, &mut File::open(&busy).unwrap()).unwrap();
+        let sha = staged.sha256.clone();
+        store.persist(vec![staged]).unwrap();
+        assert_ne!(fs::metadata(store.final_path(&sha).unwrap()).unwrap().ino(), fs::metadata(&busy).unwrap().ino());
         assert!(store.stale_temporaries().unwrap().is_empty());
     }
 

@@ -533,7 +533,7 @@ impl Records {
         detail: &serde_json::Value,
         at: &str,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_write().await?;
         insert_event(&mut tx, at, actor, kind, case, None, None, sha256, detail).await?;
         tx.commit().await
     }

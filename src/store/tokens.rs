@@ -91,7 +91,7 @@ impl Records {
             expires_at: expires_at.map(str::to_string),
             revoked_at: None,
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_write().await?;
         crate::store::db::on_tx!(&mut tx, |c| {
             sqlx::query(
             "INSERT INTO tokens (id, sha256, role, unit, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -138,7 +138,7 @@ impl Records {
 
     /// Revokes a token; false when there is no live token with that id.
     pub async fn revoke_token(&self, id: &str, actor: &str, at: &str) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_write().await?;
         let n = crate::store::db::on_tx!(&mut tx, |c| sqlx::query(
             "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
         )

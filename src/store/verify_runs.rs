@@ -46,6 +46,7 @@ impl Records {
             }
         }
         let id = new_id();
+        let _gate = self.pool().gate().await;
         on_pool!(self.pool(), |p| sqlx::query(
             "INSERT INTO verify_runs (id, started_at, since, until) VALUES ($1, $2, $3, $4)"
         )
@@ -72,7 +73,7 @@ impl Records {
         actor: &str,
         at: &str,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_write().await?;
         on_tx!(&mut tx, |c| sqlx::query(
             "UPDATE verify_runs SET last_sha256 = CASE WHEN $1 = '' THEN last_sha256 ELSE $1 END, \
              checked = $2, failures = $3 WHERE id = $4",
@@ -114,7 +115,7 @@ impl Records {
 
     /// Marks a run finished and records the `fixity` event that sums it up.
     pub async fn finish_verify_run(&self, id: &str, actor: &str, detail: &serde_json::Value, at: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_write().await?;
         on_tx!(&mut tx, |c| sqlx::query("UPDATE verify_runs SET finished_at = $1 WHERE id = $2")
             .bind(at)
             .bind(id)
