@@ -35,9 +35,12 @@ subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEV
 s = time.monotonic() - t
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(f"{label:<34} {pages} pages in {s:6.2f} s = {pages / s:7.1f} pages/s, peak RSS {rss:6.1f} MiB")
+with open(__import__("os").environ["RATES"], "a") as f:
+    f.write(f"{label}\t{pages / s}\n")
 PY
 }
 
+export RATES="$work/rates.tsv"; : > "$RATES"
 echo "input: $pages JPEGs, $(python3 -c "print(round($mb_per_page, 2))") MB each, $(nproc) cores"
 sync
 dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fsync 2>"$work/dd.log"; rm -f "$work/dd.bin"
@@ -74,3 +77,14 @@ for f in sorted(glob.glob(sys.argv[1] + "/H15*/*.jpg")):
         out.write(img2pdf.convert(f)); out.flush(); os.fsync(out.fileno())
 ' "$jpegs" "$work/img2pdf-each"
 echo "sohoa output: $(du -sh "$work/data/blobs" | cut -f1) in blobs (originals + PDFs); img2pdf: $(du -sh "$work/img2pdf.pdf" | cut -f1)"
+python3 - "$RATES" "$mbps_num" "$mb_per_page" <<'PY'
+import sys
+rates = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip())
+rates = {k: float(v) for k, v in rates.items()}
+limit = float(sys.argv[2]) / float(sys.argv[3])
+img = {k: v for k, v in rates.items() if k.startswith("img2pdf")}
+for k, v in rates.items():
+    if k.startswith("sohoa"):
+        ratios = ", ".join(f"{v / r:.2f}x {name.split('(')[1].rstrip(')')}" for name, r in img.items())
+        print(f"{k}: {ratios} img2pdf; the copy's disk limit is {limit / v:.2f}x its rate")
+PY
