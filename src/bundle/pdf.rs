@@ -69,8 +69,8 @@ impl DocInfo {
 
 /// Where a PDF goes. A sink that can refer to stored blobs lets a passed-through scan be stored once.
 pub trait PdfSink: Write {
-    /// Appends stored blob `sha256` (`len` bytes) by reference; false when the sink cannot.
-    fn refer(&mut self, _sha256: &str, _len: u64) -> io::Result<bool> {
+    /// Appends stored blob `sha256`, whose bytes are `data`, by reference; false when the sink cannot.
+    fn refer(&mut self, _sha256: &str, _data: &[u8]) -> io::Result<bool> {
         Ok(false)
     }
 }
@@ -78,8 +78,8 @@ pub trait PdfSink: Write {
 impl PdfSink for Vec<u8> {}
 
 impl PdfSink for Box<dyn crate::store::blob::StageWrite> {
-    fn refer(&mut self, sha256: &str, len: u64) -> io::Result<bool> {
-        self.reference(sha256, len).map_err(io::Error::other)
+    fn refer(&mut self, sha256: &str, data: &[u8]) -> io::Result<bool> {
+        self.reference(sha256, data).map_err(io::Error::other)
     }
 }
 
@@ -325,13 +325,12 @@ impl<W: PdfSink> PdfWriter<W> {
         self.begin(image_id)?;
         Writer::write_object(&mut self.out, &Object::Dictionary(d)).map_err(io_err)?;
         self.out.write_all(b"\nstream\n").map_err(io_err)?;
-        let len = img.data.len() as u64;
         let referred = match &img.source_blob {
-            Some(sha) => self.out.inner.refer(sha, len).map_err(io_err)?,
+            Some(sha) => self.out.inner.refer(sha, &img.data).map_err(io_err)?,
             None => false,
         };
         if referred {
-            self.out.pos += len;
+            self.out.pos += img.data.len() as u64;
         } else {
             self.out.write_all(&img.data).map_err(io_err)?;
         }

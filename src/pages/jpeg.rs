@@ -101,24 +101,16 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                 icc_chunks.push((seg[12], seg[14..].to_vec()))
             }
             0xDA => {
-                // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart.
-                let mut j = i + len;
-                loop {
-                    // Only 0xFF bytes can start a marker: jump from one to the next (a scan is megabytes).
-                    match b.get(j..).and_then(|rest| memchr::memchr(0xFF, rest)) {
-                        Some(k) => j += k,
-                        None => return Err(truncated()),
-                    }
-                    if j + 1 >= b.len() {
-                        return Err(truncated());
-                    }
-                    if b[j + 1] != 0x00 && !(0xD0..=0xD7).contains(&b[j + 1]) && b[j + 1] != 0xFF {
-                        break;
-                    }
-                    j += 1;
+                // Everything the header needs comes before the first scan; what follows only has to
+                // be complete. Entropy-coded data never holds 0xFF 0xD9 (a 0xFF there is stuffed as
+                // 0xFF00 or starts a restart marker), so the file is whole when that pair appears
+                // after this point: searched from the end, it is found at once rather than after
+                // megabytes of stuffed bytes. (Only a quantization table between progressive scans
+                // could hold the pair by chance and let a file cut short after it through.)
+                if memchr::memmem::rfind(&b[i + len..], &[0xFF, 0xD9]).is_none() {
+                    return Err(truncated());
                 }
-                i = j;
-                continue;
+                break;
             }
             _ => {}
         }

@@ -28,9 +28,10 @@ pub struct Staged {
 pub trait StageWrite: Write + Send {
     /// Flushes and returns the staged blob.
     fn finish(self: Box<Self>) -> Result<Staged>;
-    /// Appends the whole of stored blob `sha256` (`len` bytes) by reference instead of copying it.
+    /// Appends the whole of stored blob `sha256`, whose bytes the caller holds as `data`, by reference
+    /// instead of copying it (the hash is taken over `data`, not read back from the store).
     /// Returns false when this writer cannot refer (the caller then writes the bytes).
-    fn reference(&mut self, _sha256: &str, _len: u64) -> Result<bool> {
+    fn reference(&mut self, _sha256: &str, _data: &[u8]) -> Result<bool> {
         Ok(false)
     }
 }
@@ -283,23 +284,17 @@ impl StageWrite for LocalCompositeWriter {
         Ok(Staged { sha256, bytes: self.bytes, token: self.token.clone() })
     }
 
-    fn reference(&mut self, sha256: &str, len: u64) -> Result<bool> {
+    fn reference(&mut self, sha256: &str, data: &[u8]) -> Result<bool> {
         // Only whole, plain blobs are referred to: a recipe never points at another recipe.
         let store = LocalBlobStore { root: self.root.clone() };
         let p = store.final_path(sha256)?;
-        let Ok(mut f) = File::open(&p) else { return Ok(false) };
-        if f.metadata().map(|m| m.len()).unwrap_or(0) != len {
+        let len = data.len() as u64;
+        if fs::metadata(&p).ok().filter(|m| m.is_file()).map(|m| m.len()) != Some(len) {
             return Ok(false);
         }
         // The hash covers the referenced bytes too: the recipe's name is the hash of what it reads as.
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| ctx("reading a referenced blob", &p, e))?;
-            if n == 0 {
-                break;
-            }
-            self.hasher.update(&buf[..n]);
-        }
+        // `data` was read from that blob for this page, so it need not be read again.
+        self.hasher.update(data);
         self.flush_pending().map_err(|e| Failure::transient("writing a blob", e))?;
         let w = &mut self.out;
         w.write_all(b"R")
@@ -689,8 +684,8 @@ mod tests {
         store.persist(vec![inner]).unwrap();
         let mut w = store.stage_composite_writer().unwrap();
         w.write_all(b"head").unwrap();
-        assert!(w.reference(&inner_sha, 12).unwrap());
-        assert!(!w.reference(&inner_sha, 11).unwrap(), "a wrong length is not referred to");
+        assert!(w.reference(&inner_sha, b"-scan bytes-").unwrap());
+        assert!(!w.reference(&inner_sha, b"-scan bytes").unwrap(), "a wrong length is not referred to");
         w.write_all(b"tail").unwrap();
         let staged = w.finish().unwrap();
         let want = b"head-scan bytes-tail";
