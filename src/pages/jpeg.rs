@@ -47,7 +47,12 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
         };
         i += 1;
         match m {
-            0xD9 => break,
+            0xD9 => {
+                return Err(Failure::bad(
+                    "empty-image",
+                    "the JPEG ends before any image data (no scan); the scanner wrote only its header",
+                ));
+            }
             0x01 | 0xD0..=0xD7 => continue,
             _ => {}
         }
@@ -105,8 +110,8 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                 // be complete. Entropy-coded data never holds 0xFF 0xD9 (a 0xFF there is stuffed as
                 // 0xFF00 or starts a restart marker), so the file is whole when that pair appears
                 // after this point: searched from the end, it is found at once rather than after
-                // megabytes of stuffed bytes. (Only a quantization table between progressive scans
-                // could hold the pair by chance and let a file cut short after it through.)
+                // megabytes of stuffed bytes. (Only a segment between progressive scans — a table,
+                // a comment — could hold the pair by chance and let a file cut short after it through.)
                 if memchr::memmem::rfind(&b[i + len..], &[0xFF, 0xD9]).is_none() {
                     return Err(truncated());
                 }
@@ -250,5 +255,17 @@ mod tests {
         let p = a.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         a[p + 1] = 0xC9;
         assert!(matches!(scan(&a), Err(Failure::BadInput { code: "arithmetic-jpeg", .. })));
+    }
+
+    #[test]
+    fn a_header_without_a_scan_is_refused_and_data_after_the_end_is_not() {
+        let j = tiny_jpeg(None);
+        let sos = j.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let mut header_only = j[..sos].to_vec();
+        header_only.extend_from_slice(&[0xFF, 0xD9]);
+        assert!(matches!(scan(&header_only), Err(Failure::BadInput { code: "empty-image", .. })));
+        let mut trailing = j.clone();
+        trailing.extend_from_slice(b"vendor trailer after the end marker");
+        assert_eq!(scan(&trailing).unwrap().width, 16);
     }
 }

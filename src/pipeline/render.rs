@@ -326,15 +326,22 @@ fn prepare_page(
         return Ok(Prepared::Blank(norm));
     }
     let whole_blob = bytes.len();
+    // Test builds keep the input to prove the rule below; release builds let it go before encoding.
+    let kept = cfg!(debug_assertions).then(|| bytes.clone());
     drop(bytes);
     // Timed inside, by stage (rotate, binarize, encode).
     let Placed { mut encoded, placement, dpi, facts, geometry } =
         place_page(image, raster, gray, &norm, (p.dpi_x, p.dpi_y), output, exif)?;
-    // A JPEG that is the whole stored input is referred to, not copied.
+    // A JPEG that is the whole stored input is referred to, not copied, and the PDF's hash is taken
+    // over these bytes: a passed-through JPEG as long as its blob is that blob (`jpeg::load` takes a
+    // file's bytes whole; a JPEG from inside a PDF is always shorter than the PDF).
     if let encode::EncodedPage::Single(img) = &mut encoded
         && img.label == "jpeg-passthrough"
         && img.data.len() == whole_blob
     {
+        if let Some(input) = &kept {
+            assert!(img.data[..] == input[..], "a passed-through JPEG differs from its stored input");
+        }
         img.source_blob = Some(p.sha256.clone());
     }
     norm.mode = facts.mode.map(|m| m.as_str().to_string());
