@@ -72,7 +72,22 @@ fn spawn(data: &Path, profile: &Path, log: &Path) -> Service {
     Service(child)
 }
 
+/// Whether a process has installed its SIGTERM handler yet (`SigCgt` in /proc): a stop request before
+/// that, in the first milliseconds of a start, ends any program, and is not what a test means to send.
+fn handles_sigterm(pid: u32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).map(str::trim).unwrap_or("0");
+    u64::from_str_radix(caught, 16).is_ok_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
 fn sigterm(child: &mut Child) -> std::process::ExitStatus {
+    let t = Instant::now();
+    while !handles_sigterm(child.id()) && t.elapsed() < Duration::from_secs(10) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let t = Instant::now();
     loop {
