@@ -190,22 +190,22 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
 
     ticker.abort();
     bar.finish_and_clear();
-    let states = d.records.intake_states(&ids).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let fates = d.records.page_fates(&ids).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut report = RunReport {
-        files: total,
-        captured,
-        already_captured: duplicates,
-        vanished,
-        quarantined: states
-            .iter()
-            .filter(|(_, s, _)| s == "quarantined")
-            .map(|(file, _, reason)| Problem { file: file.clone(), reason: reason.clone().unwrap_or_default() })
-            .collect(),
-        seconds: started.elapsed().as_secs_f64(),
-        ..RunReport::default()
-    };
-    report.count_pages(&fates);
+    let mut report = RunReport::default();
+    (report.files, report.captured, report.already_captured, report.vanished) = (total, captured, duplicates, vanished);
+    // A part of the run at a time: the report holds counts and problems, not every page of the run.
+    for part in ids.chunks(500) {
+        let states = d.records.intake_states(part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        report.quarantined.extend(
+            states
+                .into_iter()
+                .filter(|(_, s, _)| s == "quarantined")
+                .map(|(file, _, reason)| Problem { file, reason: reason.unwrap_or_default() }),
+        );
+        let fates = d.records.page_fates(part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        report.count_pages(&fates);
+    }
+    drop(ids);
+    report.seconds = started.elapsed().as_secs_f64();
     report.pages_per_second = report.pages as f64 / report.seconds.max(0.001);
     report.stage_seconds = crate::util::metrics::totals()
         .into_iter()

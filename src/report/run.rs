@@ -47,6 +47,9 @@ pub struct RunReport {
     pub quarantined: Vec<Problem>,
     /// Wall time.
     pub seconds: f64,
+    /// Cases and documents counted so far, while the pages are counted a part at a time.
+    #[serde(skip)]
+    seen: (BTreeSet<String>, BTreeSet<String>),
     /// Pages per second over the whole run.
     pub pages_per_second: f64,
     /// Seconds spent per stage in this process, summed over the workers (they overlap: the sum may
@@ -55,10 +58,10 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// Fills the page figures from what became of each page.
+    /// Adds to the page figures what became of these pages; called a part of the run at a time, so
+    /// the report never holds every page of a long run.
     pub fn count_pages(&mut self, fates: &[PageFate]) {
-        let mut cases = BTreeSet::new();
-        let mut documents = BTreeSet::new();
+        let (mut cases, mut documents) = std::mem::take(&mut self.seen);
         for p in fates {
             self.pages += 1;
             if let Some(c) = &p.case_code
@@ -85,6 +88,7 @@ impl RunReport {
         }
         self.dossiers = cases.len();
         self.documents = documents.len();
+        self.seen = (cases, documents);
     }
 
     /// As CSV: one `item,value,detail` line per figure, then one per problem.
