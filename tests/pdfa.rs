@@ -20,13 +20,19 @@ fn profile_with(dir: &Path, name: &str, output: &str, grouping: &str) -> PathBuf
     p
 }
 
+/// Ingests `tmp/src` under `profile` into `data`; the run must succeed.
+fn ingest_src(tmp: &Path, profile: &Path, data: &Path) {
+    let src = tmp.join("src");
+    let o = sohoa(data, &["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 fn ingest_good(tmp: &Path, profile: &Path, data: &Path) -> PathBuf {
     let src = tmp.join("src");
     if !src.exists() {
         generate(&src.join(CODE), "good");
     }
-    let o = sohoa(data, &["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    ingest_src(tmp, profile, data);
     src.join(CODE)
 }
 
@@ -260,8 +266,7 @@ fn a_case_bundle_has_every_scanned_document_and_a_vietnamese_bookmark_each() {
     let src = tmp.path().join("src").join(CODE);
     generate(&src, "good");
     fs::write(src.join("manifest.json"), r#"{"files": {"a4_300.jpg": {"document_type": "Đơn đề nghị"}}}"#).unwrap();
-    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    ingest_src(tmp.path(), &prof, &data);
     let bundle = data.join("cases").join(CODE).join(format!("{CODE}.pdf"));
     qpdf_check(&bundle);
     assert!(check(&bundle, Part::A2b).is_empty(), "{:?}", check(&bundle, Part::A2b));
@@ -386,8 +391,7 @@ fn a_skewed_scan_is_straightened_in_the_placement_matrix_without_touching_its_by
     let skewed = fs::read(dir.join("p1-skewed.jpg")).unwrap();
     let data = tmp.path().join("data");
     let prof = profile_with(tmp.path(), "deskew", "deskew = true\nmin_dpi = 100", "file");
-    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    ingest_src(tmp.path(), &prof, &data);
     let enc: Vec<(String, String)> = query(
         &data,
         "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.seq",
@@ -419,8 +423,7 @@ fn a_page_scanned_sideways_is_shown_upright_and_its_image_untouched() {
     ));
     let data = tmp.path().join("data");
     let prof = profile_with(tmp.path(), "orient", "orientation = true\ndeskew = true\nmin_dpi = 100", "file");
-    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    ingest_src(tmp.path(), &prof, &data);
     let enc: Vec<(String, String)> = query(
         &data,
         "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.seq",
@@ -483,8 +486,7 @@ fn the_archive_chain_records_what_it_did_to_each_page_and_the_pdf_shows_it() {
          target_dpi = 300\nmin_dpi = 100\ncontone = \"jpeg\"",
         "folder",
     );
-    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    ingest_src(tmp.path(), &prof, &data);
     let rows: Vec<(String, String, String)> = query(
         &data,
         "SELECT i.source_name, p.output_encoding, COALESCE(p.normalization, '{}') FROM pages p \
@@ -615,8 +617,7 @@ fn optimized_jpegs_are_smaller_and_pixel_identical() {
     names.push("scan.jpg".into());
     let data = tmp.path().join("data");
     let prof = profile_with(tmp.path(), "optimize", "optimize_jpeg = true\nmin_dpi = 50", "file");
-    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    ingest_src(tmp.path(), &prof, &data);
     let enc: Vec<(String, String)> = query(
         &data,
         "SELECT i.source_name, p.output_encoding FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY i.source_name",
@@ -656,8 +657,7 @@ fn lossless_jbig2_pages_are_smaller_and_decode_to_the_same_pixels() {
     ));
     let data = tmp.path().join("data");
     let prof = profile_with(tmp.path(), "jbig2", "jbig2 = true\nmin_dpi = 100", "folder");
-    let o = sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap(), "--profile", prof.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    ingest_src(tmp.path(), &prof, &data);
     let pdf = &pdfs(&data, CODE)[0];
     qpdf_check(pdf);
     assert!(check(pdf, Part::A2b).is_empty(), "{:?}", check(pdf, Part::A2b));

@@ -540,12 +540,7 @@ impl<W: PdfSink> PdfWriter<W> {
         trailer.set("Size", self.slots.len() as i64 + 1);
         trailer.set("W", Object::Array(vec![1.into(), (width as i64).into(), 2.into()]));
         trailer.set("Filter", name("FlateDecode"));
-        trailer.set("Length", data.len() as i64);
-        writeln!(self.out, "{xref} 0 obj").map_err(io_err)?;
-        Writer::write_object(&mut self.out, &Object::Dictionary(trailer)).map_err(io_err)?;
-        self.out.write_all(b"\nstream\n").map_err(io_err)?;
-        self.out.write_all(&data).map_err(io_err)?;
-        self.out.write_all(b"\nendstream\nendobj").map_err(io_err)?;
+        self.stream(xref, trailer, &data)?;
         Ok(xref_at)
     }
 
