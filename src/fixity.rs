@@ -93,7 +93,7 @@ pub async fn verify_run(
     let stored: std::sync::Arc<HashSet<String>> = {
         let blobs = blobs.clone();
         std::sync::Arc::new(
-            tokio::task::spawn_blocking(move || blobs.list())
+            crate::util::cpu::blocking(move || blobs.list())
                 .await
                 .map_err(|e| crate::error::Failure::transient("listing the blob store", e))??
                 .into_iter()
@@ -105,7 +105,7 @@ pub async fn verify_run(
     for batch in files.chunks(CHECKPOINT_FILES) {
         let part: Vec<String> = batch.to_vec();
         let (blobs, stored) = (blobs.clone(), stored.clone());
-        let results = tokio::task::spawn_blocking(move || hash_all(blobs.as_ref(), &stored, &part, threads))
+        let results = crate::util::cpu::blocking(move || hash_all(blobs.as_ref(), &stored, &part, threads))
             .await
             .map_err(|e| crate::error::Failure::transient("fixity task", e))?;
         let mut found = Vec::new();

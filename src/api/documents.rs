@@ -96,7 +96,7 @@ pub(super) async fn thumbnail(
         .acquire()
         .await
         .map_err(|_| ApiError::from(crate::error::Failure::transient("thumbnails", anyhow::anyhow!("closed"))))?;
-    let made = tokio::task::spawn_blocking(move || thumbs.get(blobs.as_ref(), &sha, n - 1, limits))
+    let made = crate::util::cpu::blocking(move || thumbs.get(blobs.as_ref(), &sha, n - 1, limits))
         .await
         .map_err(|e| crate::error::Failure::transient("thumbnail task", e))?;
     match made {
@@ -197,7 +197,7 @@ fn serve_blob(
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     let blobs = api.blobs.clone();
     let sha_owned = sha.to_string();
-    tokio::task::spawn_blocking(move || {
+    crate::util::cpu::blocking(move || {
         let sha = sha_owned;
         let send = |r| tx.blocking_send(r).is_ok();
         let mut reader = match blobs.open(&sha) {

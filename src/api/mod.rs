@@ -61,7 +61,7 @@ impl Api {
             .map_err(|e| crate::error::Failure::bad("bad-profile", format!("routing.case_code_pattern: {e}")))?;
         let pipeline = crate::pipeline::Pipeline::new(records.clone(), blobs.clone(), data.clone());
         let thumbnails = crate::view::thumbnail::Thumbnails::new(&data);
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = crate::util::cpu::cores();
         Ok(Api {
             records,
             blobs,

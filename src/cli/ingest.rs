@@ -34,7 +34,7 @@ pub(super) struct Args {
     /// Operator recorded with each capture (a manifest may name another).
     #[arg(long, env = "SOHOA_OPERATOR")]
     operator: Option<String>,
-    /// Worker count; default: one per core.
+    /// Worker count; default: two per core (a job waits on the disk and the database part of its time).
     #[arg(long)]
     jobs: Option<usize>,
     /// Print the end report as JSON instead of text.
@@ -106,7 +106,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if let Err(e) = pipeline.repair_views(profile.settings.output.case_folder_view).await {
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
-    let workers = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let workers = a.jobs.unwrap_or_else(|| 2 * crate::util::cpu::cores());
     let more = Arc::new(AtomicBool::new(true));
     let drain = {
         let (p, m) = (pipeline.clone(), more.clone());

@@ -121,8 +121,15 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, quiet && cli.verbose == 0);
     // CPU and file work runs on blocking threads; a few per core keep the cores busy, and a bounded
     // number keeps memory flat (each thread's allocator arena holds on to the pages it has decoded).
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let rt = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(cores * 2).enable_all().build() {
+    let cores = crate::util::cpu::cores();
+    // The runtime and database threads share a core; CPU work spreads (see `util::cpu`).
+    crate::util::cpu::confine_coordination();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .max_blocking_threads(cores * 2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -31,7 +31,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         return Ok(print(&report, started.elapsed().as_secs_f64(), a.json));
     }
     let d = super::open_data(data).await?;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = crate::util::cpu::cores();
     let started = std::time::Instant::now();
     let date = |v: &Option<String>, what: &str| -> anyhow::Result<Option<String>> {
         v.as_deref().map(|d| local_date(d).map_err(|e| anyhow::anyhow!("--{what}: {e}"))).transpose()

@@ -147,7 +147,7 @@ pub async fn export_case(records: &Records, blobs: Arc<dyn BlobStore>, code: &st
     }
     let root2 = root.clone();
     let code2 = detail.code.clone();
-    tokio::task::spawn_blocking(move || -> Result<ExportReport> {
+    crate::util::cpu::blocking(move || -> Result<ExportReport> {
         let io = |what: &str, e: std::io::Error| Failure::transient(what.to_string(), e);
         fs::create_dir_all(root2.join("originals")).map_err(|e| io("creating the package", e))?;
         let mut manifest: Vec<(String, String)> = Vec::new();

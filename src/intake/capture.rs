@@ -66,7 +66,7 @@ impl Capturer {
         let owned: Vec<Candidate> = batch.to_vec();
         let leaving = self.profile.settings.inbox.after_capture == AfterCapture::Remove;
         // File I/O and hashing run off the async runtime.
-        let staged: Vec<Option<(Staged, Hints, String)>> = tokio::task::spawn_blocking(move || {
+        let staged: Vec<Option<(Staged, Hints, String)>> = crate::util::cpu::blocking(move || {
             let mut out = Vec::with_capacity(owned.len());
             for c in &owned {
                 match stage_one(blobs.as_ref(), c, offset, leaving) {
@@ -112,7 +112,7 @@ impl Capturer {
             to_persist.push(s.0);
         }
         let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.persist(to_persist))
+        crate::util::cpu::blocking(move || blobs.persist(to_persist))
             .await
             .map_err(|e| Failure::transient("capture task", e))??;
         let outcomes = self.records.record_captures(&self.profile, &new).await?;

@@ -136,7 +136,7 @@ impl Pipeline {
     ) -> Result<(String, u64, Vec<PageOutcome>)> {
         let blobs = self.blobs.clone();
         let limits = Limits { max_pixels: output.max_pixels };
-        let (staged, outcomes) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (staged, outcomes) = crate::util::cpu::blocking(move || -> Result<_> {
             let sink =
                 if output.reference_originals { blobs.stage_composite_writer()? } else { blobs.stage_writer()? };
             let mut pdf = PdfWriter::new(sink, info.kind)?;
@@ -215,7 +215,7 @@ impl Pipeline {
         let (sha, bytes) = (staged.sha256.clone(), staged.bytes);
         let blobs = self.blobs.clone();
         let persisting = std::time::Instant::now();
-        tokio::task::spawn_blocking(move || blobs.persist(vec![staged]))
+        crate::util::cpu::blocking(move || blobs.persist(vec![staged]))
             .await
             .map_err(|e| Failure::transient("render task", e))??;
         metrics::observe(Stage::Write, persisting.elapsed());

@@ -41,7 +41,7 @@ impl Pipeline {
             }
             let limits = Limits { max_pixels: s.output.max_pixels };
             let detect = s.separators.detect;
-            let (format, infos, marks) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let (format, infos, marks) = crate::util::cpu::blocking(move || -> Result<_> {
                 let (format, infos) = pages::inspect(&bytes, limits)?;
                 // Separator sheets are read here, once per page, so that assembly can split the stack
                 // in capture order without touching pixels.

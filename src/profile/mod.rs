@@ -282,7 +282,7 @@ impl Separators {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Service {
-    /// Job workers; 0 means one per core.
+    /// Job workers; 0 means two per core (a job waits on the disk and the database part of its time).
     pub workers: usize,
     /// Files detected but not yet captured, at most; the watcher waits when the queue is full.
     pub queue: usize,

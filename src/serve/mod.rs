@@ -88,9 +88,9 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
             }
         }));
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cores = crate::util::cpu::cores();
     let workers = match cfg.workers.unwrap_or(first.service.workers) {
-        0 => cores,
+        0 => cores * 2,
         n => n,
     };
 

@@ -36,21 +36,94 @@ fn writer_gate(file: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     gates.entry(file.to_path_buf()).or_default().clone()
 }
 
+/// The one connection a process writes a SQLite file through.
+///
+/// SQLite keeps a page cache per connection and throws it away whenever another connection has
+/// written since: writers taking turns on a pool re-read their B-trees at every transaction (some 160
+/// reads a page in a 500-page ingest). One connection keeps its cache across its own writes.
+/// Captures and job results want different durability; the writer switches `synchronous` between
+/// transactions, under the gate, only when the next one wants the other setting.
+#[derive(Debug)]
+pub struct SqliteWriter {
+    /// A pool of exactly one connection.
+    conn: SqlitePool,
+    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The connection's `synchronous` now: 0 not set yet, 1 NORMAL, 2 FULL. Changed with the gate held.
+    synchronous: std::sync::atomic::AtomicU8,
+}
+
+impl SqliteWriter {
+    /// Takes the gate and readies the connection for writes of the given durability.
+    async fn enter(&self, full: bool) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        use std::sync::atomic::Ordering;
+        let gate = self.gate.clone().lock_owned().await;
+        let want = if full { 2 } else { 1 };
+        if self.synchronous.load(Ordering::Acquire) != want {
+            let pragma = if full { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+            // Unknown until the switch is known done: a cancelled switch may still reach the connection.
+            self.synchronous.store(0, Ordering::Release);
+            sqlx::query(pragma).execute(&self.conn).await?;
+            self.synchronous.store(want, Ordering::Release);
+        }
+        Ok(gate)
+    }
+}
+
+/// How one [`Pool`] of a SQLite file writes: through the file's one writer, durable at each commit
+/// (`full`) or not.
+#[derive(Clone, Debug)]
+pub struct SqliteWrites {
+    writer: std::sync::Arc<SqliteWriter>,
+    full: bool,
+}
+
 /// A connection pool of either backend.
 #[derive(Clone, Debug)]
 pub enum Pool {
-    /// The embedded database file.
-    Sqlite(SqlitePool),
+    /// The embedded database file: connections for reading, and its writer.
+    Sqlite(SqlitePool, SqliteWrites),
     /// A PostgreSQL server shared by several workers.
     Postgres(PgPool),
+}
+
+/// Where the statements of a [`Tx`] run: in a transaction, or one at a time on a connection.
+pub enum Work<DB: sqlx::Database> {
+    /// A transaction.
+    Tx(Transaction<'static, DB>),
+    /// Autocommit: each statement is its own transaction.
+    Statement(sqlx::pool::PoolConnection<DB>),
+}
+
+impl<DB: sqlx::Database> Work<DB> {
+    /// The connection statements go to.
+    pub fn conn(&mut self) -> &mut DB::Connection {
+        match self {
+            Work::Tx(t) => t,
+            Work::Statement(c) => c,
+        }
+    }
+
+    async fn commit(self) -> Result<()> {
+        if let Work::Tx(t) = self {
+            t.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn rollback(self) -> Result<()> {
+        if let Work::Tx(t) = self {
+            t.rollback().await?;
+        }
+        Ok(())
+    }
 }
 
 /// An open transaction of either backend.
 pub enum Tx {
     /// SQLite, with this process's writer gate held when the transaction writes.
-    Sqlite(Transaction<'static, Sqlite>, Option<tokio::sync::OwnedMutexGuard<()>>),
+    Sqlite(Work<Sqlite>, Option<tokio::sync::OwnedMutexGuard<()>>),
     /// PostgreSQL.
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(Work<Postgres>),
 }
 
 /// Runs one expression with `$p` bound to the pool of whichever backend is in use; the expression is
@@ -60,7 +133,7 @@ pub enum Tx {
 macro_rules! on_pool {
     ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
-            $crate::store::db::Pool::Sqlite($p) => $body,
+            $crate::store::db::Pool::Sqlite($p, _) => $body,
             $crate::store::db::Pool::Postgres($p) => $body,
         }
     };
@@ -73,11 +146,11 @@ macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match $tx {
             $crate::store::db::Tx::Sqlite(t, _) => {
-                let $c = &mut **t;
+                let $c = t.conn();
                 $body
             }
             $crate::store::db::Tx::Postgres(t) => {
-                let $c = &mut **t;
+                let $c = t.conn();
                 $body
             }
         }
@@ -122,34 +195,46 @@ impl Location {
 }
 
 impl Pool {
-    /// Opens a SQLite file (created when missing) with the given durability, and applies migrations
-    /// when `migrate` is set.
+    /// Opens a SQLite file (created when missing) and applies migrations: one pool whose commits are
+    /// durable when they return, and one whose commits are not, sharing the file's connections.
     ///
     /// WAL with `synchronous=FULL`: a commit is on disk when it returns, which is what lets an inbox
     /// file be removed right after it. `NORMAL` is for job results a power cut may lose and re-run.
-    pub async fn sqlite(path: &Path, full_sync: bool, migrate: bool) -> Result<Pool> {
+    pub async fn sqlite(path: &Path) -> Result<(Pool, Pool)> {
         let opts = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|e| Failure::transient("database options", e))?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_millis(500))
             // 1 MiB of page cache per connection: enough for the hot rows, flat whatever the archive size.
             .pragma("cache_size", "-1024");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
+        let opening = |e| Failure::transient(format!("opening the database {}", path.display()), e);
+        // Kept for the life of the pool: a new connection would start at FULL whatever `synchronous` says.
+        let conn = SqlitePoolOptions::new()
+            .max_connections(1)
+            // Its own connection, kept open: no liveness ping at each hand-out.
+            .test_before_acquire(false)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_with(opts.clone())
             .await
-            .map_err(|e| Failure::transient(format!("opening the database {}", path.display()), e))?;
-        if migrate {
-            sqlx::migrate!("migrations/sqlite")
-                .run(&pool)
-                .await
-                .map_err(|e| Failure::transient("applying database migrations", e))?;
-        }
-        Ok(Pool::Sqlite(pool))
+            .map_err(opening)?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&conn)
+            .await
+            .map_err(|e| Failure::transient("applying database migrations", e))?;
+        let readers = SqlitePoolOptions::new().max_connections(3).connect_with(opts).await.map_err(opening)?;
+        let writer = std::sync::Arc::new(SqliteWriter {
+            conn,
+            gate: writer_gate(path),
+            synchronous: std::sync::atomic::AtomicU8::new(2),
+        });
+        let durable = SqliteWrites { writer: writer.clone(), full: true };
+        let fast = SqliteWrites { writer, full: false };
+        Ok((Pool::Sqlite(readers.clone(), durable), Pool::Sqlite(readers, fast)))
     }
 
     /// Connects to PostgreSQL and applies migrations (the migrator takes its own lock, so workers
@@ -177,33 +262,37 @@ impl Pool {
     /// A transaction for reading, or writing what no other writer can race (one row by key).
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?, None),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Sqlite(p, _) => Tx::Sqlite(Work::Tx(p.begin().await?), None),
+            Pool::Postgres(p) => Tx::Postgres(Work::Tx(p.begin().await?)),
         })
     }
 
     /// A writing transaction that excludes every other writer until it ends.
     pub async fn begin_write(&self) -> Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => {
-                let gate = self.gate().await;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, gate)
+            Pool::Sqlite(_, w) => {
+                let gate = w.writer.enter(w.full).await?;
+                Tx::Sqlite(Work::Tx(w.writer.conn.begin_with("BEGIN IMMEDIATE").await?), Some(gate))
             }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *tx).await?;
-                Tx::Postgres(tx)
+                Tx::Postgres(Work::Tx(tx))
             }
         })
     }
 
-    /// Holds this process's SQLite writers back while a single write statement outside a
-    /// [`Pool::begin_write`] transaction runs (a job claim, a heartbeat); nothing on PostgreSQL.
-    pub async fn gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self {
-            Pool::Sqlite(p) => Some(writer_gate(p.connect_options().get_filename()).lock_owned().await),
-            Pool::Postgres(_) => None,
-        }
+    /// A connection for one write statement outside a transaction (a job claim, a heartbeat): on
+    /// SQLite the file's writer, with this process's other writers held back until it is dropped; on
+    /// PostgreSQL any connection of the pool.
+    pub async fn autocommit(&self) -> Result<Tx> {
+        Ok(match self {
+            Pool::Sqlite(_, w) => {
+                let gate = w.writer.enter(w.full).await?;
+                Tx::Sqlite(Work::Statement(w.writer.conn.acquire().await?), Some(gate))
+            }
+            Pool::Postgres(p) => Tx::Postgres(Work::Statement(p.acquire().await?)),
+        })
     }
 
     /// True for PostgreSQL.
@@ -213,7 +302,13 @@ impl Pool {
 
     /// Closes every connection (tests drop databases afterwards).
     pub async fn close(&self) {
-        on_pool!(self, |p| p.close().await)
+        match self {
+            Pool::Sqlite(p, w) => {
+                p.close().await;
+                w.writer.conn.close().await;
+            }
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 }
 

@@ -253,8 +253,7 @@ impl Records {
     pub async fn open(location: &Location) -> Result<Records> {
         match location {
             Location::Sqlite(path) => {
-                let pool = Pool::sqlite(path, true, true).await?;
-                let jobs = Pool::sqlite(path, false, false).await?;
+                let (pool, jobs) = Pool::sqlite(path).await?;
                 Ok(Records { pool, jobs, worker: worker_name(&path.display().to_string()) })
             }
             Location::Postgres(url) => {
@@ -264,7 +263,8 @@ impl Records {
         }
     }
 
-    /// Records a batch of captures in one transaction, with their split jobs and capture events.
+    /// Records a batch of captures in one transaction, with their split jobs and capture events. The
+    /// batch is looked up and written with a few statements for all its files, not a few for each.
     pub async fn record_captures(&self, profile: &Profile, batch: &[NewIntake]) -> Result<Vec<CaptureOutcome>> {
         let mut tx = self.pool.begin_write().await?;
         let first_seen = batch.first().map(|b| b.captured_at.clone()).unwrap_or_default();
@@ -281,90 +281,107 @@ impl Records {
         let mut seq: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM intakes")
             .fetch_one(&mut *c)
             .await?);
+        // Every capture of these bytes so far, by hash: (route key, intake id, state).
+        let mut known: std::collections::HashMap<String, Vec<(String, String, String)>> = Default::default();
+        for part in batch.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT sha256, route_key, id, state FROM intakes WHERE sha256 IN ({})",
+                (1..=part.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            );
+            let rows: Vec<(String, String, String, String)> = on_tx!(&mut tx, |c| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+                for n in part {
+                    q = q.bind(&n.sha256);
+                }
+                q.fetch_all(&mut *c).await?
+            });
+            for (sha, route, id, state) in rows {
+                known.entry(sha).or_default().push((route, id, state));
+            }
+        }
         let mut out = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<(&NewIntake, String, i64, bool)> = Vec::new();
         for n in batch {
-            let existing: Option<(String, String)> = on_tx!(&mut tx, |c| sqlx::query_as(
-                "SELECT id, state FROM intakes WHERE sha256 = $1 AND route_key = $2"
-            )
-            .bind(&n.sha256)
-            .bind(&n.route_key)
-            .fetch_optional(&mut *c)
-            .await?);
-            if let Some((intake_id, state)) = existing {
-                out.push(CaptureOutcome::Duplicate { intake_id, state });
+            let seen = known.entry(n.sha256.clone()).or_default();
+            if let Some((_, id, state)) = seen.iter().find(|(route, _, _)| *route == n.route_key) {
+                out.push(CaptureOutcome::Duplicate { intake_id: id.clone(), state: state.clone() });
                 continue;
             }
-            on_tx!(&mut tx, |c| {
-                sqlx::query("INSERT INTO files (sha256, bytes, kind, stored_at) VALUES ($1, $2, 'original', $3) ON CONFLICT DO NOTHING")
-                .bind(&n.sha256)
-                .bind(n.bytes as i64)
-                .bind(&n.captured_at)
-                .execute(&mut *c)
-                .await?.rows_affected()
-            });
-            let reused: bool = !n.route_key.is_empty()
-                && on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM intakes WHERE sha256 = $1 AND route_key <> '' AND route_key <> $2",
-                )
-                .bind(&n.sha256)
-                .bind(&n.route_key)
-                .fetch_one(&mut *c)
-                .await?)
-                    > 0;
+            // The same bytes already filed under another case: legitimate reuse (an ID card copy).
+            let reused = !n.route_key.is_empty() && seen.iter().any(|(route, _, _)| !route.is_empty());
             seq += 1;
             let id = new_id();
-            on_tx!(&mut tx, |c| sqlx::query(
-                "INSERT INTO intakes (id, seq, sha256, bytes, source_path, source_name, source_mtime, station, \
-                 operator, profile_name, profile_sha256, captured_at, route_key, hints, state, reused) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'captured', $15)",
-            )
-            .bind(&id)
-            .bind(seq)
-            .bind(&n.sha256)
-            .bind(n.bytes as i64)
-            .bind(&n.source_path)
-            .bind(&n.source_name)
-            .bind(&n.source_mtime)
-            .bind(&n.station)
-            .bind(&n.operator)
-            .bind(profile.name())
-            .bind(&profile.sha256)
-            .bind(&n.captured_at)
-            .bind(&n.route_key)
-            .bind(&n.hints)
-            .bind(reused as i64)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-            on_tx!(&mut tx, |c| sqlx::query(
-                "INSERT INTO jobs (id, seq, kind, subject, state, profile_sha256, created_at) \
-                 VALUES ($1, $2, 'split', $3, 'pending', $4, $5)",
-            )
-            .bind(new_id())
-            .bind(seq)
-            .bind(&id)
-            .bind(&profile.sha256)
-            .bind(&n.captured_at)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-            let detail = serde_json::json!({
-                "source": n.source_path, "bytes": n.bytes, "profile": profile.name(),
-                "profile_sha256": profile.sha256, "reused": reused,
+            seen.push((n.route_key.clone(), id.clone(), "captured".into()));
+            out.push(CaptureOutcome::Captured { intake_id: id.clone(), reused });
+            fresh.push((n, id, seq, reused));
+        }
+        for part in fresh.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO files (sha256, bytes, stored_at, kind) VALUES {} ON CONFLICT DO NOTHING",
+                placeholders_then(part.len(), 3, "'original'")
+            );
+            on_tx!(&mut tx, |c| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for (n, ..) in part {
+                    q = q.bind(&n.sha256).bind(n.bytes as i64).bind(&n.captured_at);
+                }
+                q.execute(&mut *c).await?.rows_affected()
             });
-            insert_event(
-                &mut tx,
-                &n.captured_at,
-                &actor(&n.station, n.operator.as_deref()),
-                "capture",
-                (!n.route_key.is_empty()).then_some(n.route_key.as_str()),
-                Some(&id),
-                None,
-                Some(&n.sha256),
-                &detail,
-            )
-            .await?;
-            out.push(CaptureOutcome::Captured { intake_id: id, reused });
+            let sql = format!(
+                "INSERT INTO intakes (id, seq, sha256, bytes, source_path, source_name, source_mtime, station, \
+                 operator, profile_name, profile_sha256, captured_at, route_key, hints, reused, state) VALUES {}",
+                placeholders_then(part.len(), 15, "'captured'")
+            );
+            on_tx!(&mut tx, |c| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for (n, id, seq, reused) in part {
+                    q = q
+                        .bind(id)
+                        .bind(*seq)
+                        .bind(&n.sha256)
+                        .bind(n.bytes as i64)
+                        .bind(&n.source_path)
+                        .bind(&n.source_name)
+                        .bind(&n.source_mtime)
+                        .bind(&n.station)
+                        .bind(&n.operator)
+                        .bind(profile.name())
+                        .bind(&profile.sha256)
+                        .bind(&n.captured_at)
+                        .bind(&n.route_key)
+                        .bind(&n.hints)
+                        .bind(*reused as i64);
+                }
+                q.execute(&mut *c).await?.rows_affected()
+            });
+            let sql = format!(
+                "INSERT INTO jobs (id, seq, subject, profile_sha256, created_at, kind, state) VALUES {}",
+                placeholders_then(part.len(), 5, "'split', 'pending'")
+            );
+            on_tx!(&mut tx, |c| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for (n, id, seq, _) in part {
+                    q = q.bind(new_id()).bind(*seq).bind(id).bind(&profile.sha256).bind(&n.captured_at);
+                }
+                q.execute(&mut *c).await?.rows_affected()
+            });
+            let events: Vec<NewEvent> = part
+                .iter()
+                .map(|(n, id, _, reused)| NewEvent {
+                    at: n.captured_at.clone(),
+                    actor: actor(&n.station, n.operator.as_deref()),
+                    kind: "capture".into(),
+                    case_code: (!n.route_key.is_empty()).then(|| n.route_key.clone()),
+                    intake_id: Some(id.clone()),
+                    document_id: None,
+                    sha256: Some(n.sha256.clone()),
+                    detail: serde_json::json!({
+                        "source": n.source_path, "bytes": n.bytes, "profile": profile.name(),
+                        "profile_sha256": profile.sha256, "reused": reused,
+                    }),
+                })
+                .collect();
+            insert_events(&mut tx, &events).await?;
         }
         tx.commit().await?;
         Ok(out)
@@ -379,14 +396,14 @@ impl Records {
     /// whose lease expired (a worker elsewhere that died). Safe because every job is an idempotent
     /// function of stored bytes and its commit is one transaction.
     pub async fn recover_running_jobs(&self) -> Result<u64> {
-        let _gate = self.jobs.gate().await;
-        let r = on_pool!(&self.jobs, |p| {
+        let mut w = self.jobs.autocommit().await?;
+        let r = on_tx!(&mut w, |c| {
             sqlx::query(
             "UPDATE jobs SET state = 'pending' WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)"
         )
         .bind(&*self.worker)
         .bind(now_ms() - LEASE.as_millis() as i64)
-        .execute(p)
+        .execute(&mut *c)
         .await?
         .rows_affected()
         });
@@ -406,28 +423,25 @@ impl Records {
 
     /// Renews the leases of this worker's running jobs.
     pub async fn heartbeat(&self) -> Result<()> {
-        let _gate = self.jobs.gate().await;
-        on_pool!(&self.jobs, |p| sqlx::query(
-            "UPDATE jobs SET heartbeat_ms = $1 WHERE state = 'running' AND worker = $2"
-        )
-        .bind(now_ms())
-        .bind(&*self.worker)
-        .execute(p)
-        .await?
-        .rows_affected());
+        let mut w = self.jobs.autocommit().await?;
+        on_tx!(&mut w, |c| sqlx::query("UPDATE jobs SET heartbeat_ms = $1 WHERE state = 'running' AND worker = $2")
+            .bind(now_ms())
+            .bind(&*self.worker)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
         Ok(())
     }
 
     /// Puts one running job back in the queue; 0 when it was not running any more.
     pub async fn requeue(&self, job_id: &str) -> Result<u64> {
-        let _gate = self.jobs.gate().await;
-        let r = on_pool!(&self.jobs, |p| sqlx::query(
-            "UPDATE jobs SET state = 'pending' WHERE id = $1 AND state = 'running'"
-        )
-        .bind(job_id)
-        .execute(p)
-        .await?
-        .rows_affected());
+        let mut w = self.jobs.autocommit().await?;
+        let r =
+            on_tx!(&mut w, |c| sqlx::query("UPDATE jobs SET state = 'pending' WHERE id = $1 AND state = 'running'")
+                .bind(job_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
         Ok(r)
     }
 
@@ -441,23 +455,14 @@ impl Records {
                ORDER BY kind = 'render' DESC, seq LIMIT 1";
         const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256";
         type Claimed = (String, String, String, i64, String);
-        let _gate = self.jobs.gate().await;
-        let row: Option<Claimed> = match &self.jobs {
-            Pool::Sqlite(p) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("{CLAIM}{RETURNING}")))
-                    .bind(now_ms())
-                    .bind(&*self.worker)
-                    .fetch_optional(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("{CLAIM} FOR UPDATE SKIP LOCKED{RETURNING}")))
-                    .bind(now_ms())
-                    .bind(&*self.worker)
-                    .fetch_optional(p)
-                    .await?
-            }
-        };
+        let lock = if self.jobs.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!("{CLAIM}{lock}{RETURNING}");
+        let mut w = self.jobs.autocommit().await?;
+        let row: Option<Claimed> = on_tx!(&mut w, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(now_ms())
+            .bind(&*self.worker)
+            .fetch_optional(&mut *c)
+            .await?);
         Ok(row.map(|(id, kind, subject, attempts, profile_sha256)| Job { id, kind, subject, attempts, profile_sha256 }))
     }
 
@@ -470,14 +475,14 @@ impl Records {
 
     /// Sends a job back to the queue after a transient failure, not before `delay`.
     pub async fn retry_later(&self, job_id: &str, delay: Duration, error: &str) -> Result<()> {
-        let _gate = self.jobs.gate().await;
-        on_pool!(&self.jobs, |p| sqlx::query(
+        let mut w = self.jobs.autocommit().await?;
+        on_tx!(&mut w, |c| sqlx::query(
             "UPDATE jobs SET state = 'pending', not_before_ms = $1, last_error = $2 WHERE id = $3"
         )
         .bind(now_ms() + delay.as_millis() as i64)
         .bind(error)
         .bind(job_id)
-        .execute(p)
+        .execute(&mut *c)
         .await?
         .rows_affected());
         Ok(())
@@ -514,40 +519,39 @@ impl Records {
         close_each_file: bool,
     ) -> Result<()> {
         let mut tx = self.jobs.begin_write().await?;
-        type Captured = (String, String, String, String, Option<String>);
-        let row: Option<Captured> = on_tx!(&mut tx, |c| sqlx::query_as(
-            "SELECT state, sha256, route_key, station, operator FROM intakes WHERE id = $1"
-        )
-        .bind(intake_id)
-        .fetch_optional(&mut *c)
-        .await?);
+        // The state moves on only from `captured`: a split finished again (a re-run job) changes nothing.
         let mut last_error = None;
-        if let Some((_, sha, route, station, operator)) = row.filter(|r| r.0 == "captured") {
-            match outcome {
-                SplitOutcome::Pages { format, pages } => {
+        match outcome {
+            SplitOutcome::Pages { format, pages } => {
+                let moved = on_tx!(&mut tx, |c| {
+                    sqlx::query(
+                    "UPDATE intakes SET state = 'split', format = $1, page_count = $2 WHERE id = $3 AND state = 'captured'"
+                )
+                .bind(format)
+                .bind(pages.len() as i64)
+                .bind(intake_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+                });
+                if moved > 0 {
                     for p in pages {
                         insert_page(&mut tx, intake_id, p).await?;
                     }
-                    on_tx!(&mut tx, |c| sqlx::query(
-                        "UPDATE intakes SET state = 'split', format = $1, page_count = $2 WHERE id = $3"
-                    )
-                    .bind(format)
-                    .bind(pages.len() as i64)
-                    .bind(intake_id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
                 }
-                SplitOutcome::Quarantined { code, reason } => {
-                    on_tx!(&mut tx, |c| sqlx::query(
-                        "UPDATE intakes SET state = 'quarantined', reason_code = $1, reason = $2 WHERE id = $3"
-                    )
-                    .bind(code)
-                    .bind(reason)
-                    .bind(intake_id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
+            }
+            SplitOutcome::Quarantined { code, reason } => {
+                type Captured = (String, String, String, Option<String>);
+                let moved: Option<Captured> = on_tx!(&mut tx, |c| sqlx::query_as(
+                    "UPDATE intakes SET state = 'quarantined', reason_code = $1, reason = $2 \
+                     WHERE id = $3 AND state = 'captured' RETURNING sha256, route_key, station, operator"
+                )
+                .bind(code)
+                .bind(reason)
+                .bind(intake_id)
+                .fetch_optional(&mut *c)
+                .await?);
+                if let Some((sha, route, station, operator)) = moved {
                     let detail = serde_json::json!({ "code": code, "reason": reason });
                     let case = (!route.is_empty()).then_some(route.as_str());
                     let who = actor(&station, operator.as_deref());
@@ -738,31 +742,32 @@ impl Records {
         at: &str,
     ) -> Result<()> {
         let mut tx = self.jobs.begin_write().await?;
-        let state: Option<(String, String)> =
-            on_tx!(&mut tx, |c| sqlx::query_as("SELECT state, case_code FROM documents WHERE id = $1")
-                .bind(doc_id)
-                .fetch_optional(&mut *c)
-                .await?);
-        if let Some((state, case_code)) = state.filter(|(s, _)| s == "closed") {
-            let _ = state;
+        // Only a closed document takes its PDF: an attach done again (a re-run job) changes nothing. The
+        // file is recorded first (the document refers to it), and only for a document that takes it.
+        let mut closed: Option<String> = None;
+        if !pdf_sha256.is_empty() {
             on_tx!(&mut tx, |c| sqlx::query(
-                "INSERT INTO files (sha256, bytes, kind, stored_at) VALUES ($1, $2, 'pdf', $3) ON CONFLICT DO NOTHING"
+                "INSERT INTO files (sha256, bytes, kind, stored_at) SELECT $1, $2, 'pdf', $3 \
+                 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $4 AND state = 'closed') ON CONFLICT DO NOTHING"
             )
             .bind(pdf_sha256)
             .bind(bytes as i64)
-            .bind(at)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-            on_tx!(&mut tx, |c| sqlx::query(
-                "UPDATE documents SET state = 'attached', pdf_sha256 = $1, attached_at = $2 WHERE id = $3"
-            )
-            .bind(pdf_sha256)
             .bind(at)
             .bind(doc_id)
             .execute(&mut *c)
             .await?
             .rows_affected());
+            closed = on_tx!(&mut tx, |c| sqlx::query_scalar(
+                "UPDATE documents SET state = 'attached', pdf_sha256 = $1, attached_at = $2 \
+                 WHERE id = $3 AND state = 'closed' RETURNING case_code"
+            )
+            .bind(pdf_sha256)
+            .bind(at)
+            .bind(doc_id)
+            .fetch_optional(&mut *c)
+            .await?);
+        }
+        if let Some(case_code) = closed {
             for o in outcomes {
                 // The blank verdict goes into the page's flags, where the clerk sees it.
                 on_tx!(&mut tx, |c| sqlx::query(
@@ -893,175 +898,248 @@ pub(crate) async fn insert_event(
     sha256: Option<&str>,
     detail: &serde_json::Value,
 ) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO events (at, actor, kind, case_code, intake_id, document_id, sha256, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(at)
-    .bind(actor)
-    .bind(kind)
-    .bind(case_code)
-    .bind(intake_id)
-    .bind(document_id)
-    .bind(sha256)
-    .bind(detail.to_string())
-    .execute(&mut *c)
-    .await?
-    .rows_affected());
+    let event = NewEvent {
+        at: at.to_string(),
+        actor: actor.to_string(),
+        kind: kind.to_string(),
+        case_code: case_code.map(str::to_string),
+        intake_id: intake_id.map(str::to_string),
+        document_id: document_id.map(str::to_string),
+        sha256: sha256.map(str::to_string),
+        detail: detail.clone(),
+    };
+    insert_events(tx, std::slice::from_ref(&event)).await
+}
+
+/// An audit event to append.
+pub(crate) struct NewEvent {
+    pub at: String,
+    pub actor: String,
+    pub kind: String,
+    pub case_code: Option<String>,
+    pub intake_id: Option<String>,
+    pub document_id: Option<String>,
+    pub sha256: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// Appends audit events, many to a statement.
+pub(crate) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()> {
+    for part in events.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO events (at, actor, kind, case_code, intake_id, document_id, sha256, detail) VALUES {}",
+            placeholders(part.len(), 8)
+        );
+        on_tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for e in part {
+                q = q
+                    .bind(&e.at)
+                    .bind(&e.actor)
+                    .bind(&e.kind)
+                    .bind(&e.case_code)
+                    .bind(&e.intake_id)
+                    .bind(&e.document_id)
+                    .bind(&e.sha256)
+                    .bind(e.detail.to_string());
+            }
+            q.execute(&mut *c).await?.rows_affected()
+        });
+    }
     Ok(())
+}
+
+/// Rows written by one multi-row statement: well under either backend's limit on parameters.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `cols` parameters.
+fn placeholders(rows: usize, cols: usize) -> String {
+    placeholders_then(rows, cols, "")
+}
+
+/// Like [`placeholders`], each row ending with the same SQL literals (`'pending'`).
+fn placeholders_then(rows: usize, cols: usize, literals: &str) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * cols + c + 1));
+        }
+        if !literals.is_empty() {
+            out.push_str(", ");
+            out.push_str(literals);
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// Files pages into documents strictly in capture order, so ordinals follow input order whatever order
 /// the split jobs finish in. Stops at the first input not split yet.
 async fn assemble(tx: &mut Tx, at: &str, close_each_file: bool) -> Result<()> {
+    /// Inputs looked up at a time: usually the one just split is the only one ready.
+    const AHEAD: i64 = 16;
     loop {
-        let next: Option<(String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
-            "SELECT id, state, seq FROM intakes WHERE assembled = 0 ORDER BY seq LIMIT 1"
-        )
-        .fetch_optional(&mut *c)
-        .await?);
-        let Some((intake_id, state, _seq)) = next else {
-            return honour_close_requests(tx, at).await;
-        };
-        if state == "captured" {
-            return honour_close_requests(tx, at).await;
+        let next: Vec<(String, String)> =
+            on_tx!(tx, |c| sqlx::query_as("SELECT id, state FROM intakes WHERE assembled = 0 ORDER BY seq LIMIT $1")
+                .bind(AHEAD)
+                .fetch_all(&mut *c)
+                .await?);
+        let more = next.len() as i64 == AHEAD;
+        for (intake_id, state) in next {
+            if state == "captured" {
+                return honour_close_requests(tx, at).await;
+            }
+            file_pages(tx, &intake_id, at, close_each_file).await?;
         }
-        type PendingPage = (String, Option<String>, String, Option<String>, String, String, Option<String>);
-        let pages: Vec<PendingPage> = on_tx!(tx, |c| sqlx::query_as(
-            "SELECT id, case_code, role, doc_type, group_key, source_encoding, stack FROM pages \
-             WHERE intake_id = $1 AND state = 'pending' ORDER BY page_index",
-        )
-        .bind(&intake_id)
-        .fetch_all(&mut *c)
-        .await?);
-        let mut touched: Vec<String> = Vec::new();
-        for (page_id, mut case_code, mut role, mut doc_type, mut group_key, encoding, stack) in pages {
-            let note = stack.as_deref().and_then(|n| serde_json::from_str::<crate::separate::StackNote>(n).ok());
-            if let Some(note) = note {
-                let page = (case_code.clone(), role.clone(), doc_type.clone());
-                if let Some(r) = super::stacks::route(tx, &page_id, &group_key, page, &note, at).await? {
-                    (case_code, role, doc_type, group_key) = r;
-                    on_tx!(tx, |c| sqlx::query(
-                        "UPDATE pages SET case_code = $1, role = $2, doc_type = $3, group_key = $4 WHERE id = $5"
-                    )
-                    .bind(&case_code)
-                    .bind(&role)
-                    .bind(&doc_type)
-                    .bind(&group_key)
-                    .bind(&page_id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                }
-            }
-            let Some(code) = case_code else {
-                on_tx!(tx, |c| sqlx::query("UPDATE pages SET state = 'unfiled' WHERE id = $1")
-                    .bind(&page_id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                continue;
-            };
-            on_tx!(tx, |c| sqlx::query(
-                "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-            )
-            .bind(new_id())
-            .bind(&code)
-            // The unit code is the first part of a one-stop case code; an import may correct it.
-            .bind(code.split_once('-').map(|(u, _)| u))
-            .bind(at)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-            // A born-digital PDF is its own document; it is never merged with scanned pages.
-            let key = if encoding == "pdf" { format!("pdf:{intake_id}") } else { group_key };
-            let open: Option<String> = on_tx!(tx, |c| sqlx::query_scalar(
-                "SELECT id FROM documents WHERE state = 'open' AND case_code = $1 AND group_key = $2 AND role = $3 \
-                 AND doc_type IS NOT DISTINCT FROM $4",
-            )
-            .bind(&code)
-            .bind(&key)
-            .bind(&role)
-            .bind(&doc_type)
-            .fetch_optional(&mut *c)
-            .await?);
-            let doc_id = match open {
-                Some(id) => id,
-                None => {
-                    let id = new_id();
-                    let ordinal: i64 = on_tx!(tx, |c| sqlx::query_scalar(
-                        "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM documents WHERE case_code = $1"
-                    )
-                    .bind(&code)
-                    .fetch_one(&mut *c)
-                    .await?);
-                    on_tx!(tx, |c| sqlx::query(
-                        "INSERT INTO documents (id, case_code, ordinal, role, doc_type, group_key, state, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)",
-                    )
-                    .bind(&id)
-                    .bind(&code)
-                    .bind(ordinal)
-                    .bind(&role)
-                    .bind(&doc_type)
-                    .bind(&key)
-                    .bind(at)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                    id
-                }
-            };
-            on_tx!(tx, |c| sqlx::query(
-                "UPDATE pages SET state = 'filed', document_id = $1, \
-                 page_no = (SELECT page_count + 1 FROM documents WHERE id = $2) WHERE id = $3",
-            )
-            .bind(&doc_id)
-            .bind(&doc_id)
-            .bind(&page_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-            on_tx!(tx, |c| sqlx::query(
-                "UPDATE documents SET page_count = page_count + 1, updated_ms = $1 WHERE id = $2"
-            )
-            .bind(now_ms())
-            .bind(&doc_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-            // A stack's documents close at its next sheet (or the end of the run), not per file.
-            if !touched.contains(&doc_id) && !key.starts_with(super::stacks::PREFIX) {
-                touched.push(doc_id);
-            }
-        }
-        on_tx!(tx, |c| sqlx::query("UPDATE intakes SET assembled = 1 WHERE id = $1")
-            .bind(&intake_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-        if close_each_file {
-            for d in touched {
-                close_document(tx, &d, at).await?;
-            }
+        if !more {
+            return honour_close_requests(tx, at).await;
         }
     }
 }
 
+/// Files the pages of one split (or quarantined) input into documents and marks it assembled.
+async fn file_pages(tx: &mut Tx, intake_id: &str, at: &str, close_each_file: bool) -> Result<()> {
+    type PendingPage = (String, Option<String>, String, Option<String>, String, String, Option<String>);
+    let pages: Vec<PendingPage> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, case_code, role, doc_type, group_key, source_encoding, stack FROM pages \
+         WHERE intake_id = $1 AND state = 'pending' ORDER BY page_index",
+    )
+    .bind(intake_id)
+    .fetch_all(&mut *c)
+    .await?);
+    let mut touched: Vec<String> = Vec::new();
+    for (page_id, mut case_code, mut role, mut doc_type, mut group_key, encoding, stack) in pages {
+        let note = stack.as_deref().and_then(|n| serde_json::from_str::<crate::separate::StackNote>(n).ok());
+        if let Some(note) = note {
+            let page = (case_code.clone(), role.clone(), doc_type.clone());
+            if let Some(r) = super::stacks::route(tx, &page_id, &group_key, page, &note, at).await? {
+                (case_code, role, doc_type, group_key) = r;
+                on_tx!(tx, |c| sqlx::query(
+                    "UPDATE pages SET case_code = $1, role = $2, doc_type = $3, group_key = $4 WHERE id = $5"
+                )
+                .bind(&case_code)
+                .bind(&role)
+                .bind(&doc_type)
+                .bind(&group_key)
+                .bind(&page_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+            }
+        }
+        let Some(code) = case_code else {
+            on_tx!(tx, |c| sqlx::query("UPDATE pages SET state = 'unfiled' WHERE id = $1")
+                .bind(&page_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+            continue;
+        };
+        // A born-digital PDF is its own document; it is never merged with scanned pages.
+        let key = if encoding == "pdf" { format!("pdf:{intake_id}") } else { group_key };
+        let open: Option<String> = on_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT id FROM documents WHERE state = 'open' AND case_code = $1 AND group_key = $2 AND role = $3 \
+             AND doc_type IS NOT DISTINCT FROM $4",
+        )
+        .bind(&code)
+        .bind(&key)
+        .bind(&role)
+        .bind(&doc_type)
+        .fetch_optional(&mut *c)
+        .await?);
+        let doc_id = match open {
+            Some(id) => {
+                on_tx!(tx, |c| sqlx::query(
+                    "UPDATE pages SET state = 'filed', document_id = $1, \
+                     page_no = (SELECT page_count + 1 FROM documents WHERE id = $2) WHERE id = $3",
+                )
+                .bind(&id)
+                .bind(&id)
+                .bind(&page_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+                on_tx!(tx, |c| sqlx::query(
+                    "UPDATE documents SET page_count = page_count + 1, updated_ms = $1 WHERE id = $2"
+                )
+                .bind(now_ms())
+                .bind(&id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+                id
+            }
+            None => {
+                on_tx!(tx, |c| sqlx::query(
+                    "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+                )
+                .bind(new_id())
+                .bind(&code)
+                // The unit code is the first part of a one-stop case code; an import may correct it.
+                .bind(code.split_once('-').map(|(u, _)| u))
+                .bind(at)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+                // The next ordinal of the case, taken under the writers' lock, with this page its first.
+                let id = new_id();
+                on_tx!(tx, |c| sqlx::query(
+                    "INSERT INTO documents (id, case_code, ordinal, role, doc_type, group_key, state, created_at, \
+                       page_count, updated_ms) \
+                     SELECT $1, $2, COALESCE(MAX(ordinal), 0) + 1, $3, $4, $5, 'open', $6, 1, $7 \
+                     FROM documents WHERE case_code = $2",
+                )
+                .bind(&id)
+                .bind(&code)
+                .bind(&role)
+                .bind(&doc_type)
+                .bind(&key)
+                .bind(at)
+                .bind(now_ms())
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+                on_tx!(tx, |c| sqlx::query(
+                    "UPDATE pages SET state = 'filed', document_id = $1, page_no = 1 WHERE id = $2"
+                )
+                .bind(&id)
+                .bind(&page_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+                id
+            }
+        };
+        // A stack's documents close at its next sheet (or the end of the run), not per file.
+        if !touched.contains(&doc_id) && !key.starts_with(super::stacks::PREFIX) {
+            touched.push(doc_id);
+        }
+    }
+    on_tx!(tx, |c| sqlx::query("UPDATE intakes SET assembled = 1 WHERE id = $1")
+        .bind(intake_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    if close_each_file {
+        for d in touched {
+            close_document(tx, &d, at).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Closes the groups whose close was requested once every input captured before the request is filed.
 async fn honour_close_requests(tx: &mut Tx, at: &str) -> Result<()> {
-    let filed_up_to: i64 = on_tx!(tx, |c| {
-        sqlx::query_scalar(
-        "SELECT COALESCE((SELECT MIN(seq) - 1 FROM intakes WHERE assembled = 0), (SELECT COALESCE(MAX(seq), 0) FROM intakes))",
+    let due: Vec<(String, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT group_key, up_to_seq FROM close_requests WHERE up_to_seq <= COALESCE(\
+           (SELECT MIN(seq) - 1 FROM intakes WHERE assembled = 0), (SELECT COALESCE(MAX(seq), 0) FROM intakes))"
     )
-    .fetch_one(&mut *c)
-    .await?
-    });
-    let due: Vec<(String, i64)> =
-        on_tx!(tx, |c| sqlx::query_as("SELECT group_key, up_to_seq FROM close_requests WHERE up_to_seq <= $1")
-            .bind(filed_up_to)
-            .fetch_all(&mut *c)
-            .await?);
+    .fetch_all(&mut *c)
+    .await?);
     for (group, up_to) in due {
         let docs: Vec<String> =
             on_tx!(tx, |c| sqlx::query_scalar("SELECT id FROM documents WHERE state = 'open' AND group_key = $1")
@@ -1090,22 +1168,15 @@ pub(crate) async fn close_document(tx: &mut Tx, doc_id: &str, at: &str) -> Resul
     if r == 0 {
         return Ok(());
     }
-    // The render job runs under the profile of the document's first input.
-    let (profile, seq): (String, i64) = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT i.profile_sha256, i.seq FROM pages p JOIN intakes i ON i.id = p.intake_id \
-         WHERE p.document_id = $1 ORDER BY p.page_no LIMIT 1",
-    )
-    .bind(doc_id)
-    .fetch_one(&mut *c)
-    .await?);
+    // The render job runs under the profile of the document's first input, in its capture order.
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO jobs (id, seq, kind, subject, state, profile_sha256, created_at) \
-         VALUES ($1, $2, 'render', $3, 'pending', $4, $5) ON CONFLICT DO NOTHING",
+         SELECT $1, i.seq, 'render', $2, 'pending', i.profile_sha256, $3 \
+         FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = $2 \
+         ORDER BY p.page_no LIMIT 1 ON CONFLICT DO NOTHING",
     )
     .bind(new_id())
-    .bind(seq)
     .bind(doc_id)
-    .bind(profile)
     .bind(at)
     .execute(&mut *c)
     .await?

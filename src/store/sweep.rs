@@ -24,7 +24,7 @@ pub struct SweepReport {
 pub async fn sweep(records: &Records, blobs: Arc<dyn BlobStore>, grace: Duration) -> Result<SweepReport> {
     let recorded: HashSet<String> = records.files().await?.into_iter().map(|(s, _, _)| s).collect();
     let grace = grace.as_secs();
-    tokio::task::spawn_blocking(move || {
+    crate::util::cpu::blocking(move || {
         let mut report = SweepReport::default();
         for (token, age) in blobs.stale_temporaries()? {
             if age >= grace {

@@ -46,15 +46,15 @@ impl Records {
             }
         }
         let id = new_id();
-        let _gate = self.pool().gate().await;
-        on_pool!(self.pool(), |p| sqlx::query(
+        let mut w = self.pool().autocommit().await?;
+        on_tx!(&mut w, |c| sqlx::query(
             "INSERT INTO verify_runs (id, started_at, since, until) VALUES ($1, $2, $3, $4)"
         )
         .bind(&id)
         .bind(at)
         .bind(since)
         .bind(until)
-        .execute(p)
+        .execute(&mut *c)
         .await?
         .rows_affected());
         Ok(VerifyRun { id, last_sha256: String::new(), checked: 0, failures: 0 })
