@@ -258,6 +258,27 @@ fn a_second_ingest_attaches_nothing_twice() {
 }
 
 #[test]
+fn the_same_scan_twice_in_one_folder_is_captured_once() {
+    // Both copies land in one capture batch: the second is found among the batch's own new rows.
+    let tmp = tempfile::tempdir().unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let case = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&case).unwrap();
+    for name in ["a.jpg", "b.jpg"] {
+        fs::copy(tmp.path().join("g/cmyk.jpg"), case.join(name)).unwrap();
+    }
+    let data = tmp.path().join("data");
+    let src = tmp.path().join("src");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap(), "--profile", keep_profile(tmp.path()).to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 file(s) captured, 1 already captured"), "{}", text(&o));
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 1);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes WHERE reused = 1"), 0);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'capture'"), 1);
+    assert_eq!(pdfs(&data, CODE).len(), 1);
+}
+
+#[test]
 fn the_same_file_in_two_cases_is_stored_once_and_attached_to_both() {
     let tmp = tempfile::tempdir().unwrap();
     generate(&tmp.path().join("g"), "good");
