@@ -285,8 +285,8 @@ impl Records {
         let mut known: std::collections::HashMap<String, Vec<(String, String, String)>> = Default::default();
         for part in batch.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "SELECT sha256, route_key, id, state FROM intakes WHERE sha256 IN ({})",
-                (1..=part.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                "SELECT sha256, route_key, id, state FROM intakes WHERE sha256 IN {}",
+                placeholders(1, part.len())
             );
             let rows: Vec<(String, String, String, String)> = on_tx!(&mut tx, |c| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
@@ -744,8 +744,9 @@ impl Records {
         let mut tx = self.jobs.begin_write().await?;
         // Only a closed document takes its PDF: an attach done again (a re-run job) changes nothing. The
         // file is recorded first (the document refers to it), and only for a document that takes it.
-        let mut closed: Option<String> = None;
-        if !pdf_sha256.is_empty() {
+        let closed: Option<String> = if pdf_sha256.is_empty() {
+            None
+        } else {
             on_tx!(&mut tx, |c| sqlx::query(
                 "INSERT INTO files (sha256, bytes, kind, stored_at) SELECT $1, $2, 'pdf', $3 \
                  WHERE EXISTS (SELECT 1 FROM documents WHERE id = $4 AND state = 'closed') ON CONFLICT DO NOTHING"
@@ -757,7 +758,7 @@ impl Records {
             .execute(&mut *c)
             .await?
             .rows_affected());
-            closed = on_tx!(&mut tx, |c| sqlx::query_scalar(
+            on_tx!(&mut tx, |c| sqlx::query_scalar(
                 "UPDATE documents SET state = 'attached', pdf_sha256 = $1, attached_at = $2 \
                  WHERE id = $3 AND state = 'closed' RETURNING case_code"
             )
@@ -765,8 +766,8 @@ impl Records {
             .bind(at)
             .bind(doc_id)
             .fetch_optional(&mut *c)
-            .await?);
-        }
+            .await?)
+        };
         if let Some(case_code) = closed {
             for o in outcomes {
                 // The blank verdict goes into the page's flags, where the clerk sees it.
@@ -952,21 +953,19 @@ pub(crate) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()
 /// Rows written by one multi-row statement: well under either backend's limit on parameters.
 const ROWS_PER_STATEMENT: usize = 100;
 
-/// `($1, $2), ($3, $4)` for `rows` rows of `cols` parameters.
+/// `($1, $2), ($3, $4)` for `rows` rows of `cols` parameters (one row is an `IN` list).
 fn placeholders(rows: usize, cols: usize) -> String {
     placeholders_then(rows, cols, "")
 }
 
 /// Like [`placeholders`], each row ending with the same SQL literals (`'pending'`).
 fn placeholders_then(rows: usize, cols: usize, literals: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::new();
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..cols {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(&format!("${}", r * cols + c + 1));
+            let _ = write!(out, "{}${}", if c > 0 { ", " } else { "" }, r * cols + c + 1);
         }
         if !literals.is_empty() {
             out.push_str(", ");
