@@ -41,13 +41,43 @@ pub(super) async fn upload(
     Query(t): Query<Target>,
     mut form: Multipart,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let limit = api.profile.settings.service.upload_max_mb * 1024 * 1024;
+    let result = receive(caller, &api, t, &mut form, limit).await;
+    if result.is_err() {
+        // A refusal is answered after the rest of the body is read (up to the limit): a station still
+        // sending when the answer comes would see its connection reset and never read why.
+        discard(&mut form, limit).await;
+    }
+    result
+}
+
+/// Reads and throws away what is left of a form, up to `limit` bytes.
+async fn discard(form: &mut Multipart, limit: u64) {
+    let mut read = 0u64;
+    while let Ok(Some(mut field)) = form.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            read += chunk.len() as u64;
+            if read > limit {
+                return;
+            }
+        }
+    }
+}
+
+/// Checks, streams and captures one upload.
+async fn receive(
+    caller: Caller,
+    api: &Api,
+    t: Target,
+    form: &mut Multipart,
+    limit: u64,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     caller.may_upload()?;
     let case = t.case.as_deref().map(|c| api.code(c)).transpose()?;
     if let Some(code) = &case {
         caller.may_see_unit(api.case_unit(code).await?.as_deref())?;
     }
     let role = super::role_param(t.role.as_deref())?;
-    let limit = api.profile.settings.service.upload_max_mb * 1024 * 1024;
     let scratch = Scratch(api.data.join("uploads").join(uuid::Uuid::now_v7().to_string()));
     let folder = match &case {
         Some(code) => scratch.0.join(code),
