@@ -4,8 +4,11 @@
 #
 #   benches/ingest_vs_img2pdf.sh [PAGES]        (default 500; try 5000 to see RSS stay flat)
 #
+# A virtual machine's disk and page cache vary from one run to the next, so every measurement is taken
+# ROUNDS times (default 3), the tools taking turns within a round, and the summary compares medians.
+#
 # Needs: python3 with Pillow and img2pdf (`pip install pillow img2pdf`). Work files go to
-# ${BENCH_DIR:-/tmp/sohoa-bench}. Prints one line per tool: pages/s and peak RSS.
+# ${BENCH_DIR:-/tmp/sohoa-bench}. Prints one line per run (pages/s, peak RSS), then medians and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pages=${1:-500}
@@ -28,63 +31,83 @@ mb_per_page=$(python3 -c "print($bytes / $pages / 1e6)")
 measure() { # label, command…  → "label: N pages in S s = P pages/s, peak RSS R MiB"
   local label=$1; shift
   python3 - "$label" "$pages" "$@" <<'PY'
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, time
 label, pages, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 t = time.monotonic()
 subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 s = time.monotonic() - t
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(f"{label:<34} {pages} pages in {s:6.2f} s = {pages / s:7.1f} pages/s, peak RSS {rss:6.1f} MiB")
-with open(__import__("os").environ["RATES"], "a") as f:
-    f.write(f"{label}\t{pages / s}\n")
+print(f"  {label:<36} {pages} pages in {s:6.2f} s = {pages / s:7.1f} pages/s, peak RSS {rss:6.1f} MiB")
+with open(os.environ["RATES"], "a") as f:
+    f.write(f"{label}\t{pages / s}\t{rss}\n")
 PY
 }
 
+rounds=${ROUNDS:-3}
 export RATES="$work/rates.tsv"; : > "$RATES"
-echo "input: $pages JPEGs, $(python3 -c "print(round($mb_per_page, 2))") MB each, $(nproc) cores"
-sync
-dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fsync 2>"$work/dd.log"; rm -f "$work/dd.bin"
-mbps=$(grep -oE '[0-9.]+ [MG]B/s' "$work/dd.log" | tail -1)
-mbps_num=$(echo "$mbps" | awk '{v=$1; if ($2=="GB/s") v*=1000; print v}')
-echo "disk durable-write limit (dd conv=fsync): $mbps"
-echo "  → copying from a kept inbox, sohoa writes each page's bytes once (the original; its PDF refers to it): at most $(python3 -c "print(round($mbps_num / $mb_per_page, 1))") pages/s"
-echo "  → taking from an emptied inbox on the same file system, it writes only the PDFs' own few hundred bytes a page"
+echo "input: $pages JPEGs, $(python3 -c "print(round($mb_per_page, 2))") MB each, $(nproc) cores, $rounds rounds"
 
 profile="$work/bench.toml"
 printf 'name = "bench"\n[inbox]\nafter_capture = "keep"\n[grouping]\ndocument = "file"\n[output]\ncase_folder_view = false\n' > "$profile"
-rm -rf "$work/data"; sync
-measure "sohoa ingest, kept inbox (copies)" "$bin" --data "$work/data" -q ingest "$jpegs" --profile "$profile"
 # A station's inbox empties itself (after_capture = "remove"): the store takes each scan by a second
 # name instead of copying it. The inbox is a real copy of the set, on disk before the clock starts.
 leaving="$work/leaving.toml"
 sed 's/after_capture = "keep"/after_capture = "remove"/' "$profile" > "$leaving"
-rm -rf "$work/inbox" "$work/data-leaving"; cp -r "$jpegs" "$work/inbox"; sync
-measure "sohoa ingest, emptied inbox (takes)" "$bin" --data "$work/data-leaving" -q ingest "$work/inbox" --profile "$leaving"
-rm -rf "$work/data-leaving"
-rm -f "$work/img2pdf.pdf"; sync
-measure "img2pdf (one PDF, no fsync)" python3 -m img2pdf "$jpegs"/H15*/*.jpg -o "$work/img2pdf.pdf"
-rm -rf "$work/img2pdf-each"; mkdir -p "$work/img2pdf-each"; sync
-measure "img2pdf (a PDF per page, no fsync)" python3 -c '
+mkdir -p "$work/img2pdf-each"
+
+for round in $(seq "$rounds"); do
+  echo "round $round"
+  sync
+  dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fsync 2>"$work/dd.log"; rm -f "$work/dd.bin"
+  mbps=$(grep -oE '[0-9.]+ [MG]B/s' "$work/dd.log" | tail -1)
+  echo "  disk durable-write limit (dd conv=fsync, 1 GB): $mbps"
+  echo "$mbps" | awk '{v=$1; if ($2=="GB/s") v*=1000; printf "dd\t%s\t0\n", v}' >> "$RATES"
+
+  rm -rf "$work/data"; sync
+  measure "sohoa ingest, kept inbox (copies)" "$bin" --data "$work/data" -q ingest "$jpegs" --profile "$profile"
+  rm -rf "$work/inbox" "$work/data-leaving"; cp -r "$jpegs" "$work/inbox"; sync
+  measure "sohoa ingest, emptied inbox (takes)" "$bin" --data "$work/data-leaving" -q ingest "$work/inbox" --profile "$leaving"
+  rm -rf "$work/data-leaving"
+  rm -f "$work/img2pdf.pdf"; sync
+  measure "img2pdf (one PDF, no fsync)" python3 -m img2pdf "$jpegs"/H15*/*.jpg -o "$work/img2pdf.pdf"
+  rm -f "$work/img2pdf-each"/*; sync
+  measure "img2pdf (a PDF per page, no fsync)" python3 -c '
 import glob, os, sys, img2pdf
 for f in sorted(glob.glob(sys.argv[1] + "/H15*/*.jpg")):
     with open(os.path.join(sys.argv[2], os.path.basename(f) + ".pdf"), "wb") as out:
         out.write(img2pdf.convert(f))
 ' "$jpegs" "$work/img2pdf-each"
-measure "img2pdf (a PDF per page, fsync'd)" python3 -c '
+  rm -f "$work/img2pdf-each"/*; sync
+  measure "img2pdf (a PDF per page, fsync'd)" python3 -c '
 import glob, os, sys, img2pdf
 for f in sorted(glob.glob(sys.argv[1] + "/H15*/*.jpg")):
     with open(os.path.join(sys.argv[2], os.path.basename(f) + ".pdf"), "wb") as out:
         out.write(img2pdf.convert(f)); out.flush(); os.fsync(out.fileno())
 ' "$jpegs" "$work/img2pdf-each"
+done
 echo "sohoa output: $(du -sh "$work/data/blobs" | cut -f1) in blobs (originals + PDFs); img2pdf: $(du -sh "$work/img2pdf.pdf" | cut -f1)"
-python3 - "$RATES" "$mbps_num" "$mb_per_page" <<'PY'
-import sys
-rates = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip())
-rates = {k: float(v) for k, v in rates.items()}
-limit = float(sys.argv[2]) / float(sys.argv[3])
-img = {k: v for k, v in rates.items() if k.startswith("img2pdf")}
-for k, v in rates.items():
+python3 - "$RATES" "$mb_per_page" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    if line.strip():
+        label, rate, rss = line.rstrip("\n").split("\t")
+        runs.setdefault(label, []).append((float(rate), float(rss)))
+med = {k: statistics.median(r for r, _ in v) for k, v in runs.items()}
+print("\nmedians")
+for k, v in runs.items():
+    if k == "dd":
+        continue
+    lo, hi = min(r for r, _ in v), max(r for r, _ in v)
+    print(f"  {k:<36} {med[k]:7.1f} pages/s (range {lo:.1f}–{hi:.1f}), peak RSS at most {max(m for _, m in v):.1f} MiB")
+limit = med["dd"] / float(sys.argv[2])
+print(f"  disk durable-write limit: {med['dd']:.0f} MB/s = {limit:.1f} pages/s of these scans")
+print("  (copying from a kept inbox, sohoa writes each page's bytes once: the original, which its PDF refers to;")
+print("   taking from an emptied inbox on the same file system, it writes only the PDFs' own few hundred bytes)")
+img = {k: v for k, v in med.items() if k.startswith("img2pdf")}
+print("ratios of medians")
+for k, v in med.items():
     if k.startswith("sohoa"):
         ratios = ", ".join(f"{v / r:.2f}x {name.split('(')[1].rstrip(')')}" for name, r in img.items())
-        print(f"{k}: {ratios} img2pdf; the copy's disk limit is {limit / v:.2f}x its rate")
+        print(f"  {k}: {ratios} img2pdf; the disk limit is {limit / v:.2f}x its rate")
 PY

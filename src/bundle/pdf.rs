@@ -235,7 +235,18 @@ impl<W: PdfSink> PdfWriter<W> {
         d.set("N", components as i64);
         d.set("Alternate", name(if components == 1 { "DeviceGray" } else { "DeviceRGB" }));
         d.set("Filter", name("FlateDecode"));
-        let packed = crate::encode::flate(profile, 6)?;
+        // The output intent is the same sRGB profile in every PDF/A: it is compressed once per process.
+        static PACKED_SRGB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let packed: std::borrow::Cow<[u8]> = match PACKED_SRGB.get() {
+            Some(p) if profile == SRGB_ICC => p.into(),
+            _ => {
+                let p = crate::encode::flate(profile, 6)?;
+                if profile == SRGB_ICC {
+                    let _ = PACKED_SRGB.set(p.clone());
+                }
+                p.into()
+            }
+        };
         self.stream(id, d, &packed)?;
         Ok(id)
     }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::intake::{Capturer, scan_inbox};
+use crate::intake::{Candidate, Capturer, Entry, Walk};
 use crate::pipeline::Pipeline;
 use crate::report::run::{Problem, RunReport};
 use crate::store::records::CaptureOutcome;
@@ -44,7 +44,8 @@ pub(super) struct Args {
     #[arg(long)]
     report: Option<PathBuf>,
     /// The order files are taken in (it is the order of a stack's pages): by name, naturally (`2`
-    /// before `10`), or by the time the scanner wrote them.
+    /// before `10`), or by the time the scanner wrote them (which lists the whole run before its first
+    /// capture).
     #[arg(long, value_enum, default_value = "name")]
     order: Order,
     /// How progress is shown: a bar on a terminal (auto: only when stderr is one), JSON lines on
@@ -90,17 +91,38 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs an interrupted run left unfinished");
     }
-    let mut candidates = scan_inbox(&a.dir, &profile.settings.inbox.ignore, None)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.dir.display()))?
-        .files;
-    if a.order == Order::Time {
+    // The folder is walked twice: once to count its files for the progress bar, then again as they are
+    // captured, so that a run holds the listing of one folder at a time, not of the whole run.
+    let ignore = &profile.settings.inbox.ignore;
+    let cannot_read = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", a.dir.display());
+    let walk = || -> anyhow::Result<Box<dyn Iterator<Item = std::io::Result<Candidate>>>> {
+        let files = Walk::new(&a.dir, ignore, None).map_err(cannot_read)?.filter_map(|e| match e {
+            Ok(Entry::File(c)) => Some(Ok(c)),
+            Ok(Entry::Marker(_)) => None,
+            Err(e) => Some(Err(e)),
+        });
+        Ok(Box::new(files))
+    };
+    let mut expected = 0usize;
+    for c in walk()? {
+        c.map_err(cannot_read)?;
+        expected += 1;
+    }
+    let candidates = if a.order == Order::Time {
+        // Ordering by time needs every file's time before the first capture: this order holds the list.
         // A stable sort: files written in the same instant keep their natural order.
         let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let mut keyed: Vec<_> = candidates.into_iter().map(|c| (mtime(&c.path), c)).collect();
+        let mut keyed = Vec::with_capacity(expected);
+        for c in walk()? {
+            let c = c.map_err(cannot_read)?;
+            keyed.push((mtime(&c.path), c));
+        }
         keyed.sort_by_key(|k| k.0);
-        candidates = keyed.into_iter().map(|(_, c)| c).collect();
-    }
-    tracing::info!(files = candidates.len(), dir = %a.dir.display(), profile = profile.name(), "ingest started");
+        Box::new(keyed.into_iter().map(|(_, c)| Ok(c)))
+    } else {
+        walk()?
+    };
+    tracing::info!(files = expected, dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
     if let Err(e) = pipeline.repair_views(profile.settings.output.case_folder_view).await {
@@ -117,11 +139,11 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), a.station.clone(), a.operator.clone())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (mut captured, mut duplicates, mut vanished) = (0usize, 0usize, 0usize);
-    let bar = progress_bar(candidates.len() as u64, a.progress == Progress::Auto);
+    let bar = progress_bar(expected as u64, a.progress == Progress::Auto);
     let files_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let ticker = {
         let (records, bar, done, total, mode) =
-            (d.records.clone(), bar.clone(), files_done.clone(), candidates.len(), a.progress);
+            (d.records.clone(), bar.clone(), files_done.clone(), expected, a.progress);
         tokio::spawn(async move {
             loop {
                 if let Ok(t) = records.tally().await {
@@ -148,24 +170,28 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             }
         })
     };
-    let mut ids = Vec::new();
+    // This run's inputs, for the end report; kept in a temporary file so the run's memory stays flat.
+    let mut ids = RunInputs::new()?;
     let mut batch = Vec::new();
     let mut batch_bytes = 0u64;
-    let total = candidates.len();
-    for (i, c) in candidates.into_iter().enumerate() {
+    let mut total = 0usize;
+    let mut candidates = candidates.peekable();
+    while let Some(c) = candidates.next() {
+        let c = c.map_err(cannot_read)?;
+        total += 1;
         batch_bytes += std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
         batch.push(c);
-        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || i + 1 == total {
+        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || candidates.peek().is_none() {
             let reports = capturer.capture(&batch).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             for r in reports {
                 match r.outcome {
                     Some(CaptureOutcome::Captured { intake_id, .. }) => {
                         captured += 1;
-                        ids.push(intake_id);
+                        ids.push(&intake_id)?;
                     }
                     Some(CaptureOutcome::Duplicate { intake_id, .. }) => {
                         duplicates += 1;
-                        ids.push(intake_id);
+                        ids.push(&intake_id)?;
                     }
                     None => vanished += 1,
                 }
@@ -193,18 +219,18 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let mut report = RunReport::default();
     (report.files, report.captured, report.already_captured, report.vanished) = (total, captured, duplicates, vanished);
     // A part of the run at a time: the report holds counts and problems, not every page of the run.
-    for part in ids.chunks(500) {
-        let states = d.records.intake_states(part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for part in ids.parts(500)? {
+        let part = part?;
+        let states = d.records.intake_states(&part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         report.quarantined.extend(
             states
                 .into_iter()
                 .filter(|(_, s, _)| s == "quarantined")
                 .map(|(file, _, reason)| Problem { file, reason: reason.unwrap_or_default() }),
         );
-        let fates = d.records.page_fates(part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let fates = d.records.page_fates(&part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         report.count_pages(&fates);
     }
-    drop(ids);
     report.seconds = started.elapsed().as_secs_f64();
     report.pages_per_second = report.pages as f64 / report.seconds.max(0.001);
     report.stage_seconds = crate::util::metrics::totals()
@@ -231,6 +257,46 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         print!("{}", report.to_text());
     }
     Ok(u8::from(!report.quarantined.is_empty()))
+}
+
+/// The intake ids of a run, one per line in an anonymous temporary file (gone when the run ends), read
+/// back a part at a time: a run of any size reports in the memory of one part.
+struct RunInputs {
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl RunInputs {
+    fn new() -> anyhow::Result<RunInputs> {
+        let file = tempfile::tempfile()
+            .map_err(|e| anyhow::anyhow!("cannot create a temporary file for the run's report: {e}"))?;
+        Ok(RunInputs { file: std::io::BufWriter::new(file) })
+    }
+
+    fn push(&mut self, id: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        writeln!(self.file, "{id}").map_err(|e| anyhow::anyhow!("cannot note the run's inputs for its report: {e}"))
+    }
+
+    /// The ids in order, `size` at a time.
+    fn parts(self, size: usize) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Vec<String>>>> {
+        use std::io::{BufRead, Seek};
+        let mut file = self.file.into_inner().map_err(|e| anyhow::anyhow!("cannot read back the run's inputs: {e}"))?;
+        file.rewind().map_err(|e| anyhow::anyhow!("cannot read back the run's inputs: {e}"))?;
+        let mut lines = std::io::BufReader::new(file).lines();
+        Ok(std::iter::from_fn(move || {
+            let mut part = Vec::with_capacity(size);
+            for line in lines.by_ref() {
+                match line {
+                    Ok(id) => part.push(id),
+                    Err(e) => return Some(Err(anyhow::anyhow!("cannot read back the run's inputs: {e}"))),
+                }
+                if part.len() == size {
+                    break;
+                }
+            }
+            (!part.is_empty()).then_some(Ok(part))
+        }))
+    }
 }
 
 /// A bar on the terminal (nothing when stderr is not one): files captured, pages/s, ETA, and what the

@@ -8,4 +8,4 @@ pub mod capture;
 pub mod scan;
 
 pub use capture::{CaptureReport, Capturer};
-pub use scan::{Candidate, Marker, Scan, scan_inbox};
+pub use scan::{Candidate, Entry, Marker, Scan, Walk, scan_inbox};

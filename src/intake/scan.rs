@@ -80,50 +80,110 @@ pub fn refusal(path: &Path, name: &str, ignore: &[String]) -> Option<&'static st
 /// Symlinks, devices, sockets and anything outside the tree are refused with a logged reason; junk and
 /// manifests are passed over; files named `marker` are reported apart.
 pub fn scan_inbox(root: &Path, ignore: &[String], marker: Option<&str>) -> std::io::Result<Scan> {
-    let root = root.canonicalize()?;
     let mut out = Scan::default();
-    walk(&root, &root, ignore, marker, &mut out)?;
+    for entry in Walk::new(root, ignore, marker)? {
+        match entry? {
+            Entry::File(c) => out.files.push(c),
+            Entry::Marker(m) => out.markers.push(m),
+        }
+    }
     Ok(out)
 }
 
-fn walk(root: &Path, dir: &Path, ignore: &[String], marker: Option<&str>, out: &mut Scan) -> std::io::Result<()> {
-    let mut entries: Vec<(String, PathBuf)> = Vec::new();
+/// One thing a walk found.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// An input.
+    File(Candidate),
+    /// A marker file.
+    Marker(Marker),
+}
+
+/// The inbox walked lazily, in the order [`scan_inbox`] lists it. Only the listings of the folders on
+/// the current path are held, so a run over any number of files walks in the memory of its largest
+/// folder. A folder that cannot be listed ends the walk with its error.
+pub struct Walk {
+    root: PathBuf,
+    ignore: Vec<String>,
+    marker: Option<String>,
+    /// Per open folder: its path and the entries still to visit (NFC name for order and rules, the
+    /// name as it is on disk for the path).
+    open: Vec<(PathBuf, std::vec::IntoIter<(String, std::ffi::OsString)>)>,
+}
+
+impl Walk {
+    /// Starts a walk of `root`; fails when `root` cannot be resolved or listed.
+    pub fn new(root: &Path, ignore: &[String], marker: Option<&str>) -> std::io::Result<Walk> {
+        let root = root.canonicalize()?;
+        let first = listing(&root)?;
+        Ok(Walk {
+            open: vec![(root.clone(), first)],
+            root,
+            ignore: ignore.to_vec(),
+            marker: marker.map(str::to_string),
+        })
+    }
+}
+
+impl Iterator for Walk {
+    type Item = std::io::Result<Entry>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (dir, entries) = self.open.last_mut()?;
+            let Some((name, on_disk)) = entries.next() else {
+                self.open.pop();
+                continue;
+            };
+            let path = dir.join(on_disk);
+            if self.marker.as_deref() == Some(name.as_str()) {
+                if let Some(c) = Candidate::at(&self.root, &path) {
+                    return Some(Ok(Entry::Marker(Marker { path, folder_path: c.folder_path })));
+                }
+                continue;
+            }
+            match refusal(&path, &name, &self.ignore) {
+                Some("") => continue,
+                Some(why) => {
+                    tracing::warn!(file = %path.display(), "{why}");
+                    continue;
+                }
+                None => {}
+            }
+            if path.is_dir() {
+                match listing(&path) {
+                    Ok(l) => self.open.push((path, l)),
+                    Err(e) => {
+                        self.open.clear();
+                        return Some(Err(e));
+                    }
+                }
+                continue;
+            }
+            match Candidate::at(&self.root, &path) {
+                Some(c) => return Some(Ok(Entry::File(c))),
+                None => tracing::warn!(file = %path.display(), "refused: outside the inbox"),
+            }
+        }
+    }
+}
+
+/// A folder's entries in natural order of their NFC names.
+fn listing(dir: &Path) -> std::io::Result<std::vec::IntoIter<(String, std::ffi::OsString)>> {
+    let mut entries = Vec::new();
     for e in fs::read_dir(dir)? {
-        let e = match e {
-            Ok(e) => e,
+        match e {
+            Ok(e) => {
+                let on_disk = e.file_name();
+                entries.push((nfc(&on_disk.to_string_lossy()), on_disk));
+            }
             Err(err) => {
                 tracing::warn!(folder = %dir.display(), error = %err, "cannot list an entry; it is left for the next pass");
-                continue;
             }
-        };
-        entries.push((nfc(&e.file_name().to_string_lossy()), e.path()));
+        }
     }
     entries.sort_by(|a, b| natural_cmp(&a.0, &b.0));
-    for (name, path) in entries {
-        if marker == Some(name.as_str()) {
-            if let Some(c) = Candidate::at(root, &path) {
-                out.markers.push(Marker { path, folder_path: c.folder_path });
-            }
-            continue;
-        }
-        match refusal(&path, &name, ignore) {
-            Some("") => continue,
-            Some(why) => {
-                tracing::warn!(file = %path.display(), "{why}");
-                continue;
-            }
-            None => {}
-        }
-        if path.is_dir() {
-            walk(root, &path, ignore, marker, out)?;
-            continue;
-        }
-        match Candidate::at(root, &path) {
-            Some(c) => out.files.push(c),
-            None => tracing::warn!(file = %path.display(), "refused: outside the inbox"),
-        }
-    }
-    Ok(())
+    Ok(entries.into_iter())
 }
 
 #[cfg(test)]
@@ -141,5 +201,29 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", c.join("evil.jpg")).unwrap();
         let got: Vec<String> = scan_inbox(d.path(), &[], None).unwrap().files.into_iter().map(|c| c.rel).collect();
         assert_eq!(got, ["H15-261008-0001/p2.jpg", "H15-261008-0001/p10.jpg"]);
+    }
+
+    #[test]
+    fn a_walk_goes_folder_by_folder_in_natural_order_and_finds_decomposed_names() {
+        let d = tempfile::tempdir().unwrap();
+        for dir in ["b", "a10", "a2", "a2/sub"] {
+            fs::create_dir(d.path().join(dir)).unwrap();
+        }
+        // "Hồ sơ" stored decomposed (NFD), as copies from some systems arrive: listed NFC, opened as stored.
+        let nfd = "Ho\u{302}\u{300} so\u{31b}.jpg";
+        for f in ["a2/p10.jpg", "a2/p9.jpg", "a2/sub/x.jpg", "a10/p1.jpg", "b/.done", "top.jpg"] {
+            fs::write(d.path().join(f), b"x").unwrap();
+        }
+        fs::write(d.path().join("b").join(nfd), b"x").unwrap();
+        let got: Vec<(String, bool)> = Walk::new(d.path(), &[], Some(".done"))
+            .unwrap()
+            .map(|e| match e.unwrap() {
+                Entry::File(c) => (c.rel, c.path.is_file()),
+                Entry::Marker(m) => (format!("marker {}", m.folder_path), m.path.is_file()),
+            })
+            .collect();
+        let want = ["a2/p9.jpg", "a2/p10.jpg", "a2/sub/x.jpg", "a10/p1.jpg", "marker b", "b/Hồ sơ.jpg", "top.jpg"];
+        assert_eq!(got.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(), want);
+        assert!(got.iter().all(|g| g.1), "every path names the file as it is stored: {got:?}");
     }
 }

@@ -170,23 +170,42 @@ fn age_of(m: &fs::Metadata) -> u64 {
     last.and_then(|t| std::time::SystemTime::now().duration_since(t).ok()).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// SHA-256 (lower-case hex) and length of everything a reader yields, read in 1 MiB blocks.
+/// SHA-256 (lower-case hex) and length of everything a reader yields.
 pub fn hash_reader(r: &mut dyn Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                bytes += n as u64;
+    with_read_buffer(|buf| {
+        loop {
+            match r.read(buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
         }
-    }
+    })?;
     Ok((hex::encode(hasher.finalize()), bytes))
+}
+
+/// Lends this thread's read buffer (256 KiB, allocated once per thread): streaming a file through a
+/// hash or into the store then costs no allocation and no zeroing per file.
+fn with_read_buffer<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|b| match b.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.is_empty() {
+                buf.resize(256 << 10, 0);
+            }
+            f(&mut buf)
+        }
+        // Only a nested use finds it lent out; it gets a buffer of its own.
+        Err(_) => f(&mut vec![0u8; 256 << 10]),
+    })
 }
 
 fn ctx(what: &str, path: &Path, e: io::Error) -> Failure {
@@ -233,6 +252,10 @@ impl StageWrite for LocalStageWriter {
         Ok(Staged { sha256, bytes: self.bytes, token: self.token.clone() })
     }
 }
+
+/// Small writes (PDF objects, recipe records) are gathered up to this size; larger ones, such as the
+/// read buffer's blocks or a page image, go to the file without a copy.
+const WRITE_BUFFER: usize = 64 << 10;
 
 /// Recipe format: `SOHOA-PARTS-1\n`, then records: `B` + u64 length + bytes, or `R` + 64-byte hash + u64
 /// length (the whole referenced blob).
@@ -434,25 +457,26 @@ impl BlobStore for LocalBlobStore {
         let (token, file) = self.new_temp()?;
         let mut w = Box::new(LocalStageWriter {
             token,
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
             hasher: Sha256::new(),
             bytes: 0,
         });
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = fs::remove_file(self.tmp_path(&w.token));
-                    return Err(Failure::transient("reading the input", e));
+        let copied = with_read_buffer(|buf| {
+            loop {
+                let n = match reader.read(buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Failure::transient("reading the input", e)),
+                };
+                if let Err(e) = w.write_all(&buf[..n]) {
+                    return Err(Failure::transient("writing into the blob store", e));
                 }
-            };
-            if let Err(e) = w.write_all(&buf[..n]) {
-                let _ = fs::remove_file(self.tmp_path(&w.token));
-                return Err(Failure::transient("writing into the blob store", e));
             }
+        });
+        if let Err(e) = copied {
+            let _ = fs::remove_file(self.tmp_path(&w.token));
+            return Err(e);
         }
         w.finish()
     }
@@ -468,7 +492,7 @@ impl BlobStore for LocalBlobStore {
         let (token, file) = self.new_temp()?;
         Ok(Box::new(LocalStageWriter {
             token,
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
             hasher: Sha256::new(),
             bytes: 0,
         }))
@@ -476,7 +500,7 @@ impl BlobStore for LocalBlobStore {
 
     fn stage_composite_writer(&self) -> Result<Box<dyn StageWrite>> {
         let (token, file) = self.new_temp_named(".parts")?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
         out.write_all(PARTS_MAGIC).map_err(|e| Failure::transient("writing a blob", e))?;
         Ok(Box::new(LocalCompositeWriter {
             token,
@@ -551,6 +575,21 @@ impl BlobStore for LocalBlobStore {
                 Ok(Box::new(PartsReader { recipe, at: PARTS_MAGIC.len(), root: self.root.clone(), current: None }))
             }
             Err(e) => Err(ctx("opening a blob", &raw, e)),
+        }
+    }
+
+    fn read_all(&self, sha256: &str) -> Result<Vec<u8>> {
+        // A plain blob is read in one call into a buffer of its size; a recipe is put together part by part.
+        match fs::read(self.final_path(sha256)?) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut buf = Vec::new();
+                self.open(sha256)?
+                    .read_to_end(&mut buf)
+                    .map_err(|e| Failure::transient(format!("reading blob {sha256}"), e))?;
+                Ok(buf)
+            }
+            Err(e) => Err(Failure::transient(format!("reading blob {sha256}"), e)),
         }
     }
 
