@@ -171,7 +171,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         })
     };
     // This run's inputs, for the end report; kept in a temporary file so the run's memory stays flat.
-    let mut ids = RunInputs::new()?;
+    let mut ids = RunInputs::new();
     let mut batch = Vec::new();
     let mut batch_bytes = 0u64;
     let mut total = 0usize;
@@ -187,11 +187,11 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
                 match r.outcome {
                     Some(CaptureOutcome::Captured { intake_id, .. }) => {
                         captured += 1;
-                        ids.push(&intake_id)?;
+                        ids.push(intake_id);
                     }
                     Some(CaptureOutcome::Duplicate { intake_id, .. }) => {
                         duplicates += 1;
-                        ids.push(&intake_id)?;
+                        ids.push(intake_id);
                     }
                     None => vanished += 1,
                 }
@@ -219,7 +219,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let mut report = RunReport::default();
     (report.files, report.captured, report.already_captured, report.vanished) = (total, captured, duplicates, vanished);
     // A part of the run at a time: the report holds counts and problems, not every page of the run.
-    for part in ids.parts(500)? {
+    for part in ids.parts(RUN_PART)? {
         let part = part?;
         let states = d.records.intake_states(&part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         report.quarantined.extend(
@@ -259,34 +259,70 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     Ok(u8::from(!report.quarantined.is_empty()))
 }
 
-/// The intake ids of a run, one per line in an anonymous temporary file (gone when the run ends), read
-/// back a part at a time: a run of any size reports in the memory of one part.
+/// The intake ids of a run, for its end report: written out 500 at a time to an anonymous temporary
+/// file (gone when the run ends) and read back a part at a time, so a run of any size reports in the
+/// memory of one part. Should the temporary file fail (no room, say), the ids from then on are kept in
+/// memory instead: the run goes on and its report stays whole.
 struct RunInputs {
-    file: std::io::BufWriter<std::fs::File>,
+    file: Option<std::fs::File>,
+    /// Whether ids still go to the file (until a write fails).
+    writing: bool,
+    /// Bytes of the file holding whole parts.
+    written: u64,
+    /// Ids not in the file, in order.
+    held: Vec<String>,
 }
 
+/// Ids written to the temporary file at a time.
+const RUN_PART: usize = 500;
+
 impl RunInputs {
-    fn new() -> anyhow::Result<RunInputs> {
+    fn new() -> RunInputs {
         let file = tempfile::tempfile()
-            .map_err(|e| anyhow::anyhow!("cannot create a temporary file for the run's report: {e}"))?;
-        Ok(RunInputs { file: std::io::BufWriter::new(file) })
+            .map_err(
+                |e| tracing::warn!(error = %e, "no temporary file for the run's report; its ids are kept in memory"),
+            )
+            .ok();
+        RunInputs { writing: file.is_some(), file, written: 0, held: Vec::new() }
     }
 
-    fn push(&mut self, id: &str) -> anyhow::Result<()> {
+    fn push(&mut self, id: String) {
         use std::io::Write;
-        writeln!(self.file, "{id}").map_err(|e| anyhow::anyhow!("cannot note the run's inputs for its report: {e}"))
+        self.held.push(id);
+        if !self.writing || self.held.len() < RUN_PART {
+            return;
+        }
+        let Some(file) = self.file.as_mut() else { return };
+        let mut text = self.held.join("\n");
+        text.push('\n');
+        match file.write_all(text.as_bytes()) {
+            Ok(()) => {
+                self.written += text.len() as u64;
+                self.held.clear();
+            }
+            Err(e) => {
+                // Whatever part of these reached the file lies past `written` and is never read back.
+                tracing::warn!(error = %e, "cannot write the run's ids to a temporary file; the rest are kept in memory");
+                self.writing = false;
+            }
+        }
     }
 
     /// The ids in order, `size` at a time.
     fn parts(self, size: usize) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Vec<String>>>> {
-        use std::io::{BufRead, Seek};
-        let mut file = self.file.into_inner().map_err(|e| anyhow::anyhow!("cannot read back the run's inputs: {e}"))?;
-        file.rewind().map_err(|e| anyhow::anyhow!("cannot read back the run's inputs: {e}"))?;
-        let mut lines = std::io::BufReader::new(file).lines();
+        use std::io::{BufRead, Read, Seek};
+        let from_file: Box<dyn Iterator<Item = std::io::Result<String>>> = match self.file {
+            Some(mut file) if self.written > 0 => {
+                file.rewind().map_err(|e| anyhow::anyhow!("cannot read back the run's inputs: {e}"))?;
+                Box::new(std::io::BufReader::new(file.take(self.written)).lines())
+            }
+            _ => Box::new(std::iter::empty()),
+        };
+        let mut ids = from_file.chain(self.held.into_iter().map(Ok));
         Ok(std::iter::from_fn(move || {
             let mut part = Vec::with_capacity(size);
-            for line in lines.by_ref() {
-                match line {
+            for id in ids.by_ref() {
+                match id {
                     Ok(id) => part.push(id),
                     Err(e) => return Some(Err(anyhow::anyhow!("cannot read back the run's inputs: {e}"))),
                 }
@@ -314,4 +350,43 @@ fn progress_bar(total: u64, shown: bool) -> indicatif::ProgressBar {
     bar.set_style(style);
     bar.set_prefix("capturing");
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_back(ids: RunInputs) -> Vec<Vec<String>> {
+        ids.parts(RUN_PART).unwrap().map(|p| p.unwrap()).collect()
+    }
+
+    #[test]
+    fn a_runs_ids_come_back_in_order_a_part_at_a_time() {
+        let mut ids = RunInputs::new();
+        for i in 0..1234 {
+            ids.push(format!("id-{i}"));
+        }
+        // Two whole parts went to the file; the last 234 wait in memory.
+        assert_eq!(ids.written, (0..1000).map(|i| format!("id-{i}\n").len() as u64).sum::<u64>());
+        assert_eq!(ids.held.len(), 234);
+        let parts = read_back(ids);
+        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [500, 500, 234]);
+        let all: Vec<String> = parts.concat();
+        assert_eq!(all, (0..1234).map(|i| format!("id-{i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn ids_stay_whole_in_memory_when_the_temporary_file_cannot_be_written() {
+        // A file opened for reading only: the first write of a part fails, as on a full disk.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("ids"), b"").unwrap();
+        let read_only = std::fs::File::open(d.path().join("ids")).unwrap();
+        let mut ids = RunInputs { file: Some(read_only), writing: true, written: 0, held: Vec::new() };
+        for i in 0..700 {
+            ids.push(format!("id-{i}"));
+        }
+        assert!(!ids.writing);
+        let all: Vec<String> = read_back(ids).concat();
+        assert_eq!(all, (0..700).map(|i| format!("id-{i}")).collect::<Vec<_>>());
+    }
 }
