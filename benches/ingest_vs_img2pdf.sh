@@ -44,6 +44,7 @@ PY
 }
 
 rounds=${ROUNDS:-3}
+[ "$rounds" -ge 1 ] || { echo "ROUNDS must be 1 or more" >&2; exit 2; }
 export RATES="$work/rates.tsv"; : > "$RATES"
 echo "input: $pages JPEGs, $(python3 -c "print(round($mb_per_page, 2))") MB each, $(nproc) cores, $rounds rounds"
 
@@ -58,10 +59,10 @@ mkdir -p "$work/img2pdf-each"
 for round in $(seq "$rounds"); do
   echo "round $round"
   sync
-  dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fsync 2>"$work/dd.log"; rm -f "$work/dd.bin"
-  mbps=$(grep -oE '[0-9.]+ [MG]B/s' "$work/dd.log" | tail -1)
-  echo "  disk durable-write limit (dd conv=fsync, 1 GB): $mbps"
-  echo "$mbps" | awk '{v=$1; if ($2=="GB/s") v*=1000; printf "dd\t%s\t0\n", v}' >> "$RATES"
+  LC_ALL=C dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fsync 2>"$work/dd.log"; rm -f "$work/dd.bin"
+  mbps=$(grep -oE '[0-9.]+ [kMG]B/s' "$work/dd.log" | tail -1 || true)
+  echo "  disk durable-write limit (dd conv=fsync, 1 GB): ${mbps:-unknown}"
+  echo "$mbps" | awk 'NF == 2 {v=$1; if ($2=="GB/s") v*=1000; if ($2=="kB/s") v/=1000; printf "dd\t%s\t0\n", v}' >> "$RATES"
 
   rm -rf "$work/data"; sync
   measure "sohoa ingest, kept inbox (copies)" "$bin" --data "$work/data" -q ingest "$jpegs" --profile "$profile"
@@ -100,8 +101,8 @@ for k, v in runs.items():
         continue
     lo, hi = min(r for r, _ in v), max(r for r, _ in v)
     print(f"  {k:<36} {med[k]:7.1f} pages/s (range {lo:.1f}–{hi:.1f}), peak RSS at most {max(m for _, m in v):.1f} MiB")
-limit = med["dd"] / float(sys.argv[2])
-print(f"  disk durable-write limit: {med['dd']:.0f} MB/s = {limit:.1f} pages/s of these scans")
+limit = med.get("dd", float("nan")) / float(sys.argv[2])
+print(f"  disk durable-write limit: {med.get('dd', float('nan')):.0f} MB/s = {limit:.1f} pages/s of these scans")
 print("  (copying from a kept inbox, sohoa writes each page's bytes once: the original, which its PDF refers to;")
 print("   taking from an emptied inbox on the same file system, it writes only the PDFs' own few hundred bytes)")
 img = {k: v for k, v in med.items() if k.startswith("img2pdf")}

@@ -91,8 +91,9 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs an interrupted run left unfinished");
     }
-    // The folder is walked twice: once to count its files for the progress bar, then again as they are
-    // captured, so that a run holds the listing of one folder at a time, not of the whole run.
+    // The folder is walked twice: once to count its files for the progress bar (and to find a folder
+    // that cannot be read before anything is captured), then again as they are captured, so that a run
+    // holds the listings of the folders on its current path, not the list of the whole run.
     let ignore = &profile.settings.inbox.ignore;
     let cannot_read = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", a.dir.display());
     let walk = || -> anyhow::Result<Box<dyn Iterator<Item = std::io::Result<Candidate>>>> {
@@ -103,25 +104,26 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         });
         Ok(Box::new(files))
     };
-    let mut expected = 0usize;
-    for c in walk()? {
-        c.map_err(cannot_read)?;
-        expected += 1;
-    }
-    let candidates = if a.order == Order::Time {
-        // Ordering by time needs every file's time before the first capture: this order holds the list.
-        // A stable sort: files written in the same instant keep their natural order.
-        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let mut keyed = Vec::with_capacity(expected);
-        for c in walk()? {
-            let c = c.map_err(cannot_read)?;
-            keyed.push((mtime(&c.path), c));
-        }
-        keyed.sort_by_key(|k| k.0);
-        Box::new(keyed.into_iter().map(|(_, c)| Ok(c)))
-    } else {
-        walk()?
-    };
+    let (expected, candidates): (usize, Box<dyn Iterator<Item = std::io::Result<Candidate>>>) =
+        if a.order == Order::Time {
+            // Ordering by time needs every file's time before the first capture: this order holds the
+            // list. A stable sort: files written in the same instant keep their natural order.
+            let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let mut keyed = Vec::new();
+            for c in walk()? {
+                let c = c.map_err(cannot_read)?;
+                keyed.push((mtime(&c.path), c));
+            }
+            keyed.sort_by_key(|k| k.0);
+            (keyed.len(), Box::new(keyed.into_iter().map(|(_, c)| Ok(c))))
+        } else {
+            let mut n = 0usize;
+            for c in walk()? {
+                c.map_err(cannot_read)?;
+                n += 1;
+            }
+            (n, walk()?)
+        };
     tracing::info!(files = expected, dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
@@ -175,13 +177,27 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let mut batch = Vec::new();
     let mut batch_bytes = 0u64;
     let mut total = 0usize;
+    // A folder that cannot be listed once capture has begun (its rights changed, say) ends the walk:
+    // what was found before it is captured and filed, the report is written, and the run fails.
+    let mut walk_error = None;
     let mut candidates = candidates.peekable();
-    while let Some(c) = candidates.next() {
-        let c = c.map_err(cannot_read)?;
-        total += 1;
-        batch_bytes += std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
-        batch.push(c);
-        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || candidates.peek().is_none() {
+    loop {
+        let next = match candidates.next() {
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                walk_error = Some(e);
+                None
+            }
+            None => None,
+        };
+        let last = next.is_none();
+        if let Some(c) = next {
+            total += 1;
+            batch_bytes += std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+            batch.push(c);
+        }
+        let ends = last || matches!(candidates.peek(), None | Some(Err(_)));
+        if !batch.is_empty() && (batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || ends) {
             let reports = capturer.capture(&batch).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             for r in reports {
                 match r.outcome {
@@ -200,6 +216,9 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             files_done.store(captured + duplicates + vanished, Ordering::Relaxed);
             batch.clear();
             batch_bytes = 0;
+        }
+        if last {
+            break;
         }
     }
     more.store(false, Ordering::SeqCst);
@@ -255,6 +274,13 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.to_text());
+    }
+    if let Some(e) = walk_error {
+        anyhow::bail!(
+            "cannot read a folder under {}: {e}; the files found before it were captured, those after it are \
+             still in the inbox: run ingest again once it can be read",
+            a.dir.display()
+        );
     }
     Ok(u8::from(!report.quarantined.is_empty()))
 }

@@ -100,8 +100,8 @@ pub enum Entry {
 }
 
 /// The inbox walked lazily, in the order [`scan_inbox`] lists it. Only the listings of the folders on
-/// the current path are held, so a run over any number of files walks in the memory of its largest
-/// folder. A folder that cannot be listed ends the walk with its error.
+/// the current path are held, so a run over any number of files walks in the memory of one path's
+/// folders, not of the whole tree. A folder that cannot be listed ends the walk with its error.
 pub struct Walk {
     root: PathBuf,
     ignore: Vec<String>,
