@@ -279,6 +279,28 @@ fn the_same_scan_twice_in_one_folder_is_captured_once() {
 }
 
 #[test]
+fn a_data_folder_inside_the_ingested_folder_is_never_taken_for_scans() {
+    // `sohoa --data inbox/sohoa-data ingest inbox`: the PDFs, case views and blobs of the first run sit
+    // inside the folder the second run walks.
+    let tmp = tempfile::tempdir().unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join(CODE)).unwrap();
+    fs::copy(tmp.path().join("g/cmyk.jpg"), src.join(CODE).join("a.jpg")).unwrap();
+    let data = src.join("sohoa-data");
+    let profile = keep_profile(tmp.path());
+    for run in 0..2 {
+        let o = sohoa(&data, &["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        let want =
+            if run == 0 { "1 file(s) captured, 0 already captured" } else { "0 file(s) captured, 1 already captured" };
+        assert!(String::from_utf8_lossy(&o.stdout).contains(want), "run {run}: {}", text(&o));
+    }
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 1);
+    assert_eq!(pdfs(&data, CODE).len(), 1);
+}
+
+#[test]
 fn the_same_file_in_two_cases_is_stored_once_and_attached_to_both() {
     let tmp = tempfile::tempdir().unwrap();
     generate(&tmp.path().join("g"), "good");

@@ -96,8 +96,10 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     // holds the listings of the folders on its current path, not the list of the whole run.
     let ignore = &profile.settings.inbox.ignore;
     let cannot_read = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", a.dir.display());
+    let quarantine_view = profile.settings.quarantine.path.clone().unwrap_or_else(|| data.join("quarantine"));
     let walk = || -> anyhow::Result<Box<dyn Iterator<Item = std::io::Result<Candidate>>>> {
-        let files = Walk::new(&a.dir, ignore, None).map_err(cannot_read)?.filter_map(|e| match e {
+        let walk = Walk::new(&a.dir, ignore, None).map_err(cannot_read)?.pruning(data).pruning(&quarantine_view);
+        let files = walk.filter_map(|e| match e {
             Ok(Entry::File(c)) => Some(Ok(c)),
             Ok(Entry::Marker(_)) => None,
             Err(e) => Some(Err(e)),

@@ -109,6 +109,8 @@ pub struct Walk {
     /// Per open folder: its path and the entries still to visit (NFC name for order and rules, the
     /// name as it is on disk for the path).
     open: Vec<(PathBuf, std::vec::IntoIter<(String, std::ffi::OsString)>)>,
+    /// Folders passed over with all they hold (canonical paths).
+    pruned: Vec<PathBuf>,
 }
 
 impl Walk {
@@ -121,7 +123,17 @@ impl Walk {
             root,
             ignore: ignore.to_vec(),
             marker: marker.map(str::to_string),
+            pruned: Vec::new(),
         })
+    }
+
+    /// Passes over `dir` and everything in it, when it lies inside the inbox: sohoa's own data folder
+    /// or quarantine view placed there is never taken for scans.
+    pub fn pruning(mut self, dir: &Path) -> Walk {
+        if let Ok(dir) = dir.canonicalize() {
+            self.pruned.push(dir);
+        }
+        self
     }
 }
 
@@ -151,6 +163,10 @@ impl Iterator for Walk {
                 None => {}
             }
             if path.is_dir() {
+                if self.pruned.iter().any(|p| p.as_path() == path) {
+                    tracing::info!(folder = %path.display(), "passed over: it holds sohoa's own files");
+                    continue;
+                }
                 match listing(&path) {
                     Ok(l) => self.open.push((path, l)),
                     Err(e) => {
@@ -223,6 +239,16 @@ mod tests {
             })
             .collect();
         let want = ["a2/p9.jpg", "a2/p10.jpg", "a2/sub/x.jpg", "a10/p1.jpg", "marker b", "b/Hồ sơ.jpg", "top.jpg"];
+        let pruned: Vec<String> = Walk::new(d.path(), &[], None)
+            .unwrap()
+            .pruning(&d.path().join("a2"))
+            .pruning(&d.path().join("not-there"))
+            .filter_map(|e| match e.unwrap() {
+                Entry::File(c) => Some(c.rel),
+                Entry::Marker(_) => None,
+            })
+            .collect();
+        assert_eq!(pruned, ["a10/p1.jpg", "b/Hồ sơ.jpg", "top.jpg"]);
         assert_eq!(got.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(), want);
         assert!(got.iter().all(|g| g.1), "every path names the file as it is stored: {got:?}");
     }
