@@ -38,14 +38,12 @@ fn profile_check_prints_every_error_with_its_line() {
 #[test]
 fn verify_reports_changed_missing_and_unexpected_files() {
     let tmp = tempfile::tempdir().unwrap();
-    generate(&tmp.path().join("g"), "good");
-    let src = tmp.path().join("src").join(CODE);
-    fs::create_dir_all(&src).unwrap();
-    for f in ["a4_300.jpg", "bitonal.png", "cmyk.jpg"] {
-        fs::copy(tmp.path().join("g").join(f), src.join(f)).unwrap();
-    }
+    let src = case_folder(
+        tmp.path(),
+        &[("a4_300.jpg", "a4_300.jpg"), ("bitonal.png", "bitonal.png"), ("cmyk.jpg", "cmyk.jpg")],
+    );
     let data = tmp.path().join("data");
-    assert!(sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap()]).status.success());
+    assert!(sohoa(&data, &["ingest", src.to_str().unwrap()]).status.success());
     let ok = sohoa(&data, &["verify"]);
     assert!(ok.status.success(), "{}", text(&ok));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("verified 6 files"), "{}", text(&ok));
@@ -97,15 +95,14 @@ fn help_teaches_the_commands() {
 #[test]
 fn an_exported_case_is_a_package_that_verifies_against_its_manifest() {
     let tmp = tempfile::tempdir().unwrap();
-    generate(&tmp.path().join("g"), "good");
-    let src = tmp.path().join("src").join(CODE);
-    fs::create_dir_all(&src).unwrap();
-    for f in ["a4_300.jpg", "bitonal.png", "multi.tif"] {
-        fs::copy(tmp.path().join("g").join(f), src.join(f)).unwrap();
-    }
-    fs::write(src.join("manifest.json"), r#"{"files": {"a4_300.jpg": {"document_type": "Đơn đề nghị"}}}"#).unwrap();
+    let src = case_folder(
+        tmp.path(),
+        &[("a4_300.jpg", "a4_300.jpg"), ("bitonal.png", "bitonal.png"), ("multi.tif", "multi.tif")],
+    );
+    let manifest = r#"{"files": {"a4_300.jpg": {"document_type": "Đơn đề nghị"}}}"#;
+    fs::write(src.join(CODE).join("manifest.json"), manifest).unwrap();
     let data = tmp.path().join("data");
-    assert!(sohoa(&data, &["ingest", tmp.path().join("src").to_str().unwrap()]).status.success());
+    assert!(sohoa(&data, &["ingest", src.to_str().unwrap()]).status.success());
     let out = tmp.path().join("out");
     let o = sohoa(&data, &["export", CODE, "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));

@@ -261,14 +261,8 @@ fn a_second_ingest_attaches_nothing_twice() {
 fn the_same_scan_twice_in_one_folder_is_captured_once() {
     // Both copies land in one capture batch: the second is found among the batch's own new rows.
     let tmp = tempfile::tempdir().unwrap();
-    generate(&tmp.path().join("g"), "good");
-    let case = tmp.path().join("src").join(CODE);
-    fs::create_dir_all(&case).unwrap();
-    for name in ["a.jpg", "b.jpg"] {
-        fs::copy(tmp.path().join("g/cmyk.jpg"), case.join(name)).unwrap();
-    }
+    let src = case_folder(tmp.path(), &[("cmyk.jpg", "a.jpg"), ("cmyk.jpg", "b.jpg")]);
     let data = tmp.path().join("data");
-    let src = tmp.path().join("src");
     let o = sohoa(&data, &["ingest", src.to_str().unwrap(), "--profile", keep_profile(tmp.path()).to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("1 file(s) captured, 1 already captured"), "{}", text(&o));
@@ -283,10 +277,7 @@ fn a_data_folder_inside_the_ingested_folder_is_never_taken_for_scans() {
     // `sohoa --data inbox/sohoa-data ingest inbox`: the PDFs, case views and blobs of the first run sit
     // inside the folder the second run walks.
     let tmp = tempfile::tempdir().unwrap();
-    generate(&tmp.path().join("g"), "good");
-    let src = tmp.path().join("src");
-    fs::create_dir_all(src.join(CODE)).unwrap();
-    fs::copy(tmp.path().join("g/cmyk.jpg"), src.join(CODE).join("a.jpg")).unwrap();
+    let src = case_folder(tmp.path(), &[("cmyk.jpg", "a.jpg")]);
     let data = src.join("sohoa-data");
     let profile = keep_profile(tmp.path());
     for run in 0..2 {

@@ -138,6 +138,16 @@ fn name(n: &str) -> Object {
     Object::Name(n.as_bytes().to_vec())
 }
 
+/// The sRGB profile, compressed: the output intent of every PDF/A, compressed once per process.
+fn packed_srgb() -> Result<&'static [u8]> {
+    static PACKED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    if let Some(p) = PACKED.get() {
+        return Ok(p);
+    }
+    let p = crate::encode::flate(SRGB_ICC, 6)?;
+    Ok(PACKED.get_or_init(|| p))
+}
+
 impl<W: PdfSink> PdfWriter<W> {
     /// Starts a PDF (1.4 for PDF/A-1b, else 1.7); the binary comment marks it as binary for transfer
     /// tools, as PDF/A requires. For PDF/A the output intent's ICC profile is written first.
@@ -235,18 +245,8 @@ impl<W: PdfSink> PdfWriter<W> {
         d.set("N", components as i64);
         d.set("Alternate", name(if components == 1 { "DeviceGray" } else { "DeviceRGB" }));
         d.set("Filter", name("FlateDecode"));
-        // The output intent is the same sRGB profile in every PDF/A: it is compressed once per process.
-        static PACKED_SRGB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-        let packed: std::borrow::Cow<[u8]> = match PACKED_SRGB.get() {
-            Some(p) if profile == SRGB_ICC => p.into(),
-            _ => {
-                let p = crate::encode::flate(profile, 6)?;
-                if profile == SRGB_ICC {
-                    let _ = PACKED_SRGB.set(p.clone());
-                }
-                p.into()
-            }
-        };
+        let packed: std::borrow::Cow<[u8]> =
+            if profile == SRGB_ICC { packed_srgb()?.into() } else { crate::encode::flate(profile, 6)?.into() };
         self.stream(id, d, &packed)?;
         Ok(id)
     }

@@ -181,25 +181,13 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let mut total = 0usize;
     // A folder that cannot be listed once capture has begun (its rights changed, say) ends the walk:
     // what was found before it is captured and filed, the report is written, and the run fails.
-    let mut walk_error = None;
-    let mut candidates = candidates.peekable();
-    loop {
-        let next = match candidates.next() {
-            Some(Ok(c)) => Some(c),
-            Some(Err(e)) => {
-                walk_error = Some(e);
-                None
-            }
-            None => None,
-        };
-        let last = next.is_none();
-        if let Some(c) = next {
-            total += 1;
-            batch_bytes += std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
-            batch.push(c);
-        }
-        let ends = last || matches!(candidates.peek(), None | Some(Err(_)));
-        if !batch.is_empty() && (batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || ends) {
+    let walk_error = std::cell::Cell::new(None);
+    let mut candidates = candidates.map_while(|c| c.map_err(|e| walk_error.set(Some(e))).ok()).peekable();
+    while let Some(c) = candidates.next() {
+        total += 1;
+        batch_bytes += std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+        batch.push(c);
+        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || candidates.peek().is_none() {
             let reports = capturer.capture(&batch).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             for r in reports {
                 match r.outcome {
@@ -218,9 +206,6 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             files_done.store(captured + duplicates + vanished, Ordering::Relaxed);
             batch.clear();
             batch_bytes = 0;
-        }
-        if last {
-            break;
         }
     }
     more.store(false, Ordering::SeqCst);
@@ -277,7 +262,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     } else {
         print!("{}", report.to_text());
     }
-    if let Some(e) = walk_error {
+    if let Some(e) = walk_error.take() {
         anyhow::bail!(
             "cannot read a folder under {}: {e}; the files found before it were captured, those after it are \
              still in the inbox: run ingest again once it can be read",

@@ -89,11 +89,7 @@ pub trait BlobStore: Send + Sync {
 
     /// Reads a whole blob; for inputs that decoders need in memory.
     fn read_all(&self, sha256: &str) -> Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        self.open(sha256)?
-            .read_to_end(&mut buf)
-            .map_err(|e| Failure::transient(format!("reading blob {sha256}"), e))?;
-        Ok(buf)
+        read_blob(self.open(sha256)?, sha256)
     }
 }
 
@@ -174,38 +170,53 @@ fn age_of(m: &fs::Metadata) -> u64 {
 pub fn hash_reader(r: &mut dyn Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    with_read_buffer(|buf| {
-        loop {
-            match r.read(buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                    bytes += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    })?;
+    pump(r, |block| {
+        hasher.update(block);
+        bytes += block.len() as u64;
+        Ok(())
+    })
+    .map_err(|(Pumped::Reading(e) | Pumped::Writing(e))| e)?;
     Ok((hex::encode(hasher.finalize()), bytes))
 }
 
-/// Lends this thread's read buffer (256 KiB, allocated once per thread): streaming a file through a
-/// hash or into the store then costs no allocation and no zeroing per file.
-fn with_read_buffer<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+/// Which side of a [`pump`] failed.
+enum Pumped {
+    Reading(io::Error),
+    Writing(io::Error),
+}
+
+/// Hands everything `r` yields to `sink`, a block at a time, through this thread's read buffer (256 KiB,
+/// allocated once per thread): streaming a file through a hash or into the store then costs no
+/// allocation and no zeroing per file.
+fn pump(r: &mut dyn Read, mut sink: impl FnMut(&[u8]) -> io::Result<()>) -> std::result::Result<(), Pumped> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    let mut run = |buf: &mut [u8]| loop {
+        match r.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => sink(&buf[..n]).map_err(Pumped::Writing)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Pumped::Reading(e)),
+        }
+    };
     BUFFER.with(|b| match b.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.is_empty() {
                 buf.resize(256 << 10, 0);
             }
-            f(&mut buf)
+            run(&mut buf)
         }
-        // Only a nested use finds it lent out; it gets a buffer of its own.
-        Err(_) => f(&mut vec![0u8; 256 << 10]),
+        // Only a pump inside a sink finds it lent out; it gets a buffer of its own.
+        Err(_) => run(&mut vec![0u8; 256 << 10]),
     })
+}
+
+/// Reads a whole stored blob from `r`.
+fn read_blob(mut r: impl Read, sha256: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.read_to_end(&mut buf).map_err(|e| Failure::transient(format!("reading blob {sha256}"), e))?;
+    Ok(buf)
 }
 
 fn ctx(what: &str, path: &Path, e: io::Error) -> Failure {
@@ -461,22 +472,12 @@ impl BlobStore for LocalBlobStore {
             hasher: Sha256::new(),
             bytes: 0,
         });
-        let copied = with_read_buffer(|buf| {
-            loop {
-                let n = match reader.read(buf) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Failure::transient("reading the input", e)),
-                };
-                if let Err(e) = w.write_all(&buf[..n]) {
-                    return Err(Failure::transient("writing into the blob store", e));
-                }
-            }
-        });
-        if let Err(e) = copied {
+        if let Err(e) = pump(reader, |block| w.write_all(block)) {
             let _ = fs::remove_file(self.tmp_path(&w.token));
-            return Err(e);
+            return Err(match e {
+                Pumped::Reading(e) => Failure::transient("reading the input", e),
+                Pumped::Writing(e) => Failure::transient("writing into the blob store", e),
+            });
         }
         w.finish()
     }
@@ -582,13 +583,7 @@ impl BlobStore for LocalBlobStore {
         // A plain blob is read in one call into a buffer of its size; a recipe is put together part by part.
         match fs::read(self.final_path(sha256)?) {
             Ok(bytes) => Ok(bytes),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let mut buf = Vec::new();
-                self.open(sha256)?
-                    .read_to_end(&mut buf)
-                    .map_err(|e| Failure::transient(format!("reading blob {sha256}"), e))?;
-                Ok(buf)
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => read_blob(self.open(sha256)?, sha256),
             Err(e) => Err(Failure::transient(format!("reading blob {sha256}"), e)),
         }
     }

@@ -26,6 +26,18 @@ pub fn generate(out: &Path, set: &str) {
     assert!(st.success(), "fixture generation failed");
 }
 
+/// A folder to ingest: the "good" fixture set is generated under `dir/g`, and each `(fixture, name)`
+/// is copied into `dir/src/<CODE>` under `name`. Returns `dir/src`.
+pub fn case_folder(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    generate(&dir.join("g"), "good");
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join(CODE)).unwrap();
+    for (fixture, name) in files {
+        std::fs::copy(dir.join("g").join(fixture), src.join(CODE).join(name)).unwrap();
+    }
+    src
+}
+
 /// Runs a Python snippet with Pillow's `Image` and `fixtures/generate.py` (as `generate`) imported:
 /// fixtures that are easiest to draw with the generator's pages.
 pub fn draw(script: &str) {
