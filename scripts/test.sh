@@ -2,9 +2,11 @@
 # Runs the whole test suite, twice: on the embedded SQLite store, then the store-facing tests again on
 # PostgreSQL (SOHOA_TEST_PG, default postgres://postgres@127.0.0.1:5432/test; each test gets a database
 # of its own). Installs what the tests need when it is missing: qpdf and poppler-utils (the PDF
-# validators), the PostgreSQL client, DejaVu fonts (Vietnamese text in the normalization fixtures), Chromium and ChromeDriver (the web page's browser test), Python with
-# Pillow (the fixture generator) and schemathesis (the OpenAPI property test). Extra arguments go to
-# cargo.
+# validators), the PostgreSQL client, DejaVu fonts (Vietnamese text in the normalization fixtures),
+# the Free, Noto and Liberation fonts (the independent evaluation generator, fixtures/evalgen),
+# Chromium and ChromeDriver (the web page's browser test), Python with pip, Pillow and numpy (the
+# fixture generators), img2pdf (scanner PDFs for the evaluation set) and schemathesis (the OpenAPI
+# property test). Extra arguments go to cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,10 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/truetype/freefont/FreeSerif.ttf ] || need+=(fonts-freefont-ttf)
+[ -f /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf ] || need+=(fonts-noto-core)
+[ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need+=(fonts-liberation)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} …"
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
@@ -24,6 +30,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 pip_need=()
 python3 -c 'import PIL' >/dev/null 2>&1 || pip_need+=(pillow)
+python3 -c 'import numpy' >/dev/null 2>&1 || pip_need+=(numpy)
+python3 -c 'import qrcode' >/dev/null 2>&1 || pip_need+=(qrcode)
+command -v img2pdf >/dev/null 2>&1 || pip_need+=(img2pdf)
 command -v st >/dev/null 2>&1 || pip_need+=(schemathesis)
 if [ ${#pip_need[@]} -gt 0 ]; then
   echo "installing ${pip_need[*]} …"

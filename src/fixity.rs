@@ -38,6 +38,24 @@ pub enum Problem {
         /// Why.
         error: String,
     },
+    /// A case folder's copy of an attached PDF (what a clerk opens) is not the recorded file.
+    #[serde(rename = "view-changed")]
+    ViewChanged {
+        /// The view, relative to the data folder.
+        view: String,
+        /// The recorded PDF's hash.
+        sha256: String,
+        /// What the view hashes to now.
+        actual: String,
+    },
+    /// A case folder's copy of an attached PDF is not there.
+    #[serde(rename = "view-missing")]
+    ViewMissing {
+        /// The view, relative to the data folder.
+        view: String,
+        /// The recorded PDF's hash.
+        sha256: String,
+    },
 }
 
 /// The outcome of a fixity run.
@@ -84,6 +102,7 @@ pub async fn verify_run(
     window: &Window,
     resume: bool,
     actor: &str,
+    cases_dir: Option<&std::path::Path>,
 ) -> Result<(Report, u64)> {
     let at = crate::util::time::now_iso(crate::util::time::VIETNAM);
     let run = records.start_verify_run(window.since.as_deref(), window.until.as_deref(), resume, &at).await?;
@@ -136,7 +155,19 @@ pub async fn verify_run(
     records
         .checkpoint_verify_run(&run.id, "", checked_total, failures + extra.len() as i64, &extra, actor, &at)
         .await?;
+    let failures = failures + extra.len() as i64;
     report.problems.extend(extra);
+    // The case folders, on a run over everything: the copies a clerk opens must be the records' bytes.
+    if let (Some(dir), None, None) = (cases_dir, &window.since, &window.until) {
+        let attached = records.attached_documents().await?;
+        let dir = dir.to_path_buf();
+        let views = crate::util::cpu::blocking(move || check_views(&dir, &attached))
+            .await
+            .map_err(|e| crate::error::Failure::transient("fixity task", e))?;
+        let n = failures + views.len() as i64;
+        records.checkpoint_verify_run(&run.id, "", checked_total, n, &views, actor, &at).await?;
+        report.problems.extend(views);
+    }
     let detail = serde_json::json!({
         "run": run.id, "checked": checked_total, "bytes_this_part": report.bytes, "problems": report.problems.len(),
         "since": window.since, "until": window.until, "resumed_after": earlier,
@@ -144,6 +175,30 @@ pub async fn verify_run(
     records.finish_verify_run(&run.id, actor, &detail, &at).await?;
     report.checked += earlier;
     Ok((report, earlier))
+}
+
+/// Compares each attached document's case-folder view (`<cases>/<code>/<name>`) with its recorded
+/// hash. Nothing is checked when the folder of views does not exist (a profile that shows none).
+pub fn check_views(cases: &std::path::Path, attached: &[(String, String, String)]) -> Vec<Problem> {
+    if !cases.is_dir() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (case, name, sha) in attached {
+        let path = cases.join(case).join(name);
+        let view = format!("cases/{case}/{name}");
+        match std::fs::File::open(&path) {
+            Ok(f) => match hash_stream(f) {
+                Ok((actual, _)) if actual != *sha => {
+                    out.push(Problem::ViewChanged { view, sha256: sha.clone(), actual })
+                }
+                Ok(_) => {}
+                Err(error) => out.push(Problem::Unreadable { sha256: sha.clone(), error: format!("{view}: {error}") }),
+            },
+            Err(_) => out.push(Problem::ViewMissing { view, sha256: sha.clone() }),
+        }
+    }
+    out
 }
 
 /// A file's name and its hash and size, or why it could not be hashed.

@@ -322,8 +322,13 @@ fn a_clerk_files_an_unfiled_scan_and_the_case_becomes_complete() {
     assert!(sohoa(&data, &["case", "set", A, "--procedure", "2.000908", "--received", "2026-10-08"]).status.success());
     let clerk = token(&data, &["--role", "clerk", "--label", "quầy 3"]);
     let district = token(&data, &["--role", "clerk", "--unit", "H15.50.05.14"]);
+    let own_unit = token(&data, &["--role", "clerk", "--unit", A.split('-').next().unwrap()]);
     let supervisor = token(&data, &["--role", "supervisor"]);
     let (_server, base) = start(tmp.path(), &data);
+
+    // The scan was captured by a station of no unit: a clerk limited to a unit neither sees it nor
+    // files it, even into a case of their own unit (and then reads it).
+    assert_eq!(get(&base, "/api/v1/unfiled", Some(&own_unit), None).json()["pages"], serde_json::json!([]));
 
     let unfiled = get(&base, "/api/v1/unfiled", Some(&clerk), None).json();
     let pages = unfiled["pages"].as_array().unwrap();
@@ -337,6 +342,7 @@ fn a_clerk_files_an_unfiled_scan_and_the_case_becomes_complete() {
     let body = serde_json::json!({ "case": A, "type": "Bản chính" }).to_string();
     assert_eq!(post(&base, &path, &supervisor, "application/json", body.as_bytes()).status, 403);
     assert_eq!(post(&base, &path, &district, "application/json", body.as_bytes()).status, 403);
+    assert_eq!(post(&base, &path, &own_unit, "application/json", body.as_bytes()).status, 404);
     let bad = serde_json::json!({ "case": "../../etc" }).to_string();
     assert_eq!(post(&base, &path, &clerk, "application/json", bad.as_bytes()).status, 400);
     let r = post(&base, &path, &clerk, "application/json", body.as_bytes());
@@ -522,6 +528,38 @@ fn the_web_session_is_a_cookie_scripts_cannot_read_and_a_symlink_in_the_inbox_is
     assert_eq!(ureq::get(&format!("{base}/api/v1/stations")).set("Cookie", &pair).call().unwrap().status(), 200);
     let bad = ureq::get(&format!("{base}/api/v1/cases")).set("Cookie", "sohoa_session=forged").call();
     assert!(matches!(bad, Err(ureq::Error::Status(401, _))));
+
+    // A change made with the cookie must come from the page itself: another origin (any other port
+    // on this host is "same site" to the cookie), a cross-site fetch, or a request without the page's
+    // anti-forgery value is refused before anything is done.
+    let csrf = me["csrf"].as_str().expect("the session's anti-forgery value").to_string();
+    let change = |headers: &[(&str, &str)]| {
+        let mut req = ureq::post(&format!("{base}/api/v1/quarantine/nothing-here/discard"))
+            .set("Cookie", &pair)
+            .set("Content-Type", "application/json");
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        match req.send_string(r#"{"reason": "test"}"#) {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(c, _)) => c,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let host = base.trim_start_matches("http://").to_string();
+    assert_eq!(change(&[("Origin", "http://evil.example"), ("X-CSRF-Token", &csrf)]), 403);
+    assert_eq!(change(&[("Origin", "http://127.0.0.1:1"), ("X-CSRF-Token", &csrf)]), 403);
+    assert_eq!(change(&[("Sec-Fetch-Site", "same-site"), ("X-CSRF-Token", &csrf)]), 403);
+    assert_eq!(change(&[("Origin", &format!("http://{host}"))]), 403, "no anti-forgery value");
+    assert_eq!(change(&[("X-CSRF-Token", "0123456789abcdef0123456789abcdef")]), 403, "a wrong one");
+    // From the page: the request goes through to the route (which knows no such input).
+    assert_eq!(
+        change(&[("Origin", &format!("http://{host}")), ("Sec-Fetch-Site", "same-origin"), ("X-CSRF-Token", &csrf)]),
+        404
+    );
+    // A bearer token is no ambient credential: no anti-forgery value needed.
+    let r = post(&base, "/api/v1/quarantine/nothing-here/discard", &clerk, "application/json", br#"{"reason": "t"}"#);
+    assert_eq!(r.status, 404);
     let out = ureq::delete(&format!("{base}/api/v1/session")).call().unwrap();
     assert!(out.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")));
 

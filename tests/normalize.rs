@@ -18,16 +18,7 @@ use common::*;
 fn truth() -> &'static (PathBuf, BTreeMap<String, Value>) {
     static SET: OnceLock<(PathBuf, BTreeMap<String, Value>)> = OnceLock::new();
     SET.get_or_init(|| {
-        let script = repo().join("fixtures/truth.py");
-        let version = sha256_file(&script);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("truth-{}", &version[..12]));
-        if !dir.join("truth.json").exists() {
-            let partial = dir.with_extension("partial");
-            let _ = std::fs::remove_dir_all(&partial);
-            let st = std::process::Command::new("python3").arg(&script).arg(&partial).status().expect("python3 runs");
-            assert!(st.success(), "drawing the truth set failed (Pillow and fonts-dejavu-core installed?)");
-            std::fs::rename(&partial, &dir).unwrap();
-        }
+        let dir = drawn_once("fixtures/truth.py", &[], "truth.json");
         let t: BTreeMap<String, Value> =
             serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
         (dir, t)
@@ -91,22 +82,30 @@ fn skew_is_found_within_a_tenth_of_a_degree_on_average_and_zero_without_lines() 
 }
 
 #[test]
-fn pages_turned_sideways_are_always_set_upright_and_upside_down_ones_never_wrongly() {
-    let (mut upside, mut found_upside) = (0, 0);
+fn no_page_is_ever_turned_wrongly_and_turned_pages_are_mostly_set_upright() {
+    let (mut turned, mut righted, mut abstained) = (0, 0, 0);
     for (name, t, n) in analysed() {
+        // `turns` in the truth: clockwise quarter turns that make the scan upright.
         let want = t["turns"].as_u64().unwrap() as u8;
-        match want {
-            1 | 3 => assert_eq!(n.turns, want, "{name}: sideways page: {n:?}"),
-            2 => {
-                upside += 1;
-                assert!(n.turns == 2 || n.turns == 0, "{name}: upside-down page judged {} ({n:?})", n.turns);
-                found_upside += (n.turns == 2) as usize;
-            }
-            _ => assert_eq!(n.turns, 0, "{name}: an upright page is left as it is: {n:?}"),
+        if want == 0 {
+            assert_eq!(n.turns, 0, "{name}: an upright page is left as it is: {n:?}");
+            continue;
+        }
+        turned += 1;
+        assert!(n.turns == want || n.turns == 0, "{name}: turned {} where {want} was right ({n:?})", n.turns);
+        if n.turns == want {
+            righted += 1;
+        } else {
+            abstained += 1;
+            assert!(n.orientation_not_judged.is_some(), "{name}: left as scanned without saying why: {n:?}");
         }
     }
-    println!("orientation: every 90°/270° page right; 180°: {found_upside} of {upside} found, the rest abstained");
+    println!("orientation: {righted} of {turned} turned pages set upright, {abstained} left as scanned, 0 wrong");
+    assert!(righted * 100 >= turned * MIN_RIGHTED, "{righted} of {turned} turned pages set upright");
 }
+
+/// Share of turned pages (in percent) the letters must set upright on this set.
+const MIN_RIGHTED: usize = 80;
 
 #[test]
 fn borders_are_taken_off_without_touching_content() {

@@ -74,6 +74,15 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Writes `path` until its disk has not a byte left.
+fn fill(path: &Path) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for size in [64 * 1024, 1024, 1] {
+        let chunk = vec![0u8; size];
+        while f.write_all(&chunk).is_ok() {}
+    }
+}
+
 struct Mount(std::path::PathBuf);
 impl Drop for Mount {
     fn drop(&mut self) {
@@ -99,14 +108,7 @@ fn a_full_disk_is_waited_out_and_nothing_is_lost() {
 
     // Fill the disk to the last byte.
     let filler = data.join("filler");
-    let mut f = std::fs::File::create(&filler).unwrap();
-    let chunk = vec![0u8; 64 * 1024];
-    while f.write_all(&chunk).is_ok() {}
-    let mut small = vec![0u8; 1024];
-    while f.write_all(&small).is_ok() {}
-    small.truncate(1);
-    while f.write_all(&small).is_ok() {}
-    drop(f);
+    fill(&filler);
 
     let child = command(&data)
         .args(["ingest", src.to_str().unwrap()])
@@ -129,4 +131,73 @@ fn a_full_disk_is_waited_out_and_nothing_is_lost() {
     assert_eq!(pdfs(&data, CODE).len(), 2);
     let v = sohoa(&data, &["verify"]);
     assert!(v.status.success(), "{}", text(&v));
+}
+
+#[test]
+fn a_database_that_fails_its_writes_mid_service_recovers_without_a_restart() {
+    if on_postgres() {
+        eprintln!("skipped: the embedded database's own disk is what fills here");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(sohoa(&data, &["ingest", empty.to_str().unwrap()]).status.success());
+    // The records on a disk of their own, which will fill while the blobs' disk has room: SQLite's
+    // writes fail ("database or disk is full") in the middle of a running service.
+    let small = tmp.path().join("dbfs");
+    std::fs::create_dir_all(&small).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"]).arg(&small).status();
+    if !mounted.map(|s| s.success()).unwrap_or(false) {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let _guard = Mount(small.clone());
+    for f in ["sohoa.db-wal", "sohoa.db-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    std::fs::copy(data.join("sohoa.db"), small.join("sohoa.db")).unwrap();
+    std::fs::remove_file(data.join("sohoa.db")).unwrap();
+    std::os::unix::fs::symlink(small.join("sohoa.db"), data.join("sohoa.db")).unwrap();
+
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(inbox.join(CODE)).unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();
+    let child = command(&data)
+        .args(["serve", "--inbox", inbox.to_str().unwrap()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _service = KillOnDrop(Some(child));
+    std::thread::sleep(Duration::from_secs(2));
+
+    // Fill the records' disk to the last byte, then drop scans.
+    let filler = small.join("filler");
+    fill(&filler);
+    for (i, name) in ["a4_300.jpg", "gray_200.jpg", "bitonal.png"].iter().enumerate() {
+        std::fs::copy(tmp.path().join("g").join(name), inbox.join(CODE).join(format!("p{i}-{name}"))).unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(std::fs::read_dir(inbox.join(CODE)).unwrap().count(), 3, "nothing leaves the inbox unrecorded");
+
+    // Room again: the running service captures and attaches everything by itself.
+    std::fs::remove_file(&filler).unwrap();
+    let freed = Instant::now();
+    while count(&data, "SELECT COUNT(*) FROM documents WHERE state = 'attached'") < 3 {
+        let log = std::fs::read_to_string(tmp.path().join("serve.log")).unwrap_or_default();
+        assert!(freed.elapsed() < Duration::from_secs(30), "not recovered 30 s after the disk had room:\n{log}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!("recovered {:.1} s after the disk had room", freed.elapsed().as_secs_f64());
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes WHERE state = 'quarantined'"), 0);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 3);
+    assert!(std::fs::read_dir(inbox.join(CODE)).unwrap().next().is_none(), "inbox emptied after commit");
+    let log = std::fs::read_to_string(tmp.path().join("serve.log")).unwrap_or_default();
+    assert!(log.contains("alarm"), "the fault was alarmed:\n{log}");
+    for l in log.lines().filter(|l| l.contains("alarm")).take(4) {
+        println!("{l}");
+    }
 }

@@ -18,6 +18,49 @@ pub struct Caller {
     pub unit: Option<String>,
     /// The token's label.
     pub label: String,
+    /// The page's anti-forgery value for this session: what a state-changing request made with the
+    /// session cookie must carry in `X-CSRF-Token` (derived from the token, so nothing is stored).
+    pub csrf: String,
+}
+
+/// The header the page sends its anti-forgery value in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The anti-forgery value of a session: a hash of its token under a label of its own, so it says
+/// nothing about the token and no other page can know it.
+fn csrf_for(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(format!("sohoa-csrf\0{secret}").as_bytes())[..16])
+}
+
+/// Refuses a state-changing request made with the session cookie from another site: the browser
+/// sends a cookie with any request to our host, so a page on another port or host could otherwise
+/// post as the clerk. Checks what browsers say of the request's origin (`Sec-Fetch-Site`, `Origin`)
+/// and the page's anti-forgery header.
+fn check_forgery(parts: &Parts, csrf: &str) -> Result<(), ApiError> {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let forbidden = |m: &str| Err(ApiError::new(StatusCode::FORBIDDEN, "cross-site", m));
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return forbidden("a request from another site cannot use the clerk's session; open the page itself");
+    }
+    if let Some(origin) = header("origin") {
+        let host = header("host").unwrap_or_default();
+        let from = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+        if from != host {
+            return forbidden("a request from another origin cannot use the clerk's session; open the page itself");
+        }
+    }
+    if header(CSRF_HEADER) != Some(csrf) {
+        return forbidden("the page's anti-forgery value is missing or stale; reload the page and sign in again");
+    }
+    Ok(())
 }
 
 impl FromRequestParts<Api> for Caller {
@@ -25,6 +68,7 @@ impl FromRequestParts<Api> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Caller, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let by_cookie = parts.headers.get(axum::http::header::AUTHORIZATION).is_none();
         let secret = match parts.headers.get(axum::http::header::AUTHORIZATION) {
             Some(h) => h
                 .to_str()
@@ -40,13 +84,17 @@ impl FromRequestParts<Api> for Caller {
             })?,
         };
         let secret = secret.as_str();
+        let csrf = csrf_for(secret);
+        if by_cookie {
+            check_forgery(parts, &csrf)?;
+        }
         let row = api
             .records
             .find_token(secret, &super::now())
             .await?
             .ok_or_else(|| unauthorized("unknown, expired or revoked token; ask an administrator for a new one"))?;
         let role = Role::parse(&row.role).ok_or_else(|| unauthorized("the token's role is not known"))?;
-        Ok(Caller { token: row.id, role, unit: row.unit, label: row.label })
+        Ok(Caller { token: row.id, role, unit: row.unit, label: row.label, csrf })
     }
 }
 

@@ -237,6 +237,10 @@ fn serve_blob(
         filename.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
     let mut response = Response::builder()
         .header(header::CONTENT_TYPE, content_type)
+        // A stored file is the citizen's or the scanner's bytes, never our page: the browser may show
+        // it, never run what it carries (a PDF's scripts, an HTML file named .jpg) with the page's rights.
+        .header(header::CONTENT_SECURITY_POLICY, "sandbox")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_LENGTH, len)
         .header(

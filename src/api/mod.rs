@@ -131,7 +131,7 @@ impl Api {
 
     /// The unit of the case an input's routing named, if it named one.
     async fn route_unit(&self, route: Option<&str>) -> Result<Option<String>, ApiError> {
-        match route.filter(|r| !r.is_empty()) {
+        match route.filter(|r| crate::route::names_case(r)) {
             Some(code) => self.case_unit(code).await,
             None => Ok(None),
         }
@@ -339,7 +339,8 @@ async fn put_case(
 
 async fn unfiled(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
     caller.may_file()?;
-    Ok(Json(serde_json::json!({ "pages": api.records.unfiled().await? })))
+    let unit = caller.scope_unit(None)?;
+    Ok(Json(serde_json::json!({ "pages": api.records.unfiled(unit.as_deref()).await? })))
 }
 
 /// Where a clerk files an unfiled scan.
@@ -360,6 +361,13 @@ async fn file_unfiled(
     caller.may_file()?;
     let code = api.code(&to.case)?;
     caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
+    // The scan itself must be the clerk's unit's too (or a unit-limited clerk could take another
+    // unit's scan into a case of their own, and then read it).
+    if caller.unit.is_some() {
+        caller.may_see_unit(api.records.intake_unit(intake.trim()).await?.as_deref()).map_err(|_| {
+            ApiError::not_found(format!("input {intake} has no unfiled page; GET /api/v1/unfiled lists them"))
+        })?;
+    }
     let role = role_param(to.role.as_deref())?;
     let doc_type = to.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
     let filed =

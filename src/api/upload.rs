@@ -125,7 +125,8 @@ async fn receive(
 
     let station =
         format!("api:{}", if caller.label.is_empty() { caller.token.as_str() } else { caller.label.as_str() });
-    let capturer = Capturer::new(api.blobs.clone(), api.records.clone(), (*api.profile).clone(), Some(station), None)?;
+    let capturer = Capturer::new(api.blobs.clone(), api.records.clone(), (*api.profile).clone(), Some(station), None)?
+        .for_unit(caller.unit.clone());
     let candidate = Candidate::at(&scratch.0, &path).ok_or_else(|| ApiError::bad_request("unusable file name"))?;
     let report = capturer.capture(&[candidate]).await?;
     if let Some(w) = &api.wake {

@@ -61,6 +61,7 @@ fn whoami(caller: &Caller) -> serde_json::Value {
         "role": r.as_str(),
         "unit": caller.unit,
         "label": caller.label,
+        "csrf": caller.csrf,
         "may": {
             "read": matches!(r, Role::Clerk | Role::Supervisor | Role::Admin),
             "file": matches!(r, Role::Clerk | Role::Admin),

@@ -371,6 +371,10 @@ impl<W: PdfSink> PdfWriter<W> {
         xobjects.set("Im0", Object::Reference((base_id, 0)));
         let mut content = String::new();
         let mut opened = 0;
+        if let (Some([r, g, b]), true) = (at.paper, at.degrees != 0.0) {
+            let v = |c: u8| f64::from(c) / 255.0;
+            content.push_str(&format!("q {:.3} {:.3} {:.3} rg 0 0 {page_w} {page_h} re f Q ", v(r), v(g), v(b)));
+        }
         if at.mirror {
             content.push_str(&format!("q -1 0 0 1 {page_w} 0 cm "));
             opened += 1;
@@ -600,6 +604,9 @@ pub struct Placement {
     pub turns: u8,
     /// Mirrored left to right (an EXIF orientation of 2, 4, 5 or 7).
     pub mirror: bool,
+    /// The paper's colour, painted under a straightened image so the corners it no longer covers
+    /// look like paper, not like a white wedge.
+    pub paper: Option<[u8; 3]>,
 }
 
 fn round2(v: f64) -> f64 {

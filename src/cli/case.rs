@@ -156,7 +156,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             for c in &cases {
                 println!("{:<32} {:>9} {:>7} {:>6}", c.code, c.documents, c.pending, c.pages);
             }
-            let unfiled = d.records.unfiled().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let unfiled = d.records.unfiled(None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let quarantined = d.records.quarantine_list(None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "{} case(s); {} unfiled page(s); {} quarantined input(s)",

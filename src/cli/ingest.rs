@@ -18,8 +18,8 @@ sidecar manifest (<scan>.json or manifest.json), else the folder's name when it 
 profile's file-name pattern, else it is kept as unfiled.
 
 Results: PDFs named <case>.<NNN>.pdf under <data>/cases/, refused inputs under <data>/quarantine/ with a
-.error.json saying why. Exit status: 0 all attached or unfiled, 1 something was quarantined, 2 the run
-could not complete.";
+.error.json saying why. Exit status: 0 all attached or unfiled, 1 something was quarantined or a
+separator sheet could not be read (its pages wait unfiled), 2 the run could not complete.";
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -96,7 +96,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     // holds the listings of the folders on its current path, not the list of the whole run.
     let ignore = &profile.settings.inbox.ignore;
     let cannot_read = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", a.dir.display());
-    let quarantine_view = profile.settings.quarantine.path.clone().unwrap_or_else(|| data.join("quarantine"));
+    let quarantine_view = data.join(profile.settings.quarantine.path.clone().unwrap_or_else(|| "quarantine".into()));
     let walk = || -> anyhow::Result<Box<dyn Iterator<Item = std::io::Result<Candidate>>>> {
         let walk = Walk::new(&a.dir, ignore, None).map_err(cannot_read)?.pruning(data).pruning(&quarantine_view);
         let files = walk.filter_map(|e| match e {
@@ -269,7 +269,9 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             a.dir.display()
         );
     }
-    Ok(u8::from(!report.quarantined.is_empty()))
+    // An unreadable sheet leaves pages unfiled that belong to a dossier: as much a clerk's task as a
+    // quarantined file, so the run says so in its status too.
+    Ok(u8::from(!report.quarantined.is_empty() || !report.unrecognised.is_empty()))
 }
 
 /// The intake ids of a run, for its end report: written out 500 at a time to an anonymous temporary

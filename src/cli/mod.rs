@@ -61,6 +61,13 @@ struct Cli {
     command: Command,
 }
 
+/// `sohoa views …`.
+#[derive(Subcommand)]
+enum ViewsCommand {
+    /// Write back every case-folder copy that is missing or differs from the recorded PDF.
+    Repair,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Watch station inboxes and attach every scan dropped into them (the main job).
@@ -94,6 +101,10 @@ enum Command {
     Profile(profile::Command),
     /// Remove blobs a crash left unrecorded, and temporaries of interrupted writes.
     Sweep(serve::SweepArgs),
+    /// The case folders (copies of the attached PDFs for file-manager users): `views repair` writes
+    /// back every copy that is missing or no longer the recorded PDF (`sohoa verify` finds them).
+    #[command(subcommand)]
+    Views(ViewsCommand),
     /// Bearer tokens for the HTTP API: `token create --role clerk [--unit U]`, `token list`, `token revoke ID`.
     #[command(subcommand)]
     Token(token::Command),
@@ -141,6 +152,7 @@ pub fn main() -> ExitCode {
             Command::Serve(a) => serve::run(&cli.data, a).await,
             Command::Status(a) => serve::status(&cli.data, a).await,
             Command::Sweep(a) => serve::sweep(&cli.data, a).await,
+            Command::Views(ViewsCommand::Repair) => verify::repair_views(&cli.data).await,
             Command::Ingest(a) => ingest::run(&cli.data, a).await,
             Command::Export(a) => export::run(&cli.data, a).await,
             Command::Case(c) => case::run(&cli.data, c).await,
@@ -227,7 +239,26 @@ fn now() -> String {
 /// Opens the data folder, waiting out a locked database or a full disk rather than failing.
 async fn open_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataDir> {
     let db = database();
-    crate::util::retry::until_done("opening the data folder", || crate::store::DataDir::open_with(data, db.as_deref()))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    let opening = crate::util::retry::until_done("opening the data folder", || {
+        crate::store::DataDir::open_with(data, db.as_deref())
+    });
+    // A one-shot command says what is wrong and stops; only `serve` waits a database out.
+    match tokio::time::timeout(ONE_SHOT_WAIT, opening).await {
+        Ok(r) => r.map_err(|e| anyhow::anyhow!("{e}")),
+        Err(_) => {
+            let shown = match db.as_deref().filter(|d| !d.is_empty()) {
+                Some(url) => crate::store::db::Location::parse(url).display(),
+                None => data.join("sohoa.db").display().to_string(),
+            };
+            anyhow::bail!(
+                "cannot open the records at {shown}: no answer within {} s. Check that the database server runs \
+                 and that --database (or SOHOA_DATABASE) names it, user and database included; for the embedded \
+                 database, that no other program holds it locked",
+                ONE_SHOT_WAIT.as_secs()
+            )
+        }
+    }
 }
+
+/// How long a one-shot command waits for its records before it gives up (exit 2).
+const ONE_SHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(8);

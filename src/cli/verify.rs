@@ -37,15 +37,44 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         v.as_deref().map(|d| local_date(d).map_err(|e| anyhow::anyhow!("--{what}: {e}"))).transpose()
     };
     let window = fixity::Window { since: date(&a.since, "since")?, until: date(&a.until, "until")? };
-    let (report, earlier) =
-        fixity::verify_run(&d.records, d.blobs.clone(), threads, &window, a.resume, &super::actor())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (report, earlier) = fixity::verify_run(
+        &d.records,
+        d.blobs.clone(),
+        threads,
+        &window,
+        a.resume,
+        &super::actor(),
+        Some(&data.join("cases")),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     if earlier > 0 && !a.json {
         println!("resumed: {earlier} file(s) were checked before the interruption");
     }
     let secs = started.elapsed().as_secs_f64();
     Ok(print(&report, secs, a.json))
+}
+
+/// `sohoa views repair`: every attached document's case-folder copy made the recorded PDF again.
+pub(super) async fn repair_views(data: &Path) -> anyhow::Result<u8> {
+    let d = super::open_data(data).await?;
+    let attached = d.records.attached_documents().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let views = crate::view::Views::new(data.to_path_buf());
+    let blobs = d.blobs.clone();
+    let done = crate::util::cpu::blocking(move || {
+        attached
+            .into_iter()
+            .filter_map(|(case, name, sha)| {
+                views.repair(blobs.as_ref(), &case, &name, &sha).map(|what| format!("{what} cases/{case}/{name}"))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    for line in &done {
+        println!("{line}");
+    }
+    println!("{} view(s) put right; every other case-folder copy is the recorded PDF", done.len());
+    Ok(0)
 }
 
 /// Prints a fixity report; returns the exit code (1 when anything is wrong).
@@ -61,6 +90,12 @@ fn print(report: &fixity::Report, secs: f64, json: bool) -> u8 {
                 Problem::Missing { sha256 } => println!("MISSING     {sha256}"),
                 Problem::Unexpected { sha256 } => println!("UNEXPECTED  {sha256}"),
                 Problem::Unreadable { sha256, error } => println!("UNREADABLE  {sha256}: {error}"),
+                Problem::ViewChanged { view, sha256, actual } => println!(
+                    "VIEW CHANGED  {view} (recorded {sha256}, now {actual}); `sohoa views repair` puts it right"
+                ),
+                Problem::ViewMissing { view, sha256 } => {
+                    println!("VIEW MISSING  {view} (recorded {sha256}); `sohoa views repair` puts it back")
+                }
             }
         }
         println!(

@@ -29,6 +29,7 @@ pub struct Capturer {
     router: Router,
     station: String,
     operator: Option<String>,
+    unit: Option<String>,
 }
 
 impl Capturer {
@@ -43,7 +44,16 @@ impl Capturer {
         let router = Router::new(&profile.settings)?;
         let station = station.unwrap_or_else(|| profile.settings.station.id.clone());
         let operator = operator.or_else(|| profile.settings.station.operator.clone());
-        Ok(Capturer { blobs, records, profile, router, station, operator })
+        let unit = profile.settings.station.unit.clone();
+        Ok(Capturer { blobs, records, profile, router, station, operator, unit })
+    }
+
+    /// The same capturer for a unit other than its station's (an upload by a token limited to a unit).
+    pub fn for_unit(mut self, unit: Option<String>) -> Capturer {
+        if unit.is_some() {
+            self.unit = unit;
+        }
+        self
     }
 
     /// Captures a batch: stream each file into the store, make the batch durable with one round of
@@ -93,7 +103,7 @@ impl Capturer {
             };
             let (route_key, operator) = match self.router.route_file(hints) {
                 Ok(r) => (r.case_code.unwrap_or_default(), r.operator.or_else(|| self.operator.clone())),
-                Err(_) => (String::new(), self.operator.clone()),
+                Err(_) => (format!("{}{}", crate::route::FAILED_ROUTE, c.rel), self.operator.clone()),
             };
             new.push(NewIntake {
                 sha256: st.sha256.clone(),
@@ -106,6 +116,7 @@ impl Capturer {
                 captured_at: now.clone(),
                 route_key,
                 hints: serde_json::to_string(hints).unwrap_or_else(|_| "{}".into()),
+                unit: self.unit.clone(),
             });
         }
         for s in staged.into_iter().flatten() {

@@ -61,10 +61,20 @@ impl Candidate {
 }
 
 /// Why a path in the inbox is not an input, or `None` when it is one. Symlinks, devices and sockets
-/// are refused (and logged by the caller); junk and manifests are passed over silently.
+/// are refused; junk is passed over (both said once in the log by [`say_once`]); manifests, read
+/// beside their scans, and paths gone since they were seen are passed over with `""`.
 pub fn refusal(path: &Path, name: &str, ignore: &[String]) -> Option<&'static str> {
-    if is_junk(name, ignore) || is_manifest_name(name) {
+    if is_manifest_name(name) {
         return Some("");
+    }
+    if name.starts_with('.') && !JUNK.iter().take(2).any(|p| wildcard_match(p, name)) {
+        return Some("passed over: a hidden file (its name begins with a dot); rename it to have it captured");
+    }
+    if is_junk(name, ignore) {
+        return Some(
+            "passed over: a name that scanners, copy tools and file managers leave behind (temporary, \
+             partial or system file, or the station's ignore list)",
+        );
     }
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
@@ -73,6 +83,26 @@ pub fn refusal(path: &Path, name: &str, ignore: &[String]) -> Option<&'static st
         Ok(m) if !m.is_file() && !m.is_dir() => Some("refused: not a regular file (device, socket or pipe)"),
         Ok(_) => None,
         Err(_) => Some(""),
+    }
+}
+
+/// Logs why a file is not taken, once per path for the life of the process (a watcher rescans the
+/// same inbox again and again). Remembers at most a few thousand paths; past that it starts afresh.
+pub fn say_once(path: &Path, why: &str) {
+    use std::collections::HashSet;
+    use std::sync::{LazyLock, Mutex};
+    static SAID: LazyLock<Mutex<HashSet<PathBuf>>> = LazyLock::new(Default::default);
+    let Ok(mut said) = SAID.lock() else { return };
+    if said.len() >= 4096 {
+        said.clear();
+    }
+    if said.insert(path.to_path_buf()) {
+        // Refusals and hidden files (which may be real scans under a wrong name) warn; junk informs.
+        if why.starts_with("refused") || why.contains("hidden") {
+            tracing::warn!(file = %path.display(), "{why}");
+        } else {
+            tracing::info!(file = %path.display(), "{why}");
+        }
     }
 }
 
@@ -157,7 +187,7 @@ impl Iterator for Walk {
             match refusal(&path, &name, &self.ignore) {
                 Some("") => continue,
                 Some(why) => {
-                    tracing::warn!(file = %path.display(), "{why}");
+                    say_once(&path, why);
                     continue;
                 }
                 None => {}

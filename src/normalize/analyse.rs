@@ -23,6 +23,9 @@ pub struct Steps {
     pub deskew: bool,
 }
 
+/// Samples an inch for reading letters (orientation): 150 resolves the ascenders of 8-pt text.
+const LETTER_SAMPLES: f64 = 150.0;
+
 /// Skews smaller than this are left alone (a tenth of a degree is within the estimate's error).
 pub const MIN_SKEW: f64 = 0.1;
 
@@ -35,9 +38,13 @@ pub struct PageNormalization {
     pub exif_orientation: Option<u8>,
     /// Clockwise quarter turns shown (from EXIF, or from the text lines).
     pub turns: u8,
-    /// How sure the text-line judgement of the turn was (see `orientation::Upright`).
+    /// How sure the letters' judgement of the turn was: the share of the marks counted that agree
+    /// with it (see `orientation`; a verdict needs two to one or more).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn_confidence: Option<f64>,
+    /// Why the page's orientation was not judged (it was left as scanned), when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orientation_not_judged: Option<String>,
     /// Degrees the content was turned clockwise to straighten it (the skew found).
     pub deskew: f64,
     /// The skew estimate's confidence (best angle's score over the median's; ≥ 1.3 to act).
@@ -89,6 +96,9 @@ impl PageNormalization {
                 90 * self.turns as u32,
                 self.turn_confidence.unwrap_or(0.0)
             ));
+        }
+        if let Some(why) = &self.orientation_not_judged {
+            parts.push(format!("orientation not judged ({why}): left as scanned"));
         }
         if self.deskew != 0.0 {
             parts.push(format!(
@@ -143,16 +153,27 @@ pub fn analyse(r: &Raster, dpi: f64, steps: Steps) -> PageNormalization {
         return out;
     }
     let judged = if steps.orientation {
-        orientation::judge(&grid)
+        InkGrid::sampled(page, dpi, LETTER_SAMPLES).and_then(|letters| orientation::judge(&letters, &grid))
     } else {
-        // Only straightening: lines are taken to run across.
-        let skew = super::deskew::estimate_points(&grid.points(), grid.width, grid.height);
-        Some(orientation::Upright { turns: 0, confidence: 0.0, skew })
+        None
     };
+    let judged = judged.or_else(|| {
+        // Only straightening (or no letters): lines are taken to run across.
+        let skew = super::deskew::estimate_points(&grid.points(), grid.width, grid.height);
+        Some(orientation::Upright { turns: None, confidence: 0.0, marks: 0, abstained: None, skew })
+    });
     if let Some(u) = judged {
-        if steps.orientation && u.confidence > 0.0 {
-            out.turns = u.turns;
-            out.turn_confidence = Some(round3(u.confidence));
+        if steps.orientation {
+            match (u.turns, u.abstained) {
+                (Some(t), _) => {
+                    out.turns = t;
+                    if t != 0 {
+                        out.turn_confidence = Some(round3(u.confidence));
+                    }
+                }
+                (None, Some(why)) => out.orientation_not_judged = Some(why.to_string()),
+                (None, None) => out.orientation_not_judged = Some("no letters to read".to_string()),
+            }
         }
         if let Some(s) = u.skew.filter(|s| steps.deskew && s.degrees.abs() >= MIN_SKEW) {
             out.deskew = s.degrees;

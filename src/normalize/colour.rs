@@ -49,6 +49,15 @@ const CHROMA: i32 = 70;
 /// Share of mid-tone samples (neither ink nor paper, against the local paper) above which a page is
 /// artwork or a photo rather than text.
 const MID_TONES: f64 = 0.12;
+/// A block of a text page is a picture (kept in tone, never thresholded) when this share of its
+/// samples are mid-tones: text, even bold, has a few percent at its strokes' edges.
+const CONTONE_MIDS: f64 = 0.4;
+/// …or when this share is tinted: paler colour than a seal's, like a map's area fill.
+const CONTONE_TINT: f64 = 0.5;
+/// Chroma from which a sample counts as tinted (scanner noise on white paper stays under 12).
+const TINT: i32 = 18;
+/// Contone blocks a region needs to be a picture (about 4 × 4 mm at 300 dpi).
+const MIN_PICTURE_BLOCKS: usize = 8;
 
 /// How far apart an RGB pixel's channels are: 0 for gray, ~150 for a red seal.
 #[inline]
@@ -189,14 +198,41 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
     if !force_bitonal && (contrast < 40.0 || mid as f64 > samples as f64 * MID_TONES) {
         return (if channels == 3 && colour_px * 20 > total { ColourMode::Colour } else { ColourMode::Gray }, None);
     }
+    // Contone blocks: a photo, a picture's gradients, a pale coloured fill — mostly neither ink nor
+    // paper, or tinted. They are never thresholded: they become image regions over the text layer.
+    let mut contone = vec![false; bw * bh];
+    if !force_bitonal {
+        let (mut mids, mut tints, mut seen_px) = (vec![0u16; bw * bh], vec![0u16; bw * bh], vec![0u16; bw * bh]);
+        for y in (0..h).step_by(2) {
+            let brow = (y / BLOCK) * bw;
+            for x in (0..w).step_by(2) {
+                let b = brow + x / BLOCK;
+                let rel = (luma[y * w + x] as usize * 255 / paper[b] as usize).min(255);
+                seen_px[b] += 1;
+                if rel >= lo && rel <= hi {
+                    mids[b] += 1;
+                }
+                let c = chroma(y * w + x);
+                if rel > lo && c > TINT && c <= CHROMA {
+                    tints[b] += 1;
+                }
+            }
+        }
+        for b in 0..bw * bh {
+            let n = seen_px[b].max(1) as f64;
+            contone[b] = mids[b] as f64 >= n * CONTONE_MIDS || tints[b] as f64 >= n * CONTONE_TINT;
+        }
+    }
     // Text layer: Sauvola; colour pixels are left to the colour regions.
     let skip = |i: usize| !force_bitonal && channels == 3 && chroma(i) > CHROMA;
     let mut bits = super::binarize::sauvola(luma, w, h, dpi, &skip);
     let (area, reach) = super::binarize::speck_limits(dpi);
     let specks = super::binarize::despeckle(&mut bits, area, reach);
     let text = Raster { width: r.width, height: r.height, kind: RasterKind::Bitonal, data: bits.data };
-    // Colour regions: blocks with enough colour pixels, grouped into connected rectangles.
-    let dense: Vec<bool> = colour_blocks.iter().map(|n| !force_bitonal && *n as usize >= BLOCK * BLOCK / 32).collect();
+    // Regions: blocks with enough colour pixels, or contone, grouped into connected rectangles.
+    let coloured: Vec<bool> =
+        colour_blocks.iter().map(|n| !force_bitonal && *n as usize >= BLOCK * BLOCK / 32).collect();
+    let dense: Vec<bool> = coloured.iter().zip(&contone).map(|(a, b)| *a || *b).collect();
     let mut seen = vec![false; dense.len()];
     let mut regions = Vec::new();
     for start in 0..dense.len() {
@@ -204,11 +240,14 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
             continue;
         }
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        let (mut tone_blocks, mut colour_blocks_in) = (0usize, 0usize);
         let mut stack = vec![start];
         seen[start] = true;
         while let Some(b) = stack.pop() {
             let (bx, by) = (b % bw, b / bw);
             (x0, y0, x1, y1) = (x0.min(bx), y0.min(by), x1.max(bx), y1.max(by));
+            tone_blocks += usize::from(contone[b]);
+            colour_blocks_in += usize::from(coloured[b]);
             // 8-neighbours within two blocks: strokes of a seal with gaps stay one region.
             for dy in -2i32..=2 {
                 for dx in -2i32..=2 {
@@ -224,6 +263,11 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
                 }
             }
         }
+        // A picture keeps every pixel; a few contone blocks alone are bold print, not a picture.
+        let picture = tone_blocks >= MIN_PICTURE_BLOCKS;
+        if !picture && colour_blocks_in == 0 {
+            continue;
+        }
         // One block of margin around the region, clipped to the page.
         let px0 = x0.saturating_sub(1) * BLOCK;
         let py0 = y0.saturating_sub(1) * BLOCK;
@@ -237,11 +281,13 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
             for x in px0..px1 {
                 let i = y * w + x;
                 let black = text_bits[y * stride + x / 8] & (0x80 >> (x % 8)) != 0;
-                if chroma(i) <= CHROMA && !black {
+                if !picture && chroma(i) <= CHROMA && !black {
                     // Paper: pure white, so the region meets the text layer without a visible edge.
                     data.extend([255; 3]);
-                } else {
+                } else if channels == 3 {
                     data.extend_from_slice(&r.data[i * 3..i * 3 + 3]);
+                } else {
+                    data.extend([r.data[i]; 3]);
                 }
             }
         }

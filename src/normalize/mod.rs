@@ -58,8 +58,14 @@ pub struct InkGrid {
 impl InkGrid {
     /// `None` for pages too small, with almost no ink, or mostly ink (photos): nothing to read lines from.
     pub fn of(r: &Raster, dpi: f64) -> Option<InkGrid> {
+        InkGrid::sampled(r, dpi, 100.0)
+    }
+
+    /// The same, sampled at about `per_inch` samples an inch (orientation reads letters, which need
+    /// finer samples than lines do).
+    pub fn sampled(r: &Raster, dpi: f64, per_inch: f64) -> Option<InkGrid> {
         let (w, h) = (r.width as usize, r.height as usize);
-        let step = ((dpi / 100.0).round() as usize).clamp(1, 8).min(w / 64).max(1);
+        let step = ((dpi / per_inch).round() as usize).clamp(1, 8).min(w / 64).max(1);
         let (sw, sh) = (w / step, h / step);
         if sw < 32 || sh < 32 {
             return None;

@@ -112,6 +112,12 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
             SourceEncoding::Jpeg,
         ),
         [b"CCITTFaxDecode"] => (Colour::Bitonal, SourceEncoding::G4),
+        [b"JBIG2Decode"] => (Colour::Bitonal, SourceEncoding::Raw),
+        [] | [b"FlateDecode"] if cs == b"Indexed" => match indexed(doc, p.dict) {
+            Some(ix) if ix.base_gray => (Colour::Gray, SourceEncoding::Raw),
+            Some(_) => (Colour::Rgb, SourceEncoding::Raw),
+            None => return Ok(None),
+        },
         [] | [b"FlateDecode"] if bpc == 1 || image_mask => (Colour::Bitonal, SourceEncoding::Raw),
         [] | [b"FlateDecode"] if bpc == 8 && (cs == b"DeviceGray" || cs == b"DeviceRGB") => {
             (if cs == b"DeviceGray" { Colour::Gray } else { Colour::Rgb }, SourceEncoding::Raw)
@@ -166,16 +172,142 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
     let doc = open(b)?;
     let pages = doc.get_pages();
     if pages.is_empty() {
+        // A page tree that leads nowhere is a file cut short far more often than an empty document.
+        dangling(&doc)?;
         return Err(Failure::bad("no-pages", "the PDF has no pages"));
     }
     let mut scans = Vec::with_capacity(pages.len());
     for id in pages.values() {
         match page_info(&doc, *id, limits)? {
             Some(info) => scans.push(info),
-            None => return Ok(native_pages(&doc)),
+            None => {
+                whole(&doc, pages.len())?;
+                return Ok(native_pages(&doc));
+            }
         }
     }
     Ok(scans)
+}
+
+/// Most bytes a born-digital PDF's streams may inflate to, all together: a few hundred pages of text
+/// and vector drawings need tens of megabytes; a content-stream bomb needs gigabytes.
+const NATIVE_INFLATE_LIMIT: usize = 256 << 20;
+
+/// Reads a born-digital PDF whole before it may be attached as it is: every object it refers to is
+/// there, every page has its content, every compressed stream inflates (within a bound), and it
+/// carries nothing active. A PDF cut short (a copy that stopped, a download that broke), even with
+/// `%%EOF` put back at its end, fails here with a reason that says so — never attached as good.
+fn whole(doc: &Document, pages: usize) -> Result<()> {
+    let damaged = |what: String| {
+        Failure::bad(
+            "damaged-pdf",
+            format!(
+                "the PDF is damaged or cut short ({what}); ask for the file again or save it again from its source"
+            ),
+        )
+    };
+    dangling(doc)?;
+    if doc.get_pages().len() != pages {
+        return Err(damaged("its page tree is incomplete".into()));
+    }
+    // Every stream inflates, within a bound for all of them together.
+    let mut budget = NATIVE_INFLATE_LIMIT;
+    for ((n, g), obj) in &doc.objects {
+        let Object::Stream(st) = obj else { continue };
+        let f = filters(&st.dict);
+        // Images are never decoded for a born-digital PDF (it is attached as it is): content streams,
+        // forms and object streams are what a reader must inflate to show a page.
+        let image = matches!(st.dict.get(b"Subtype").and_then(Object::as_name), Ok(b"Image"));
+        if image || f.first().map(Vec::as_slice) != Some(b"FlateDecode".as_slice()) {
+            continue;
+        }
+        // Counted, not kept: memory stays flat whatever the stream claims.
+        use std::io::Read;
+        let mut z = flate2::read::ZlibDecoder::new(st.content.as_slice()).take(budget as u64 + 1);
+        let n_out = match std::io::copy(&mut z, &mut std::io::sink()) {
+            Ok(n) => n as usize,
+            Err(_) => return Err(damaged(format!("stream {n} {g} cannot be decompressed"))),
+        };
+        if n_out > budget {
+            return Err(Failure::bad(
+                "pdf-bomb",
+                "the PDF's streams inflate to more than 256 MiB (a decompression bomb); it was not opened",
+            ));
+        }
+        budget -= n_out;
+    }
+    for (k, id) in doc.get_pages().values().enumerate() {
+        if doc.get_page_contents(*id).iter().any(|c| doc.get_object(*c).is_err()) {
+            return Err(damaged(format!("page {} has lost its content", k + 1)));
+        }
+    }
+    // Nothing that runs or carries files (PDF/A forbids both; a case file must not act on a clerk's
+    // computer).
+    for obj in doc.objects.values() {
+        let mut active = None;
+        walk(obj, &mut |o| {
+            if let Object::Dictionary(d) = o {
+                if d.has(b"JS") || matches!(d.get(b"S").and_then(Object::as_name), Ok(b"JavaScript" | b"Launch")) {
+                    active.get_or_insert("a script or a launch action");
+                }
+                if d.has(b"EmbeddedFiles") || matches!(d.get(b"Type").and_then(Object::as_name), Ok(b"EmbeddedFile")) {
+                    active.get_or_insert("embedded files");
+                }
+            }
+        });
+        if let Some(what) = active {
+            return Err(Failure::bad(
+                "active-pdf",
+                format!(
+                    "the PDF carries {what}, which an archive copy may not (PDF/A forbids them); save it again as \
+                     PDF/A or print it to PDF, then file it"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a PDF some of whose references lead nowhere (the trailer's included): the objects they
+/// name were in the part of the file that is missing.
+fn dangling(doc: &Document) -> Result<()> {
+    let mut missing = 0usize;
+    let mut first_missing = None;
+    let mut check = |o: &Object| {
+        if let Object::Reference(id) = o
+            && doc.get_object(*id).is_err()
+        {
+            missing += 1;
+            first_missing.get_or_insert(*id);
+        }
+    };
+    for obj in doc.objects.values() {
+        walk(obj, &mut check);
+    }
+    for (_, o) in doc.trailer.iter() {
+        walk(o, &mut check);
+    }
+    match first_missing {
+        Some((n, g)) => Err(Failure::bad(
+            "damaged-pdf",
+            format!(
+                "the PDF is damaged or cut short ({missing} object reference(s) lead nowhere, the first to object \
+                 {n} {g}); ask for the file again or save it again from its source"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Calls `f` on an object and everything inside it (not following references).
+fn walk(o: &Object, f: &mut impl FnMut(&Object)) {
+    f(o);
+    match o {
+        Object::Array(a) => a.iter().for_each(|x| walk(x, f)),
+        Object::Dictionary(d) => d.iter().for_each(|(_, x)| walk(x, f)),
+        Object::Stream(s) => s.dict.iter().for_each(|(_, x)| walk(x, f)),
+        _ => {}
+    }
 }
 
 /// A born-digital PDF: one record per page, sized in points, attached as it is.
@@ -226,36 +358,272 @@ pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Option<PageIm
             height: p.height,
             black_is_1: ccitt_bool(&doc, p.dict, b"BlackIs1"),
         },
-        _ => {
-            let stream = doc
-                .get_object(doc.get_page_images(*id).ok().and_then(|v| v.first().map(|i| i.id)).unwrap_or((0, 0)))
-                .and_then(Object::as_stream)
-                .map_err(|e| Failure::bad("broken-pdf", format!("the PDF's page image cannot be read ({e})")))?;
-            let data = if filters(&stream.dict).is_empty() {
-                stream.content.clone()
-            } else {
-                stream
-                    .decompressed_content()
-                    .map_err(|e| Failure::bad("broken-pdf", format!("the PDF's page image cannot be decoded ({e})")))?
-            };
-            let (w, h) = (p.width as usize, p.height as usize);
-            let (kind, need) = match info.colour {
-                Colour::Bitonal => (RasterKind::Bitonal, w.div_ceil(8) * h),
-                Colour::Gray => (RasterKind::Gray, w * h),
-                _ => (RasterKind::Rgb, w * h * 3),
-            };
-            if data.len() < need {
-                return Err(Failure::bad("broken-pdf", "the PDF's page image has fewer pixels than it claims"));
-            }
-            let mut data = data[..need].to_vec();
-            if kind == RasterKind::Bitonal {
-                // PDF 1-bit gray: 0 = black; ours: 1 = black. An image mask paints 1s, already ours.
-                let mask = p.dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
-                if !mask {
-                    data.iter_mut().for_each(|b| *b = !*b);
+        _ => PageImage::Raster(raw_pixels(&doc, *id, &p, info.colour)?),
+    }))
+}
+
+/// The pixels of a page image that is not passed through: 1-bit (Flate or JBIG2), palette, gray or RGB.
+/// Every inflation is bounded by the size the image says it has.
+fn raw_pixels(doc: &Document, page: ObjectId, p: &ScanPage<'_>, colour: Colour) -> Result<Raster> {
+    let broken = |what: String| Failure::bad("broken-pdf", format!("the PDF's page image {what}"));
+    let stream = doc
+        .get_object(doc.get_page_images(page).ok().and_then(|v| v.first().map(|i| i.id)).unwrap_or((0, 0)))
+        .and_then(Object::as_stream)
+        .map_err(|e| broken(format!("cannot be read ({e})")))?;
+    let (w, h) = (p.width as usize, p.height as usize);
+    let f = filters(&stream.dict);
+    if f.first().map(Vec::as_slice) == Some(b"JBIG2Decode".as_slice()) {
+        return jbig2(doc, p, &stream.content);
+    }
+    let bpc = p.dict.get(b"BitsPerComponent").and_then(Object::as_i64).unwrap_or(8).clamp(1, 16) as usize;
+    let ix = indexed(doc, p.dict);
+    let samples = if ix.is_some() || colour != Colour::Rgb { 1 } else { 3 };
+    let need = (w * samples * bpc).div_ceil(8) * h;
+    let predicted = predictor(doc, &stream.dict);
+    let data = match (f.is_empty(), predicted) {
+        (true, _) => stream.content.clone(),
+        (false, None) => inflate_bounded(&stream.content, need)?,
+        // PNG predictors: a filter byte before each row.
+        (false, Some(_)) => {
+            let raw = inflate_bounded(&stream.content, need + h)?;
+            unpredict(&raw, (w * samples * bpc).div_ceil(8), (samples * bpc).div_ceil(8), h)
+                .ok_or_else(|| broken("has rows its predictor cannot undo (the file is damaged)".into()))?
+        }
+    };
+    if data.len() < need {
+        return Err(broken("has fewer pixels than it claims (the file is cut short or damaged)".into()));
+    }
+    let stride = (w * samples * bpc).div_ceil(8);
+    if let Some(ix) = ix {
+        // Palette indices to colours.
+        let mut out = Vec::with_capacity(w * h * if ix.base_gray { 1 } else { 3 });
+        let (n, lut) = (if ix.base_gray { 1 } else { 3 }, &ix.lookup);
+        for y in 0..h {
+            let row = &data[y * stride..(y + 1) * stride];
+            for x in 0..w {
+                let bit = x * bpc;
+                let v = match bpc {
+                    8 => row[x] as usize,
+                    1 | 2 | 4 => ((row[bit / 8] >> (8 - bpc - bit % 8)) & ((1 << bpc) - 1) as u8) as usize,
+                    _ => return Err(broken(format!("uses {bpc}-bit palette indices, which sohoa does not read"))),
+                };
+                let at = v.min(ix.hival) * n;
+                match lut.get(at..at + n) {
+                    Some(c) => out.extend_from_slice(c),
+                    None => out.extend(std::iter::repeat_n(255, n)),
                 }
             }
-            PageImage::Raster(Raster { width: p.width, height: p.height, kind, data })
         }
-    }))
+        let kind = if ix.base_gray { RasterKind::Gray } else { RasterKind::Rgb };
+        return Ok(Raster { width: p.width, height: p.height, kind, data: out });
+    }
+    let kind = match colour {
+        Colour::Bitonal => RasterKind::Bitonal,
+        Colour::Gray => RasterKind::Gray,
+        _ => RasterKind::Rgb,
+    };
+    let mut data = data[..need].to_vec();
+    if kind == RasterKind::Bitonal {
+        // PDF 1-bit gray: 0 = black; ours: 1 = black. An image mask paints 1s, already ours.
+        let mask = p.dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
+        if !mask {
+            data.iter_mut().for_each(|b| *b = !*b);
+        }
+    }
+    Ok(Raster { width: p.width, height: p.height, kind, data })
+}
+
+/// The PNG predictor a Flate image stream says it uses (`/DecodeParms /Predictor` 10–15), if any.
+fn predictor(doc: &Document, dict: &lopdf::Dictionary) -> Option<i64> {
+    let (_, parms) = doc.dereference(dict.get(b"DecodeParms").ok()?).ok()?;
+    let parms = match parms {
+        Object::Dictionary(d) => d,
+        Object::Array(a) => a.first()?.as_dict().ok()?,
+        _ => return None,
+    };
+    parms.get(b"Predictor").and_then(Object::as_i64).ok().filter(|p| *p >= 10)
+}
+
+/// Undoes PNG row filters (None, Sub, Up, Average, Paeth): `rows` rows of `stride` bytes, each after
+/// its filter byte, `bpp` bytes per pixel. `None` when a row's filter is unknown.
+fn unpredict(raw: &[u8], stride: usize, bpp: usize, rows: usize) -> Option<Vec<u8>> {
+    let bpp = bpp.max(1);
+    let whole = rows.min(raw.len() / (stride + 1));
+    let mut out = vec![0u8; stride * whole];
+    for y in 0..whole {
+        let Some(src) = raw.get(y * (stride + 1)..(y + 1) * (stride + 1)) else { break };
+        let (kind, src) = (src[0], &src[1..]);
+        let (done, rest) = out.split_at_mut(y * stride);
+        let prev = if y > 0 { &done[(y - 1) * stride..] } else { &[][..] };
+        let row = &mut rest[..stride];
+        for x in 0..stride {
+            let a = if x >= bpp { row[x - bpp] as i16 } else { 0 };
+            let b = prev.get(x).copied().unwrap_or(0) as i16;
+            let c = if x >= bpp { prev.get(x - bpp).copied().unwrap_or(0) as i16 } else { 0 };
+            let add = match kind {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => (a + b) / 2,
+                4 => {
+                    let p = a + b - c;
+                    let (pa, pb, pc) = ((p - a).abs(), (p - b).abs(), (p - c).abs());
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                _ => return None,
+            };
+            row[x] = src[x].wrapping_add(add as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Inflates a Flate stream, refusing one that inflates past `limit` bytes (a decompression bomb): an
+/// image never needs more than its width × height says.
+fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(limit.min(64 << 20));
+    let mut z = flate2::read::ZlibDecoder::new(data).take(limit as u64 + 1);
+    match z.read_to_end(&mut out) {
+        Ok(_) if out.len() > limit => Err(Failure::bad(
+            "pdf-bomb",
+            "the PDF's page image inflates to more than its size says (a decompression bomb); it was not opened",
+        )),
+        Ok(_) => Ok(out),
+        // A stream cut short still gives its first rows; the length check after says whether enough came.
+        Err(_) if !out.is_empty() => Ok(out),
+        Err(e) => Err(Failure::bad("broken-pdf", format!("the PDF's page image cannot be decoded ({e})"))),
+    }
+}
+
+/// A palette image's colour space: `[/Indexed base hival lookup]`.
+struct Indexed {
+    base_gray: bool,
+    hival: usize,
+    lookup: Vec<u8>,
+}
+
+fn indexed(doc: &Document, dict: &lopdf::Dictionary) -> Option<Indexed> {
+    let (_, cs) = doc.dereference(dict.get(b"ColorSpace").ok()?).ok()?;
+    let Object::Array(a) = cs else { return None };
+    if a.len() != 4 || a[0].as_name().ok()? != b"Indexed" {
+        return None;
+    }
+    let base = match doc.dereference(&a[1]).ok()?.1 {
+        Object::Name(n) => n.clone(),
+        // [/ICCBased stream]: its number of components says gray or RGB.
+        Object::Array(b) if b.first().and_then(|o| o.as_name().ok()) == Some(b"ICCBased".as_slice()) => {
+            let icc = doc.dereference(b.get(1)?).ok()?.1.as_stream().ok()?;
+            match icc.dict.get(b"N").and_then(Object::as_i64).ok()? {
+                1 => b"DeviceGray".to_vec(),
+                3 => b"DeviceRGB".to_vec(),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let base_gray = match base.as_slice() {
+        b"DeviceGray" | b"CalGray" => true,
+        b"DeviceRGB" | b"CalRGB" => false,
+        _ => return None,
+    };
+    let hival = usize::try_from(a[2].as_i64().ok()?).ok()?.min(255);
+    let lookup = match doc.dereference(&a[3]).ok()?.1 {
+        Object::String(s, _) => s.clone(),
+        Object::Stream(st) => {
+            let n = (hival + 1) * if base_gray { 1 } else { 3 };
+            if filters(&st.dict).is_empty() { st.content.clone() } else { inflate_bounded(&st.content, n).ok()? }
+        }
+        _ => return None,
+    };
+    Some(Indexed { base_gray, hival, lookup })
+}
+
+/// Decodes a JBIG2 page image (with its globals) into 1-bit pixels, `1` = black.
+fn jbig2(doc: &Document, p: &ScanPage<'_>, data: &[u8]) -> Result<Raster> {
+    let broken = |e: hayro_jbig2::DecodeError| {
+        Failure::bad("broken-pdf", format!("the PDF's JBIG2 page image cannot be decoded ({e:?})"))
+    };
+    let settings = hayro_jbig2::DecodeSettings::default();
+    let globals_bytes = p
+        .dict
+        .get(b"DecodeParms")
+        .ok()
+        .and_then(|o| doc.dereference(o).ok())
+        .and_then(|(_, o)| o.as_dict().ok())
+        .and_then(|d| d.get(b"JBIG2Globals").ok())
+        .and_then(|o| doc.dereference(o).ok())
+        .and_then(|(_, o)| o.as_stream().ok())
+        .map(
+            |s| if filters(&s.dict).is_empty() { Ok(s.content.clone()) } else { inflate_bounded(&s.content, 16 << 20) },
+        )
+        .transpose()?;
+    let globals =
+        globals_bytes.as_deref().map(|g| hayro_jbig2::Globals::new(g, &settings)).transpose().map_err(broken)?;
+    let page = hayro_jbig2::Page::new_embedded(data, globals.as_ref(), &settings).map_err(broken)?;
+    if (page.width(), page.height()) != (p.width, p.height) {
+        return Err(Failure::bad(
+            "broken-pdf",
+            format!(
+                "the PDF's JBIG2 page image is {}×{} pixels where the page says {}×{}",
+                page.width(),
+                page.height(),
+                p.width,
+                p.height
+            ),
+        ));
+    }
+    let mut bits = Packed::new(p.width as usize, p.height as usize);
+    page.decode(&mut bits).map_err(broken)?;
+    let inverted =
+        matches!(p.dict.get(b"Decode"), Ok(Object::Array(a)) if a.first().and_then(|o| o.as_i64().ok()) == Some(1));
+    if inverted {
+        bits.data.iter_mut().for_each(|b| *b = !*b);
+    }
+    Ok(Raster { width: p.width, height: p.height, kind: RasterKind::Bitonal, data: bits.data })
+}
+
+/// 1-bit rows packed MSB first as the JBIG2 decoder pushes them.
+struct Packed {
+    stride: usize,
+    data: Vec<u8>,
+    x: usize,
+    y: usize,
+}
+
+impl Packed {
+    fn new(w: usize, h: usize) -> Packed {
+        Packed { stride: w.div_ceil(8), data: vec![0; w.div_ceil(8) * h], x: 0, y: 0 }
+    }
+}
+
+impl hayro_jbig2::Decoder for Packed {
+    fn push_pixel(&mut self, black: bool) {
+        if black && let Some(b) = self.data.get_mut(self.y * self.stride + self.x / 8) {
+            *b |= 0x80 >> (self.x % 8);
+        }
+        self.x += 1;
+    }
+
+    fn push_pixel_chunk(&mut self, black: bool, chunk_count: u32) {
+        let n = chunk_count as usize;
+        if black {
+            let at = self.y * self.stride + self.x / 8;
+            if let Some(s) = self.data.get_mut(at..(at + n).min(self.y * self.stride + self.stride)) {
+                s.fill(0xFF);
+            }
+        }
+        self.x += 8 * n;
+    }
+
+    fn next_line(&mut self) {
+        self.x = 0;
+        self.y += 1;
+    }
 }

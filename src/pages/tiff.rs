@@ -122,6 +122,32 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
             Raster { width: w, height: h, kind: RasterKind::Rgb, data }
         }
         (ColorType::CMYK(8), DecodingResult::U8(v)) => Raster { width: w, height: h, kind: RasterKind::Cmyk, data: v },
+        // Gray with alpha (a scan saved with a transparency channel): flattened over white paper.
+        (ColorType::GrayA(bits @ (8 | 16)), data) => {
+            let v: Vec<u8> = match data {
+                DecodingResult::U8(v) if bits == 8 => v,
+                DecodingResult::U16(v) => v.into_iter().map(to8).collect(),
+                _ => return Err(Failure::bad("broken-tiff", "the TIFF's gray samples do not match its header")),
+            };
+            let data = v
+                .chunks_exact(2)
+                .map(|p| {
+                    let (g, a) = (if white_is_zero { 255 - p[0] } else { p[0] } as u32, p[1] as u32);
+                    ((g * a + 255 * (255 - a) + 127) / 255) as u8
+                })
+                .collect();
+            Raster { width: w, height: h, kind: RasterKind::Gray, data }.into_bitonal_if_two_level()
+        }
+        (ColorType::RGBA(16), DecodingResult::U16(v)) => {
+            let data = v
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let a = u32::from(to8(p[3]));
+                    [0, 1, 2].map(|c| ((u32::from(to8(p[c])) * a + 255 * (255 - a) + 127) / 255) as u8)
+                })
+                .collect();
+            Raster { width: w, height: h, kind: RasterKind::Rgb, data }
+        }
         (ct, _) => {
             return Err(Failure::bad(
                 "tiff-unsupported",

@@ -56,14 +56,12 @@ pub fn place_page(
     let resample = pixels && output.resamples(dpi_x);
     let reencoded = pixels && (resample || output.colour_mode.decides());
     let pixel_crop = if reencoded { norm.crop } else { None };
-    let mut content = norm.content;
     let (mut image, mut raster, mut gray) = (image, raster, gray);
     // Pixels are cropped (and downsampled) here only when the page is re-encoded anyway.
     if let (true, Some(r)) = (reencoded, raster.take()) {
         let _rotating = metrics::time(Stage::Rotate);
         let mut r = match crop.take() {
             Some(c) => {
-                content = content.map(|b| shift(b, c));
                 gray = gray.map(|g| geometry::crop(&g, c));
                 geometry::crop(&r, c)
             }
@@ -73,25 +71,15 @@ pub fn place_page(
             gray = None;
             let scale = output.target_dpi as f64 / dpi_x;
             r = geometry::downsample(&r, scale);
-            content = content.map(|b| b.map(|v| (v as f64 * scale) as u32));
             dpi = (output.target_dpi as f64, dpi_y * scale);
             image = PageImage::Raster(r.clone());
         }
         raster = Some(r);
     }
-    let (w, h) = raster.as_ref().map(|r| (r.width, r.height)).unwrap_or((full_w, full_h));
-    // Content relative to the (possibly cropped) frame the turn happens in.
-    let frame_content = match crop {
-        Some(c) => content.map(|b| shift(b, c)),
-        None => content,
-    };
-    let frame = crop.map(|c| (c[2] - c[0], c[3] - c[1])).unwrap_or((w, h));
-    let grow = if norm.deskew != 0.0 {
-        let box_ = frame_content.unwrap_or([0, 0, frame.0, frame.1]);
-        geometry::growth_for(frame.0 as usize, frame.1 as usize, box_, norm.deskew)
-    } else {
-        [0; 4]
-    };
+    // The page keeps its paper size when straightened: corners turned out of it are cut off, corners
+    // turned into it are painted the paper's colour (no wedge, no page grown past A4).
+    let grow = [0; 4];
+    let paper = (norm.deskew != 0.0).then(|| raster.as_ref().map(paper_colour)).flatten();
     let turn =
         (norm.deskew != 0.0 && !matches!(exif, 2 | 4 | 5 | 7)).then_some(PixelTurn { degrees: norm.deskew, grow });
     let (encoded, facts) = encode::encode_page(image, raster, gray, output, dpi.0, turn)?;
@@ -111,6 +99,7 @@ pub fn place_page(
         degrees: if in_pixels { 0.0 } else { norm.deskew },
         turns: norm.turns,
         mirror: matches!(exif, 2 | 4 | 5 | 7),
+        paper: if in_pixels { None } else { paper },
     };
     let mut parts = Vec::new();
     if norm.crop.is_some() {
@@ -130,8 +119,27 @@ pub fn place_page(
     Ok(Placed { encoded, placement, dpi, facts, geometry })
 }
 
-fn shift(b: [u32; 4], c: [u32; 4]) -> [u32; 4] {
-    [b[0].saturating_sub(c[0]), b[1].saturating_sub(c[1]), b[2].saturating_sub(c[0]), b[3].saturating_sub(c[1])]
+/// The paper's colour: the mean of the brightest fifth of a sparse sample of the page.
+fn paper_colour(r: &Raster) -> [u8; 3] {
+    let (w, h) = (r.width as usize, r.height as usize);
+    let mut samples: Vec<[u8; 3]> = Vec::new();
+    for y in (0..h).step_by(7) {
+        for x in (0..w).step_by(7) {
+            let i = y * w + x;
+            samples.push(match r.kind {
+                RasterKind::Rgb => [r.data[i * 3], r.data[i * 3 + 1], r.data[i * 3 + 2]],
+                RasterKind::Gray => [r.data[i]; 3],
+                _ => [255; 3],
+            });
+        }
+    }
+    if samples.is_empty() {
+        return [255; 3];
+    }
+    samples.sort_by_key(|p| std::cmp::Reverse(crate::pages::rgb_luma(p)));
+    let top = &samples[..samples.len().div_ceil(5)];
+    let mean = |k: usize| (top.iter().map(|p| u32::from(p[k])).sum::<u32>() / top.len() as u32) as u8;
+    [mean(0), mean(1), mean(2)]
 }
 
 fn image_size(image: &PageImage, raster: Option<&Raster>) -> (u32, u32) {

@@ -205,6 +205,10 @@ impl Pipeline {
                 }
             }
             let writing = metrics::time(Stage::Write);
+            // The pages the PDF holds: blank pages and sheets left out are in the record, not in the file.
+            let mut info = info;
+            let shown = pdf.page_count().to_string();
+            info.archival.iter_mut().filter(|(k, _)| *k == "PageAmount").for_each(|(_, v)| *v = shown.clone());
             let staged = pdf.finish(&info)?.finish()?;
             drop(writing);
             metrics::pages_written(pages.len() as u64);
@@ -319,6 +323,7 @@ fn prepare_page(
         norm.exif_orientation = Some(exif);
         norm.turns = exif_turns(exif);
         norm.turn_confidence = None;
+        norm.orientation_not_judged = None;
     }
     drop(normalizing);
     let blank = norm.blank == Some(true);

@@ -106,11 +106,14 @@ pub struct Station {
     pub operator: Option<String>,
     /// Offset used for dates written into records and PDFs, e.g. `+07:00`.
     pub utc_offset: String,
+    /// The unit this station serves (e.g. `H15.50.05.13`): a scan it captures without a case belongs
+    /// to that unit, and only that unit's clerks (or unlimited ones) see and file it.
+    pub unit: Option<String>,
 }
 
 impl Default for Station {
     fn default() -> Self {
-        Station { id: "station-1".into(), operator: None, utc_offset: "+07:00".into() }
+        Station { id: "station-1".into(), operator: None, utc_offset: "+07:00".into(), unit: None }
     }
 }
 
@@ -467,7 +470,7 @@ impl Default for Output {
 #[serde(deny_unknown_fields, default)]
 pub struct Quarantine {
     /// Folder that receives a copy of each quarantined input and its `.error.json`; default
-    /// `<data dir>/quarantine`.
+    /// `<data dir>/quarantine`. A relative path is inside the data folder.
     pub path: Option<PathBuf>,
 }
 

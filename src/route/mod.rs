@@ -15,6 +15,17 @@ use crate::profile::Settings;
 pub use case_code::CaseCodeRule;
 pub use manifest::ManifestEntry;
 
+/// How the route key of an input whose routing failed begins (a broken manifest, a code that is
+/// not one): the rest is its source path. Such an input is never a duplicate of another file with
+/// the same bytes — each keeps its own record and reason — yet a second capture of the same file
+/// (after a crash) is still recognised. Never a case code, which cannot begin so.
+pub const FAILED_ROUTE: &str = "?";
+
+/// Whether an intake's route key names a case (not unrouted `""`, not a failed route).
+pub fn names_case(route_key: &str) -> bool {
+    !route_key.is_empty() && !route_key.starts_with(FAILED_ROUTE)
+}
+
 /// What was known about an input when it was captured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Hints {

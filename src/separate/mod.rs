@@ -8,7 +8,7 @@ pub mod print;
 
 use std::collections::HashSet;
 
-use rxing::{BarcodeFormat, DecodeHints, Exceptions};
+use rxing::{BarcodeFormat, DecodeHints};
 use serde::{Deserialize, Serialize};
 
 use crate::pages::Raster;
@@ -114,32 +114,74 @@ pub fn detect(raster: &Raster, dpi: f64) -> Option<Mark> {
         };
         rxing::helpers::detect_in_luma_slice_with_hints(&luma, w, h, None, &mut hints)
     };
-    let mut damaged = false;
-    match read(&[BarcodeFormat::QR_CODE]) {
-        Ok(r) => return Some(Mark::Code { symbology: "qr", text: r.getText().to_string() }),
-        Err(Exceptions::ChecksumException(_) | Exceptions::FormatException(_)) => damaged = true,
-        Err(_) => {}
+    let px_per_mm = f64::from(w) / (f64::from(raster.width) / dpi * 25.4);
+    if let Ok(r) = read(&[BarcodeFormat::QR_CODE]) {
+        return Some(Mark::Code { symbology: "qr", text: r.getText().to_string() });
     }
     if let Ok(r) = read(&[BarcodeFormat::CODE_128, BarcodeFormat::DATA_MATRIX]) {
         let symbology = if *r.getBarcodeFormat() == BarcodeFormat::CODE_128 { "code128" } else { "datamatrix" };
         return Some(Mark::Code { symbology, text: r.getText().to_string() });
     }
-    let mm = f64::from(w) / (f64::from(raster.width) / dpi * 25.4);
-    if patch::is_patch_t(&luma, w, h, mm) {
+    if patch::is_patch_t(&luma, w, h, px_per_mm) {
         return Some(Mark::PatchT);
     }
-    // A QR code that is there (its three finder patterns are) but says nothing readable: a damaged
-    // sheet, not a page of the dossier.
-    (damaged || qr_present(&luma, w, h)).then_some(Mark::Unreadable)
+    // A code that is there but says nothing readable is a damaged sheet only with a sheet's evidence:
+    // a QR code of sheet size, where our sheets print it, on a page with little else on it. Square
+    // blobs in text, a table's corners or an ID card's small QR are ordinary pages.
+    sheet_sized_qr(&luma, w, h, px_per_mm).then_some(Mark::Unreadable)
 }
 
-/// Whether the three finder patterns of a QR code are on the page.
-fn qr_present(luma: &[u8], w: u32, h: u32) -> bool {
+/// Smallest module of a sheet's QR code, in millimetres: ours print at about 2 mm (70 mm across);
+/// the QR codes on ID cards, invoices and letters are 0.3–0.6 mm.
+const SHEET_MODULE_MM: f64 = 1.0;
+/// Smallest distance between a sheet QR's finder patterns, in millimetres (ours: about 55 mm).
+const SHEET_FINDERS_MM: f64 = 35.0;
+/// Most ink a sheet carries outside its code, as a share of the page (its title, the case code and a
+/// line of type: under 2%; a page of text: 5–15%).
+const SHEET_OTHER_INK: f64 = 0.03;
+
+/// Whether the page carries the finder patterns of a sheet-sized QR code in the middle of the page,
+/// with little other ink: the evidence of a separator sheet whose data cannot be read.
+fn sheet_sized_qr(luma: &[u8], w: u32, h: u32, px_per_mm: f64) -> bool {
     use rxing::common::HybridBinarizer;
     let Ok(source) = rxing::Luma8LuminanceSource::new(luma.to_vec(), w, h) else { return false };
     let bitmap = rxing::BinaryBitmap::new(HybridBinarizer::new(source));
     let hints = DecodeHints { TryHarder: Some(true), ..Default::default() };
-    rxing::qrcode::detector::FinderPatternFinder::new(bitmap.get_black_matrix()).find(&hints).is_ok()
+    let Ok(info) = rxing::qrcode::detector::FinderPatternFinder::new(bitmap.get_black_matrix()).find(&hints) else {
+        return false;
+    };
+    let pats = [info.getTopLeft(), info.getTopRight(), info.getBottomLeft()];
+    let module = pats.iter().map(|p| f64::from(p.getEstimatedModuleSize())).fold(f64::MAX, f64::min) / px_per_mm;
+    let at: Vec<rxing::Point> = pats.iter().map(|p| rxing::Point::from(*p)).collect();
+    let dist = |a: rxing::Point, b: rxing::Point| f64::from((a.x - b.x).hypot(a.y - b.y)) / px_per_mm;
+    let side = dist(at[0], at[1]).min(dist(at[0], at[2]));
+    let xs = at.iter().map(|p| f64::from(p.x));
+    let ys = at.iter().map(|p| f64::from(p.y));
+    let (x0, x1) = (xs.clone().fold(f64::MAX, f64::min), xs.fold(f64::MIN, f64::max));
+    let (y0, y1) = (ys.clone().fold(f64::MAX, f64::min), ys.fold(f64::MIN, f64::max));
+    let (fw, fh) = (f64::from(w), f64::from(h));
+    let centred = (x0 + x1) / 2.0 > fw * 0.25
+        && (x0 + x1) / 2.0 < fw * 0.75
+        && (y0 + y1) / 2.0 > fh * 0.2
+        && (y0 + y1) / 2.0 < fh * 0.8;
+    if module < SHEET_MODULE_MM || side < SHEET_FINDERS_MM || !centred {
+        return false;
+    }
+    // Ink outside the code (its box grown by a finder pattern's width on each side).
+    let grow = 10.0 * px_per_mm;
+    let (bx0, bx1, by0, by1) = (x0 - grow, x1 + grow, y0 - grow, y1 + grow);
+    let (mut ink, mut total) = (0u64, 0u64);
+    for y in (0..h as usize).step_by(2) {
+        for x in (0..w as usize).step_by(2) {
+            let (fx, fy) = (x as f64, y as f64);
+            if fx >= bx0 && fx <= bx1 && fy >= by0 && fy <= by1 {
+                continue;
+            }
+            total += 1;
+            ink += u64::from(luma[y * w as usize + x] < 128);
+        }
+    }
+    total > 0 && (ink as f64) < total as f64 * SHEET_OTHER_INK
 }
 
 /// A 2×2 box downscale.

@@ -67,6 +67,36 @@ impl SqliteWriter {
         }
         Ok(gate)
     }
+
+    /// Opens a writing transaction. A connection left inside a transaction by a failed commit (a full
+    /// disk, an I/O error: SQLite may have rolled back on its own, sqlx still counts the transaction
+    /// open) refuses every later `BEGIN`; it is closed and the next one opened, so one failed write
+    /// never stops the writes after it.
+    async fn begin(&self, full: bool) -> Result<(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>)> {
+        let gate = self.enter(full).await?;
+        match self.conn.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => Ok((tx, gate)),
+            Err(e) if e.to_string().contains("transaction depth") => {
+                tracing::warn!(alarm = true, "the database connection was left in a failed transaction; reopening it");
+                drop(gate);
+                self.reopen().await?;
+                let gate = self.enter(full).await?;
+                Ok((self.conn.begin_with("BEGIN IMMEDIATE").await?, gate))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Closes the writer's connection; the pool opens a new one at the next write (with the options'
+    /// `synchronous = FULL`, which `enter` then sets as each transaction needs).
+    async fn reopen(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let _gate = self.gate.clone().lock_owned().await;
+        let conn = self.conn.acquire().await?;
+        self.synchronous.store(0, Ordering::Release);
+        conn.close().await?;
+        Ok(())
+    }
 }
 
 /// How one [`Pool`] of a SQLite file writes: through the file's one writer, durable at each commit
@@ -271,8 +301,8 @@ impl Pool {
     pub async fn begin_write(&self) -> Result<Tx> {
         Ok(match self {
             Pool::Sqlite(_, w) => {
-                let gate = w.writer.enter(w.full).await?;
-                Tx::Sqlite(Work::Tx(w.writer.conn.begin_with("BEGIN IMMEDIATE").await?), Some(gate))
+                let (tx, gate) = w.writer.begin(w.full).await?;
+                Tx::Sqlite(Work::Tx(tx), Some(gate))
             }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;

@@ -73,16 +73,18 @@ pub struct Quarantined {
 impl Records {
     /// Inputs in quarantine that nobody has discarded, oldest first; of one case when given.
     pub async fn quarantine_list(&self, case: Option<&str>) -> Result<Vec<Quarantined>> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+        Ok(on_pool!(self.pool(), |p| {
+            sqlx::query_as(
             "SELECT id AS intake, source_path AS source, sha256, station, captured_at, \
-                    NULLIF(route_key, '') AS case_code, COALESCE(reason_code, '') AS code, \
+                    CASE WHEN route_key LIKE '?%' THEN NULL ELSE NULLIF(route_key, '') END AS case_code, COALESCE(reason_code, '') AS code, \
                     COALESCE(reason, '') AS reason \
              FROM intakes WHERE state = 'quarantined' AND discarded_at IS NULL \
                AND ($1 IS NULL OR route_key = $1) ORDER BY seq",
         )
         .bind(case)
         .fetch_all(p)
-        .await?))
+        .await?
+        }))
     }
 
     /// The case an input's own routing named (`""` for none), or `None` for an unknown input.
@@ -157,12 +159,12 @@ impl Records {
         .rows_affected());
         run_again(&mut tx, "split", intake_id).await?;
         let detail = serde_json::json!({
-            "was_case": (!old_route.is_empty()).then_some(&old_route),
+            "was_case": crate::route::names_case(&old_route).then_some(&old_route),
             "case": route.map(|r| &r.case),
             "role": route.map(|r| r.role.as_str()),
             "type": route.and_then(|r| r.doc_type.as_ref()),
         });
-        let case = (!route_key.is_empty()).then_some(route_key.as_str());
+        let case = crate::route::names_case(&route_key).then_some(route_key.as_str());
         insert_event(&mut tx, at, actor, "retry", case, Some(intake_id), None, Some(&sha), &detail).await?;
         tx.commit().await?;
         Ok(Ok(()))

@@ -243,14 +243,27 @@ impl Records {
     }
 
     /// Pages without a case, in capture order.
-    pub async fn unfiled(&self) -> Result<Vec<UnfiledPage>> {
+    ///
+    /// With `unit`, only the scans that unit's stations captured: an unfiled scan belongs to the unit
+    /// that scanned it until a clerk files it (a scan with no unit is for unlimited clerks alone).
+    pub async fn unfiled(&self, unit: Option<&str>) -> Result<Vec<UnfiledPage>> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT i.id AS intake, i.source_path AS source, p.page_index, i.sha256, i.captured_at, i.station \
+            "SELECT i.id AS intake, i.source_path AS source, p.page_index, i.sha256, i.captured_at, i.station, i.unit \
              FROM pages p JOIN intakes i ON i.id = p.intake_id \
-             WHERE p.state = 'unfiled' ORDER BY i.seq, p.page_index",
+             WHERE p.state = 'unfiled' AND ($1 IS NULL OR i.unit = $1) ORDER BY i.seq, p.page_index",
         )
+        .bind(unit)
         .fetch_all(p)
         .await?))
+    }
+
+    /// The unit an input was captured for (`None` for an unknown input or one without a unit).
+    pub async fn intake_unit(&self, intake_id: &str) -> Result<Option<String>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar::<_, Option<String>>("SELECT unit FROM intakes WHERE id = $1")
+            .bind(intake_id)
+            .fetch_optional(p)
+            .await?)
+        .flatten())
     }
 }
 
@@ -269,6 +282,8 @@ pub struct UnfiledPage {
     pub captured_at: String,
     /// Capturing station.
     pub station: String,
+    /// The unit it was captured for, when its station or token has one.
+    pub unit: Option<String>,
 }
 
 /// One recent capture, as the counter officer sees it.
@@ -308,8 +323,9 @@ impl Records {
             unfiled: i64,
             documents: Option<String>,
         }
-        let rows: Vec<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT i.captured_at, i.station, i.source_path, NULLIF(i.route_key, '') AS case_code, i.page_count, \
+        let rows: Vec<Row> = on_pool!(self.pool(), |p| {
+            sqlx::query_as(
+            "SELECT i.captured_at, i.station, i.source_path, CASE WHEN i.route_key LIKE '?%' THEN NULL ELSE NULLIF(i.route_key, '') END AS case_code, i.page_count, \
                i.state, i.reason, \
                (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'attached') AS attached, \
                (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'unfiled') AS unfiled, \
@@ -321,7 +337,8 @@ impl Records {
         .bind(station)
         .bind(limit)
         .fetch_all(p)
-        .await?);
+        .await?
+        });
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -492,7 +509,7 @@ impl Records {
         let cases: Vec<String> = on_pool!(self.pool(), |p| sqlx::query_scalar(
             "SELECT DISTINCT p.case_code FROM pages p JOIN intakes i ON i.id = p.intake_id \
              WHERE i.sha256 = $1 AND p.case_code IS NOT NULL \
-             UNION SELECT route_key FROM intakes WHERE sha256 = $1 AND route_key <> ''"
+             UNION SELECT route_key FROM intakes WHERE sha256 = $1 AND route_key <> '' AND route_key NOT LIKE '?%'"
         )
         .bind(sha256)
         .fetch_all(p)

@@ -9,6 +9,7 @@ use super::db::{Location, Pool, Tx, on_pool, on_tx};
 
 use crate::error::Result;
 use crate::profile::Profile;
+use crate::route::names_case;
 
 /// An input whose bytes are durable in the blob store, ready to be recorded.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct NewIntake {
     pub route_key: String,
     /// Routing hints (JSON) for the split job.
     pub hints: String,
+    /// The unit of the station (or unit-limited token) that captured it: who may file it unfiled.
+    pub unit: Option<String>,
 }
 
 /// What recording one capture did.
@@ -308,7 +311,7 @@ impl Records {
                 continue;
             }
             // The same bytes already filed under another case: legitimate reuse (an ID card copy).
-            let reused = !n.route_key.is_empty() && seen.iter().any(|(route, _, _)| !route.is_empty());
+            let reused = names_case(&n.route_key) && seen.iter().any(|(route, _, _)| names_case(route));
             seq += 1;
             let id = new_id();
             seen.push((n.route_key.clone(), id.clone(), "captured".into()));
@@ -329,8 +332,8 @@ impl Records {
             });
             let sql = format!(
                 "INSERT INTO intakes (id, seq, sha256, bytes, source_path, source_name, source_mtime, station, \
-                 operator, profile_name, profile_sha256, captured_at, route_key, hints, reused, state) VALUES {}",
-                placeholders_then(part.len(), 15, "'captured'")
+                 operator, profile_name, profile_sha256, captured_at, route_key, hints, reused, unit, state) VALUES {}",
+                placeholders_then(part.len(), 16, "'captured'")
             );
             on_tx!(&mut tx, |c| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -350,7 +353,8 @@ impl Records {
                         .bind(&n.captured_at)
                         .bind(&n.route_key)
                         .bind(&n.hints)
-                        .bind(*reused as i64);
+                        .bind(*reused as i64)
+                        .bind(&n.unit);
                 }
                 q.execute(&mut *c).await?.rows_affected()
             });

@@ -90,7 +90,9 @@ impl Records {
                 Problem::Changed { sha256, .. }
                 | Problem::Missing { sha256 }
                 | Problem::Unexpected { sha256 }
-                | Problem::Unreadable { sha256, .. } => sha256.as_str(),
+                | Problem::Unreadable { sha256, .. }
+                | Problem::ViewChanged { sha256, .. }
+                | Problem::ViewMissing { sha256, .. } => sha256.as_str(),
             };
             let detail = serde_json::json!({ "run": id, "found": p });
             insert_event(&mut tx, at, actor, "fixity-problem", None, None, None, Some(sha), &detail).await?;

@@ -25,16 +25,26 @@ impl Views {
     }
 
     /// Shows an attached PDF as `cases/<code>/<name>`; does nothing when the view is already there.
+    /// Written beside and renamed into place: a process killed while copying leaves no half view under
+    /// the name (a full copy of a PDF that refers to its originals takes a while).
     pub fn attached(&self, blobs: &dyn BlobStore, case_code: &str, name: &str, sha256: &str) {
-        let dir = self.cases.join(case_code);
-        let dest = dir.join(name);
-        if dest.exists() {
-            return;
+        if !self.cases.join(case_code).join(name).exists() {
+            self.replace(blobs, case_code, name, sha256);
         }
-        let r = fs::create_dir_all(&dir).map_err(crate::error::Failure::from).and_then(|_| blobs.export(sha256, &dest));
-        if let Err(e) = r {
-            tracing::warn!(view = %dest.display(), error = %e, "could not write the case folder view");
-        }
+    }
+
+    /// Puts a case folder view right: written when it is missing, replaced when its bytes are not the
+    /// recorded PDF's (a clerk's edit, a disk error). Says what it did, `None` when the view was right.
+    pub fn repair(&self, blobs: &dyn BlobStore, case_code: &str, name: &str, sha256: &str) -> Option<&'static str> {
+        let dest = self.cases.join(case_code).join(name);
+        let now = fs::File::open(&dest).ok().and_then(|mut f| crate::store::blob::hash_reader(&mut f).ok());
+        let what = match now {
+            Some((h, _)) if h == sha256 => return None,
+            Some(_) => "replaced",
+            None => "written",
+        };
+        self.replace(blobs, case_code, name, sha256);
+        Some(what)
     }
 
     /// Takes `cases/<code>/<name>` away (a detached document); the stored PDF stays.
@@ -112,7 +122,13 @@ impl Views {
     fn quarantine_places(&self, intake: &IntakeRow, dir: Option<&Path>) -> [PathBuf; 2] {
         let rel = Path::new(&intake.source_path);
         let safe: PathBuf = rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
-        let primary = dir.unwrap_or(&self.quarantine).join(&safe);
+        // A profile's relative quarantine folder lies in the data folder, wherever the command runs.
+        let base = match (dir, self.quarantine.parent()) {
+            (Some(d), Some(data)) => data.join(d),
+            (Some(d), None) => d.to_path_buf(),
+            (None, _) => self.quarantine.clone(),
+        };
+        let primary = base.join(&safe);
         let tail = &intake.id[intake.id.len().saturating_sub(8)..];
         let alternate = primary.with_file_name(format!("{tail}-{}", intake.source_name));
         [primary, alternate]

@@ -193,9 +193,7 @@ impl InboxWatcher {
             None => {}
             Some("") => return,
             Some(why) => {
-                if !self.tracked.contains_key(path) {
-                    tracing::warn!(file = %path.display(), "{why}");
-                }
+                crate::intake::scan::say_once(path, why);
                 return;
             }
         }

@@ -38,6 +38,28 @@ pub fn case_folder(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
     src
 }
 
+/// A fixture set drawn once per version of its generator, into the target directory: `script`
+/// (relative to the repository) runs with a fresh folder and `args`, and the folder is kept once
+/// `done` is in it.
+pub fn drawn_once(script: &str, args: &[&str], done: &str) -> PathBuf {
+    let script = repo().join(script);
+    let version = sha256_file(&script);
+    let stem = script.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{stem}-{}", &version[..12]));
+    if !dir.join(done).exists() {
+        let partial = dir.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&partial);
+        let st = Command::new("python3").arg(&script).arg(&partial).args(args).status().expect("python3 runs");
+        assert!(
+            st.success(),
+            "drawing fixtures with {} failed (Pillow, numpy and the fonts installed?)",
+            script.display()
+        );
+        std::fs::rename(&partial, &dir).unwrap();
+    }
+    dir
+}
+
 /// Runs a Python snippet with Pillow's `Image` and `fixtures/generate.py` (as `generate`) imported:
 /// fixtures that are easiest to draw with the generator's pages.
 pub fn draw(script: &str) {

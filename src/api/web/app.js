@@ -101,6 +101,8 @@ function el(tag, attrs, ...kids) {
 
 async function api(method, path, body) {
   const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  // The session's anti-forgery value, which no other site can read: every change carries it.
+  if (method !== "GET" && me && me.csrf) opts.headers["X-CSRF-Token"] = me.csrf;
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);

@@ -1,0 +1,250 @@
+//! Nothing wrong gets in: damaged and active born-digital PDFs, identical files whose routing failed,
+//! case-folder copies that no longer match the record, files the watcher passes over — each with the
+//! real binary on real files, judged by what is recorded and on disk.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// A born-digital PDF with text (a separator sheet, printed by sohoa itself: fonts and a text layer).
+fn text_pdf(dir: &Path) -> Vec<u8> {
+    let out = dir.join("sheet.pdf");
+    let o = sohoa(&dir.join("scratch"), &["separator", "print", CODE, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    fs::read(out).unwrap()
+}
+
+/// The same PDF with a catalog entry added (an open action, a name tree), saved anew.
+fn with_catalog_entry(pdf: &[u8], key: &str, value: lopdf::Object) -> Vec<u8> {
+    let mut doc = lopdf::Document::load_mem(pdf).unwrap();
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    doc.get_object_mut(root).unwrap().as_dict_mut().unwrap().set(key, value);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn damaged_and_active_born_digital_pdfs_are_quarantined_and_a_whole_one_is_attached_as_it_is() {
+    use lopdf::{Object, dictionary};
+    let tmp = tempfile::tempdir().unwrap();
+    let good = text_pdf(tmp.path());
+    let src = tmp.path().join("src");
+    let case = src.join(CODE);
+    fs::create_dir_all(&case).unwrap();
+    fs::write(case.join("a-good.pdf"), &good).unwrap();
+    fs::write(case.join("b-cut-half.pdf"), &good[..good.len() / 2]).unwrap();
+    let mut cut = good[..good.len() * 9 / 10].to_vec();
+    cut.extend_from_slice(b"\n%%EOF\n");
+    fs::write(case.join("c-cut-eof.pdf"), &cut).unwrap();
+    // The same file linearized (its first cross-reference at the front, as web-optimized PDFs are):
+    // cut short, a reader still finds a table to start from.
+    let lin = tmp.path().join("lin.pdf");
+    let st = std::process::Command::new("qpdf")
+        .arg("--linearize")
+        .arg(tmp.path().join("sheet.pdf"))
+        .arg(&lin)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let lin = fs::read(&lin).unwrap();
+    fs::write(case.join("g-linear-cut-half.pdf"), &lin[..lin.len() / 2]).unwrap();
+    let mut cut = lin[..lin.len() * 9 / 10].to_vec();
+    cut.extend_from_slice(b"\n%%EOF\n");
+    fs::write(case.join("h-linear-cut-eof.pdf"), &cut).unwrap();
+    let js = dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("app.alert('x')") };
+    fs::write(case.join("d-script.pdf"), with_catalog_entry(&good, "OpenAction", Object::Dictionary(js))).unwrap();
+    let launch = dictionary! { "S" => "Launch", "F" => Object::string_literal("calc.exe") };
+    fs::write(case.join("e-launch.pdf"), with_catalog_entry(&good, "OpenAction", Object::Dictionary(launch))).unwrap();
+    let files = dictionary! { "EmbeddedFiles" => dictionary! { "Names" => Object::Array(vec![]) } };
+    fs::write(case.join("f-attachment.pdf"), with_catalog_entry(&good, "Names", Object::Dictionary(files))).unwrap();
+
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let rows: Vec<(String, String, String)> = query(
+        &data,
+        "SELECT source_name, reason_code, reason FROM intakes WHERE state = 'quarantined' ORDER BY source_name",
+    );
+    let got: Vec<(&str, &str)> = rows.iter().map(|(n, c, _)| (n.as_str(), c.as_str())).collect();
+    println!("{rows:#?}");
+    assert_eq!(got.len(), 7, "{rows:#?}");
+    for (name, code, reason) in &rows {
+        match name.as_str() {
+            "b-cut-half.pdf" | "c-cut-eof.pdf" | "g-linear-cut-half.pdf" | "h-linear-cut-eof.pdf" => {
+                assert!(code == "damaged-pdf" || code == "broken-pdf", "{name}: {code}");
+                assert!(reason.contains("damaged") || reason.contains("cut short"), "{name}: {reason}");
+                assert!(!reason.contains("no pages"), "{name}: {reason}");
+            }
+            _ => assert_eq!(code, "active-pdf", "{name}: {reason}"),
+        }
+    }
+    // The whole one is the case's document, byte for byte; qpdf agrees it is whole.
+    let attached = pdfs(&data, CODE);
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    assert_eq!(fs::read(&attached[0]).unwrap(), good);
+    qpdf_check(&attached[0]);
+    // What qpdf says of the refused ones: each cut file is damaged in its eyes too (an independent judge).
+    for name in ["b-cut-half.pdf", "c-cut-eof.pdf", "g-linear-cut-half.pdf", "h-linear-cut-eof.pdf"] {
+        let view = data.join("quarantine").join(CODE).join(name);
+        let q = std::process::Command::new("qpdf").arg("--check").arg(&view).output().unwrap();
+        assert!(!q.status.success() || String::from_utf8_lossy(&q.stderr).contains("WARNING"), "qpdf: {name} is fine?");
+    }
+}
+
+#[test]
+fn a_content_stream_bomb_is_refused_without_inflating_it() {
+    use lopdf::{Object, Stream, dictionary};
+    let tmp = tempfile::tempdir().unwrap();
+    // A page whose content stream inflates to 512 MiB of spaces: 0.5 MB compressed.
+    let mut doc = lopdf::Document::with_version("1.7");
+    let pages = doc.new_object_id();
+    let font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..512 {
+        std::io::Write::write_all(&mut z, &chunk).unwrap();
+    }
+    std::io::Write::write_all(&mut z, b"BT /F1 12 Tf 72 720 Td (bomb) Tj ET").unwrap();
+    let packed = z.finish().unwrap();
+    let content = doc.add_object(Stream::new(dictionary! { "Filter" => "FlateDecode" }, packed));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages, "Contents" => content,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+    });
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+    doc.trailer.set("Root", catalog);
+    let src = tmp.path().join("src").join(CODE);
+    fs::create_dir_all(&src).unwrap();
+    doc.save(src.join("bomb.pdf")).unwrap();
+    let data = tmp.path().join("data");
+    let started = std::time::Instant::now();
+    let child = command(&data)
+        .args(["ingest", tmp.path().join("src").to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let rows: Vec<(String,)> = query(&data, "SELECT reason_code FROM intakes WHERE state = 'quarantined'");
+    assert_eq!(rows, vec![("pdf-bomb".to_string(),)]);
+    println!("bomb refused in {:.2} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn identical_files_whose_routing_failed_keep_a_record_and_a_reason_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate(&tmp.path().join("g"), "good");
+    let scan = tmp.path().join("g/a4_300.jpg");
+    let src = tmp.path().join("src");
+    // The same bytes: in a folder whose manifest is not JSON, in one whose manifest names no case
+    // code, and loose in an unsorted folder.
+    let a = src.join("H15.50.05.13-261008-0976");
+    let b = src.join("H15.50.05.13-261008-0977");
+    let c = src.join("unsorted");
+    for d in [&a, &b, &c] {
+        fs::create_dir_all(d).unwrap();
+        fs::copy(&scan, d.join("p1.jpg")).unwrap();
+    }
+    fs::write(a.join("manifest.json"), "{ case: oops").unwrap();
+    fs::write(b.join("manifest.json"), r#"{"case": "not a case code"}"#).unwrap();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let mut rows: Vec<(String, String, Option<String>)> =
+        query(&data, "SELECT source_path, state, reason_code FROM intakes ORDER BY source_path");
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            ("H15.50.05.13-261008-0976/p1.jpg".into(), "quarantined".into(), Some("bad-manifest".into())),
+            ("H15.50.05.13-261008-0977/p1.jpg".into(), "quarantined".into(), Some("bad-case-code".into())),
+            ("unsorted/p1.jpg".into(), "split".into(), None),
+        ]
+    );
+    // One blob for the three records; each left the inbox only once recorded.
+    assert_eq!(count(&data, "SELECT COUNT(DISTINCT sha256) FROM intakes"), 1);
+    for d in [&a, &b, &c] {
+        assert!(!d.join("p1.jpg").exists(), "{}", d.display());
+    }
+    // Each quarantined copy has its own view and its own reason.
+    for (dir, code) in [("H15.50.05.13-261008-0976", "bad-manifest"), ("H15.50.05.13-261008-0977", "bad-case-code")] {
+        let side = data.join("quarantine").join(dir).join("p1.jpg.error.json");
+        let v: serde_json::Value = serde_json::from_slice(&fs::read(&side).unwrap()).unwrap();
+        assert_eq!(v["code"], code);
+    }
+    // A second run over the same (now empty) inbox adds nothing; the same files dropped again are
+    // recognised as the records they already have.
+    for d in [&a, &b, &c] {
+        fs::copy(&scan, d.join("p1.jpg")).unwrap();
+    }
+    let _ = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 3);
+}
+
+#[test]
+fn verify_checks_the_case_folders_and_views_repair_puts_them_right() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = case_folder(tmp.path(), &[("a4_300.jpg", "p1.jpg"), ("bitonal.png", "p2.png")]);
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let views = pdfs(&data, CODE);
+    assert_eq!(views.len(), 2);
+    assert!(sohoa(&data, &["verify"]).status.success());
+
+    // A flipped bit in the copy a clerk opens, and a copy deleted.
+    let mut bytes = fs::read(&views[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    let _ = fs::set_permissions(&views[0], fs::Permissions::from_mode(0o644));
+    fs::remove_file(&views[0]).unwrap();
+    fs::write(&views[0], &bytes).unwrap();
+    fs::remove_file(&views[1]).unwrap();
+    let v = sohoa(&data, &["verify"]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    let out = text(&v);
+    assert!(out.contains("VIEW CHANGED") && out.contains("VIEW MISSING"), "{out}");
+    let v = sohoa(&data, &["verify", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    let kinds: Vec<&str> =
+        report["problems"].as_array().unwrap().iter().filter_map(|p| p["problem"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "view-changed").count(), 1, "{report}");
+    assert_eq!(kinds.iter().filter(|k| **k == "view-missing").count(), 1, "{report}");
+    assert!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'fixity-problem'") >= 2);
+
+    let r = sohoa(&data, &["views", "repair"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(text(&r).contains("2 view(s) put right"), "{}", text(&r));
+    let v = sohoa(&data, &["verify"]);
+    assert!(v.status.success(), "{}", text(&v));
+    for p in &views {
+        let recorded: Vec<(String,)> = query(&data, "SELECT pdf_sha256 FROM documents WHERE state = 'attached'");
+        assert!(recorded.iter().any(|(s,)| *s == sha256_file(p)), "{}", p.display());
+    }
+}
+
+#[test]
+fn files_the_walk_passes_over_are_said_once_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = case_folder(tmp.path(), &[("a4_300.jpg", "p1.jpg"), ("a4_300.jpg", "..jpg")]);
+    fs::write(src.join(CODE).join("Thumbs.db"), b"x").unwrap();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("..jpg") && out.contains("hidden file"), "{out}");
+    assert_eq!(out.matches("hidden file").count(), 1, "said once: {out}");
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 1);
+}
+
+use std::os::unix::fs::PermissionsExt;
