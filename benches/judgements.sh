@@ -13,7 +13,8 @@
 # 5. OCRmyPDF --rotate-pages --deskew on the first PAGES_PEER pages of the same set (OCR off), judged
 #    the same way, with its pages/s.
 #
-#   benches/judgements.sh            (PAGES=1000 PAGES_PEER=100 by default; SEED=n repeats a set)
+#   benches/judgements.sh            (PAGES=1000 PAGES_PEER=100 by default; SEED=n repeats a set;
+#                                     SET_DIR=DIR judges a set drawn beforehand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -42,10 +43,16 @@ bin="$CARGO_TARGET_DIR/release/sohoa"
 rm -rf "$work"; mkdir -p "$work"
 set_dir="$work/set"
 
-echo "== drawing $pages pages (seed $seed) =="
-t0=$(date +%s.%N)
-python3 fixtures/evalgen/gen.py "$set_dir" --n "$pages" --seed "$seed" --pdf --jobs "$(nproc)" >/dev/null
-echo "drawn in $(echo "$(date +%s.%N) - $t0" | bc) s"
+if [ -n "${SET_DIR:-}" ]; then
+  # A set drawn beforehand (gen.py DIR --n N --seed S --pdf): judged as it is.
+  ln -s "$(realpath "$SET_DIR")" "$set_dir"
+  echo "== the set in $SET_DIR: $(wc -l < "$set_dir/truth.jsonl") pages =="
+else
+  echo "== drawing $pages pages (seed $seed) =="
+  t0=$(date +%s.%N)
+  python3 fixtures/evalgen/gen.py "$set_dir" --n "$pages" --seed "$seed" --pdf --jobs "$(nproc)" >/dev/null
+  echo "drawn in $(echo "$(date +%s.%N) - $t0" | bc) s"
+fi
 
 # Each scan, and each scanner PDF, in a folder of its own named by a case code.
 python3 - "$set_dir" "$work/src" <<'PY'

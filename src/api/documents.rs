@@ -101,7 +101,12 @@ pub(super) async fn thumbnail(
         .map_err(|e| crate::error::Failure::transient("thumbnail task", e))?;
     match made {
         Ok(Some(jpeg)) => Ok((
-            [(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400, immutable")],
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "private, max-age=86400, immutable"),
+                (header::CONTENT_SECURITY_POLICY, "sandbox"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
             jpeg,
         )
             .into_response()),

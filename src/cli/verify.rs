@@ -73,8 +73,13 @@ pub(super) async fn repair_views(data: &Path) -> anyhow::Result<u8> {
     for line in &done {
         println!("{line}");
     }
-    println!("{} view(s) put right; every other case-folder copy is the recorded PDF", done.len());
-    Ok(0)
+    let failed = done.iter().filter(|l| l.starts_with("NOT REPAIRED")).count();
+    println!(
+        "{} view(s) put right{}; every other case-folder copy is the recorded PDF",
+        done.len() - failed,
+        if failed > 0 { format!(", {failed} could not be") } else { String::new() }
+    );
+    Ok(u8::from(failed > 0))
 }
 
 /// Prints a fixity report; returns the exit code (1 when anything is wrong).

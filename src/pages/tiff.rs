@@ -64,10 +64,12 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
                  Group 4 or uncompressed TIFF",
             ));
         }
-        Some(7) | Some(6) => {
+        // Old-style JPEG (6) is ambiguous by design; new-style JPEG strips (7) are decoded.
+        Some(6) => {
             return Err(Failure::bad(
                 "tiff-jpeg",
-                "the TIFF holds JPEG-compressed data, which sohoa does not read; save the page as a .jpg instead",
+                "the TIFF holds old-style JPEG data (compression 6), which sohoa does not read; save the page as \
+                 a .jpg or as a TIFF with new-style JPEG, LZW or Deflate compression",
             ));
         }
         _ => {}

@@ -44,6 +44,14 @@ impl Views {
             None => "written",
         };
         self.replace(blobs, case_code, name, sha256);
+        // The view of a file attached as it is shares its bytes with the stored file: when that is
+        // what was damaged, no copy can put it right, and saying so is the repair's last word.
+        let after = fs::File::open(&dest).ok().and_then(|mut f| crate::store::blob::hash_reader(&mut f).ok());
+        if after.is_none_or(|(h, _)| h != sha256) {
+            return Some(
+                "NOT REPAIRED (the stored file itself is damaged: `sohoa verify` names it; restore it from the second copy)",
+            );
+        }
         Some(what)
     }
 
