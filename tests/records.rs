@@ -409,8 +409,8 @@ fn completeness_import_edits_and_views_are_recorded() {
     // Nothing in the product can rewrite the trail, and neither can anyone with SQL.
     // An insert that replaces an event in place (SQLite's REPLACE deletes without DELETE triggers).
     let replace = if on_postgres() {
-        "INSERT INTO events (id, at, actor, kind, detail) SELECT id, at, 'x', kind, detail FROM events \
-         WHERE kind = 'edit' ON CONFLICT (id) DO UPDATE SET actor = 'x'"
+        "INSERT INTO events (id, at, actor, kind, detail) OVERRIDING SYSTEM VALUE SELECT id, at, 'x', kind, detail \
+         FROM events WHERE kind = 'edit' ON CONFLICT (id) DO UPDATE SET actor = 'x'"
     } else {
         "INSERT OR REPLACE INTO events (id, at, actor, kind, detail) SELECT id, at, 'x', kind, detail FROM events \
          WHERE kind = 'edit'"
