@@ -74,6 +74,11 @@ impl Comp {
     fn transposed(self) -> Comp {
         Comp { x0: self.y0, y0: self.x0, x1: self.y1, y1: self.x1 }
     }
+    /// Letter-sized: half to twice a letter's height, no wider than a short word (not a mark, a
+    /// rule or a picture).
+    fn is_letter(&self, letter: f64) -> bool {
+        self.h() >= letter * 0.5 && self.h() <= letter * 2.2 && self.w() <= letter * 6.0
+    }
     /// Moved so that a line skewed by `tan` (rise per run, y down) lies flat.
     fn flattened(self, tan: f64) -> Comp {
         let dy = -self.cx() * tan;
@@ -92,11 +97,7 @@ pub fn judge(letters: &InkGrid, lines: &InkGrid) -> Option<Upright> {
     let Some(letter) = letter_height(&comps) else {
         return abstain("no letters to read", straight());
     };
-    let core: Vec<Comp> = comps
-        .iter()
-        .copied()
-        .filter(|c| c.h() >= letter * 0.5 && c.h() <= letter * 2.2 && c.w() <= letter * 6.0)
-        .collect();
+    let core: Vec<Comp> = comps.iter().copied().filter(|c| c.is_letter(letter)).collect();
     if core.len() < 30 {
         return abstain("too few letters to read", straight());
     }
@@ -252,13 +253,7 @@ fn aligned_pairs(core: &[Comp], letter: f64) -> usize {
 /// `i`), wholly under it below (the dot of `ạ`) — one touching the band (a period, a dotted leader)
 /// counts for neither.
 fn marks(frame: &[Comp], letter: f64) -> (u32, u32) {
-    let core_idx: Vec<usize> = (0..frame.len())
-        .filter(|&i| {
-            let c = &frame[i];
-            c.h() >= letter * 0.5 && c.h() <= letter * 2.2 && c.w() <= letter * 6.0
-        })
-        .collect();
-    let core: Vec<Comp> = core_idx.iter().map(|&i| frame[i]).collect();
+    let core: Vec<Comp> = frame.iter().copied().filter(|c| c.is_letter(letter)).collect();
     let cells = Cells::of(&core, letter * 4.0);
     // Each letter's band from its line neighbours.
     let mut bands: Vec<Option<(f64, f64)>> = vec![None; core.len()];
