@@ -1,7 +1,7 @@
 //! Every automatic judgement measured on pages it was not built on: `fixtures/evalgen` (an
 //! independent generator — other fonts, layouts, languages, stamps, photos, tables, ID cards, maps,
-//! A4/A5/Letter, 150–600 dpi, JPEG 50–95, all four orientations, skew −7…+7° — written apart from
-//! the code it judges) and the real scans of `../shared/corpus`. The truth is the generator's: how the
+//! A4/A5/Letter, 150–600 dpi, JPEG 50–95, all four orientations, skew −7…+7° — sharing no code
+//! with the code it judges) and the real scans of `../shared/corpus`. The truth is the generator's: how the
 //! page was turned and skewed, where its photos are. Each test prints right / wrong / abstained and
 //! asserts the rule: a page is never turned the wrong way, never taken for a separator sheet, never
 //! made more askew, and a picture on a text page is never thresholded away.
