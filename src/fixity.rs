@@ -56,6 +56,15 @@ pub enum Problem {
         /// The recorded PDF's hash.
         sha256: String,
     },
+    /// The audit log's hash chain is broken: an event was changed, removed or inserted around sohoa, or
+    /// the log was cut short after the head an earlier run recorded.
+    #[serde(rename = "event-chain")]
+    EventChain {
+        /// The first event where it shows.
+        event: i64,
+        /// What is wrong, in words.
+        what: String,
+    },
 }
 
 /// The outcome of a fixity run.
@@ -65,8 +74,35 @@ pub struct Report {
     pub checked: u64,
     /// Bytes read.
     pub bytes: u64,
+    /// Audit events whose chain was walked (a run over everything, or `--events`).
+    pub events: u64,
+    /// The last event of an intact chain, `event N sha256 H`: kept by the run, and worth keeping
+    /// elsewhere too.
+    pub chain_head: Option<String>,
     /// Everything that is wrong.
     pub problems: Vec<Problem>,
+}
+
+/// Walks the audit log's hash chain ([`crate::store::chain`]) and checks that the head the last full
+/// run recorded is still there unchanged (so a log cut short shows). Returns the walk and the problems.
+pub async fn check_events(records: &Records) -> Result<(crate::store::chain::ChainCheck, Vec<Problem>)> {
+    let chain = records.check_event_chain().await?;
+    let mut problems = Vec::new();
+    if let Some((event, what)) = &chain.broken {
+        problems.push(Problem::EventChain { event: *event, what: format!("event {event} {what}") });
+    }
+    if let Some((id, hash)) = records.last_chain_anchor().await?
+        && !records.event_has_hash(id, &hash).await?
+    {
+        problems.push(Problem::EventChain {
+            event: id,
+            what: format!(
+                "event {id}, the last event an earlier verify saw, is gone or changed: the log was cut short or \
+                 rewritten"
+            ),
+        });
+    }
+    Ok((chain, problems))
 }
 
 fn hash(blobs: &dyn BlobStore, sha: &str) -> std::result::Result<(String, u64), String> {
@@ -106,7 +142,7 @@ pub async fn verify_run(
 ) -> Result<(Report, u64)> {
     let at = crate::util::time::now_iso(crate::util::time::VIETNAM);
     let run = records.start_verify_run(window.since.as_deref(), window.until.as_deref(), resume, &at).await?;
-    let mut report = Report { checked: 0, bytes: 0, problems: records.verify_run_problems(&run.id).await? };
+    let mut report = Report { problems: records.verify_run_problems(&run.id).await?, ..Default::default() };
     let earlier = run.checked as u64;
     let files = records.files_stored(window.since.as_deref(), window.until.as_deref(), &run.last_sha256).await?;
     let stored: std::sync::Arc<HashSet<String>> = {
@@ -168,10 +204,27 @@ pub async fn verify_run(
         records.checkpoint_verify_run(&run.id, "", checked_total, n, &views, actor, &at).await?;
         report.problems.extend(views);
     }
-    let detail = serde_json::json!({
+    // The audit log, on a run over everything: its chain walked, and its head recorded in this run's
+    // own event for the next run to find.
+    let mut head = serde_json::Value::Null;
+    if window.since.is_none() && window.until.is_none() {
+        let (chain, problems) = check_events(records).await?;
+        report.events = chain.events;
+        if problems.is_empty()
+            && let Some((id, hash)) = &chain.head
+        {
+            head = serde_json::json!({ "id": id, "hash": hash });
+            report.chain_head = Some(format!("event {id} sha256 {hash}"));
+        }
+        report.problems.extend(problems);
+    }
+    let mut detail = serde_json::json!({
         "run": run.id, "checked": checked_total, "bytes_this_part": report.bytes, "problems": report.problems.len(),
-        "since": window.since, "until": window.until, "resumed_after": earlier,
+        "since": window.since, "until": window.until, "resumed_after": earlier, "events": report.events,
     });
+    if !head.is_null() {
+        detail["chain_head"] = head;
+    }
     records.finish_verify_run(&run.id, actor, &detail, &at).await?;
     report.checked += earlier;
     Ok((report, earlier))

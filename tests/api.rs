@@ -28,9 +28,14 @@ fn every_role_and_scope_gets_what_it_may_and_nothing_more() {
     let csv = tmp.path().join("cases.csv");
     std::fs::write(
         &csv,
-        format!("code,unit,received,applicant_name\n{A},H15.50.05.13,2026-10-08,Nguyễn Văn A\n{B},H15.50.05.14,2026-10-08,Trần Thị B\n"),
+        format!(
+            "code,procedure,unit,received,applicant_name\n{A},1.001193,H15.50.05.13,2026-10-08,Nguyễn Văn A\n\
+             {B},1.001193,H15.50.05.14,2026-10-08,Trần Thị B\n"
+        ),
     )
     .unwrap();
+    let catalogue = repo().join("fixtures/procedures.toml");
+    assert!(sohoa(&data, &["procedure", "import", catalogue.to_str().unwrap()]).status.success());
     assert!(sohoa(&data, &["case", "import", csv.to_str().unwrap()]).status.success());
     let clerk = token(&data, &["--role", "clerk", "--label", "quầy 1"]);
     let supervisor = token(&data, &["--role", "supervisor"]);

@@ -1,8 +1,10 @@
-//! The smaller commands: `profile check` and `verify`.
+//! The smaller commands: `profile check`, `verify`, `unfiled`, and what every command does outside a
+//! data folder.
 
 mod common;
 
 use std::fs;
+use std::process::Command;
 
 use common::*;
 
@@ -141,4 +143,82 @@ fn an_exported_case_is_a_package_that_verifies_against_its_manifest() {
     // Exporting again into the same place is refused, nothing overwritten.
     let again = sohoa(&data, &["export", CODE, "--out", tmp.path().join("out").to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2));
+}
+
+#[test]
+fn commands_run_outside_a_data_folder_say_where_they_looked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("sohoa-data");
+    for args in [
+        &["report", "--from", "2026-10-01", "--to", "2026-10-31"][..],
+        &["case", "list"],
+        &["verify"],
+        &["status"],
+        &["quarantine", "list"],
+    ] {
+        // The embedded database: no server named.
+        let o = Command::new(env!("CARGO_BIN_EXE_sohoa"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .env_remove("SOHOA_DATABASE")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("there are no records here") && err.contains("sohoa.db"), "{args:?}: {err}");
+        assert!(!data.exists(), "{args:?} created an empty data folder");
+    }
+}
+
+#[test]
+fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inbox = tmp.path().join("inbox");
+    fs::create_dir_all(&inbox).unwrap();
+    // A scan at the top of the inbox, in a folder whose name is no case code: unfiled.
+    let page =
+        image::GrayImage::from_fn(600, 800, |x, y| image::Luma([if (x / 40 + y / 40) % 7 == 0 { 0 } else { 255 }]));
+    page.save(inbox.join("scan 0001.png")).unwrap();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", inbox.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let o = sohoa(&data, &["unfiled", "list", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pages: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(pages.as_array().unwrap().len(), 1, "{pages}");
+    let id = pages[0]["intake"].as_str().unwrap().to_string();
+    let o = sohoa(&data, &["unfiled", "list"]);
+    assert!(text(&o).contains(&id) && text(&o).contains("1 unfiled scan(s)"), "{}", text(&o));
+
+    let code = "H15.50.05.13-261008-0975";
+    let o = sohoa(&data, &["unfiled", "file", &id, "--case", "h15.50.05.13-261008-0975"]);
+    assert_eq!(o.status.code(), Some(2), "a code that is not one is refused: {}", text(&o));
+    let o = sohoa(&data, &["unfiled", "file", &id, "--case", code, "--type", "Đơn đề nghị"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&format!("{code}.001.pdf")), "{}", text(&o));
+    let o = sohoa(&data, &["case", "show", code, "--json"]);
+    let case: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = &case["documents"][0];
+    assert_eq!((doc["state"].as_str(), doc["doc_type"].as_str()), (Some("attached"), Some("Đơn đề nghị")), "{case}");
+    let o = sohoa(&data, &["unfiled", "list", "--json"]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+    let o = sohoa(&data, &["unfiled", "file", &id, "--case", code]);
+    assert_eq!(o.status.code(), Some(2), "nothing left to file: {}", text(&o));
+    assert!(text(&o).contains("no unfiled page"), "{}", text(&o));
+
+    // The filing is on the audit log under the login name, never a placeholder, even where the
+    // environment names no user (a service, a container).
+    let o = command(&data)
+        .args(["case", "set", code, "--status", "processing"])
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("SOHOA_ACTOR")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let me = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
+    let actors: Vec<(String,)> = query(&data, "SELECT actor FROM events WHERE kind = 'edit' ORDER BY id");
+    assert_eq!(actors.last().map(|a| a.0.as_str()), Some(me.as_str()), "{actors:?}");
 }

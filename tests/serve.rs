@@ -497,3 +497,91 @@ fn two_workers_sharing_the_records_take_every_file_once() {
     assert!(!claimed_by.is_empty());
     assert_eq!(pdfs(&data, CASES[0]).len() + pdfs(&data, CASES[1]).len(), 40);
 }
+
+/// The README's demo exactly as written — `sohoa serve` on the defaults in a fresh folder, then
+/// `cp -r fixtures/sample/* inbox/` — twenty times, four at once: `cp` copies a folder's scans before
+/// its `manifest.json`, and the manifest must still apply (document types, operator), with the same
+/// ordinals, every time.
+#[test]
+fn the_readme_demo_gives_the_same_records_every_time() {
+    type Row = (String, String, Option<String>, Option<String>, Option<String>, Option<i64>);
+    let run = |i: usize| -> Vec<Row> {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("sohoa-data");
+        let log = fs::File::create(tmp.path().join("serve.log")).unwrap();
+        let child = command(&data)
+            .current_dir(tmp.path())
+            .arg("serve")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut service = Service(child);
+        let inbox = tmp.path().join("inbox");
+        let t = Instant::now();
+        while !inbox.is_dir() {
+            assert!(t.elapsed() < Duration::from_secs(20), "run {i}: serve made no inbox");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sample = repo().join("fixtures/sample");
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!("cp -r {}/* inbox/", sample.display()))
+            .current_dir(tmp.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        // Settled: the three scans captured, no job left, both documents of the case attached.
+        let t = Instant::now();
+        loop {
+            let captured = try_count(&data, "SELECT COUNT(*) FROM intakes").unwrap_or(0);
+            let jobs = try_count(&data, "SELECT COUNT(*) FROM jobs WHERE state <> 'done'").unwrap_or(1);
+            let attached = try_count(&data, "SELECT COUNT(*) FROM documents WHERE state = 'attached'").unwrap_or(0);
+            if captured == 3 && jobs == 0 && attached == 2 {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                let log = fs::read_to_string(tmp.path().join("serve.log")).unwrap_or_default();
+                panic!("run {i}: not settled ({captured} captured, {jobs} jobs, {attached} attached); log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        sigterm(&mut service);
+        let mut rows: Vec<Row> = query(
+            &data,
+            "SELECT i.source_name, COALESCE(p.case_code, ''), d.doc_type, d.role, i.operator, d.ordinal \
+             FROM intakes i JOIN pages p ON p.intake_id = i.id LEFT JOIN documents d ON d.id = p.document_id",
+        );
+        rows.sort();
+        rows
+    };
+    let runs: Vec<Vec<Row>> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..4).map(|t| s.spawn(move || (0..5).map(|k| run(t * 5 + k)).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let code = "H15.50.05.13-261008-0975";
+    let lan = Some("Nguyễn Thị Lan".to_string());
+    let expected: Vec<Row> = vec![
+        (
+            "cccd.tif".into(),
+            code.into(),
+            Some("Bản sao căn cước công dân".into()),
+            Some("input".into()),
+            lan.clone(),
+            Some(1),
+        ),
+        (
+            "don-de-nghi.jpg".into(),
+            code.into(),
+            Some("Đơn đề nghị cấp giấy chứng nhận".into()),
+            Some("input".into()),
+            lan,
+            Some(2),
+        ),
+        ("scan-0001.png".into(), String::new(), None, None, None, None),
+    ];
+    for (i, rows) in runs.iter().enumerate() {
+        assert_eq!(rows, &expected, "run {i}");
+    }
+}

@@ -73,7 +73,12 @@ pub(super) struct SetArgs {
 const IMPORT_BATCH: usize = 500;
 
 pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
-    let d = super::open_data(data).await?;
+    // An import or a case's first fields set a station up; everything else needs records already there.
+    let d = if matches!(c, Command::Import { .. } | Command::Set(_)) {
+        super::create_data(data).await?
+    } else {
+        super::open_data(data).await?
+    };
     let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     match c {
         Command::Import { file } => {
@@ -95,6 +100,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             for e in &rows.errors {
                 eprintln!("{}: row {}: {}", file.display(), e.row, e.reason);
             }
+            print!("{}", import_summary(&rows, &d.records.procedures().await.map_err(err)?));
             println!(
                 "{} case(s) imported: {created} new, {updated} updated, {same} unchanged; {} row(s) refused",
                 rows.cases.len(),
@@ -273,4 +279,65 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// What an import read and how: the columns used and ignored, how each date column was written, the
+/// codes listed more than once, and the procedures the catalogue does not know (such cases count in no
+/// digitization figure until it does).
+fn import_summary(rows: &crate::import::CaseRows, catalogue: &[crate::store::cases::Procedure]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let used: Vec<String> = rows
+        .columns
+        .iter()
+        .filter_map(|(h, f)| f.map(|f| if h == f { h.clone() } else { format!("{h} → {f}") }))
+        .collect();
+    let unused: Vec<&str> = rows.columns.iter().filter(|(_, f)| f.is_none()).map(|(h, _)| h.as_str()).collect();
+    let _ = writeln!(s, "columns read: {}", used.join(", "));
+    if !unused.is_empty() {
+        let _ = writeln!(s, "columns not used: {}", unused.join(", "));
+    }
+    for (field, forms) in &rows.date_forms {
+        let forms: Vec<String> = forms.iter().map(|(f, n)| format!("{n} as {}", f.describe())).collect();
+        let _ = writeln!(s, "dates {field}: {}", forms.join("; "));
+    }
+    if !rows.duplicates.is_empty() {
+        let list: Vec<String> = rows
+            .duplicates
+            .iter()
+            .map(|(code, lines)| {
+                format!("{code} (rows {})", lines.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "{} code(s) listed more than once; the last row of each was imported: {}",
+            rows.duplicates.len(),
+            list.join(", ")
+        );
+    }
+    let known: std::collections::HashSet<&str> = catalogue.iter().map(|p| p.code.as_str()).collect();
+    let mut unknown: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let mut without = 0;
+    for (_, f) in &rows.cases {
+        match f.procedure.as_deref() {
+            Some(p) if !known.contains(p) => *unknown.entry(p).or_default() += 1,
+            None => without += 1,
+            _ => {}
+        }
+    }
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|(p, n)| format!("{p} ({n} case(s))")).collect();
+        let _ = writeln!(
+            s,
+            "procedures the catalogue does not know: {}; these cases count in no digitization figure until \
+             `sohoa procedure import` adds them",
+            list.join(", ")
+        );
+    }
+    // (A file without a procedure column leaves each case's procedure as it was.)
+    if without > 0 && rows.columns.iter().any(|(_, f)| *f == Some("procedure")) {
+        let _ = writeln!(s, "{without} case(s) name no procedure: they count in no digitization figure");
+    }
+    s
 }

@@ -83,7 +83,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if !a.dir.is_dir() {
         anyhow::bail!("{} is not a folder; give the folder that holds the scans", a.dir.display());
     }
-    let d = super::open_data(data).await?;
+    let d = super::create_data(data).await?;
     let started = std::time::Instant::now();
     let recovered = crate::util::retry::until_done("resuming jobs", || d.records.recover_running_jobs())
         .await

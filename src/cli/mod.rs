@@ -10,6 +10,7 @@ mod report;
 mod separator;
 mod serve;
 mod token;
+mod unfiled;
 mod verify;
 
 use std::path::PathBuf;
@@ -115,6 +116,10 @@ enum Command {
     /// Separator sheets for archive stacks: `separator print CODE… --out sheets.pdf`.
     #[command(subcommand)]
     Separator(separator::Command),
+    /// Scans no manifest, folder or file name tied to a case: `unfiled list`, `unfiled file ID --case
+    /// CODE [--role result] [--type T]`.
+    #[command(subcommand)]
+    Unfiled(unfiled::Command),
 }
 
 /// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
@@ -163,6 +168,7 @@ pub fn main() -> ExitCode {
             Command::Token(c) => token::run(&cli.data, c).await,
             Command::Quarantine(c) => quarantine::run(&cli.data, c).await,
             Command::Separator(c) => separator::run(c),
+            Command::Unfiled(c) => unfiled::run(&cli.data, c).await,
         }
     });
     match result {
@@ -227,9 +233,37 @@ fn actor() -> String {
     ACTOR.get().cloned().unwrap_or_else(login_name)
 }
 
+/// The person at the keyboard: `$USER` / `$LOGNAME`, else the account the process runs as (a service
+/// or container often sets neither variable), else the numeric user id.
 fn login_name() -> String {
     let name = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
-    if name.is_empty() { "cli".into() } else { crate::util::text::nfc(&name) }
+    if !name.trim().is_empty() {
+        return crate::util::text::nfc(name.trim());
+    }
+    account_name().unwrap_or_else(|| format!("uid {}", process_uid()))
+}
+
+/// The process's user id.
+fn process_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// The account name of the process's user, from the password database.
+fn account_name() -> Option<String> {
+    let uid = process_uid();
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to live, correctly sized storage; the result is read only when
+    // getpwuid_r reports success and a record.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || pw.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buf`, NUL-terminated by getpwuid_r.
+    let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }.to_string_lossy().trim().to_string();
+    (!name.is_empty()).then(|| crate::util::text::nfc(&name))
 }
 
 /// Now, as events record it.
@@ -237,8 +271,28 @@ fn now() -> String {
     crate::util::time::now_iso(crate::util::time::VIETNAM)
 }
 
-/// Opens the data folder, waiting out a locked database or a full disk rather than failing.
+/// Opens an existing data folder, for the commands that read or change records already there: run
+/// in the wrong folder, they say where they looked instead of creating an empty one.
 async fn open_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataDir> {
+    let embedded = database().is_none_or(|d| d.is_empty());
+    if embedded && !data.join("sohoa.db").exists() {
+        anyhow::bail!(
+            "there are no records here: {} does not exist. Run the command in the folder where `sohoa serve` or \
+             `sohoa ingest` ran (it holds sohoa-data), or name the data folder with --data PATH (or the \
+             database with --database URL)",
+            data.join("sohoa.db").display()
+        );
+    }
+    create_data(data).await
+}
+
+/// Opens the data folder, creating it when there is none (`serve`, `ingest` and the imports that set
+/// a station up), waiting out a locked database or a full disk rather than failing.
+async fn create_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataDir> {
+    let embedded = database().is_none_or(|d| d.is_empty());
+    if embedded && !data.join("sohoa.db").exists() {
+        eprintln!("creating a new data folder at {}", data.display());
+    }
     let db = database();
     let opening = crate::util::retry::until_done("opening the data folder", || {
         crate::store::DataDir::open_with(data, db.as_deref())

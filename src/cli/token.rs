@@ -33,7 +33,12 @@ pub(super) enum Command {
 }
 
 pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
-    let d = super::open_data(data).await?;
+    // An import or a first token sets a station up; everything else needs records already there.
+    let d = if matches!(c, Command::Create { .. }) {
+        super::create_data(data).await?
+    } else {
+        super::open_data(data).await?
+    };
     let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     match c {
         Command::Create { role, unit, label, days } => {

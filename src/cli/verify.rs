@@ -22,6 +22,10 @@ pub(super) struct Args {
     /// Continue the last interrupted run over the same dates instead of starting again.
     #[arg(long)]
     resume: bool,
+    /// Only walk the audit log's hash chain (every event re-hashed, the head the last full run saw
+    /// still there); no files are read. A full `verify` does this too.
+    #[arg(long, conflicts_with_all = ["package", "since", "until", "resume"])]
+    events: bool,
 }
 
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
@@ -31,6 +35,25 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         return Ok(print(&report, started.elapsed().as_secs_f64(), a.json));
     }
     let d = super::open_data(data).await?;
+    if a.events {
+        let started = std::time::Instant::now();
+        let (chain, problems) = fixity::check_events(&d.records).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !a.json {
+            println!(
+                "audit log: {} event(s) walked{}",
+                chain.events,
+                if chain.unchained > 0 {
+                    format!(", the first {} from before the chain began (not chained)", chain.unchained)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let chain_head =
+            chain.head.as_ref().filter(|_| problems.is_empty()).map(|(id, h)| format!("event {id} sha256 {h}"));
+        let report = fixity::Report { events: chain.events, problems, chain_head, ..Default::default() };
+        return Ok(print(&report, started.elapsed().as_secs_f64(), a.json));
+    }
     let threads = crate::util::cpu::cores();
     let started = std::time::Instant::now();
     let date = |v: &Option<String>, what: &str| -> anyhow::Result<Option<String>> {
@@ -101,11 +124,16 @@ fn print(report: &fixity::Report, secs: f64, json: bool) -> u8 {
                 Problem::ViewMissing { view, sha256 } => {
                     println!("VIEW MISSING  {view} (recorded {sha256}); `sohoa views repair` puts it back")
                 }
+                Problem::EventChain { what, .. } => println!("AUDIT LOG   {what}"),
             }
         }
+        if let Some(head) = &report.chain_head {
+            println!("audit log head: {head} (kept with this run; keep it elsewhere too: a log cut short shows)");
+        }
         println!(
-            "verified {} files, {:.1} MB in {:.2} s ({:.0} MB/s): {}",
+            "verified {} files and {} audit event(s), {:.1} MB in {:.2} s ({:.0} MB/s): {}",
             report.checked,
+            report.events,
             report.bytes as f64 / 1e6,
             secs,
             report.bytes as f64 / 1e6 / secs.max(1e-9),

@@ -10,8 +10,10 @@ use serde::Deserialize;
 
 use crate::route::CaseCodeRule;
 use crate::store::cases::{CaseFields, Procedure, Status};
-use crate::util::text::nfc;
-use crate::util::time::local_date;
+use std::collections::BTreeMap;
+
+use crate::util::text::{fold, nfc};
+use crate::util::time::{DateForm, local_date, read_local_date};
 
 /// A row that could not be read, with where it is and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,34 +27,85 @@ pub struct RowError {
 /// The cases of an export file.
 #[derive(Debug, Default)]
 pub struct CaseRows {
-    /// Good rows: code and fields.
+    /// Good rows: code and fields, one per code (the last good row of a code wins).
     pub cases: Vec<(String, CaseFields)>,
     /// Bad rows.
     pub errors: Vec<RowError>,
+    /// Codes on more than one good row, with the rows: the last is the one imported.
+    pub duplicates: Vec<(String, Vec<u64>)>,
+    /// Each column of the file and the field it was read as (`None`: not used).
+    pub columns: Vec<(String, Option<&'static str>)>,
+    /// Per date field, how many values were read in each form.
+    pub date_forms: BTreeMap<&'static str, BTreeMap<DateForm, u64>>,
 }
 
-/// One case as an export writes it. Column names in English, or the Vietnamese of common exports.
-#[derive(Debug, Default, Deserialize)]
+/// The fields of a case row and the column names exports use for them, folded
+/// ([`crate::util::text::fold`]) and without spaces: `Mã hồ sơ`, `MA_HO_SO`, `MaHoSo` and `ma ho so` are
+/// all `mahoso`. English names, the Vietnamese of common exports and the national portal's field
+/// names (`MaHoSo`, `NgayTiepNhan`, …).
+const COLUMNS: [(&str, &[&str]); 10] = [
+    ("code", &["code", "case", "casecode", "caseid", "dossiercode", "mahoso", "sohoso", "mahs", "sohs"]),
+    ("procedure", &["procedure", "procedurecode", "mathutuc", "matthc", "mathutuchanhchinh"]),
+    (
+        "unit",
+        &["unit", "unitcode", "donvi", "madonvi", "coquan", "donvixuly", "donvitiepnhan", "coquantiepnhan", "madvxl"],
+    ),
+    (
+        "received",
+        &["received", "receiveddate", "receivedat", "ngaytiepnhan", "ngaynhan", "thoigiantiepnhan", "ngaynop"],
+    ),
+    ("due", &["due", "duedate", "hanxuly", "ngayhentra", "hangiaiquyet", "hantraketqua", "ngayhen"]),
+    ("status", &["status", "trangthai", "tinhtrang", "trangthaihoso", "tinhtranghoso"]),
+    (
+        "resolved",
+        &[
+            "resolved",
+            "resolveddate",
+            "resolvedat",
+            "ngaygiaiquyet",
+            "ngaytraketqua",
+            "ngaytra",
+            "ngayhoanthanh",
+            "ngaycoketqua",
+            "ngayketthuc",
+        ],
+    ),
+    (
+        "applicant_name",
+        &[
+            "applicantname",
+            "applicant",
+            "chuhoso",
+            "hoten",
+            "hovaten",
+            "tennguoinop",
+            "nguoinop",
+            "tencongdan",
+            "nguoidangky",
+        ],
+    ),
+    ("applicant_id", &["applicantid", "socccd", "cccd", "socmnd", "cmnd", "sogiayto", "sodinhdanh", "madinhdanh"]),
+    ("applicant_contact", &["applicantcontact", "contact", "lienhe", "sodienthoai", "dienthoai", "diachi"]),
+];
+
+/// The field a column name stands for, if any.
+pub fn column_field(header: &str) -> Option<&'static str> {
+    let key: String = fold(header).chars().filter(|c| *c != ' ').collect();
+    COLUMNS.iter().find(|(_, names)| names.contains(&key.as_str())).map(|(field, _)| *field)
+}
+
+/// One case as an export writes it, its values by field.
+#[derive(Debug, Default)]
 struct RawCase {
-    #[serde(alias = "ma_ho_so", alias = "case", alias = "case_code")]
     code: Option<String>,
-    #[serde(alias = "ma_thu_tuc", alias = "procedure_code")]
     procedure: Option<String>,
-    #[serde(alias = "don_vi", alias = "co_quan")]
     unit: Option<String>,
-    #[serde(alias = "ngay_tiep_nhan", alias = "received_date")]
     received: Option<String>,
-    #[serde(alias = "han_xu_ly", alias = "due_date")]
     due: Option<String>,
-    #[serde(alias = "trang_thai")]
     status: Option<String>,
-    #[serde(alias = "ngay_giai_quyet", alias = "ngay_tra_ket_qua", alias = "resolved_date")]
     resolved: Option<String>,
-    #[serde(alias = "chu_ho_so", alias = "ho_ten")]
     applicant_name: Option<String>,
-    #[serde(alias = "so_cccd", alias = "cccd")]
     applicant_id: Option<String>,
-    #[serde(alias = "lien_he", alias = "so_dien_thoai")]
     applicant_contact: Option<String>,
 }
 
@@ -71,13 +124,14 @@ pub struct FieldsText {
     /// Receiving unit.
     #[arg(long)]
     pub unit: Option<String>,
-    /// Date received (2026-10-08 or 08/10/2026).
+    /// Date received (2026-10-08 or 08/10/2026, with or without a local time).
     #[arg(long)]
     pub received: Option<String>,
     /// Due date.
     #[arg(long)]
     pub due: Option<String>,
-    /// Status: received, processing, resolved or returned (or the Vietnamese words).
+    /// Status: received, processing, supplement, resolved, returned, rejected, withdrawn or cancelled
+    /// (or the Vietnamese words: Đang xử lý, Yêu cầu bổ sung, Đã giải quyết, Đã rút hồ sơ, Hủy …).
     #[arg(long)]
     pub status: Option<String>,
     /// Date resolved.
@@ -100,13 +154,13 @@ impl FieldsText {
         let date = |v: Option<String>, what: &str| -> Result<Option<String>, String> {
             clean(v).map(|d| local_date(&d).map_err(|e| format!("{what}: {e}"))).transpose()
         };
-        let status = match clean(self.status) {
-            Some(s) => Some(
-                Status::parse(&s)
-                    .ok_or_else(|| format!("status `{s}` is not one of received, processing, resolved, returned"))?,
-            ),
-            None => None,
-        };
+        let status =
+            match clean(self.status) {
+                Some(s) => Some(Status::parse(&s).ok_or_else(|| {
+                    format!("status `{s}` is not one of {} (or the Vietnamese words)", Status::words())
+                })?),
+                None => None,
+            };
         Ok(CaseFields {
             procedure: clean(self.procedure),
             unit: clean(self.unit),
@@ -122,9 +176,38 @@ impl FieldsText {
 }
 
 impl RawCase {
-    fn check(self, codes: &CaseCodeRule) -> Result<(String, CaseFields), String> {
-        let code = clean(self.code).ok_or("no case code (column `code` or `ma_ho_so`)")?;
+    fn set(&mut self, field: &str, value: String) {
+        let slot = match field {
+            "code" => &mut self.code,
+            "procedure" => &mut self.procedure,
+            "unit" => &mut self.unit,
+            "received" => &mut self.received,
+            "due" => &mut self.due,
+            "status" => &mut self.status,
+            "resolved" => &mut self.resolved,
+            "applicant_name" => &mut self.applicant_name,
+            "applicant_id" => &mut self.applicant_id,
+            _ => &mut self.applicant_contact,
+        };
+        *slot = Some(value);
+    }
+
+    fn check(
+        self,
+        codes: &CaseCodeRule,
+        forms: &mut BTreeMap<&'static str, BTreeMap<DateForm, u64>>,
+    ) -> Result<(String, CaseFields), String> {
+        let code = clean(self.code).ok_or("no case code (a column such as `Mã hồ sơ` or `code`)")?;
         let code = codes.validate(&code)?;
+        // How each date column was written, counted only for rows that are read whole.
+        let mut seen = Vec::new();
+        for (field, v) in [("received", &self.received), ("due", &self.due), ("resolved", &self.resolved)] {
+            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+                && let Ok((_, form)) = read_local_date(v)
+            {
+                seen.push((field, form));
+            }
+        }
         let fields = FieldsText {
             procedure: self.procedure,
             unit: self.unit,
@@ -146,66 +229,104 @@ impl RawCase {
         {
             return Err(format!("resolved {d} is before received {r}"));
         }
+        for (field, form) in seen {
+            *forms.entry(field).or_default().entry(form).or_default() += 1;
+        }
         Ok((code, fields))
     }
 }
 
 /// Reads a case export: `.json` (an array of objects), `.jsonl` (one object a line), else CSV with a
-/// header row. Fails only when the file itself cannot be read.
+/// header row. Column names are matched after NFC, case folding and with or without diacritics
+/// ([`column_field`]). Within one file the last good row of a code wins, and the codes listed more than
+/// once are reported. Fails only when the file itself cannot be read.
 pub fn read_cases(path: &Path, codes: &CaseCodeRule) -> std::io::Result<CaseRows> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let mut out = CaseRows::default();
-    let mut push = |row: u64, raw: Result<RawCase, String>| match raw.and_then(|r| r.check(codes)) {
-        Ok(c) => out.cases.push(c),
+    let mut good: Vec<(u64, String, CaseFields)> = Vec::new();
+    let mut columns: BTreeMap<String, Option<&'static str>> = BTreeMap::new();
+    let mut check = |row: u64, raw: Result<RawCase, String>, out: &mut CaseRows| match raw
+        .and_then(|r| r.check(codes, &mut out.date_forms))
+    {
+        Ok((code, fields)) => good.push((row, code, fields)),
         Err(reason) => out.errors.push(RowError { row, reason }),
     };
     match ext.as_str() {
-        "json" => {
+        "json" | "jsonl" | "ndjson" => {
             let text = std::fs::read_to_string(path)?;
-            let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a JSON array of cases: {e}"))
-            })?;
-            for (i, v) in items.into_iter().enumerate() {
-                push(i as u64 + 1, serde_json::from_value(stringify(v)).map_err(|e| e.to_string()));
-            }
-        }
-        "jsonl" | "ndjson" => {
-            let text = std::fs::read_to_string(path)?;
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let v = serde_json::from_str::<serde_json::Value>(line).map_err(|e| e.to_string());
-                push(i as u64 + 1, v.and_then(|v| serde_json::from_value(stringify(v)).map_err(|e| e.to_string())));
+            let items: Vec<(u64, Result<serde_json::Value, String>)> = if ext == "json" {
+                let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a JSON array of cases: {e}"))
+                })?;
+                items.into_iter().enumerate().map(|(i, v)| (i as u64 + 1, Ok(v))).collect()
+            } else {
+                text.lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                    .map(|(i, l)| (i as u64 + 1, serde_json::from_str(l).map_err(|e| e.to_string())))
+                    .collect()
+            };
+            for (row, v) in items {
+                let raw = v.and_then(|v| match v {
+                    serde_json::Value::Object(m) => {
+                        let mut raw = RawCase::default();
+                        for (k, v) in m {
+                            let field = column_field(&k);
+                            columns.entry(k).or_insert(field);
+                            // Exports write numbers where we keep text (a sequence, an ID number).
+                            let v = match v {
+                                serde_json::Value::String(s) => s,
+                                serde_json::Value::Null => continue,
+                                other => other.to_string(),
+                            };
+                            if let Some(f) = field {
+                                raw.set(f, v);
+                            }
+                        }
+                        Ok(raw)
+                    }
+                    _ => Err("not a JSON object".to_string()),
+                });
+                check(row, raw, &mut out);
             }
         }
         _ => {
             let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_path(path)?;
-            // Headers are matched without case and without a UTF-8 byte-order mark (Excel writes one).
+            // A UTF-8 byte-order mark (Excel writes one) is not part of the first name.
             let headers: Vec<String> =
-                r.headers()?.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase()).collect();
-            r.set_headers(csv::StringRecord::from(headers));
-            for (i, rec) in r.deserialize::<RawCase>().enumerate() {
-                push(i as u64 + 2, rec.map_err(|e| e.to_string()));
+                r.headers()?.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_string()).collect();
+            let fields: Vec<Option<&'static str>> = headers.iter().map(|h| column_field(h)).collect();
+            for (h, f) in headers.iter().zip(&fields) {
+                columns.entry(h.clone()).or_insert(*f);
+            }
+            for (i, rec) in r.records().enumerate() {
+                let raw = rec.map_err(|e| e.to_string()).map(|rec| {
+                    let mut raw = RawCase::default();
+                    for (v, f) in rec.iter().zip(&fields) {
+                        if let Some(f) = f {
+                            raw.set(f, v.to_string());
+                        }
+                    }
+                    raw
+                });
+                check(i as u64 + 2, raw, &mut out);
             }
         }
     }
-    Ok(out)
-}
-
-/// JSON exports write numbers where we keep text (a sequence, an ID number): turn them into strings.
-fn stringify(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.into_iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        serde_json::Value::Number(n) => serde_json::Value::String(n.to_string()),
-                        other => other,
-                    };
-                    (k.to_lowercase(), v)
-                })
-                .collect(),
-        ),
-        other => other,
+    // The last good row of each code wins; the codes seen more than once are reported.
+    let mut rows_of: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut last: std::collections::HashMap<String, CaseFields> = std::collections::HashMap::new();
+    let mut order = Vec::new();
+    for (row, code, fields) in good {
+        rows_of.entry(code.clone()).or_default().push(row);
+        if last.insert(code.clone(), fields).is_none() {
+            order.push(code);
+        }
     }
+    out.cases = order.into_iter().filter_map(|c| last.remove(&c).map(|f| (c, f))).collect();
+    out.duplicates = rows_of.into_iter().filter(|(_, rows)| rows.len() > 1).collect();
+    out.columns = columns.into_iter().collect();
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -291,5 +412,61 @@ mod tests {
         .unwrap();
         let rows = read_cases(&p, &rule()).unwrap();
         assert_eq!(rows.cases[0].1.applicant_id.as_deref(), Some("1234567890"));
+    }
+
+    #[test]
+    fn vietnamese_headers_local_times_statuses_and_repeated_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("export.csv");
+        std::fs::write(
+            &p,
+            "\u{feff}STT, Mã hồ sơ ,Mã thủ tục,Đơn vị,Ngày tiếp nhận,Trạng thái,Ngày trả kết quả,Chủ hồ sơ\n\
+             1,H15.50.05.13-260930-0001,1.001193,H15.50.05.13,30/09/2026 23:30:00,Đang xử lý,,Lê Thị C\n\
+             2,H15.50.05.13-260930-0002,1.001193,H15.50.05.13,2026-09-30 23:30:00,Đã rút hồ sơ,,\n\
+             3,H15.50.05.13-261031-0003,1.001193,H15.50.05.13,31/10/2026 23:30,Huỷ,,\n\
+             4,H15.50.05.13-260930-0001,1.001193,H15.50.05.13,30/09/2026,Đã giải quyết,2026-10-02T08:00:00Z,Lê Thị C\n\
+             5,H15.50.05.13-260930-0001,1.001193,H15.50.05.13,30/09/2026,đang ngủ,,\n\
+             6,H15.50.05.13-261001-0004,1.001193,H15.50.05.13,01/10/2026,Yêu cầu bổ sung,,\n",
+        )
+        .unwrap();
+        let rows = read_cases(&p, &rule()).unwrap();
+        assert_eq!(rows.errors.iter().map(|e| e.row).collect::<Vec<_>>(), [6], "{:?}", rows.errors);
+        assert_eq!(rows.cases.len(), 4);
+        let get = |code: &str| &rows.cases.iter().find(|(c, _)| c == code).unwrap().1;
+        // The last good row of a code wins; the refused one after it does not.
+        let f = get("H15.50.05.13-260930-0001");
+        assert_eq!((f.status, f.resolved.as_deref()), (Some(Status::Resolved), Some("2026-10-02")));
+        assert_eq!(rows.duplicates, [("H15.50.05.13-260930-0001".to_string(), vec![2, 5])]);
+        assert_eq!(get("H15.50.05.13-260930-0002").status, Some(Status::Withdrawn));
+        assert_eq!(get("H15.50.05.13-260930-0002").received.as_deref(), Some("2026-09-30"));
+        assert_eq!(get("H15.50.05.13-261031-0003").status, Some(Status::Cancelled));
+        assert_eq!(get("H15.50.05.13-261031-0003").received.as_deref(), Some("2026-10-31"));
+        assert_eq!(get("H15.50.05.13-261001-0004").status, Some(Status::Supplement));
+        assert!(rows.columns.contains(&("Mã hồ sơ".to_string(), Some("code"))), "{:?}", rows.columns);
+        assert!(rows.columns.contains(&("STT".to_string(), None)), "{:?}", rows.columns);
+        let received = &rows.date_forms["received"];
+        assert_eq!(received[&DateForm::DayFirstLocalTime], 2);
+        assert_eq!(received[&DateForm::YearFirstLocalTime], 1);
+        assert_eq!(rows.date_forms["resolved"][&DateForm::WithOffset], 1);
+    }
+
+    #[test]
+    fn column_names_with_and_without_diacritics() {
+        for (h, f) in [
+            ("Mã hồ sơ", "code"),
+            ("MA_HO_SO", "code"),
+            ("ma ho so", "code"),
+            ("MaHoSo", "code"),
+            ("Ngày tiếp nhận", "received"),
+            ("NgayTiepNhan", "received"),
+            ("Ngày hẹn trả", "due"),
+            ("TRẠNG THÁI", "status"),
+            ("Mã TTHC", "procedure"),
+            ("Họ và tên", "applicant_name"),
+            ("received_date", "received"),
+        ] {
+            assert_eq!(column_field(h), Some(f), "{h}");
+        }
+        assert_eq!(column_field("Ghi chú"), None);
     }
 }

@@ -2,16 +2,23 @@
 //! every shortfall.
 //!
 //! The rules, as computed here (SPEC.md):
+//! - **Received** cases are those received in the period, except withdrawn and cancelled ones: nothing
+//!   is left to digitize for them, so they are counted apart (`left_out`) and in no denominator.
 //! - **Electronic-result rate** = cases with a result document attached ÷ cases resolved in the period
 //!   whose procedure issues a written result. A case falls in the period by its resolved date.
-//! - **Digitization rate** = cases with an input document attached *and* a result document attached
-//!   (the result only when the procedure issues one) ÷ cases received in the period.
+//! - **Digitization rate** = received cases with an input document attached *and*, once the case is
+//!   resolved with a written result, a result document attached ÷ received cases. A case not yet
+//!   resolved (or returned, rejected) is judged on its inputs: it cannot have a result yet. The two
+//!   parts are shown too: **inputs digitized** (an input attached ÷ received) and **results digitized**
+//!   (a result attached ÷ received cases resolved with a written result).
 //! - **Reuse rate** = cases with an attached input whose bytes had already been digitized for another
-//!   case ÷ cases received in the period.
+//!   case ÷ received cases.
 //! - **Score**: a rate of 80% or more earns the full points; below, points = full × rate ÷ 80%.
 //!
-//! Dates are local dates in Asia/Ho_Chi_Minh (UTC+7 all year), as stored. A procedure the catalogue
-//! does not know is taken to issue a written result: the stricter reading.
+//! Dates are local dates in Asia/Ho_Chi_Minh (UTC+7 all year), as stored. A case whose procedure the
+//! catalogue does not know (or that names none) counts in no procedure-dependent figure — the
+//! digitization rate and its parts, the electronic-result rate — until the catalogue knows it; it is
+//! listed under data quality instead, with the cases no export mentions and those with no unit.
 
 pub mod run;
 
@@ -76,7 +83,7 @@ pub fn score(rate: f64) -> f64 {
 pub struct Shortfalls {
     /// Received in the period, no input document attached.
     pub missing_inputs: Vec<String>,
-    /// Received in the period, the procedure issues a result, none attached.
+    /// Received in the period, resolved, the procedure issues a result, none attached.
     pub missing_result: Vec<String>,
     /// Resolved in the period with a written result, none attached (the electronic-result shortfall).
     pub resolved_without_result: Vec<String>,
@@ -91,14 +98,23 @@ pub struct Group {
     pub procedure: String,
     /// Procedure name from the catalogue.
     pub procedure_name: Option<String>,
-    /// Cases received in the period.
+    /// Whether the catalogue knows the procedure; when not, only `received`, `resolved`, `left_out`
+    /// and reuse are counted.
+    pub procedure_known: bool,
+    /// Cases received in the period (withdrawn and cancelled ones not included).
     pub received: i64,
     /// Cases resolved in the period.
     pub resolved: i64,
+    /// Cases received in the period, then withdrawn or cancelled: in no figure.
+    pub left_out: i64,
     /// The electronic-result rate.
     pub electronic_result: Rate,
     /// The digitization rate.
     pub digitization: Rate,
+    /// Its first part: received cases with an input attached.
+    pub inputs_digitized: Rate,
+    /// Its second part: received cases resolved with a written result that have it attached.
+    pub results_digitized: Rate,
     /// The reuse rate.
     pub reuse: Rate,
     /// The cases behind each shortfall.
@@ -120,6 +136,20 @@ pub struct Report {
     pub groups: Vec<Group>,
     /// All groups together.
     pub total: Group,
+    /// What the figures could not count, and why.
+    pub data_quality: DataQuality,
+}
+
+/// Cases the figures leave out or cannot place, so a supervisor can get the records fixed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DataQuality {
+    /// Received or resolved in the period with a procedure the catalogue does not know (or none).
+    pub unknown_procedure: Vec<String>,
+    /// Received in the period with no unit.
+    pub no_unit: Vec<String>,
+    /// Documents attached in the period to a case no export mentions (a code from scans only): not
+    /// counted until the one-stop system's export names the case.
+    pub not_in_export: Vec<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -131,6 +161,7 @@ struct CaseFacts {
     received_date: Option<String>,
     resolved_date: Option<String>,
     status: String,
+    known: i64,
     issues_result: i64,
     inputs: i64,
     results: i64,
@@ -145,29 +176,54 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
     let mut total = Group { unit: "*".into(), procedure: "*".into(), ..Default::default() };
     // Cases are streamed and counted one at a time: memory holds the groups and the shortfall lists
     // (what the report prints), not the period's cases.
+    let mut quality = DataQuality::default();
     let mut add = |f: CaseFacts| {
         let g = groups.entry((f.unit.clone(), f.procedure.clone())).or_insert_with(|| Group {
             unit: f.unit.clone(),
             procedure: f.procedure.clone(),
             procedure_name: f.procedure_name.clone(),
+            procedure_known: f.known != 0,
             ..Default::default()
         });
-        let issues = f.issues_result != 0;
-        if in_period(&f.received_date) {
-            let digitized = f.inputs > 0 && (f.results > 0 || !issues);
+        let known = f.known != 0;
+        let issues = known && f.issues_result != 0;
+        let resolved = f.status == "resolved";
+        let left_out = crate::store::cases::Status::parse(&f.status).is_some_and(|s| s.left_out());
+        let received = in_period(&f.received_date);
+        let resolved_here = resolved && in_period(&f.resolved_date);
+        if !known && ((received && !left_out) || resolved_here) {
+            quality.unknown_procedure.push(f.code.clone());
+        }
+        if received && left_out {
+            for g in [&mut *g, &mut total] {
+                g.left_out += 1;
+            }
+        } else if received {
+            if f.unit.is_empty() {
+                quality.no_unit.push(f.code.clone());
+            }
+            // Judged on its result only once it is resolved with one.
+            let result_due = resolved && issues;
+            let digitized = f.inputs > 0 && (f.results > 0 || !result_due);
             for g in [&mut *g, &mut total] {
                 g.received += 1;
-                g.digitization.count(digitized);
                 g.reuse.count(f.reused > 0);
+                if known {
+                    g.digitization.count(digitized);
+                    g.inputs_digitized.count(f.inputs > 0);
+                    if result_due {
+                        g.results_digitized.count(f.results > 0);
+                    }
+                }
             }
-            if f.inputs == 0 {
+            if known && f.inputs == 0 {
                 g.shortfalls.missing_inputs.push(f.code.clone());
             }
-            if issues && f.results == 0 {
+            if result_due && f.results == 0 {
                 g.shortfalls.missing_result.push(f.code.clone());
             }
         }
-        if f.status == "resolved" && in_period(&f.resolved_date) {
+        if resolved_here {
             for g in [&mut *g, &mut total] {
                 g.resolved += 1;
                 if issues {
@@ -183,7 +239,8 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         let mut rows = sqlx::query_as::<_, CaseFacts>(
             "SELECT c.code, COALESCE(c.unit, '') AS unit, COALESCE(c.procedure_code, '') AS procedure, \
            pr.name AS procedure_name, c.received_date, c.resolved_date, c.status, \
-           COALESCE(pr.issues_result, 1) AS issues_result, \
+           CAST(CASE WHEN pr.code IS NULL THEN 0 ELSE 1 END AS BIGINT) AS known, \
+           COALESCE(pr.issues_result, 0) AS issues_result, \
            (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
               AND d.role = 'input') AS inputs, \
            (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
@@ -206,12 +263,34 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             add(f);
         }
     });
+    // Cases no export mentions (origin `scan`), with a document attached in the period; their unit is
+    // the first part of the code.
+    quality.not_in_export = on_pool!(records.pool(), |p| sqlx::query_scalar::<_, String>(
+        "SELECT c.code FROM cases c WHERE c.origin = 'scan' AND EXISTS (SELECT 1 FROM documents d \
+           WHERE d.case_code = c.code AND d.state = 'attached' AND substr(d.attached_at, 1, 10) >= $1 \
+             AND substr(d.attached_at, 1, 10) <= $2) \
+           AND ($3 IS NULL OR c.code LIKE $3 || '-%') AND CAST($4 AS TEXT) IS NULL \
+         ORDER BY c.code"
+    )
+    .bind(&period.from)
+    .bind(&period.to)
+    .bind(&period.unit)
+    .bind(&period.procedure)
+    .fetch_all(p)
+    .await?);
     let mut groups: Vec<Group> = groups.into_values().collect();
     for g in groups.iter_mut().chain(std::iter::once(&mut total)) {
-        g.electronic_result.finish();
-        g.digitization.finish();
-        g.reuse.finish();
+        for r in [
+            &mut g.electronic_result,
+            &mut g.digitization,
+            &mut g.inputs_digitized,
+            &mut g.results_digitized,
+            &mut g.reuse,
+        ] {
+            r.finish();
+        }
     }
+    total.procedure_known = true;
     Ok(Report {
         from: period.from.clone(),
         to: period.to.clone(),
@@ -219,6 +298,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         procedure: period.procedure.clone(),
         groups,
         total,
+        data_quality: quality,
     })
 }
 
@@ -230,48 +310,84 @@ fn frac(r: &Rate) -> String {
     format!("{}/{}", r.numerator, r.denominator)
 }
 
-/// The report as a table for a terminal, with the shortfall cases listed under it.
+/// The report as a table for a terminal, with the shortfall cases and the data-quality lists under it.
 pub fn to_table(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "Digitization report (Decision 766) for {} … {}", r.from, r.to);
-    let _ = writeln!(
-        s,
-        "{:<16} {:<12} {:>5} {:>5}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}",
-        "UNIT",
-        "PROCEDURE",
-        "RECV",
-        "RESLV",
-        "E-RESULT",
-        "RATE",
-        "SCORE",
-        "DIGITIZED",
-        "RATE",
-        "SCORE",
-        "REUSED",
-        "RATE",
-        "SCORE"
-    );
-    for g in r.groups.iter().chain(std::iter::once(&r.total)) {
+    let row = |s: &mut String, cells: [&str; 16]| {
         let _ = writeln!(
             s,
-            "{:<16} {:<12} {:>5} {:>5}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6}",
-            g.unit,
-            g.procedure,
-            g.received,
-            g.resolved,
-            frac(&g.electronic_result),
-            pct(g.electronic_result.rate),
-            pct(g.electronic_result.score),
-            frac(&g.digitization),
-            pct(g.digitization.rate),
-            pct(g.digitization.score),
-            frac(&g.reuse),
-            pct(g.reuse.rate),
-            pct(g.reuse.score),
+            "{:<16} {:<12} {:>5} {:>5} {:>4}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6} {:>9} {:>9}  {:>9} {:>7} {:>6}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            cells[6],
+            cells[7],
+            cells[8],
+            cells[9],
+            cells[10],
+            cells[11],
+            cells[12],
+            cells[13],
+            cells[14],
+            cells[15]
+        );
+    };
+    row(
+        &mut s,
+        [
+            "UNIT",
+            "PROCEDURE",
+            "RECV",
+            "RESLV",
+            "OUT",
+            "E-RESULT",
+            "RATE",
+            "SCORE",
+            "DIGITIZED",
+            "RATE",
+            "SCORE",
+            "INPUTS",
+            "RESULTS",
+            "REUSED",
+            "RATE",
+            "SCORE",
+        ],
+    );
+    for g in r.groups.iter().chain(std::iter::once(&r.total)) {
+        let procedure = if g.procedure_known { g.procedure.clone() } else { format!("{}?", g.procedure) };
+        row(
+            &mut s,
+            [
+                &g.unit,
+                &procedure,
+                &g.received.to_string(),
+                &g.resolved.to_string(),
+                &g.left_out.to_string(),
+                &frac(&g.electronic_result),
+                &pct(g.electronic_result.rate),
+                &pct(g.electronic_result.score),
+                &frac(&g.digitization),
+                &pct(g.digitization.rate),
+                &pct(g.digitization.score),
+                &frac(&g.inputs_digitized),
+                &frac(&g.results_digitized),
+                &frac(&g.reuse),
+                &pct(g.reuse.rate),
+                &pct(g.reuse.score),
+            ],
         );
     }
-    let _ = writeln!(s, "\nScore: share of the full points (full at a rate of 80% or more).");
+    let _ = writeln!(
+        s,
+        "\nScore: share of the full points (full at a rate of 80% or more). OUT: withdrawn or cancelled, in no \
+         figure. INPUTS / RESULTS: the two parts of DIGITIZED (a case is judged on its result once resolved \
+         with one). `?`: a procedure the catalogue does not know, counted in no digitization figure."
+    );
     for g in &r.groups {
         let f = &g.shortfalls;
         if f.missing_inputs.is_empty() && f.missing_result.is_empty() && f.resolved_without_result.is_empty() {
@@ -286,8 +402,21 @@ pub fn to_table(r: &Report) -> String {
         );
         for (what, list) in [
             ("no input attached", &f.missing_inputs),
-            ("no result attached", &f.missing_result),
+            ("resolved, no result attached", &f.missing_result),
             ("resolved in the period, no result file", &f.resolved_without_result),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));
+            }
+        }
+    }
+    let q = &r.data_quality;
+    if !q.unknown_procedure.is_empty() || !q.no_unit.is_empty() || !q.not_in_export.is_empty() {
+        let _ = writeln!(s, "\nData quality");
+        for (what, list) in [
+            ("procedure not in the catalogue (not counted; `sohoa procedure import`)", &q.unknown_procedure),
+            ("no unit", &q.no_unit),
+            ("scanned, but no export names the case (not counted)", &q.not_in_export),
         ] {
             if !list.is_empty() {
                 let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));
@@ -297,16 +426,21 @@ pub fn to_table(r: &Report) -> String {
     s
 }
 
-/// One CSV line per group and indicator, then one per shortfall case.
+/// One CSV line per group and indicator, with a byte-order mark so a spreadsheet opens the Vietnamese
+/// text as UTF-8.
 pub fn to_csv(r: &Report) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ =
         w.write_record(["from", "to", "unit", "procedure", "indicator", "numerator", "denominator", "rate", "score"]);
     let num = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     for g in r.groups.iter().chain(std::iter::once(&r.total)) {
-        for (name, rate) in
-            [("electronic_result", &g.electronic_result), ("digitization", &g.digitization), ("reuse", &g.reuse)]
-        {
+        for (name, rate) in [
+            ("electronic_result", &g.electronic_result),
+            ("digitization", &g.digitization),
+            ("inputs_digitized", &g.inputs_digitized),
+            ("results_digitized", &g.results_digitized),
+            ("reuse", &g.reuse),
+        ] {
             let _ = w.write_record([
                 r.from.as_str(),
                 r.to.as_str(),
@@ -320,5 +454,5 @@ pub fn to_csv(r: &Report) -> String {
             ]);
         }
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    format!("\u{feff}{}", String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default())
 }

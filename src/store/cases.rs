@@ -36,7 +36,7 @@ fn yes() -> bool {
     true
 }
 
-/// A case's lifecycle as the one-stop system reports it.
+/// A case's lifecycle as the one-stop systems report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -44,33 +44,68 @@ pub enum Status {
     Received,
     /// Being handled.
     Processing,
+    /// Waiting for documents the applicant was asked to add (yêu cầu bổ sung).
+    Supplement,
     /// Finished with a result.
     Resolved,
     /// Returned to the applicant without a result.
     Returned,
+    /// Refused: the applicant does not qualify (từ chối).
+    Rejected,
+    /// Withdrawn by the applicant (rút hồ sơ): left out of every 766 figure.
+    Withdrawn,
+    /// Cancelled (hủy): left out of every 766 figure.
+    Cancelled,
 }
+
+/// Every status, with the words exports write for it, folded ([`crate::util::text::fold`]): the
+/// stored English word first, then English and Vietnamese variants.
+const STATUS_WORDS: [(Status, &[&str]); 8] = [
+    (Status::Received, &["received", "new", "da tiep nhan", "tiep nhan", "moi tiep nhan", "cho xu ly"]),
+    (Status::Processing, &["processing", "in progress", "dang xu ly", "dang giai quyet", "dang thu ly"]),
+    (
+        Status::Supplement,
+        &[
+            "supplement",
+            "additional documents requested",
+            "supplement requested",
+            "yeu cau bo sung",
+            "cho bo sung",
+            "bo sung ho so",
+            "dang bo sung",
+        ],
+    ),
+    (
+        Status::Resolved,
+        &["resolved", "completed", "da giai quyet", "da tra ket qua", "hoan thanh", "da co ket qua", "da xu ly xong"],
+    ),
+    (Status::Returned, &["returned", "tra lai", "tra lai ho so", "da tra lai ho so"]),
+    (Status::Rejected, &["rejected", "tu choi", "da tu choi", "tu choi giai quyet", "khong du dieu kien"]),
+    (Status::Withdrawn, &["withdrawn", "rut ho so", "da rut ho so", "cong dan rut ho so"]),
+    (Status::Cancelled, &["cancelled", "canceled", "huy", "da huy", "huy ho so", "da huy ho so"]),
+];
 
 impl Status {
     /// The stored word.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::Processing => "processing",
-            Status::Resolved => "resolved",
-            Status::Returned => "returned",
-        }
+        STATUS_WORDS.iter().find(|(s, _)| *s == self).map_or("received", |(_, words)| words[0])
     }
 
-    /// Reads a status word (English, or the Vietnamese the one-stop exports use).
+    /// Reads a status word as people and one-stop exports write it: English or Vietnamese, any case,
+    /// with or without tone marks (`Đã rút hồ sơ`, `Hủy`, `Huỷ`, `withdrawn`).
     pub fn parse(s: &str) -> Option<Status> {
-        let s = crate::util::text::nfc(s.trim()).to_lowercase();
-        Some(match s.as_str() {
-            "received" | "đã tiếp nhận" | "tiếp nhận" | "mới tiếp nhận" => Status::Received,
-            "processing" | "đang xử lý" | "đang giải quyết" => Status::Processing,
-            "resolved" | "đã giải quyết" | "đã trả kết quả" | "hoàn thành" => Status::Resolved,
-            "returned" | "trả lại" | "từ chối" => Status::Returned,
-            _ => return None,
-        })
+        let s = crate::util::text::fold(s);
+        STATUS_WORDS.iter().find(|(_, words)| words.contains(&s.as_str())).map(|(status, _)| *status)
+    }
+
+    /// Whether the case is left out of the 766 figures (withdrawn or cancelled: nothing to digitize).
+    pub fn left_out(self) -> bool {
+        matches!(self, Status::Withdrawn | Status::Cancelled)
+    }
+
+    /// The stored words, for messages that list what is accepted.
+    pub fn words() -> String {
+        STATUS_WORDS.iter().map(|(_, w)| w[0]).collect::<Vec<_>>().join(", ")
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod blob;
 pub mod cases;
+pub mod chain;
 pub mod db;
 pub mod quarantine;
 pub mod queries;

@@ -928,16 +928,28 @@ pub(crate) struct NewEvent {
     pub detail: serde_json::Value,
 }
 
-/// Appends audit events, many to a statement.
+/// Appends audit events, many to a statement, each chained to the one before
+/// ([`super::chain`]): rows go in in the order given, so ids follow the chain.
 pub(crate) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut prev = super::chain::head_for_append(tx).await?;
     for part in events.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO events (at, actor, kind, case_code, intake_id, document_id, sha256, detail) VALUES {}",
-            placeholders(part.len(), 8)
+            "INSERT INTO events (at, actor, kind, case_code, intake_id, document_id, sha256, detail, prev_hash, \
+             hash) VALUES {}",
+            placeholders(part.len(), 10)
         );
+        let mut links = Vec::with_capacity(part.len());
+        for e in part {
+            let detail = e.detail.to_string();
+            let hash = super::chain::event_hash(&prev, e, &detail);
+            links.push((detail, std::mem::replace(&mut prev, hash.clone()), hash));
+        }
         on_tx!(tx, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for e in part {
+            for (e, (detail, prev_hash, hash)) in part.iter().zip(&links) {
                 q = q
                     .bind(&e.at)
                     .bind(&e.actor)
@@ -946,7 +958,9 @@ pub(crate) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()
                     .bind(&e.intake_id)
                     .bind(&e.document_id)
                     .bind(&e.sha256)
-                    .bind(e.detail.to_string());
+                    .bind(detail)
+                    .bind(prev_hash)
+                    .bind(hash);
             }
             q.execute(&mut *c).await?.rows_affected()
         });

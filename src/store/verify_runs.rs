@@ -92,10 +92,11 @@ impl Records {
                 | Problem::Unexpected { sha256 }
                 | Problem::Unreadable { sha256, .. }
                 | Problem::ViewChanged { sha256, .. }
-                | Problem::ViewMissing { sha256, .. } => sha256.as_str(),
+                | Problem::ViewMissing { sha256, .. } => Some(sha256.as_str()),
+                Problem::EventChain { .. } => None,
             };
             let detail = serde_json::json!({ "run": id, "found": p });
-            insert_event(&mut tx, at, actor, "fixity-problem", None, None, None, Some(sha), &detail).await?;
+            insert_event(&mut tx, at, actor, "fixity-problem", None, None, None, sha, &detail).await?;
         }
         tx.commit().await
     }
@@ -118,12 +119,18 @@ impl Records {
     /// Marks a run finished and records the `fixity` event that sums it up.
     pub async fn finish_verify_run(&self, id: &str, actor: &str, detail: &serde_json::Value, at: &str) -> Result<()> {
         let mut tx = self.pool().begin_write().await?;
-        on_tx!(&mut tx, |c| sqlx::query("UPDATE verify_runs SET finished_at = $1 WHERE id = $2")
-            .bind(at)
-            .bind(id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
+        let head = &detail["chain_head"];
+        let (head_id, head_hash) = (head["id"].as_i64(), head["hash"].as_str());
+        on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE verify_runs SET finished_at = $1, chain_head_id = $2, chain_head = $3 WHERE id = $4"
+        )
+        .bind(at)
+        .bind(head_id)
+        .bind(head_hash)
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
         insert_event(&mut tx, at, actor, "fixity", None, None, None, None, detail).await?;
         tx.commit().await
     }

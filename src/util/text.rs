@@ -9,6 +9,31 @@ pub fn nfc(s: &str) -> String {
     s.nfc().collect()
 }
 
+/// Folds text for matching what people type against what exports write: lower case, without tone
+/// marks or other diacritics (`đ` → `d`), runs of spaces, `_`, `-` and `.` made one space, trimmed.
+/// `Mã hồ sơ`, `MA_HO_SO` and `ma ho so` all fold to `ma ho so`; `Hủy` and `Huỷ` (the two
+/// placements of the tone mark) both to `huy`. Only for matching: stored text stays NFC.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut gap = false;
+    for c in s.nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+        let c = match c {
+            'đ' | 'Đ' => 'd',
+            c => c,
+        };
+        if c.is_whitespace() || matches!(c, '_' | '-' | '.') {
+            gap = !out.is_empty();
+            continue;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
 /// Orders names as people do: `trang 2` before `trang 10`.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
@@ -71,6 +96,17 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_matches_what_people_and_exports_write() {
+        assert_eq!(fold("  Mã hồ sơ "), "ma ho so");
+        assert_eq!(fold("MA_HO_SO"), "ma ho so");
+        assert_eq!(fold("Ngày\u{a0}tiếp  nhận"), "ngay tiep nhan");
+        assert_eq!(fold("Hủy"), fold("Huỷ"));
+        assert_eq!(fold("ĐÃ RÚT HỒ SƠ"), "da rut ho so");
+        // NFD input (macOS) folds the same.
+        assert_eq!(fold("Ma\u{303} ho\u{302}\u{300} so\u{31b}"), "ma ho so");
+    }
 
     #[test]
     fn natural_order() {

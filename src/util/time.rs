@@ -62,28 +62,111 @@ pub const VIETNAM: UtcOffset = match UtcOffset::from_hms(7, 0, 0) {
     Err(_) => UtcOffset::UTC,
 };
 
-/// Reads a date as one-stop exports write it and returns the local date `YYYY-MM-DD` in
-/// Asia/Ho_Chi_Minh: `2026-10-08`, `08/10/2026` (day first, as written in Vietnam), or a timestamp
-/// with an offset (`2026-10-08T23:30:00Z` is 9 October there).
-pub fn local_date(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    let bad = || format!("`{s}` is not a date (write 2026-10-08, 08/10/2026 or an ISO 8601 timestamp)");
-    if let Some(t) = parse_iso(s) {
-        let d = t.to_offset(VIETNAM).date();
-        return Ok(format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()));
+/// How a date was written, so an import can say how it read each column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum DateForm {
+    /// `2026-10-08`.
+    YearFirst,
+    /// `08/10/2026`, day first as written in Vietnam.
+    DayFirst,
+    /// `2026-10-08 23:30[:00]`, local time without an offset.
+    YearFirstLocalTime,
+    /// `08/10/2026 23:30[:00]`, local time without an offset.
+    DayFirstLocalTime,
+    /// An instant with an offset (`…Z`, `…+07:00`), converted to Vietnamese time.
+    WithOffset,
+}
+
+impl DateForm {
+    /// How a person would describe the form.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DateForm::YearFirst => "yyyy-mm-dd",
+            DateForm::DayFirst => "dd/mm/yyyy (day first)",
+            DateForm::YearFirstLocalTime => "yyyy-mm-dd hh:mm[:ss], read as local time (UTC+07:00)",
+            DateForm::DayFirstLocalTime => "dd/mm/yyyy hh:mm[:ss] (day first), read as local time (UTC+07:00)",
+            DateForm::WithOffset => "timestamp with an offset, converted to UTC+07:00",
+        }
     }
-    let (y, m, d) = if let [y, m, d] = s.split('-').collect::<Vec<_>>()[..] {
-        (y, m, d)
-    } else if let [d, m, y] = s.split('/').collect::<Vec<_>>()[..] {
-        (y, m, d)
-    } else {
-        return Err(bad());
+}
+
+/// Reads a date as one-stop exports write it and returns the local date `YYYY-MM-DD` in
+/// Asia/Ho_Chi_Minh with the form it was written in: `2026-10-08`, `08/10/2026` (day first, as written
+/// in Vietnam; `.` and `-` separators too), either with a local time (`30/09/2026 23:30:00` is
+/// 30 September: exports write local time), or an instant with an offset (`2026-10-08T23:30:00Z` is
+/// 9 October there).
+pub fn read_local_date(s: &str) -> Result<(String, DateForm), String> {
+    let s = s.trim();
+    let bad = || {
+        format!(
+            "`{s}` is not a date (write 2026-10-08, 08/10/2026, either with a time such as 23:30, or an ISO 8601 \
+             timestamp)"
+        )
     };
-    let (y, m, d): (i32, u8, u8) =
-        (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
-    let month = time::Month::try_from(m).map_err(|_| bad())?;
-    let date = time::Date::from_calendar_date(y, month, d).map_err(|_| bad())?;
-    Ok(format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day()))
+    let (day, rest) = match s.find([' ', 'T']) {
+        Some(i) => (&s[..i], Some(s[i + 1..].trim())),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = day.split(['-', '/', '.']).collect();
+    let [a, b, c] = parts[..] else { return Err(bad()) };
+    let year_first = a.len() == 4;
+    if !year_first && c.len() != 4 {
+        return Err(bad());
+    }
+    let (y, m, d) = if year_first { (a, b, c) } else { (c, b, a) };
+    let num = |v: &str| -> Result<u32, String> {
+        if v.is_empty() || v.len() > 4 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        v.parse().map_err(|_| bad())
+    };
+    let (y, m, d) = (num(y)?, num(m)?, num(d)?);
+    let month = time::Month::try_from(u8::try_from(m).map_err(|_| bad())?).map_err(|_| bad())?;
+    let date =
+        time::Date::from_calendar_date(y as i32, month, u8::try_from(d).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (date, form) = match rest.filter(|r| !r.is_empty()) {
+        None => (date, if year_first { DateForm::YearFirst } else { DateForm::DayFirst }),
+        Some(rest) => {
+            // The time, then perhaps an offset: `Z`, `+07:00`, `-0330`.
+            let (clock, offset) = match rest.find(['Z', 'z', '+', '-']) {
+                Some(i) => (rest[..i].trim(), Some(&rest[i..])),
+                None => (rest, None),
+            };
+            let fields: Vec<&str> = clock.split(':').collect();
+            let (h, mi, sec) = match fields[..] {
+                [h, mi] => (num(h)?, num(mi)?, 0),
+                [h, mi, sec] => (num(h)?, num(mi)?, num(sec.split('.').next().unwrap_or(""))?),
+                _ => return Err(bad()),
+            };
+            let t = time::Time::from_hms(
+                u8::try_from(h).map_err(|_| bad())?,
+                u8::try_from(mi).map_err(|_| bad())?,
+                u8::try_from(sec).map_err(|_| bad())?,
+            )
+            .map_err(|_| bad())?;
+            match offset {
+                None => (date, if year_first { DateForm::YearFirstLocalTime } else { DateForm::DayFirstLocalTime }),
+                Some(o) => {
+                    let o = if o.eq_ignore_ascii_case("z") {
+                        "Z".to_string()
+                    } else if o.len() == 5 && !o.contains(':') {
+                        format!("{}:{}", &o[..3], &o[3..])
+                    } else {
+                        o.to_string()
+                    };
+                    let offset = parse_offset(&o).ok_or_else(bad)?;
+                    let at = time::PrimitiveDateTime::new(date, t).assume_offset(offset).to_offset(VIETNAM);
+                    (at.date(), DateForm::WithOffset)
+                }
+            }
+        }
+    };
+    Ok((format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day()), form))
+}
+
+/// [`read_local_date`] without the form: the local date `YYYY-MM-DD`, or what is wrong.
+pub fn local_date(s: &str) -> Result<String, String> {
+    read_local_date(s).map(|(d, _)| d)
 }
 
 #[cfg(test)]
@@ -106,6 +189,21 @@ mod tests {
         assert_eq!(local_date("2026-10-08T23:30:00Z").unwrap(), "2026-10-09");
         assert_eq!(local_date("2026-10-08T16:59:59Z").unwrap(), "2026-10-08");
         assert!(local_date("2026-02-30").is_err());
+        // Local time without an offset: the written day, whatever the hour.
+        assert_eq!(read_local_date("30/09/2026 23:30:00").unwrap(), ("2026-09-30".into(), DateForm::DayFirstLocalTime));
+        assert_eq!(
+            read_local_date("2026-09-30 23:30:00").unwrap(),
+            ("2026-09-30".into(), DateForm::YearFirstLocalTime)
+        );
+        assert_eq!(local_date("31/10/2026 23:30").unwrap(), "2026-10-31");
+        assert_eq!(local_date("2026-10-31T23:30").unwrap(), "2026-10-31");
+        assert_eq!(read_local_date("2026-09-30T17:30:00Z").unwrap(), ("2026-10-01".into(), DateForm::WithOffset));
+        assert_eq!(local_date("2026-10-31T23:30:00+07:00").unwrap(), "2026-10-31");
+        assert_eq!(local_date("2026-10-31T12:00:00-0500").unwrap(), "2026-11-01");
+        assert_eq!(local_date("30.09.2026").unwrap(), "2026-09-30");
+        assert!(local_date("32/10/2026").is_err());
+        assert!(local_date("30/09/2026 24:10").is_err());
+        assert!(local_date("30/09/26").is_err());
         assert!(local_date("yesterday").is_err());
     }
 }

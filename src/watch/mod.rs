@@ -4,7 +4,10 @@
 //!
 //! A file is taken when its writer closed it (inotify close-write, or a rename into place) or its size
 //! and modification time have not changed for the profile's `stable_ms` — **and** it is structurally
-//! whole ([`gate::is_whole`]). A file that never becomes whole is taken anyway after ten times the delay,
+//! whole ([`gate::is_whole`]) — **and** its folder has been quiet for `stable_ms` too: people and
+//! scanner software copy a folder's files in any order, and a `manifest.json` that arrives just after
+//! the scans must still apply to them (a folder that never goes quiet delays a file at most five times
+//! the delay). A manifest that arrives after scans of its folder were taken is reported in the log. A file that never becomes whole is taken anyway after ten times the delay,
 //! so a truncated scan is quarantined with a reason instead of sitting in the inbox forever.
 
 pub mod gate;
@@ -54,6 +57,11 @@ pub struct InboxWatcher {
     tracked: BTreeMap<PathBuf, Track>,
     markers: BTreeMap<PathBuf, (String, bool)>,
     pending: Arc<AtomicUsize>,
+    /// When something last changed in each folder (a file created, written, renamed or removed).
+    folder_changed: std::collections::HashMap<PathBuf, Instant>,
+    /// How many files each folder has handed over, and when last: a manifest that arrives later is
+    /// reported.
+    sent_from: std::collections::HashMap<PathBuf, (usize, Instant)>,
 }
 
 impl InboxWatcher {
@@ -68,6 +76,8 @@ impl InboxWatcher {
             tracked: BTreeMap::new(),
             markers: BTreeMap::new(),
             pending,
+            folder_changed: Default::default(),
+            sent_from: Default::default(),
         })
     }
 
@@ -175,6 +185,9 @@ impl InboxWatcher {
                 rescan = true;
                 continue;
             }
+            // Anything written in a folder, a manifest included, keeps its files waiting.
+            self.touch_folder(&p);
+            self.late_manifest(&p);
             self.observe(&p, closed);
         }
         rescan
@@ -200,6 +213,7 @@ impl InboxWatcher {
         let Ok(meta) = std::fs::metadata(path) else { return };
         let (size, mtime) = (meta.len(), meta.modified().ok());
         let now = Instant::now();
+        let existed = self.tracked.contains_key(path);
         let t = self.tracked.entry(path.to_path_buf()).or_insert(Track {
             size,
             mtime,
@@ -208,11 +222,38 @@ impl InboxWatcher {
             closed: None,
             sent: false,
         });
+        let changed = !existed || t.size != size || t.mtime != mtime;
         if t.size != size || t.mtime != mtime {
             *t = Track { size, mtime, changed_at: now, first_seen: t.first_seen, closed: None, sent: false };
         }
         if closed {
             t.closed = Some((size, mtime));
+        }
+        if changed {
+            self.touch_folder(path);
+        }
+    }
+
+    /// Notes that something changed in `path`'s folder now.
+    fn touch_folder(&mut self, path: &Path) {
+        if let Some(folder) = path.parent() {
+            self.folder_changed.insert(folder.to_path_buf(), Instant::now());
+        }
+    }
+
+    /// Says so when a manifest arrives in a folder whose scans were already taken without it.
+    fn late_manifest(&self, path: &Path) {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if !crate::route::manifest::is_manifest_name(&name) || !path.is_file() {
+            return;
+        }
+        if let Some((n, _)) = path.parent().and_then(|f| self.sent_from.get(f)) {
+            tracing::warn!(
+                manifest = %path.display(), files_taken_before = n,
+                "a manifest arrived after {n} scan(s) of its folder were captured without it: it applies only to \
+                 files that arrive after it. Check their case, role and type (`sohoa case show`) and detach and \
+                 re-drop them if they are wrong; copy the manifest first next time"
+            );
         }
     }
 
@@ -261,6 +302,13 @@ impl InboxWatcher {
                 *t = Track { size, mtime, changed_at: now, first_seen: t.first_seen, closed: None, sent: false };
                 continue;
             }
+            // The folder must be quiet too, so a manifest copied just after its scans applies to them;
+            // a folder that never goes quiet (a busy top-level inbox) delays a file at most 5× the delay.
+            let folder = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            let folder_quiet = self.folder_changed.get(&folder).is_none_or(|c| now.duration_since(*c) >= stable);
+            if !folder_quiet && now.duration_since(t.first_seen) < stable * 5 {
+                continue;
+            }
             let closed = t.closed == Some((size, mtime));
             let quiet_for = now.duration_since(t.changed_at);
             let untouched_for = mtime.and_then(|m| wall.duration_since(m).ok()).unwrap_or_default();
@@ -274,10 +322,15 @@ impl InboxWatcher {
                 continue;
             }
             t.sent = true;
+            let e = self.sent_from.entry(folder).or_insert((0, now));
+            *e = (e.0 + 1, now);
             if let Some(c) = Candidate::at(&self.root, &p) {
                 out.push(c);
             }
         }
+        // What is remembered per folder stays bounded: quiet folders are forgotten.
+        self.folder_changed.retain(|_, c| now.duration_since(*c) < stable * 10);
+        self.sent_from.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(600));
         out.sort_by(|a, b| natural_cmp(&a.rel, &b.rel));
         let mut found: Vec<Found> = out.into_iter().map(Found::File).collect();
         let busy: Vec<String> = self

@@ -1,0 +1,96 @@
+//! `sohoa unfiled …`: scans that no manifest, folder name or file name tied to a case, and filing
+//! them — what the clerk page's unfiled view does, for a terminal or a script.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Subcommand;
+
+use crate::pipeline::Pipeline;
+
+#[derive(Subcommand)]
+pub(super) enum Command {
+    /// Every unfiled scan: its input id (what `unfiled file` takes), when and where it was captured, and
+    /// its pages (`--json` for tools).
+    List {
+        /// Only the scans this unit's stations captured.
+        #[arg(long)]
+        unit: Option<String>,
+        /// One JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// File every unfiled page of a scan into a case; its document is built and attached now.
+    File {
+        /// The input's id, from `unfiled list`.
+        id: String,
+        /// The case code, e.g. H15.50.05.13-261008-0975.
+        #[arg(long)]
+        case: String,
+        /// input (the default) or result.
+        #[arg(long, value_parser = ["input", "result"], default_value = "input")]
+        role: String,
+        /// The document type, e.g. "Đơn đề nghị".
+        #[arg(long = "type")]
+        doc_type: Option<String>,
+    },
+}
+
+pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
+    let d = super::open_data(data).await?;
+    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
+    match c {
+        Command::List { unit, json } => {
+            let unit = unit.map(|u| crate::util::text::nfc(u.trim()));
+            let pages = d.records.unfiled(unit.as_deref()).await.map_err(err)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&pages)?);
+                return Ok(0);
+            }
+            // One line per scan, with its page count: a clerk files scans, not pages.
+            let mut scans: Vec<(&crate::store::queries::UnfiledPage, usize)> = Vec::new();
+            for p in &pages {
+                match scans.last_mut() {
+                    Some((first, n)) if first.intake == p.intake => *n += 1,
+                    _ => scans.push((p, 1)),
+                }
+            }
+            for (p, n) in &scans {
+                println!(
+                    "{}  {}  {}  {}  {n} page(s){}",
+                    p.intake,
+                    p.captured_at,
+                    p.station,
+                    p.source,
+                    p.unit.as_deref().map(|u| format!("  unit {u}")).unwrap_or_default()
+                );
+            }
+            eprintln!(
+                "{} unfiled scan(s), {} page(s); `sohoa unfiled file ID --case CODE` files one",
+                scans.len(),
+                pages.len()
+            );
+            Ok(0)
+        }
+        Command::File { id, case, role, doc_type } => {
+            let profile = super::load_profile(None)?;
+            let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
+            let case = codes.validate(&case).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let doc_type = doc_type.map(|t| crate::util::text::nfc(t.trim())).filter(|t| !t.is_empty());
+            let id = id.trim();
+            let filed = d
+                .records
+                .file_unfiled(id, &case, &role, doc_type.as_deref(), &super::actor(), &super::now())
+                .await
+                .map_err(err)?;
+            let Some(ordinal) = filed else {
+                anyhow::bail!("input {id} has no unfiled page; `sohoa unfiled list` lists them");
+            };
+            let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
+            pipeline.drain(1, Arc::new(AtomicBool::new(false))).await.map_err(err)?;
+            println!("input {id} filed as {case}.{ordinal:03}.pdf ({role}); `sohoa case show {case}` shows it");
+            Ok(0)
+        }
+    }
+}
