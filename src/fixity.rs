@@ -83,26 +83,87 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
-/// Walks the audit log's hash chain ([`crate::store::chain`]) and checks that the head the last full
-/// run recorded is still there unchanged (so a log cut short shows). Returns the walk and the problems.
-pub async fn check_events(records: &Records) -> Result<(crate::store::chain::ChainCheck, Vec<Problem>)> {
+/// The file beside the database where each check of the audit log appends its anchor (`event ID
+/// sha256 HASH at TIME`): a third copy, outside the database.
+pub const ANCHORS_FILE: &str = "audit-anchors.txt";
+
+/// Walks the audit log's hash chain ([`crate::store::chain`]) and checks that the anchors earlier
+/// checks kept — in the records and in `data_dir`'s [`ANCHORS_FILE`] — are still there unchanged (so a
+/// log cut short shows). Returns the walk and the problems.
+pub async fn check_events(
+    records: &Records,
+    data_dir: Option<&std::path::Path>,
+) -> Result<(crate::store::chain::ChainCheck, Vec<Problem>)> {
     let chain = records.check_event_chain().await?;
     let mut problems = Vec::new();
     if let Some((event, what)) = &chain.broken {
         problems.push(Problem::EventChain { event: *event, what: format!("event {event} {what}") });
     }
-    if let Some((id, hash)) = records.last_chain_anchor().await?
-        && !records.event_has_hash(id, &hash).await?
-    {
-        problems.push(Problem::EventChain {
-            event: id,
-            what: format!(
-                "event {id}, the last event an earlier verify saw, is gone or changed: the log was cut short or \
-                 rewritten"
-            ),
-        });
+    let mut anchors = records.chain_anchors().await?;
+    anchors.extend(data_dir.and_then(|d| file_anchor(&d.join(ANCHORS_FILE))));
+    anchors.sort();
+    anchors.dedup();
+    for (id, hash) in anchors {
+        if !records.event_has_hash(id, &hash).await?
+            && !problems.iter().any(|p| matches!(p, Problem::EventChain { event, .. } if *event == id))
+        {
+            problems.push(Problem::EventChain {
+                event: id,
+                what: format!(
+                    "event {id}, kept as an anchor by an earlier check, is gone or changed: the log was cut short \
+                     or rewritten"
+                ),
+            });
+        }
     }
     Ok((chain, problems))
+}
+
+/// Checks the audit log alone and, when it is intact, records the check as a `fixity` event that
+/// becomes the newest anchor (kept in the records and appended to [`ANCHORS_FILE`]). What `verify
+/// --events` and the service's hourly check run. Returns the walk, the problems and the new anchor.
+pub async fn check_and_anchor_events(
+    records: &Records,
+    data_dir: &std::path::Path,
+    actor: &str,
+) -> Result<(crate::store::chain::ChainCheck, Vec<Problem>, Option<(i64, String)>)> {
+    let (chain, problems) = check_events(records, Some(data_dir)).await?;
+    if !problems.is_empty() {
+        return Ok((chain, problems, None));
+    }
+    let at = crate::util::time::now_iso(crate::util::time::VIETNAM);
+    let mut detail = serde_json::json!({ "events": chain.events, "audit_log_only": true });
+    if let Some((id, hash)) = &chain.head {
+        detail["chain_head"] = serde_json::json!({ "id": id, "hash": hash });
+    }
+    let anchor = records.record_events_check(actor, &detail, &at).await?;
+    append_anchor(data_dir, &anchor, &at);
+    Ok((chain, problems, Some(anchor)))
+}
+
+/// Appends an anchor line to the data folder's [`ANCHORS_FILE`]; a failure is logged, not fatal (the
+/// records keep the anchor too).
+pub fn append_anchor(data_dir: &std::path::Path, (id, hash): &(i64, String), at: &str) {
+    use std::io::Write;
+    let path = data_dir.join(ANCHORS_FILE);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "event {id} sha256 {hash} at {at}").and_then(|_| f.sync_all()));
+    if let Err(e) = written {
+        tracing::warn!(file = %path.display(), error = %e, "could not keep the audit log's anchor in the file");
+    }
+}
+
+/// The newest anchor in an anchors file.
+fn file_anchor(path: &std::path::Path) -> Option<(i64, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().rev().find(|l| l.starts_with("event "))?;
+    let mut words = line.split_whitespace();
+    let id = words.nth(1)?.parse().ok()?;
+    let hash = words.nth(1)?.to_string();
+    Some((id, hash))
 }
 
 fn hash(blobs: &dyn BlobStore, sha: &str) -> std::result::Result<(String, u64), String> {
@@ -138,7 +199,7 @@ pub async fn verify_run(
     window: &Window,
     resume: bool,
     actor: &str,
-    cases_dir: Option<&std::path::Path>,
+    data_dir: Option<&std::path::Path>,
 ) -> Result<(Report, u64)> {
     let at = crate::util::time::now_iso(crate::util::time::VIETNAM);
     let run = records.start_verify_run(window.since.as_deref(), window.until.as_deref(), resume, &at).await?;
@@ -194,7 +255,7 @@ pub async fn verify_run(
     let failures = failures + extra.len() as i64;
     report.problems.extend(extra);
     // The case folders, on a run over everything: the copies a clerk opens must be the records' bytes.
-    if let (Some(dir), None, None) = (cases_dir, &window.since, &window.until) {
+    if let (Some(dir), None, None) = (data_dir.map(|d| d.join("cases")), &window.since, &window.until) {
         let attached = records.attached_documents().await?;
         let dir = dir.to_path_buf();
         let views = crate::util::cpu::blocking(move || check_views(&dir, &attached))
@@ -208,13 +269,12 @@ pub async fn verify_run(
     // own event for the next run to find.
     let mut head = serde_json::Value::Null;
     if window.since.is_none() && window.until.is_none() {
-        let (chain, problems) = check_events(records).await?;
+        let (chain, problems) = check_events(records, data_dir).await?;
         report.events = chain.events;
         if problems.is_empty()
             && let Some((id, hash)) = &chain.head
         {
             head = serde_json::json!({ "id": id, "hash": hash });
-            report.chain_head = Some(format!("event {id} sha256 {hash}"));
         }
         report.problems.extend(problems);
     }
@@ -225,7 +285,13 @@ pub async fn verify_run(
     if !head.is_null() {
         detail["chain_head"] = head;
     }
-    records.finish_verify_run(&run.id, actor, &detail, &at).await?;
+    let anchor = records.finish_verify_run(&run.id, actor, &detail, &at).await?;
+    if let Some(anchor) = &anchor {
+        if let Some(dir) = data_dir {
+            append_anchor(dir, anchor, &at);
+        }
+        report.chain_head = Some(format!("event {} sha256 {}", anchor.0, anchor.1));
+    }
     report.checked += earlier;
     Ok((report, earlier))
 }

@@ -198,6 +198,11 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let o = sohoa(&data, &["unfiled", "file", &id, "--case", code, "--type", "Đơn đề nghị"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains(&format!("{code}.001.pdf")), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("no one-stop export names case {code} yet; it was created now")),
+        "{}",
+        text(&o)
+    );
     let o = sohoa(&data, &["case", "show", code, "--json"]);
     let case: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let doc = &case["documents"][0];

@@ -618,11 +618,18 @@ fn a_real_export_gives_the_figures_computed_from_the_rules() {
     let r = report(&data, &["--from", "2026-09-01", "--to", "2026-10-31"]);
     let unknown = r["data_quality"]["unknown_procedure"].as_array().unwrap();
     assert_eq!(unknown.len(), 3, "{}", r["data_quality"]);
-    // The bare cases (scans only, no export row) are named as not counted, in the month they were scanned.
+    // The bare cases (scans only, no export row) are named as not counted, in the month their code
+    // says they were received and in the month they were scanned.
     let today = common_today();
     let r = report(&data, &["--from", &today, "--to", &today]);
     let bare = &r["data_quality"]["not_in_export"];
     assert_eq!(bare, &serde_json::json!(["H15.50.05.14-260815-0009", "H15.50.07.02-261101-0001"]), "{r}");
+    let r = report(&data, &["--from", "2026-08-01", "--to", "2026-08-31"]);
+    assert_eq!(r["data_quality"]["not_in_export"], serde_json::json!(["H15.50.05.14-260815-0009"]), "{r}");
+    // Withdrawn and cancelled cases are named, as many as `left_out` counts.
+    let r = report(&data, &["--from", "2026-09-01", "--to", "2026-10-31"]);
+    let listed = r["data_quality"]["withdrawn_or_cancelled"].as_array().unwrap().len();
+    assert_eq!(listed as i64, r["total"]["left_out"].as_i64().unwrap(), "{r}");
 }
 
 /// A file of a case folder: name, role, document type, bytes.
@@ -690,7 +697,8 @@ fn an_audit_log_edited_around_the_trigger_is_caught_by_verify() {
     assert!(text(&o).contains("AUDIT LOG"), "{}", text(&o));
 
     // The tail cut off, the anchoring run's own event with it: the intact prefix still chains, but the
-    // head the run recorded is gone.
+    // anchor the run kept is gone — even with the runs table's copy wiped, the file beside the database
+    // keeps one.
     let tmp2 = tempfile::tempdir().unwrap();
     let data = tmp2.path().join("data");
     for status in ["received", "processing"] {
@@ -701,7 +709,22 @@ fn an_audit_log_edited_around_the_trigger_is_caught_by_verify() {
         execute(&data, sql).unwrap();
     }
     execute(&data, "DELETE FROM events WHERE id >= (SELECT MAX(id) FROM events WHERE kind = 'edit')").unwrap();
+    execute(&data, "UPDATE verify_runs SET chain_head_id = NULL, chain_head = NULL").unwrap();
     let o = sohoa(&data, &["verify", "--events"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("the last event an earlier verify saw, is gone"), "{}", text(&o));
+    assert!(text(&o).contains("kept as an anchor by an earlier check, is gone"), "{}", text(&o));
+
+    // Only the newest check's own event removed: shown too. `verify --events` anchors like a full run.
+    let tmp3 = tempfile::tempdir().unwrap();
+    let data = tmp3.path().join("data");
+    assert!(sohoa(&data, &["case", "set", code, "--status", "received"]).status.success());
+    let o = sohoa(&data, &["verify", "--events"]);
+    assert!(o.status.success() && text(&o).contains("audit log head: event "), "{}", text(&o));
+    for sql in disable {
+        execute(&data, sql).unwrap();
+    }
+    execute(&data, "DELETE FROM events WHERE id = (SELECT MAX(id) FROM events WHERE kind = 'fixity')").unwrap();
+    let o = sohoa(&data, &["verify", "--events"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("is gone or changed"), "{}", text(&o));
 }

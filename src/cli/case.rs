@@ -74,6 +74,10 @@ const IMPORT_BATCH: usize = 500;
 
 pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     // An import or a case's first fields set a station up; everything else needs records already there.
+    // A file that is not there is said before anything is created.
+    if let Command::Import { file } = &c {
+        anyhow::ensure!(file.is_file(), "cannot read {}: there is no such file", file.display());
+    }
     let d = if matches!(c, Command::Import { .. } | Command::Set(_)) {
         super::create_data(data).await?
     } else {

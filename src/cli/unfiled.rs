@@ -79,6 +79,10 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let case = codes.validate(&case).map_err(|e| anyhow::anyhow!("{e}"))?;
             let doc_type = doc_type.map(|t| crate::util::text::nfc(t.trim())).filter(|t| !t.is_empty());
             let id = id.trim();
+            // A mistyped code makes a new case: filed all the same (the scan is safe and can be
+            // detached), but said, so the clerk checks it.
+            let known = d.records.case_record(&case).await.map_err(err)?;
+            let unknown_case = known.as_ref().is_none_or(|c| c.origin != "import");
             let filed = d
                 .records
                 .file_unfiled(id, &case, &role, doc_type.as_deref(), &super::actor(), &super::now())
@@ -90,6 +94,13 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
             pipeline.drain(1, Arc::new(AtomicBool::new(false))).await.map_err(err)?;
             println!("input {id} filed as {case}.{ordinal:03}.pdf ({role}); `sohoa case show {case}` shows it");
+            if unknown_case {
+                eprintln!(
+                    "note: no one-stop export names case {case} yet{}. If the code is mistyped, `sohoa case detach \
+                     {case} {ordinal:03} --reason …` unfiles the scan again",
+                    if known.is_none() { "; it was created now" } else { "" }
+                );
+            }
             Ok(0)
         }
     }

@@ -37,7 +37,9 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
     if a.events {
         let started = std::time::Instant::now();
-        let (chain, problems) = fixity::check_events(&d.records).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (chain, problems, anchor) = fixity::check_and_anchor_events(&d.records, data, &super::actor())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if !a.json {
             println!(
                 "audit log: {} event(s) walked{}",
@@ -49,8 +51,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
                 }
             );
         }
-        let chain_head =
-            chain.head.as_ref().filter(|_| problems.is_empty()).map(|(id, h)| format!("event {id} sha256 {h}"));
+        let chain_head = anchor.map(|(id, h)| format!("event {id} sha256 {h}"));
         let report = fixity::Report { events: chain.events, problems, chain_head, ..Default::default() };
         return Ok(print(&report, started.elapsed().as_secs_f64(), a.json));
     }
@@ -60,17 +61,10 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         v.as_deref().map(|d| local_date(d).map_err(|e| anyhow::anyhow!("--{what}: {e}"))).transpose()
     };
     let window = fixity::Window { since: date(&a.since, "since")?, until: date(&a.until, "until")? };
-    let (report, earlier) = fixity::verify_run(
-        &d.records,
-        d.blobs.clone(),
-        threads,
-        &window,
-        a.resume,
-        &super::actor(),
-        Some(&data.join("cases")),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (report, earlier) =
+        fixity::verify_run(&d.records, d.blobs.clone(), threads, &window, a.resume, &super::actor(), Some(data))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     if earlier > 0 && !a.json {
         println!("resumed: {earlier} file(s) were checked before the interruption");
     }

@@ -44,7 +44,7 @@ pub struct CaseRows {
 /// all `mahoso`. English names, the Vietnamese of common exports and the national portal's field
 /// names (`MaHoSo`, `NgayTiepNhan`, …).
 const COLUMNS: [(&str, &[&str]); 10] = [
-    ("code", &["code", "case", "casecode", "caseid", "dossiercode", "mahoso", "sohoso", "mahs", "sohs"]),
+    ("code", &["code", "case", "casecode", "caseid", "dossiercode", "mahoso", "sohoso", "mahs", "sohs", "sobiennhan"]),
     ("procedure", &["procedure", "procedurecode", "mathutuc", "matthc", "mathutuchanhchinh"]),
     (
         "unit",
@@ -291,7 +291,9 @@ pub fn read_cases(path: &Path, codes: &CaseCodeRule) -> std::io::Result<CaseRows
             }
         }
         _ => {
-            let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_path(path)?;
+            let delimiter = sniff_delimiter(path)?;
+            let mut r =
+                csv::ReaderBuilder::new().delimiter(delimiter).trim(csv::Trim::All).flexible(true).from_path(path)?;
             // A UTF-8 byte-order mark (Excel writes one) is not part of the first name.
             let headers: Vec<String> =
                 r.headers()?.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_string()).collect();
@@ -300,7 +302,18 @@ pub fn read_cases(path: &Path, codes: &CaseCodeRule) -> std::io::Result<CaseRows
                 columns.entry(h.clone()).or_insert(*f);
             }
             for (i, rec) in r.records().enumerate() {
-                let raw = rec.map_err(|e| e.to_string()).map(|rec| {
+                let width = headers.len();
+                let raw = rec.map_err(|e| e.to_string()).and_then(|rec| {
+                    if rec.len() < width {
+                        return Err(format!(
+                            "the row has {} field(s) where the header has {width}: cut short, or a line break inside \
+                             a value without quotes",
+                            rec.len()
+                        ));
+                    }
+                    Ok(rec)
+                });
+                let raw = raw.map(|rec| {
                     let mut raw = RawCase::default();
                     for (v, f) in rec.iter().zip(&fields) {
                         if let Some(f) = f {
@@ -327,6 +340,21 @@ pub fn read_cases(path: &Path, codes: &CaseCodeRule) -> std::io::Result<CaseRows
     out.duplicates = rows_of.into_iter().filter(|(_, rows)| rows.len() > 1).collect();
     out.columns = columns.into_iter().collect();
     Ok(out)
+}
+
+/// The field separator of a CSV export, from its header line: a comma, or the semicolon a spreadsheet
+/// writes where the decimal mark is a comma (Vietnamese Excel), or a tab.
+fn sniff_delimiter(path: &Path) -> std::io::Result<u8> {
+    use std::io::BufRead;
+    let mut first = String::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).read_line(&mut first)?;
+    let count = |c: char| first.chars().filter(|x| *x == c).count();
+    let best = [(b',', count(',')), (b';', count(';')), (b'\t', count('\t'))]
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| *n > 0)
+        .map_or(b',', |(d, _)| d);
+    Ok(best)
 }
 
 #[derive(Deserialize)]
@@ -448,6 +476,28 @@ mod tests {
         assert_eq!(received[&DateForm::DayFirstLocalTime], 2);
         assert_eq!(received[&DateForm::YearFirstLocalTime], 1);
         assert_eq!(rows.date_forms["resolved"][&DateForm::WithOffset], 1);
+    }
+
+    #[test]
+    fn semicolons_and_the_portal_date_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("export.csv");
+        std::fs::write(
+            &p,
+            "Số hồ sơ;Mã TTHC;Ngày nhận;Tình trạng\r\n\
+             H15.50.05.13-261008-0001;1.001193;20261008143000;Đang xử lý\r\n\
+             H15.50.05.13-261008-0002;1.001193;20261008;Hủy\r\n\
+             H15.50.05.13-261008-0003;1.001193\r\n",
+        )
+        .unwrap();
+        let rows = read_cases(&p, &rule()).unwrap();
+        // A row cut short is refused, not read with its last fields empty.
+        assert_eq!(rows.errors.iter().map(|e| e.row).collect::<Vec<_>>(), [4], "{:?}", rows.errors);
+        assert!(rows.errors[0].reason.contains("cut short"), "{:?}", rows.errors);
+        assert_eq!(rows.cases.len(), 2);
+        assert_eq!(rows.cases[0].1.received.as_deref(), Some("2026-10-08"));
+        assert_eq!(rows.cases[1].1.status, Some(Status::Cancelled));
+        assert_eq!(rows.date_forms["received"][&DateForm::Compact], 2);
     }
 
     #[test]

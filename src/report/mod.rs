@@ -147,9 +147,13 @@ pub struct DataQuality {
     pub unknown_procedure: Vec<String>,
     /// Received in the period with no unit.
     pub no_unit: Vec<String>,
-    /// Documents attached in the period to a case no export mentions (a code from scans only): not
-    /// counted until the one-stop system's export names the case.
+    /// Cases no export mentions (a code from scans only) whose code's date or a document's attach
+    /// date falls in the period: not counted until the one-stop system's export names the case.
     pub not_in_export: Vec<String>,
+    /// Received in the period, then withdrawn or cancelled: in no figure (`left_out` counts them).
+    pub withdrawn_or_cancelled: Vec<String>,
+    /// Imported without a received date: in no period, so in no figure, until an export gives one.
+    pub no_received_date: Vec<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -198,6 +202,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             for g in [&mut *g, &mut total] {
                 g.left_out += 1;
             }
+            quality.withdrawn_or_cancelled.push(f.code.clone());
         } else if received {
             if f.unit.is_empty() {
                 quality.no_unit.push(f.code.clone());
@@ -263,17 +268,34 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             add(f);
         }
     });
-    // Cases no export mentions (origin `scan`), with a document attached in the period; their unit is
-    // the first part of the code.
-    quality.not_in_export = on_pool!(records.pool(), |p| sqlx::query_scalar::<_, String>(
-        "SELECT c.code FROM cases c WHERE c.origin = 'scan' AND EXISTS (SELECT 1 FROM documents d \
-           WHERE d.case_code = c.code AND d.state = 'attached' AND substr(d.attached_at, 1, 10) >= $1 \
-             AND substr(d.attached_at, 1, 10) <= $2) \
-           AND ($3 IS NULL OR c.code LIKE $3 || '-%') AND CAST($4 AS TEXT) IS NULL \
-         ORDER BY c.code"
+    // Cases no export mentions (origin `scan`) with a document attached: in the period by the date in
+    // their code (the day the counter received them) or by the day a document was attached.
+    let scanned: Vec<(String, Option<String>)> = on_pool!(records.pool(), |p| sqlx::query_as(
+        "SELECT c.code, MAX(substr(d.attached_at, 1, 10)) FROM cases c \
+           JOIN documents d ON d.case_code = c.code AND d.state = 'attached' \
+         WHERE c.origin = 'scan' AND ($1 IS NULL OR c.code LIKE $1 || '-%') AND CAST($2 AS TEXT) IS NULL \
+         GROUP BY c.code ORDER BY c.code"
     )
-    .bind(&period.from)
-    .bind(&period.to)
+    .bind(&period.unit)
+    .bind(&period.procedure)
+    .fetch_all(p)
+    .await?);
+    quality.not_in_export = scanned
+        .into_iter()
+        .filter(|(code, attached)| {
+            let code_date = code
+                .split('-')
+                .nth(1)
+                .filter(|d| d.len() == 6)
+                .map(|d| format!("20{}-{}-{}", &d[..2], &d[2..4], &d[4..6]));
+            code_date.is_some_and(|d| in_period(&Some(d))) || in_period(attached)
+        })
+        .map(|(code, _)| code)
+        .collect();
+    quality.no_received_date = on_pool!(records.pool(), |p| sqlx::query_scalar::<_, String>(
+        "SELECT code FROM cases WHERE origin = 'import' AND received_date IS NULL \
+           AND ($1 IS NULL OR unit = $1) AND ($2 IS NULL OR procedure_code = $2) ORDER BY code"
+    )
     .bind(&period.unit)
     .bind(&period.procedure)
     .fetch_all(p)
@@ -411,12 +433,17 @@ pub fn to_table(r: &Report) -> String {
         }
     }
     let q = &r.data_quality;
-    if !q.unknown_procedure.is_empty() || !q.no_unit.is_empty() || !q.not_in_export.is_empty() {
+    if [&q.unknown_procedure, &q.no_unit, &q.not_in_export, &q.withdrawn_or_cancelled, &q.no_received_date]
+        .iter()
+        .any(|l| !l.is_empty())
+    {
         let _ = writeln!(s, "\nData quality");
         for (what, list) in [
             ("procedure not in the catalogue (not counted; `sohoa procedure import`)", &q.unknown_procedure),
             ("no unit", &q.no_unit),
             ("scanned, but no export names the case (not counted)", &q.not_in_export),
+            ("withdrawn or cancelled (not counted)", &q.withdrawn_or_cancelled),
+            ("imported with no received date (in no period)", &q.no_received_date),
         ] {
             if !list.is_empty() {
                 let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));

@@ -45,6 +45,9 @@ pub struct Config {
 }
 
 /// Runs until `stop` resolves.
+/// How often the service walks the audit log's hash chain and records a new anchor.
+const AUDIT_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
 pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let first = cfg.profiles.first().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?.settings.clone();
     let d = retry::until_done("opening the data folder", || DataDir::open_with(&cfg.data, cfg.database.as_deref()))
@@ -190,8 +193,12 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     let house = {
         let (records, blobs, wake, mut s) = (d.records.clone(), d.blobs.clone(), wake.clone(), stop_rx.clone());
         let janitor = pipeline.clone();
+        let data_dir = d.root.clone();
         tokio::spawn(async move {
             let mut last_sweep = std::time::Instant::now();
+            // The audit log's chain is checked and anchored a minute after start and then every hour, so
+            // events cannot be removed unseen for long.
+            let mut next_chain = std::time::Instant::now() + Duration::from_secs(60);
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -210,6 +217,26 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
                 let jobs = records.unfinished_jobs().await.ok();
                 for st in &statuses {
                     st.write(jobs);
+                }
+                if std::time::Instant::now() >= next_chain {
+                    next_chain = std::time::Instant::now() + AUDIT_CHECK_EVERY;
+                    match crate::fixity::check_and_anchor_events(&records, &data_dir, "sohoa").await {
+                        Ok((_, problems, _)) if !problems.is_empty() => {
+                            for p in &problems {
+                                if let crate::fixity::Problem::EventChain { what, .. } = p {
+                                    crate::util::alarm::raise(format!("audit log: {what}"));
+                                    tracing::error!(
+                                        alarm = true,
+                                        "audit log: {what}; `sohoa verify --events` shows it"
+                                    );
+                                }
+                            }
+                        }
+                        Ok((chain, _, anchor)) => tracing::info!(
+                            events = chain.events, anchor = ?anchor.map(|a| a.0), "audit log checked: intact"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "could not check the audit log; will try again"),
+                    }
                 }
                 if last_sweep.elapsed() >= grace.max(Duration::from_secs(60)) {
                     last_sweep = std::time::Instant::now();

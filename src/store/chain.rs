@@ -1,9 +1,11 @@
 //! The audit log as a hash chain. Each event's `hash` is the SHA-256 of the previous event's hash and
 //! its own fields; `prev_hash` repeats the previous one. A trigger refuses UPDATE and DELETE on
 //! `events`, but a person with database rights can drop it: the chain makes such an edit show, at the
-//! first event that no longer hashes right or no longer follows its predecessor. Each full `verify`
-//! records the head it saw ([`ChainCheck::head`]) in its own event, so cutting the tail off the log
-//! shows at the next run.
+//! first event that no longer hashes right or no longer follows its predecessor. Each `verify` (full,
+//! or `--events`) keeps anchors — the head it saw, in its own event; its own event, in the runs table
+//! and in `audit-anchors.txt` beside the database — so cutting the log short before the newest anchor
+//! shows at the next run. Events written after the newest anchor can be removed unseen until the next
+//! run anchors them: the service's hourly check does, and the printed head can be kept elsewhere.
 //!
 //! Writers serialise on the chain's head: SQLite has one writer at a time; on PostgreSQL a
 //! transaction-scoped advisory lock is taken before the head is read and held to commit, so two
@@ -133,31 +135,29 @@ impl Records {
         Ok(out)
     }
 
-    /// The chain head the last full `verify` recorded (event id and hash), if any: the later of what
-    /// the runs table and the `fixity` events keep.
-    pub async fn last_chain_anchor(&self) -> Result<Option<(i64, String)>> {
+    /// The anchors earlier runs kept in the records (event id and hash): the newest run's own event,
+    /// and the head the newest `fixity` event saw.
+    pub async fn chain_anchors(&self) -> Result<Vec<(i64, String)>> {
         let run: Option<(i64, String)> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT chain_head_id, chain_head FROM verify_runs WHERE chain_head_id IS NOT NULL \
              ORDER BY chain_head_id DESC LIMIT 1"
         )
         .fetch_optional(p)
         .await?);
-        let detail: Option<String> = on_pool!(self.pool(), |p| {
-            sqlx::query_scalar(
+        let detail: Option<String> =
+            on_pool!(self.pool(), |p| {
+                sqlx::query_scalar(
             "SELECT detail FROM events WHERE kind = 'fixity' AND detail LIKE '%chain_head%' ORDER BY id DESC LIMIT 1"
         )
         .fetch_optional(p)
         .await?
-        });
+            });
         let event = detail.and_then(|d| {
             let v: serde_json::Value = serde_json::from_str(&d).ok()?;
             let h = &v["chain_head"];
             Some((h["id"].as_i64()?, h["hash"].as_str()?.to_string()))
         });
-        Ok(match (run, event) {
-            (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        })
+        Ok(run.into_iter().chain(event).collect())
     }
 
     /// Whether event `id` is still in the log with this hash (an anchor a later run checks).

@@ -116,23 +116,47 @@ impl Records {
             .collect())
     }
 
-    /// Marks a run finished and records the `fixity` event that sums it up.
-    pub async fn finish_verify_run(&self, id: &str, actor: &str, detail: &serde_json::Value, at: &str) -> Result<()> {
+    /// Marks a run finished and records the `fixity` event that sums it up. When `detail` carries a
+    /// `chain_head` (the audit log was intact), the run keeps its own event as the chain's anchor and
+    /// returns it (id, hash): removing that event, or anything before it, then shows.
+    pub async fn finish_verify_run(
+        &self,
+        id: &str,
+        actor: &str,
+        detail: &serde_json::Value,
+        at: &str,
+    ) -> Result<Option<(i64, String)>> {
         let mut tx = self.pool().begin_write().await?;
-        let head = &detail["chain_head"];
-        let (head_id, head_hash) = (head["id"].as_i64(), head["hash"].as_str());
+        insert_event(&mut tx, at, actor, "fixity", None, None, None, None, detail).await?;
+        let anchor = if detail.get("chain_head").is_some() { Some(last_event(&mut tx).await?) } else { None };
+        let (head_id, head_hash) = (anchor.as_ref().map(|a| a.0), anchor.as_ref().map(|a| a.1.clone()));
         on_tx!(&mut tx, |c| sqlx::query(
             "UPDATE verify_runs SET finished_at = $1, chain_head_id = $2, chain_head = $3 WHERE id = $4"
         )
         .bind(at)
         .bind(head_id)
-        .bind(head_hash)
+        .bind(&head_hash)
         .bind(id)
         .execute(&mut *c)
         .await?
         .rows_affected());
+        tx.commit().await?;
+        Ok(anchor)
+    }
+
+    /// Records a check of the audit log alone (`verify --events`) as a `fixity` event, and returns that
+    /// event (id, hash) as the chain's new anchor.
+    pub async fn record_events_check(
+        &self,
+        actor: &str,
+        detail: &serde_json::Value,
+        at: &str,
+    ) -> Result<(i64, String)> {
+        let mut tx = self.pool().begin_write().await?;
         insert_event(&mut tx, at, actor, "fixity", None, None, None, None, detail).await?;
-        tx.commit().await
+        let anchor = last_event(&mut tx).await?;
+        tx.commit().await?;
+        Ok(anchor)
     }
 
     /// Recorded files stored between two local dates (inclusive; either end open), after `after` in
@@ -166,4 +190,13 @@ impl Records {
         .await?);
         Ok((total, last.unwrap_or(0)))
     }
+}
+
+/// The newest event's id and hash, inside the transaction that just wrote it.
+async fn last_event(tx: &mut super::db::Tx) -> Result<(i64, String)> {
+    let row: (i64, Option<String>) =
+        on_tx!(tx, |c| sqlx::query_as("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
+            .fetch_one(&mut *c)
+            .await?);
+    Ok((row.0, row.1.unwrap_or_default()))
 }

@@ -75,6 +75,8 @@ pub enum DateForm {
     DayFirstLocalTime,
     /// An instant with an offset (`…Z`, `…+07:00`), converted to Vietnamese time.
     WithOffset,
+    /// `20261008143000` or `20261008`, the national portal's form, local time.
+    Compact,
 }
 
 impl DateForm {
@@ -86,6 +88,7 @@ impl DateForm {
             DateForm::YearFirstLocalTime => "yyyy-mm-dd hh:mm[:ss], read as local time (UTC+07:00)",
             DateForm::DayFirstLocalTime => "dd/mm/yyyy hh:mm[:ss] (day first), read as local time (UTC+07:00)",
             DateForm::WithOffset => "timestamp with an offset, converted to UTC+07:00",
+            DateForm::Compact => "yyyyMMdd[HHmm[ss]] (the national portal's form), read as local time (UTC+07:00)",
         }
     }
 }
@@ -103,6 +106,15 @@ pub fn read_local_date(s: &str) -> Result<(String, DateForm), String> {
              timestamp)"
         )
     };
+    // The national portal's form: digits only, yyyyMMdd with an optional HHmm or HHmmss.
+    if matches!(s.len(), 8 | 12 | 14) && s.bytes().all(|b| b.is_ascii_digit()) {
+        let spaced = match s.len() {
+            8 => format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..8]),
+            12 => format!("{}-{}-{} {}:{}", &s[..4], &s[4..6], &s[6..8], &s[8..10], &s[10..12]),
+            _ => format!("{}-{}-{} {}:{}:{}", &s[..4], &s[4..6], &s[6..8], &s[8..10], &s[10..12], &s[12..14]),
+        };
+        return read_local_date(&spaced).map(|(d, _)| (d, DateForm::Compact)).map_err(|_| bad());
+    }
     let (day, rest) = match s.find([' ', 'T']) {
         Some(i) => (&s[..i], Some(s[i + 1..].trim())),
         None => (s, None),
@@ -204,6 +216,9 @@ mod tests {
         assert!(local_date("32/10/2026").is_err());
         assert!(local_date("30/09/2026 24:10").is_err());
         assert!(local_date("30/09/26").is_err());
+        assert_eq!(read_local_date("20260930233000").unwrap(), ("2026-09-30".into(), DateForm::Compact));
+        assert_eq!(local_date("20261008").unwrap(), "2026-10-08");
+        assert!(local_date("20261341").is_err());
         assert!(local_date("yesterday").is_err());
     }
 }
