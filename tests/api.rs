@@ -397,6 +397,30 @@ fn a_clerk_files_an_unfiled_scan_and_the_case_becomes_complete() {
     );
     assert_eq!(put(&district, B, serde_json::json!({ "status": "processing" })), 200, "a new case in its own unit");
     assert_eq!(put(&district, B, serde_json::json!({ "unit": "H15.50.05.13" })), 403, "not moved out of its unit");
+
+    // A clerk corrects the document's type: the PDF is made again and names it; the change is audited.
+    let doc = format!("{A}/documents/001");
+    assert_eq!(put(&supervisor, &doc, serde_json::json!({ "type": "Bản chính" })), 403);
+    assert_eq!(put(&clerk, &format!("{A}/documents/abc"), serde_json::json!({ "type": "x" })), 400);
+    assert_eq!(put(&clerk, &format!("{A}/documents/007"), serde_json::json!({ "type": "x" })), 404);
+    assert_eq!(put(&clerk, &doc, serde_json::json!({ "role": "both" })), 400);
+    assert_eq!(put(&clerk, &doc, serde_json::json!({})), 400, "nothing to set");
+    let before = get(&base, &case, Some(&clerk), None).json()["documents"][0]["sha256"].clone();
+    assert_eq!(put(&clerk, &doc, serde_json::json!({ "type": "Bản sao chứng thực" })), 200);
+    let t = Instant::now();
+    loop {
+        let c = get(&base, &case, Some(&clerk), None).json();
+        let d = &c["documents"][0];
+        if d["state"] == "attached" && d["sha256"] != before {
+            assert_eq!(d["doc_type"], "Bản sao chứng thực");
+            // The procedure requires "Bản chính": no longer there.
+            assert_eq!(c["completeness"]["complete"], false, "{c}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "not rendered again: {c}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'retype' AND actor LIKE 'quầy 3 (token:%'"), 1);
 }
 
 #[test]

@@ -177,9 +177,23 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let inbox = tmp.path().join("inbox");
     fs::create_dir_all(&inbox).unwrap();
     // A scan at the top of the inbox, in a folder whose name is no case code: unfiled.
-    let page =
-        image::GrayImage::from_fn(600, 800, |x, y| image::Luma([if (x / 40 + y / 40) % 7 == 0 { 0 } else { 255 }]));
+    let page = image::GrayImage::from_fn(600, 800, |x, y| {
+        image::Luma([if (x / 40 + y / 40).is_multiple_of(7) { 0 } else { 255 }])
+    });
     page.save(inbox.join("scan 0001.png")).unwrap();
+    // One whose manifest says its type but names no case.
+    fs::create_dir_all(inbox.join("mf")).unwrap();
+    let form = image::GrayImage::from_fn(600, 800, |x, y| {
+        image::Luma([if (x / 20 + y / 70).is_multiple_of(4) { 0 } else { 255 }])
+    });
+    form.save(inbox.join("mf").join("to khai.png")).unwrap();
+    fs::write(inbox.join("mf").join("manifest.json"), r#"{"document_type": "Tờ khai", "role": "input"}"#).unwrap();
+    // And one in a folder whose name is almost a case code.
+    fs::create_dir_all(inbox.join("h15.50.05.13-261201-0007")).unwrap();
+    let other = image::GrayImage::from_fn(600, 800, |x, y| {
+        image::Luma([if (x / 30 + y / 60).is_multiple_of(5) { 0 } else { 255 }])
+    });
+    other.save(inbox.join("h15.50.05.13-261201-0007").join("p1.png")).unwrap();
     let data = tmp.path().join("data");
     let o = sohoa(&data, &["ingest", inbox.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -187,10 +201,17 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let o = sohoa(&data, &["unfiled", "list", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let pages: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(pages.as_array().unwrap().len(), 1, "{pages}");
-    let id = pages[0]["intake"].as_str().unwrap().to_string();
+    assert_eq!(pages.as_array().unwrap().len(), 3, "{pages}");
+    // Each says why no case was found.
+    let loose = pages.as_array().unwrap().iter().find(|p| p["source"] == "scan 0001.png").unwrap();
+    assert!(loose["why"].as_str().unwrap().contains("top of the inbox"), "{loose}");
+    let almost = pages.as_array().unwrap().iter().find(|p| p["source"].as_str().unwrap().starts_with("h15")).unwrap();
+    let why = almost["why"].as_str().unwrap();
+    assert!(why.contains("lower-case letters") && why.contains("H15.50.05.13-261201-0007"), "{why}");
+    let id = loose["intake"].as_str().unwrap().to_string();
     let o = sohoa(&data, &["unfiled", "list"]);
-    assert!(text(&o).contains(&id) && text(&o).contains("1 unfiled scan(s)"), "{}", text(&o));
+    assert!(text(&o).contains(&id) && text(&o).contains("3 unfiled scan(s)"), "{}", text(&o));
+    assert!(text(&o).contains("why: no manifest; the folder name is not a case code"), "{}", text(&o));
 
     let code = "H15.50.05.13-261008-0975";
     let o = sohoa(&data, &["unfiled", "file", &id, "--case", "h15.50.05.13-261008-0975"]);
@@ -208,7 +229,15 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let doc = &case["documents"][0];
     assert_eq!((doc["state"].as_str(), doc["doc_type"].as_str()), (Some("attached"), Some("Đơn đề nghị")), "{case}");
     let o = sohoa(&data, &["unfiled", "list", "--json"]);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+    let left: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(left.as_array().unwrap().len(), 2, "only the other scans are left: {left}");
+    // Filed with no --type, the scan's own manifest gives its type.
+    let typed = left.as_array().unwrap().iter().find(|p| p["source"] == "mf/to khai.png").unwrap();
+    let o = sohoa(&data, &["unfiled", "file", typed["intake"].as_str().unwrap(), "--case", code]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sohoa(&data, &["case", "show", code, "--json"]);
+    let case: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(case["documents"][1]["doc_type"], "Tờ khai", "{case}");
     let o = sohoa(&data, &["unfiled", "file", &id, "--case", code]);
     assert_eq!(o.status.code(), Some(2), "nothing left to file: {}", text(&o));
     assert!(text(&o).contains("no unfiled page"), "{}", text(&o));
@@ -226,4 +255,60 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let me = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
     let actors: Vec<(String,)> = query(&data, "SELECT actor FROM events WHERE kind = 'edit' ORDER BY id");
     assert_eq!(actors.last().map(|a| a.0.as_str()), Some(me.as_str()), "{actors:?}");
+}
+
+#[test]
+fn a_clerk_sets_document_types_and_the_case_becomes_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = "H15.50.05.13-261008-0975";
+    let folder = tmp.path().join("inbox").join(code);
+    fs::create_dir_all(&folder).unwrap();
+    for (i, name) in ["1 to khai.png", "2 giay chung sinh.png", "3 ket qua.png"].iter().enumerate() {
+        let page = image::GrayImage::from_fn(500, 700, |x, y| {
+            image::Luma([if (x / 30 + y / 50 + i as u32).is_multiple_of(5) { 0 } else { 255 }])
+        });
+        page.save(folder.join(name)).unwrap();
+    }
+    let data = tmp.path().join("data");
+    let catalogue = repo().join("fixtures/procedures.toml");
+    assert!(sohoa(&data, &["procedure", "import", catalogue.to_str().unwrap()]).status.success());
+    // Birth registration: requires "Tờ khai" and "Giấy chứng sinh", issues a result.
+    assert!(sohoa(&data, &["case", "set", code, "--procedure", "1.001193"]).status.success());
+    let o = sohoa(&data, &["ingest", tmp.path().join("inbox").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let show = || -> serde_json::Value {
+        let o = sohoa(&data, &["case", "show", code, "--json"]);
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(show()["completeness"]["complete"], false);
+
+    // Types as a clerk types them: case and spacing do not matter, tone marks do.
+    let o = sohoa(&data, &["case", "retype", code, "1", "--type", "tờ  KHAI"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Stored in the catalogue's spelling, as the PDF names it.
+    assert_eq!(show()["documents"][0]["doc_type"], "Tờ khai");
+    let o = sohoa(&data, &["case", "retype", code, "2", "--type", "Giay chung sinh"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is not a type the case's procedure requires"), "{}", text(&o));
+    let o = sohoa(&data, &["case", "retype", code, "2", "--type", "Giấy chứng sinh"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let c = show();
+    assert_eq!(c["completeness"]["complete"], false, "the result is still missing: {c}");
+    let o = sohoa(&data, &["case", "retype", code, "3", "--role", "result", "--type", "Giấy khai sinh"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let c = show();
+    assert_eq!(c["completeness"]["complete"], true, "{c}");
+    let o = sohoa(&data, &["case", "retype", code, "3", "--role", "result"]);
+    assert!(text(&o).contains("nothing changed"), "{}", text(&o));
+    let o = sohoa(&data, &["case", "retype", code, "9", "--type", "Tờ khai"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = sohoa(&data, &["case", "retype", "H15.50.05.13-261008-0999", "1", "--type", "Tờ khai"]);
+    assert!(text(&o).contains("there is no case"), "{}", text(&o));
+
+    // The PDF was made again and names what the clerk chose; every change is on the audit log.
+    let pdf = data.join("cases").join(code).join(format!("{code}.003.pdf"));
+    let info = pdfinfo(&pdf);
+    assert!(info.contains("Giấy khai sinh"), "{info}");
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'retype'"), 4);
+    assert!(sohoa(&data, &["verify"]).status.success());
 }

@@ -218,3 +218,54 @@ fn real_scans_from_the_corpus_are_never_turned_or_taken_for_sheets() {
     }
     assert!(seen >= 5);
 }
+
+/// A photo, a map's fill or a picture's gradient is never thresholded away: on every page with
+/// pictures (scanned in gray or colour), the page is kept in tone whole, or its picture regions cover
+/// at least the pictures' area. The truth is the generator's: where it drew its pictures. ID cards
+/// are counted apart: the generator's box there is the whole card, whose background is a tint some
+/// ten levels off the paper, which is not yet told from paper (printed, not asserted).
+#[test]
+fn pictures_on_pages_never_seen_are_never_thresholded_away() {
+    let (dir, truth) = eval_set();
+    let (mut whole, mut regions, mut lost, mut card_tints) = (0, 0, Vec::new(), Vec::new());
+    for t in truth.iter().filter(|t| t["mode"] != "bitonal") {
+        let Some(boxes) = t["photo_boxes"].as_array().filter(|b| !b.is_empty()) else { continue };
+        let dpi = t["dpi"].as_f64().unwrap();
+        let index = t["page"].as_u64().map(|p| p as u32 - 1).unwrap_or(0);
+        let Some(r) = decode(&dir.join(t["file"].as_str().unwrap()), index) else { continue };
+        // Box coordinates are of the upright reference at 50 dpi.
+        let scale = (dpi / 50.0).powi(2);
+        let pictures: f64 = boxes
+            .iter()
+            .map(|b| {
+                let v: Vec<f64> = b.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+                (v[2] - v[0]) * (v[3] - v[1]) * scale
+            })
+            .sum();
+        let (mode, layers) = normalize::classify(&r, None, dpi, false);
+        match mode {
+            normalize::ColourMode::Gray | normalize::ColourMode::Colour => whole += 1,
+            _ => {
+                let kept: f64 = layers
+                    .map(|l| l.regions.iter().map(|(_, _, reg)| reg.width as f64 * reg.height as f64).sum())
+                    .unwrap_or(0.0);
+                let what =
+                    format!("{} ({}: {:.0}% of the picture area kept)", t["id"], t["layout"], kept / pictures * 100.0);
+                if kept >= pictures * 0.9 {
+                    regions += 1;
+                } else if t["layout"] == "id_card" {
+                    card_tints.push(what);
+                } else {
+                    lost.push(what);
+                }
+            }
+        }
+    }
+    println!(
+        "pictures: {whole} page(s) kept whole in tone, {regions} with picture regions, {} lost: {lost:?}; ID cards whose \
+         background tint was not kept: {card_tints:?}",
+        lost.len()
+    );
+    assert!(whole + regions > 0, "the set has pages with pictures");
+    assert!(lost.is_empty(), "pictures thresholded away: {lost:?}");
+}

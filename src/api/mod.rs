@@ -88,7 +88,7 @@ impl Api {
             .route("/metrics", get(metrics))
             .route("/api/v1/cases", get(list_cases))
             .route("/api/v1/cases/{code}", get(get_case).put(put_case))
-            .route("/api/v1/cases/{code}/documents/{file}", get(documents::download))
+            .route("/api/v1/cases/{code}/documents/{file}", get(documents::download).put(retype_document))
             .route("/api/v1/files/{sha256}", get(documents::original))
             .route("/api/v1/files/{sha256}/pages/{page}/thumbnail.jpg", get(documents::thumbnail))
             .route("/api/v1/unfiled", get(unfiled))
@@ -337,10 +337,58 @@ async fn put_case(
     Ok(Json(serde_json::json!({ "case": code, "result": what })))
 }
 
+/// A clerk's correction of an attached document: its type, its role, or both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Retype {
+    #[serde(rename = "type")]
+    doc_type: Option<String>,
+    role: Option<String>,
+}
+
+/// `PUT /api/v1/cases/{code}/documents/{NNN}`: sets the document's type and/or role; its PDF is
+/// rendered again from the same pages, and the change audited.
+async fn retype_document(
+    caller: Caller,
+    State(api): State<Api>,
+    Path((code, file)): Path<(String, String)>,
+    Json(r): Json<Retype>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.may_file()?;
+    let code = api.code(&code)?;
+    caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
+    let ordinal: i64 = file
+        .strip_suffix(".pdf")
+        .unwrap_or(&file)
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("`{file}` is not a document number; use 001, 002 …")))?;
+    let doc_type = r.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
+    let role = match r.role.as_deref() {
+        None => None,
+        some => Some(role_param(some)?),
+    };
+    if doc_type.is_none() && role.is_none() {
+        return Err(ApiError::bad_request("say what to set: `type`, `role` or both".to_string()));
+    }
+    let changed = api
+        .records
+        .set_document_type(&code, ordinal, doc_type.as_deref(), role, &caller.actor(), &now())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("case {code} has no attached document {ordinal:03}")))?;
+    if changed && let Some(w) = &api.wake {
+        w.notify_waiters();
+    }
+    Ok(Json(serde_json::json!({ "case": code, "ordinal": ordinal, "changed": changed })))
+}
+
 async fn unfiled(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
     caller.may_file()?;
     let unit = caller.scope_unit(None)?;
-    Ok(Json(serde_json::json!({ "pages": api.records.unfiled(unit.as_deref()).await? })))
+    let mut pages = api.records.unfiled(unit.as_deref()).await?;
+    api.pipeline.explain_unfiled(&mut pages).await;
+    Ok(Json(serde_json::json!({ "pages": pages })))
 }
 
 /// Where a clerk files an unfiled scan.
@@ -368,7 +416,10 @@ async fn file_unfiled(
             ApiError::not_found(format!("input {intake} has no unfiled page; GET /api/v1/unfiled lists them"))
         })?;
     }
-    let role = role_param(to.role.as_deref())?;
+    let role = match to.role.as_deref() {
+        None => None,
+        some => Some(role_param(some)?),
+    };
     let doc_type = to.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
     let filed =
         api.records.file_unfiled(intake.trim(), &code, role, doc_type.as_deref(), &caller.actor(), &now()).await?;

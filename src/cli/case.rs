@@ -59,6 +59,21 @@ pub(super) enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Set an attached document's type (and role): counter scans carry no type, and completeness
+    /// counts a required input only by its type. The PDF is rendered again from the same pages; the
+    /// change is audited. `sohoa case show CODE` lists the types the case's procedure requires.
+    Retype {
+        /// The case code.
+        code: String,
+        /// The document's ordinal (the NNN of CODE.NNN.pdf).
+        ordinal: i64,
+        /// The document type, e.g. "Tờ khai" (one of the procedure's required inputs to count).
+        #[arg(long = "type")]
+        doc_type: Option<String>,
+        /// input or result.
+        #[arg(long, value_parser = ["input", "result"])]
+        role: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -111,6 +126,47 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 rows.errors.len()
             );
             Ok(u8::from(!rows.errors.is_empty()))
+        }
+        Command::Retype { code, ordinal, doc_type, role } => {
+            let code = nfc(code.trim());
+            let doc_type = doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
+            anyhow::ensure!(doc_type.is_some() || role.is_some(), "say what to set: --type T, --role R or both");
+            let changed = d
+                .records
+                .set_document_type(&code, ordinal, doc_type.as_deref(), role.as_deref(), &super::actor(), &super::now())
+                .await
+                .map_err(err)?;
+            let Some(changed) = changed else {
+                if d.records.case_record(&code).await.map_err(err)?.is_none() {
+                    anyhow::bail!("there is no case {code}; `sohoa case list` lists the cases");
+                }
+                anyhow::bail!("case {code} has no attached document {ordinal:03}; `sohoa case show {code}` lists them");
+            };
+            if !changed {
+                println!("{code}.{ordinal:03}.pdf already has that type and role; nothing changed");
+                return Ok(0);
+            }
+            let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
+            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await.map_err(err)?;
+            println!("{code}.{ordinal:03}.pdf is now {}", doc_type.as_deref().or(role.as_deref()).unwrap_or_default());
+            // A type the case's procedure does not list is kept, but counts for no required input.
+            if let Some(t) = &doc_type {
+                let record = d.records.case_record(&code).await.map_err(err)?;
+                let c = d
+                    .records
+                    .completeness(&code, record.and_then(|r| r.procedure_code).as_deref())
+                    .await
+                    .map_err(err)?;
+                if !c.required.is_empty() && !c.required.iter().any(|r| crate::store::cases::same_type(&r.doc_type, t))
+                {
+                    let listed: Vec<&str> = c.required.iter().map(|r| r.doc_type.as_str()).collect();
+                    eprintln!(
+                        "note: `{t}` is not a type the case's procedure requires ({}); it counts for none of them",
+                        listed.join(", ")
+                    );
+                }
+            }
+            Ok(0)
         }
         Command::Detach { code, ordinal, reason } => {
             let code = nfc(code.trim());

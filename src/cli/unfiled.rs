@@ -28,10 +28,10 @@ pub(super) enum Command {
         /// The case code, e.g. H15.50.05.13-261008-0975.
         #[arg(long)]
         case: String,
-        /// input (the default) or result.
-        #[arg(long, value_parser = ["input", "result"], default_value = "input")]
-        role: String,
-        /// The document type, e.g. "Đơn đề nghị".
+        /// input or result (default: what the scan's manifest said, else input).
+        #[arg(long, value_parser = ["input", "result"])]
+        role: Option<String>,
+        /// The document type, e.g. "Đơn đề nghị" (default: what the scan's manifest said).
         #[arg(long = "type")]
         doc_type: Option<String>,
     },
@@ -43,7 +43,8 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     match c {
         Command::List { unit, json } => {
             let unit = unit.map(|u| crate::util::text::nfc(u.trim()));
-            let pages = d.records.unfiled(unit.as_deref()).await.map_err(err)?;
+            let mut pages = d.records.unfiled(unit.as_deref()).await.map_err(err)?;
+            Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf()).explain_unfiled(&mut pages).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&pages)?);
                 return Ok(0);
@@ -65,6 +66,9 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     p.source,
                     p.unit.as_deref().map(|u| format!("  unit {u}")).unwrap_or_default()
                 );
+                if let Some(why) = &p.why {
+                    println!("    why: {why}");
+                }
             }
             eprintln!(
                 "{} unfiled scan(s), {} page(s); `sohoa unfiled file ID --case CODE` files one",
@@ -85,7 +89,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let unknown_case = known.as_ref().is_none_or(|c| c.origin != "import");
             let filed = d
                 .records
-                .file_unfiled(id, &case, &role, doc_type.as_deref(), &super::actor(), &super::now())
+                .file_unfiled(id, &case, role.as_deref(), doc_type.as_deref(), &super::actor(), &super::now())
                 .await
                 .map_err(err)?;
             let Some(ordinal) = filed else {
@@ -93,7 +97,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             };
             let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
             pipeline.drain(1, Arc::new(AtomicBool::new(false))).await.map_err(err)?;
-            println!("input {id} filed as {case}.{ordinal:03}.pdf ({role}); `sohoa case show {case}` shows it");
+            println!("input {id} filed as {case}.{ordinal:03}.pdf; `sohoa case show {case}` shows it");
             if unknown_case {
                 eprintln!(
                     "note: no one-stop export names case {case} yet{}. If the code is mistyped, `sohoa case detach \

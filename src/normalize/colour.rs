@@ -58,6 +58,86 @@ const CONTONE_TINT: f64 = 0.5;
 const TINT: i32 = 18;
 /// Contone blocks a region needs to be a picture (about 4 × 4 mm at 300 dpi).
 const MIN_PICTURE_BLOCKS: usize = 8;
+/// How far (in levels) a block's nearby brightest pixel may fall below the fitted paper surface and
+/// still be taken for the paper there, when measuring a page's mid-tones.
+const SURFACE_SLACK: f64 = 8.0;
+/// How far (in levels, at least) under the paper surface a block's brightest pixel must be for the
+/// block to hold no paper at all (four times the paper's own spread around the surface when that is
+/// more): a map's pale lot is some 25 levels under, a clean page's paper within a few.
+const NO_PAPER_MARGIN: f64 = 12.0;
+/// …or, in a block with no paper in it, when this share is lighter than ink (a map's grey lot, a
+/// photo's smooth wall; a bold stroke is ink through and through).
+const CONTONE_LIGHT: f64 = 0.6;
+
+/// The paper's brightness as a smooth surface over the page, per block: a quadratic in the block
+/// coordinates fitted to the blocks' brightest pixels, refitted twice without the blocks that fall well
+/// below it (photos, fills, bold headings). Light falling off across a page — a gutter, a tired lamp —
+/// is smooth and the surface follows it; a photo is not smooth against the paper around it and stays
+/// below. Falls back to the page's bright level when too few blocks are paper to fit.
+fn paper_surface(block_max: &[u8], bw: usize, bh: usize) -> Vec<f64> {
+    let n = block_max.len();
+    let mut sorted = block_max.to_vec();
+    sorted.sort_unstable();
+    let bright = sorted[(n * 9 / 10).min(n - 1)] as f64;
+    let median = sorted[n / 2] as f64;
+    let coords = |b: usize| -> [f64; 6] {
+        let x = if bw > 1 { (b % bw) as f64 / (bw - 1) as f64 * 2.0 - 1.0 } else { 0.0 };
+        let y = if bh > 1 { (b / bw) as f64 / (bh - 1) as f64 * 2.0 - 1.0 } else { 0.0 };
+        [1.0, x, y, x * x, y * y, x * y]
+    };
+    let flat = vec![bright; n];
+    let mut fit = vec![median; n];
+    let threshold = |b: usize, fit: &[f64]| fit[b] - 12.0;
+    for round in 0..3 {
+        // Normal equations of least squares over the blocks taken for paper this round.
+        let (mut a, mut r, mut used) = ([[0f64; 6]; 6], [0f64; 6], 0usize);
+        for (b, z) in block_max.iter().enumerate() {
+            let z = *z as f64;
+            if (round == 0 && z < median) || (round > 0 && z < threshold(b, &fit)) {
+                continue;
+            }
+            let c = coords(b);
+            for (i, ci) in c.iter().enumerate() {
+                for (j, cj) in c.iter().enumerate() {
+                    a[i][j] += ci * cj;
+                }
+                r[i] += ci * z;
+            }
+            used += 1;
+        }
+        let Some(k) = (used >= 24).then(|| solve6(a, r)).flatten() else {
+            return if round == 0 { flat } else { fit };
+        };
+        fit = (0..n).map(|b| coords(b).iter().zip(&k).map(|(c, k)| c * k).sum::<f64>()).collect();
+    }
+    fit
+}
+
+/// Solves a 6 × 6 linear system by Gaussian elimination with partial pivoting; `None` when singular.
+fn solve6(mut a: [[f64; 6]; 6], mut r: [f64; 6]) -> Option<[f64; 6]> {
+    for col in 0..6 {
+        let pivot = (col..6).max_by(|i, j| a[*i][col].abs().total_cmp(&a[*j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-9 {
+            return None;
+        }
+        a.swap(col, pivot);
+        r.swap(col, pivot);
+        let (pivot_row, pivot_r) = (a[col], r[col]);
+        for (row, rr) in a.iter_mut().zip(r.iter_mut()).skip(col + 1) {
+            let f = row[col] / pivot_row[col];
+            for (v, p) in row.iter_mut().zip(pivot_row.iter()).skip(col) {
+                *v -= f * p;
+            }
+            *rr -= f * pivot_r;
+        }
+    }
+    let mut x = [0f64; 6];
+    for row in (0..6).rev() {
+        let s: f64 = (row + 1..6).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (r[row] - s) / a[row][row];
+    }
+    Some(x)
+}
 
 /// How far apart an RGB pixel's channels are: 0 for gray, ~150 for a red seal.
 #[inline]
@@ -156,6 +236,8 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
         None if channels == 3 => &own,
         None => &r.data,
     };
+    // The paper under each block: the brightest pixel nearby (light falling off across the page is
+    // not mid-tone).
     let paper: Vec<u8> = (0..bw * bh)
         .map(|b| {
             let (bx, by) = (b % bw, b / bw);
@@ -168,16 +250,35 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
             m.max(1)
         })
         .collect();
+    // And the page's smooth paper surface. Inside a photo's sky, a wall or a map's grey lot the
+    // brightest pixel nearby is the picture itself: measured against it alone a picture looks like
+    // paper and would be thresholded away. Measured against the surface it does not.
+    let surface = paper_surface(&block_max, bw, bh);
+    let floored: Vec<u8> =
+        paper.iter().zip(&surface).map(|(p, s)| (*p).max((s - SURFACE_SLACK).clamp(1.0, 255.0) as u8)).collect();
+    // A block with no paper in it at all: its brightest pixel well under the surface (by more than
+    // the paper's own spread around the surface). Text always has paper between its strokes.
+    let no_paper: Vec<bool> = {
+        let residual: Vec<f64> = block_max.iter().zip(&surface).map(|(m, s)| *m as f64 - s).collect();
+        let mut paperish: Vec<f64> = residual.iter().copied().filter(|r| *r >= -20.0).map(f64::abs).collect();
+        paperish.sort_by(f64::total_cmp);
+        let mad = paperish.get(paperish.len() / 2).copied().unwrap_or(0.0);
+        let margin = (4.0 * mad).max(NO_PAPER_MARGIN);
+        residual.iter().map(|r| *r < -margin).collect()
+    };
     let total = (w * h) as u64;
     if colour_px * 3 > total && !force_bitonal {
         return (ColourMode::Colour, None);
     }
-    // Luminance against the local paper, sampled every other pixel.
+    // Luminance against the local paper (and against the floored paper), sampled every other pixel.
     let mut hist = [0u64; 256];
+    let mut hist_floored = [0u64; 256];
     for y in (0..h).step_by(2) {
         for x in (0..w).step_by(2) {
-            let p = paper[(y / BLOCK) * bw + x / BLOCK] as u32;
-            hist[((luma[y * w + x] as u32 * 255 / p).min(255)) as usize] += 1;
+            let b = (y / BLOCK) * bw + x / BLOCK;
+            let l = luma[y * w + x] as u32;
+            hist[((l * 255 / paper[b] as u32).min(255)) as usize] += 1;
+            hist_floored[((l * 255 / floored[b] as u32).min(255)) as usize] += 1;
         }
     }
     let samples: u64 = hist.iter().sum();
@@ -194,15 +295,19 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
         .unwrap_or(0) as f64;
     let contrast = 255.0 - ink;
     let (lo, hi) = ((ink + 0.3 * contrast) as usize, (255.0 - 0.3 * contrast) as usize);
-    let mid: u64 = if lo < hi { hist[lo..=hi].iter().sum() } else { 0 };
+    let mid_of = |h: &[u64; 256]| -> u64 { if lo < hi { h[lo..=hi].iter().sum() } else { 0 } };
+    // Artwork or a photo over the page, by either measure: kept whole in tone.
+    let mid = mid_of(&hist).max(mid_of(&hist_floored));
     if !force_bitonal && (contrast < 40.0 || mid as f64 > samples as f64 * MID_TONES) {
         return (if channels == 3 && colour_px * 20 > total { ColourMode::Colour } else { ColourMode::Gray }, None);
     }
     // Contone blocks: a photo, a picture's gradients, a pale coloured fill — mostly neither ink nor
-    // paper, or tinted. They are never thresholded: they become image regions over the text layer.
+    // paper, or tinted, or with no paper in them and mostly not ink. They are never thresholded: they
+    // become image regions over the text layer.
     let mut contone = vec![false; bw * bh];
     if !force_bitonal {
         let (mut mids, mut tints, mut seen_px) = (vec![0u16; bw * bh], vec![0u16; bw * bh], vec![0u16; bw * bh]);
+        let mut light = vec![0u16; bw * bh];
         for y in (0..h).step_by(2) {
             let brow = (y / BLOCK) * bw;
             for x in (0..w).step_by(2) {
@@ -212,6 +317,9 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
                 if rel >= lo && rel <= hi {
                     mids[b] += 1;
                 }
+                if rel >= lo {
+                    light[b] += 1;
+                }
                 let c = chroma(y * w + x);
                 if rel > lo && c > TINT && c <= CHROMA {
                     tints[b] += 1;
@@ -220,7 +328,9 @@ pub fn classify(r: &Raster, gray: Option<&[u8]>, dpi: f64, force_bitonal: bool) 
         }
         for b in 0..bw * bh {
             let n = seen_px[b].max(1) as f64;
-            contone[b] = mids[b] as f64 >= n * CONTONE_MIDS || tints[b] as f64 >= n * CONTONE_TINT;
+            contone[b] = mids[b] as f64 >= n * CONTONE_MIDS
+                || tints[b] as f64 >= n * CONTONE_TINT
+                || (no_paper[b] && light[b] as f64 >= n * CONTONE_LIGHT);
         }
     }
     // Text layer: Sauvola; colour pixels are left to the colour regions.

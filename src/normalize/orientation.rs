@@ -46,6 +46,9 @@ pub const AXIS_RATIO: f64 = 2.0;
 pub const MIN_MARKS: u32 = 20;
 /// Marks on the winning side over marks on the other (each plus one).
 pub const DIRECTION_RATIO: f64 = 1.7;
+/// Small components (dots) within about three letter heights of a mark or letter beyond which the
+/// place is a picture's dither or noise, not text: dense Vietnamese text has some 30 marks there.
+const CROWDED_DOTS: usize = 60;
 
 /// One connected run of ink samples: its box (inclusive) and its size.
 #[derive(Debug, Clone, Copy)]
@@ -253,7 +256,13 @@ fn aligned_pairs(core: &[Comp], letter: f64) -> usize {
 /// `i`), wholly under it below (the dot of `ạ`) — one touching the band (a period, a dotted leader)
 /// counts for neither.
 fn marks(frame: &[Comp], letter: f64) -> (u32, u32) {
-    let core: Vec<Comp> = frame.iter().copied().filter(|c| c.is_letter(letter)).collect();
+    let small: Vec<Comp> = frame.iter().copied().filter(|c| c.h() < letter * 0.5 && c.w() < letter * 1.5).collect();
+    let small_cells = Cells::of(&small, letter * 2.0);
+    // Where dots crowd — a dithered picture, a screened photo, heavy scanner noise — nothing is a
+    // letter's mark, and letter-sized clumps of dots are no letters: they would vote at random, and
+    // in numbers. Vietnamese text, marks and all, has far fewer dots around any letter.
+    let crowded = |c: &Comp| small_cells.near(c).nth(CROWDED_DOTS).is_some();
+    let core: Vec<Comp> = frame.iter().copied().filter(|c| c.is_letter(letter) && !crowded(c)).collect();
     let cells = Cells::of(&core, letter * 4.0);
     // Each letter's band from its line neighbours.
     let mut bands: Vec<Option<(f64, f64)>> = vec![None; core.len()];
@@ -288,8 +297,6 @@ fn marks(frame: &[Comp], letter: f64) -> (u32, u32) {
     }
     // Small marks: over or under the band of the letter they sit on — but not the dots of a leader
     // (`Họ và tên: ..........`): a run of like dots level with each other, under the words written on it.
-    let small: Vec<Comp> = frame.iter().copied().filter(|c| c.h() < letter * 0.5 && c.w() < letter * 1.5).collect();
-    let small_cells = Cells::of(&small, letter * 2.0);
     let leader = |c: &Comp| {
         small_cells
             .near(c)
@@ -303,7 +310,7 @@ fn marks(frame: &[Comp], letter: f64) -> (u32, u32) {
             .count()
             >= 3
     };
-    for c in small.iter().filter(|c| !leader(c)) {
+    for c in small.iter().filter(|c| !leader(c) && !crowded(c)) {
         let mut best: Option<(f64, usize)> = None;
         for j in cells.near(c) {
             let b = &core[j];

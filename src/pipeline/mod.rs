@@ -101,6 +101,18 @@ impl Pipeline {
         Ok(l)
     }
 
+    /// Fills in why each unfiled page found no case, by the routing rules of the profile it was
+    /// captured under.
+    pub async fn explain_unfiled(&self, pages: &mut [crate::store::queries::UnfiledPage]) {
+        for p in pages {
+            let hints: crate::route::Hints = serde_json::from_str(&p.hints).unwrap_or_default();
+            p.why = match self.loaded(&p.profile_sha256).await {
+                Ok(l) => Some(l.router.why_unfiled(&hints, &p.route_key)),
+                Err(_) => None,
+            };
+        }
+    }
+
     /// Rewrites folder views a crash kept from being written (between a commit and its view); the case
     /// folders only when `cases` (a profile in use shows them). Views already there are left alone, so
     /// this is cheap to run at every start.

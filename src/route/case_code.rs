@@ -29,16 +29,22 @@ impl CaseCodeRule {
             return Err(format!("`{code}` cannot be a case code: it contains a path or control character"));
         }
         if !self.pattern.is_match(&code) {
+            // Almost a code: say what is off rather than only what the form is.
+            let upper = code.to_uppercase();
+            if upper != code && self.pattern.is_match(&upper) {
+                return Err(format!("`{code}` has lower-case letters: case codes are written in capitals ({upper})"));
+            }
             return Err(format!(
                 "`{code}` is not a case code of the form UNIT-YYMMDD-SEQUENCE (e.g. H15.50.05.13-261008-0975)"
             ));
         }
         let date = code.split('-').nth(1).filter(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit()));
         if let Some(date) = date.filter(|_| self.check_date) {
-            let month: u32 = date[2..4].parse().unwrap_or(0);
-            let day: u32 = date[4..6].parse().unwrap_or(0);
-            if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-                return Err(format!("`{code}` has {date} where a date yymmdd belongs"));
+            let year = 2000 + date[..2].parse::<i32>().unwrap_or(0);
+            let month = date[2..4].parse::<u8>().ok().and_then(|m| time::Month::try_from(m).ok());
+            let day: u8 = date[4..6].parse().unwrap_or(0);
+            if month.and_then(|m| time::Date::from_calendar_date(year, m, day).ok()).is_none() {
+                return Err(format!("`{code}`: date {date} is not a date (yymmdd, the day the case was received)"));
             }
         }
         Ok(code)
@@ -56,5 +62,10 @@ mod tests {
         assert!(rule.validate("H15.50.05.13-261308-0975").is_err());
         assert!(rule.validate("H15-261008-09").is_err());
         assert!(rule.validate("../etc-261008-0975").is_err());
+        let e = rule.validate("h15.50.05.13-261201-0007").unwrap_err();
+        assert!(e.contains("lower-case letters") && e.contains("H15.50.05.13-261201-0007"), "{e}");
+        let e = rule.validate("H15.50.05.13-261341-0007").unwrap_err();
+        assert!(e.contains("date 261341 is not a date"), "{e}");
+        assert!(rule.validate("H15.50.05.13-260230-0007").is_err(), "30 February");
     }
 }

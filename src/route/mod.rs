@@ -122,6 +122,44 @@ impl Router {
         Ok(route)
     }
 
+    /// Why an input's pages found no case, in words a clerk can act on (the unfiled list shows it).
+    /// `route_key` is what capture recorded: a case there means the pages were taken off it since.
+    pub fn why_unfiled(&self, hints: &Hints, route_key: &str) -> String {
+        if names_case(route_key) {
+            return format!(
+                "it was routed to {route_key}, then detached from it or cut off by a separator sheet that could not \
+                 be read (the case's audit log says which)"
+            );
+        }
+        if hints.manifest.is_some() {
+            return "its manifest names no case, and neither does its folder or file name".into();
+        }
+        let r = &self.settings.routing;
+        let mut why = Vec::new();
+        match (&hints.folder, r.folder_names) {
+            (Some(f), true) => match self.codes.validate(f) {
+                Err(e) => why.push(format!("the folder name is not a case code: {e}")),
+                Ok(_) => why.push(format!("the folder `{f}` was not taken as a case")),
+            },
+            (None, true) => why.push("it lies at the top of the inbox, in no folder named by a case code".into()),
+            (_, false) => {}
+        }
+        if let Some(re) = &self.filename {
+            match re.captures(&hints.file_name).and_then(|c| c.name("code")) {
+                None => why.push("the file name does not match the profile's file-name pattern".into()),
+                Some(m) => {
+                    if let Err(e) = self.codes.validate(m.as_str()) {
+                        why.push(format!("the code in the file name is not a case code: {e}"));
+                    }
+                }
+            }
+        }
+        if why.is_empty() {
+            why.push("no manifest, and the profile takes no case from folder or file names".into());
+        }
+        format!("no manifest; {}", why.join("; "))
+    }
+
     /// The decision for one page. Today every page of a file follows the file; separator sheets will
     /// change the case from the page that carries one.
     pub fn route_page(&self, hints: &Hints, _page_index: u32) -> Result<Route, Failure> {
@@ -151,6 +189,21 @@ mod tests {
         assert_eq!(r.route_file(&h).unwrap().case_code.as_deref(), Some("H15-261008-0977"));
         let h = Hints { folder: Some("misc".into()), file_name: "p1.jpg".into(), ..Default::default() };
         assert_eq!(r.route_file(&h).unwrap().case_code, None);
+    }
+
+    #[test]
+    fn the_unfiled_say_why() {
+        let r = router(None);
+        let h =
+            Hints { folder: Some("h15.50.05.13-261201-0007".into()), file_name: "a.jpg".into(), ..Default::default() };
+        let why = r.why_unfiled(&h, "");
+        assert!(why.contains("folder name is not a case code") && why.contains("lower-case letters"), "{why}");
+        let h =
+            Hints { folder: Some("H15.50.05.13-261341-0007".into()), file_name: "a.jpg".into(), ..Default::default() };
+        assert!(r.why_unfiled(&h, "").contains("date 261341 is not a date"));
+        let h = Hints { file_name: "a.jpg".into(), ..Default::default() };
+        assert!(r.why_unfiled(&h, "").contains("top of the inbox"));
+        assert!(r.why_unfiled(&h, "H15.50.05.13-261008-0975").contains("detached"));
     }
 
     #[test]

@@ -351,11 +351,12 @@ impl Records {
         let required: Vec<RequiredInput> = wanted
             .iter()
             .map(|t| {
-                let of_type: Vec<&Doc> = docs.iter().filter(|d| d.0 == "input" && d.1.as_deref() == Some(t)).collect();
+                let of_type: Vec<&Doc> =
+                    docs.iter().filter(|d| d.0 == "input" && d.1.as_deref().is_some_and(|x| same_type(x, t))).collect();
                 let readable = of_type.iter().any(|d| d.3 > d.4);
                 let state = if readable {
                     InputState::Attached
-                } else if !of_type.is_empty() || refused_types.iter().any(|r| r == t) {
+                } else if !of_type.is_empty() || refused_types.iter().any(|r| same_type(r, t)) {
                     InputState::Unreadable
                 } else {
                     InputState::Missing
@@ -475,6 +476,64 @@ impl Records {
         Ok(true)
     }
 
+    /// Sets an attached document's type and/or role (a clerk's correction: counter scans carry no
+    /// type, and completeness needs one). The document is rendered again — its PDF names the type and
+    /// role — from the same pages, and the change is one `retype` event with before and after. `None`
+    /// when the case has no attached document of that ordinal; `Some(false)` when nothing changes.
+    pub async fn set_document_type(
+        &self,
+        code: &str,
+        ordinal: i64,
+        doc_type: Option<&str>,
+        role: Option<&str>,
+        actor: &str,
+        at: &str,
+    ) -> Result<Option<bool>> {
+        let mut tx = self.pool().begin_write().await?;
+        let doc: Option<(String, String, Option<String>)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT id, role, doc_type FROM documents WHERE case_code = $1 AND ordinal = $2 AND state = 'attached'"
+        )
+        .bind(code)
+        .bind(ordinal)
+        .fetch_optional(&mut *c)
+        .await?);
+        let Some((id, old_role, old_type)) = doc else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        // A type the case's procedure requires is stored in the catalogue's spelling, however typed.
+        let required = match procedure_of(&mut tx, code).await? {
+            Some(p) => read_procedure(&mut tx, &p).await?.map(|p| p.required_inputs).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let doc_type =
+            doc_type.map(|t| required.iter().find(|r| same_type(r, t)).cloned().unwrap_or_else(|| t.to_string()));
+        let new_type = doc_type.or(old_type.clone());
+        let new_role = role.unwrap_or(&old_role).to_string();
+        if new_type == old_type && new_role == old_role {
+            tx.rollback().await?;
+            return Ok(Some(false));
+        }
+        on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE documents SET doc_type = $1, role = $2, state = 'closed' WHERE id = $3"
+        )
+        .bind(&new_type)
+        .bind(&new_role)
+        .bind(&id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        run_again(&mut tx, "render", &id).await?;
+        let detail = serde_json::json!({
+            "ordinal": ordinal,
+            "type": { "from": old_type, "to": new_type },
+            "role": { "from": old_role, "to": new_role },
+        });
+        insert_event(&mut tx, at, actor, "retype", Some(code), None, Some(&id), None, &detail).await?;
+        tx.commit().await?;
+        Ok(Some(true))
+    }
+
     /// Files an input's unfiled pages into a new document of a case (a clerk's decision), closes it so
     /// its PDF is rendered and attached like any other, and records a `file` event. Returns the
     /// document's ordinal, or `None` when the input has no unfiled page.
@@ -483,7 +542,7 @@ impl Records {
         &self,
         intake_id: &str,
         code: &str,
-        role: &str,
+        role: Option<&str>,
         doc_type: Option<&str>,
         actor: &str,
         at: &str,
@@ -499,10 +558,22 @@ impl Records {
             tx.rollback().await?;
             return Ok(None);
         }
-        let sha: Option<String> = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT sha256 FROM intakes WHERE id = $1")
-            .bind(intake_id)
-            .fetch_optional(&mut *c)
-            .await?);
+        let intake: Option<(String, String)> =
+            on_tx!(&mut tx, |c| sqlx::query_as("SELECT sha256, hints FROM intakes WHERE id = $1")
+                .bind(intake_id)
+                .fetch_optional(&mut *c)
+                .await?);
+        let sha = intake.as_ref().map(|(s, _)| s.clone());
+        // What the scan's own manifest said (a role, a type, with no case) applies unless the clerk says
+        // otherwise.
+        let said = intake
+            .and_then(|(_, h)| serde_json::from_str::<crate::route::Hints>(&h).ok())
+            .and_then(|h| h.manifest)
+            .unwrap_or_default();
+        let doc_type = doc_type.map(str::to_string).or(said.document_type);
+        let doc_type = doc_type.as_deref();
+        let role = role.map(str::to_string).or(said.role.map(|r| r.as_str().to_string())).unwrap_or("input".into());
+        let role = role.as_str();
         on_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
         )
@@ -593,6 +664,16 @@ impl ProcedureRow {
             issues_result: self.issues_result != 0,
         }
     }
+}
+
+/// A case's procedure code, if it names one.
+async fn procedure_of(tx: &mut super::db::Tx, code: &str) -> Result<Option<String>> {
+    let p: Option<Option<String>> =
+        on_tx!(tx, |c| sqlx::query_scalar("SELECT procedure_code FROM cases WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut *c)
+            .await?);
+    Ok(p.flatten())
 }
 
 async fn read_procedure(tx: &mut super::db::Tx, code: &str) -> Result<Option<Procedure>> {
@@ -698,4 +779,12 @@ async fn upsert_case_in(
     let detail = serde_json::json!({ "created": created, "changed": changed });
     insert_event(tx, at, actor, "edit", Some(code), None, None, None, &detail).await?;
     Ok(if created { Upsert::Created } else { Upsert::Updated })
+}
+
+/// Whether two document type names are the same type: compared after NFC, case folding and with runs
+/// of spaces made one (`Tờ khai`, `tờ khai`, `Tờ  khai` are one type; `To khai` is not — tone marks are
+/// meaning in Vietnamese).
+pub fn same_type(a: &str, b: &str) -> bool {
+    let norm = |s: &str| crate::util::text::nfc(s).to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+    norm(a) == norm(b)
 }

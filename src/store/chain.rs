@@ -144,14 +144,13 @@ impl Records {
         )
         .fetch_optional(p)
         .await?);
-        let detail: Option<String> =
-            on_pool!(self.pool(), |p| {
-                sqlx::query_scalar(
+        let detail: Option<String> = on_pool!(self.pool(), |p| {
+            sqlx::query_scalar(
             "SELECT detail FROM events WHERE kind = 'fixity' AND detail LIKE '%chain_head%' ORDER BY id DESC LIMIT 1"
         )
         .fetch_optional(p)
         .await?
-            });
+        });
         let event = detail.and_then(|d| {
             let v: serde_json::Value = serde_json::from_str(&d).ok()?;
             let h = &v["chain_head"];

@@ -248,7 +248,8 @@ impl Records {
     /// that scanned it until a clerk files it (a scan with no unit is for unlimited clerks alone).
     pub async fn unfiled(&self, unit: Option<&str>) -> Result<Vec<UnfiledPage>> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT i.id AS intake, i.source_path AS source, p.page_index, i.sha256, i.captured_at, i.station, i.unit \
+            "SELECT i.id AS intake, i.source_path AS source, p.page_index, i.sha256, i.captured_at, i.station, i.unit, \
+             i.route_key, i.hints, i.profile_sha256 \
              FROM pages p JOIN intakes i ON i.id = p.intake_id \
              WHERE p.state = 'unfiled' AND ($1 IS NULL OR i.unit = $1) ORDER BY i.seq, p.page_index",
         )
@@ -284,6 +285,18 @@ pub struct UnfiledPage {
     pub station: String,
     /// The unit it was captured for, when its station or token has one.
     pub unit: Option<String>,
+    /// Why no case was found, for the clerk ([`crate::pipeline::Pipeline::explain_unfiled`]).
+    #[sqlx(default)]
+    pub why: Option<String>,
+    /// What capture recorded about its route (to say why).
+    #[serde(skip)]
+    pub route_key: String,
+    /// The evidence capture gathered (JSON [`crate::route::Hints`]).
+    #[serde(skip)]
+    pub hints: String,
+    /// The profile it was captured under.
+    #[serde(skip)]
+    pub profile_sha256: String,
 }
 
 /// One recent capture, as the counter officer sees it.

@@ -26,6 +26,10 @@ use crate::intake::scan::{Candidate, refusal, scan_inbox};
 use crate::profile::{DocumentRule, Settings, WatchMode};
 use crate::util::text::natural_cmp;
 
+/// How long after an event that asked for a rescan (a new folder, lost events) the inbox is rescanned
+/// once more.
+const RESCAN_AGAIN_MS: u64 = 750;
+
 /// Something the watcher hands to capture.
 #[derive(Debug, Clone)]
 pub enum Found {
@@ -60,8 +64,8 @@ pub struct InboxWatcher {
     /// When something last changed in each folder (a file created, written, renamed or removed).
     folder_changed: std::collections::HashMap<PathBuf, Instant>,
     /// How many files each folder has handed over, and when last: a manifest that arrives later is
-    /// reported.
-    sent_from: std::collections::HashMap<PathBuf, (usize, Instant)>,
+    /// reported once; `true` once the folder had a manifest when it handed files over, or was reported.
+    sent_from: std::collections::HashMap<PathBuf, (usize, Instant, bool)>,
 }
 
 impl InboxWatcher {
@@ -108,19 +112,30 @@ impl InboxWatcher {
         let tick = if polling { Duration::from_millis(inbox.poll_interval_ms) } else { Duration::from_millis(100) };
         let rescan_every = Duration::from_secs(inbox.rescan_seconds);
         let mut last_rescan: Option<Instant> = None;
+        // A folder just created may have received files before its watch was in place (`cp -r`):
+        // the rescan its event asks for is repeated a moment later to catch those.
+        let mut again_at: Option<Instant> = None;
         tracing::info!(
             station = %self.settings.station.id, inbox = %self.root.display(),
             mode = if polling { "poll" } else { "native" }, "watching"
         );
         loop {
             let mut rescan = last_rescan.is_none_or(|t| t.elapsed() >= rescan_every) || polling;
+            if again_at.is_some_and(|t| Instant::now() >= t) {
+                again_at = None;
+                rescan = true;
+            }
             tokio::select! {
                 _ = shutdown.changed() => return,
                 ev = erx.recv() => {
                     if let Some(ev) = ev {
-                        rescan |= self.on_event(ev);
+                        let mut asked = self.on_event(ev);
                         while let Ok(ev) = erx.try_recv() {
-                            rescan |= self.on_event(ev);
+                            asked |= self.on_event(ev);
+                        }
+                        if asked {
+                            rescan = true;
+                            again_at = Some(Instant::now() + Duration::from_millis(RESCAN_AGAIN_MS));
                         }
                     }
                 }
@@ -241,20 +256,31 @@ impl InboxWatcher {
         }
     }
 
-    /// Says so when a manifest arrives in a folder whose scans were already taken without it.
-    fn late_manifest(&self, path: &Path) {
+    /// Says so, once, when a manifest arrives in a folder whose scans were already taken without one
+    /// (a manifest rewritten in a folder that had one when its scans were taken is no news).
+    fn late_manifest(&mut self, path: &Path) {
         let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if !crate::route::manifest::is_manifest_name(&name) || !path.is_file() {
             return;
         }
-        if let Some((n, _)) = path.parent().and_then(|f| self.sent_from.get(f)) {
-            tracing::warn!(
-                manifest = %path.display(), files_taken_before = n,
-                "a manifest arrived after {n} scan(s) of its folder were captured without it: it applies only to \
-                 files that arrive after it. Check their case, role and type (`sohoa case show`) and detach and \
-                 re-drop them if they are wrong; copy the manifest first next time"
-            );
+        let Some((n, _, had)) = path.parent().and_then(|f| self.sent_from.get_mut(f)) else { return };
+        if std::mem::replace(had, true) {
+            return;
         }
+        tracing::warn!(
+            manifest = %path.display(), files_taken_before = *n,
+            "a manifest arrived after {n} scan(s) of its folder were captured without it: it applies only to files \
+             that arrive after it. Check where they went (`sohoa case show`, `sohoa unfiled list`): a wrong one is \
+             detached and dropped again, an unfiled one filed with `sohoa unfiled file`; copy the manifest first \
+             next time"
+        );
+    }
+
+    /// Whether a folder holds a manifest now.
+    fn has_manifest(folder: &Path) -> bool {
+        std::fs::read_dir(folder).is_ok_and(|d| {
+            d.flatten().any(|e| crate::route::manifest::is_manifest_name(&e.file_name().to_string_lossy()))
+        })
     }
 
     fn is_marker(&self, name: &str) -> bool {
@@ -291,6 +317,8 @@ impl InboxWatcher {
         let wall = SystemTime::now();
         let mut out: Vec<Candidate> = Vec::new();
         let paths: Vec<PathBuf> = self.tracked.iter().filter(|(_, t)| !t.sent).map(|(p, _)| p.clone()).collect();
+        // Whether each folder holds a manifest, looked up once per folder per pass.
+        let mut manifest_in: std::collections::HashMap<PathBuf, bool> = std::collections::HashMap::new();
         for p in paths {
             let Ok(meta) = std::fs::metadata(&p) else {
                 self.tracked.remove(&p);
@@ -322,15 +350,16 @@ impl InboxWatcher {
                 continue;
             }
             t.sent = true;
-            let e = self.sent_from.entry(folder).or_insert((0, now));
-            *e = (e.0 + 1, now);
+            let had = *manifest_in.entry(folder.clone()).or_insert_with(|| Self::has_manifest(&folder));
+            let e = self.sent_from.entry(folder).or_insert((0, now, had));
+            *e = (e.0 + 1, now, e.2 || had);
             if let Some(c) = Candidate::at(&self.root, &p) {
                 out.push(c);
             }
         }
         // What is remembered per folder stays bounded: quiet folders are forgotten.
         self.folder_changed.retain(|_, c| now.duration_since(*c) < stable * 10);
-        self.sent_from.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(600));
+        self.sent_from.retain(|_, (_, at, _)| now.duration_since(*at) < Duration::from_secs(600));
         out.sort_by(|a, b| natural_cmp(&a.rel, &b.rel));
         let mut found: Vec<Found> = out.into_iter().map(Found::File).collect();
         let busy: Vec<String> = self

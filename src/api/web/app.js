@@ -15,7 +15,10 @@ const TEXT = {
     "state.attached": "Đã gắn", "state.unfiled": "Chưa phân loại", "state.processing": "Đang xử lý",
     "state.quarantined": "Cách ly", "state.open": "Đang mở", "state.closed": "Đang tạo PDF",
     "state.detached": "Đã gỡ", "status.received": "Đã tiếp nhận", "status.processing": "Đang giải quyết",
-    "status.resolved": "Đã giải quyết", "status.returned": "Trả lại",
+    "status.resolved": "Đã giải quyết", "status.returned": "Trả lại", "status.supplement": "Yêu cầu bổ sung",
+    "status.rejected": "Từ chối", "status.withdrawn": "Đã rút hồ sơ", "status.cancelled": "Đã hủy",
+    "retype.choose": "— chọn loại giấy tờ —", "retype.save": "Lưu", "retype.done": "Đã đổi loại giấy tờ; đang tạo lại PDF",
+    "retype.label": "Loại giấy tờ của",
     "cases.title": "Hồ sơ", "cases.code": "Mã hồ sơ", "cases.applicant": "Người nộp",
     "cases.search": "Tìm", "cases.none": "Không có hồ sơ nào.", "unit": "Đơn vị", "procedure": "Thủ tục",
     "status": "Tình trạng", "received": "Ngày tiếp nhận", "documents": "Tài liệu",
@@ -51,7 +54,10 @@ const TEXT = {
     "detail": "Detail", "state.attached": "Attached", "state.unfiled": "Unfiled", "state.processing": "Processing",
     "state.quarantined": "Quarantined", "state.open": "Open", "state.closed": "Rendering", "state.detached": "Detached",
     "status.received": "Received", "status.processing": "Processing", "status.resolved": "Resolved",
-    "status.returned": "Returned",
+    "status.returned": "Returned", "status.supplement": "Documents requested", "status.rejected": "Rejected",
+    "status.withdrawn": "Withdrawn", "status.cancelled": "Cancelled",
+    "retype.choose": "— choose a document type —", "retype.save": "Save", "retype.done": "Type changed; the PDF is being made again",
+    "retype.label": "Document type of",
     "cases.title": "Cases", "cases.code": "Case code", "cases.applicant": "Applicant", "cases.search": "Search",
     "cases.none": "No cases.", "unit": "Unit", "procedure": "Procedure", "status": "Status",
     "received": "Received", "documents": "Documents", "complete": "Complete", "incomplete": "Incomplete",
@@ -253,8 +259,33 @@ async function viewCase(code) {
   if (c.result_required && c.results_attached === 0) missing.push(t("result.needed"));
   const viewer = el("iframe", { class: "viewer", title: t("case.viewer"), id: "viewer" });
   const open = (doc) => (viewer.src = `/api/v1/cases/${encodeURIComponent(code)}/documents/${String(doc.ordinal).padStart(3, "0")}.pdf`);
+  // A document's type is picked from the procedure's required inputs (not typed): completeness counts
+  // a required input only by its type.
+  const types = c.required.map((x) => x.doc_type);
+  const typeCell = (doc) => {
+    if (doc.state !== "attached" || !types.length) return doc.doc_type || "";
+    const label = t("retype.label") + " " + doc.name;
+    const pick = el("select", { name: "type", "aria-label": label, "data-testid": "retype-" + doc.ordinal },
+      el("option", { value: "" }, t("retype.choose")),
+      ...[...new Set(doc.doc_type && !types.includes(doc.doc_type) ? [doc.doc_type, ...types] : types)].map((x) =>
+        el("option", x === doc.doc_type ? { value: x, selected: true } : { value: x }, x)));
+    const role = el("select", { name: "role", "aria-label": t("role") + " " + doc.name },
+      ...["input", "result"].map((r) => el("option", r === doc.role ? { value: r, selected: true } : { value: r }, t("role." + r))));
+    return el("form", { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      if (!pick.value && role.value === doc.role) return;
+      try {
+        await api("PUT", `/api/v1/cases/${encodeURIComponent(code)}/documents/${String(doc.ordinal).padStart(3, "0")}`,
+          { type: pick.value || undefined, role: role.value });
+        toast(t("retype.done"));
+        route();
+      } catch (x) {
+        toast(x.message, true);
+      }
+    } }, pick, role, el("button", { type: "submit", class: "secondary" }, t("retype.save")));
+  };
   const docs = d.documents.map((doc) => el("tr", {}, el("td", { class: "mono" }, doc.name), el("td", {}, t("role." + doc.role)),
-    el("td", {}, doc.doc_type || ""), el("td", {}, doc.pages), el("td", {}, stateBadge(doc.state)),
+    el("td", {}, typeCell(doc)), el("td", {}, doc.pages), el("td", {}, stateBadge(doc.state)),
     el("td", {}, doc.state === "attached" ? el("button", { type: "button", class: "secondary", onclick: () => open(doc) }, t("case.open")) : "")));
   const first = d.documents.find((x) => x.state === "attached");
   if (first) open(first);
@@ -303,6 +334,7 @@ async function viewUnfiled() {
     el("button", { type: "submit" }, t("unfiled.attach")));
     return el("div", { class: "card" }, el("p", {}, el("strong", { class: "mono" }, pages[0].source), " ",
       el("span", { class: "muted" }, pages[0].station + " · " + pages[0].captured_at.replace("T", " ").slice(0, 19))),
+    pages[0].why ? el("p", { class: "muted", "data-testid": "unfiled-why" }, pages[0].why) : null,
     el("div", { class: "grid" }, pages.map((p) => thumb(p.sha256, p.page_index + 1, "tr. " + (p.page_index + 1)))), form);
   });
   show(el("h1", {}, t("unfiled.title")), cards.length ? cards : el("p", { class: "muted" }, t("unfiled.none")));
