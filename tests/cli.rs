@@ -228,6 +228,13 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let case: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let doc = &case["documents"][0];
     assert_eq!((doc["state"].as_str(), doc["doc_type"].as_str()), (Some("attached"), Some("Đơn đề nghị")), "{case}");
+    // A case that names no procedure cannot be called complete: what it needs is not known.
+    assert_eq!(
+        (case["completeness"]["judged"].as_bool(), case["completeness"]["complete"].as_bool()),
+        (Some(false), Some(false))
+    );
+    let o = sohoa(&data, &["case", "show", code]);
+    assert!(text(&o).contains("NOT JUDGED"), "{}", text(&o));
     let o = sohoa(&data, &["unfiled", "list", "--json"]);
     let left: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(left.as_array().unwrap().len(), 2, "only the other scans are left: {left}");

@@ -179,6 +179,17 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
             std::fs::write(artifacts.join("case-complete.png"), &png).unwrap();
             assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
 
+            // Dates as a Vietnamese clerk reads them; a document's type is picked from the types the
+            // case's procedure requires, not typed.
+            text_until(&c, "dl.fields", |s| s.contains("08/10/2026")).await;
+            let options: serde_json::Value = c
+                .execute(
+                    "return [...document.querySelectorAll('[data-testid=retype-1] option')].map(o => o.textContent)",
+                    vec![],
+                )
+                .await?;
+            assert!(options.as_array().is_some_and(|o| o.iter().any(|x| x == "Bản chính")), "{options}");
+
             // English on request.
             c.find(Locator::Id("lang")).await?.click().await?;
             text_until(&c, "main h1 [data-testid=completeness]", |s| s == "Complete").await;

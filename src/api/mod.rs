@@ -287,6 +287,7 @@ async fn list_cases(
         }
         let mut v = serde_json::to_value(&c).unwrap_or_default();
         v["complete"] = serde_json::json!(completeness.complete);
+        v["judged"] = serde_json::json!(completeness.judged);
         out.push(v);
     }
     Ok(Json(serde_json::json!({ "cases": out })))

@@ -275,7 +275,16 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     record.applicant_contact.as_deref().unwrap_or("-")
                 );
             }
-            println!("\nCompleteness: {}", if completeness.complete { "complete" } else { "INCOMPLETE" });
+            println!(
+                "\nCompleteness: {}",
+                if !completeness.judged {
+                    "NOT JUDGED: the case names no procedure the catalogue knows (`sohoa case set CODE --procedure P`)"
+                } else if completeness.complete {
+                    "complete"
+                } else {
+                    "INCOMPLETE"
+                }
+            );
             for r in &completeness.required {
                 let state = serde_json::to_value(r.state)?;
                 println!("  {:<10} {}  {}", state.as_str().unwrap_or(""), r.doc_type, r.documents.join(", "));

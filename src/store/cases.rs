@@ -208,8 +208,11 @@ pub struct Completeness {
     pub result_required: bool,
     /// Result documents attached.
     pub results_attached: i64,
-    /// Every required input attached and, when one is issued, the result too.
+    /// Every required input attached and, when one is issued, the result too; never for a case whose
+    /// procedure the catalogue does not know (or that names none): what it needs cannot be told.
     pub complete: bool,
+    /// Whether completeness could be judged: the case names a procedure the catalogue knows.
+    pub judged: bool,
 }
 
 /// Personal fields never go into events or logs, only the fact that they changed.
@@ -371,10 +374,13 @@ impl Records {
         let inputs_attached = docs.iter().filter(|d| d.0 == "input").count() as i64;
         let results_attached = docs.iter().filter(|d| d.0 == "result").count() as i64;
         let result_required = procedure.as_ref().is_none_or(|p| p.issues_result);
-        let complete = inputs_attached > 0
+        let judged = procedure.is_some();
+        let complete = judged
+            && inputs_attached > 0
             && required.iter().all(|r| r.state == InputState::Attached)
             && (!result_required || results_attached > 0);
         Ok(Completeness {
+            judged,
             procedure: procedure.map(|p| p.code),
             required,
             inputs_attached,

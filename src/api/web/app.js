@@ -22,7 +22,7 @@ const TEXT = {
     "cases.title": "Hồ sơ", "cases.code": "Mã hồ sơ", "cases.applicant": "Người nộp",
     "cases.search": "Tìm", "cases.none": "Không có hồ sơ nào.", "unit": "Đơn vị", "procedure": "Thủ tục",
     "status": "Tình trạng", "received": "Ngày tiếp nhận", "documents": "Tài liệu",
-    "complete": "Đầy đủ", "incomplete": "Chưa đủ", "completeness": "Độ đầy đủ",
+    "complete": "Đầy đủ", "incomplete": "Chưa đủ", "notJudged": "Chưa xác định được (hồ sơ chưa có thủ tục)", "completeness": "Độ đầy đủ",
     "case.fields": "Thông tin hồ sơ", "case.documents": "Tài liệu", "case.pages": "Các trang",
     "case.events": "Nhật ký", "case.open": "Xem", "case.viewer": "Xem PDF", "case.missing": "Còn thiếu",
     "norm.blank": "trang trắng", "norm.omitted": "không đưa vào PDF", "norm.turn": "xoay", "norm.deskew": "nắn thẳng",
@@ -40,7 +40,13 @@ const TEXT = {
     "report.title": "Báo cáo số hóa (Quyết định 766)", "report.from": "Từ ngày", "report.to": "Đến ngày",
     "report.show": "Xem báo cáo", "report.digitization": "Tỷ lệ số hóa", "report.electronic": "Trả kết quả điện tử",
     "report.reuse": "Tái sử dụng", "report.received": "Tiếp nhận", "report.resolved": "Đã giải quyết",
-    "report.total": "Tổng cộng",
+    "report.total": "Tổng cộng", "report.score": "điểm", "report.unknown": "chưa có trong danh mục",
+    "report.leftOut": "Rút/hủy", "report.inputs": "Thành phần đã số hóa", "report.results": "Kết quả đã số hóa",
+    "report.behind": "Hồ sơ chưa đạt và dữ liệu cần xem lại", "report.noInput": "chưa có thành phần",
+    "report.noResult": "đã giải quyết, chưa có kết quả", "report.resolvedNoResult": "giải quyết trong kỳ, chưa có tệp kết quả",
+    "report.qUnknown": "Thủ tục chưa có trong danh mục (không tính)", "report.qNoUnit": "Không có đơn vị",
+    "report.qNotInExport": "Đã quét nhưng không có trong dữ liệu một cửa (không tính)",
+    "report.qLeftOut": "Đã rút hoặc hủy (không tính)", "report.qNoDate": "Không có ngày tiếp nhận (không tính)",
     "never": "—", "secondsAgo": "{n} giây trước", "error": "Lỗi", "forbidden": "Mã truy cập này không được xem trang này.",
   },
   en: {
@@ -60,7 +66,7 @@ const TEXT = {
     "retype.label": "Document type of",
     "cases.title": "Cases", "cases.code": "Case code", "cases.applicant": "Applicant", "cases.search": "Search",
     "cases.none": "No cases.", "unit": "Unit", "procedure": "Procedure", "status": "Status",
-    "received": "Received", "documents": "Documents", "complete": "Complete", "incomplete": "Incomplete",
+    "received": "Received", "documents": "Documents", "complete": "Complete", "incomplete": "Incomplete", "notJudged": "Not judged (no procedure)",
     "completeness": "Completeness", "case.fields": "Case record", "case.documents": "Documents",
     "case.pages": "Pages", "case.events": "Audit log", "case.open": "View", "case.viewer": "PDF viewer",
     "norm.blank": "blank", "norm.omitted": "left out of the PDF", "norm.turn": "turned", "norm.deskew": "straightened",
@@ -77,7 +83,13 @@ const TEXT = {
     "quarantine.discarded": "Discarded", "report.title": "Digitization report (Decision 766)",
     "report.from": "From", "report.to": "To", "report.show": "Show", "report.digitization": "Digitization",
     "report.electronic": "Electronic results", "report.reuse": "Reuse", "report.received": "Received",
-    "report.resolved": "Resolved", "report.total": "Total",
+    "report.resolved": "Resolved", "report.total": "Total", "report.score": "score", "report.unknown": "not in the catalogue",
+    "report.leftOut": "Withdrawn/cancelled", "report.inputs": "Inputs digitized", "report.results": "Results digitized",
+    "report.behind": "Cases short of the mark, and records to review", "report.noInput": "no input",
+    "report.noResult": "resolved, no result", "report.resolvedNoResult": "resolved in the period, no result file",
+    "report.qUnknown": "Procedure not in the catalogue (not counted)", "report.qNoUnit": "No unit",
+    "report.qNotInExport": "Scanned but not in the one-stop data (not counted)",
+    "report.qLeftOut": "Withdrawn or cancelled (not counted)", "report.qNoDate": "No received date (not counted)",
     "never": "—", "secondsAgo": "{n} s ago", "error": "Error", "forbidden": "This token may not see this page.",
   },
 };
@@ -90,6 +102,21 @@ function t(key, vars) {
   let s = (TEXT[lang] && TEXT[lang][key]) || TEXT.vi[key] || key;
   for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
   return s;
+}
+
+/** A date as its reader reads it: 08/10/2026 in Vietnamese, 2026-10-08 in English. */
+function day(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(s || "");
+  if (!m) return s || "";
+  return lang === "vi" ? `${m[3]}/${m[2]}/${m[1]}` : `${m[1]}-${m[2]}-${m[3]}`;
+}
+
+/** A recorded time, in the offset it was recorded with, said: 08/10/2026 14:30:05 (+07:00). */
+function when(s) {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(.*)$/.exec(s || "");
+  if (!m) return s || "";
+  const off = m[3] === "Z" ? "UTC" : m[3];
+  return day(m[1]) + " " + m[2] + (off ? " (" + off + ")" : "");
 }
 
 /** Builds an element; strings become text nodes (never HTML). */
@@ -142,7 +169,8 @@ function stateBadge(state) {
   return badge(kind, t("state." + state));
 }
 
-function completeBadge(complete) {
+function completeBadge(complete, judged) {
+  if (judged === false) return badge("muted", t("notJudged"), "completeness");
   return badge(complete ? "ok" : "warn", complete ? t("complete") : t("incomplete"), "completeness");
 }
 
@@ -216,7 +244,7 @@ async function viewStations() {
           el("td", {}, s.alarms.length ? s.alarms.map((a) => el("div", { class: "error" }, a[1])) : badge("ok", "OK")))))
       : el("p", { class: "muted" }, t("stations.none"));
     const recent = table(["time", "station", "file", "case", "pages", "state", "detail"], d.recent.map((r) => el("tr", {},
-      el("td", {}, r.captured_at.replace("T", " ").slice(0, 19)), el("td", {}, r.station), el("td", { class: "mono" }, r.source),
+      el("td", {}, when(r.captured_at)), el("td", {}, r.station), el("td", { class: "mono" }, r.source),
       el("td", {}, r.case_code ? caseLink(r.case_code) : ""), el("td", {}, r.pages ?? ""), el("td", {}, stateBadge(r.state)),
       el("td", {}, r.reason ? el("span", { class: "error" }, r.reason) : r.documents.join(", ")))));
     show(el("h1", {}, t("stations.title")), stations, el("h2", {}, t("stations.recent")), el("div", { id: "recent" }, recent));
@@ -242,8 +270,8 @@ async function viewCases() {
   if (params.get("applicant")) q.set("applicant", params.get("applicant"));
   const d = await api("GET", "/api/v1/cases?" + q.toString());
   const rows = d.cases.map((c) => el("tr", { "data-case": c.code }, el("td", {}, caseLink(c.code)), el("td", {}, c.unit || ""),
-    el("td", {}, c.procedure_code || ""), el("td", {}, t("status." + c.status)), el("td", {}, c.received_date || ""),
-    el("td", {}, c.documents), el("td", {}, completeBadge(c.complete))));
+    el("td", {}, c.procedure_code || ""), el("td", {}, t("status." + c.status)), el("td", {}, day(c.received_date)),
+    el("td", {}, c.documents), el("td", {}, completeBadge(c.complete, c.judged))));
   show(el("h1", {}, t("cases.title")), form, rows.length ? table(["cases.code", "unit", "procedure", "status", "received", "documents", "completeness"], rows)
     : el("p", { class: "muted" }, t("cases.none")));
 }
@@ -253,7 +281,7 @@ async function viewCase(code) {
   const r = d.record, c = d.completeness;
   const field = (k, v) => (v ? [el("dt", {}, t(k)), el("dd", {}, v)] : []);
   const fields = el("dl", { class: "fields" }, field("cases.code", r.code), field("unit", r.unit), field("procedure", r.procedure_code),
-    field("status", t("status." + r.status)), field("received", r.received_date), field("due", r.due_date), field("resolved", r.resolved_date),
+    field("status", t("status." + r.status)), field("received", day(r.received_date)), field("due", day(r.due_date)), field("resolved", day(r.resolved_date)),
     field("applicant", r.applicant_name), field("applicant_id", r.applicant_id), field("contact", r.applicant_contact));
   const missing = c.required.filter((x) => x.state !== "attached").map((x) => x.doc_type);
   if (c.result_required && c.results_attached === 0) missing.push(t("result.needed"));
@@ -292,9 +320,9 @@ async function viewCase(code) {
   const pages = d.pages.map((p) => thumb(p.source_sha256, p.page_index + 1,
     (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source),
     normNote(p)));
-  const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, e.at.replace("T", " ").slice(0, 19)),
+  const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, when(e.at)),
     el("td", {}, e.actor), el("td", {}, e.kind)));
-  show(el("h1", {}, code, " ", completeBadge(c.complete)),
+  show(el("h1", {}, code, " ", completeBadge(c.complete, c.judged)),
     missing.length ? el("p", { class: "error" }, t("case.missing") + ": " + missing.join(", ")) : null,
     el("div", { class: "split" },
       el("div", {}, el("h2", {}, t("case.fields")), fields, el("h2", {}, t("case.documents")),
@@ -333,7 +361,7 @@ async function viewUnfiled() {
     } }, el("label", {}, t("cases.code"), code), el("label", {}, t("role"), role), el("label", {}, t("type"), type),
     el("button", { type: "submit" }, t("unfiled.attach")));
     return el("div", { class: "card" }, el("p", {}, el("strong", { class: "mono" }, pages[0].source), " ",
-      el("span", { class: "muted" }, pages[0].station + " · " + pages[0].captured_at.replace("T", " ").slice(0, 19))),
+      el("span", { class: "muted" }, pages[0].station + " · " + when(pages[0].captured_at))),
     pages[0].why ? el("p", { class: "muted", "data-testid": "unfiled-why" }, pages[0].why) : null,
     el("div", { class: "grid" }, pages.map((p) => thumb(p.sha256, p.page_index + 1, "tr. " + (p.page_index + 1)))), form);
   });
@@ -360,7 +388,7 @@ async function viewQuarantine() {
         route();
       } catch (x) { toast(x.message, true); }
     } }, t("quarantine.discard"));
-    return el("tr", {}, el("td", {}, q.captured_at.replace("T", " ").slice(0, 19)), el("td", {}, q.station),
+    return el("tr", {}, el("td", {}, when(q.captured_at)), el("td", {}, q.station),
       el("td", { class: "mono" }, q.source), el("td", {}, q.case_code ? caseLink(q.case_code) : ""),
       el("td", { class: "error" }, q.reason), el("td", {}, el("div", { class: "inline" }, code, retry, discard)));
   });
@@ -377,15 +405,35 @@ async function viewReport() {
     e.preventDefault();
     go(`#/report?from=${from.value}&to=${to.value}`);
   } }, el("label", {}, t("report.from"), from), el("label", {}, t("report.to"), to), el("button", { type: "submit" }, t("report.show")));
-  const pct = (r) => (r.rate === null ? t("never") : (100 * r.rate).toFixed(1) + "% (" + r.numerator + "/" + r.denominator + ")");
+  const pct = (r) => (r.rate === null ? t("never")
+    : (100 * r.rate).toFixed(1) + "% (" + r.numerator + "/" + r.denominator + ") · " + t("report.score") + " " + (100 * r.score).toFixed(0) + "%");
+  const frac = (r) => r.numerator + "/" + r.denominator;
   let body = null;
   if (params.get("from")) {
     const r = await api("GET", `/api/v1/report?from=${params.get("from")}&to=${params.get("to")}`);
     const row = (g, total) => el("tr", total ? { class: "total" } : {}, el("td", {}, total ? t("report.total") : g.unit),
-      el("td", {}, total ? "" : (g.procedure_name || g.procedure)), el("td", {}, g.received), el("td", {}, g.resolved),
-      el("td", {}, pct(g.digitization)), el("td", {}, pct(g.electronic_result)), el("td", {}, pct(g.reuse)));
-    body = table(["unit", "procedure", "report.received", "report.resolved", "report.digitization", "report.electronic", "report.reuse"],
-      [...r.groups.map((g) => row(g, false)), row(r.total, true)]);
+      el("td", {}, total ? "" : (g.procedure_name || g.procedure) + (g.procedure_known ? "" : " (" + t("report.unknown") + ")")),
+      el("td", {}, g.received), el("td", {}, g.resolved), el("td", {}, g.left_out),
+      el("td", {}, pct(g.digitization)), el("td", {}, frac(g.inputs_digitized)), el("td", {}, frac(g.results_digitized)),
+      el("td", {}, pct(g.electronic_result)), el("td", {}, pct(g.reuse)));
+    // The cases behind each shortfall, and what the figures could not count.
+    const lists = [];
+    for (const g of r.groups) {
+      for (const [k, list] of [["report.noInput", g.shortfalls.missing_inputs], ["report.noResult", g.shortfalls.missing_result],
+        ["report.resolvedNoResult", g.shortfalls.resolved_without_result]]) {
+        if (list.length) lists.push(el("li", {}, g.unit + " / " + (g.procedure_name || g.procedure) + " — " + t(k) + " (" + list.length + "): ",
+          ...list.flatMap((code, i) => [i ? ", " : "", el("a", { href: "#/case/" + encodeURIComponent(code), class: "mono" }, code)])));
+      }
+    }
+    const q = r.data_quality;
+    for (const [k, list] of [["report.qUnknown", q.unknown_procedure], ["report.qNoUnit", q.no_unit], ["report.qNotInExport", q.not_in_export],
+      ["report.qLeftOut", q.withdrawn_or_cancelled], ["report.qNoDate", q.no_received_date]]) {
+      if (list.length) lists.push(el("li", {}, t(k) + " (" + list.length + "): " + list.join(", ")));
+    }
+    body = el("div", {}, table(["unit", "procedure", "report.received", "report.resolved", "report.leftOut", "report.digitization",
+      "report.inputs", "report.results", "report.electronic", "report.reuse"],
+    [...r.groups.map((g) => row(g, false)), row(r.total, true)]),
+    lists.length ? el("h2", {}, t("report.behind")) : null, lists.length ? el("ul", {}, lists) : null);
   }
   show(el("h1", {}, t("report.title")), form, body);
 }
