@@ -59,3 +59,232 @@ impl From<sqlx::Error> for Failure {
 
 /// Shorthand for results whose error is a [`Failure`].
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// What a quarantine reason code means to the clerk at the counter, in Vietnamese and in English, and
+/// whether sending the same bytes through again can ever help (a file cut short or empty must be
+/// scanned again; a bad manifest or a wrong case code can be fixed and retried). The detailed reason
+/// of each input, in English, goes beside it. Translations are data here, keyed by the stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Explained {
+    /// The stable code.
+    pub code: &'static str,
+    /// What happened and what to do, in Vietnamese.
+    pub vi: &'static str,
+    /// The same in English.
+    pub en: &'static str,
+    /// True when only a new scan helps: retrying the same bytes cannot succeed.
+    pub scan_again: bool,
+}
+
+/// The catalogue of quarantine reasons: code, Vietnamese, English, scan again.
+const EXPLAINED: &[(&str, &str, &str, bool)] = &[
+    (
+        "empty-file",
+        "Tệp rỗng (0 byte): máy quét chưa ghi xong hoặc tệp bị chép lỗi. Hãy quét lại.",
+        "The file is empty: the scanner did not finish writing it or the copy failed. Scan it again.",
+        true,
+    ),
+    (
+        "truncated-jpeg",
+        "Ảnh JPEG bị cắt cụt (chép dở hoặc máy quét dừng giữa chừng). Hãy quét lại.",
+        "The JPEG is cut short (a copy or a scan that stopped half-way). Scan it again.",
+        true,
+    ),
+    ("truncated-png", "Ảnh PNG bị cắt cụt. Hãy quét lại.", "The PNG is cut short. Scan it again.", true),
+    ("truncated-tiff", "Ảnh TIFF bị cắt cụt. Hãy quét lại.", "The TIFF is cut short. Scan it again.", true),
+    (
+        "broken-jpeg",
+        "Ảnh JPEG bị hỏng, không đọc được. Hãy quét lại.",
+        "The JPEG is damaged and cannot be read. Scan it again.",
+        true,
+    ),
+    (
+        "broken-png",
+        "Ảnh PNG bị hỏng, không đọc được. Hãy quét lại.",
+        "The PNG is damaged and cannot be read. Scan it again.",
+        true,
+    ),
+    (
+        "broken-tiff",
+        "Ảnh TIFF bị hỏng, không đọc được. Hãy quét lại.",
+        "The TIFF is damaged and cannot be read. Scan it again.",
+        true,
+    ),
+    (
+        "broken-pdf",
+        "Tệp PDF bị hỏng, không đọc được. Hãy quét hoặc xuất lại.",
+        "The PDF is damaged and cannot be read. Scan or export it again.",
+        true,
+    ),
+    (
+        "damaged-pdf",
+        "Tệp PDF bị cắt cụt hoặc hỏng: không mở được hết các trang. Hãy xuất hoặc quét lại.",
+        "The PDF is cut short or damaged: not every page opens. Export or scan it again.",
+        true,
+    ),
+    (
+        "no-pages",
+        "Tệp không có trang nào. Hãy kiểm tra tệp gốc và quét lại.",
+        "The file has no pages. Check the original and scan it again.",
+        true,
+    ),
+    ("undecodable", "Không giải mã được ảnh. Hãy quét lại.", "The image cannot be decoded. Scan it again.", true),
+    ("decoder-failure", "Không giải mã được ảnh. Hãy quét lại.", "The image cannot be decoded. Scan it again.", true),
+    (
+        "empty-image",
+        "Ảnh không có điểm ảnh nào (kích thước 0). Hãy quét lại.",
+        "The image has no pixels (zero size). Scan it again.",
+        true,
+    ),
+    (
+        "not-a-jpeg",
+        "Tệp mang đuôi .jpg nhưng không phải ảnh JPEG. Hãy quét lại hoặc lưu đúng định dạng.",
+        "The file is named .jpg but is not a JPEG. Scan again or save it in the right format.",
+        true,
+    ),
+    (
+        "not-a-scan",
+        "Tệp không phải ảnh quét hay PDF. Hãy bỏ tệp này ra khỏi thư mục quét.",
+        "The file is not a scan or a PDF. Take it out of the scan folder.",
+        true,
+    ),
+    (
+        "too-large",
+        "Ảnh quá lớn để xử lý an toàn. Hãy quét với độ phân giải thấp hơn (300 dpi là đủ).",
+        "The image is too large to process safely. Scan at a lower resolution (300 dpi is enough).",
+        true,
+    ),
+    (
+        "too-many-pages",
+        "Tệp có quá nhiều trang. Hãy chia thành các tệp nhỏ hơn rồi quét lại.",
+        "The file has too many pages. Split it into smaller files and scan again.",
+        true,
+    ),
+    (
+        "pdf-bomb",
+        "Tệp PDF giải nén ra quá lớn (có thể là tệp độc hại). Không xử lý.",
+        "The PDF expands to far more than it holds (possibly hostile). Not processed.",
+        true,
+    ),
+    (
+        "active-pdf",
+        "Tệp PDF chứa mã chạy tự động hoặc tệp đính kèm. Không gắn vào hồ sơ; hãy xuất lại dạng PDF thường.",
+        "The PDF holds scripts, launch actions or embedded files. Not attached; export it again as a plain PDF.",
+        true,
+    ),
+    (
+        "encrypted-pdf",
+        "Tệp PDF có mật khẩu. Hãy xuất lại không đặt mật khẩu.",
+        "The PDF is password-protected. Export it again without a password.",
+        true,
+    ),
+    (
+        "mixed-pdf",
+        "Tệp PDF vừa có trang quét vừa có trang văn bản. Hãy tách thành hai tệp.",
+        "The PDF mixes scanned pages and text pages. Split it into two files.",
+        true,
+    ),
+    (
+        "pdf-layout",
+        "Trang PDF có bố cục không hỗ trợ. Hãy quét lại thành ảnh.",
+        "A PDF page's layout is not supported. Scan it again as images.",
+        true,
+    ),
+    (
+        "tiff-group3",
+        "Ảnh TIFF nén kiểu fax (CCITT G3) chưa được hỗ trợ. Hãy cài máy quét lưu TIFF G4, PNG hoặc JPEG rồi quét lại.",
+        "Fax-style (CCITT G3) TIFF is not supported. Set the scanner to TIFF G4, PNG or JPEG and scan again.",
+        true,
+    ),
+    (
+        "pdf-group3",
+        "Tệp PDF chứa ảnh nén kiểu fax (CCITT G3) chưa được hỗ trợ. Hãy quét lại dạng TIFF G4, PNG hoặc JPEG.",
+        "The PDF holds fax-style (CCITT G3) images, which are not supported. Scan again as TIFF G4, PNG or JPEG.",
+        true,
+    ),
+    (
+        "tiff-unsupported",
+        "Kiểu nén TIFF này chưa được hỗ trợ. Hãy cài máy quét lưu JPEG, PNG hoặc TIFF G4.",
+        "This TIFF compression is not supported. Set the scanner to save JPEG, PNG or TIFF G4.",
+        true,
+    ),
+    (
+        "arithmetic-jpeg",
+        "Ảnh JPEG dùng mã hóa số học (ít gặp), chưa hỗ trợ. Hãy cài máy quét lưu JPEG thường.",
+        "The JPEG uses arithmetic coding, which is not supported. Set the scanner to save plain JPEG.",
+        true,
+    ),
+    (
+        "lossless-jpeg",
+        "Ảnh JPEG không mất dữ liệu chưa được hỗ trợ. Hãy lưu PNG hoặc JPEG thường.",
+        "Lossless JPEG is not supported. Save PNG or plain JPEG.",
+        true,
+    ),
+    (
+        "jpeg-components",
+        "Ảnh JPEG có số kênh màu không hỗ trợ. Hãy quét màu hoặc xám.",
+        "The JPEG has an unsupported number of colour channels. Scan in colour or gray.",
+        true,
+    ),
+    (
+        "cmyk-in-pdfa",
+        "Ảnh CMYK không đưa vào PDF/A được. Hãy quét ở chế độ màu RGB.",
+        "A CMYK image cannot go into PDF/A. Scan in RGB colour.",
+        true,
+    ),
+    (
+        "encode-failed",
+        "Không tạo được PDF từ ảnh này. Hãy báo quản trị viên.",
+        "A PDF could not be made from this image. Tell the administrator.",
+        false,
+    ),
+    (
+        "bad-manifest",
+        "Tệp manifest.json bên cạnh bản quét bị lỗi. Sửa tệp manifest rồi bấm Xử lý lại, hoặc ghi mã hồ sơ khi xử lý lại.",
+        "The manifest beside the scan is broken. Fix it and retry, or give the case code when retrying.",
+        false,
+    ),
+    (
+        "bad-case-code",
+        "Mã hồ sơ (trong manifest hoặc tên thư mục) không đúng dạng. Xử lý lại và ghi đúng mã hồ sơ.",
+        "The case code (in the manifest or folder name) is not valid. Retry with the right case code.",
+        false,
+    ),
+    (
+        "bad-profile",
+        "Cấu hình trạm quét bị lỗi. Hãy báo quản trị viên.",
+        "The station's profile is invalid. Tell the administrator.",
+        false,
+    ),
+];
+
+/// The catalogue entry for a quarantine code; an unknown code gets a general sentence.
+pub fn explain(code: &str) -> Explained {
+    EXPLAINED.iter().find(|e| e.0 == code).map_or(
+        Explained {
+            code: "other",
+            vi: "Tệp không dùng được. Xem chi tiết (tiếng Anh) bên dưới; nếu không rõ, hãy quét lại.",
+            en: "The file cannot be used. See the detail below; if unsure, scan it again.",
+            scan_again: false,
+        },
+        |&(code, vi, en, scan_again)| Explained { code, vi, en, scan_again },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_quarantine_code_is_explained_in_both_languages_once() {
+        let mut seen = std::collections::HashSet::new();
+        for (code, vi, en, _) in EXPLAINED {
+            assert!(seen.insert(code), "{code} twice");
+            assert!(!vi.is_empty() && !en.is_empty(), "{code}");
+            assert_eq!(crate::util::text::nfc(vi), *vi, "{code}: Vietnamese in NFC");
+        }
+        assert!(explain("truncated-jpeg").scan_again);
+        assert!(!explain("bad-manifest").scan_again);
+        assert_eq!(explain("no-such-code").code, "other");
+    }
+}

@@ -443,6 +443,14 @@ fn quarantined_inputs_are_retried_or_discarded_and_originals_and_thumbnails_are_
     let list = get(&base, "/api/v1/quarantine", Some(&clerk), None).json();
     let inputs = list["inputs"].as_array().unwrap();
     assert_eq!(inputs.len(), 2, "{list}");
+    // Each says, in Vietnamese, what happened and whether only a new scan helps.
+    let manifest = inputs.iter().find(|q| q["code"] == "bad-manifest").unwrap();
+    assert!(
+        manifest["reason_vi"].as_str().unwrap().contains("manifest") && manifest["scan_again"] == false,
+        "{manifest}"
+    );
+    let junk = inputs.iter().find(|q| q["code"] != "bad-manifest").unwrap();
+    assert_eq!(junk["scan_again"], true, "{junk}");
     let id_of = |name: &str| {
         inputs.iter().find(|i| i["source"] == name).map(|i| i["intake"].as_str().unwrap().to_string()).unwrap()
     };

@@ -230,6 +230,10 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
             serde_json::from_slice(&fs::read(format!("{}.error.json", view.display())).unwrap()).unwrap();
         assert_eq!(side["code"], code);
         assert!(side["reason"].as_str().unwrap().len() > 20);
+        // What the station officer reads first is Vietnamese, keyed by the code; English beside it.
+        let vi = side["ly_do"].as_str().unwrap();
+        assert!(vi.chars().any(|c| "ảạắấệịộờủừ".contains(c)) && side["summary"].as_str().is_some(), "{code}: {side}");
+        assert!(side["quet_lai"].is_boolean(), "{side}");
         assert_eq!(side["sha256"].as_str().unwrap(), sha256_file(&view));
     }
     // The good file in the same run is attached, and nothing panicked.

@@ -62,6 +62,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             }
             for q in &list {
                 println!("{}  {}  {}  [{}] {}", q.intake, q.captured_at, q.source, q.code, q.reason);
+                println!("    {}", q.reason_vi);
             }
             eprintln!("{} input(s) in quarantine", list.len());
             Ok(0)

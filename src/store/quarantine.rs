@@ -66,14 +66,23 @@ pub struct Quarantined {
     pub case_code: Option<String>,
     /// Stable reason code.
     pub code: String,
-    /// The clerk's reason.
+    /// The clerk's reason, in detail (English).
     pub reason: String,
+    /// What the code means and what to do, in Vietnamese ([`crate::error::explain`]).
+    #[sqlx(default)]
+    pub reason_vi: String,
+    /// The same in English, without the input's detail.
+    #[sqlx(default)]
+    pub summary: String,
+    /// Only a new scan helps: a retry of the same bytes cannot succeed.
+    #[sqlx(default)]
+    pub scan_again: bool,
 }
 
 impl Records {
     /// Inputs in quarantine that nobody has discarded, oldest first; of one case when given.
     pub async fn quarantine_list(&self, case: Option<&str>) -> Result<Vec<Quarantined>> {
-        Ok(on_pool!(self.pool(), |p| {
+        let mut list: Vec<Quarantined> = on_pool!(self.pool(), |p| {
             sqlx::query_as(
             "SELECT id AS intake, source_path AS source, sha256, station, captured_at, \
                     CASE WHEN route_key LIKE '?%' THEN NULL ELSE NULLIF(route_key, '') END AS case_code, COALESCE(reason_code, '') AS code, \
@@ -84,7 +93,12 @@ impl Records {
         .bind(case)
         .fetch_all(p)
         .await?
-        }))
+        });
+        for q in &mut list {
+            let e = crate::error::explain(&q.code);
+            (q.reason_vi, q.summary, q.scan_again) = (e.vi.to_string(), e.en.to_string(), e.scan_again);
+        }
+        Ok(list)
     }
 
     /// The case an input's own routing named (`""` for none), or `None` for an unknown input.

@@ -88,7 +88,13 @@ impl Views {
             return;
         }
         let dest = if primary.exists() { alternate } else { primary };
+        // For the station officer who opens it in the file manager: what happened and what to do in
+        // Vietnamese, the same in English, then the input's own detail.
+        let explained = crate::error::explain(code);
         let body = serde_json::json!({
+            "ly_do": explained.vi,
+            "summary": explained.en,
+            "quet_lai": explained.scan_again,
             "file": intake.source_path,
             "sha256": intake.sha256,
             "code": code,

@@ -4,6 +4,12 @@
 
 const TEXT = {
   vi: {
+    "event.capture": "Tiếp nhận bản quét", "event.attach": "Gắn tài liệu", "event.file": "Phân loại vào hồ sơ",
+    "event.detach": "Gỡ tài liệu", "event.quarantine": "Cách ly", "event.retry": "Xử lý lại", "event.discard": "Loại bỏ",
+    "event.keep-page": "Giữ lại trang trắng", "event.bundle": "Ghép hồ sơ", "event.view": "Xem", "event.download": "Tải về",
+    "event.sign-in": "Đăng nhập", "event.report": "Xem báo cáo", "event.edit": "Sửa thông tin", "event.delete": "Xóa",
+    "event.export": "Xuất hồ sơ", "event.fixity": "Kiểm tra toàn vẹn", "event.fixity-problem": "Lỗi toàn vẹn",
+    "event.token-create": "Cấp mã truy cập", "event.token-revoke": "Thu hồi mã truy cập", "event.retype": "Đổi loại giấy tờ",
     "nav.stations": "Trạm quét", "nav.cases": "Hồ sơ", "nav.unfiled": "Chưa phân loại",
     "nav.quarantine": "Cách ly", "nav.report": "Báo cáo", signout: "Đăng xuất", lang: "English",
     "login.title": "Đăng nhập", "login.token": "Mã truy cập (token)", "login.go": "Đăng nhập",
@@ -36,7 +42,7 @@ const TEXT = {
     "quarantine.title": "Tệp bị cách ly", "quarantine.none": "Không có tệp nào bị cách ly.",
     "quarantine.reason": "Lý do", "quarantine.retry": "Xử lý lại", "quarantine.discard": "Loại bỏ",
     "quarantine.why": "Lý do loại bỏ (ghi vào nhật ký):", "quarantine.case": "Mã hồ sơ (không bắt buộc)",
-    "quarantine.retried": "Đã đưa vào xử lý lại", "quarantine.discarded": "Đã loại bỏ",
+    "quarantine.retried": "Đã đưa vào xử lý lại", "quarantine.discarded": "Đã loại bỏ", "quarantine.scanAgain": "Cần quét lại",
     "report.title": "Báo cáo số hóa (Quyết định 766)", "report.from": "Từ ngày", "report.to": "Đến ngày",
     "report.show": "Xem báo cáo", "report.digitization": "Tỷ lệ số hóa", "report.electronic": "Trả kết quả điện tử",
     "report.reuse": "Tái sử dụng", "report.received": "Tiếp nhận", "report.resolved": "Đã giải quyết",
@@ -50,6 +56,12 @@ const TEXT = {
     "never": "—", "secondsAgo": "{n} giây trước", "error": "Lỗi", "forbidden": "Mã truy cập này không được xem trang này.",
   },
   en: {
+    "event.capture": "Captured", "event.attach": "Attached", "event.file": "Filed", "event.detach": "Detached",
+    "event.quarantine": "Quarantined", "event.retry": "Retried", "event.discard": "Discarded", "event.keep-page": "Blank page kept",
+    "event.bundle": "Bundled", "event.view": "Viewed", "event.download": "Downloaded", "event.sign-in": "Signed in",
+    "event.report": "Report read", "event.edit": "Edited", "event.delete": "Deleted", "event.export": "Exported",
+    "event.fixity": "Fixity check", "event.fixity-problem": "Fixity problem", "event.token-create": "Token issued",
+    "event.token-revoke": "Token revoked", "event.retype": "Type changed",
     "nav.stations": "Stations", "nav.cases": "Cases", "nav.unfiled": "Unfiled", "nav.quarantine": "Quarantine",
     "nav.report": "Report", signout: "Sign out", lang: "Tiếng Việt",
     "login.title": "Sign in", "login.token": "Access token", "login.go": "Sign in",
@@ -79,7 +91,7 @@ const TEXT = {
     "unfiled.done": "Attached to case", "quarantine.title": "Quarantined inputs",
     "quarantine.none": "Nothing is in quarantine.", "quarantine.reason": "Reason", "quarantine.retry": "Retry",
     "quarantine.discard": "Discard", "quarantine.why": "Why discard it (kept on the audit log)?",
-    "quarantine.case": "Case code (optional)", "quarantine.retried": "Sent back through the pipeline",
+    "quarantine.case": "Case code (optional)", "quarantine.retried": "Sent back through the pipeline", "quarantine.scanAgain": "Scan it again",
     "quarantine.discarded": "Discarded", "report.title": "Digitization report (Decision 766)",
     "report.from": "From", "report.to": "To", "report.show": "Show", "report.digitization": "Digitization",
     "report.electronic": "Electronic results", "report.reuse": "Reuse", "report.received": "Received",
@@ -321,7 +333,7 @@ async function viewCase(code) {
     (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source),
     normNote(p)));
   const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, when(e.at)),
-    el("td", {}, e.actor), el("td", {}, e.kind)));
+    el("td", {}, e.actor), el("td", {}, t("event." + e.kind))));
   show(el("h1", {}, code, " ", completeBadge(c.complete, c.judged)),
     missing.length ? el("p", { class: "error" }, t("case.missing") + ": " + missing.join(", ")) : null,
     el("div", { class: "split" },
@@ -388,9 +400,14 @@ async function viewQuarantine() {
         route();
       } catch (x) { toast(x.message, true); }
     } }, t("quarantine.discard"));
+    // Said in the reader's language, with the input's own detail under it; an input only a new scan
+    // can fix is not offered a retry.
+    const why = el("td", {}, el("div", { class: "error", "data-testid": "quarantine-why" }, lang === "vi" ? q.reason_vi : q.summary),
+      el("div", { class: "muted" }, q.reason));
+    const actions = q.scan_again ? [el("strong", {}, t("quarantine.scanAgain")), discard] : [code, retry, discard];
     return el("tr", {}, el("td", {}, when(q.captured_at)), el("td", {}, q.station),
       el("td", { class: "mono" }, q.source), el("td", {}, q.case_code ? caseLink(q.case_code) : ""),
-      el("td", { class: "error" }, q.reason), el("td", {}, el("div", { class: "inline" }, code, retry, discard)));
+      why, el("td", {}, el("div", { class: "inline" }, ...actions)));
   });
   show(el("h1", {}, t("quarantine.title")), rows.length
     ? table(["time", "station", "file", "case", "quarantine.reason", ""], rows) : el("p", { class: "muted" }, t("quarantine.none")));
