@@ -268,3 +268,44 @@ fn a_stack_can_be_taken_in_the_order_the_scanner_wrote_it() {
         query(&data, "SELECT i.source_name FROM pages p JOIN intakes i ON i.id = p.intake_id ORDER BY p.page_no");
     assert_eq!(order, vec![("c.jpg".to_string(),), ("a.jpg".to_string(),), ("b.jpg".to_string(),)]);
 }
+
+/// The printed line says what the code says, tone marks and all: the sheet font (a subset of DejaVu
+/// Sans, embedded) has every Vietnamese letter, and poppler reads the text back exactly.
+#[test]
+fn sheets_print_vietnamese_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdf = tmp.path().join("sheet.pdf");
+    let o = sohoa(
+        &tmp.path().join("data"),
+        &[
+            "separator",
+            "print",
+            "--role",
+            "result",
+            "--type",
+            "Giấy chứng nhận quyền sử dụng đất",
+            "--out",
+            pdf.to_str().unwrap(),
+            &case(1),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    qpdf_check(&pdf);
+    let words = Command::new("pdftotext").args([pdf.to_str().unwrap(), "-"]).output().unwrap();
+    let words = String::from_utf8(words.stdout).unwrap();
+    for want in [
+        "TỜ TÁCH HỒ SƠ / SEPARATOR SHEET",
+        "Giấy chứng nhận quyền sử dụng đất",
+        "Kết quả giải quyết",
+        "Đặt tờ này trước hồ sơ",
+        &case(1),
+    ] {
+        assert!(words.contains(want), "`{want}` not in the printed text:\n{words}");
+    }
+    let fonts = Command::new("pdffonts").arg(&pdf).output().unwrap();
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    let line = fonts.lines().find(|l| l.contains("DejaVuSans-Bold")).unwrap_or_else(|| panic!("{fonts}"));
+    assert!(line.contains("CID TrueType") && line.contains("yes yes yes"), "embedded, subset, with ToUnicode: {fonts}");
+    // A subset: the sheet is far smaller than the whole font.
+    assert!(std::fs::metadata(&pdf).unwrap().len() < 100_000);
+}

@@ -3,6 +3,7 @@
 //! makes the sheets (`sohoa separator print`). What a sheet *means* for the stack — which pages go to
 //! which case — is decided at assembly, in capture order (`store::records`).
 
+mod font;
 mod patch;
 pub mod print;
 

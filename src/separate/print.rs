@@ -6,6 +6,7 @@ use lopdf::{Dictionary, Document, Object, Stream, dictionary};
 use rxing::Writer;
 
 use super::HEADER;
+use super::font::SheetFont;
 use crate::error::{Failure, Result};
 
 /// Which mark a sheet carries.
@@ -42,18 +43,14 @@ fn mm(v: f64) -> f64 {
 pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
     let mut doc = Document::with_version("1.4");
     let pages_id = doc.new_object_id();
-    let font = |name: &str| {
-        Object::Dictionary(dictionary! {
-            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => name, "Encoding" => "WinAnsiEncoding",
-        })
-    };
-    let regular = doc.add_object(font("Helvetica"));
-    let bold = doc.add_object(font("Helvetica-Bold"));
+    let font_id = doc.new_object_id();
+    let mut font = SheetFont::new()?;
     let mut kids = Vec::new();
     for spec in specs {
         let mut ops = Vec::new();
         let mut xobjects = Dictionary::new();
-        text(&mut ops, "F2", 26.0, mm(20.0), A4.1 - mm(30.0), "SOHOA - TO TACH HO SO / SEPARATOR");
+        let f = &mut font;
+        text(&mut ops, f, 24.0, mm(20.0), A4.1 - mm(30.0), "SOHOA — TỜ TÁCH HỒ SƠ / SEPARATOR SHEET");
         match symbology {
             Symbology::PatchT => patch_t(&mut ops),
             _ => {
@@ -92,27 +89,35 @@ pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
                 ));
                 ops.push(Operation::new("Do", vec![Object::Name(b"Code".to_vec())]));
                 ops.push(Operation::new("Q", vec![]));
-                text(&mut ops, "F2", 22.0, mm(20.0), y - mm(18.0), case);
+                text(&mut ops, f, 22.0, mm(20.0), y - mm(18.0), case);
                 let mut line = Vec::new();
                 if let Some(r) = &spec.role {
                     line.push(if r == "result" {
-                        "Ket qua (result)".to_string()
+                        "Kết quả giải quyết (result)"
                     } else {
-                        "Thanh phan (input)".to_string()
+                        "Thành phần hồ sơ (input)"
                     });
                 }
                 if let Some(t) = &spec.doc_type {
-                    line.push(ascii(t));
+                    line.push(t);
                 }
                 if !line.is_empty() {
-                    text(&mut ops, "F1", 16.0, mm(20.0), y - mm(28.0), &line.join(" - "));
+                    text(&mut ops, f, 16.0, mm(20.0), y - mm(28.0), &line.join(" — "));
                 }
             }
         }
         text(
             &mut ops,
-            "F1",
+            f,
             10.0,
+            mm(20.0),
+            mm(21.0),
+            "Đặt tờ này trước hồ sơ. Tờ tách không đưa vào tệp PDF, nhưng được ghi lại trong hồ sơ.",
+        );
+        text(
+            &mut ops,
+            f,
+            9.0,
             mm(20.0),
             mm(15.0),
             "Place this sheet in front of the dossier. It is left out of the PDF and kept in the record.",
@@ -127,12 +132,13 @@ pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
             "MediaBox" => vec![0.into(), 0.into(), Object::Real(A4.0 as f32), Object::Real(A4.1 as f32)],
             "Contents" => content_id,
             "Resources" => dictionary! {
-                "Font" => dictionary! { "F1" => regular, "F2" => bold },
+                "Font" => dictionary! { "F1" => font_id },
                 "XObject" => xobjects,
             },
         });
         kids.push(Object::Reference(page));
     }
+    font.embed(&mut doc, font_id)?;
     let count = kids.len() as i64;
     doc.objects
         .insert(pages_id, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }));
@@ -169,25 +175,15 @@ fn patch_t(ops: &mut Vec<Operation>) {
     }
 }
 
-fn text(ops: &mut Vec<Operation>, font: &str, size: f64, x: f64, y: f64, s: &str) {
+/// One line of text at (x, y), in the sheet font, made smaller when it would run past the right
+/// margin (a long document type stays whole on the page).
+fn text(ops: &mut Vec<Operation>, font: &mut SheetFont, size: f64, x: f64, y: f64, s: &str) {
+    let room = A4.0 - 2.0 * x;
+    let wide = font.width(s, size);
+    let size = if wide > room { size * room / wide } else { size };
     ops.push(Operation::new("BT", vec![]));
-    ops.push(Operation::new("Tf", vec![Object::Name(font.as_bytes().to_vec()), Object::Real(size as f32)]));
+    ops.push(Operation::new("Tf", vec![Object::Name(b"F1".to_vec()), Object::Real(size as f32)]));
     ops.push(Operation::new("Td", vec![Object::Real(x as f32), Object::Real(y as f32)]));
-    ops.push(Operation::new("Tj", vec![Object::string_literal(ascii(s))]));
+    ops.push(Operation::new("Tj", vec![Object::String(font.encode(s), lopdf::StringFormat::Hexadecimal)]));
     ops.push(Operation::new("ET", vec![]));
-}
-
-/// The standard fonts cannot show Vietnamese letters: the printed line drops the tone marks (`Đơn`
-/// → `Don`); the code itself carries the exact text.
-fn ascii(s: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    s.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .map(|c| match c {
-            'đ' => 'd',
-            'Đ' => 'D',
-            c if c.is_ascii() => c,
-            _ => '?',
-        })
-        .collect()
 }
