@@ -366,10 +366,7 @@ async fn retype_document(
         .filter(|n| *n > 0)
         .ok_or_else(|| ApiError::bad_request(format!("`{file}` is not a document number; use 001, 002 …")))?;
     let doc_type = r.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
-    let role = match r.role.as_deref() {
-        None => None,
-        some => Some(role_param(some)?),
-    };
+    let role = r.role.as_deref().map(|r| role_param(Some(r))).transpose()?;
     if doc_type.is_none() && role.is_none() {
         return Err(ApiError::bad_request("say what to set: `type`, `role` or both".to_string()));
     }
@@ -417,10 +414,7 @@ async fn file_unfiled(
             ApiError::not_found(format!("input {intake} has no unfiled page; GET /api/v1/unfiled lists them"))
         })?;
     }
-    let role = match to.role.as_deref() {
-        None => None,
-        some => Some(role_param(some)?),
-    };
+    let role = to.role.as_deref().map(|r| role_param(Some(r))).transpose()?;
     let doc_type = to.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
     let filed =
         api.records.file_unfiled(intake.trim(), &code, role, doc_type.as_deref(), &caller.actor(), &now()).await?;

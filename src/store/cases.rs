@@ -508,7 +508,7 @@ impl Records {
             return Ok(None);
         };
         // A type the case's procedure requires is stored in the catalogue's spelling, however typed.
-        let required = match procedure_of(&mut tx, code).await? {
+        let required = match read_case(&mut tx, code).await?.and_then(|c| c.procedure_code) {
             Some(p) => read_procedure(&mut tx, &p).await?.map(|p| p.required_inputs).unwrap_or_default(),
             None => Vec::new(),
         };
@@ -670,16 +670,6 @@ impl ProcedureRow {
             issues_result: self.issues_result != 0,
         }
     }
-}
-
-/// A case's procedure code, if it names one.
-async fn procedure_of(tx: &mut super::db::Tx, code: &str) -> Result<Option<String>> {
-    let p: Option<Option<String>> =
-        on_tx!(tx, |c| sqlx::query_scalar("SELECT procedure_code FROM cases WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&mut *c)
-            .await?);
-    Ok(p.flatten())
 }
 
 async fn read_procedure(tx: &mut super::db::Tx, code: &str) -> Result<Option<Procedure>> {

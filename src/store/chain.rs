@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 
 use super::Records;
-use super::db::{Tx, on_pool};
+use super::db::{Tx, on_pool, on_tx};
 use super::records::NewEvent;
 use crate::error::Result;
 
@@ -34,15 +34,13 @@ pub(crate) fn event_hash(prev: &str, e: &NewEvent, detail: &str) -> String {
 /// Takes the chain for this transaction (PostgreSQL) and returns the head to extend: the last event's
 /// hash, `""` before the first chained event.
 pub(crate) async fn head_for_append(tx: &mut Tx) -> Result<String> {
-    let head: Option<Option<String>> = match tx {
-        Tx::Sqlite(t, _) => {
-            sqlx::query_scalar("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetch_optional(t.conn()).await?
-        }
-        Tx::Postgres(t) => {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CHAIN_LOCK).execute(&mut *t.conn()).await?;
-            sqlx::query_scalar("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetch_optional(t.conn()).await?
-        }
-    };
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CHAIN_LOCK).execute(&mut *t.conn()).await?;
+    }
+    let head: Option<Option<String>> =
+        on_tx!(tx, |c| sqlx::query_scalar("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *c)
+            .await?);
     Ok(head.flatten().unwrap_or_default())
 }
 
