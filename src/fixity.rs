@@ -10,62 +10,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::store::{BlobStore, Records};
 
-/// One problem found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(tag = "problem", rename_all = "lowercase")]
-pub enum Problem {
-    /// The bytes no longer hash to their name.
-    Changed {
-        /// Recorded hash.
-        sha256: String,
-        /// What the bytes hash to now.
-        actual: String,
-    },
-    /// Recorded, but not in the store.
-    Missing {
-        /// Recorded hash.
-        sha256: String,
-    },
-    /// In the store, but not recorded.
-    Unexpected {
-        /// Name in the store.
-        sha256: String,
-    },
-    /// Could not be read.
-    Unreadable {
-        /// Recorded hash.
-        sha256: String,
-        /// Why.
-        error: String,
-    },
-    /// A case folder's copy of an attached PDF (what a clerk opens) is not the recorded file.
-    #[serde(rename = "view-changed")]
-    ViewChanged {
-        /// The view, relative to the data folder.
-        view: String,
-        /// The recorded PDF's hash.
-        sha256: String,
-        /// What the view hashes to now.
-        actual: String,
-    },
-    /// A case folder's copy of an attached PDF is not there.
-    #[serde(rename = "view-missing")]
-    ViewMissing {
-        /// The view, relative to the data folder.
-        view: String,
-        /// The recorded PDF's hash.
-        sha256: String,
-    },
-    /// The audit log's hash chain is broken: an event was changed, removed or inserted around sohoa, or
-    /// the log was cut short after the head an earlier run recorded.
-    #[serde(rename = "event-chain")]
-    EventChain {
-        /// The first event where it shows.
-        event: i64,
-        /// What is wrong, in words.
-        what: String,
-    },
-}
+pub use crate::store::verify_runs::Problem;
 
 /// The outcome of a fixity run.
 #[derive(Debug, Clone, Default, Serialize)]

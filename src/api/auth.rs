@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 
 use super::{Api, ApiError};
-use crate::store::tokens::Role;
+use crate::store::tokens::AccessRole;
 
 /// The caller of an API request, from its token.
 #[derive(Debug, Clone)]
@@ -13,7 +13,7 @@ pub struct Caller {
     /// The token's id (never the secret).
     pub token: String,
     /// What it may do.
-    pub role: Role,
+    pub role: AccessRole,
     /// The one unit it may see, when limited.
     pub unit: Option<String>,
     /// The token's label.
@@ -93,7 +93,7 @@ impl FromRequestParts<Api> for Caller {
             .find_token(secret, &super::now())
             .await?
             .ok_or_else(|| unauthorized("unknown, expired or revoked token; ask an administrator for a new one"))?;
-        let role = Role::parse(&row.role).ok_or_else(|| unauthorized("the token's role is not known"))?;
+        let role = AccessRole::parse(&row.role).ok_or_else(|| unauthorized("the token's role is not known"))?;
         Ok(Caller { token: row.id, role, unit: row.unit, label: row.label, csrf })
     }
 }
@@ -123,7 +123,7 @@ impl Caller {
         }
     }
 
-    fn require(&self, allowed: &[Role], what: &str) -> Result<(), ApiError> {
+    fn require(&self, allowed: &[AccessRole], what: &str) -> Result<(), ApiError> {
         if allowed.contains(&self.role) {
             Ok(())
         } else {
@@ -133,27 +133,27 @@ impl Caller {
 
     /// Reading cases and documents: clerks, supervisors, administrators.
     pub fn may_read_cases(&self) -> Result<(), ApiError> {
-        self.require(&[Role::Clerk, Role::Supervisor, Role::Admin], "read cases")
+        self.require(&[AccessRole::Clerk, AccessRole::Supervisor, AccessRole::Admin], "read cases")
     }
 
     /// Filing work (unfiled pages, quarantine): clerks and administrators.
     pub fn may_file(&self) -> Result<(), ApiError> {
-        self.require(&[Role::Clerk, Role::Admin], "see or file unfiled and quarantined scans")
+        self.require(&[AccessRole::Clerk, AccessRole::Admin], "see or file unfiled and quarantined scans")
     }
 
     /// Uploading scans: stations, clerks and administrators.
     pub fn may_upload(&self) -> Result<(), ApiError> {
-        self.require(&[Role::Station, Role::Clerk, Role::Admin], "upload scans")
+        self.require(&[AccessRole::Station, AccessRole::Clerk, AccessRole::Admin], "upload scans")
     }
 
     /// The 766 report: supervisors and administrators.
     pub fn may_report(&self) -> Result<(), ApiError> {
-        self.require(&[Role::Supervisor, Role::Admin], "read the report")
+        self.require(&[AccessRole::Supervisor, AccessRole::Admin], "read the report")
     }
 
     /// Applicant data: clerks (who serve the citizen) and administrators.
     pub fn sees_personal_data(&self) -> bool {
-        matches!(self.role, Role::Clerk | Role::Admin)
+        matches!(self.role, AccessRole::Clerk | AccessRole::Admin)
     }
 
     /// Refuses a case outside the token's unit.

@@ -174,14 +174,24 @@ impl ApiError {
     }
 }
 
+/// A failure keeps its meaning at the API: what was asked for is unusable (422, with the failure's
+/// stable code and its reason), or the records or files cannot be reached just now (503, alarmed).
 impl From<crate::error::Failure> for ApiError {
     fn from(e: crate::error::Failure) -> Self {
-        tracing::error!(alarm = true, error = %e, "API call failed");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the records are not reachable right now; try again shortly",
-        )
+        match e {
+            crate::error::Failure::BadInput { code, reason } => {
+                tracing::warn!(code, reason = %reason, "API call refused");
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, reason)
+            }
+            transient => {
+                tracing::error!(alarm = true, error = %transient, "API call failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the records are not reachable right now; try again shortly",
+                )
+            }
+        }
     }
 }
 
@@ -194,11 +204,11 @@ impl IntoResponse for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 /// A document role parameter: `input` (the default) or `result`.
-fn role_param(raw: Option<&str>) -> ApiResult<&'static str> {
+fn role_param(raw: Option<&str>) -> ApiResult<crate::profile::DocRole> {
     match raw {
-        None | Some("input") => Ok("input"),
-        Some("result") => Ok("result"),
-        Some(other) => Err(ApiError::bad_request(format!("role `{other}`: use input or result"))),
+        None => Ok(crate::profile::DocRole::Input),
+        Some(word) => crate::profile::DocRole::parse(word)
+            .ok_or_else(|| ApiError::bad_request(format!("role `{word}`: use input or result"))),
     }
 }
 
@@ -473,10 +483,7 @@ async fn retry_quarantined(
         Some(case) => {
             let case = api.code(&case)?;
             caller.may_see_unit(api.case_unit(&case).await?.as_deref())?;
-            let role = match role_param(to.role.as_deref())? {
-                "result" => crate::profile::Role::Result,
-                _ => crate::profile::Role::Input,
-            };
+            let role = role_param(to.role.as_deref())?;
             let doc_type = to.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
             Some(crate::store::quarantine::RetryRoute { case, role, doc_type })
         }

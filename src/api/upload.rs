@@ -119,7 +119,7 @@ async fn receive(
     }
     // The sidecar manifest carries what the station said, exactly as a folder station's would.
     let manifest = serde_json::json!({
-        "case": case, "role": role, "document_type": t.doc_type, "operator": caller.label,
+        "case": case, "role": role.as_str(), "document_type": t.doc_type, "operator": caller.label,
     });
     std::fs::write(folder.join(format!("{name}.json")), manifest.to_string()).map_err(crate::error::Failure::from)?;
 

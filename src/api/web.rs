@@ -55,7 +55,7 @@ pub(super) struct SignIn {
 
 /// What the page needs to know about who is signed in.
 fn whoami(caller: &Caller) -> serde_json::Value {
-    use crate::store::tokens::Role;
+    use crate::store::tokens::AccessRole;
     let r = caller.role;
     serde_json::json!({
         "role": r.as_str(),
@@ -63,10 +63,10 @@ fn whoami(caller: &Caller) -> serde_json::Value {
         "label": caller.label,
         "csrf": caller.csrf,
         "may": {
-            "read": matches!(r, Role::Clerk | Role::Supervisor | Role::Admin),
-            "file": matches!(r, Role::Clerk | Role::Admin),
-            "report": matches!(r, Role::Supervisor | Role::Admin),
-            "upload": matches!(r, Role::Station | Role::Clerk | Role::Admin),
+            "read": matches!(r, AccessRole::Clerk | AccessRole::Supervisor | AccessRole::Admin),
+            "file": matches!(r, AccessRole::Clerk | AccessRole::Admin),
+            "report": matches!(r, AccessRole::Supervisor | AccessRole::Admin),
+            "upload": matches!(r, AccessRole::Station | AccessRole::Clerk | AccessRole::Admin),
             "personal": caller.sees_personal_data(),
         }
     })
@@ -108,7 +108,7 @@ pub(super) async fn sign_out() -> Response {
 /// `GET /api/v1/stations`: what each station just did, for the live view.
 pub(super) async fn stations(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
     caller.may_read_cases()?;
-    let stations = crate::serve::read_status(&api.data);
+    let stations = crate::watch::status::read_status(&api.data);
     let mut recent = Vec::new();
     for r in api.records.recent_intakes(None, 40).await? {
         if caller.unit.is_some() {

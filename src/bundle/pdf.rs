@@ -77,12 +77,6 @@ pub trait PdfSink: Write {
 
 impl PdfSink for Vec<u8> {}
 
-impl PdfSink for Box<dyn crate::store::blob::StageWrite> {
-    fn refer(&mut self, sha256: &str, data: &[u8]) -> io::Result<bool> {
-        self.reference(sha256, data).map_err(io::Error::other)
-    }
-}
-
 struct Counting<W> {
     inner: W,
     pos: u64,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use crate::normalize::PageNormalization;
+use crate::profile::DocRole;
 use crate::store::cases::Upsert;
 use crate::util::text::nfc;
 
@@ -98,7 +99,6 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     } else {
         super::open_data(data).await?
     };
-    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     match c {
         Command::Import { file } => {
             let profile = super::load_profile(None)?;
@@ -108,7 +108,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let (actor, at) = (super::actor(), super::now());
             let (mut created, mut updated, mut same) = (0, 0, 0);
             for batch in rows.cases.chunks(IMPORT_BATCH) {
-                for u in d.records.upsert_cases(batch, &actor, &at).await.map_err(err)? {
+                for u in d.records.upsert_cases(batch, &actor, &at).await? {
                     match u {
                         Upsert::Created => created += 1,
                         Upsert::Updated => updated += 1,
@@ -119,7 +119,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             for e in &rows.errors {
                 eprintln!("{}: row {}: {}", file.display(), e.row, e.reason);
             }
-            print!("{}", import_summary(&rows, &d.records.procedures().await.map_err(err)?));
+            print!("{}", import_summary(&rows, &d.records.procedures().await?));
             println!(
                 "{} case(s) imported: {created} new, {updated} updated, {same} unchanged; {} row(s) refused",
                 rows.cases.len(),
@@ -133,11 +133,17 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             anyhow::ensure!(doc_type.is_some() || role.is_some(), "say what to set: --type T, --role R or both");
             let changed = d
                 .records
-                .set_document_type(&code, ordinal, doc_type.as_deref(), role.as_deref(), &super::actor(), &super::now())
-                .await
-                .map_err(err)?;
+                .set_document_type(
+                    &code,
+                    ordinal,
+                    doc_type.as_deref(),
+                    role.as_deref().and_then(DocRole::parse),
+                    &super::actor(),
+                    &super::now(),
+                )
+                .await?;
             let Some(changed) = changed else {
-                if d.records.case_record(&code).await.map_err(err)?.is_none() {
+                if d.records.case_record(&code).await?.is_none() {
                     anyhow::bail!("there is no case {code}; `sohoa case list` lists the cases");
                 }
                 anyhow::bail!("case {code} has no attached document {ordinal:03}; `sohoa case show {code}` lists them");
@@ -147,16 +153,12 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 return Ok(0);
             }
             let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
-            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await.map_err(err)?;
+            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await?;
             println!("{code}.{ordinal:03}.pdf is now {}", doc_type.as_deref().or(role.as_deref()).unwrap_or_default());
             // A type the case's procedure does not list is kept, but counts for no required input.
             if let Some(t) = &doc_type {
-                let record = d.records.case_record(&code).await.map_err(err)?;
-                let c = d
-                    .records
-                    .completeness(&code, record.and_then(|r| r.procedure_code).as_deref())
-                    .await
-                    .map_err(err)?;
+                let record = d.records.case_record(&code).await?;
+                let c = d.records.completeness(&code, record.and_then(|r| r.procedure_code).as_deref()).await?;
                 if !c.required.is_empty() && !c.required.iter().any(|r| crate::store::cases::same_type(&r.doc_type, t))
                 {
                     let listed: Vec<&str> = c.required.iter().map(|r| r.doc_type.as_str()).collect();
@@ -174,11 +176,8 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             if reason.is_empty() {
                 anyhow::bail!("say why with --reason: the audit log keeps it");
             }
-            let Some((name, sha)) = d
-                .records
-                .detach_document(&code, ordinal, &reason, &super::actor(), &super::now())
-                .await
-                .map_err(err)?
+            let Some((name, sha)) =
+                d.records.detach_document(&code, ordinal, &reason, &super::actor(), &super::now()).await?
             else {
                 anyhow::bail!("case {code} has no attached document {ordinal:03}; `sohoa case show {code}` lists them");
             };
@@ -190,14 +189,14 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         }
         Command::KeepPage { code, ordinal, page } => {
             let code = nfc(code.trim());
-            if !d.records.keep_blank_page(&code, ordinal, page, &super::actor(), &super::now()).await.map_err(err)? {
+            if !d.records.keep_blank_page(&code, ordinal, page, &super::actor(), &super::now()).await? {
                 anyhow::bail!(
                     "case {code} has no page {ordinal:03}/{page} left out as blank; `sohoa case show {code}` lists \
                      the pages (those left out say blank-omitted)"
                 );
             }
             let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
-            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await.map_err(err)?;
+            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await?;
             println!("page {ordinal:03}/{page} is back in {code}.{ordinal:03}.pdf");
             Ok(0)
         }
@@ -205,15 +204,14 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let SetArgs { code, fields } = *args;
             let profile = super::load_profile(None)?;
             let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
-            let code = codes.validate(&code).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let fields = fields.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-            let what =
-                d.records.upsert_case(&code, &fields, false, &super::actor(), &super::now()).await.map_err(err)?;
+            let code = codes.validate(&code).map_err(anyhow::Error::msg)?;
+            let fields = fields.parse().map_err(anyhow::Error::msg)?;
+            let what = d.records.upsert_case(&code, &fields, false, &super::actor(), &super::now()).await?;
             println!("case {code}: {}", serde_json::to_value(what)?.as_str().unwrap_or(""));
             Ok(0)
         }
         Command::List { json } => {
-            let cases = d.records.case_summaries().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let cases = d.records.case_summaries().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&cases)?);
                 return Ok(0);
@@ -222,8 +220,8 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             for c in &cases {
                 println!("{:<32} {:>9} {:>7} {:>6}", c.code, c.documents, c.pending, c.pages);
             }
-            let unfiled = d.records.unfiled(None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let quarantined = d.records.quarantine_list(None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let unfiled = d.records.unfiled(None).await?;
+            let quarantined = d.records.quarantine_list(None).await?;
             println!(
                 "{} case(s); {} unfiled page(s); {} quarantined input(s)",
                 cases.len(),
@@ -234,10 +232,10 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         }
         Command::Show { code, json, personal } => {
             let code = nfc(code.trim());
-            let Some(detail) = d.records.case_detail(&code).await.map_err(|e| anyhow::anyhow!("{e}"))? else {
+            let Some(detail) = d.records.case_detail(&code).await? else {
                 anyhow::bail!("no case `{code}` in {}; `sohoa case list` shows the known ones", data.display());
             };
-            let mut record = d.records.case_record(&code).await.map_err(err)?.unwrap_or_default();
+            let mut record = d.records.case_record(&code).await?.unwrap_or_default();
             if !personal {
                 for f in [&mut record.applicant_name, &mut record.applicant_id, &mut record.applicant_contact] {
                     if f.is_some() {
@@ -245,12 +243,9 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     }
                 }
             }
-            let completeness = d.records.completeness(&code, record.procedure_code.as_deref()).await.map_err(err)?;
+            let completeness = d.records.completeness(&code, record.procedure_code.as_deref()).await?;
             let seen = serde_json::json!({ "personal": personal });
-            d.records
-                .log_access(&super::actor(), "view", Some(&code), None, &seen, &super::now())
-                .await
-                .map_err(err)?;
+            d.records.log_access(&super::actor(), "view", Some(&code), None, &seen, &super::now()).await?;
             if json {
                 let mut v = serde_json::to_value(&detail)?;
                 v["record"] = serde_json::to_value(&record)?;

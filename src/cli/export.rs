@@ -16,15 +16,10 @@ pub(super) struct Args {
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
     let code = nfc(a.code.trim());
-    let r = crate::export::export_case(&d.records, d.blobs.clone(), &code, &a.out)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = crate::export::export_case(&d.records, d.blobs.clone(), &code, &a.out).await?;
     let detail =
         serde_json::json!({ "case": code, "dir": r.dir.display().to_string(), "files": r.files, "bytes": r.bytes });
-    d.records
-        .log_access(&super::actor(), "export", Some(&code), None, &detail, &super::now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    d.records.log_access(&super::actor(), "export", Some(&code), None, &detail, &super::now()).await?;
     println!(
         "exported {code} to {}: {} files, {:.1} MB, listed in manifest-sha256.txt",
         r.dir.display(),

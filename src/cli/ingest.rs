@@ -85,9 +85,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     }
     let d = super::create_data(data).await?;
     let started = std::time::Instant::now();
-    let recovered = crate::util::retry::until_done("resuming jobs", || d.records.recover_running_jobs())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let recovered = crate::util::retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await?;
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs an interrupted run left unfinished");
     }
@@ -97,7 +95,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let ignore = &profile.settings.inbox.ignore;
     let cannot_read = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", a.dir.display());
     let quarantine_view = data.join(profile.settings.quarantine.path.clone().unwrap_or_else(|| "quarantine".into()));
-    let walk = || -> anyhow::Result<Box<dyn Iterator<Item = std::io::Result<Candidate>>>> {
+    let walk = || -> anyhow::Result<Box<dyn Iterator<Item = std::io::Result<Candidate>> + Send>> {
         let walk = Walk::new(&a.dir, ignore, None).map_err(cannot_read)?.pruning(data).pruning(&quarantine_view);
         let files = walk.filter_map(|e| match e {
             Ok(Entry::File(c)) => Some(Ok(c)),
@@ -106,7 +104,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         });
         Ok(Box::new(files))
     };
-    let (expected, candidates): (usize, Box<dyn Iterator<Item = std::io::Result<Candidate>>>) =
+    let (expected, candidates): (usize, Box<dyn Iterator<Item = std::io::Result<Candidate>> + Send>) =
         if a.order == Order::Time {
             // Ordering by time needs every file's time before the first capture: this order holds the
             // list. A stable sort: files written in the same instant keep their natural order.
@@ -140,8 +138,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     };
 
     let capturer =
-        Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), a.station.clone(), a.operator.clone())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), a.station.clone(), a.operator.clone())?;
     let (mut captured, mut duplicates, mut vanished) = (0usize, 0usize, 0usize);
     let bar = progress_bar(expected as u64, a.progress == Progress::Auto);
     let files_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -179,16 +176,40 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let mut batch = Vec::new();
     let mut batch_bytes = 0u64;
     let mut total = 0usize;
+    // The walk runs on the blocking pool, a bounded channel ahead of capture: a folder slow to list (a
+    // share) never stalls the workers' runtime, and no more than two batches wait in memory.
+    let (found, mut walked) = tokio::sync::mpsc::channel::<std::io::Result<(Candidate, u64)>>(2 * BATCH_FILES);
+    let walker = tokio::task::spawn_blocking(move || {
+        for c in candidates {
+            let item = c.map(|c| {
+                let bytes = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+                (c, bytes)
+            });
+            let failed = item.is_err();
+            if found.blocking_send(item).is_err() || failed {
+                break;
+            }
+        }
+    });
     // A folder that cannot be listed once capture has begun (its rights changed, say) ends the walk:
     // what was found before it is captured and filed, the report is written, and the run fails.
-    let walk_error = std::cell::Cell::new(None);
-    let mut candidates = candidates.map_while(|c| c.map_err(|e| walk_error.set(Some(e))).ok()).peekable();
-    while let Some(c) = candidates.next() {
+    let mut walk_error = None;
+    let mut next = walked.recv().await;
+    while let Some(item) = next {
+        let (c, bytes) = match item {
+            Ok(found) => found,
+            Err(e) => {
+                walk_error = Some(e);
+                break;
+            }
+        };
         total += 1;
-        batch_bytes += std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+        batch_bytes += bytes;
         batch.push(c);
-        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || candidates.peek().is_none() {
-            let reports = capturer.capture(&batch).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        next = walked.recv().await;
+        let last = !matches!(next, Some(Ok(_)));
+        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || last {
+            let reports = capturer.capture(&batch).await?;
             for r in reports {
                 match r.outcome {
                     Some(CaptureOutcome::Captured { intake_id, .. }) => {
@@ -208,16 +229,16 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             batch_bytes = 0;
         }
     }
+    drop(walked);
+    walker.await?;
     more.store(false, Ordering::SeqCst);
     bar.set_prefix("finishing");
     drain.await??;
     // The pass is over: documents grouped by folder are complete.
     let now = crate::util::time::now_iso(::time::UtcOffset::UTC);
-    let closed = crate::util::retry::until_done("closing documents", || d.records.close_open_documents(&now))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let closed = crate::util::retry::until_done("closing documents", || d.records.close_open_documents(&now)).await?;
     if closed > 0 {
-        pipeline.drain(workers, Arc::new(AtomicBool::new(false))).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        pipeline.drain(workers, Arc::new(AtomicBool::new(false))).await?;
     }
 
     ticker.abort();
@@ -227,14 +248,14 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     // A part of the run at a time: the report holds counts and problems, not every page of the run.
     for part in ids.parts(RUN_PART)? {
         let part = part?;
-        let states = d.records.intake_states(&part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let states = d.records.intake_states(&part).await?;
         report.quarantined.extend(
             states
                 .into_iter()
                 .filter(|(_, s, _)| s == "quarantined")
                 .map(|(file, _, reason)| Problem { file, reason: reason.unwrap_or_default() }),
         );
-        let fates = d.records.page_fates(&part).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let fates = d.records.page_fates(&part).await?;
         report.count_pages(&fates);
     }
     report.seconds = started.elapsed().as_secs_f64();

@@ -299,7 +299,7 @@ async fn create_data(data: &std::path::Path) -> anyhow::Result<crate::store::Dat
     });
     // A one-shot command says what is wrong and stops; only `serve` waits a database out.
     match tokio::time::timeout(ONE_SHOT_WAIT, opening).await {
-        Ok(r) => r.map_err(|e| anyhow::anyhow!("{e}")),
+        Ok(r) => Ok(r?),
         Err(_) => {
             let shown = match db.as_deref().filter(|d| !d.is_empty()) {
                 Some(url) => crate::store::db::Location::parse(url).display(),

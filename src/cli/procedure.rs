@@ -53,13 +53,12 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         super::open_data(data).await?
     };
     let (actor, at) = (super::actor(), super::now());
-    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     match c {
         Command::Import { file } => {
-            let list = crate::import::read_procedures(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let list = crate::import::read_procedures(&file).map_err(anyhow::Error::msg)?;
             let (mut created, mut updated, mut same) = (0, 0, 0);
             for p in &list {
-                match d.records.put_procedure(p, &actor, &at).await.map_err(err)? {
+                match d.records.put_procedure(p, &actor, &at).await? {
                     Upsert::Created => created += 1,
                     Upsert::Updated => updated += 1,
                     Upsert::Unchanged => same += 1,
@@ -69,7 +68,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::List { json } => {
-            let list = d.records.procedures().await.map_err(err)?;
+            let list = d.records.procedures().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(0);
@@ -88,7 +87,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         }
         Command::Set { code, name, unit, require, issues_result } => {
             let code = nfc(code.trim());
-            let old = d.records.procedures().await.map_err(err)?.into_iter().find(|p| p.code == code);
+            let old = d.records.procedures().await?.into_iter().find(|p| p.code == code);
             let Some(name) = name.map(|n| nfc(n.trim())).or(old.as_ref().map(|o| o.name.clone())) else {
                 anyhow::bail!("procedure {code} is new: give it a --name");
             };
@@ -103,13 +102,13 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 },
                 issues_result: issues_result.or(old.as_ref().map(|o| o.issues_result)).unwrap_or(true),
             };
-            let what = d.records.put_procedure(&p, &actor, &at).await.map_err(err)?;
+            let what = d.records.put_procedure(&p, &actor, &at).await?;
             println!("procedure {code}: {}", serde_json::to_value(what)?.as_str().unwrap_or(""));
             Ok(0)
         }
         Command::Remove { code } => {
             let code = nfc(code.trim());
-            if d.records.remove_procedure(&code, &actor, &at).await.map_err(err)? {
+            if d.records.remove_procedure(&code, &actor, &at).await? {
                 println!("procedure {code} removed");
                 Ok(0)
             } else {

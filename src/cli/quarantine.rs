@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use clap::Subcommand;
 
 use crate::pipeline::Pipeline;
-use crate::profile::Role;
+use crate::profile::DocRole;
 use crate::store::quarantine::RetryRoute;
 
 #[derive(Subcommand)]
@@ -50,12 +50,11 @@ pub(super) enum Command {
 
 pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
-    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
     match c {
         Command::List { case, json } => {
             let case = case.map(|c| crate::util::text::nfc(c.trim()));
-            let list = d.records.quarantine_list(case.as_deref()).await.map_err(err)?;
+            let list = d.records.quarantine_list(case.as_deref()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(0);
@@ -72,8 +71,8 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 Some(case) => {
                     let profile = super::load_profile(None)?;
                     let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
-                    let case = codes.validate(&case).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let role = if role.as_deref() == Some("result") { Role::Result } else { Role::Input };
+                    let case = codes.validate(&case).map_err(anyhow::Error::msg)?;
+                    let role = if role.as_deref() == Some("result") { DocRole::Result } else { DocRole::Input };
                     let doc_type =
                         doc_type.map(|t| crate::util::text::nfc(t.trim())).filter(|t: &String| !t.is_empty());
                     Some(RetryRoute { case, role, doc_type })
@@ -83,14 +82,13 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let id = id.trim();
             pipeline
                 .retry_quarantined(id, route.as_ref(), &super::actor(), &super::now())
-                .await
-                .map_err(err)?
+                .await?
                 .map_err(|r| anyhow::anyhow!("input {id}: {r}"))?;
-            pipeline.drain(1, Arc::new(AtomicBool::new(false))).await.map_err(err)?;
-            let intake = d.records.intake(id).await.map_err(err)?;
+            pipeline.drain(1, Arc::new(AtomicBool::new(false))).await?;
+            let intake = d.records.intake(id).await?;
             match intake.map(|i| i.state) {
                 Some(s) if s == "quarantined" => {
-                    let again = d.records.quarantine_list(None).await.map_err(err)?;
+                    let again = d.records.quarantine_list(None).await?;
                     let why = again.iter().find(|q| q.intake == id).map(|q| q.reason.clone()).unwrap_or_default();
                     println!("input {id} was quarantined again: {why}");
                     Ok(1)
@@ -107,8 +105,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let id = id.trim();
             pipeline
                 .discard_quarantined(id, &reason, &super::actor(), &super::now())
-                .await
-                .map_err(err)?
+                .await?
                 .map_err(|r| anyhow::anyhow!("input {id}: {r}"))?;
             println!("input {id} discarded; its record and bytes are kept");
             Ok(0)

@@ -50,16 +50,13 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
     let period =
         Period { from, to, unit: a.unit.map(|u| nfc(u.trim())), procedure: a.procedure.map(|p| nfc(p.trim())) };
-    let r = report::compute(&d.records, &period).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = report::compute(&d.records, &period).await?;
     match a.format.as_str() {
         "json" => println!("{}", serde_json::to_string_pretty(&r)?),
         "csv" => print!("{}", report::to_csv(&r)),
         _ => print!("{}", report::to_table(&r)),
     }
     let detail = serde_json::json!({ "from": r.from, "to": r.to, "unit": r.unit, "procedure": r.procedure });
-    d.records
-        .log_access(&super::actor(), "report", None, None, &detail, &super::now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    d.records.log_access(&super::actor(), "report", None, None, &detail, &super::now()).await?;
     Ok(0)
 }

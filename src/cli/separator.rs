@@ -46,12 +46,12 @@ pub(super) fn run(c: Command) -> anyhow::Result<u8> {
         codes
             .iter()
             .map(|c| {
-                let case = rule.validate(c).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let case = rule.validate(c).map_err(anyhow::Error::msg)?;
                 Ok(SheetSpec { case: Some(case), role: role.clone(), doc_type: doc_type.clone() })
             })
             .collect::<anyhow::Result<_>>()?
     };
-    let pdf = sheets(&specs, symbology).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pdf = sheets(&specs, symbology)?;
     std::fs::write(&out, pdf).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
     eprintln!("{} sheet(s) written to {}", specs.len(), out.display());
     Ok(0)

@@ -104,7 +104,7 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
     loop {
         let mut out = String::new();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let stations = crate::serve::read_status(data);
+        let stations = crate::watch::status::read_status(data);
         for s in stations.iter().filter(|s| a.station.as_ref().is_none_or(|w| w == &s.station)) {
             let age = now.saturating_sub(s.updated);
             let alive = if age <= 5 {
@@ -124,8 +124,7 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
                 out.push_str(&format!("  ALARM {} s ago: {m}\n", now.saturating_sub(*t)));
             }
         }
-        let recent =
-            d.records.recent_intakes(a.station.as_deref(), a.last).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let recent = d.records.recent_intakes(a.station.as_deref(), a.last).await?;
         out.push_str(&format!(
             "  {:<25} {:<10} {:<40} {:<26} {:>5}  STATE\n",
             "CAPTURED", "STATION", "FILE", "CASE", "PAGES"
@@ -172,9 +171,7 @@ pub(super) struct SweepArgs {
 
 pub(super) async fn sweep(data: &Path, a: SweepArgs) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
-    let r = crate::store::sweep::sweep(&d.records, d.blobs.clone(), Duration::from_secs(a.grace))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = crate::store::sweep::sweep(&d.records, d.blobs.clone(), Duration::from_secs(a.grace)).await?;
     println!("removed {} orphan blob(s) and {} temporary file(s)", r.orphans, r.temporaries);
     Ok(0)
 }

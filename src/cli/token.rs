@@ -4,7 +4,7 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use crate::store::tokens::Role;
+use crate::store::tokens::AccessRole;
 
 #[derive(Subcommand)]
 pub(super) enum Command {
@@ -39,10 +39,9 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     } else {
         super::open_data(data).await?
     };
-    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     match c {
         Command::Create { role, unit, label, days } => {
-            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
+            let role = AccessRole::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
             let expires = days.map(|n| {
                 crate::util::time::iso(
                     ::time::OffsetDateTime::now_utc() + ::time::Duration::days(i64::from(n)),
@@ -54,8 +53,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let (row, secret) = d
                 .records
                 .create_token(role, unit.as_deref(), &label, expires.as_deref(), &super::actor(), &super::now())
-                .await
-                .map_err(err)?;
+                .await?;
             eprintln!(
                 "token {} ({}{}{}); keep it safe, it is not shown again:",
                 row.id,
@@ -67,7 +65,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::List => {
-            for t in d.records.tokens().await.map_err(err)? {
+            for t in d.records.tokens().await? {
                 println!(
                     "{}  {:<10} {:<14} {}{}{}",
                     t.id,
@@ -81,7 +79,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Revoke { id } => {
-            if d.records.revoke_token(id.trim(), &super::actor(), &super::now()).await.map_err(err)? {
+            if d.records.revoke_token(id.trim(), &super::actor(), &super::now()).await? {
                 println!("token {id} revoked");
                 Ok(0)
             } else {

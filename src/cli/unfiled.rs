@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use clap::Subcommand;
 
 use crate::pipeline::Pipeline;
+use crate::profile::DocRole;
 
 #[derive(Subcommand)]
 pub(super) enum Command {
@@ -39,11 +40,10 @@ pub(super) enum Command {
 
 pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
-    let err = |e: crate::error::Failure| anyhow::anyhow!("{e}");
     match c {
         Command::List { unit, json } => {
             let unit = unit.map(|u| crate::util::text::nfc(u.trim()));
-            let mut pages = d.records.unfiled(unit.as_deref()).await.map_err(err)?;
+            let mut pages = d.records.unfiled(unit.as_deref()).await?;
             Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf()).explain_unfiled(&mut pages).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&pages)?);
@@ -80,23 +80,29 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         Command::File { id, case, role, doc_type } => {
             let profile = super::load_profile(None)?;
             let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
-            let case = codes.validate(&case).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let case = codes.validate(&case).map_err(anyhow::Error::msg)?;
             let doc_type = doc_type.map(|t| crate::util::text::nfc(t.trim())).filter(|t| !t.is_empty());
             let id = id.trim();
             // A mistyped code makes a new case: filed all the same (the scan is safe and can be
             // detached), but said, so the clerk checks it.
-            let known = d.records.case_record(&case).await.map_err(err)?;
+            let known = d.records.case_record(&case).await?;
             let unknown_case = known.as_ref().is_none_or(|c| c.origin != "import");
             let filed = d
                 .records
-                .file_unfiled(id, &case, role.as_deref(), doc_type.as_deref(), &super::actor(), &super::now())
-                .await
-                .map_err(err)?;
+                .file_unfiled(
+                    id,
+                    &case,
+                    role.as_deref().and_then(DocRole::parse),
+                    doc_type.as_deref(),
+                    &super::actor(),
+                    &super::now(),
+                )
+                .await?;
             let Some(ordinal) = filed else {
                 anyhow::bail!("input {id} has no unfiled page; `sohoa unfiled list` lists them");
             };
             let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
-            pipeline.drain(1, Arc::new(AtomicBool::new(false))).await.map_err(err)?;
+            pipeline.drain(1, Arc::new(AtomicBool::new(false))).await?;
             println!("input {id} filed as {case}.{ordinal:03}.pdf; `sohoa case show {case}` shows it");
             if unknown_case {
                 eprintln!(

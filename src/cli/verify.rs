@@ -37,9 +37,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
     if a.events {
         let started = std::time::Instant::now();
-        let (chain, problems, anchor) = fixity::check_and_anchor_events(&d.records, data, &super::actor())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (chain, problems, anchor) = fixity::check_and_anchor_events(&d.records, data, &super::actor()).await?;
         if !a.json {
             println!(
                 "audit log: {} event(s) walked{}",
@@ -63,8 +61,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let window = fixity::Window { since: date(&a.since, "since")?, until: date(&a.until, "until")? };
     let (report, earlier) =
         fixity::verify_run(&d.records, d.blobs.clone(), threads, &window, a.resume, &super::actor(), Some(data))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
     if earlier > 0 && !a.json {
         println!("resumed: {earlier} file(s) were checked before the interruption");
     }
@@ -75,7 +72,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
 /// `sohoa views repair`: every attached document's case-folder copy made the recorded PDF again.
 pub(super) async fn repair_views(data: &Path) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
-    let attached = d.records.attached_documents().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let attached = d.records.attached_documents().await?;
     let views = crate::view::Views::new(data.to_path_buf());
     let blobs = d.blobs.clone();
     let done = crate::util::cpu::blocking(move || {

@@ -201,7 +201,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
     Ok(PageInfo {
         width: h.width,
         height: h.height,
-        dpi: h.dpi.map(|(x, y)| (x, y, "file")),
+        dpi: h.dpi.map(|(x, y)| (x, y, super::DpiSource::File)),
         colour,
         encoding: SourceEncoding::Jpeg,
     })

@@ -76,6 +76,13 @@ impl Colour {
             Colour::Native => "native",
         }
     }
+
+    /// Reads a stored word.
+    pub fn parse(word: &str) -> Option<Colour> {
+        [Colour::Bitonal, Colour::Gray, Colour::Rgb, Colour::Cmyk, Colour::Native]
+            .into_iter()
+            .find(|c| c.as_str() == word)
+    }
 }
 
 /// How a page's image is encoded in the input.
@@ -101,6 +108,44 @@ impl SourceEncoding {
             SourceEncoding::Pdf => "pdf",
         }
     }
+
+    /// Reads a stored word.
+    pub fn parse(word: &str) -> Option<SourceEncoding> {
+        [SourceEncoding::Jpeg, SourceEncoding::G4, SourceEncoding::Raw, SourceEncoding::Pdf]
+            .into_iter()
+            .find(|e| e.as_str() == word)
+    }
+}
+
+/// Decoded where page rows are read, so a row can only hold an encoding this version knows.
+impl TryFrom<String> for SourceEncoding {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        SourceEncoding::parse(&word).ok_or_else(|| format!("unknown source encoding `{word}`"))
+    }
+}
+
+/// Where a page's resolution came from: the file's own header, the PDF's placement of the image, or
+/// the profile's default (the page is flagged `no-dpi` then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpiSource {
+    /// The file's resolution tags.
+    File,
+    /// The size a scanner PDF places the image at.
+    Placement,
+    /// Nothing said: the profile's `default_dpi`.
+    Default,
+}
+
+impl DpiSource {
+    /// The word stored in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpiSource::File => "file",
+            DpiSource::Placement => "placement",
+            DpiSource::Default => "default",
+        }
+    }
 }
 
 /// What the split job learns about one page.
@@ -111,7 +156,7 @@ pub struct PageInfo {
     /// Pixels (points for born-digital pages).
     pub height: u32,
     /// Resolution found in the file, and where: `file` or `placement`.
-    pub dpi: Option<(f64, f64, &'static str)>,
+    pub dpi: Option<(f64, f64, DpiSource)>,
     /// Colour as stored.
     pub colour: Colour,
     /// Encoding as stored.

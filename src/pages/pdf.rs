@@ -137,7 +137,7 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
     let dpi = (dx.is_finite() && dy.is_finite() && dx >= 10.0).then_some((
         (dx * 10.0).round() / 10.0,
         (dy * 10.0).round() / 10.0,
-        "placement",
+        super::DpiSource::Placement,
     ));
     Ok(Some(PageInfo { width: p.width, height: p.height, dpi, colour, encoding }))
 }
@@ -319,7 +319,7 @@ fn native_pages(doc: &Document) -> Vec<PageInfo> {
             PageInfo {
                 width: w.round() as u32,
                 height: h.round() as u32,
-                dpi: Some((72.0, 72.0, "placement")),
+                dpi: Some((72.0, 72.0, super::DpiSource::Placement)),
                 colour: Colour::Native,
                 encoding: SourceEncoding::Pdf,
             }

@@ -119,7 +119,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
     Ok(PageInfo {
         width: r.width,
         height: r.height,
-        dpi: h.dpi.map(|(x, y)| (x, y, "file")),
+        dpi: h.dpi.map(|(x, y)| (x, y, super::DpiSource::File)),
         colour: r.colour(),
         encoding: SourceEncoding::Raw,
     })

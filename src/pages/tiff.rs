@@ -174,7 +174,7 @@ fn with_info(raster: Raster, dpi: Option<(f64, f64)>) -> (PageInfo, Raster) {
     let info = PageInfo {
         width: raster.width,
         height: raster.height,
-        dpi: dpi.map(|(x, y)| (x, y, "file")),
+        dpi: dpi.map(|(x, y)| (x, y, super::DpiSource::File)),
         colour: raster.colour(),
         encoding: SourceEncoding::Raw,
     };

@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::error::{Failure, Result};
 use crate::profile::Profile;
 use crate::route::Router;
+use crate::store::records::JobKind;
 use crate::store::{BlobStore, Records};
 use crate::util::retry::{self, backoff};
 use crate::view::Views;
@@ -48,6 +49,15 @@ pub struct Pipeline {
 
 /// How often a worker renews the leases of the jobs it runs (a lease lasts `records::LEASE`).
 const HEARTBEAT: Duration = Duration::from_secs(20);
+
+/// When a worker stops.
+#[derive(Debug, Clone)]
+pub enum Until {
+    /// When the service's stop signal turns true (`serve`).
+    Stopped(tokio::sync::watch::Receiver<bool>),
+    /// When no more work will be queued (the flag turns false) and none is left unfinished (`ingest`).
+    Drained(Arc<std::sync::atomic::AtomicBool>),
+}
 
 /// What one job did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +139,75 @@ impl Pipeline {
         Ok(())
     }
 
+    /// One worker: claims and runs jobs until `until` says stop. The one claim loop of the service and
+    /// of `ingest`: a job done asks for the next at once; nothing runnable waits for a wake-up (a
+    /// capture or a clerk's change) or the idle tick; a claim that fails (the database away) waits with
+    /// back-off, 250 ms doubling to 30 s, so an outage is one alarm line per wait, not a flood.
+    pub async fn work(&self, wake: Option<Arc<tokio::sync::Notify>>, until: Until) {
+        let idle = match until {
+            Until::Stopped(_) => Duration::from_millis(250),
+            Until::Drained(_) => Duration::from_millis(20),
+        };
+        let mut failed = 0u32;
+        loop {
+            if let Until::Stopped(s) = &until
+                && *s.borrow()
+            {
+                return;
+            }
+            let wait = match self.run_one().await {
+                Ok(Some(_)) => {
+                    failed = 0;
+                    continue;
+                }
+                Ok(None) => {
+                    failed = 0;
+                    if let Until::Drained(more) = &until {
+                        let more = more.load(std::sync::atomic::Ordering::SeqCst);
+                        if !more {
+                            if self.records.unfinished_jobs().await.unwrap_or(1) == 0 {
+                                return;
+                            }
+                            let _ = self.requeue_abandoned().await;
+                        }
+                    }
+                    idle
+                }
+                Err(e) => {
+                    failed = failed.saturating_add(1);
+                    let wait = backoff(failed);
+                    tracing::error!(
+                        alarm = true, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot claim a job"
+                    );
+                    wait
+                }
+            };
+            let woken = async {
+                match &wake {
+                    Some(w) => w.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut stop = match &until {
+                Until::Stopped(s) => Some(s.clone()),
+                Until::Drained(_) => None,
+            };
+            let stopped = async {
+                match stop.as_mut() {
+                    Some(s) => {
+                        let _ = s.changed().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = woken, if failed == 0 => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopped => {}
+            }
+        }
+    }
+
     /// Claims and runs one job; `None` when nothing is runnable now.
     pub async fn run_one(&self) -> Result<Option<Ran>> {
         let Some(job) = self.records.claim_job().await? else { return Ok(None) };
@@ -180,10 +259,9 @@ impl Pipeline {
 
     async fn run_job(&self, job: crate::store::records::Job) -> Result<Ran> {
         let started = std::time::Instant::now();
-        let result = match job.kind.as_str() {
-            "split" => self.split(&job).await,
-            "render" => self.render(&job).await,
-            other => Err(Failure::transient("running a job", anyhow::anyhow!("unknown job kind {other}"))),
+        let result = match job.kind {
+            JobKind::Split => self.split(&job).await,
+            JobKind::Render => self.render(&job).await,
         };
         match result {
             Ok(()) => {
@@ -211,24 +289,8 @@ impl Pipeline {
         let mut handles = Vec::new();
         for _ in 0..workers.max(1) {
             let p = self.clone();
-            let more = more_coming.clone();
-            handles.push(tokio::spawn(async move {
-                loop {
-                    match p.run_one().await {
-                        Ok(Some(_)) => continue,
-                        Ok(None) => {}
-                        Err(e) => tracing::error!(alarm = true, error = %e, "cannot claim a job; retrying"),
-                    }
-                    let still = more.load(std::sync::atomic::Ordering::SeqCst);
-                    if !still && p.records.unfinished_jobs().await.unwrap_or(1) == 0 {
-                        return;
-                    }
-                    if !still {
-                        let _ = p.requeue_abandoned().await;
-                    }
-                    tokio::time::sleep(Duration::from_millis(if still { 20 } else { 100 })).await;
-                }
-            }));
+            let until = Until::Drained(more_coming.clone());
+            handles.push(tokio::spawn(async move { p.work(None, until).await }));
         }
         for h in handles {
             h.await.map_err(|e| Failure::transient("worker", e))?;

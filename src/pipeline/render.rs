@@ -7,8 +7,8 @@ use crate::encode;
 use crate::error::{Failure, Result};
 use crate::normalize::{self, Steps};
 use crate::pages::{self, Limits, PageImage, RasterKind};
-use crate::profile::{BlankPolicy, Output, PdfKind, Profile};
-use crate::store::records::{DocumentRow, Job, PageOutcome, PageRow};
+use crate::profile::{BlankPolicy, DocRole, Output, PdfKind, Profile};
+use crate::store::records::{DocState, DocumentRow, Job, PageOutcome, PageRow};
 use crate::util::metrics::{self, Stage};
 use crate::util::ordered::for_each_ordered;
 use crate::util::time;
@@ -17,11 +17,20 @@ use std::sync::{Arc, Mutex};
 use super::Pipeline;
 use super::place::{Placed, exif_turns, place_page};
 
+/// A PDF written into the blob store can refer to the stored original it embeds, so a passed-through
+/// scan is stored once. The bridge lives here, where the writer meets the store: `bundle` knows
+/// nothing of storage.
+impl crate::bundle::pdf::PdfSink for Box<dyn crate::store::blob::StageWrite> {
+    fn refer(&mut self, sha256: &str, data: &[u8]) -> std::io::Result<bool> {
+        self.reference(sha256, data).map_err(std::io::Error::other)
+    }
+}
+
 /// The Vietnamese name of a document role, for PDF metadata.
-fn role_title(role: &str) -> &'static str {
+fn role_title(role: DocRole) -> &'static str {
     match role {
-        "result" => "Kết quả giải quyết",
-        _ => "Thành phần hồ sơ",
+        DocRole::Result => "Kết quả giải quyết",
+        DocRole::Input => "Thành phần hồ sơ",
     }
 }
 
@@ -46,16 +55,16 @@ fn doc_info(
     let mut info = DocInfo::new(kind);
     info.id.copy_from_slice(&digest[..16]);
     info.date = pages.iter().filter_map(|p| time::parse_iso(&p.source_mtime)).min().map(|t| t.to_offset(offset));
-    let type_name = doc.doc_type.clone().unwrap_or_else(|| role_title(&doc.role).to_string());
+    let type_name = doc.doc_type.clone().unwrap_or_else(|| role_title(doc.role).to_string());
     info.title = format!("{}.{:03} — {type_name}", doc.case_code, doc.ordinal);
-    info.subject = format!("Hồ sơ {} — {}", doc.case_code, role_title(&doc.role));
+    info.subject = format!("Hồ sơ {} — {}", doc.case_code, role_title(doc.role));
     info.creator = station.to_string();
     info.keywords = doc.case_code.clone();
     info.archival = vec![
         ("FileCode", doc.case_code.clone()),
         ("DocOrdinal", doc.ordinal.to_string()),
         ("TypeName", type_name),
-        ("Role", doc.role.clone()),
+        ("Role", doc.role.as_str().to_string()),
         ("PageAmount", pages.len().to_string()),
         ("Station", station.to_string()),
         ("ProfileSha256", profile_sha.to_string()),
@@ -76,12 +85,12 @@ impl Pipeline {
         };
         let l = self.loaded(&job.profile_sha256).await?;
         let now = time::now_iso(l.offset);
-        if doc.state != "closed" {
+        if doc.state != DocState::Closed {
             return self.records.attach_pdf(&job.id, &doc.id, "", 0, &[], &now).await;
         }
         let name = format!("{}.{:03}.pdf", doc.case_code, doc.ordinal);
         // A born-digital PDF is attached as it is: its own bytes are the document.
-        if let Some(first) = pages.first().filter(|p| p.source_encoding == "pdf") {
+        if let Some(first) = pages.first().filter(|p| p.source_encoding == pages::SourceEncoding::Pdf) {
             let bytes = self.blobs.read_all(&first.sha256)?.len() as u64;
             let enc: Vec<PageOutcome> =
                 pages.iter().map(|p| outcome(&p.id, "pdf-native".to_string(), &Default::default())).collect();
@@ -238,7 +247,7 @@ impl Pipeline {
         let mut all = Vec::new();
         let mut h = Sha256::new();
         for (doc, pages) in &docs {
-            let type_name = doc.doc_type.clone().unwrap_or_else(|| role_title(&doc.role).to_string());
+            let type_name = doc.doc_type.clone().unwrap_or_else(|| role_title(doc.role).to_string());
             info.outline.push((format!("{:03} — {type_name}", doc.ordinal), all.len()));
             h.update(doc.id.as_bytes());
             all.extend(pages.iter().cloned());

@@ -5,7 +5,7 @@ use crate::pages::{self, Limits};
 use crate::profile::{DocumentRule, LowDpi};
 use crate::route::Hints;
 use crate::separate::{Mark, StackNote};
-use crate::store::records::{Job, NewPage, SplitOutcome};
+use crate::store::records::{GroupKey, Job, NewPage, SplitOutcome};
 use crate::util::time;
 
 use super::Pipeline;
@@ -52,11 +52,11 @@ impl Pipeline {
             .map_err(|e| Failure::transient("split task", e))??;
             let group_key = if s.separators.stacked() {
                 // One stack per station and folder, whatever closes documents otherwise.
-                format!("stack:{}:{}", intake.station, hints.folder_path)
+                GroupKey::Stack { station: intake.station.clone(), path: hints.folder_path.clone() }
             } else {
                 match s.grouping.document {
-                    DocumentRule::File => format!("file:{}", intake.id),
-                    DocumentRule::Folder | DocumentRule::Marker => format!("folder:{}", hints.folder_path),
+                    DocumentRule::File => GroupKey::File { intake: intake.id.clone() },
+                    DocumentRule::Folder | DocumentRule::Marker => GroupKey::Folder { path: hints.folder_path.clone() },
                 }
             };
             let mut pages = Vec::with_capacity(infos.len());
@@ -66,7 +66,7 @@ impl Pipeline {
                     Some(d) => d,
                     None => {
                         flags.push("no-dpi".to_string());
-                        (s.output.default_dpi as f64, s.output.default_dpi as f64, "default")
+                        (s.output.default_dpi as f64, s.output.default_dpi as f64, pages::DpiSource::Default)
                     }
                 };
                 if info.encoding != pages::SourceEncoding::Pdf && dpi_x.min(dpi_y) + 0.5 < s.output.min_dpi as f64 {
@@ -92,8 +92,8 @@ impl Pipeline {
                     dpi_x,
                     dpi_y,
                     dpi_source: source,
-                    colour: info.colour.as_str(),
-                    source_encoding: info.encoding.as_str(),
+                    colour: info.colour,
+                    source_encoding: info.encoding,
                     case_code: r.case_code,
                     role: r.role,
                     doc_type: r.doc_type,

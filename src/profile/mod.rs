@@ -176,7 +176,7 @@ impl Default for Inbox {
 /// Whether a document is an input (thành phần hồ sơ) or a result (kết quả).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum DocRole {
     /// A document the citizen brought.
     #[default]
     Input,
@@ -184,13 +184,26 @@ pub enum Role {
     Result,
 }
 
-impl Role {
+impl DocRole {
     /// The word stored in records.
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Input => "input",
-            Role::Result => "result",
+            DocRole::Input => "input",
+            DocRole::Result => "result",
         }
+    }
+
+    /// Reads a stored or typed word (`input`, `result`); `None` for anything else.
+    pub fn parse(word: &str) -> Option<DocRole> {
+        [DocRole::Input, DocRole::Result].into_iter().find(|r| r.as_str() == word)
+    }
+}
+
+/// Decoded where document rows are read, so a row can only hold a role this version knows.
+impl TryFrom<String> for DocRole {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        DocRole::parse(&word).ok_or_else(|| format!("unknown document role `{word}`"))
     }
 }
 
@@ -207,7 +220,7 @@ pub struct Routing {
     /// Regular expression with a named group `code` applied to the file name, tried after folders.
     pub filename_pattern: Option<String>,
     /// Role of documents when no manifest says otherwise.
-    pub role: Role,
+    pub role: DocRole,
     /// Document type when no manifest says otherwise.
     pub document_type: Option<String>,
 }
@@ -222,7 +235,7 @@ impl Default for Routing {
             check_code_date: true,
             folder_names: true,
             filename_pattern: None,
-            role: Role::Input,
+            role: DocRole::Input,
             document_type: None,
         }
     }

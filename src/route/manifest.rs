@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::Role;
+use crate::profile::DocRole;
 use crate::util::text::nfc;
 
 /// What a manifest says about one scan. Every field is optional.
@@ -21,7 +21,7 @@ pub struct ManifestEntry {
     pub case: Option<String>,
     /// `input` or `result`.
     #[serde(default)]
-    pub role: Option<Role>,
+    pub role: Option<DocRole>,
     /// Document type (thành phần hồ sơ), e.g. `Đơn đề nghị`.
     #[serde(default)]
     pub document_type: Option<String>,

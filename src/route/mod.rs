@@ -46,8 +46,8 @@ pub struct Hints {
 pub struct Route {
     /// The case, or `None` when nothing identified one (unfiled).
     pub case_code: Option<String>,
-    /// `input` or `result`.
-    pub role: String,
+    /// Input or result.
+    pub role: crate::profile::DocRole,
     /// Document type when known.
     pub doc_type: Option<String>,
     /// Operator from the manifest.
@@ -88,12 +88,7 @@ impl Router {
             return Err(Failure::bad("bad-manifest", err.clone()));
         }
         let r = &self.settings.routing;
-        let mut route = Route {
-            case_code: None,
-            role: r.role.as_str().to_string(),
-            doc_type: r.document_type.clone(),
-            operator: None,
-        };
+        let mut route = Route { case_code: None, role: r.role, doc_type: r.document_type.clone(), operator: None };
         if let Some(m) = &hints.manifest {
             if let Some(code) = &m.case {
                 let code = self
@@ -102,8 +97,8 @@ impl Router {
                     .map_err(|e| Failure::bad("bad-case-code", format!("the manifest for {}: {e}", hints.file_name)))?;
                 route.case_code = Some(code);
             }
-            if let Some(role) = &m.role {
-                route.role = role.as_str().to_string();
+            if let Some(role) = m.role {
+                route.role = role;
             }
             if m.document_type.is_some() {
                 route.doc_type = m.document_type.clone();

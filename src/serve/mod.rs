@@ -10,8 +10,6 @@
 //! the job in hand; whatever is still running after a few seconds is abandoned — it is a recorded,
 //! idempotent job and the next start resumes it before taking new work.
 
-mod status;
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,15 +18,12 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::error::Failure;
 use crate::intake::Capturer;
 use crate::pipeline::Pipeline;
 use crate::profile::{DocumentRule, Profile};
 use crate::store::DataDir;
 use crate::util::{retry, time};
 use crate::watch::{Found, InboxWatcher};
-
-pub use status::{StationStatus, read_status};
 
 /// What `sohoa serve` runs.
 pub struct Config {
@@ -50,10 +45,9 @@ const AUDIT_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let first = cfg.profiles.first().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?.settings.clone();
-    let d = retry::until_done("opening the data folder", || DataDir::open_with(&cfg.data, cfg.database.as_deref()))
-        .await
-        .map_err(to_any)?;
-    let recovered = retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await.map_err(to_any)?;
+    let d =
+        retry::until_done("opening the data folder", || DataDir::open_with(&cfg.data, cfg.database.as_deref())).await?;
+    let recovered = retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await?;
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs a stopped service left unfinished, before new work");
     }
@@ -78,8 +72,8 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         // Bound before the watchers start, so a taken port is reported at once, not after a scan.
         let listener = crate::api::bind(addr).await?;
         let profile = cfg.profiles.first().cloned().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?;
-        let api = crate::api::Api::new(d.records.clone(), d.blobs.clone(), profile, d.root.clone(), Some(wake.clone()))
-            .map_err(to_any)?;
+        let api =
+            crate::api::Api::new(d.records.clone(), d.blobs.clone(), profile, d.root.clone(), Some(wake.clone()))?;
         let mut s = stop_rx.clone();
         tracing::info!(address = %addr, "HTTP API listening");
         tasks.push(tokio::spawn(async move {
@@ -98,30 +92,8 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     };
 
     for _ in 0..workers {
-        let (p, w, mut s) = (pipeline.clone(), wake.clone(), stop_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            while !*s.borrow() {
-                match p.run_one().await {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => {}
-                    Err(e) => {
-                        // The database is away: say so, and wait before asking again (wake-ups would
-                        // only repeat the error).
-                        tracing::error!(alarm = true, error = %e, "cannot claim a job; retrying in 2 s");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                            _ = s.changed() => {}
-                        }
-                        continue;
-                    }
-                }
-                tokio::select! {
-                    _ = w.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    _ = s.changed() => {}
-                }
-            }
-        }));
+        let (p, w, s) = (pipeline.clone(), wake.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move { p.work(Some(w), crate::pipeline::Until::Stopped(s)).await }));
     }
 
     let (found_tx, mut found_rx) = mpsc::channel::<(usize, Found)>(first.service.queue.max(1));
@@ -131,9 +103,9 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         let pending = Arc::new(AtomicUsize::new(0));
         let watcher = InboxWatcher::new(&profile.settings, pending.clone())
             .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", profile.settings.inbox.path.display()))?;
-        statuses.push(status::Writer::new(&d.root, profile, watcher.root(), pending));
+        statuses.push(crate::watch::status::Writer::new(&d.root, profile, watcher.root(), pending));
         tasks.push(tokio::spawn(watcher.run(i, found_tx.clone(), stop_rx.clone())));
-        capturers.push(Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), None, None).map_err(to_any)?);
+        capturers.push(Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), None, None)?);
     }
     drop(found_tx);
 
@@ -171,7 +143,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
                 wake.notify_waiters();
                 for (path, folder_path) in markers {
                     let now = time::now_iso(::time::UtcOffset::UTC);
-                    let key = format!("folder:{folder_path}");
+                    let key = crate::store::records::GroupKey::Folder { path: folder_path.clone() };
                     if retry::until_done("closing a marked folder", || records.request_close(&key, &now)).await.is_ok()
                     {
                         tracing::info!(folder = %folder_path, "marker seen: the folder's document is closed");
@@ -264,8 +236,4 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-fn to_any(e: Failure) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
 }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Records;
 use super::db::{on_pool, on_tx};
-use super::records::{insert_event, new_id, run_again};
+use super::records::{JobKind, insert_event, new_id, run_again};
 use crate::error::Result;
+use crate::profile::DocRole;
 
 /// A procedure (thủ tục hành chính) in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -475,7 +476,7 @@ impl Records {
             .execute(&mut *c)
             .await?
             .rows_affected());
-        run_again(&mut tx, "render", &doc_id).await?;
+        run_again(&mut tx, JobKind::Render, &doc_id).await?;
         let detail = serde_json::json!({ "ordinal": ordinal, "page": page_no });
         insert_event(&mut tx, at, actor, "keep-page", Some(code), None, Some(&doc_id), None, &detail).await?;
         tx.commit().await?;
@@ -491,7 +492,7 @@ impl Records {
         code: &str,
         ordinal: i64,
         doc_type: Option<&str>,
-        role: Option<&str>,
+        role: Option<DocRole>,
         actor: &str,
         at: &str,
     ) -> Result<Option<bool>> {
@@ -515,7 +516,7 @@ impl Records {
         let doc_type =
             doc_type.map(|t| required.iter().find(|r| same_type(r, t)).cloned().unwrap_or_else(|| t.to_string()));
         let new_type = doc_type.or(old_type.clone());
-        let new_role = role.unwrap_or(&old_role).to_string();
+        let new_role = role.map_or_else(|| old_role.clone(), |r| r.as_str().to_string());
         if new_type == old_type && new_role == old_role {
             tx.rollback().await?;
             return Ok(Some(false));
@@ -529,7 +530,7 @@ impl Records {
         .execute(&mut *c)
         .await?
         .rows_affected());
-        run_again(&mut tx, "render", &id).await?;
+        run_again(&mut tx, JobKind::Render, &id).await?;
         let detail = serde_json::json!({
             "ordinal": ordinal,
             "type": { "from": old_type, "to": new_type },
@@ -548,7 +549,7 @@ impl Records {
         &self,
         intake_id: &str,
         code: &str,
-        role: Option<&str>,
+        role: Option<DocRole>,
         doc_type: Option<&str>,
         actor: &str,
         at: &str,
@@ -578,8 +579,7 @@ impl Records {
             .unwrap_or_default();
         let doc_type = doc_type.map(str::to_string).or(said.document_type);
         let doc_type = doc_type.as_deref();
-        let role = role.map(str::to_string).or(said.role.map(|r| r.as_str().to_string())).unwrap_or("input".into());
-        let role = role.as_str();
+        let role = role.or(said.role).unwrap_or_default().as_str();
         on_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
         )

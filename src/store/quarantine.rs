@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::Records;
 use super::db::{on_pool, on_tx};
-use super::records::{insert_event, run_again};
+use super::records::{JobKind, insert_event, run_again};
 use crate::error::Result;
-use crate::profile::Role;
+use crate::profile::DocRole;
 use crate::route::Hints;
 use crate::route::manifest::ManifestEntry;
 
@@ -18,7 +18,7 @@ pub struct RetryRoute {
     /// The case code (validated and NFC by the caller).
     pub case: String,
     /// `input` or `result`.
-    pub role: Role,
+    pub role: DocRole,
     /// Document type.
     pub doc_type: Option<String>,
 }
@@ -171,7 +171,7 @@ impl Records {
         .execute(&mut *c)
         .await?
         .rows_affected());
-        run_again(&mut tx, "split", intake_id).await?;
+        run_again(&mut tx, JobKind::Split, intake_id).await?;
         let detail = serde_json::json!({
             "was_case": crate::route::names_case(&old_route).then_some(&old_route),
             "case": route.map(|r| &r.case),

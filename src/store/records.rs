@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::db::{Location, Pool, Tx, on_pool, on_tx};
 
-use crate::error::Result;
-use crate::profile::Profile;
+use crate::error::{Failure, Result};
+use crate::pages::{Colour, DpiSource, SourceEncoding};
+use crate::profile::{DocRole, Profile};
 use crate::route::names_case;
 
 /// An input whose bytes are durable in the blob store, ready to be recorded.
@@ -60,20 +61,20 @@ pub struct NewPage {
     pub dpi_x: f64,
     /// Vertical resolution.
     pub dpi_y: f64,
-    /// `file`, `placement` or `default`.
-    pub dpi_source: &'static str,
-    /// `bitonal`, `gray`, `rgb`, `cmyk`.
-    pub colour: &'static str,
-    /// `jpeg`, `g4`, `raw`, `pdf`.
-    pub source_encoding: &'static str,
+    /// Where the resolution came from.
+    pub dpi_source: DpiSource,
+    /// The page's colour as stored.
+    pub colour: Colour,
+    /// How the page's pixels are stored in the input.
+    pub source_encoding: SourceEncoding,
     /// The case, or `None` for unfiled.
     pub case_code: Option<String>,
-    /// `input` or `result`.
-    pub role: String,
+    /// Input or result.
+    pub role: DocRole,
     /// Document type when known.
     pub doc_type: Option<String>,
     /// Pages sharing a group key (and case) go into one document.
-    pub group_key: String,
+    pub group_key: GroupKey,
     /// Flags for the clerk (`no-dpi`, `low-dpi`).
     pub flags: Vec<String>,
     /// For a stacked profile: the profile's split rule and the separator sheet this page is, if any.
@@ -104,14 +105,124 @@ pub enum SplitOutcome {
 pub struct Job {
     /// Job id.
     pub id: String,
-    /// `split` or `render`.
-    pub kind: String,
+    /// What to do.
+    pub kind: JobKind,
     /// Intake id (split) or document id (render).
     pub subject: String,
     /// How many times it was claimed, this time included.
     pub attempts: i64,
     /// The profile it was queued under.
     pub profile_sha256: String,
+}
+
+/// The kinds of job this version runs. A job row of any other kind (written by a newer version sharing
+/// the database) is never claimed here: it waits for a worker that knows it, instead of failing for
+/// ever in one that does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Read a captured input, split it into pages and route each page.
+    Split,
+    /// Build a document's PDF from its pages.
+    Render,
+}
+
+impl JobKind {
+    /// Every kind, for the claim's filter.
+    pub const ALL: [JobKind; 2] = [JobKind::Split, JobKind::Render];
+
+    /// The word stored in `jobs.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Split => "split",
+            JobKind::Render => "render",
+        }
+    }
+
+    /// Reads a stored word; `None` for a kind this version does not know.
+    pub fn parse(word: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which pages belong in one document (with the same case and role). Stored as text whose prefix the
+/// assembly and closing statements read (`folder:` documents close when their folder is filed,
+/// `stack:` ones when a separator sheet or the stack's end says so); built here only, so that every
+/// writer spells them alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKey {
+    /// Each input is its own document.
+    File {
+        /// The intake's id.
+        intake: String,
+    },
+    /// The inputs of one inbox folder (closed when idle or by a marker file).
+    Folder {
+        /// The folder's NFC path relative to the inbox (`""` for the inbox itself).
+        path: String,
+    },
+    /// A station's stack of pages split by separator sheets (segments are added by assembly).
+    Stack {
+        /// The station.
+        station: String,
+        /// The folder the stack arrives in.
+        path: String,
+    },
+}
+
+impl GroupKey {
+    /// Group keys of stacked pages start with this.
+    pub const STACK_PREFIX: &'static str = "stack:";
+
+    /// The stored text.
+    pub fn to_stored(&self) -> String {
+        match self {
+            GroupKey::File { intake } => format!("file:{intake}"),
+            GroupKey::Folder { path } => format!("folder:{path}"),
+            GroupKey::Stack { station, path } => format!("{}{station}:{path}", GroupKey::STACK_PREFIX),
+        }
+    }
+}
+
+/// Where a document is in its life: `open` while pages may still join it, `closed` once complete and
+/// waiting for its PDF, `attached` with its PDF recorded, `detached` by a clerk (kept, counted nowhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocState {
+    /// Pages may still join.
+    Open,
+    /// Complete; its render job builds the PDF.
+    Closed,
+    /// Its PDF is recorded and counts.
+    Attached,
+    /// Taken off the case by a clerk.
+    Detached,
+}
+
+impl DocState {
+    /// The word stored in `documents.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocState::Open => "open",
+            DocState::Closed => "closed",
+            DocState::Attached => "attached",
+            DocState::Detached => "detached",
+        }
+    }
+}
+
+impl TryFrom<String> for DocState {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        [DocState::Open, DocState::Closed, DocState::Attached, DocState::Detached]
+            .into_iter()
+            .find(|s| s.as_str() == word)
+            .ok_or_else(|| format!("unknown document state `{word}`"))
+    }
 }
 
 /// An intake as the split job needs it.
@@ -156,7 +267,8 @@ pub struct PageRow {
     /// Resolution.
     pub dpi_y: f64,
     /// `jpeg`, `g4`, `raw`, `pdf`.
-    pub source_encoding: String,
+    #[sqlx(try_from = "String")]
+    pub source_encoding: SourceEncoding,
     /// The input's scan time.
     pub source_mtime: String,
     /// The input's file name.
@@ -177,11 +289,13 @@ pub struct DocumentRow {
     /// 1-based ordinal within the case.
     pub ordinal: i64,
     /// `input` or `result`.
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: DocRole,
     /// Document type.
     pub doc_type: Option<String>,
     /// Lifecycle.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: DocState,
     /// The attached PDF.
     pub pdf_sha256: Option<String>,
     /// Pages.
@@ -456,18 +570,24 @@ impl Records {
         const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, heartbeat_ms = $1, \
                worker = $2 WHERE id = (\
                SELECT id FROM jobs WHERE state = 'pending' AND not_before_ms <= $1 \
-               ORDER BY kind = 'render' DESC, seq LIMIT 1";
+               AND kind IN ({KINDS}) ORDER BY kind = 'render' DESC, seq LIMIT 1";
         const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256";
         type Claimed = (String, String, String, i64, String);
         let lock = if self.jobs.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!("{CLAIM}{lock}{RETURNING}");
+        let kinds: Vec<String> = JobKind::ALL.iter().map(|k| format!("'{}'", k.as_str())).collect();
+        let sql = format!("{CLAIM}{lock}{RETURNING}").replace("{KINDS}", &kinds.join(", "));
         let mut w = self.jobs.autocommit().await?;
         let row: Option<Claimed> = on_tx!(&mut w, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(now_ms())
             .bind(&*self.worker)
             .fetch_optional(&mut *c)
             .await?);
-        Ok(row.map(|(id, kind, subject, attempts, profile_sha256)| Job { id, kind, subject, attempts, profile_sha256 }))
+        let Some((id, kind, subject, attempts, profile_sha256)) = row else { return Ok(None) };
+        // The claim's filter names exactly `JobKind::ALL`, so this is a corrupted row, not a new kind.
+        let kind = JobKind::parse(&kind).ok_or_else(|| {
+            Failure::transient("claiming a job", anyhow::anyhow!("claimed job {id} of unknown kind `{kind}`"))
+        })?;
+        Ok(Some(Job { id, kind, subject, attempts, profile_sha256 }))
     }
 
     /// Jobs not finished yet (pending, waiting for back-off, or running).
@@ -620,13 +740,13 @@ impl Records {
 
     /// Asks for the open documents of `group_key` to close once every input captured so far is filed
     /// (a marker file such as `.done` in a case folder).
-    pub async fn request_close(&self, group_key: &str, at: &str) -> Result<()> {
+    pub async fn request_close(&self, group_key: &GroupKey, at: &str) -> Result<()> {
         let mut tx = self.jobs.begin_write().await?;
         on_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO close_requests (group_key, up_to_seq, requested_at) \
              SELECT $1, COALESCE(MAX(seq), 0), $2 FROM intakes WHERE true ON CONFLICT DO NOTHING",
         )
-        .bind(group_key)
+        .bind(group_key.to_stored())
         .bind(at)
         .execute(&mut *c)
         .await?
@@ -861,13 +981,13 @@ async fn insert_page(tx: &mut Tx, intake_id: &str, p: &NewPage) -> Result<()> {
     .bind(p.height as i64)
     .bind(p.dpi_x)
     .bind(p.dpi_y)
-    .bind(p.dpi_source)
-    .bind(p.colour)
-    .bind(p.source_encoding)
+    .bind(p.dpi_source.as_str())
+    .bind(p.colour.as_str())
+    .bind(p.source_encoding.as_str())
     .bind(&p.case_code)
-    .bind(&p.role)
+    .bind(p.role.as_str())
     .bind(&p.doc_type)
-    .bind(&p.group_key)
+    .bind(p.group_key.to_stored())
     .bind(serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()))
     .bind(p.stack.as_ref().and_then(|n| serde_json::to_string(n).ok()))
     .execute(&mut *c)
@@ -878,12 +998,12 @@ async fn insert_page(tx: &mut Tx, intake_id: &str, p: &NewPage) -> Result<()> {
 
 /// Puts a job back on the queue from the start, in the caller's transaction (a clerk's decision made
 /// the earlier run's result stale).
-pub(crate) async fn run_again(tx: &mut Tx, kind: &str, subject: &str) -> Result<()> {
+pub(crate) async fn run_again(tx: &mut Tx, kind: JobKind, subject: &str) -> Result<()> {
     on_tx!(tx, |c| sqlx::query(
         "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = 0, last_error = NULL, worker = NULL \
          WHERE kind = $1 AND subject = $2"
     )
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(subject)
     .execute(&mut *c)
     .await?
@@ -1132,7 +1252,7 @@ async fn file_pages(tx: &mut Tx, intake_id: &str, at: &str, close_each_file: boo
             }
         };
         // A stack's documents close at its next sheet (or the end of the run), not per file.
-        if !touched.contains(&doc_id) && !key.starts_with(super::stacks::PREFIX) {
+        if !touched.contains(&doc_id) && !key.starts_with(GroupKey::STACK_PREFIX) {
             touched.push(doc_id);
         }
     }

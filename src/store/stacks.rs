@@ -12,9 +12,6 @@ use super::records::close_document;
 use crate::error::Result;
 use crate::separate::{Sheet, StackNote};
 
-/// Group keys of stacked pages start with this.
-pub const PREFIX: &str = "stack:";
-
 /// A page's route: case, role, document type, group key.
 pub type PageRoute = (Option<String>, String, Option<String>, String);
 

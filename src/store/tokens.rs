@@ -12,7 +12,7 @@ use crate::error::Result;
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum AccessRole {
     /// Upload scans, nothing else.
     Station,
     /// Read cases, attach and fix.
@@ -23,24 +23,24 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
+impl AccessRole {
     /// The stored word.
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Station => "station",
-            Role::Clerk => "clerk",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
+            AccessRole::Station => "station",
+            AccessRole::Clerk => "clerk",
+            AccessRole::Supervisor => "supervisor",
+            AccessRole::Admin => "admin",
         }
     }
 
     /// Reads a role word.
-    pub fn parse(s: &str) -> Option<Role> {
+    pub fn parse(s: &str) -> Option<AccessRole> {
         Some(match s {
-            "station" => Role::Station,
-            "clerk" => Role::Clerk,
-            "supervisor" => Role::Supervisor,
-            "admin" => Role::Admin,
+            "station" => AccessRole::Station,
+            "clerk" => AccessRole::Clerk,
+            "supervisor" => AccessRole::Supervisor,
+            "admin" => AccessRole::Admin,
             _ => return None,
         })
     }
@@ -74,7 +74,7 @@ impl Records {
     /// Makes a token; returns its row and the secret, which is not stored and cannot be shown again.
     pub async fn create_token(
         &self,
-        role: Role,
+        role: AccessRole,
         unit: Option<&str>,
         label: &str,
         expires_at: Option<&str>,

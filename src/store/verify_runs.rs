@@ -5,7 +5,6 @@ use super::Records;
 use super::db::{on_pool, on_tx};
 use super::records::{insert_event, new_id};
 use crate::error::Result;
-use crate::fixity::Problem;
 
 /// A fixity run as recorded.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -199,4 +198,62 @@ async fn last_event(tx: &mut super::db::Tx) -> Result<(i64, String)> {
             .fetch_one(&mut *c)
             .await?);
     Ok((row.0, row.1.unwrap_or_default()))
+}
+
+/// One problem a fixity check found (`crate::fixity` runs the checks; the record of a run keeps them here,
+/// below the checks, so that the store depends on nothing above it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "problem", rename_all = "lowercase")]
+pub enum Problem {
+    /// The bytes no longer hash to their name.
+    Changed {
+        /// Recorded hash.
+        sha256: String,
+        /// What the bytes hash to now.
+        actual: String,
+    },
+    /// Recorded, but not in the store.
+    Missing {
+        /// Recorded hash.
+        sha256: String,
+    },
+    /// In the store, but not recorded.
+    Unexpected {
+        /// Name in the store.
+        sha256: String,
+    },
+    /// Could not be read.
+    Unreadable {
+        /// Recorded hash.
+        sha256: String,
+        /// Why.
+        error: String,
+    },
+    /// A case folder's copy of an attached PDF (what a clerk opens) is not the recorded file.
+    #[serde(rename = "view-changed")]
+    ViewChanged {
+        /// The view, relative to the data folder.
+        view: String,
+        /// The recorded PDF's hash.
+        sha256: String,
+        /// What the view hashes to now.
+        actual: String,
+    },
+    /// A case folder's copy of an attached PDF is not there.
+    #[serde(rename = "view-missing")]
+    ViewMissing {
+        /// The view, relative to the data folder.
+        view: String,
+        /// The recorded PDF's hash.
+        sha256: String,
+    },
+    /// The audit log's hash chain is broken: an event was changed, removed or inserted around sohoa, or
+    /// the log was cut short after the head an earlier run recorded.
+    #[serde(rename = "event-chain")]
+    EventChain {
+        /// The first event where it shows.
+        event: i64,
+        /// What is wrong, in words.
+        what: String,
+    },
 }

@@ -11,6 +11,7 @@
 //! so a truncated scan is quarantined with a reason instead of sitting in the inbox forever.
 
 pub mod gate;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,10 @@ use crate::util::text::natural_cmp;
 /// How long after an event that asked for a rescan (a new folder, lost events) the inbox is rescanned
 /// once more.
 const RESCAN_AGAIN_MS: u64 = 750;
+
+/// How long a look at the inbox (a rescan, the stability checks) may take before the share alarm is
+/// raised; it is raised again each time this much more has passed.
+const SHARE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Something the watcher hands to capture.
 #[derive(Debug, Clone)]
@@ -91,19 +96,21 @@ impl InboxWatcher {
     }
 
     /// Runs until `shutdown` turns true, sending what passes the gate to `out`, tagged with `station`.
-    pub async fn run(mut self, station: usize, out: mpsc::Sender<(usize, Found)>, mut shutdown: watch::Receiver<bool>) {
-        let inbox = &self.settings.inbox;
+    pub async fn run(self, station: usize, out: mpsc::Sender<(usize, Found)>, mut shutdown: watch::Receiver<bool>) {
+        let mut w = self;
+        let inbox = w.settings.inbox.clone();
         let (etx, mut erx) = mpsc::unbounded_channel::<notify::Result<notify::Event>>();
+        let root = w.root.clone();
         let mut _native = None;
         if inbox.watch == WatchMode::Native {
-            let w = notify::recommended_watcher(move |ev| {
+            let watcher = notify::recommended_watcher(move |ev| {
                 let _ = etx.send(ev);
             })
-            .and_then(|mut w| w.watch(&self.root, RecursiveMode::Recursive).map(|_| w));
-            match w {
-                Ok(w) => _native = Some(w),
+            .and_then(|mut n| n.watch(&root, RecursiveMode::Recursive).map(|_| n));
+            match watcher {
+                Ok(n) => _native = Some(n),
                 Err(e) => tracing::error!(
-                    alarm = true, inbox = %self.root.display(), error = %e,
+                    alarm = true, inbox = %root.display(), error = %e,
                     "native events unavailable; falling back to polling"
                 ),
             }
@@ -116,7 +123,7 @@ impl InboxWatcher {
         // the rescan its event asks for is repeated a moment later to catch those.
         let mut again_at: Option<Instant> = None;
         tracing::info!(
-            station = %self.settings.station.id, inbox = %self.root.display(),
+            station = %w.settings.station.id, inbox = %w.root.display(),
             mode = if polling { "poll" } else { "native" }, "watching"
         );
         loop {
@@ -129,9 +136,9 @@ impl InboxWatcher {
                 _ = shutdown.changed() => return,
                 ev = erx.recv() => {
                     if let Some(ev) = ev {
-                        let mut asked = self.on_event(ev);
+                        let mut asked = w.on_event(ev);
                         while let Ok(ev) = erx.try_recv() {
-                            asked |= self.on_event(ev);
+                            asked |= w.on_event(ev);
                         }
                         if asked {
                             rescan = true;
@@ -144,17 +151,45 @@ impl InboxWatcher {
             if *shutdown.borrow() {
                 return;
             }
+            // The file system is looked at on the blocking pool: a share that stops answering stalls
+            // this inbox (and raises its alarm), never the runtime that serves the other stations.
+            let mut step = tokio::task::spawn_blocking(move || {
+                if rescan {
+                    w.rescan();
+                }
+                let found = w.ready();
+                (w, found)
+            });
+            let mut waited = Duration::ZERO;
+            let (back, ready) = loop {
+                tokio::select! {
+                    r = &mut step => match r {
+                        Ok(done) => break done,
+                        Err(e) => {
+                            tracing::error!(alarm = true, error = %e, "the inbox watcher stopped");
+                            return;
+                        }
+                    },
+                    _ = tokio::time::sleep(SHARE_TIMEOUT) => {
+                        waited += SHARE_TIMEOUT;
+                        let msg = format!("inbox {} has not answered for {} s (share gone?)", root.display(), waited.as_secs());
+                        crate::util::alarm::raise(msg.clone());
+                        tracing::error!(alarm = true, inbox = %root.display(), "{msg}; still waiting");
+                    }
+                    _ = shutdown.changed() => return,
+                }
+            };
+            w = back;
             if rescan {
-                self.rescan();
                 last_rescan = Some(Instant::now());
             }
-            for found in self.ready() {
+            for found in ready {
                 tokio::select! {
                     r = out.send((station, found)) => if r.is_err() { return },
                     _ = shutdown.changed() => return,
                 }
             }
-            self.pending.store(self.tracked.values().filter(|t| !t.sent).count(), Ordering::Relaxed);
+            w.pending.store(w.tracked.values().filter(|t| !t.sent).count(), Ordering::Relaxed);
         }
     }
 

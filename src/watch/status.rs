@@ -1,6 +1,7 @@
 //! The live status of each station, written by the service every second to
 //! `<data>/status/<station>.json` and read by `sohoa status`. A file, not a table, so that it still
-//! says something when the database is the thing that is failing.
+//! says something when the database is the thing that is failing. It lives with the watcher, below both
+//! the service that writes it and the API that shows it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,7 +35,8 @@ pub struct StationStatus {
     pub alarms: Vec<(u64, String)>,
 }
 
-pub(super) struct Writer {
+/// Writes one station's status file, each time from the counts it is given.
+pub struct Writer {
     path: PathBuf,
     base: StationStatus,
     pending: Arc<AtomicUsize>,
@@ -45,7 +47,9 @@ fn unix(t: SystemTime) -> u64 {
 }
 
 impl Writer {
-    pub(super) fn new(data: &Path, profile: &Profile, inbox: &Path, pending: Arc<AtomicUsize>) -> Writer {
+    /// A writer for the station `profile` describes, watching `inbox`; `pending` is the watcher's count of
+    /// files seen and not yet captured.
+    pub fn new(data: &Path, profile: &Profile, inbox: &Path, pending: Arc<AtomicUsize>) -> Writer {
         let s = &profile.settings;
         let base = StationStatus {
             station: s.station.id.clone(),
@@ -61,7 +65,8 @@ impl Writer {
         Writer { path: status_path(data, &s.station.id), base, pending }
     }
 
-    pub(super) fn write(&self, jobs: Option<i64>) {
+    /// Replaces the file atomically (write, then rename), so a reader never sees half of it.
+    pub fn write(&self, jobs: Option<i64>) {
         let mut s = self.base.clone();
         s.updated = unix(SystemTime::now());
         s.waiting = self.pending.load(Ordering::Relaxed);
