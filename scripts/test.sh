@@ -57,7 +57,7 @@ for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE
   psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
 done
 echo "== PostgreSQL =="
-SOHOA_TEST_DATABASE="$pg" cargo test --locked --test records --test api --test ingest --test cli --test serve --test transient --test web --test openapi --test separators --test hostile "$@"
+SOHOA_TEST_DATABASE="$pg" cargo test --locked --test store --test records --test api --test ingest --test cli --test serve --test transient --test web --test openapi --test separators --test hostile "$@"
 # The page records normalization writes (a column of their own) and a blank page put back, on
 # PostgreSQL too.
 SOHOA_TEST_DATABASE="$pg" cargo test --locked --test pdfa "$@" -- the_archive_chain blank_pages

@@ -7,19 +7,113 @@
 
 use std::fmt;
 
+stored_words! {
+    /// The stable code of a bad input: what machines read (tests, the API, `.error.json`), what each
+    /// quarantined input is stored with, and the key of the catalogue of explanations below. A new
+    /// reason is a new variant, so that no code is ever spelled two ways.
+    pub enum Code {
+        /// The file is empty: the scanner did not finish writing it or the copy failed.
+        EmptyFile = "empty-file",
+        /// The JPEG is cut short (a copy or a scan that stopped half-way).
+        TruncatedJpeg = "truncated-jpeg",
+        /// The PNG is cut short.
+        TruncatedPng = "truncated-png",
+        /// The TIFF is cut short.
+        TruncatedTiff = "truncated-tiff",
+        /// The JPEG is damaged and cannot be read.
+        BrokenJpeg = "broken-jpeg",
+        /// The PNG is damaged and cannot be read.
+        BrokenPng = "broken-png",
+        /// The TIFF is damaged and cannot be read.
+        BrokenTiff = "broken-tiff",
+        /// The PDF is damaged and cannot be read.
+        BrokenPdf = "broken-pdf",
+        /// The PDF is cut short or damaged: not every page opens.
+        DamagedPdf = "damaged-pdf",
+        /// The file has no pages.
+        NoPages = "no-pages",
+        /// The image cannot be decoded.
+        Undecodable = "undecodable",
+        /// The image cannot be decoded.
+        DecoderFailure = "decoder-failure",
+        /// The image has no pixels (zero size).
+        EmptyImage = "empty-image",
+        /// The file is named .jpg but is not a JPEG.
+        NotAJpeg = "not-a-jpeg",
+        /// The file is not a scan or a PDF.
+        NotAScan = "not-a-scan",
+        /// The image is too large to process safely.
+        TooLarge = "too-large",
+        /// The file has too many pages.
+        TooManyPages = "too-many-pages",
+        /// The PDF expands to far more than it holds (possibly hostile).
+        PdfBomb = "pdf-bomb",
+        /// The PDF holds scripts, launch actions or embedded files.
+        ActivePdf = "active-pdf",
+        /// The PDF is password-protected.
+        EncryptedPdf = "encrypted-pdf",
+        /// The PDF mixes scanned pages and text pages.
+        MixedPdf = "mixed-pdf",
+        /// A PDF page's layout is not supported.
+        PdfLayout = "pdf-layout",
+        /// Fax-style (CCITT G3) TIFF is not supported.
+        TiffGroup3 = "tiff-group3",
+        /// The PDF holds fax-style (CCITT G3) images, which are not supported.
+        PdfGroup3 = "pdf-group3",
+        /// This TIFF compression is not supported.
+        TiffUnsupported = "tiff-unsupported",
+        /// The JPEG uses arithmetic coding, which is not supported.
+        ArithmeticJpeg = "arithmetic-jpeg",
+        /// Lossless JPEG is not supported.
+        LosslessJpeg = "lossless-jpeg",
+        /// The JPEG has an unsupported number of colour channels.
+        JpegComponents = "jpeg-components",
+        /// A CMYK image cannot go into PDF/A.
+        CmykInPdfa = "cmyk-in-pdfa",
+        /// A PDF could not be made from this image.
+        EncodeFailed = "encode-failed",
+        /// The manifest beside the scan is broken.
+        BadManifest = "bad-manifest",
+        /// The case code (in the manifest or folder name) is not valid.
+        BadCaseCode = "bad-case-code",
+        /// The station's profile is invalid.
+        BadProfile = "bad-profile",
+        /// A separator sheet's code cannot be encoded.
+        BadCode = "bad-code",
+        /// A name that is not a SHA-256 was asked of the blob store.
+        BadHash = "bad-hash",
+        /// A temporary blob name that is not one this store handed out.
+        BadToken = "bad-token",
+        /// The export's destination exists already.
+        Exists = "exists",
+        /// A stored file's bytes do not match their recorded hash.
+        Fixity = "fixity",
+        /// A page scanned under the profile's minimum resolution.
+        LowDpi = "low-dpi",
+        /// No case with that code.
+        NoCase = "no-case",
+        /// A PDF this program writes (a separator sheet) could not be built.
+        Pdf = "pdf",
+        /// A page thumbnail could not be encoded.
+        Thumbnail = "thumbnail",
+        /// A TIFF whose pages are old-style JPEG.
+        TiffJpeg = "tiff-jpeg",
+    }
+}
+
 /// Why a piece of work did not complete.
 #[derive(Debug)]
 pub enum Failure {
     /// The input itself is unusable. `code` is a stable key for machines (tests, the API); `reason` is
     /// written for the clerk at the counter and says what to do.
-    BadInput { code: &'static str, reason: String },
+    BadInput { code: Code, reason: String },
     /// Something outside the input failed; the same work may succeed later.
     Transient { context: String, source: anyhow::Error },
 }
 
 impl Failure {
     /// Rejects an input with a stable code and a clerk-readable reason.
-    pub fn bad(code: &'static str, reason: impl Into<String>) -> Self {
+    pub fn bad(code: Code, reason: impl Into<String>) -> Self {
         Failure::BadInput { code, reason: reason.into() }
     }
 
@@ -77,197 +171,214 @@ pub struct Explained {
 }
 
 /// The catalogue of quarantine reasons: code, Vietnamese, English, scan again.
-const EXPLAINED: &[(&str, &str, &str, bool)] = &[
+const EXPLAINED: &[(Code, &str, &str, bool)] = &[
     (
-        "empty-file",
+        Code::EmptyFile,
         "Tệp rỗng (0 byte): máy quét chưa ghi xong hoặc tệp bị chép lỗi. Hãy quét lại.",
         "The file is empty: the scanner did not finish writing it or the copy failed. Scan it again.",
         true,
     ),
     (
-        "truncated-jpeg",
+        Code::TruncatedJpeg,
         "Ảnh JPEG bị cắt cụt (chép dở hoặc máy quét dừng giữa chừng). Hãy quét lại.",
         "The JPEG is cut short (a copy or a scan that stopped half-way). Scan it again.",
         true,
     ),
-    ("truncated-png", "Ảnh PNG bị cắt cụt. Hãy quét lại.", "The PNG is cut short. Scan it again.", true),
-    ("truncated-tiff", "Ảnh TIFF bị cắt cụt. Hãy quét lại.", "The TIFF is cut short. Scan it again.", true),
+    (Code::TruncatedPng, "Ảnh PNG bị cắt cụt. Hãy quét lại.", "The PNG is cut short. Scan it again.", true),
+    (Code::TruncatedTiff, "Ảnh TIFF bị cắt cụt. Hãy quét lại.", "The TIFF is cut short. Scan it again.", true),
     (
-        "broken-jpeg",
+        Code::BrokenJpeg,
         "Ảnh JPEG bị hỏng, không đọc được. Hãy quét lại.",
         "The JPEG is damaged and cannot be read. Scan it again.",
         true,
     ),
     (
-        "broken-png",
+        Code::BrokenPng,
         "Ảnh PNG bị hỏng, không đọc được. Hãy quét lại.",
         "The PNG is damaged and cannot be read. Scan it again.",
         true,
     ),
     (
-        "broken-tiff",
+        Code::BrokenTiff,
         "Ảnh TIFF bị hỏng, không đọc được. Hãy quét lại.",
         "The TIFF is damaged and cannot be read. Scan it again.",
         true,
     ),
     (
-        "broken-pdf",
+        Code::BrokenPdf,
         "Tệp PDF bị hỏng, không đọc được. Hãy quét hoặc xuất lại.",
         "The PDF is damaged and cannot be read. Scan or export it again.",
         true,
     ),
     (
-        "damaged-pdf",
+        Code::DamagedPdf,
         "Tệp PDF bị cắt cụt hoặc hỏng: không mở được hết các trang. Hãy xuất hoặc quét lại.",
         "The PDF is cut short or damaged: not every page opens. Export or scan it again.",
         true,
     ),
     (
-        "no-pages",
+        Code::NoPages,
         "Tệp không có trang nào. Hãy kiểm tra tệp gốc và quét lại.",
         "The file has no pages. Check the original and scan it again.",
         true,
     ),
-    ("undecodable", "Không giải mã được ảnh. Hãy quét lại.", "The image cannot be decoded. Scan it again.", true),
-    ("decoder-failure", "Không giải mã được ảnh. Hãy quét lại.", "The image cannot be decoded. Scan it again.", true),
+    (Code::Undecodable, "Không giải mã được ảnh. Hãy quét lại.", "The image cannot be decoded. Scan it again.", true),
     (
-        "empty-image",
+        Code::DecoderFailure,
+        "Không giải mã được ảnh. Hãy quét lại.",
+        "The image cannot be decoded. Scan it again.",
+        true,
+    ),
+    (
+        Code::EmptyImage,
         "Ảnh không có điểm ảnh nào (kích thước 0). Hãy quét lại.",
         "The image has no pixels (zero size). Scan it again.",
         true,
     ),
     (
-        "not-a-jpeg",
+        Code::NotAJpeg,
         "Tệp mang đuôi .jpg nhưng không phải ảnh JPEG. Hãy quét lại hoặc lưu đúng định dạng.",
         "The file is named .jpg but is not a JPEG. Scan again or save it in the right format.",
         true,
     ),
     (
-        "not-a-scan",
+        Code::NotAScan,
         "Tệp không phải ảnh quét hay PDF. Hãy bỏ tệp này ra khỏi thư mục quét.",
         "The file is not a scan or a PDF. Take it out of the scan folder.",
         true,
     ),
     (
-        "too-large",
+        Code::TooLarge,
         "Ảnh quá lớn để xử lý an toàn. Hãy quét với độ phân giải thấp hơn (300 dpi là đủ).",
         "The image is too large to process safely. Scan at a lower resolution (300 dpi is enough).",
         true,
     ),
     (
-        "too-many-pages",
+        Code::TooManyPages,
         "Tệp có quá nhiều trang. Hãy chia thành các tệp nhỏ hơn rồi quét lại.",
         "The file has too many pages. Split it into smaller files and scan again.",
         true,
     ),
     (
-        "pdf-bomb",
+        Code::PdfBomb,
         "Tệp PDF giải nén ra quá lớn (có thể là tệp độc hại). Không xử lý.",
         "The PDF expands to far more than it holds (possibly hostile). Not processed.",
         true,
     ),
     (
-        "active-pdf",
+        Code::ActivePdf,
         "Tệp PDF chứa mã chạy tự động hoặc tệp đính kèm. Không gắn vào hồ sơ; hãy xuất lại dạng PDF thường.",
         "The PDF holds scripts, launch actions or embedded files. Not attached; export it again as a plain PDF.",
         true,
     ),
     (
-        "encrypted-pdf",
+        Code::EncryptedPdf,
         "Tệp PDF có mật khẩu. Hãy xuất lại không đặt mật khẩu.",
         "The PDF is password-protected. Export it again without a password.",
         true,
     ),
     (
-        "mixed-pdf",
+        Code::MixedPdf,
         "Tệp PDF vừa có trang quét vừa có trang văn bản. Hãy tách thành hai tệp.",
         "The PDF mixes scanned pages and text pages. Split it into two files.",
         true,
     ),
     (
-        "pdf-layout",
+        Code::PdfLayout,
         "Trang PDF có bố cục không hỗ trợ. Hãy quét lại thành ảnh.",
         "A PDF page's layout is not supported. Scan it again as images.",
         true,
     ),
     (
-        "tiff-group3",
+        Code::TiffGroup3,
         "Ảnh TIFF nén kiểu fax (CCITT G3) chưa được hỗ trợ. Hãy cài máy quét lưu TIFF G4, PNG hoặc JPEG rồi quét lại.",
         "Fax-style (CCITT G3) TIFF is not supported. Set the scanner to TIFF G4, PNG or JPEG and scan again.",
         true,
     ),
     (
-        "pdf-group3",
+        Code::PdfGroup3,
         "Tệp PDF chứa ảnh nén kiểu fax (CCITT G3) chưa được hỗ trợ. Hãy quét lại dạng TIFF G4, PNG hoặc JPEG.",
         "The PDF holds fax-style (CCITT G3) images, which are not supported. Scan again as TIFF G4, PNG or JPEG.",
         true,
     ),
     (
-        "tiff-unsupported",
+        Code::TiffUnsupported,
         "Kiểu nén TIFF này chưa được hỗ trợ. Hãy cài máy quét lưu JPEG, PNG hoặc TIFF G4.",
         "This TIFF compression is not supported. Set the scanner to save JPEG, PNG or TIFF G4.",
         true,
     ),
     (
-        "arithmetic-jpeg",
+        Code::ArithmeticJpeg,
         "Ảnh JPEG dùng mã hóa số học (ít gặp), chưa hỗ trợ. Hãy cài máy quét lưu JPEG thường.",
         "The JPEG uses arithmetic coding, which is not supported. Set the scanner to save plain JPEG.",
         true,
     ),
     (
-        "lossless-jpeg",
+        Code::LosslessJpeg,
         "Ảnh JPEG không mất dữ liệu chưa được hỗ trợ. Hãy lưu PNG hoặc JPEG thường.",
         "Lossless JPEG is not supported. Save PNG or plain JPEG.",
         true,
     ),
     (
-        "jpeg-components",
+        Code::JpegComponents,
         "Ảnh JPEG có số kênh màu không hỗ trợ. Hãy quét màu hoặc xám.",
         "The JPEG has an unsupported number of colour channels. Scan in colour or gray.",
         true,
     ),
     (
-        "cmyk-in-pdfa",
+        Code::CmykInPdfa,
         "Ảnh CMYK không đưa vào PDF/A được. Hãy quét ở chế độ màu RGB.",
         "A CMYK image cannot go into PDF/A. Scan in RGB colour.",
         true,
     ),
     (
-        "encode-failed",
+        Code::EncodeFailed,
         "Không tạo được PDF từ ảnh này. Hãy báo quản trị viên.",
         "A PDF could not be made from this image. Tell the administrator.",
         false,
     ),
     (
-        "bad-manifest",
+        Code::BadManifest,
         "Tệp manifest.json bên cạnh bản quét bị lỗi. Sửa tệp manifest rồi bấm Xử lý lại, hoặc ghi mã hồ sơ khi xử lý lại.",
         "The manifest beside the scan is broken. Fix it and retry, or give the case code when retrying.",
         false,
     ),
     (
-        "bad-case-code",
+        Code::BadCaseCode,
         "Mã hồ sơ (trong manifest hoặc tên thư mục) không đúng dạng. Xử lý lại và ghi đúng mã hồ sơ.",
         "The case code (in the manifest or folder name) is not valid. Retry with the right case code.",
         false,
     ),
     (
-        "bad-profile",
+        Code::BadProfile,
         "Cấu hình trạm quét bị lỗi. Hãy báo quản trị viên.",
         "The station's profile is invalid. Tell the administrator.",
         false,
     ),
+    (
+        Code::LowDpi,
+        "Trang được quét với độ phân giải thấp hơn mức tối thiểu của quầy. Hãy quét lại ở độ phân giải cao hơn.",
+        "A page was scanned under this station's minimum resolution. Scan it again at a higher resolution.",
+        true,
+    ),
+    (
+        Code::TiffJpeg,
+        "Ảnh TIFF dùng kiểu nén JPEG cũ, không đọc được. Hãy quét lại hoặc lưu ở định dạng khác.",
+        "The TIFF uses the old JPEG compression, which cannot be read. Scan again or save in another format.",
+        true,
+    ),
 ];
 
-/// The catalogue entry for a quarantine code; an unknown code gets a general sentence.
-pub fn explain(code: &str) -> Explained {
+/// The catalogue entry for a quarantine code.
+pub fn explained(code: Code) -> Explained {
     EXPLAINED.iter().find(|e| e.0 == code).map_or(
         Explained {
-            code: "other",
+            code: code.as_str(),
             vi: "Tệp không dùng được. Xem chi tiết (tiếng Anh) bên dưới; nếu không rõ, hãy quét lại.",
             en: "The file cannot be used. See the detail below; if unsure, scan it again.",
             scan_again: false,
         },
-        |&(code, vi, en, scan_again)| Explained { code, vi, en, scan_again },
+        |&(code, vi, en, scan_again)| Explained { code: code.as_str(), vi, en, scan_again },
     )
 }
 
@@ -279,12 +390,13 @@ mod tests {
     fn every_quarantine_code_is_explained_in_both_languages_once() {
         let mut seen = std::collections::HashSet::new();
         for (code, vi, en, _) in EXPLAINED {
-            assert!(seen.insert(code), "{code} twice");
+            assert!(seen.insert(*code), "{code} twice");
             assert!(!vi.is_empty() && !en.is_empty(), "{code}");
             assert_eq!(crate::util::text::nfc(vi), *vi, "{code}: Vietnamese in NFC");
         }
-        assert!(explain("truncated-jpeg").scan_again);
-        assert!(!explain("bad-manifest").scan_again);
-        assert_eq!(explain("no-such-code").code, "other");
+        assert!(explained(Code::TruncatedJpeg).scan_again);
+        assert!(!explained(Code::BadManifest).scan_again);
+        // Codes that never reach a clerk (a sheet that cannot be printed) get a general sentence.
+        assert_eq!(explained(Code::Thumbnail).code, "thumbnail");
     }
 }

@@ -6,6 +6,10 @@
 //! [`encode`] prepares images, [`bundle`] writes PDFs → [`view`] shows states as folders →
 //! [`fixity`] proves the bytes are still what was recorded.
 
+// First: `util::words` declares `stored_words!`, which every module below uses by name.
+#[macro_use]
+pub mod util;
+
 pub mod api;
 pub mod bundle;
 pub mod cli;
@@ -24,6 +28,5 @@ pub mod route;
 pub mod separate;
 pub mod serve;
 pub mod store;
-pub mod util;
 pub mod view;
 pub mod watch;

@@ -474,7 +474,15 @@ fn quarantined_inputs_are_retried_or_discarded_and_originals_and_thumbnails_are_
 
     // Discard: off the list, on the audit log; the record and the bytes stay.
     let discard = format!("/api/v1/quarantine/{junk_id}/discard");
-    assert_eq!(post(&base, &discard, &clerk, json, b"{}").status, 422, "a reason is required");
+    let r = post(&base, &discard, &clerk, json, b"{}");
+    assert_eq!(r.status, 422, "a reason is required");
+    // Refusals of a body or query that does not parse are JSON like every other error.
+    assert_eq!(r.json()["code"], "invalid-body", "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("reason")), "{}", r.json());
+    let r = post(&base, &discard, &clerk, json, b"garbage");
+    assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("bad-request")));
+    let r = get(&base, "/api/v1/cases?complete=maybe", Some(&clerk), None);
+    assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("bad-request")));
     assert_eq!(post(&base, &discard, &clerk, json, br#"{"reason": "  "}"#).status, 400);
     assert_eq!(post(&base, &discard, &district, json, br#"{"reason": "x"}"#).status, 403, "not its unit's input");
     let r = post(&base, &discard, &clerk, json, r#"{"reason": "ảnh thử máy"}"#.as_bytes());

@@ -406,6 +406,9 @@ fn status_shows_what_each_file_became() {
     assert!(out.lines().any(|l| l.contains("loose.jpg") && l.contains("unfiled")), "{out}");
     // The quarantine view for a folder-based station.
     assert!(data.join("quarantine").join(CASES[3]).join("ghi-chu.jpg.error.json").is_file());
+    // A service that stopped says so at once, not once its status file has aged.
+    let after = text(&sohoa(&data, &["status"]));
+    assert!(after.contains("SERVICE STOPPED") && !after.contains("service up"), "{after}");
 }
 
 #[test]

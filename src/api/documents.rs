@@ -31,7 +31,7 @@ pub(super) async fn download(
     let doc = detail
         .documents
         .iter()
-        .find(|d| d.ordinal == ordinal && d.state == "attached")
+        .find(|d| d.ordinal == ordinal && d.state == crate::store::documents::DocState::Attached)
         .ok_or_else(|| ApiError::not_found(format!("case {code} has no attached document {ordinal:03}")))?;
     let (Some(sha), Some(size)) = (doc.sha256.clone(), doc.bytes) else {
         return Err(ApiError::not_found(format!("document {ordinal:03} of {code} has no PDF yet")));
@@ -62,12 +62,13 @@ pub(super) async fn original(
     let detail = serde_json::json!({ "original": input.source_name, "range": range_header(&headers) });
     let case = input.case.as_deref();
     api.records.log_access(&caller.actor(), "download", case, Some(&input.sha256), &detail, &now()).await?;
-    let kind = match input.format.as_deref() {
-        Some("jpeg") => "image/jpeg",
-        Some("png") => "image/png",
-        Some("tiff") => "image/tiff",
-        Some("pdf") => "application/pdf",
-        _ => "application/octet-stream",
+    use crate::pages::Format;
+    let kind = match input.format {
+        Some(Format::Jpeg) => "image/jpeg",
+        Some(Format::Png) => "image/png",
+        Some(Format::Tiff) => "image/tiff",
+        Some(Format::Pdf) => "application/pdf",
+        None => "application/octet-stream",
     };
     serve_blob(&api, &input.sha256, input.bytes, range, kind, &input.source_name)
 }
@@ -123,7 +124,7 @@ struct VisibleInput {
     sha256: String,
     bytes: u64,
     source_name: String,
-    format: Option<String>,
+    format: Option<crate::pages::Format>,
     pages: Option<i64>,
     case: Option<String>,
 }

@@ -57,8 +57,9 @@ impl Api {
         data: PathBuf,
         wake: Option<Arc<tokio::sync::Notify>>,
     ) -> Result<Api, crate::error::Failure> {
-        let codes = CaseCodeRule::from_profile(&profile.settings.routing)
-            .map_err(|e| crate::error::Failure::bad("bad-profile", format!("routing.case_code_pattern: {e}")))?;
+        let codes = CaseCodeRule::from_profile(&profile.settings.routing).map_err(|e| {
+            crate::error::Failure::bad(crate::error::Code::BadProfile, format!("routing.case_code_pattern: {e}"))
+        })?;
         let pipeline = crate::pipeline::Pipeline::new(records.clone(), blobs.clone(), data.clone());
         let thumbnails = crate::view::thumbnail::Thumbnails::new(&data);
         let cores = crate::util::cpu::cores();
@@ -103,6 +104,7 @@ impl Api {
                 axum::routing::post(upload::upload).layer(axum::extract::DefaultBodyLimit::disable()),
             )
             .fallback(not_found)
+            .layer(axum::middleware::map_response(json_errors))
             .with_state(self)
     }
 
@@ -140,6 +142,7 @@ impl Api {
     fn code(&self, raw: &str) -> Result<String, ApiError> {
         self.codes
             .validate(raw)
+            .map(String::from)
             .map_err(|e| ApiError::bad_request(format!("{e}; case codes look like H15.50.05.13-261008-0975")))
     }
 }
@@ -180,8 +183,8 @@ impl From<crate::error::Failure> for ApiError {
     fn from(e: crate::error::Failure) -> Self {
         match e {
             crate::error::Failure::BadInput { code, reason } => {
-                tracing::warn!(code, reason = %reason, "API call refused");
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, reason)
+                tracing::warn!(code = code.as_str(), reason = %reason, "API call refused");
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code.as_str(), reason)
             }
             transient => {
                 tracing::error!(alarm = true, error = %transient, "API call failed");
@@ -202,6 +205,43 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// Every error the API gives is `{"error", "code"}`: axum's own refusals — a body that is not the JSON
+/// a route takes, a query string that does not parse, a method a route does not have — come as plain
+/// text or nothing, and are rewritten here with the same words, so a client reads every error one way.
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    let plain = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    // A refusal is a sentence; anything longer is not one of axum's and is cut, not buffered whole.
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let message = match text {
+        Ok(t) if !t.is_empty() => t,
+        _ => status.canonical_reason().unwrap_or("refused").to_string(),
+    };
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad-request",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid-body",
+        s if s.is_server_error() => "unavailable",
+        _ => "refused",
+    };
+    let json = ApiError::new(status, code, message).into_response();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let (json_parts, json_body) = json.into_parts();
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, json_body)
+}
 
 /// A document role parameter: `input` (the default) or `result`.
 fn role_param(raw: Option<&str>) -> ApiResult<crate::profile::DocRole> {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::xmp;
 use crate::encode::{ColourSpace, EncodedImage, EncodedPage, Filter};
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 use crate::profile::PdfKind;
 
 /// The sRGB profile of the PDF/A output intent (ICC v2, from icc-profiles-free; zlib licence).
@@ -287,7 +287,7 @@ impl<W: PdfSink> PdfWriter<W> {
 
     fn image_object(&mut self, img: &EncodedImage) -> Result<u32> {
         if img.colour_space == ColourSpace::Cmyk && self.kind != PdfKind::Plain {
-            return Err(Failure::bad("cmyk-in-pdfa", "a CMYK image cannot go into PDF/A with an sRGB output intent"));
+            return Err(Failure::bad(Code::CmykInPdfa, "a CMYK image cannot go into PDF/A with an sRGB output intent"));
         }
         let cs = self.colour_space(&img.colour_space)?;
         let image_id = self.alloc();
@@ -434,7 +434,7 @@ impl<W: PdfSink> PdfWriter<W> {
     /// the output.
     pub fn finish(mut self, info: &DocInfo) -> Result<W> {
         if self.pages.is_empty() {
-            return Err(Failure::bad("no-pages", "a PDF needs at least one page"));
+            return Err(Failure::bad(Code::NoPages, "a PDF needs at least one page"));
         }
         let kids = self.pages.iter().map(|id| Object::Reference((*id, 0))).collect();
         let mut pages = Dictionary::new();
@@ -501,7 +501,7 @@ impl<W: PdfSink> PdfWriter<W> {
     fn offset(slot: Slot) -> Result<u64> {
         match slot {
             Slot::At(off) => Ok(off),
-            _ => Err(Failure::bad("pdf-layout", "an object of the PDF was allocated but never written")),
+            _ => Err(Failure::bad(Code::PdfLayout, "an object of the PDF was allocated but never written")),
         }
     }
 

@@ -258,7 +258,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 "  procedure {}  unit {}  status {}  received {}  due {}  resolved {}",
                 record.procedure_code.as_deref().unwrap_or("-"),
                 record.unit.as_deref().unwrap_or("-"),
-                record.status,
+                record.status.as_str(),
                 record.received_date.as_deref().unwrap_or("-"),
                 record.due_date.as_deref().unwrap_or("-"),
                 record.resolved_date.as_deref().unwrap_or("-"),

@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::intake::{Candidate, Capturer, Entry, Walk};
 use crate::pipeline::Pipeline;
 use crate::report::run::{Problem, RunReport};
-use crate::store::records::CaptureOutcome;
+use crate::store::records::{CaptureOutcome, IntakeState};
 
 pub(super) const LONG_ABOUT: &str = "\
 Capture every scan under DIR, then split, route, bundle and attach it.
@@ -89,41 +89,8 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs an interrupted run left unfinished");
     }
-    // The folder is walked twice: once to count its files for the progress bar (and to find a folder
-    // that cannot be read before anything is captured), then again as they are captured, so that a run
-    // holds the listings of the folders on its current path, not the list of the whole run.
-    let ignore = &profile.settings.inbox.ignore;
-    let cannot_read = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", a.dir.display());
     let quarantine_view = data.join(profile.settings.quarantine.path.clone().unwrap_or_else(|| "quarantine".into()));
-    let walk = || -> anyhow::Result<Box<dyn Iterator<Item = std::io::Result<Candidate>> + Send>> {
-        let walk = Walk::new(&a.dir, ignore, None).map_err(cannot_read)?.pruning(data).pruning(&quarantine_view);
-        let files = walk.filter_map(|e| match e {
-            Ok(Entry::File(c)) => Some(Ok(c)),
-            Ok(Entry::Marker(_)) => None,
-            Err(e) => Some(Err(e)),
-        });
-        Ok(Box::new(files))
-    };
-    let (expected, candidates): (usize, Box<dyn Iterator<Item = std::io::Result<Candidate>> + Send>) =
-        if a.order == Order::Time {
-            // Ordering by time needs every file's time before the first capture: this order holds the
-            // list. A stable sort: files written in the same instant keep their natural order.
-            let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-            let mut keyed = Vec::new();
-            for c in walk()? {
-                let c = c.map_err(cannot_read)?;
-                keyed.push((mtime(&c.path), c));
-            }
-            keyed.sort_by_key(|k| k.0);
-            (keyed.len(), Box::new(keyed.into_iter().map(|(_, c)| Ok(c))))
-        } else {
-            let mut n = 0usize;
-            for c in walk()? {
-                c.map_err(cannot_read)?;
-                n += 1;
-            }
-            (n, walk()?)
-        };
+    let (expected, candidates) = listing(&a, &profile.settings.inbox.ignore, &[data, &quarantine_view])?;
     tracing::info!(files = expected, dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
@@ -136,101 +103,29 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         let (p, m) = (pipeline.clone(), more.clone());
         tokio::spawn(async move { p.drain(workers, m).await })
     };
-
-    let capturer =
-        Capturer::new(d.blobs.clone(), d.records.clone(), profile.clone(), a.station.clone(), a.operator.clone())?;
-    let (mut captured, mut duplicates, mut vanished) = (0usize, 0usize, 0usize);
     let bar = progress_bar(expected as u64, a.progress == Progress::Auto);
-    let files_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let ticker = {
-        let (records, bar, done, total, mode) =
-            (d.records.clone(), bar.clone(), files_done.clone(), expected, a.progress);
-        tokio::spawn(async move {
-            loop {
-                if let Ok(t) = records.tally().await {
-                    let dossier = records.latest_case().await.ok().flatten().unwrap_or_default();
-                    bar.set_message(format!(
-                        "{dossier}  {} documents, {} pages attached, {} unfiled, {} quarantined",
-                        t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
-                    ));
-                    if mode == Progress::Json {
-                        let files = done.load(Ordering::Relaxed);
-                        let secs = started.elapsed().as_secs_f64();
-                        let rate = files as f64 / secs.max(0.001);
-                        let eta = if rate > 0.0 { (total.saturating_sub(files)) as f64 / rate } else { 0.0 };
-                        let line = serde_json::json!({
-                            "event": "progress", "files": files, "total": total, "seconds": secs,
-                            "files_per_second": rate, "eta_seconds": eta, "dossier": dossier,
-                            "documents": t.documents, "pages_attached": t.pages_attached,
-                            "pages_unfiled": t.pages_unfiled, "quarantined": t.quarantined, "jobs_waiting": t.jobs_pending,
-                        });
-                        println!("{line}");
-                    }
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            }
-        })
+    let files_done = Arc::new(AtomicUsize::new(0));
+    let ticker = Ticker {
+        records: d.records.clone(),
+        bar: bar.clone(),
+        files_done: files_done.clone(),
+        expected,
+        json: a.progress == Progress::Json,
+        started,
     };
-    // This run's inputs, for the end report; kept in a temporary file so the run's memory stays flat.
-    let mut ids = RunInputs::new();
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0u64;
-    let mut total = 0usize;
-    // The walk runs on the blocking pool, a bounded channel ahead of capture: a folder slow to list (a
-    // share) never stalls the workers' runtime, and no more than two batches wait in memory.
-    let (found, mut walked) = tokio::sync::mpsc::channel::<std::io::Result<(Candidate, u64)>>(2 * BATCH_FILES);
-    let walker = tokio::task::spawn_blocking(move || {
-        for c in candidates {
-            let item = c.map(|c| {
-                let bytes = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
-                (c, bytes)
-            });
-            let failed = item.is_err();
-            if found.blocking_send(item).is_err() || failed {
-                break;
-            }
-        }
-    });
-    // A folder that cannot be listed once capture has begun (its rights changed, say) ends the walk:
-    // what was found before it is captured and filed, the report is written, and the run fails.
-    let mut walk_error = None;
-    let mut next = walked.recv().await;
-    while let Some(item) = next {
-        let (c, bytes) = match item {
-            Ok(found) => found,
-            Err(e) => {
-                walk_error = Some(e);
-                break;
-            }
-        };
-        total += 1;
-        batch_bytes += bytes;
-        batch.push(c);
-        next = walked.recv().await;
-        let last = !matches!(next, Some(Ok(_)));
-        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || last {
-            let reports = capturer.capture(&batch).await?;
-            for r in reports {
-                match r.outcome {
-                    Some(CaptureOutcome::Captured { intake_id, .. }) => {
-                        captured += 1;
-                        ids.push(intake_id);
-                    }
-                    Some(CaptureOutcome::Duplicate { intake_id, .. }) => {
-                        duplicates += 1;
-                        ids.push(intake_id);
-                    }
-                    None => vanished += 1,
-                }
-            }
-            bar.set_position((captured + duplicates + vanished) as u64);
-            files_done.store(captured + duplicates + vanished, Ordering::Relaxed);
-            batch.clear();
-            batch_bytes = 0;
-        }
-    }
-    drop(walked);
-    walker.await?;
+    let ticker = tokio::spawn(ticker.run());
+    let capture = CaptureWalk {
+        capturer: Capturer::new(
+            d.blobs.clone(),
+            d.records.clone(),
+            profile.clone(),
+            a.station.clone(),
+            a.operator.clone(),
+        )?,
+        bar: bar.clone(),
+        files_done,
+    };
+    let mut walked = capture.run(candidates).await?;
     more.store(false, Ordering::SeqCst);
     bar.set_prefix("finishing");
     drain.await??;
@@ -240,50 +135,12 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if closed > 0 {
         pipeline.drain(workers, Arc::new(AtomicBool::new(false))).await?;
     }
-
     ticker.abort();
     bar.finish_and_clear();
-    let mut report = RunReport::default();
-    (report.files, report.captured, report.already_captured, report.vanished) = (total, captured, duplicates, vanished);
-    // A part of the run at a time: the report holds counts and problems, not every page of the run.
-    for part in ids.parts(RUN_PART)? {
-        let part = part?;
-        let states = d.records.intake_states(&part).await?;
-        report.quarantined.extend(
-            states
-                .into_iter()
-                .filter(|(_, s, _)| s == "quarantined")
-                .map(|(file, _, reason)| Problem { file, reason: reason.unwrap_or_default() }),
-        );
-        let fates = d.records.page_fates(&part).await?;
-        report.count_pages(&fates);
-    }
-    report.seconds = started.elapsed().as_secs_f64();
-    report.pages_per_second = report.pages as f64 / report.seconds.max(0.001);
-    report.stage_seconds = crate::util::metrics::totals()
-        .into_iter()
-        .filter(|(_, n, _)| *n > 0)
-        .map(|(stage, _, secs)| (stage.as_str().to_string(), secs))
-        .collect();
-    if let Some(path) = &a.report {
-        let body = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
-            report.to_csv()
-        } else {
-            serde_json::to_string_pretty(&report)?
-        };
-        std::fs::write(path, body)
-            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?;
-    }
-    if a.progress == Progress::Json {
-        let mut done = serde_json::to_value(&report)?;
-        done["event"] = "done".into();
-        println!("{done}");
-    } else if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.to_text());
-    }
-    if let Some(e) = walk_error.take() {
+
+    let report = run_report(&d.records, &mut walked, started).await?;
+    show_report(&a, &report)?;
+    if let Some(e) = walked.walk_error.take() {
         anyhow::bail!(
             "cannot read a folder under {}: {e}; the files found before it were captured, those after it are \
              still in the inbox: run ingest again once it can be read",
@@ -293,6 +150,236 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     // An unreadable sheet leaves pages unfiled that belong to a dossier: as much a clerk's task as a
     // quarantined file, so the run says so in its status too.
     Ok(u8::from(!report.quarantined.is_empty() || !report.unrecognised.is_empty()))
+}
+
+/// The files of a run, in the order they are captured: how many (for the progress bar) and the
+/// iterator that yields them. The folder is walked twice — once to count (and to find a folder that
+/// cannot be read before anything is captured), then again as files are captured — so that a run
+/// holds the listings of the folders on its current path, not the list of the whole run; except in
+/// time order, which needs every file's time before the first capture.
+type Files = Box<dyn Iterator<Item = std::io::Result<Candidate>> + Send>;
+
+fn listing(a: &Args, ignore: &[String], pruned: &[&Path]) -> anyhow::Result<(usize, Files)> {
+    let cannot_read = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", a.dir.display());
+    let walk = || -> anyhow::Result<Files> {
+        let mut walk = Walk::new(&a.dir, ignore, None).map_err(cannot_read)?;
+        for p in pruned {
+            walk = walk.pruning(p);
+        }
+        let files = walk.filter_map(|e| match e {
+            Ok(Entry::File(c)) => Some(Ok(c)),
+            Ok(Entry::Marker(_)) => None,
+            Err(e) => Some(Err(e)),
+        });
+        Ok(Box::new(files))
+    };
+    if a.order == Order::Time {
+        // A stable sort: files written in the same instant keep their natural order.
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut keyed = Vec::new();
+        for c in walk()? {
+            let c = c.map_err(cannot_read)?;
+            keyed.push((mtime(&c.path), c));
+        }
+        keyed.sort_by_key(|k| k.0);
+        return Ok((keyed.len(), Box::new(keyed.into_iter().map(|(_, c)| Ok(c)))));
+    }
+    let mut n = 0usize;
+    for c in walk()? {
+        c.map_err(cannot_read)?;
+        n += 1;
+    }
+    Ok((n, walk()?))
+}
+
+/// Shows how the run is going, about three times a second: the progress bar's message, or a JSON line
+/// on stdout for tools.
+struct Ticker {
+    /// Where the counts are read.
+    records: crate::store::Records,
+    /// The bar whose message is set.
+    bar: indicatif::ProgressBar,
+    /// Files captured (or found captured already) so far.
+    files_done: Arc<AtomicUsize>,
+    /// Files the listing found.
+    expected: usize,
+    /// JSON lines instead of the bar's message.
+    json: bool,
+    /// When the run began, for the rate and the ETA.
+    started: std::time::Instant,
+}
+
+impl Ticker {
+    async fn run(self) {
+        loop {
+            if let Ok(t) = self.records.tally().await {
+                let dossier = self.records.latest_case().await.ok().flatten().unwrap_or_default();
+                self.bar.set_message(format!(
+                    "{dossier}  {} documents, {} pages attached, {} unfiled, {} quarantined",
+                    t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
+                ));
+                if self.json {
+                    let files = self.files_done.load(Ordering::Relaxed);
+                    let secs = self.started.elapsed().as_secs_f64();
+                    let rate = files as f64 / secs.max(0.001);
+                    let eta = if rate > 0.0 { (self.expected.saturating_sub(files)) as f64 / rate } else { 0.0 };
+                    let line = serde_json::json!({
+                        "event": "progress", "files": files, "total": self.expected, "seconds": secs,
+                        "files_per_second": rate, "eta_seconds": eta, "dossier": dossier,
+                        "documents": t.documents, "pages_attached": t.pages_attached,
+                        "pages_unfiled": t.pages_unfiled, "quarantined": t.quarantined, "jobs_waiting": t.jobs_pending,
+                    });
+                    println!("{line}");
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
+}
+
+/// The capture half of a run: walks the listing on the blocking pool, a bounded channel ahead of
+/// capture — a folder slow to list (a share) never stalls the workers' runtime, and no more than two
+/// batches wait in memory — and captures in batches of [`BATCH_FILES`] files or [`BATCH_BYTES`].
+struct CaptureWalk {
+    /// Captures a batch in one transaction.
+    capturer: Capturer,
+    /// Its position is the files done.
+    bar: indicatif::ProgressBar,
+    /// The same count, for the ticker.
+    files_done: Arc<AtomicUsize>,
+}
+
+/// What the capture half of a run did.
+#[derive(Default)]
+struct Walked {
+    total: usize,
+    captured: usize,
+    duplicates: usize,
+    vanished: usize,
+    /// This run's inputs, for the end report.
+    ids: RunInputs,
+    /// A folder that could not be listed once capture had begun (its rights changed, say) ended the
+    /// walk: what was found before it is captured and filed, the report is written, and the run fails.
+    walk_error: Option<std::io::Error>,
+}
+
+impl CaptureWalk {
+    async fn run(self, candidates: Files) -> anyhow::Result<Walked> {
+        let (found, mut listed) = tokio::sync::mpsc::channel::<std::io::Result<(Candidate, u64)>>(2 * BATCH_FILES);
+        let walker = tokio::task::spawn_blocking(move || {
+            for c in candidates {
+                let item = c.map(|c| {
+                    let bytes = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+                    (c, bytes)
+                });
+                let failed = item.is_err();
+                if found.blocking_send(item).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut w = Walked::default();
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0u64;
+        let mut next = listed.recv().await;
+        while let Some(item) = next {
+            let (c, bytes) = match item {
+                Ok(found) => found,
+                Err(e) => {
+                    w.walk_error = Some(e);
+                    break;
+                }
+            };
+            w.total += 1;
+            batch_bytes += bytes;
+            batch.push(c);
+            next = listed.recv().await;
+            let last = !matches!(next, Some(Ok(_)));
+            if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES || last {
+                self.capture(&batch, &mut w).await?;
+                batch.clear();
+                batch_bytes = 0;
+            }
+        }
+        drop(listed);
+        walker.await?;
+        Ok(w)
+    }
+
+    async fn capture(&self, batch: &[Candidate], w: &mut Walked) -> anyhow::Result<()> {
+        for r in self.capturer.capture(batch).await? {
+            match r.outcome {
+                Some(CaptureOutcome::Captured { intake_id, .. }) => {
+                    w.captured += 1;
+                    w.ids.push(intake_id);
+                }
+                Some(CaptureOutcome::Duplicate { intake_id, .. }) => {
+                    w.duplicates += 1;
+                    w.ids.push(intake_id);
+                }
+                None => w.vanished += 1,
+            }
+        }
+        let done = w.captured + w.duplicates + w.vanished;
+        self.bar.set_position(done as u64);
+        self.files_done.store(done, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The end report, read back a part of the run at a time: it holds counts and problems, not every
+/// page of the run.
+async fn run_report(
+    records: &crate::store::Records,
+    w: &mut Walked,
+    started: std::time::Instant,
+) -> anyhow::Result<RunReport> {
+    let mut report = RunReport::default();
+    (report.files, report.captured, report.already_captured, report.vanished) =
+        (w.total, w.captured, w.duplicates, w.vanished);
+    for part in std::mem::take(&mut w.ids).parts(RUN_PART)? {
+        let part = part?;
+        let fates = records.intake_fates(&part).await?;
+        report.quarantined.extend(
+            fates
+                .into_iter()
+                .filter(|f| f.state == IntakeState::Quarantined)
+                .map(|f| Problem { file: f.source, reason: f.reason.unwrap_or_default() }),
+        );
+        let pages = records.page_fates(&part).await?;
+        report.count_pages(&pages);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.pages_per_second = report.pages as f64 / report.seconds.max(0.001);
+    report.stage_seconds = crate::util::metrics::totals()
+        .into_iter()
+        .filter(|(_, n, _)| *n > 0)
+        .map(|(stage, _, secs)| (stage.as_str().to_string(), secs))
+        .collect();
+    Ok(report)
+}
+
+/// Prints the end report as the options say, and writes it to `--report`.
+fn show_report(a: &Args, report: &RunReport) -> anyhow::Result<()> {
+    if let Some(path) = &a.report {
+        let body = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+            report.to_csv()
+        } else {
+            serde_json::to_string_pretty(report)?
+        };
+        std::fs::write(path, body)
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?;
+    }
+    if a.progress == Progress::Json {
+        let mut done = serde_json::to_value(report)?;
+        done["event"] = "done".into();
+        println!("{done}");
+    } else if a.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
 }
 
 /// The intake ids of a run, for its end report: written out 500 at a time to an anonymous temporary
@@ -311,6 +398,12 @@ struct RunInputs {
 
 /// Ids written to the temporary file at a time.
 const RUN_PART: usize = 500;
+
+impl Default for RunInputs {
+    fn default() -> RunInputs {
+        RunInputs::new()
+    }
+}
 
 impl RunInputs {
     fn new() -> RunInputs {

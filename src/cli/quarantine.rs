@@ -72,10 +72,10 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     let profile = super::load_profile(None)?;
                     let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
                     let case = codes.validate(&case).map_err(anyhow::Error::msg)?;
-                    let role = if role.as_deref() == Some("result") { DocRole::Result } else { DocRole::Input };
+                    let role = role.as_deref().and_then(DocRole::parse).unwrap_or_default();
                     let doc_type =
                         doc_type.map(|t| crate::util::text::nfc(t.trim())).filter(|t: &String| !t.is_empty());
-                    Some(RetryRoute { case, role, doc_type })
+                    Some(RetryRoute { case: case.into_string(), role, doc_type })
                 }
                 None => None,
             };
@@ -87,7 +87,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             pipeline.drain(1, Arc::new(AtomicBool::new(false))).await?;
             let intake = d.records.intake(id).await?;
             match intake.map(|i| i.state) {
-                Some(s) if s == "quarantined" => {
+                Some(crate::store::records::IntakeState::Quarantined) => {
                     let again = d.records.quarantine_list(None).await?;
                     let why = again.iter().find(|q| q.intake == id).map(|q| q.reason.clone()).unwrap_or_default();
                     println!("input {id} was quarantined again: {why}");

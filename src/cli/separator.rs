@@ -47,7 +47,7 @@ pub(super) fn run(c: Command) -> anyhow::Result<u8> {
             .iter()
             .map(|c| {
                 let case = rule.validate(c).map_err(anyhow::Error::msg)?;
-                Ok(SheetSpec { case: Some(case), role: role.clone(), doc_type: doc_type.clone() })
+                Ok(SheetSpec { case: Some(case.into_string()), role: role.clone(), doc_type: doc_type.clone() })
             })
             .collect::<anyhow::Result<_>>()?
     };

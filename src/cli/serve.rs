@@ -107,8 +107,10 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
         let stations = crate::watch::status::read_status(data);
         for s in stations.iter().filter(|s| a.station.as_ref().is_none_or(|w| w == &s.station)) {
             let age = now.saturating_sub(s.updated);
-            let alive = if age <= 5 {
+            let alive = if s.running {
                 format!("service up (pid {})", s.pid)
+            } else if s.stopped {
+                format!("SERVICE STOPPED ({age} s ago)")
             } else {
                 format!("SERVICE NOT RUNNING (last seen {age} s ago)")
             };

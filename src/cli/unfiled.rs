@@ -86,7 +86,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             // A mistyped code makes a new case: filed all the same (the scan is safe and can be
             // detached), but said, so the clerk checks it.
             let known = d.records.case_record(&case).await?;
-            let unknown_case = known.as_ref().is_none_or(|c| c.origin != "import");
+            let unknown_case = known.as_ref().is_none_or(|c| c.origin != crate::store::cases::Origin::Import);
             let filed = d
                 .records
                 .file_unfiled(

@@ -15,7 +15,7 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 use crate::normalize::ColourMode;
 use crate::pages::{PageImage, Raster, RasterKind};
 use crate::profile::{ColourPolicy, ContoneEncoding, Output, PdfKind};
@@ -261,7 +261,7 @@ pub fn encode(page: PageImage, policy: &Output) -> Result<EncodedImage> {
         PageImage::Jpeg { data, width, height, components: 4, .. } if archival => {
             // DeviceCMYK conflicts with the sRGB output intent: re-encode as RGB (exempt from never-larger).
             let rgb = image::load_from_memory_with_format(&data, image::ImageFormat::Jpeg)
-                .map_err(|e| Failure::bad("broken-jpeg", format!("the CMYK JPEG cannot be decoded ({e})")))?
+                .map_err(|e| Failure::bad(Code::BrokenJpeg, format!("the CMYK JPEG cannot be decoded ({e})")))?
                 .to_rgb8();
             let r = Raster { width, height, kind: RasterKind::Rgb, data: rgb.into_raw() };
             let jpeg = jpeg(&r, jpeg_encoder::ColorType::Rgb, policy.jpeg_quality.max(90))?;
@@ -437,12 +437,12 @@ fn jpeg(r: &Raster, ct: jpeg_encoder::ColorType, quality: u8) -> Result<Vec<u8>>
     let (w, h) = match (u16::try_from(r.width), u16::try_from(r.height)) {
         (Ok(w), Ok(h)) => (w, h),
         _ => {
-            return Err(Failure::bad("too-large", "the page is over 65,535 pixels on a side, too large for JPEG"));
+            return Err(Failure::bad(Code::TooLarge, "the page is over 65,535 pixels on a side, too large for JPEG"));
         }
     };
     let mut out = Vec::new();
     jpeg_encoder::Encoder::new(&mut out, quality)
         .encode(&r.data, w, h, ct)
-        .map_err(|e| Failure::bad("encode-failed", format!("the page could not be encoded as JPEG ({e})")))?;
+        .map_err(|e| Failure::bad(Code::EncodeFailed, format!("the page could not be encoded as JPEG ({e})")))?;
     Ok(out)
 }

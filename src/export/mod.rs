@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 use crate::store::{BlobStore, Records};
 
 /// What an export wrote.
@@ -89,7 +89,7 @@ fn copy_checked(blobs: &dyn BlobStore, sha: &str, dest: &Path) -> Result<u64> {
     let got = hex::encode(h.finalize());
     if got != sha {
         return Err(Failure::bad(
-            "fixity",
+            Code::Fixity,
             format!("stored file {sha} now hashes to {got}: run `sohoa verify`; nothing damaged is exported"),
         ));
     }
@@ -131,14 +131,21 @@ fn to_xml(m: &DossierMeta) -> String {
 /// Writes the package of case `code` into `out/<code>/`, which must not exist yet.
 pub async fn export_case(records: &Records, blobs: Arc<dyn BlobStore>, code: &str, out: &Path) -> Result<ExportReport> {
     let Some(detail) = records.case_detail(code).await? else {
-        return Err(Failure::bad("no-case", format!("no case `{code}`; `sohoa case list` shows the known ones")));
+        return Err(Failure::bad(Code::NoCase, format!("no case `{code}`; `sohoa case list` shows the known ones")));
     };
     let root = out.join(&detail.code);
     if root.exists() {
-        return Err(Failure::bad("exists", format!("{} exists already; export into an empty place", root.display())));
+        return Err(Failure::bad(
+            Code::Exists,
+            format!("{} exists already; export into an empty place", root.display()),
+        ));
     }
-    let docs: Vec<crate::store::queries::CaseDocument> =
-        detail.documents.iter().filter(|d| d.state == "attached" && d.sha256.is_some()).cloned().collect();
+    let docs: Vec<crate::store::queries::CaseDocument> = detail
+        .documents
+        .iter()
+        .filter(|d| d.state == crate::store::documents::DocState::Attached && d.sha256.is_some())
+        .cloned()
+        .collect();
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
     for p in &detail.pages {
         if p.ordinal.is_some() {
@@ -157,11 +164,15 @@ pub async fn export_case(records: &Records, blobs: Arc<dyn BlobStore>, code: &st
             let sha = d.sha256.clone().unwrap_or_default();
             bytes += copy_checked(blobs.as_ref(), &sha, &root2.join(&d.name))?;
             manifest.push((sha.clone(), d.name.clone()));
-            let role_name = if d.role == "result" { "Kết quả giải quyết" } else { "Thành phần hồ sơ" };
+            let role_name = if d.role == crate::profile::DocRole::Result {
+                "Kết quả giải quyết"
+            } else {
+                "Thành phần hồ sơ"
+            };
             documents.push(DocumentMeta {
                 ordinal: d.ordinal,
                 type_name: d.doc_type.clone().unwrap_or_else(|| role_name.into()),
-                role: d.role.clone(),
+                role: d.role.as_str().to_string(),
                 pages: d.pages,
                 file: d.name.clone(),
                 sha256: sha,

@@ -232,7 +232,7 @@ impl RawCase {
         for (field, form) in seen {
             *forms.entry(field).or_default().entry(form).or_default() += 1;
         }
-        Ok((code, fields))
+        Ok((code.into_string(), fields))
     }
 }
 

@@ -102,7 +102,9 @@ impl Capturer {
                 continue;
             };
             let (route_key, operator) = match self.router.route_file(hints) {
-                Ok(r) => (r.case_code.unwrap_or_default(), r.operator.or_else(|| self.operator.clone())),
+                Ok(r) => {
+                    (r.case_code.map(String::from).unwrap_or_default(), r.operator.or_else(|| self.operator.clone()))
+                }
                 Err(_) => (format!("{}{}", crate::route::FAILED_ROUTE, c.rel), self.operator.clone()),
             };
             new.push(NewIntake {

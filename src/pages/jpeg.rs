@@ -2,7 +2,7 @@
 //! The bytes then go into the PDF unchanged (DCTDecode passthrough).
 
 use super::{Colour, Limits, PageImage, PageInfo, SourceEncoding};
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
 /// What the marker walk found.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +20,7 @@ pub(super) struct Header {
 
 fn truncated() -> Failure {
     Failure::bad(
-        "truncated-jpeg",
+        Code::TruncatedJpeg,
         "the JPEG is cut short (no end marker): the scan or the copy did not finish; scan again",
     )
 }
@@ -28,7 +28,7 @@ fn truncated() -> Failure {
 /// Walks the markers from SOI to EOI.
 pub(super) fn scan(b: &[u8]) -> Result<Header> {
     if !b.starts_with(&[0xFF, 0xD8]) {
-        return Err(Failure::bad("not-a-jpeg", "the file does not start like a JPEG"));
+        return Err(Failure::bad(Code::NotAJpeg, "the file does not start like a JPEG"));
     }
     let mut i = 2;
     let mut sof: Option<(u32, u32, u8)> = None;
@@ -49,7 +49,7 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
         match m {
             0xD9 => {
                 return Err(Failure::bad(
-                    "empty-image",
+                    Code::EmptyImage,
                     "the JPEG ends before any image data (no scan); the scanner wrote only its header",
                 ));
             }
@@ -67,14 +67,14 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
         match m {
             0xC9..=0xCB | 0xCD..=0xCF => {
                 return Err(Failure::bad(
-                    "arithmetic-jpeg",
+                    Code::ArithmeticJpeg,
                     "the JPEG uses arithmetic coding, which PDF readers and sohoa do not support; set the \
                      scanner to standard (Huffman) JPEG",
                 ));
             }
             0xC3 | 0xC7 => {
                 return Err(Failure::bad(
-                    "lossless-jpeg",
+                    Code::LosslessJpeg,
                     "the JPEG uses the lossless process, which PDF does not support; save as PNG or TIFF",
                 ));
             }
@@ -122,11 +122,11 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
         i += len;
     }
     let Some((width, height, components)) = sof else {
-        return Err(Failure::bad("not-a-jpeg", "the JPEG has no image header (SOF)"));
+        return Err(Failure::bad(Code::NotAJpeg, "the JPEG has no image header (SOF)"));
     };
     if !matches!(components, 1 | 3 | 4) {
         return Err(Failure::bad(
-            "jpeg-components",
+            Code::JpegComponents,
             format!("the JPEG has {components} colour components; PDF takes 1, 3 or 4"),
         ));
     }
@@ -254,7 +254,7 @@ mod tests {
         let mut a = j.clone();
         let p = a.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         a[p + 1] = 0xC9;
-        assert!(matches!(scan(&a), Err(Failure::BadInput { code: "arithmetic-jpeg", .. })));
+        assert!(matches!(scan(&a), Err(Failure::BadInput { code: Code::ArithmeticJpeg, .. })));
     }
 
     #[test]
@@ -263,7 +263,7 @@ mod tests {
         let sos = j.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
         let mut header_only = j[..sos].to_vec();
         header_only.extend_from_slice(&[0xFF, 0xD9]);
-        assert!(matches!(scan(&header_only), Err(Failure::BadInput { code: "empty-image", .. })));
+        assert!(matches!(scan(&header_only), Err(Failure::BadInput { code: Code::EmptyImage, .. })));
         let mut trailing = j.clone();
         trailing.extend_from_slice(b"vendor trailer after the end marker");
         assert_eq!(scan(&trailing).unwrap().width, 16);

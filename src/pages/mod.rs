@@ -12,139 +12,62 @@ mod pdf;
 mod png;
 mod tiff;
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
-/// File formats sohoa takes, recognised by content, never by extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// JPEG (JFIF/EXIF).
-    Jpeg,
-    /// PNG.
-    Png,
-    /// TIFF, possibly multi-page.
-    Tiff,
-    /// PDF from a scanner (image-only) or born digital.
-    Pdf,
-}
-
-impl Format {
-    /// The word stored in records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Jpeg => "jpeg",
-            Format::Png => "png",
-            Format::Tiff => "tiff",
-            Format::Pdf => "pdf",
-        }
-    }
-
-    /// Parses the word stored in records.
-    pub fn parse(s: &str) -> Option<Format> {
-        Some(match s {
-            "jpeg" => Format::Jpeg,
-            "png" => Format::Png,
-            "tiff" => Format::Tiff,
-            "pdf" => Format::Pdf,
-            _ => return None,
-        })
+stored_words! {
+    /// File formats sohoa takes, recognised by content, never by extension.
+    pub enum Format {
+        /// JPEG (JFIF/EXIF).
+        Jpeg = "jpeg",
+        /// PNG.
+        Png = "png",
+        /// TIFF, possibly multi-page.
+        Tiff = "tiff",
+        /// PDF from a scanner (image-only) or born digital.
+        Pdf = "pdf",
     }
 }
 
-/// Colour of a page as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Colour {
-    /// Black and white, 1 bit per pixel.
-    Bitonal,
-    /// 8-bit gray.
-    Gray,
-    /// RGB.
-    Rgb,
-    /// CMYK.
-    Cmyk,
-    /// A born-digital PDF page, not an image.
-    Native,
-}
-
-impl Colour {
-    /// The word stored in records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Colour::Bitonal => "bitonal",
-            Colour::Gray => "gray",
-            Colour::Rgb => "rgb",
-            Colour::Cmyk => "cmyk",
-            Colour::Native => "native",
-        }
-    }
-
-    /// Reads a stored word.
-    pub fn parse(word: &str) -> Option<Colour> {
-        [Colour::Bitonal, Colour::Gray, Colour::Rgb, Colour::Cmyk, Colour::Native]
-            .into_iter()
-            .find(|c| c.as_str() == word)
+stored_words! {
+    /// Colour of a page as stored.
+    pub enum Colour {
+        /// Black and white, 1 bit per pixel.
+        Bitonal = "bitonal",
+        /// 8-bit gray.
+        Gray = "gray",
+        /// RGB.
+        Rgb = "rgb",
+        /// CMYK.
+        Cmyk = "cmyk",
+        /// A born-digital PDF page, not an image.
+        Native = "native",
     }
 }
 
-/// How a page's image is encoded in the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceEncoding {
-    /// A JPEG stream, which can go into the PDF byte for byte.
-    Jpeg,
-    /// CCITT Group 4 (from a scanner PDF), kept as it is.
-    G4,
-    /// Pixels that must be encoded.
-    Raw,
-    /// A born-digital PDF page.
-    Pdf,
-}
-
-impl SourceEncoding {
-    /// The word stored in records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceEncoding::Jpeg => "jpeg",
-            SourceEncoding::G4 => "g4",
-            SourceEncoding::Raw => "raw",
-            SourceEncoding::Pdf => "pdf",
-        }
-    }
-
-    /// Reads a stored word.
-    pub fn parse(word: &str) -> Option<SourceEncoding> {
-        [SourceEncoding::Jpeg, SourceEncoding::G4, SourceEncoding::Raw, SourceEncoding::Pdf]
-            .into_iter()
-            .find(|e| e.as_str() == word)
+stored_words! {
+    /// How a page's image is encoded in the input.
+    pub enum SourceEncoding {
+        /// A JPEG stream, which can go into the PDF byte for byte.
+        Jpeg = "jpeg",
+        /// CCITT Group 4 (from a scanner PDF), kept as it is.
+        G4 = "g4",
+        /// Pixels that must be encoded.
+        Raw = "raw",
+        /// A born-digital PDF page.
+        Pdf = "pdf",
     }
 }
 
-/// Decoded where page rows are read, so a row can only hold an encoding this version knows.
-impl TryFrom<String> for SourceEncoding {
-    type Error = String;
-    fn try_from(word: String) -> Result<Self, Self::Error> {
-        SourceEncoding::parse(&word).ok_or_else(|| format!("unknown source encoding `{word}`"))
-    }
-}
-
-/// Where a page's resolution came from: the file's own header, the PDF's placement of the image, or
-/// the profile's default (the page is flagged `no-dpi` then).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DpiSource {
-    /// The file's resolution tags.
-    File,
-    /// The size a scanner PDF places the image at.
-    Placement,
-    /// Nothing said: the profile's `default_dpi`.
-    Default,
-}
-
-impl DpiSource {
-    /// The word stored in records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DpiSource::File => "file",
-            DpiSource::Placement => "placement",
-            DpiSource::Default => "default",
-        }
+stored_words! {
+    /// Where a page's resolution came from: the file's own header, the PDF's placement of the image,
+    /// or the profile's default (the page is flagged `no-dpi` then).
+    pub enum DpiSource {
+        /// The file's resolution tags.
+        File = "file",
+        /// The size a scanner PDF places the image at.
+        Placement = "placement",
+        /// Nothing said: the profile's `default_dpi`.
+        Default = "default",
     }
 }
 
@@ -173,12 +96,12 @@ pub struct Limits {
 impl Limits {
     fn check(&self, width: u32, height: u32) -> Result<()> {
         if width == 0 || height == 0 {
-            return Err(Failure::bad("empty-image", "the image has no pixels (width or height is 0)"));
+            return Err(Failure::bad(Code::EmptyImage, "the image has no pixels (width or height is 0)"));
         }
         let px = width as u64 * height as u64;
         if px > self.max_pixels {
             return Err(Failure::bad(
-                "too-large",
+                Code::TooLarge,
                 format!(
                     "the page is {width}×{height} pixels ({} megapixels), over this station's limit of {} \
                      megapixels; scan at a lower resolution or raise output.max_pixels",
@@ -349,7 +272,10 @@ impl Raster {
 /// Recognises a format from the first bytes.
 pub fn sniff(bytes: &[u8]) -> Result<Format> {
     if bytes.is_empty() {
-        return Err(Failure::bad("empty-file", "the file is empty (0 bytes): the scan did not complete; scan again"));
+        return Err(Failure::bad(
+            Code::EmptyFile,
+            "the file is empty (0 bytes): the scan did not complete; scan again",
+        ));
     }
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return Ok(Format::Jpeg);
@@ -368,7 +294,7 @@ pub fn sniff(bytes: &[u8]) -> Result<Format> {
         return Ok(Format::Pdf);
     }
     Err(Failure::bad(
-        "not-a-scan",
+        Code::NotAScan,
         "the file is not a JPEG, PNG, TIFF or PDF (its content was checked, not its name); \
          set the scanner to save one of these",
     ))
@@ -385,7 +311,7 @@ pub fn inspect(bytes: &[u8], limits: Limits) -> Result<(Format, Vec<PageInfo>)> 
         Format::Pdf => pdf::inspect(bytes, limits),
     })?;
     if pages.is_empty() {
-        return Err(Failure::bad("no-pages", "the file holds no pages"));
+        return Err(Failure::bad(Code::NoPages, "the file holds no pages"));
     }
     Ok((format, pages))
 }
@@ -406,6 +332,6 @@ pub fn load(bytes: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage
 fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(_) => Err(Failure::bad("decoder-failure", "the file is damaged in a way the decoder could not handle")),
+        Err(_) => Err(Failure::bad(Code::DecoderFailure, "the file is damaged in a way the decoder could not handle")),
     }
 }

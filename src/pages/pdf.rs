@@ -5,15 +5,15 @@
 use lopdf::{Document, Object, ObjectId};
 
 use super::{Colour, Limits, PageImage, PageInfo, Raster, RasterKind, SourceEncoding};
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
 fn open(b: &[u8]) -> Result<Document> {
     let doc = Document::load_mem(b).map_err(|e| {
-        Failure::bad("broken-pdf", format!("the PDF cannot be read ({e}); it is damaged or incomplete"))
+        Failure::bad(Code::BrokenPdf, format!("the PDF cannot be read ({e}); it is damaged or incomplete"))
     })?;
     if doc.was_encrypted() || doc.is_encrypted() {
         return Err(Failure::bad(
-            "encrypted-pdf",
+            Code::EncryptedPdf,
             "the PDF is encrypted (password or permissions): an archive copy must be readable by anyone; \
              save it without protection",
         ));
@@ -128,7 +128,7 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
         let k = ccitt_param(doc, p.dict, b"K").unwrap_or(0);
         if k >= 0 {
             return Err(Failure::bad(
-                "pdf-group3",
+                Code::PdfGroup3,
                 "the PDF's pages are CCITT Group 3 (fax) images, which sohoa does not take; scan to Group 4 or JPEG",
             ));
         }
@@ -174,7 +174,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
     if pages.is_empty() {
         // A page tree that leads nowhere is a file cut short far more often than an empty document.
         dangling(&doc)?;
-        return Err(Failure::bad("no-pages", "the PDF has no pages"));
+        return Err(Failure::bad(Code::NoPages, "the PDF has no pages"));
     }
     let mut scans = Vec::with_capacity(pages.len());
     for id in pages.values() {
@@ -200,7 +200,7 @@ const NATIVE_INFLATE_LIMIT: usize = 256 << 20;
 fn whole(doc: &Document, pages: usize) -> Result<()> {
     let damaged = |what: String| {
         Failure::bad(
-            "damaged-pdf",
+            Code::DamagedPdf,
             format!(
                 "the PDF is damaged or cut short ({what}); ask for the file again or save it again from its source"
             ),
@@ -230,7 +230,7 @@ fn whole(doc: &Document, pages: usize) -> Result<()> {
         };
         if n_out > budget {
             return Err(Failure::bad(
-                "pdf-bomb",
+                Code::PdfBomb,
                 "the PDF's streams inflate to more than 256 MiB (a decompression bomb); it was not opened",
             ));
         }
@@ -257,7 +257,7 @@ fn whole(doc: &Document, pages: usize) -> Result<()> {
         });
         if let Some(what) = active {
             return Err(Failure::bad(
-                "active-pdf",
+                Code::ActivePdf,
                 format!(
                     "the PDF carries {what}, which an archive copy may not (PDF/A forbids them); save it again as \
                      PDF/A or print it to PDF, then file it"
@@ -289,7 +289,7 @@ fn dangling(doc: &Document) -> Result<()> {
     }
     match first_missing {
         Some((n, g)) => Err(Failure::bad(
-            "damaged-pdf",
+            Code::DamagedPdf,
             format!(
                 "the PDF is damaged or cut short ({missing} object reference(s) lead nowhere, the first to object \
                  {n} {g}); ask for the file again or save it again from its source"
@@ -331,7 +331,7 @@ pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Option<PageIm
     let doc = open(b)?;
     let pages = doc.get_pages();
     let Some(id) = pages.values().nth(index as usize) else {
-        return Err(Failure::bad("no-pages", format!("the PDF has no page {}", index + 1)));
+        return Err(Failure::bad(Code::NoPages, format!("the PDF has no page {}", index + 1)));
     };
     let Some(info) = page_info(&doc, *id, limits)? else {
         return Ok(None);
@@ -365,7 +365,7 @@ pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Option<PageIm
 /// The pixels of a page image that is not passed through: 1-bit (Flate or JBIG2), palette, gray or RGB.
 /// Every inflation is bounded by the size the image says it has.
 fn raw_pixels(doc: &Document, page: ObjectId, p: &ScanPage<'_>, colour: Colour) -> Result<Raster> {
-    let broken = |what: String| Failure::bad("broken-pdf", format!("the PDF's page image {what}"));
+    let broken = |what: String| Failure::bad(Code::BrokenPdf, format!("the PDF's page image {what}"));
     let stream = doc
         .get_object(doc.get_page_images(page).ok().and_then(|v| v.first().map(|i| i.id)).unwrap_or((0, 0)))
         .and_then(Object::as_stream)
@@ -492,13 +492,13 @@ fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>> {
     let mut z = flate2::read::ZlibDecoder::new(data).take(limit as u64 + 1);
     match z.read_to_end(&mut out) {
         Ok(_) if out.len() > limit => Err(Failure::bad(
-            "pdf-bomb",
+            Code::PdfBomb,
             "the PDF's page image inflates to more than its size says (a decompression bomb); it was not opened",
         )),
         Ok(_) => Ok(out),
         // A stream cut short still gives its first rows; the length check after says whether enough came.
         Err(_) if !out.is_empty() => Ok(out),
-        Err(e) => Err(Failure::bad("broken-pdf", format!("the PDF's page image cannot be decoded ({e})"))),
+        Err(e) => Err(Failure::bad(Code::BrokenPdf, format!("the PDF's page image cannot be decoded ({e})"))),
     }
 }
 
@@ -548,7 +548,7 @@ fn indexed(doc: &Document, dict: &lopdf::Dictionary) -> Option<Indexed> {
 /// Decodes a JBIG2 page image (with its globals) into 1-bit pixels, `1` = black.
 fn jbig2(doc: &Document, p: &ScanPage<'_>, data: &[u8]) -> Result<Raster> {
     let broken = |e: hayro_jbig2::DecodeError| {
-        Failure::bad("broken-pdf", format!("the PDF's JBIG2 page image cannot be decoded ({e:?})"))
+        Failure::bad(Code::BrokenPdf, format!("the PDF's JBIG2 page image cannot be decoded ({e:?})"))
     };
     let settings = hayro_jbig2::DecodeSettings::default();
     let globals_bytes = p
@@ -569,7 +569,7 @@ fn jbig2(doc: &Document, p: &ScanPage<'_>, data: &[u8]) -> Result<Raster> {
     let page = hayro_jbig2::Page::new_embedded(data, globals.as_ref(), &settings).map_err(broken)?;
     if (page.width(), page.height()) != (p.width, p.height) {
         return Err(Failure::bad(
-            "broken-pdf",
+            Code::BrokenPdf,
             format!(
                 "the PDF's JBIG2 page image is {}×{} pixels where the page says {}×{}",
                 page.width(),

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageReader};
 
 use super::{Limits, PageInfo, Raster, RasterKind, SourceEncoding};
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
 struct Header {
     width: u32,
@@ -58,11 +58,11 @@ fn header(b: &[u8]) -> Result<Header> {
         i += 12 + len;
     }
     let Some((width, height)) = size else {
-        return Err(Failure::bad("broken-png", "the PNG has no image header; the file is damaged"));
+        return Err(Failure::bad(Code::BrokenPng, "the PNG has no image header; the file is damaged"));
     };
     if !end {
         return Err(Failure::bad(
-            "truncated-png",
+            Code::TruncatedPng,
             "the PNG is cut short (no end chunk): the copy did not finish; scan again",
         ));
     }
@@ -78,7 +78,7 @@ fn decode(b: &[u8], limits: Limits) -> Result<(Header, Raster)> {
     reader.limits(l);
     let img = reader
         .decode()
-        .map_err(|e| Failure::bad("broken-png", format!("the PNG cannot be decoded ({e}); the file is damaged")))?;
+        .map_err(|e| Failure::bad(Code::BrokenPng, format!("the PNG cannot be decoded ({e}); the file is damaged")))?;
     Ok((h, from_dynamic(img)))
 }
 

@@ -7,7 +7,7 @@ use tiff::tags::Tag;
 use tiff::{ColorType, TiffError};
 
 use super::{Limits, PageInfo, Raster, RasterKind, SourceEncoding};
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
 /// A scanner never sends this many pages in one file; a file that claims it is damaged.
 const MAX_PAGES: usize = 5000;
@@ -15,16 +15,16 @@ const MAX_PAGES: usize = 5000;
 fn bad(e: TiffError) -> Failure {
     match e {
         TiffError::IoError(_) => {
-            Failure::bad("truncated-tiff", "the TIFF is cut short: the scan or the copy did not finish; scan again")
+            Failure::bad(Code::TruncatedTiff, "the TIFF is cut short: the scan or the copy did not finish; scan again")
         }
-        TiffError::LimitsExceeded => Failure::bad("too-large", "the TIFF page is larger than this station accepts"),
+        TiffError::LimitsExceeded => Failure::bad(Code::TooLarge, "the TIFF page is larger than this station accepts"),
         TiffError::UnsupportedError(u) => Failure::bad(
-            "tiff-unsupported",
+            Code::TiffUnsupported,
             format!(
                 "the TIFF uses a feature sohoa does not read ({u}); save as uncompressed, LZW, Deflate or Group 4 TIFF"
             ),
         ),
-        other => Failure::bad("broken-tiff", format!("the TIFF is damaged ({other})")),
+        other => Failure::bad(Code::BrokenTiff, format!("the TIFF is damaged ({other})")),
     }
 }
 
@@ -59,7 +59,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
     match tag_u32(d, Tag::Compression) {
         Some(2) | Some(3) => {
             return Err(Failure::bad(
-                "tiff-group3",
+                Code::TiffGroup3,
                 "the TIFF is compressed with CCITT Group 3 (fax), which sohoa does not read; set the scanner to \
                  Group 4 or uncompressed TIFF",
             ));
@@ -67,7 +67,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
         // Old-style JPEG (6) is ambiguous by design; new-style JPEG strips (7) are decoded.
         Some(6) => {
             return Err(Failure::bad(
-                "tiff-jpeg",
+                Code::TiffJpeg,
                 "the TIFF holds old-style JPEG data (compression 6), which sohoa does not read; save the page as \
                  a .jpg or as a TIFF with new-style JPEG, LZW or Deflate compression",
             ));
@@ -102,7 +102,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
             let mut v: Vec<u8> = match data {
                 DecodingResult::U8(v) if bits == 8 => v,
                 DecodingResult::U16(v) => v.into_iter().map(to8).collect(),
-                _ => return Err(Failure::bad("broken-tiff", "the TIFF's gray samples do not match its header")),
+                _ => return Err(Failure::bad(Code::BrokenTiff, "the TIFF's gray samples do not match its header")),
             };
             if white_is_zero {
                 v.iter_mut().for_each(|b| *b = !*b);
@@ -129,7 +129,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
             let v: Vec<u8> = match data {
                 DecodingResult::U8(v) if bits == 8 => v,
                 DecodingResult::U16(v) => v.into_iter().map(to8).collect(),
-                _ => return Err(Failure::bad("broken-tiff", "the TIFF's gray samples do not match its header")),
+                _ => return Err(Failure::bad(Code::BrokenTiff, "the TIFF's gray samples do not match its header")),
             };
             let data = v
                 .chunks_exact(2)
@@ -152,7 +152,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
         }
         (ct, _) => {
             return Err(Failure::bad(
-                "tiff-unsupported",
+                Code::TiffUnsupported,
                 format!("the TIFF's pixel layout ({ct:?}) is not one sohoa reads; save as 1-bit, gray or RGB"),
             ));
         }
@@ -164,7 +164,7 @@ fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo
         RasterKind::Cmyk => wu * hu * 4,
     };
     if raster.data.len() < expected {
-        return Err(Failure::bad("truncated-tiff", "the TIFF page has fewer pixels than its header says"));
+        return Err(Failure::bad(Code::TruncatedTiff, "the TIFF page has fewer pixels than its header says"));
     }
     Ok(with_info(raster, dpi))
 }
@@ -193,11 +193,11 @@ fn tag_vec(d: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Option<Vec<u64>> {
 /// A palette page: strips decompressed here (none, LZW, Deflate, PackBits; horizontal predictor),
 /// indices looked up in the colour map.
 fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster> {
-    let broken = |why: &str| Failure::bad("broken-tiff", format!("the palette TIFF is damaged: {why}"));
+    let broken = |why: &str| Failure::bad(Code::BrokenTiff, format!("the palette TIFF is damaged: {why}"));
     let bits = tag_u32(d, Tag::BitsPerSample).unwrap_or(1) as usize;
     if !matches!(bits, 1 | 2 | 4 | 8) {
         return Err(Failure::bad(
-            "tiff-unsupported",
+            Code::TiffUnsupported,
             format!("the palette TIFF has {bits}-bit samples; save as 8-bit"),
         ));
     }
@@ -213,7 +213,7 @@ fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster
     }
     let (offsets, counts) = match (tag_vec(d, Tag::StripOffsets), tag_vec(d, Tag::StripByteCounts)) {
         (Some(o), Some(c)) if o.len() == c.len() => (o, c),
-        _ => return Err(Failure::bad("tiff-unsupported", "the palette TIFF is tiled; save it in strips")),
+        _ => return Err(Failure::bad(Code::TiffUnsupported, "the palette TIFF is tiled; save it in strips")),
     };
     let compression = tag_u32(d, Tag::Compression).unwrap_or(1);
     let predictor = tag_u32(d, Tag::Predictor).unwrap_or(1);
@@ -237,7 +237,7 @@ fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster
             32773 => unpack_bits(raw),
             other => {
                 return Err(Failure::bad(
-                    "tiff-unsupported",
+                    Code::TiffUnsupported,
                     format!("the palette TIFF uses compression {other}; save as uncompressed, LZW or Deflate"),
                 ));
             }
@@ -245,7 +245,7 @@ fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster
         idx.extend_from_slice(&strip);
     }
     if idx.len() < stride * hu {
-        return Err(Failure::bad("truncated-tiff", "the TIFF page has fewer pixels than its header says"));
+        return Err(Failure::bad(Code::TruncatedTiff, "the TIFF page has fewer pixels than its header says"));
     }
     if predictor == 2 && bits == 8 {
         for row in idx.chunks_exact_mut(stride).take(hu) {
@@ -312,7 +312,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
             break;
         }
         if pages.len() >= MAX_PAGES {
-            return Err(Failure::bad("too-many-pages", format!("the TIFF claims more than {MAX_PAGES} pages")));
+            return Err(Failure::bad(Code::TooManyPages, format!("the TIFF claims more than {MAX_PAGES} pages")));
         }
         d.next_image().map_err(bad)?;
     }

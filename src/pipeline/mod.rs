@@ -23,7 +23,7 @@ use tracing::Instrument;
 use crate::error::{Failure, Result};
 use crate::profile::Profile;
 use crate::route::Router;
-use crate::store::records::JobKind;
+use crate::store::jobs::{Job, JobKind};
 use crate::store::{BlobStore, Records};
 use crate::util::retry::{self, backoff};
 use crate::view::Views;
@@ -47,7 +47,7 @@ pub struct Pipeline {
     last_heartbeat: Arc<Mutex<std::time::Instant>>,
 }
 
-/// How often a worker renews the leases of the jobs it runs (a lease lasts `records::LEASE`).
+/// How often a worker renews the leases of the jobs it runs (a lease lasts `jobs::LEASE`).
 const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// When a worker stops.
@@ -134,7 +134,7 @@ impl Pipeline {
         }
         for (intake, code, reason) in self.records.quarantined_intakes().await? {
             let dir = self.quarantine_dir(&intake.profile_sha256).await;
-            self.views.quarantined(self.blobs.as_ref(), &intake, &code, &reason, dir.as_deref());
+            self.views.quarantined(self.blobs.as_ref(), &intake, code, &reason, dir.as_deref());
         }
         Ok(())
     }
@@ -208,15 +208,24 @@ impl Pipeline {
         }
     }
 
-    /// Claims and runs one job; `None` when nothing is runnable now.
+    /// Claims and runs one job; `None` when nothing is runnable now. The job runs as a task of its
+    /// own, so that a panic in it (a bug an input set off) is caught here: logged, alarmed and the job
+    /// retried with back-off like a transient failure, while the worker goes on.
     pub async fn run_one(&self) -> Result<Option<Ran>> {
         let Some(job) = self.records.claim_job().await? else { return Ok(None) };
         let span = tracing::info_span!("job", kind = %job.kind, subject = %job.subject, attempt = job.attempts);
-        let id = job.id.clone();
+        let (id, kind, attempts) = (job.id.clone(), job.kind, job.attempts);
         if let Ok(mut h) = self.in_hand.lock() {
             h.insert(id.clone());
         }
-        let r = self.run_job(job).instrument(span).await.map(Some);
+        let me = self.clone();
+        let r = match tokio::spawn(async move { me.run_job(job).await }.instrument(span)).await {
+            Ok(r) => r.map(Some),
+            Err(e) => {
+                let what = format!("panicked: {}", crate::util::panic::of_join_error(e));
+                self.retry_later(&id, kind, attempts, &what).await.map(Some)
+            }
+        };
         if let Ok(mut h) = self.in_hand.lock() {
             h.remove(&id);
         }
@@ -257,7 +266,7 @@ impl Pipeline {
         Ok(n)
     }
 
-    async fn run_job(&self, job: crate::store::records::Job) -> Result<Ran> {
+    async fn run_job(&self, job: Job) -> Result<Ran> {
         let started = std::time::Instant::now();
         let result = match job.kind {
             JobKind::Split => self.split(&job).await,
@@ -268,20 +277,23 @@ impl Pipeline {
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "job done");
                 Ok(Ran::Done)
             }
-            Err(e) => {
-                let wait = backoff(job.attempts as u32);
-                crate::util::alarm::raise(format!("{} job: {e}", job.kind));
-                tracing::error!(
-                    alarm = true, error = %e, retry_in_ms = wait.as_millis() as u64,
-                    "job failed for a reason outside the input; it will be retried"
-                );
-                // The same weather may be in the way of this write: it is retried until it lands, or the
-                // job would stay `running` — claimed by nobody — until the next start.
-                let error = e.to_string();
-                retry::until_done("re-queueing a job", || self.records.retry_later(&job.id, wait, &error)).await?;
-                Ok(Ran::Retrying)
-            }
+            Err(e) => self.retry_later(&job.id, job.kind, job.attempts, &e.to_string()).await,
         }
+    }
+
+    /// Sends a job that failed for a reason outside its input back to the queue, with back-off by its
+    /// attempts, and raises the alarm.
+    async fn retry_later(&self, id: &str, kind: JobKind, attempts: i64, error: &str) -> Result<Ran> {
+        let wait = backoff(attempts as u32);
+        crate::util::alarm::raise(format!("{kind} job: {error}"));
+        tracing::error!(
+            alarm = true, error = %error, retry_in_ms = wait.as_millis() as u64,
+            "job failed for a reason outside the input; it will be retried"
+        );
+        // The same weather may be in the way of this write: it is retried until it lands, or the job
+        // would stay `running` — claimed by nobody — until the next start.
+        retry::until_done("re-queueing a job", || self.records.retry_later(id, wait, error)).await?;
+        Ok(Ran::Retrying)
     }
 
     /// Runs jobs until none is left unfinished and `more_coming` says no more will be queued.

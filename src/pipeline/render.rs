@@ -4,11 +4,12 @@ use sha2::{Digest, Sha256};
 
 use crate::bundle::{DocInfo, PdfWriter};
 use crate::encode;
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 use crate::normalize::{self, Steps};
 use crate::pages::{self, Limits, PageImage, RasterKind};
 use crate::profile::{BlankPolicy, DocRole, Output, PdfKind, Profile};
-use crate::store::records::{DocState, DocumentRow, Job, PageOutcome, PageRow};
+use crate::store::documents::{DocState, DocumentRow, PageOutcome, PageRow};
+use crate::store::jobs::Job;
 use crate::util::metrics::{self, Stage};
 use crate::util::ordered::for_each_ordered;
 use crate::util::time;
@@ -302,7 +303,7 @@ fn prepare_page(
     let bytes = read(&p.sha256)?;
     let decoding = metrics::time(Stage::Decode);
     let Some(image) = pages::load(&bytes, p.page_index, limits)? else {
-        return Err(Failure::bad("mixed-pdf", "a born-digital PDF page cannot be merged with scanned pages"));
+        return Err(Failure::bad(Code::MixedPdf, "a born-digital PDF page cannot be merged with scanned pages"));
     };
     // Decoded once, here, for every page decision and for the encoder's classification.
     let steps = Steps {

@@ -1,11 +1,13 @@
 //! The split job: one captured input → its pages, each routed.
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 use crate::pages::{self, Limits};
 use crate::profile::{DocumentRule, LowDpi};
 use crate::route::Hints;
 use crate::separate::{Mark, StackNote};
-use crate::store::records::{GroupKey, Job, NewPage, SplitOutcome};
+use crate::store::assembly::{GroupKey, NewPage, SplitOutcome};
+use crate::store::jobs::Job;
+use crate::store::records::IntakeState;
 use crate::util::time;
 
 use super::Pipeline;
@@ -19,10 +21,9 @@ impl Pipeline {
         let s = &l.profile.settings;
         let close_each = s.grouping.document == DocumentRule::File;
         let now = time::now_iso(l.offset);
-        if intake.state != "captured" {
+        if intake.state != IntakeState::Captured {
             // Already done by an earlier attempt that committed; finishing again is a no-op.
-            let none = SplitOutcome::Pages { format: String::new(), pages: Vec::new() };
-            return self.records.finish_split(&job.id, &intake.id, &none, &now, close_each).await;
+            return self.records.finish_split(&job.id, &intake.id, &SplitOutcome::Again, &now, close_each).await;
         }
         let _timer = crate::util::metrics::time(crate::util::metrics::Stage::Split);
         let hints: Hints = serde_json::from_str(&intake.hints).unwrap_or_default();
@@ -31,7 +32,7 @@ impl Pipeline {
             let bytes = self.blobs.read_all(&intake.sha256)?;
             if bytes.len() as u64 > s.output.max_bytes {
                 return Err(Failure::bad(
-                    "too-large",
+                    Code::TooLarge,
                     format!(
                         "the file is {} MB, over this station's limit of {} MB",
                         bytes.len() >> 20,
@@ -72,7 +73,7 @@ impl Pipeline {
                 if info.encoding != pages::SourceEncoding::Pdf && dpi_x.min(dpi_y) + 0.5 < s.output.min_dpi as f64 {
                     if s.output.below_min_dpi == LowDpi::Quarantine {
                         return Err(Failure::bad(
-                            "low-dpi",
+                            Code::LowDpi,
                             format!(
                                 "page {} is {:.0} dpi, under the minimum of {} dpi; scan again at {} dpi or more",
                                 i + 1,
@@ -105,7 +106,7 @@ impl Pipeline {
                             .get(i)
                             .cloned()
                             .flatten()
-                            .and_then(|m| m.sheet(|raw| l.router.codes().validate(raw))),
+                            .and_then(|m| m.sheet(|raw| l.router.codes().validate(raw).map(String::from))),
                     }),
                 });
             }
@@ -116,18 +117,18 @@ impl Pipeline {
             Ok((format, pages)) => {
                 let unfiled = pages.iter().filter(|p| p.case_code.is_none()).count();
                 tracing::info!(file = %intake.source_path, pages = pages.len(), unfiled, format = format.as_str(), "split");
-                SplitOutcome::Pages { format: format.as_str().to_string(), pages }
+                SplitOutcome::Pages { format, pages }
             }
             Err(Failure::BadInput { code, reason }) => {
-                tracing::warn!(file = %intake.source_path, code, reason = %reason, "quarantined");
-                SplitOutcome::Quarantined { code: code.to_string(), reason }
+                tracing::warn!(file = %intake.source_path, code = code.as_str(), reason = %reason, "quarantined");
+                SplitOutcome::Quarantined { code, reason }
             }
             Err(e) => return Err(e),
         };
         self.records.finish_split(&job.id, &intake.id, &outcome, &now, close_each).await?;
         if let SplitOutcome::Quarantined { code, reason } = &outcome {
             let dir = l.profile.settings.quarantine.path.as_deref();
-            self.views.quarantined(self.blobs.as_ref(), &intake, code, reason, dir);
+            self.views.quarantined(self.blobs.as_ref(), &intake, *code, reason, dir);
         }
         Ok(())
     }

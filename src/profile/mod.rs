@@ -173,37 +173,15 @@ impl Default for Inbox {
     }
 }
 
-/// Whether a document is an input (thành phần hồ sơ) or a result (kết quả).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum DocRole {
-    /// A document the citizen brought.
-    #[default]
-    Input,
-    /// A document the office issued.
-    Result,
-}
-
-impl DocRole {
-    /// The word stored in records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocRole::Input => "input",
-            DocRole::Result => "result",
-        }
-    }
-
-    /// Reads a stored or typed word (`input`, `result`); `None` for anything else.
-    pub fn parse(word: &str) -> Option<DocRole> {
-        [DocRole::Input, DocRole::Result].into_iter().find(|r| r.as_str() == word)
-    }
-}
-
-/// Decoded where document rows are read, so a row can only hold a role this version knows.
-impl TryFrom<String> for DocRole {
-    type Error = String;
-    fn try_from(word: String) -> Result<Self, Self::Error> {
-        DocRole::parse(&word).ok_or_else(|| format!("unknown document role `{word}`"))
+stored_words! {
+    /// Whether a document is an input (thành phần hồ sơ) or a result (kết quả).
+    #[derive(Default)]
+    pub enum DocRole {
+        /// A document the citizen brought.
+        #[default]
+        Input = "input",
+        /// A document the office issued.
+        Result = "result",
     }
 }
 

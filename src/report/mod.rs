@@ -164,7 +164,8 @@ struct CaseFacts {
     procedure_name: Option<String>,
     received_date: Option<String>,
     resolved_date: Option<String>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: crate::store::cases::Status,
     known: i64,
     issues_result: i64,
     inputs: i64,
@@ -191,8 +192,8 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         });
         let known = f.known != 0;
         let issues = known && f.issues_result != 0;
-        let resolved = f.status == "resolved";
-        let left_out = crate::store::cases::Status::parse(&f.status).is_some_and(|s| s.left_out());
+        let resolved = f.status == crate::store::cases::Status::Resolved;
+        let left_out = f.status.left_out();
         let received = in_period(&f.received_date);
         let resolved_here = resolved && in_period(&f.resolved_date);
         if !known && ((received && !left_out) || resolved_here) {

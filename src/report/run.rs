@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::separate::{Sheet, StackNote};
+use crate::store::assembly::PageState;
 use crate::store::queries::PageFate;
 
 /// A refused input or an unreadable sheet, with the reason.
@@ -65,7 +66,7 @@ impl RunReport {
         for p in fates {
             self.pages += 1;
             if let Some(c) = &p.case_code
-                && p.state != "unfiled"
+                && p.state != PageState::Unfiled
             {
                 cases.insert(c.clone());
             }
@@ -75,7 +76,7 @@ impl RunReport {
             if p.encoding.as_deref().is_some_and(|e| e.contains("blank-omitted")) {
                 self.blanks_removed += 1;
             }
-            if p.state == "unfiled" {
+            if p.state == PageState::Unfiled {
                 self.unfiled_pages += 1;
             }
             let note: Option<StackNote> = p.stack.as_deref().and_then(|s| serde_json::from_str(s).ok());

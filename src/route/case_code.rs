@@ -5,6 +5,44 @@ use regex::Regex;
 use crate::profile::Routing;
 use crate::util::text::nfc;
 
+/// A case code that passed a profile's rule: NFC, trimmed, never a path. Only
+/// [`CaseCodeRule::validate`] makes one, so a value of this type has been checked, wherever it came
+/// from (a folder name, a manifest, a separator sheet, a clerk's command).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct CaseCode(String);
+
+impl CaseCode {
+    /// The code as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The code as an owned string, for rows and messages.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for CaseCode {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CaseCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<CaseCode> for String {
+    fn from(c: CaseCode) -> String {
+        c.0
+    }
+}
+
 /// The profile's rule for what a valid case code is.
 #[derive(Debug, Clone)]
 pub struct CaseCodeRule {
@@ -19,7 +57,7 @@ impl CaseCodeRule {
     }
 
     /// Returns the code in its stored form (NFC, trimmed) or why it is not a case code.
-    pub fn validate(&self, raw: &str) -> Result<String, String> {
+    pub fn validate(&self, raw: &str) -> Result<CaseCode, String> {
         let code = nfc(raw.trim());
         if code.is_empty() {
             return Err("the case code is empty".into());
@@ -47,7 +85,7 @@ impl CaseCodeRule {
                 return Err(format!("`{code}`: date {date} is not a date (yymmdd, the day the case was received)"));
             }
         }
-        Ok(code)
+        Ok(CaseCode(code))
     }
 }
 
@@ -58,7 +96,7 @@ mod tests {
     #[test]
     fn accepts_the_one_stop_form() {
         let rule = CaseCodeRule::from_profile(&Routing::default()).unwrap();
-        assert_eq!(rule.validate(" H15.50.05.13-261008-0975 ").unwrap(), "H15.50.05.13-261008-0975");
+        assert_eq!(rule.validate(" H15.50.05.13-261008-0975 ").unwrap().as_str(), "H15.50.05.13-261008-0975");
         assert!(rule.validate("H15.50.05.13-261308-0975").is_err());
         assert!(rule.validate("H15-261008-09").is_err());
         assert!(rule.validate("../etc-261008-0975").is_err());

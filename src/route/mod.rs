@@ -10,9 +10,9 @@ pub mod manifest;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Failure;
+use crate::error::{Code, Failure};
 use crate::profile::Settings;
-pub use case_code::CaseCodeRule;
+pub use case_code::{CaseCode, CaseCodeRule};
 pub use manifest::ManifestEntry;
 
 /// How the route key of an input whose routing failed begins (a broken manifest, a code that is
@@ -45,7 +45,7 @@ pub struct Hints {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The case, or `None` when nothing identified one (unfiled).
-    pub case_code: Option<String>,
+    pub case_code: Option<CaseCode>,
     /// Input or result.
     pub role: crate::profile::DocRole,
     /// Document type when known.
@@ -65,11 +65,11 @@ impl Router {
     /// Builds a router; the profile's expressions were checked when it was loaded.
     pub fn new(settings: &Settings) -> Result<Router, Failure> {
         let codes = CaseCodeRule::from_profile(&settings.routing)
-            .map_err(|e| Failure::bad("bad-profile", format!("routing.case_code_pattern: {e}")))?;
+            .map_err(|e| Failure::bad(Code::BadProfile, format!("routing.case_code_pattern: {e}")))?;
         let filename = match &settings.routing.filename_pattern {
             Some(p) => Some(
                 regex::Regex::new(p)
-                    .map_err(|e| Failure::bad("bad-profile", format!("routing.filename_pattern: {e}")))?,
+                    .map_err(|e| Failure::bad(Code::BadProfile, format!("routing.filename_pattern: {e}")))?,
             ),
             None => None,
         };
@@ -85,16 +85,15 @@ impl Router {
     /// code is an error (the input will be quarantined), never a silent fall-back to unfiled.
     pub fn route_file(&self, hints: &Hints) -> Result<Route, Failure> {
         if let Some(err) = &hints.manifest_error {
-            return Err(Failure::bad("bad-manifest", err.clone()));
+            return Err(Failure::bad(Code::BadManifest, err.clone()));
         }
         let r = &self.settings.routing;
         let mut route = Route { case_code: None, role: r.role, doc_type: r.document_type.clone(), operator: None };
         if let Some(m) = &hints.manifest {
             if let Some(code) = &m.case {
-                let code = self
-                    .codes
-                    .validate(code)
-                    .map_err(|e| Failure::bad("bad-case-code", format!("the manifest for {}: {e}", hints.file_name)))?;
+                let code = self.codes.validate(code).map_err(|e| {
+                    Failure::bad(Code::BadCaseCode, format!("the manifest for {}: {e}", hints.file_name))
+                })?;
                 route.case_code = Some(code);
             }
             if let Some(role) = m.role {
@@ -208,6 +207,6 @@ mod tests {
             manifest: Some(ManifestEntry { case: Some("not a code".into()), ..Default::default() }),
             ..Default::default()
         };
-        assert!(matches!(r.route_file(&h), Err(Failure::BadInput { code: "bad-case-code", .. })));
+        assert!(matches!(r.route_file(&h), Err(Failure::BadInput { code: Code::BadCaseCode, .. })));
     }
 }

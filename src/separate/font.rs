@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use lopdf::{Document, Object, ObjectId, Stream, dictionary};
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
 /// The embedded font file.
 const FONT: &[u8] = include_bytes!("fonts/DejaVuSans-Bold.ttf");
@@ -29,7 +29,7 @@ impl SheetFont {
     /// The font, ready to lay out text.
     pub fn new() -> Result<SheetFont> {
         let face = ttf_parser::Face::parse(FONT, 0)
-            .map_err(|e| Failure::bad("pdf", format!("the embedded sheet font cannot be read: {e}")))?;
+            .map_err(|e| Failure::bad(Code::Pdf, format!("the embedded sheet font cannot be read: {e}")))?;
         Ok(SheetFont { face, remapper: subsetter::GlyphRemapper::new(), used: BTreeMap::new() })
     }
 
@@ -67,9 +67,9 @@ impl SheetFont {
     /// name) as object `id`, reserved before the pages were written.
     pub fn embed(self, doc: &mut Document, id: ObjectId) -> Result<()> {
         let subset = subsetter::subset(FONT, 0, &self.remapper)
-            .map_err(|e| Failure::bad("pdf", format!("the sheet font cannot be subset: {e:?}")))?;
+            .map_err(|e| Failure::bad(Code::Pdf, format!("the sheet font cannot be subset: {e:?}")))?;
         let mut file = Stream::new(dictionary! { "Length1" => subset.len() as i64 }, subset);
-        file.compress().map_err(|e| Failure::bad("pdf", format!("cannot compress the sheet font: {e}")))?;
+        file.compress().map_err(|e| Failure::bad(Code::Pdf, format!("cannot compress the sheet font: {e}")))?;
         let file_id = doc.add_object(file);
         let per_em = self.face.units_per_em().max(1) as i64;
         let scale = |v: i64| v * 1000 / per_em;

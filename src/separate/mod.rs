@@ -45,7 +45,7 @@ pub enum Sheet {
         case: String,
         /// `input` or `result`, when the sheet says.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        role: Option<String>,
+        role: Option<crate::profile::DocRole>,
         /// The document type, when the sheet says.
         #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
         doc_type: Option<String>,
@@ -85,7 +85,7 @@ impl Mark {
                 }
                 let mut lines = text.lines().map(str::trim).skip(1);
                 let raw = lines.next().unwrap_or_default();
-                let role = lines.next().filter(|r| *r == "input" || *r == "result").map(str::to_string);
+                let role = lines.next().and_then(crate::profile::DocRole::parse);
                 let doc_type = lines.next().filter(|t| !t.is_empty()).map(crate::util::text::nfc);
                 Some(match valid(raw) {
                     Ok(case) => Sheet::Code { case, role, doc_type },
@@ -225,7 +225,7 @@ mod tests {
             code("SOHOA-SEP\nH15.50.05.13-261008-0002\nresult\nQuyết định").sheet(valid),
             Some(Sheet::Code {
                 case: "H15.50.05.13-261008-0002".into(),
-                role: Some("result".into()),
+                role: Some(crate::profile::DocRole::Result),
                 doc_type: Some("Quyết định".into())
             })
         );

@@ -7,7 +7,7 @@ use rxing::Writer;
 
 use super::HEADER;
 use super::font::SheetFont;
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
 /// Which mark a sheet carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,7 +55,7 @@ pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
             Symbology::PatchT => patch_t(&mut ops),
             _ => {
                 let case =
-                    spec.case.as_deref().ok_or_else(|| Failure::bad("no-case", "this sheet needs a case code"))?;
+                    spec.case.as_deref().ok_or_else(|| Failure::bad(Code::NoCase, "this sheet needs a case code"))?;
                 let (format, payload, size) = match symbology {
                     Symbology::Code128 => (rxing::BarcodeFormat::CODE_128, case.to_string(), (150.0, 35.0)),
                     Symbology::Datamatrix => (rxing::BarcodeFormat::DATA_MATRIX, payload(spec, case), (60.0, 60.0)),
@@ -63,7 +63,7 @@ pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
                 };
                 let matrix = rxing::MultiFormatWriter
                     .encode(&payload, &format, 0, 0)
-                    .map_err(|e| Failure::bad("bad-code", format!("cannot encode the sheet for `{case}`: {e}")))?;
+                    .map_err(|e| Failure::bad(Code::BadCode, format!("cannot encode the sheet for `{case}`: {e}")))?;
                 let (w, h) = (matrix.getWidth(), matrix.getHeight());
                 let mut pixels = Vec::with_capacity((w * h) as usize);
                 for y in 0..h {
@@ -124,7 +124,7 @@ pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
         );
         let content = Content { operations: ops }
             .encode()
-            .map_err(|e| Failure::bad("pdf", format!("cannot write the sheet: {e}")))?;
+            .map_err(|e| Failure::bad(Code::Pdf, format!("cannot write the sheet: {e}")))?;
         let content_id = doc.add_object(Stream::new(dictionary! {}, content));
         let page = doc.add_object(dictionary! {
             "Type" => "Page",
@@ -145,7 +145,7 @@ pub fn sheets(specs: &[SheetSpec], symbology: Symbology) -> Result<Vec<u8>> {
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog);
     let mut out = Vec::new();
-    doc.save_to(&mut out).map_err(|e| Failure::bad("pdf", format!("cannot write the sheets: {e}")))?;
+    doc.save_to(&mut out).map_err(|e| Failure::bad(Code::Pdf, format!("cannot write the sheets: {e}")))?;
     Ok(out)
 }
 

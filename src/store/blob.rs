@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 
 /// Bytes that were streamed into the store but are not durable yet.
 #[derive(Debug)]
@@ -108,7 +108,7 @@ impl LocalBlobStore {
 
     fn final_path(&self, sha256: &str) -> Result<PathBuf> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(Failure::bad("bad-hash", format!("`{sha256}` is not a SHA-256 in lower-case hex")));
+            return Err(Failure::bad(Code::BadHash, format!("`{sha256}` is not a SHA-256 in lower-case hex")));
         }
         Ok(self.root.join("sha256").join(&sha256[..2]).join(sha256))
     }
@@ -646,7 +646,7 @@ impl BlobStore for LocalBlobStore {
 
     fn remove_temporary(&self, token: &str) -> Result<()> {
         if token.contains('/') || token.contains("..") {
-            return Err(Failure::bad("bad-token", "temporary names never contain a path"));
+            return Err(Failure::bad(Code::BadToken, "temporary names never contain a path"));
         }
         let p = self.tmp_path(token);
         fs::remove_file(&p).map_err(|e| ctx("removing a temporary", &p, e))

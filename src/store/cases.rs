@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Records;
 use super::db::{on_pool, on_tx};
-use super::records::{JobKind, insert_event, new_id, run_again};
+use super::jobs::{JobKind, run_again};
+use super::records::{insert_event, new_id};
 use crate::error::Result;
 use crate::profile::DocRole;
 
@@ -37,11 +38,25 @@ fn yes() -> bool {
     true
 }
 
+stored_words! {
+    /// Where a case's record came from: a scan filed to a code the records did not know yet, or the
+    /// one-stop system's export.
+    #[derive(Default)]
+    pub enum Origin {
+        /// Created by filing a scan.
+        #[default]
+        Scan = "scan",
+        /// Reported by the one-stop system.
+        Import = "import",
+    }
+}
+
 /// A case's lifecycle as the one-stop systems report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Received, not yet worked on.
+    #[default]
     Received,
     /// Being handled.
     Processing,
@@ -110,6 +125,14 @@ impl Status {
     }
 }
 
+/// Decoded where case rows are read: a stored status is always one of the words above.
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        Status::parse(&word).ok_or_else(|| format!("`{word}` is not one of {}", Status::words()))
+    }
+}
+
 /// Fields of a case to set; `None` leaves a field as it is, so an export that lacks a column does not
 /// erase what another source recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +171,8 @@ pub struct CaseRecord {
     /// Local due date.
     pub due_date: Option<String>,
     /// `received`, `processing`, `resolved`, `returned`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     /// Local date resolved.
     pub resolved_date: Option<String>,
     /// Personal data.
@@ -158,7 +182,8 @@ pub struct CaseRecord {
     /// Personal data.
     pub applicant_contact: Option<String>,
     /// `import` (from the one-stop system) or `scan` (only scans named it).
-    pub origin: String,
+    #[sqlx(try_from = "String")]
+    pub origin: Origin,
 }
 
 /// What setting a case's fields did.
@@ -627,7 +652,7 @@ impl Records {
             .await?
             .rows_affected());
         }
-        super::records::close_document(&mut tx, &doc_id, at).await?;
+        super::assembly::close_document(&mut tx, &doc_id, at).await?;
         let detail = serde_json::json!({ "ordinal": ordinal, "role": role, "type": doc_type, "pages": pages.len() });
         insert_event(&mut tx, at, actor, "file", Some(code), Some(intake_id), Some(&doc_id), sha.as_deref(), &detail)
             .await?;
@@ -704,8 +729,8 @@ async fn upsert_case_in(
     let created = old.is_none();
     let mut new = old.clone().unwrap_or_else(|| CaseRecord {
         code: code.to_string(),
-        status: Status::Received.as_str().to_string(),
-        origin: "scan".into(),
+        status: Status::Received,
+        origin: Origin::Scan,
         ..Default::default()
     });
     let set = |slot: &mut Option<String>, v: &Option<String>| {
@@ -722,10 +747,10 @@ async fn upsert_case_in(
     set(&mut new.applicant_id, &f.applicant_id);
     set(&mut new.applicant_contact, &f.applicant_contact);
     if let Some(s) = f.status {
-        new.status = s.as_str().to_string();
+        new.status = s;
     }
     if origin_import {
-        new.origin = "import".into();
+        new.origin = Origin::Import;
     }
     if new.unit.is_none() {
         // The unit code is the first part of a one-stop case code.
@@ -751,12 +776,12 @@ async fn upsert_case_in(
     .bind(&new.unit)
     .bind(&new.received_date)
     .bind(&new.due_date)
-    .bind(&new.status)
+    .bind(new.status.as_str())
     .bind(&new.resolved_date)
     .bind(&new.applicant_name)
     .bind(&new.applicant_id)
     .bind(&new.applicant_contact)
-    .bind(&new.origin)
+    .bind(new.origin.as_str())
     .execute(&mut *c)
     .await?
     .rows_affected());

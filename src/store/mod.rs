@@ -1,10 +1,13 @@
 //! Where things are kept: the case database ([`Records`]) and the content-addressed blob store
 //! ([`BlobStore`]). Both live under one data directory by default.
 
+pub mod assembly;
 pub mod blob;
 pub mod cases;
 pub mod chain;
 pub mod db;
+pub mod documents;
+pub mod jobs;
 pub mod quarantine;
 pub mod queries;
 pub mod records;

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::Records;
 use super::db::{on_pool, on_tx};
-use super::records::{JobKind, insert_event, run_again};
+use super::jobs::{JobKind, run_again};
+use super::records::insert_event;
 use crate::error::Result;
 use crate::profile::DocRole;
 use crate::route::Hints;
@@ -65,10 +66,11 @@ pub struct Quarantined {
     /// The case its route named, if any.
     pub case_code: Option<String>,
     /// Stable reason code.
-    pub code: String,
+    #[sqlx(try_from = "String")]
+    pub code: crate::error::Code,
     /// The clerk's reason, in detail (English).
     pub reason: String,
-    /// What the code means and what to do, in Vietnamese ([`crate::error::explain`]).
+    /// What the code means and what to do, in Vietnamese ([`crate::error::explained`]).
     #[sqlx(default)]
     pub reason_vi: String,
     /// The same in English, without the input's detail.
@@ -85,7 +87,7 @@ impl Records {
         let mut list: Vec<Quarantined> = on_pool!(self.pool(), |p| {
             sqlx::query_as(
             "SELECT id AS intake, source_path AS source, sha256, station, captured_at, \
-                    CASE WHEN route_key LIKE '?%' THEN NULL ELSE NULLIF(route_key, '') END AS case_code, COALESCE(reason_code, '') AS code, \
+                    CASE WHEN route_key LIKE '?%' THEN NULL ELSE NULLIF(route_key, '') END AS case_code, reason_code AS code, \
                     COALESCE(reason, '') AS reason \
              FROM intakes WHERE state = 'quarantined' AND discarded_at IS NULL \
                AND ($1 IS NULL OR route_key = $1) ORDER BY seq",
@@ -95,7 +97,7 @@ impl Records {
         .await?
         });
         for q in &mut list {
-            let e = crate::error::explain(&q.code);
+            let e = crate::error::explained(q.code);
             (q.reason_vi, q.summary, q.scan_again) = (e.vi.to_string(), e.en.to_string(), e.scan_again);
         }
         Ok(list)

@@ -4,7 +4,10 @@ use serde::Serialize;
 
 use super::Records;
 use super::db::on_pool;
-use crate::error::Result;
+use super::documents::DocState;
+use crate::error::{Code, Result};
+use crate::pages::{Colour, DpiSource};
+use crate::profile::DocRole;
 
 /// One line of `sohoa case list`.
 #[derive(Debug, Clone, Serialize)]
@@ -26,12 +29,12 @@ pub struct CaseDocument {
     pub name: String,
     /// 1-based.
     pub ordinal: i64,
-    /// `input` or `result`.
-    pub role: String,
+    /// Input or result.
+    pub role: DocRole,
     /// Document type.
     pub doc_type: Option<String>,
-    /// `open`, `closed`, `attached`.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: DocState,
     /// Pages.
     pub pages: i64,
     /// PDF hash.
@@ -60,9 +63,9 @@ pub struct CasePage {
     /// Resolution used.
     pub dpi: f64,
     /// Where the resolution came from.
-    pub dpi_source: String,
+    pub dpi_source: DpiSource,
     /// Colour as stored.
-    pub colour: String,
+    pub colour: Colour,
     /// What went into the PDF.
     pub encoding: Option<String>,
     /// Flags for the clerk.
@@ -135,9 +138,20 @@ impl Records {
         if known == 0 {
             return Ok(None);
         }
-        type DocTuple = (i64, String, Option<String>, String, i64, Option<String>, Option<i64>);
-        let documents_rows: Vec<DocTuple> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT d.ordinal, d.role, d.doc_type, d.state, d.page_count, d.pdf_sha256, f.bytes \
+        #[derive(sqlx::FromRow)]
+        struct DocumentListed {
+            ordinal: i64,
+            #[sqlx(try_from = "String")]
+            role: DocRole,
+            doc_type: Option<String>,
+            #[sqlx(try_from = "String")]
+            state: DocState,
+            pages: i64,
+            sha256: Option<String>,
+            bytes: Option<i64>,
+        }
+        let documents_rows: Vec<DocumentListed> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT d.ordinal, d.role, d.doc_type, d.state, d.page_count AS pages, d.pdf_sha256 AS sha256, f.bytes \
              FROM documents d LEFT JOIN files f ON f.sha256 = d.pdf_sha256 WHERE d.case_code = $1 ORDER BY d.ordinal",
         )
         .bind(code)
@@ -145,15 +159,15 @@ impl Records {
         .await?);
         let documents = documents_rows
             .into_iter()
-            .map(|(ordinal, role, doc_type, state, pages, sha256, bytes)| CaseDocument {
-                name: format!("{code}.{ordinal:03}.pdf"),
-                ordinal,
-                role,
-                doc_type,
-                state,
-                pages,
-                sha256,
-                bytes,
+            .map(|d| CaseDocument {
+                name: format!("{code}.{:03}.pdf", d.ordinal),
+                ordinal: d.ordinal,
+                role: d.role,
+                doc_type: d.doc_type,
+                state: d.state,
+                pages: d.pages,
+                sha256: d.sha256,
+                bytes: d.bytes,
             })
             .collect();
         #[derive(sqlx::FromRow)]
@@ -166,8 +180,10 @@ impl Records {
             width: i64,
             height: i64,
             dpi: f64,
-            dpi_source: String,
-            colour: String,
+            #[sqlx(try_from = "String")]
+            dpi_source: DpiSource,
+            #[sqlx(try_from = "String")]
+            colour: Colour,
             encoding: Option<String>,
             flags: String,
             normalization: Option<String>,
@@ -227,12 +243,12 @@ impl Records {
         Ok(Some(CaseDetail { code: code.to_string(), documents, pages, quarantined, events }))
     }
 
-    /// State of given intakes after a run: `(source, state, reason)`.
-    pub async fn intake_states(&self, ids: &[String]) -> Result<Vec<(String, String, Option<String>)>> {
+    /// What became of given intakes after a run.
+    pub async fn intake_fates(&self, ids: &[String]) -> Result<Vec<IntakeFate>> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let r: Option<(String, String, Option<String>)> = on_pool!(self.pool(), |p| sqlx::query_as(
-                "SELECT source_path, state, reason FROM intakes WHERE id = $1"
+            let r: Option<IntakeFate> = on_pool!(self.pool(), |p| sqlx::query_as(
+                "SELECT source_path AS source, state, reason FROM intakes WHERE id = $1"
             )
             .bind(id)
             .fetch_optional(p)
@@ -405,12 +421,13 @@ impl Records {
     }
 
     /// Every quarantined intake nobody discarded, with its reason code and reason.
-    pub async fn quarantined_intakes(&self) -> Result<Vec<(super::records::IntakeRow, String, String)>> {
+    pub async fn quarantined_intakes(&self) -> Result<Vec<(super::records::IntakeRow, Code, String)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(flatten)]
             intake: super::records::IntakeRow,
-            reason_code: String,
+            #[sqlx(try_from = "String")]
+            reason_code: Code,
             reason: String,
         }
         let rows: Vec<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
@@ -455,7 +472,8 @@ pub struct CaseListItem {
     /// Receiving unit.
     pub unit: Option<String>,
     /// Lifecycle.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: super::cases::Status,
     /// Local date received.
     pub received_date: Option<String>,
     /// Local date resolved.
@@ -500,8 +518,8 @@ pub struct InputFile {
     pub bytes: i64,
     /// The name it arrived under (the first capture's).
     pub source_name: String,
-    /// `jpeg`, `png`, `tiff`, `pdf` once split.
-    pub format: Option<String>,
+    /// Its format, once split.
+    pub format: Option<crate::pages::Format>,
     /// Its pages, once split.
     pub pages: Option<i64>,
     /// The cases its pages went into (or its route named), for scope checks.
@@ -519,6 +537,10 @@ impl Records {
         .fetch_optional(p)
         .await?);
         let Some((bytes, source_name, format, pages)) = first else { return Ok(None) };
+        let format = format
+            .map(crate::pages::Format::try_from)
+            .transpose()
+            .map_err(|e| crate::error::Failure::transient("reading an input", anyhow::anyhow!(e)))?;
         let cases: Vec<String> = on_pool!(self.pool(), |p| sqlx::query_scalar(
             "SELECT DISTINCT p.case_code FROM pages p JOIN intakes i ON i.id = p.intake_id \
              WHERE i.sha256 = $1 AND p.case_code IS NOT NULL \
@@ -531,6 +553,18 @@ impl Records {
     }
 }
 
+/// What became of one input of a run, for the end report.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IntakeFate {
+    /// Its file, relative to the inbox.
+    pub source: String,
+    /// Where it is.
+    #[sqlx(try_from = "String")]
+    pub state: super::records::IntakeState,
+    /// Why it was quarantined, when it was.
+    pub reason: Option<String>,
+}
+
 /// What became of one page of a run, for the end report.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PageFate {
@@ -538,8 +572,9 @@ pub struct PageFate {
     pub source: String,
     /// Its case, when it has one.
     pub case_code: Option<String>,
-    /// `pending`, `unfiled`, `filed`, `attached`.
-    pub state: String,
+    /// Where it is.
+    #[sqlx(try_from = "String")]
+    pub state: super::assembly::PageState,
     /// What went into the PDF (`…+blank`, `blank-omitted`, `separator-omitted` …).
     pub encoding: Option<String>,
     /// The stack note (separator sheet), when stacked.

@@ -7,13 +7,11 @@
 //! share the group key `<stack key>|<id of the segment's first page>`, so each segment is its own
 //! document and no page ever joins a neighbouring segment's.
 
+use super::assembly::{PageRoute, close_document};
 use super::db::{Tx, on_tx};
-use super::records::close_document;
 use crate::error::Result;
+use crate::profile::DocRole;
 use crate::separate::{Sheet, StackNote};
-
-/// A page's route: case, role, document type, group key.
-pub type PageRoute = (Option<String>, String, Option<String>, String);
 
 /// One stack's state.
 #[derive(Debug, sqlx::FromRow)]
@@ -26,29 +24,31 @@ struct Stack {
     sheet: i64,
 }
 
-/// The route of one page of a stack, given the route its own hints gave (`page`: case, role, type),
-/// or `None` when the stack has no say (no sheet seen yet and no `every` rule): the page keeps its own.
+/// The route of one page of a stack, given the route its own hints gave (`own`, whose group key is
+/// the stack's), or `None` when the stack has no say (no sheet seen yet and no `every` rule): the page
+/// keeps its own.
 pub(super) async fn route(
     tx: &mut Tx,
     page_id: &str,
-    stack_key: &str,
-    page: (Option<String>, String, Option<String>),
+    own: &PageRoute,
     note: &StackNote,
     at: &str,
 ) -> Result<Option<PageRoute>> {
+    let stack_key = own.group_key.as_str();
     let state: Option<Stack> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT case_code, role, doc_type, segment, pages, sheet FROM stacks WHERE key = $1"
     )
     .bind(stack_key)
     .fetch_optional(&mut *c)
     .await?);
-    let (own_case, own_role, own_type) = page;
     let next = match (&note.sheet, state) {
         // A sheet: the segment before it ends here; a new one begins with this page.
         (Some(sheet), before) => {
             close_segment(tx, stack_key, at).await?;
             let (case, role, doc_type, sheet) = match sheet {
-                Sheet::Code { case, role, doc_type } => (Some(case.clone()), role.clone(), doc_type.clone(), 1),
+                Sheet::Code { case, role, doc_type } => {
+                    (Some(case.clone()), role.map(|r| r.as_str().to_string()), doc_type.clone(), 1)
+                }
                 // PATCH-T: a new document of the same dossier — the one a code sheet named, or, before
                 // any, the one each page's own name or folder gives.
                 Sheet::Split => before.map(|b| (b.case_code, b.role, b.doc_type, b.sheet)).unwrap_or_default(),
@@ -59,7 +59,7 @@ pub(super) async fn route(
         }
         (None, None) if note.every == 0 => return Ok(None),
         (None, None) => Stack {
-            case_code: own_case.clone(),
+            case_code: own.case_code.clone(),
             role: None,
             doc_type: None,
             segment: page_id.to_string(),
@@ -95,8 +95,13 @@ pub(super) async fn route(
     });
     // After a sheet, its case is every page's (an unreadable sheet's: none); before any sheet, each
     // page keeps the case its own name or folder gave it.
-    let case = if next.sheet == 1 { next.case_code } else { own_case };
-    Ok(Some((case, next.role.unwrap_or(own_role), next.doc_type.or(own_type), format!("{stack_key}|{}", next.segment))))
+    let case_code = if next.sheet == 1 { next.case_code } else { own.case_code.clone() };
+    Ok(Some(PageRoute {
+        case_code,
+        role: next.role.as_deref().and_then(DocRole::parse).unwrap_or(own.role),
+        doc_type: next.doc_type.or_else(|| own.doc_type.clone()),
+        group_key: format!("{stack_key}|{}", next.segment),
+    }))
 }
 
 /// Closes the open documents of a stack's current segment (their PDFs are queued).

@@ -9,40 +9,17 @@ use super::db::on_pool;
 use super::records::{insert_event, new_id};
 use crate::error::Result;
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccessRole {
-    /// Upload scans, nothing else.
-    Station,
-    /// Read cases, attach and fix.
-    Clerk,
-    /// Read cases (without personal data) and reports.
-    Supervisor,
-    /// Everything, tokens and procedures included.
-    Admin,
-}
-
-impl AccessRole {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessRole::Station => "station",
-            AccessRole::Clerk => "clerk",
-            AccessRole::Supervisor => "supervisor",
-            AccessRole::Admin => "admin",
-        }
-    }
-
-    /// Reads a role word.
-    pub fn parse(s: &str) -> Option<AccessRole> {
-        Some(match s {
-            "station" => AccessRole::Station,
-            "clerk" => AccessRole::Clerk,
-            "supervisor" => AccessRole::Supervisor,
-            "admin" => AccessRole::Admin,
-            _ => return None,
-        })
+stored_words! {
+    /// What a token may do.
+    pub enum AccessRole {
+        /// Upload scans, nothing else.
+        Station = "station",
+        /// Read cases, attach and fix.
+        Clerk = "clerk",
+        /// Read cases (without personal data) and reports.
+        Supervisor = "supervisor",
+        /// Everything, tokens and procedures included.
+        Admin = "admin",
     }
 }
 
@@ -51,8 +28,9 @@ impl AccessRole {
 pub struct TokenRow {
     /// Token id, for listing and revoking.
     pub id: String,
-    /// `station`, `clerk`, `supervisor`, `admin`.
-    pub role: String,
+    /// What it may do.
+    #[sqlx(try_from = "String")]
+    pub role: AccessRole,
     /// The one unit it may see, when limited.
     pub unit: Option<String>,
     /// What it is for.
@@ -84,7 +62,7 @@ impl Records {
         let secret = format!("sohoa_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let row = TokenRow {
             id: new_id(),
-            role: role.as_str().into(),
+            role,
             unit: unit.map(str::to_string),
             label: label.into(),
             created_at: at.into(),
@@ -98,7 +76,7 @@ impl Records {
         )
         .bind(&row.id)
         .bind(token_hash(&secret))
-        .bind(&row.role)
+        .bind(row.role.as_str())
         .bind(&row.unit)
         .bind(&row.label)
         .bind(&row.created_at)

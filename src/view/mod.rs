@@ -8,6 +8,7 @@ pub mod thumbnail;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::error::Code;
 use crate::store::BlobStore;
 use crate::store::records::IntakeRow;
 
@@ -82,7 +83,7 @@ impl Views {
 
     /// Shows a quarantined input beside a `.error.json` that says why, under `<data>/quarantine` or the
     /// station's own folder (`dir`, from its profile). Does nothing when this intake's view is there.
-    pub fn quarantined(&self, blobs: &dyn BlobStore, intake: &IntakeRow, code: &str, reason: &str, dir: Option<&Path>) {
+    pub fn quarantined(&self, blobs: &dyn BlobStore, intake: &IntakeRow, code: Code, reason: &str, dir: Option<&Path>) {
         let [primary, alternate] = self.quarantine_places(intake, dir);
         if quarantine_view_of(&primary, intake) || quarantine_view_of(&alternate, intake) {
             return;
@@ -90,7 +91,7 @@ impl Views {
         let dest = if primary.exists() { alternate } else { primary };
         // For the station officer who opens it in the file manager: what happened and what to do in
         // Vietnamese, the same in English, then the input's own detail.
-        let explained = crate::error::explain(code);
+        let explained = crate::error::explained(code);
         let body = serde_json::json!({
             "ly_do": explained.vi,
             "summary": explained.en,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 use crate::pages::{self, Limits, PageImage, Raster, RasterKind};
 use crate::store::BlobStore;
 
@@ -59,12 +59,13 @@ fn thumbnail(page: &PageImage) -> Result<Vec<u8>> {
     let full = match page {
         PageImage::G4 { data, width, height, black_is_1 } => {
             let raster = crate::encode::decode_g4(data, *width, *height, *black_is_1)
-                .ok_or_else(|| Failure::bad("undecodable", "the page's CCITT image could not be decoded"))?;
+                .ok_or_else(|| Failure::bad(Code::Undecodable, "the page's CCITT image could not be decoded"))?;
             raster_image(raster)?
         }
         other => {
-            let raster = crate::encode::pixels(other)
-                .ok_or_else(|| Failure::bad("undecodable", "the page's image could not be decoded for a thumbnail"))?;
+            let raster = crate::encode::pixels(other).ok_or_else(|| {
+                Failure::bad(Code::Undecodable, "the page's image could not be decoded for a thumbnail")
+            })?;
             raster_image(raster)?
         }
     };
@@ -82,13 +83,13 @@ fn thumbnail(page: &PageImage) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
         .encode_image(&small)
-        .map_err(|e| Failure::bad("thumbnail", format!("could not encode the thumbnail: {e}")))?;
+        .map_err(|e| Failure::bad(Code::Thumbnail, format!("could not encode the thumbnail: {e}")))?;
     Ok(out)
 }
 
 fn raster_image(r: Raster) -> Result<DynamicImage> {
     let (w, h) = (r.width, r.height);
-    let bad = || Failure::bad("undecodable", "the page's pixels do not match its size");
+    let bad = || Failure::bad(Code::Undecodable, "the page's pixels do not match its size");
     Ok(match r.kind {
         RasterKind::Gray => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, r.data).ok_or_else(bad)?),
         RasterKind::Rgb => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, r.data).ok_or_else(bad)?),

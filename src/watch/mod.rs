@@ -247,7 +247,9 @@ impl InboxWatcher {
     fn observe(&mut self, path: &Path, closed: bool) {
         let name = path.file_name().map(|n| crate::util::text::nfc(&n.to_string_lossy())).unwrap_or_default();
         if self.is_marker(&name) {
-            if let Some(c) = Candidate::at(&self.root, path) {
+            // A late event for a marker capture already removed must not bring it back: it would stay
+            // "sent" and hide the next marker written under the same name.
+            if let Some(c) = Candidate::at(&self.root, path).filter(|_| path.exists()) {
                 self.markers.entry(path.to_path_buf()).or_insert((c.folder_path, false));
             }
             return;
@@ -403,6 +405,8 @@ impl InboxWatcher {
             .filter(|(_, t)| !t.sent)
             .filter_map(|(p, _)| Candidate::at(&self.root, p).map(|c| c.folder_path))
             .collect();
+        // A marker capture removed is forgotten here too, whatever the events said (they may be late).
+        self.markers.retain(|path, _| path.exists());
         for (path, (folder_path, sent)) in self.markers.iter_mut() {
             if !*sent && !busy.contains(folder_path) {
                 *sent = true;
@@ -410,5 +414,45 @@ impl InboxWatcher {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, Event};
+
+    fn marker_watcher(inbox: &Path) -> InboxWatcher {
+        let text = format!(
+            "name = \"t\"\n[inbox]\npath = {:?}\n[grouping]\ndocument = \"marker\"\nmarker = \".done\"\n",
+            inbox.display().to_string()
+        );
+        let profile = crate::profile::Profile::parse(&text).expect("a valid profile");
+        InboxWatcher::new(&profile.settings, Arc::new(AtomicUsize::new(0))).expect("the inbox is watched")
+    }
+
+    fn markers(found: Vec<Found>) -> usize {
+        found.iter().filter(|f| matches!(f, Found::Marker { .. })).count()
+    }
+
+    #[test]
+    fn a_marker_written_again_after_capture_removed_it_is_seen_again_whatever_events_come_late() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = marker_watcher(tmp.path());
+        let folder = w.root().join("H15.50.05.13-261009-0003");
+        std::fs::create_dir_all(&folder).unwrap();
+        let done = folder.join(".done");
+        std::fs::write(&done, b"").unwrap();
+        w.on_event(Ok(Event::new(EventKind::Create(CreateKind::File)).add_path(done.clone())));
+        assert_eq!(markers(w.ready()), 1);
+        // Capture closes the folder and removes the marker; the write's close event arrives only now.
+        std::fs::remove_file(&done).unwrap();
+        let late = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        w.on_event(Ok(Event::new(late).add_path(done.clone())));
+        assert_eq!(markers(w.ready()), 0, "a marker already handled is not handed over twice");
+        // The Remove event itself may come later still: the next marker must be seen all the same.
+        std::fs::write(&done, b"").unwrap();
+        w.on_event(Ok(Event::new(EventKind::Create(CreateKind::File)).add_path(done.clone())));
+        assert_eq!(markers(w.ready()), 1, "the folder's next marker closes its next document");
     }
 }

@@ -33,6 +33,25 @@ pub struct StationStatus {
     pub jobs: Option<i64>,
     /// Alarms of the last ten minutes: (Unix seconds, message).
     pub alarms: Vec<(u64, String)>,
+    /// Written by a service that stopped cleanly: its last word.
+    #[serde(default)]
+    pub stopped: bool,
+    /// Whether the service is running now, judged when read: written in the last few seconds, not
+    /// its last word, and by a process that still exists.
+    #[serde(default)]
+    pub running: bool,
+}
+
+/// A status older than this means the service is not running (it writes every second).
+const FRESH_SECONDS: u64 = 5;
+
+impl StationStatus {
+    fn judge_running(&mut self, now: u64) {
+        // Where /proc exists, a pid that is gone settles it at once (a service killed outright).
+        let proc_fs = Path::new("/proc/self").exists();
+        let alive = !proc_fs || Path::new("/proc").join(self.pid.to_string()).exists();
+        self.running = !self.stopped && alive && now.saturating_sub(self.updated) <= FRESH_SECONDS;
+    }
 }
 
 /// Writes one station's status file, each time from the counts it is given.
@@ -61,13 +80,26 @@ impl Writer {
             waiting: 0,
             jobs: None,
             alarms: Vec::new(),
+            stopped: false,
+            running: false,
         };
         Writer { path: status_path(data, &s.station.id), base, pending }
     }
 
     /// Replaces the file atomically (write, then rename), so a reader never sees half of it.
     pub fn write(&self, jobs: Option<i64>) {
+        self.write_as(jobs, false);
+    }
+
+    /// The service's last word when it stops cleanly: readers say "stopped" at once, not after the
+    /// file has aged.
+    pub fn write_stopped(&self) {
+        self.write_as(None, true);
+    }
+
+    fn write_as(&self, jobs: Option<i64>, stopped: bool) {
         let mut s = self.base.clone();
+        s.stopped = stopped;
         s.updated = unix(SystemTime::now());
         s.waiting = self.pending.load(Ordering::Relaxed);
         s.jobs = jobs;
@@ -104,6 +136,10 @@ pub fn read_status(data: &Path) -> Vec<StationStatus> {
                 .collect()
         })
         .unwrap_or_default();
+    let now = unix(SystemTime::now());
+    for s in &mut out {
+        s.judge_running(now);
+    }
     out.sort_by(|a: &StationStatus, b| a.station.cmp(&b.station));
     out
 }

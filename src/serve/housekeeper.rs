@@ -1,0 +1,104 @@
+//! The housekeeper: the once-a-second chores of the service.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+
+use crate::pipeline::Pipeline;
+use crate::store::{BlobStore, Records};
+use crate::util::time;
+use crate::watch::status;
+
+/// How often the service walks the audit log's hash chain and records a new anchor.
+const AUDIT_CHECK_EVERY: Duration = Duration::from_secs(3600);
+/// The first chain check, after start: not at once, so a restart loop does not walk the log each time.
+const AUDIT_FIRST_CHECK: Duration = Duration::from_secs(60);
+
+/// Closes documents whose folder went quiet, puts back jobs no worker holds, writes each station's
+/// status file, checks and anchors the audit log every hour, and sweeps orphaned blobs. Every chore
+/// that fails is logged and tried again at the next tick; none stops the service.
+pub struct Housekeeper {
+    /// The records.
+    pub records: Records,
+    /// The blob store, for the orphan sweep.
+    pub blobs: Arc<dyn BlobStore>,
+    /// The workers' pipeline: its record of jobs in hand tells abandoned jobs from running ones.
+    pub pipeline: Pipeline,
+    /// Notified when documents close, so their PDFs are rendered at once.
+    pub wake: Arc<Notify>,
+    /// How long a folder's document may sit without a new page before it closes; `None` when no
+    /// station groups by folder.
+    pub idle: Option<Duration>,
+    /// One status file per station.
+    pub statuses: Vec<status::Writer>,
+    /// How old an unreferenced blob or temporary must be before the sweep removes it.
+    pub grace: Duration,
+    /// The data folder, where the audit log's anchors are written.
+    pub data_dir: PathBuf,
+}
+
+impl Housekeeper {
+    /// Runs the chores once a second until the stop signal.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut last_sweep = Instant::now();
+        let mut next_chain = Instant::now() + AUDIT_FIRST_CHECK;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => {
+                    for st in &self.statuses {
+                        st.write_stopped();
+                    }
+                    return;
+                }
+            }
+            self.close_idle().await;
+            if let Err(e) = self.pipeline.requeue_abandoned().await {
+                tracing::warn!(error = %e, "could not check for abandoned jobs; will retry");
+            }
+            let jobs = self.records.unfinished_jobs().await.ok();
+            for st in &self.statuses {
+                st.write(jobs);
+            }
+            if Instant::now() >= next_chain {
+                next_chain = Instant::now() + AUDIT_CHECK_EVERY;
+                self.check_audit_log().await;
+            }
+            if last_sweep.elapsed() >= self.grace.max(Duration::from_secs(60)) {
+                last_sweep = Instant::now();
+                if let Err(e) = crate::store::sweep::sweep(&self.records, self.blobs.clone(), self.grace).await {
+                    tracing::warn!(error = %e, "orphan sweep failed; will try again later");
+                }
+            }
+        }
+    }
+
+    async fn close_idle(&self) {
+        let Some(idle) = self.idle else { return };
+        match self.records.close_idle_documents(idle, &time::now_iso(::time::UtcOffset::UTC)).await {
+            Ok(n) if n > 0 => self.wake.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "closing idle documents failed; will retry"),
+        }
+    }
+
+    /// Walks the audit log's chain and anchors it, so events cannot be removed unseen for long.
+    async fn check_audit_log(&self) {
+        match crate::fixity::check_and_anchor_events(&self.records, &self.data_dir, "sohoa").await {
+            Ok((_, problems, _)) if !problems.is_empty() => {
+                for p in &problems {
+                    if let crate::fixity::Problem::EventChain { what, .. } = p {
+                        crate::util::alarm::raise(format!("audit log: {what}"));
+                        tracing::error!(alarm = true, "audit log: {what}; `sohoa verify --events` shows it");
+                    }
+                }
+            }
+            Ok((chain, _, anchor)) => {
+                tracing::info!(events = chain.events, anchor = ?anchor.map(|a| a.0), "audit log checked: intact")
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check the audit log; will try again"),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Documents as the render job sees them: a document and its pages in order, the PDF attached in
+//! one transaction with each page's normalization record, and the case bundle.
+
+use super::Records;
+use super::db::{on_pool, on_tx};
+use super::records::insert_event;
+
+use crate::error::Result;
+use crate::pages::SourceEncoding;
+use crate::profile::DocRole;
+
+stored_words! {
+    /// Where a document is in its life: `open` while pages may still join it, `closed` once complete
+    /// and waiting for its PDF, `attached` with its PDF recorded, `detached` by a clerk (kept, counted
+    /// nowhere).
+    pub enum DocState {
+        /// Pages may still join.
+        Open = "open",
+        /// Complete; its render job builds the PDF.
+        Closed = "closed",
+        /// Its PDF is recorded and counts.
+        Attached = "attached",
+        /// Taken off the case by a clerk.
+        Detached = "detached",
+    }
+}
+
+/// A page as the render job needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PageRow {
+    /// Page id.
+    pub id: String,
+    /// Its input.
+    pub intake_id: String,
+    /// The input's blob.
+    pub sha256: String,
+    /// Index within the input.
+    #[sqlx(try_from = "i64")]
+    pub page_index: u32,
+    /// Resolution.
+    pub dpi_x: f64,
+    /// Resolution.
+    pub dpi_y: f64,
+    /// `jpeg`, `g4`, `raw`, `pdf`.
+    #[sqlx(try_from = "String")]
+    pub source_encoding: SourceEncoding,
+    /// The input's scan time.
+    pub source_mtime: String,
+    /// The input's file name.
+    pub source_name: String,
+    /// Whether the page is a separator sheet (left out of the PDF unless the profile keeps them).
+    pub separator: bool,
+    /// A clerk put the page back after it was left out as blank: it stays in the PDF.
+    pub keep: bool,
+}
+
+/// A document as the render job needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocumentRow {
+    /// Document id.
+    pub id: String,
+    /// Its case.
+    pub case_code: String,
+    /// 1-based ordinal within the case.
+    pub ordinal: i64,
+    /// `input` or `result`.
+    #[sqlx(try_from = "String")]
+    pub role: DocRole,
+    /// Document type.
+    pub doc_type: Option<String>,
+    /// Lifecycle.
+    #[sqlx(try_from = "String")]
+    pub state: DocState,
+    /// The attached PDF.
+    pub pdf_sha256: Option<String>,
+    /// Pages.
+    pub page_count: i64,
+}
+
+/// What rendering did to one page: its output encoding (with `+blank`, `+deskew(…)`, `+turn(…)`,
+/// `+crop` marks) and the normalization record as JSON.
+#[derive(Debug, Clone)]
+pub struct PageOutcome {
+    /// The page.
+    pub page_id: String,
+    /// How it went into the PDF.
+    pub encoding: String,
+    /// `PageNormalization` as JSON; `None` when no step ran.
+    pub normalization: Option<String>,
+}
+
+impl Records {
+    /// A document and its pages in order, for rendering.
+    pub async fn document_for_render(&self, id: &str) -> Result<Option<(DocumentRow, Vec<PageRow>)>> {
+        let Some(doc) = self.document(id).await? else {
+            return Ok(None);
+        };
+        let pages = on_pool!(&self.pool, |p| {
+            sqlx::query_as(
+            "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name, \
+                    (p.stack IS NOT NULL AND p.stack LIKE '%\"sheet\":{%') AS separator, \
+                    (p.flags LIKE '%\"keep\"%') AS keep \
+             FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = $1 ORDER BY p.page_no",
+        )
+        .bind(id)
+        .fetch_all(p)
+        .await?
+        });
+        Ok(Some((doc, pages)))
+    }
+
+    /// Attached scanned documents of a case in ordinal order, with their pages, for the case bundle.
+    pub async fn case_documents_for_bundle(&self, code: &str) -> Result<Vec<(DocumentRow, Vec<PageRow>)>> {
+        let ids: Vec<String> = on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT d.id FROM documents d WHERE d.case_code = $1 AND d.state = 'attached' \
+             AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.document_id = d.id AND p.source_encoding = 'pdf') \
+             ORDER BY d.ordinal",
+        )
+        .bind(code)
+        .fetch_all(p)
+        .await?);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(d) = self.document_for_render(&id).await? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a rebuilt case bundle unless a bundle of at least as many documents is already recorded
+    /// (two rebuilds racing: the fuller one wins). Returns whether it was recorded.
+    pub async fn record_case_bundle(
+        &self,
+        code: &str,
+        sha256: &str,
+        bytes: u64,
+        documents: i64,
+        at: &str,
+    ) -> Result<bool> {
+        let mut tx = self.jobs.begin_write().await?;
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO files (sha256, bytes, kind, stored_at) VALUES ($1, $2, 'pdf', $3) ON CONFLICT DO NOTHING"
+        )
+        .bind(sha256)
+        .bind(bytes as i64)
+        .bind(at)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        let r = on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE cases SET bundle_sha256 = $1, bundle_documents = $2 WHERE code = $3 AND bundle_documents <= $4",
+        )
+        .bind(sha256)
+        .bind(documents)
+        .bind(code)
+        .bind(documents)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        let recorded = r > 0;
+        if recorded {
+            let detail = serde_json::json!({ "documents": documents, "bytes": bytes });
+            insert_event(&mut tx, at, "sohoa", "bundle", Some(code), None, None, Some(sha256), &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    /// One document.
+    pub async fn document(&self, id: &str) -> Result<Option<DocumentRow>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT id, case_code, ordinal, role, doc_type, state, pdf_sha256, page_count FROM documents WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await?))
+    }
+
+    /// Attaches a rendered PDF (already durable in the blob store) to its document.
+    pub async fn attach_pdf(
+        &self,
+        job_id: &str,
+        doc_id: &str,
+        pdf_sha256: &str,
+        bytes: u64,
+        outcomes: &[PageOutcome],
+        at: &str,
+    ) -> Result<()> {
+        let mut tx = self.jobs.begin_write().await?;
+        // Only a closed document takes its PDF: an attach done again (a re-run job) changes nothing. The
+        // file is recorded first (the document refers to it), and only for a document that takes it.
+        let closed: Option<String> = if pdf_sha256.is_empty() {
+            None
+        } else {
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO files (sha256, bytes, kind, stored_at) SELECT $1, $2, 'pdf', $3 \
+                 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $4 AND state = 'closed') ON CONFLICT DO NOTHING"
+            )
+            .bind(pdf_sha256)
+            .bind(bytes as i64)
+            .bind(at)
+            .bind(doc_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+            on_tx!(&mut tx, |c| sqlx::query_scalar(
+                "UPDATE documents SET state = 'attached', pdf_sha256 = $1, attached_at = $2 \
+                 WHERE id = $3 AND state = 'closed' RETURNING case_code"
+            )
+            .bind(pdf_sha256)
+            .bind(at)
+            .bind(doc_id)
+            .fetch_optional(&mut *c)
+            .await?)
+        };
+        if let Some(case_code) = closed {
+            for o in outcomes {
+                // The blank verdict goes into the page's flags, where the clerk sees it.
+                on_tx!(&mut tx, |c| sqlx::query(
+                    "UPDATE pages SET state = 'attached', output_encoding = $1, normalization = $4, \
+                     flags = CASE WHEN NOT $2 OR flags LIKE '%\"blank\"%' THEN flags \
+                     WHEN flags = '[]' THEN '[\"blank\"]' \
+                     ELSE substr(flags, 1, length(flags) - 1) || ',\"blank\"]' END WHERE id = $3",
+                )
+                .bind(&o.encoding)
+                .bind(o.encoding.contains("blank"))
+                .bind(&o.page_id)
+                .bind(&o.normalization)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+            }
+            let detail = serde_json::json!({ "bytes": bytes, "pages": outcomes.len() });
+            insert_event(
+                &mut tx,
+                at,
+                "sohoa",
+                "attach",
+                Some(&case_code),
+                None,
+                Some(doc_id),
+                Some(pdf_sha256),
+                &detail,
+            )
+            .await?;
+        }
+        on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = NULL WHERE id = $1")
+            .bind(job_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! The job queue: claiming the next runnable job, leases renewed by heartbeats, back-off after a
+//! transient failure, and recovery of jobs a dead worker left `running`.
+//!
+//! Every job is an idempotent function of stored bytes whose result commits in one transaction, so a
+//! job run twice (a lease that expired under a slow worker, a crash before the commit) does no harm.
+
+use std::time::Duration;
+
+use super::Records;
+use super::db::{Tx, on_pool, on_tx};
+use super::records::{now_ms, worker_name};
+
+use crate::error::{Failure, Result};
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Job id.
+    pub id: String,
+    /// What to do.
+    pub kind: JobKind,
+    /// Intake id (split) or document id (render).
+    pub subject: String,
+    /// How many times it was claimed, this time included.
+    pub attempts: i64,
+    /// The profile it was queued under.
+    pub profile_sha256: String,
+}
+
+stored_words! {
+    /// The kinds of job this version runs. A job row of any other kind (written by a newer version
+    /// sharing the database) is never claimed here: it waits for a worker that knows it, instead of
+    /// failing for ever in one that does not.
+    pub enum JobKind {
+        /// Read a captured input, split it into pages and route each page.
+        Split = "split",
+        /// Build a document's PDF from its pages.
+        Render = "render",
+    }
+}
+
+/// How long a running job's lease lasts without a heartbeat before another worker may take it.
+pub const LEASE: Duration = Duration::from_secs(120);
+
+impl Records {
+    /// Names this process in job leases (the service calls it with the data folder).
+    pub fn set_worker(&mut self, place: &str) {
+        self.worker = worker_name(place);
+    }
+
+    /// Puts back in the queue the jobs a crashed predecessor of this worker left `running`, and those
+    /// whose lease expired (a worker elsewhere that died). Safe because every job is an idempotent
+    /// function of stored bytes and its commit is one transaction.
+    pub async fn recover_running_jobs(&self) -> Result<u64> {
+        let mut w = self.jobs.autocommit().await?;
+        let r = on_tx!(&mut w, |c| {
+            sqlx::query(
+            "UPDATE jobs SET state = 'pending' WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)"
+        )
+        .bind(&*self.worker)
+        .bind(now_ms() - LEASE.as_millis() as i64)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+        });
+        Ok(r)
+    }
+
+    /// Ids of running jobs this worker holds, or whose lease expired.
+    pub async fn running_jobs(&self) -> Result<Vec<String>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)"
+        )
+        .bind(&*self.worker)
+        .bind(now_ms() - LEASE.as_millis() as i64)
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// Renews the leases of this worker's running jobs.
+    pub async fn heartbeat(&self) -> Result<()> {
+        let mut w = self.jobs.autocommit().await?;
+        on_tx!(&mut w, |c| sqlx::query("UPDATE jobs SET heartbeat_ms = $1 WHERE state = 'running' AND worker = $2")
+            .bind(now_ms())
+            .bind(&*self.worker)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Puts one running job back in the queue; 0 when it was not running any more.
+    pub async fn requeue(&self, job_id: &str) -> Result<u64> {
+        let mut w = self.jobs.autocommit().await?;
+        let r =
+            on_tx!(&mut w, |c| sqlx::query("UPDATE jobs SET state = 'pending' WHERE id = $1 AND state = 'running'")
+                .bind(job_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+        Ok(r)
+    }
+
+    /// Claims the next runnable job, oldest input first.
+    pub async fn claim_job(&self) -> Result<Option<Job>> {
+        // PostgreSQL: workers on several machines claim at once; SKIP LOCKED hands each a different job.
+        // SQLite: one writer at a time, so the plain sub-select is already exclusive.
+        const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, heartbeat_ms = $1, \
+               worker = $2 WHERE id = (\
+               SELECT id FROM jobs WHERE state = 'pending' AND not_before_ms <= $1 \
+               AND kind IN ({KINDS}) ORDER BY kind = 'render' DESC, seq LIMIT 1";
+        const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256";
+        type Claimed = (String, String, String, i64, String);
+        let lock = if self.jobs.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let kinds: Vec<String> = JobKind::ALL.iter().map(|k| format!("'{}'", k.as_str())).collect();
+        let sql = format!("{CLAIM}{lock}{RETURNING}").replace("{KINDS}", &kinds.join(", "));
+        let mut w = self.jobs.autocommit().await?;
+        let row: Option<Claimed> = on_tx!(&mut w, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(now_ms())
+            .bind(&*self.worker)
+            .fetch_optional(&mut *c)
+            .await?);
+        let Some((id, kind, subject, attempts, profile_sha256)) = row else { return Ok(None) };
+        // The claim's filter names exactly `JobKind::ALL`, so this is a corrupted row, not a new kind.
+        let kind = JobKind::parse(&kind).ok_or_else(|| {
+            Failure::transient("claiming a job", anyhow::anyhow!("claimed job {id} of unknown kind `{kind}`"))
+        })?;
+        Ok(Some(Job { id, kind, subject, attempts, profile_sha256 }))
+    }
+
+    /// Jobs not finished yet (pending, waiting for back-off, or running).
+    pub async fn unfinished_jobs(&self) -> Result<i64> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
+            .fetch_one(p)
+            .await?))
+    }
+
+    /// Sends a job back to the queue after a transient failure, not before `delay`.
+    pub async fn retry_later(&self, job_id: &str, delay: Duration, error: &str) -> Result<()> {
+        let mut w = self.jobs.autocommit().await?;
+        on_tx!(&mut w, |c| sqlx::query(
+            "UPDATE jobs SET state = 'pending', not_before_ms = $1, last_error = $2 WHERE id = $3"
+        )
+        .bind(now_ms() + delay.as_millis() as i64)
+        .bind(error)
+        .bind(job_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+}
+
+/// Puts a job back on the queue from the start, in the caller's transaction (a clerk's decision made
+/// the earlier run's result stale).
+pub(crate) async fn run_again(tx: &mut Tx, kind: JobKind, subject: &str) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = 0, last_error = NULL, worker = NULL \
+         WHERE kind = $1 AND subject = $2"
+    )
+    .bind(kind.as_str())
+    .bind(subject)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
