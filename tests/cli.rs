@@ -212,6 +212,19 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let o = sohoa(&data, &["unfiled", "list"]);
     assert!(text(&o).contains(&id) && text(&o).contains("3 unfiled scan(s)"), "{}", text(&o));
     assert!(text(&o).contains("why: no manifest; the folder name is not a case code"), "{}", text(&o));
+    // The clerk reads it in Vietnamese first, naming the code and what is off.
+    assert!(
+        text(&o).contains(
+            "lý do: Không có manifest; tên thư mục không phải mã hồ sơ: «h15.50.05.13-261201-0007» có chữ thường"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert!(almost["why_vi"].as_str().unwrap().contains("chữ in hoa (H15.50.05.13-261201-0007)"), "{almost}");
+    // A code that is not one is said so, not looked for in vain.
+    let o = sohoa(&data, &["case", "show", "h15.50.05.13-261341-0975"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("lower-case") && text(&o).contains("261341 is not a date"), "{}", text(&o));
 
     let code = "H15.50.05.13-261008-0975";
     let o = sohoa(&data, &["unfiled", "file", &id, "--case", "h15.50.05.13-261008-0975"]);

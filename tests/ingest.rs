@@ -223,6 +223,13 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     let out = String::from_utf8_lossy(&o.stdout);
     for (path, code) in expected {
         assert!(out.contains(&format!("QUARANTINED {path}:")), "summary lacks {path}:\n{out}");
+        // …followed by what it means, in Vietnamese, from the same catalogue as the folder view.
+        let said = out.lines().skip_while(|l| !l.starts_with(&format!("QUARANTINED {path}:"))).nth(1);
+        assert_eq!(
+            said.map(str::trim),
+            sohoa::error::Code::parse(code).map(|c| sohoa::error::explained(c).vi),
+            "{out}"
+        );
         // The folder view: the original and a sidecar that says why.
         let view = data.join("quarantine").join(path);
         assert!(view.is_file(), "{}", view.display());

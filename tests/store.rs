@@ -90,6 +90,15 @@ fn captured_id(o: &CaptureOutcome) -> String {
     }
 }
 
+/// Opens a fresh database and records captures of `files` (hash letter, case, name) in one batch;
+/// their intake ids in order.
+async fn with_captures(dir: &Path, files: &[(char, &str, &str)]) -> (Records, Vec<String>) {
+    let r = open(dir).await;
+    let batch: Vec<NewIntake> = files.iter().map(|&(sha, case, name)| intake(sha, case, name)).collect();
+    let out = r.record_captures(&Profile::embedded_default(), &batch).await.expect("captures recorded");
+    (r, out.iter().map(captured_id).collect())
+}
+
 /// Claims every pending job, in the order the queue hands them out.
 async fn claim_all(r: &Records) -> Vec<Job> {
     let mut out = Vec::new();
@@ -116,13 +125,8 @@ async fn attach_all(r: &Records) {
 #[tokio::test]
 async fn a_capture_is_recorded_with_its_split_job_in_capture_order() {
     let dir = tempfile::tempdir().unwrap();
-    let r = open(dir.path()).await;
+    let (r, ids) = with_captures(dir.path(), &[('a', CASE, "1.jpg"), ('b', CASE, "2.jpg"), ('c', "", "3.jpg")]).await;
     let profile = Profile::embedded_default();
-    let out = r
-        .record_captures(&profile, &[intake('a', CASE, "1.jpg"), intake('b', CASE, "2.jpg"), intake('c', "", "3.jpg")])
-        .await
-        .unwrap();
-    let ids: Vec<String> = out.iter().map(captured_id).collect();
     let tally = r.tally().await.unwrap();
     assert_eq!((tally.intakes, tally.jobs_pending, tally.documents), (3, 3, 0));
     let jobs = claim_all(&r).await;
@@ -167,16 +171,7 @@ async fn the_same_bytes_for_the_same_case_are_one_capture_and_for_another_case_a
 #[tokio::test]
 async fn ordinals_follow_capture_order_whatever_order_the_splits_finish_in() {
     let dir = tempfile::tempdir().unwrap();
-    let r = open(dir.path()).await;
-    let profile = Profile::embedded_default();
-    let out = r
-        .record_captures(
-            &profile,
-            &[intake('a', CASE, "1.jpg"), intake('b', CASE, "2.jpg"), intake('c', CASE, "3.jpg")],
-        )
-        .await
-        .unwrap();
-    let ids: Vec<String> = out.iter().map(captured_id).collect();
+    let (r, ids) = with_captures(dir.path(), &[('a', CASE, "1.jpg"), ('b', CASE, "2.jpg"), ('c', CASE, "3.jpg")]).await;
     let jobs = claim_all(&r).await;
     let file = |i: usize| GroupKey::File { intake: ids[i].clone() };
     // The last capture finishes first, then the second: nothing is filed until the first is split.
@@ -203,13 +198,7 @@ async fn ordinals_follow_capture_order_whatever_order_the_splits_finish_in() {
 #[tokio::test]
 async fn a_folder_is_one_document_until_it_is_closed_and_unrouted_pages_stay_unfiled() {
     let dir = tempfile::tempdir().unwrap();
-    let r = open(dir.path()).await;
-    let profile = Profile::embedded_default();
-    let out = r
-        .record_captures(&profile, &[intake('a', CASE, "1.jpg"), intake('b', CASE, "2.jpg"), intake('c', "", "3.jpg")])
-        .await
-        .unwrap();
-    let ids: Vec<String> = out.iter().map(captured_id).collect();
+    let (r, ids) = with_captures(dir.path(), &[('a', CASE, "1.jpg"), ('b', CASE, "2.jpg"), ('c', "", "3.jpg")]).await;
     let jobs = claim_all(&r).await;
     let folder = GroupKey::Folder { path: CASE.into() };
     r.finish_split(&jobs[0].id, &ids[0], &pages(1, CASE, Some("Đơn đề nghị"), folder.clone()), AT, false)
@@ -236,10 +225,7 @@ async fn a_folder_is_one_document_until_it_is_closed_and_unrouted_pages_stay_unf
 #[tokio::test]
 async fn a_quarantined_input_is_listed_with_its_reason_and_does_not_hold_up_the_next() {
     let dir = tempfile::tempdir().unwrap();
-    let r = open(dir.path()).await;
-    let profile = Profile::embedded_default();
-    let out = r.record_captures(&profile, &[intake('a', CASE, "cut.jpg"), intake('b', CASE, "2.jpg")]).await.unwrap();
-    let ids: Vec<String> = out.iter().map(captured_id).collect();
+    let (r, ids) = with_captures(dir.path(), &[('a', CASE, "cut.jpg"), ('b', CASE, "2.jpg")]).await;
     let jobs = claim_all(&r).await;
     let bad = SplitOutcome::Quarantined { code: Code::TruncatedJpeg, reason: "the JPEG is cut short".into() };
     r.finish_split(&jobs[0].id, &ids[0], &bad, AT, true).await.unwrap();

@@ -233,6 +233,11 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         Command::Show { code, json, personal } => {
             let code = nfc(code.trim());
             let Some(detail) = d.records.case_detail(&code).await? else {
+                // A code that is not one at all is said so, not looked for in vain.
+                let rule = crate::route::CaseCodeRule::from_profile(&super::load_profile(None)?.settings.routing)?;
+                if let Err(e) = rule.validate(&code) {
+                    anyhow::bail!("{e}");
+                }
                 anyhow::bail!("no case `{code}` in {}; `sohoa case list` shows the known ones", data.display());
             };
             let mut record = d.records.case_record(&code).await?.unwrap_or_default();

@@ -344,7 +344,7 @@ async fn run_report(
             fates
                 .into_iter()
                 .filter(|f| f.state == IntakeState::Quarantined)
-                .map(|f| Problem { file: f.source, reason: f.reason.unwrap_or_default() }),
+                .map(|f| Problem::quarantined(f.source, f.code, f.reason.unwrap_or_default())),
         );
         let pages = records.page_fates(&part).await?;
         report.count_pages(&pages);

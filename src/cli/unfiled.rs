@@ -66,6 +66,9 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     p.source,
                     p.unit.as_deref().map(|u| format!("  unit {u}")).unwrap_or_default()
                 );
+                if let Some(why) = &p.why_vi {
+                    println!("    lý do: {why}");
+                }
                 if let Some(why) = &p.why {
                     println!("    why: {why}");
                 }

@@ -198,7 +198,7 @@ impl RawCase {
         forms: &mut BTreeMap<&'static str, BTreeMap<DateForm, u64>>,
     ) -> Result<(String, CaseFields), String> {
         let code = clean(self.code).ok_or("no case code (a column such as `Mã hồ sơ` or `code`)")?;
-        let code = codes.validate(&code)?;
+        let code = codes.validate(&code).map_err(|e| e.to_string())?;
         // How each date column was written, counted only for rows that are read whole.
         let mut seen = Vec::new();
         for (field, v) in [("received", &self.received), ("due", &self.due), ("resolved", &self.resolved)] {

@@ -116,10 +116,10 @@ impl Pipeline {
     pub async fn explain_unfiled(&self, pages: &mut [crate::store::queries::UnfiledPage]) {
         for p in pages {
             let hints: crate::route::Hints = serde_json::from_str(&p.hints).unwrap_or_default();
-            p.why = match self.loaded(&p.profile_sha256).await {
-                Ok(l) => Some(l.router.why_unfiled(&hints, &p.route_key)),
-                Err(_) => None,
-            };
+            if let Ok(l) = self.loaded(&p.profile_sha256).await {
+                let said = l.router.why_unfiled(&hints, &p.route_key);
+                (p.why, p.why_vi) = (Some(said.en), Some(said.vi));
+            }
         }
     }
 

@@ -102,11 +102,9 @@ impl Pipeline {
                     flags,
                     stack: s.separators.stacked().then(|| StackNote {
                         every: s.separators.every,
-                        sheet: marks
-                            .get(i)
-                            .cloned()
-                            .flatten()
-                            .and_then(|m| m.sheet(|raw| l.router.codes().validate(raw).map(String::from))),
+                        sheet: marks.get(i).cloned().flatten().and_then(|m| {
+                            m.sheet(|raw| l.router.codes().validate(raw).map(String::from).map_err(|e| e.to_string()))
+                        }),
                     }),
                 });
             }

@@ -15,8 +15,21 @@ use crate::store::queries::PageFate;
 pub struct Problem {
     /// The file (relative to the folder ingested).
     pub file: String,
-    /// Why.
+    /// Why, in detail (English).
     pub reason: String,
+    /// What it means and what to do, in Vietnamese.
+    pub reason_vi: String,
+    /// The quarantine reason's stable code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::error::Code>,
+}
+
+impl Problem {
+    /// A quarantined input: its code's explanation is the Vietnamese.
+    pub fn quarantined(file: String, code: Option<crate::error::Code>, reason: String) -> Problem {
+        let reason_vi = code.map(|c| crate::error::explained(c).vi.to_string()).unwrap_or_default();
+        Problem { file, reason, reason_vi, code }
+    }
 }
 
 /// The end report.
@@ -83,7 +96,14 @@ impl RunReport {
             if let Some(sheet) = note.and_then(|n| n.sheet) {
                 self.separators += 1;
                 if let Sheet::Unreadable { why } = sheet {
-                    self.unrecognised.push(Problem { file: p.source.clone(), reason: why });
+                    self.unrecognised.push(Problem {
+                        file: p.source.clone(),
+                        reason: why,
+                        reason_vi: "Không đọc được tờ phân cách: các trang sau nó chưa được phân loại, cho đến tờ \
+                                    phân cách kế tiếp. Hãy quét lại tờ này hoặc xếp các trang vào hồ sơ."
+                            .into(),
+                        code: None,
+                    });
                 }
             }
         }
@@ -95,7 +115,7 @@ impl RunReport {
     /// As CSV: one `item,value,detail` line per figure, then one per problem.
     pub fn to_csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(["item", "value", "detail"]);
+        let _ = w.write_record(["item", "value", "detail", "detail_vi"]);
         let figures = [
             ("files", self.files.to_string()),
             ("captured", self.captured.to_string()),
@@ -112,13 +132,13 @@ impl RunReport {
             ("pages_per_second", format!("{:.1}", self.pages_per_second)),
         ];
         for (k, v) in figures {
-            let _ = w.write_record([k, v.as_str(), ""]);
+            let _ = w.write_record([k, v.as_str(), "", ""]);
         }
         for p in &self.unrecognised {
-            let _ = w.write_record(["unrecognised", p.file.as_str(), p.reason.as_str()]);
+            let _ = w.write_record(["unrecognised", p.file.as_str(), p.reason.as_str(), p.reason_vi.as_str()]);
         }
         for p in &self.quarantined {
-            let _ = w.write_record(["quarantined", p.file.as_str(), p.reason.as_str()]);
+            let _ = w.write_record(["quarantined", p.file.as_str(), p.reason.as_str(), p.reason_vi.as_str()]);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
@@ -148,9 +168,13 @@ impl RunReport {
         }
         for p in &self.unrecognised {
             s.push_str(&format!("UNRECOGNISED SHEET {}: {} (the pages after it are unfiled)\n", p.file, p.reason));
+            s.push_str(&format!("    {}\n", p.reason_vi));
         }
         for p in &self.quarantined {
             s.push_str(&format!("QUARANTINED {}: {}\n", p.file, p.reason));
+            if !p.reason_vi.is_empty() {
+                s.push_str(&format!("    {}\n", p.reason_vi));
+            }
         }
         s
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Failure};
 use crate::profile::Settings;
-pub use case_code::{CaseCode, CaseCodeRule};
+pub use case_code::{CaseCode, CaseCodeRule, CodeProblem};
 pub use manifest::ManifestEntry;
 
 /// How the route key of an input whose routing failed begins (a broken manifest, a code that is
@@ -39,6 +39,15 @@ pub struct Hints {
     pub manifest: Option<ManifestEntry>,
     /// Why the manifest could not be used; the input is quarantined with this reason.
     pub manifest_error: Option<String>,
+}
+
+/// Something said to a clerk, in English and in Vietnamese.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Said {
+    /// In English.
+    pub en: String,
+    /// In Vietnamese.
+    pub vi: String,
 }
 
 /// Where a page goes.
@@ -116,42 +125,72 @@ impl Router {
         Ok(route)
     }
 
-    /// Why an input's pages found no case, in words a clerk can act on (the unfiled list shows it).
-    /// `route_key` is what capture recorded: a case there means the pages were taken off it since.
-    pub fn why_unfiled(&self, hints: &Hints, route_key: &str) -> String {
+    /// Why an input's pages found no case, in words a clerk can act on (the unfiled list shows it), in
+    /// English and in Vietnamese. `route_key` is what capture recorded: a case there means the pages
+    /// were taken off it since.
+    pub fn why_unfiled(&self, hints: &Hints, route_key: &str) -> Said {
         if names_case(route_key) {
-            return format!(
-                "it was routed to {route_key}, then detached from it or cut off by a separator sheet that could not \
-                 be read (the case's audit log says which)"
-            );
+            return Said {
+                en: format!(
+                    "it was routed to {route_key}, then detached from it or cut off by a separator sheet that could \
+                     not be read (the case's audit log says which)"
+                ),
+                vi: format!(
+                    "Đã được xếp vào hồ sơ {route_key}, sau đó bị gỡ khỏi hồ sơ hoặc bị tách ra bởi một tờ phân cách \
+                     không đọc được (nhật ký của hồ sơ ghi rõ)."
+                ),
+            };
         }
         if hints.manifest.is_some() {
-            return "its manifest names no case, and neither does its folder or file name".into();
+            return Said {
+                en: "its manifest names no case, and neither does its folder or file name".into(),
+                vi: "Tệp manifest không ghi mã hồ sơ, tên thư mục và tên tệp cũng không.".into(),
+            };
         }
         let r = &self.settings.routing;
-        let mut why = Vec::new();
+        let mut why: Vec<Said> = Vec::new();
         match (&hints.folder, r.folder_names) {
-            (Some(f), true) => match self.codes.validate(f) {
-                Err(e) => why.push(format!("the folder name is not a case code: {e}")),
-                Ok(_) => why.push(format!("the folder `{f}` was not taken as a case")),
-            },
-            (None, true) => why.push("it lies at the top of the inbox, in no folder named by a case code".into()),
+            (Some(f), true) => why.push(match self.codes.validate(f) {
+                Err(e) => Said {
+                    en: format!("the folder name is not a case code: {e}"),
+                    vi: format!("tên thư mục không phải mã hồ sơ: {}", e.vi()),
+                },
+                Ok(_) => Said {
+                    en: format!("the folder `{f}` was not taken as a case"),
+                    vi: format!("thư mục «{f}» không được nhận làm hồ sơ"),
+                },
+            }),
+            (None, true) => why.push(Said {
+                en: "it lies at the top of the inbox, in no folder named by a case code".into(),
+                vi: "tệp nằm ngay trong thư mục nhận, không ở thư mục nào mang mã hồ sơ".into(),
+            }),
             (_, false) => {}
         }
         if let Some(re) = &self.filename {
             match re.captures(&hints.file_name).and_then(|c| c.name("code")) {
-                None => why.push("the file name does not match the profile's file-name pattern".into()),
+                None => why.push(Said {
+                    en: "the file name does not match the profile's file-name pattern".into(),
+                    vi: "tên tệp không khớp mẫu tên tệp của cấu hình".into(),
+                }),
                 Some(m) => {
                     if let Err(e) = self.codes.validate(m.as_str()) {
-                        why.push(format!("the code in the file name is not a case code: {e}"));
+                        why.push(Said {
+                            en: format!("the code in the file name is not a case code: {e}"),
+                            vi: format!("mã trong tên tệp không phải mã hồ sơ: {}", e.vi()),
+                        });
                     }
                 }
             }
         }
         if why.is_empty() {
-            why.push("no manifest, and the profile takes no case from folder or file names".into());
+            why.push(Said {
+                en: "no manifest, and the profile takes no case from folder or file names".into(),
+                vi: "không có manifest, và cấu hình không lấy mã hồ sơ từ tên thư mục hay tên tệp".into(),
+            });
         }
-        format!("no manifest; {}", why.join("; "))
+        let en: Vec<&str> = why.iter().map(|w| w.en.as_str()).collect();
+        let vi: Vec<&str> = why.iter().map(|w| w.vi.as_str()).collect();
+        Said { en: format!("no manifest; {}", en.join("; ")), vi: format!("Không có manifest; {}", vi.join("; ")) }
     }
 
     /// The decision for one page. Today every page of a file follows the file; separator sheets will
@@ -191,13 +230,16 @@ mod tests {
         let h =
             Hints { folder: Some("h15.50.05.13-261201-0007".into()), file_name: "a.jpg".into(), ..Default::default() };
         let why = r.why_unfiled(&h, "");
-        assert!(why.contains("folder name is not a case code") && why.contains("lower-case letters"), "{why}");
+        assert!(why.en.contains("folder name is not a case code") && why.en.contains("lower-case letters"), "{why:?}");
+        assert!(why.vi.contains("tên thư mục không phải mã hồ sơ") && why.vi.contains("chữ in hoa"), "{why:?}");
         let h =
             Hints { folder: Some("H15.50.05.13-261341-0007".into()), file_name: "a.jpg".into(), ..Default::default() };
-        assert!(r.why_unfiled(&h, "").contains("date 261341 is not a date"));
+        assert!(r.why_unfiled(&h, "").en.contains("date 261341 is not a date"));
         let h = Hints { file_name: "a.jpg".into(), ..Default::default() };
-        assert!(r.why_unfiled(&h, "").contains("top of the inbox"));
-        assert!(r.why_unfiled(&h, "H15.50.05.13-261008-0975").contains("detached"));
+        assert!(r.why_unfiled(&h, "").en.contains("top of the inbox"));
+        let detached = r.why_unfiled(&h, "H15.50.05.13-261008-0975");
+        assert!(detached.en.contains("detached") && detached.vi.contains("bị gỡ khỏi hồ sơ"), "{detached:?}");
+        assert_eq!(crate::util::text::nfc(&detached.vi), detached.vi, "Vietnamese in NFC");
     }
 
     #[test]

@@ -246,14 +246,20 @@ impl Records {
     /// What became of given intakes after a run.
     pub async fn intake_fates(&self, ids: &[String]) -> Result<Vec<IntakeFate>> {
         let mut out = Vec::with_capacity(ids.len());
+        let bad = |e: String| crate::error::Failure::transient("reading a run's inputs", anyhow::anyhow!(e));
         for id in ids {
-            let r: Option<IntakeFate> = on_pool!(self.pool(), |p| sqlx::query_as(
-                "SELECT source_path AS source, state, reason FROM intakes WHERE id = $1"
+            type Row = (String, String, Option<String>, Option<String>);
+            let r: Option<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
+                "SELECT source_path, state, reason, reason_code FROM intakes WHERE id = $1"
             )
             .bind(id)
             .fetch_optional(p)
             .await?);
-            out.extend(r);
+            if let Some((source, state, reason, code)) = r {
+                let state = super::records::IntakeState::try_from(state).map_err(bad)?;
+                let code = code.map(Code::try_from).transpose().map_err(bad)?;
+                out.push(IntakeFate { source, state, reason, code });
+            }
         }
         Ok(out)
     }
@@ -304,6 +310,9 @@ pub struct UnfiledPage {
     /// Why no case was found, for the clerk ([`crate::pipeline::Pipeline::explain_unfiled`]).
     #[sqlx(default)]
     pub why: Option<String>,
+    /// The same in Vietnamese.
+    #[sqlx(default)]
+    pub why_vi: Option<String>,
     /// What capture recorded about its route (to say why).
     #[serde(skip)]
     pub route_key: String,
@@ -554,15 +563,16 @@ impl Records {
 }
 
 /// What became of one input of a run, for the end report.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct IntakeFate {
     /// Its file, relative to the inbox.
     pub source: String,
     /// Where it is.
-    #[sqlx(try_from = "String")]
     pub state: super::records::IntakeState,
     /// Why it was quarantined, when it was.
     pub reason: Option<String>,
+    /// The reason's stable code, when it was.
+    pub code: Option<Code>,
 }
 
 /// What became of one page of a run, for the end report.

@@ -374,7 +374,7 @@ async function viewUnfiled() {
     el("button", { type: "submit" }, t("unfiled.attach")));
     return el("div", { class: "card" }, el("p", {}, el("strong", { class: "mono" }, pages[0].source), " ",
       el("span", { class: "muted" }, pages[0].station + " · " + when(pages[0].captured_at))),
-    pages[0].why ? el("p", { class: "muted", "data-testid": "unfiled-why" }, pages[0].why) : null,
+    pages[0].why ? el("p", { class: "muted", "data-testid": "unfiled-why" }, lang === "vi" ? (pages[0].why_vi || pages[0].why) : pages[0].why) : null,
     el("div", { class: "grid" }, pages.map((p) => thumb(p.sha256, p.page_index + 1, "tr. " + (p.page_index + 1)))), form);
   });
   show(el("h1", {}, t("unfiled.title")), cards.length ? cards : el("p", { class: "muted" }, t("unfiled.none")));
