@@ -98,6 +98,8 @@ stored_words! {
         Thumbnail = "thumbnail",
         /// A TIFF whose pages are old-style JPEG.
         TiffJpeg = "tiff-jpeg",
+        /// Processing the file stopped the service more than once: it is set aside.
+        Crashed = "crashed",
     }
 }
 
@@ -360,6 +362,14 @@ const EXPLAINED: &[(Code, &str, &str, bool)] = &[
         "Trang được quét với độ phân giải thấp hơn mức tối thiểu của quầy. Hãy quét lại ở độ phân giải cao hơn.",
         "A page was scanned under this station's minimum resolution. Scan it again at a higher resolution.",
         true,
+    ),
+    (
+        Code::Crashed,
+        "Xử lý tệp này đã nhiều lần làm dịch vụ dừng, nên tệp được để riêng để dịch vụ tiếp tục chạy. Hãy báo \
+         cho bộ phận kỹ thuật kèm tệp này; sau khi được khắc phục, có thể xử lý lại.",
+        "Processing this file stopped the service more than once, so it is set aside and the service goes on. \
+         Report it to the technical staff with the file; once fixed, it can be retried.",
+        false,
     ),
     (
         Code::TiffJpeg,

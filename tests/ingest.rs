@@ -479,3 +479,65 @@ fn walk(d: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_file_whose_processing_stopped_the_run_twice_is_set_aside_not_run_a_third_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let dir = src.join(CODE);
+    fs::create_dir_all(&dir).unwrap();
+    // Eight dense A4 pages, each read whole for a separator sheet: a split that takes a while.
+    draw(&format!(
+        r#"
+from PIL import ImageDraw
+pages = []
+for n in range(8):
+    im = Image.new('L', (2480, 3508), 255)
+    d = ImageDraw.Draw(im)
+    for y in range(200, 3300, 60):
+        d.text((200, y), ('Dong %d trang %d ' % (y, n)) * 8, fill=0)
+    pages.append(im.convert('1'))
+pages[0].save({:?}, save_all=True, append_images=pages[1:], compression='group4', dpi=(300, 300))
+"#,
+        dir.join("stack.tif").display().to_string()
+    ));
+    let profile = tmp.path().join("slow.toml");
+    fs::write(&profile, "name = \"slow\"\n[inbox]\nafter_capture = \"keep\"\n[separators]\ndetect = true\n").unwrap();
+    let data = tmp.path().join("data");
+    let args = ["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap()];
+    // Twice the run dies (SIGKILL, as an out-of-memory kill would) while the split job is running.
+    for crashes in 0..2 {
+        let mut child = command(&data)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let running = if crashes == 0 {
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'split' AND state = 'running' AND crashes = 0"
+        } else {
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'split' AND state = 'running' AND crashes = 1"
+        };
+        let t = std::time::Instant::now();
+        while try_count(&data, running).unwrap_or(0) == 0 {
+            assert!(t.elapsed() < std::time::Duration::from_secs(120), "the split never ran");
+            assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // The third run sets it aside instead of running it again: quarantined, and said why.
+    let o = sohoa(&data, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let rows: Vec<(String, String, String)> = query(&data, "SELECT state, reason_code, reason FROM intakes");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("quarantined", "crashed"), "{rows:?}");
+    assert!(rows[0].2.contains("stopped the service 2 times"), "{rows:?}");
+    let side: serde_json::Value =
+        serde_json::from_slice(&fs::read(data.join("quarantine").join(CODE).join("stack.tif.error.json")).unwrap())
+            .unwrap();
+    assert_eq!(side["code"], "crashed");
+    assert!(side["ly_do"].as_str().unwrap().contains("nhiều lần làm dịch vụ dừng"), "{side}");
+    assert!(text(&o).contains("QUARANTINED") && text(&o).contains("nhiều lần làm dịch vụ dừng"), "{}", text(&o));
+}

@@ -154,7 +154,9 @@ fn crash_run(poll: bool, n: u32, kills: u32) {
     let tmp = tempfile::tempdir().unwrap();
     let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
     fs::create_dir_all(&inbox).unwrap();
-    let prof = profile(tmp.path(), &inbox, if poll { "watch = \"poll\"\n" } else { "" });
+    // The kills are the test's, not the jobs' doing: no job is set aside as a poison job here.
+    let extra = format!("{}[service]\npoison_after = 0\n", if poll { "watch = \"poll\"\n" } else { "" });
+    let prof = profile(tmp.path(), &inbox, &extra);
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("crash test seed {seed}");
     let mut rng = Rng(seed);

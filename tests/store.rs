@@ -313,3 +313,35 @@ async fn completeness_counts_the_required_inputs_and_the_result() {
     assert!(c.complete, "{c:?}");
     assert_eq!((c.inputs_attached, c.results_attached), (2, 1));
 }
+
+#[tokio::test]
+async fn a_job_running_when_its_process_died_counts_a_crash_and_a_clerks_retry_forgets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, ids) = with_captures(dir.path(), &[('a', CASE, "1.jpg")]).await;
+    for died in 1..=2 {
+        let job = r.claim_job().await.unwrap().expect("the split job");
+        assert_eq!(job.crashes, died - 1);
+        // The process dies with the job running; the next start puts it back, one crash more.
+        assert_eq!(r.recover_running_jobs().await.unwrap(), 1);
+    }
+    let job = r.claim_job().await.unwrap().expect("the split job");
+    assert_eq!((job.crashes, job.attempts), (2, 3));
+    // A transient failure is no crash; a panic is.
+    r.retry_later(&job.id, std::time::Duration::ZERO, "disk full", false).await.unwrap();
+    let job = r.claim_job().await.unwrap().expect("again");
+    assert_eq!(job.crashes, 2);
+    r.retry_later(&job.id, std::time::Duration::ZERO, "panicked: index out of bounds", true).await.unwrap();
+    let job = r.claim_job().await.unwrap().expect("again");
+    assert_eq!(job.crashes, 3);
+    assert_eq!(r.last_error(&job.id).await.unwrap().as_deref(), Some("panicked: index out of bounds"));
+    // Set aside as a poison job, then retried by a clerk: it runs from nothing, no crash remembered.
+    let reason = "processing it stopped the service".to_string();
+    r.finish_split(&job.id, &ids[0], &SplitOutcome::Quarantined { code: Code::Crashed, reason }, AT, true)
+        .await
+        .unwrap();
+    assert_eq!(r.quarantine_list(None).await.unwrap()[0].code, Code::Crashed);
+    let again = r.retry_quarantined(&ids[0], None, "clerk", AT).await.unwrap();
+    assert!(again.is_ok(), "{again:?}");
+    let job = r.claim_job().await.unwrap().expect("the split job, queued again");
+    assert_eq!((job.crashes, job.attempts), (0, 1));
+}

@@ -103,6 +103,24 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         let (p, m) = (pipeline.clone(), more.clone());
         tokio::spawn(async move { p.drain(workers, m).await })
     };
+    // Ctrl-C, SIGTERM, a closed terminal: the jobs in hand go back as they are (an interruption is not
+    // a crash: it never counts towards a poison job), and the same command continues where this one
+    // stopped.
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let p = pipeline.clone();
+        let mut signals = Vec::new();
+        for kind in [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()] {
+            signals.push(signal(kind)?);
+        }
+        tokio::spawn(async move {
+            let any = futures_util::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv())));
+            any.await;
+            p.release_in_hand().await;
+            eprintln!("\ninterrupted: what was captured is kept; run the same command again to continue");
+            std::process::exit(130);
+        });
+    }
     let bar = progress_bar(expected as u64, a.progress == Progress::Auto);
     let files_done = Arc::new(AtomicUsize::new(0));
     let ticker = Ticker {

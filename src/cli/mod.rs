@@ -171,6 +171,9 @@ pub fn main() -> ExitCode {
             Command::Unfiled(c) => unfiled::run(&cli.data, c).await,
         }
     });
+    // A blocking task stuck on a share that stopped answering must not keep the process alive after
+    // its work is committed (every step is recorded; the next start resumes it).
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

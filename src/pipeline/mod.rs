@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::error::{Failure, Result};
+use crate::error::{Code, Failure, Result};
 use crate::profile::Profile;
 use crate::route::Router;
 use crate::store::jobs::{Job, JobKind};
@@ -45,10 +45,15 @@ pub struct Pipeline {
     in_hand: Arc<Mutex<std::collections::HashSet<String>>>,
     suspects: Arc<Mutex<(std::time::Instant, std::collections::HashSet<String>)>>,
     last_heartbeat: Arc<Mutex<std::time::Instant>>,
+    /// Set when the process is stopping: a job claimed from then on goes straight back to the queue.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// A job that was running when the process died before (a suspect) runs alone in this process: if
+    /// it stops the process again, no innocent job beside it is counted with it.
+    alone: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// How often a worker renews the leases of the jobs it runs (a lease lasts `jobs::LEASE`).
-const HEARTBEAT: Duration = Duration::from_secs(20);
+pub const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// When a worker stops.
 #[derive(Debug, Clone)]
@@ -80,6 +85,8 @@ impl Pipeline {
             in_hand: Arc::new(Mutex::new(std::collections::HashSet::new())),
             suspects: Arc::new(Mutex::new((std::time::Instant::now(), std::collections::HashSet::new()))),
             last_heartbeat: Arc::new(Mutex::new(std::time::Instant::now())),
+            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            alone: Arc::new(tokio::sync::RwLock::new(())),
         }
     }
 
@@ -155,6 +162,9 @@ impl Pipeline {
             {
                 return;
             }
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let wait = match self.run_one().await {
                 Ok(Some(_)) => {
                     failed = 0;
@@ -215,15 +225,36 @@ impl Pipeline {
         let Some(job) = self.records.claim_job().await? else { return Ok(None) };
         let span = tracing::info_span!("job", kind = %job.kind, subject = %job.subject, attempt = job.attempts);
         let (id, kind, attempts) = (job.id.clone(), job.kind, job.attempts);
-        if let Ok(mut h) = self.in_hand.lock() {
-            h.insert(id.clone());
+        // Under the lock `release_in_hand` takes: a job is either in hand when it snapshots, or claimed
+        // after the stop began and put back here.
+        let stopping = {
+            let mut h = self.in_hand.lock().unwrap_or_else(|e| e.into_inner());
+            let stopping = self.stopping.load(std::sync::atomic::Ordering::SeqCst);
+            if !stopping {
+                h.insert(id.clone());
+            }
+            stopping
+        };
+        if stopping {
+            self.records.requeue(&id).await?;
+            return Ok(None);
         }
-        let me = self.clone();
-        let r = match tokio::spawn(async move { me.run_job(job).await }.instrument(span)).await {
-            Ok(r) => r.map(Some),
-            Err(e) => {
-                let what = format!("panicked: {}", crate::util::panic::of_join_error(e));
-                self.retry_later(&id, kind, attempts, &what).await.map(Some)
+        // Suspects alone, everything else side by side.
+        let (_alone, _beside) = if job.crashes > 0 {
+            (Some(self.alone.write().await), None)
+        } else {
+            (None, Some(self.alone.read().await))
+        };
+        let r = if self.is_poison(&job).await {
+            self.set_aside(&job).instrument(span).await.map(|()| Some(Ran::Done))
+        } else {
+            let me = self.clone();
+            match tokio::spawn(async move { me.run_job(job).await }.instrument(span)).await {
+                Ok(r) => r.map(Some),
+                Err(e) => {
+                    let what = format!("panicked: {}", crate::util::panic::of_join_error(e));
+                    self.retry_later(&id, kind, attempts, &what, true).await.map(Some)
+                }
             }
         };
         if let Ok(mut h) = self.in_hand.lock() {
@@ -277,13 +308,13 @@ impl Pipeline {
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "job done");
                 Ok(Ran::Done)
             }
-            Err(e) => self.retry_later(&job.id, job.kind, job.attempts, &e.to_string()).await,
+            Err(e) => self.retry_later(&job.id, job.kind, job.attempts, &e.to_string(), false).await,
         }
     }
 
     /// Sends a job that failed for a reason outside its input back to the queue, with back-off by its
-    /// attempts, and raises the alarm.
-    async fn retry_later(&self, id: &str, kind: JobKind, attempts: i64, error: &str) -> Result<Ran> {
+    /// attempts, and raises the alarm; `crashed` when it panicked (towards a poison job).
+    async fn retry_later(&self, id: &str, kind: JobKind, attempts: i64, error: &str, crashed: bool) -> Result<Ran> {
         let wait = backoff(attempts as u32);
         crate::util::alarm::raise(format!("{kind} job: {error}"));
         tracing::error!(
@@ -292,8 +323,72 @@ impl Pipeline {
         );
         // The same weather may be in the way of this write: it is retried until it lands, or the job
         // would stay `running` — claimed by nobody — until the next start.
-        retry::until_done("re-queueing a job", || self.records.retry_later(id, wait, error)).await?;
+        retry::until_done("re-queueing a job", || self.records.retry_later(id, wait, error, crashed)).await?;
         Ok(Ran::Retrying)
+    }
+
+    /// Whether a job stopped the service (or panicked) as often as its profile's `service.poison_after`.
+    async fn is_poison(&self, job: &Job) -> bool {
+        if job.crashes == 0 {
+            return false;
+        }
+        match self.loaded(&job.profile_sha256).await {
+            Ok(l) => {
+                let after = i64::from(l.profile.settings.service.poison_after);
+                after > 0 && job.crashes >= after
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A poison job: it was running each of the last `service.poison_after` times the service stopped
+    /// (or it panicked). Running it a third time would most likely stop the service again, so its input is
+    /// quarantined (a split) or its document set aside with an event on the case (a render) — said in
+    /// the record, alarmed, never retried automatically.
+    async fn set_aside(&self, job: &Job) -> Result<()> {
+        let reason = format!(
+            "processing it stopped the service {} times (last error: {}); it is set aside so that the service \
+             goes on",
+            job.crashes,
+            self.records.last_error(&job.id).await?.unwrap_or_else(|| "none recorded".into())
+        );
+        crate::util::alarm::raise(format!("{} job {} set aside: {reason}", job.kind, job.subject));
+        tracing::error!(alarm = true, kind = %job.kind, subject = %job.subject, reason = %reason, "poison job set aside");
+        let l = self.loaded(&job.profile_sha256).await?;
+        let now = crate::util::time::now_iso(l.offset);
+        match job.kind {
+            JobKind::Split => {
+                let outcome = crate::store::assembly::SplitOutcome::Quarantined { code: Code::Crashed, reason };
+                let close_each = l.profile.settings.grouping.document == crate::profile::DocumentRule::File;
+                self.records.finish_split(&job.id, &job.subject, &outcome, &now, close_each).await?;
+                if let (Some(intake), crate::store::assembly::SplitOutcome::Quarantined { code, reason }) =
+                    (self.records.intake(&job.subject).await?, &outcome)
+                {
+                    let dir = l.profile.settings.quarantine.path.as_deref();
+                    self.views.quarantined(self.blobs.as_ref(), &intake, *code, reason, dir);
+                }
+                Ok(())
+            }
+            JobKind::Render => self.records.set_aside(&job.id, &job.subject, &reason, &now).await,
+        }
+    }
+
+    /// Puts the jobs this process has in hand back in the queue as they are, at a clean stop: they did
+    /// not stop the service, so they count no crash.
+    pub async fn release_in_hand(&self) {
+        {
+            let _h = self.in_hand.lock().unwrap_or_else(|e| e.into_inner());
+            self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        // A claim already on its way to the database puts its job back itself (`run_one`); give it the
+        // moment it needs before the process ends.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let ids: Vec<String> = self.in_hand.lock().map(|h| h.iter().cloned().collect()).unwrap_or_default();
+        for id in ids {
+            if let Err(e) = self.records.requeue(&id).await {
+                tracing::warn!(job = %id, error = %e, "could not put a job back; the next start resumes it");
+            }
+        }
     }
 
     /// Runs jobs until none is left unfinished and `more_coming` says no more will be queued.

@@ -285,11 +285,15 @@ pub struct Service {
     /// The largest scan a station may upload over HTTP, in megabytes; larger uploads are refused (413)
     /// and nothing of them is kept.
     pub upload_max_mb: u64,
+    /// A job that was running this many times when the service died (or that panicked as often) is a
+    /// poison job: its input is quarantined (`crashed`) instead of being run again. 0 never sets one
+    /// aside (a test that kills the service at random, where the deaths are not the jobs' doing).
+    pub poison_after: u32,
 }
 
 impl Default for Service {
     fn default() -> Self {
-        Service { workers: 0, queue: 256, sweep_grace_seconds: 600, upload_max_mb: 200 }
+        Service { workers: 0, queue: 256, sweep_grace_seconds: 600, upload_max_mb: 200, poison_after: 2 }
     }
 }
 

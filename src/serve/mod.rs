@@ -140,6 +140,20 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         data_dir: d.root.clone(),
     };
     tasks.spawn("housekeeper", house.run(stop_rx.clone()));
+    // Leases are renewed on a task of their own: a housekeeper busy with a long audit check or sweep
+    // must not let them expire (another worker would take the jobs over while they run).
+    let (records, mut s) = (d.records.clone(), stop_rx.clone());
+    tasks.spawn("heartbeat", async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(crate::pipeline::HEARTBEAT) => {}
+                _ = s.changed() => return,
+            }
+            if let Err(e) = records.heartbeat().await {
+                tracing::warn!(error = %e, "could not renew job leases; will retry");
+            }
+        }
+    });
 
     tracing::info!(stations = cfg.profiles.len(), workers, data = %d.root.display(), "sohoa is serving; Ctrl-C to stop");
     let ended = tokio::select! {
@@ -155,6 +169,8 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     }
     let _ = stop_tx.send(true);
     if tokio::time::timeout(STOP_GRACE, tasks.join_all()).await.is_err() {
+        // Not a crash: the jobs go back as they are, so a clean stop never counts towards a poison job.
+        pipeline.release_in_hand().await;
         tracing::warn!("work in hand did not finish in 5 s; it is recorded and resumes at the next start");
     }
     tracing::info!("stopped");

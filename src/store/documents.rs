@@ -253,4 +253,25 @@ impl Records {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Sets a poison render job aside: done, with its reason, and a `set-aside` event on the document's
+    /// case, so the case record says why the document has no PDF (it stays closed, its pages kept).
+    pub async fn set_aside(&self, job_id: &str, doc_id: &str, reason: &str, at: &str) -> Result<()> {
+        let mut tx = self.jobs.begin_write().await?;
+        let case: Option<String> =
+            on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT case_code FROM documents WHERE id = $1")
+                .bind(doc_id)
+                .fetch_optional(&mut *c)
+                .await?);
+        on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = $1 WHERE id = $2")
+            .bind(reason)
+            .bind(job_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        let detail = serde_json::json!({ "job": job_id, "reason": reason });
+        insert_event(&mut tx, at, "sohoa", "set-aside", case.as_deref(), None, Some(doc_id), None, &detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -25,6 +25,8 @@ pub struct Job {
     pub attempts: i64,
     /// The profile it was queued under.
     pub profile_sha256: String,
+    /// How many times it was running when its process died or it panicked.
+    pub crashes: i64,
 }
 
 stored_words! {
@@ -55,13 +57,14 @@ impl Records {
         let mut w = self.jobs.autocommit().await?;
         let r = on_tx!(&mut w, |c| {
             sqlx::query(
-            "UPDATE jobs SET state = 'pending' WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)"
-        )
-        .bind(&*self.worker)
-        .bind(now_ms() - LEASE.as_millis() as i64)
-        .execute(&mut *c)
-        .await?
-        .rows_affected()
+                "UPDATE jobs SET state = 'pending', crashes = crashes + 1 \
+             WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)",
+            )
+            .bind(&*self.worker)
+            .bind(now_ms() - LEASE.as_millis() as i64)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
         });
         Ok(r)
     }
@@ -109,8 +112,8 @@ impl Records {
                worker = $2 WHERE id = (\
                SELECT id FROM jobs WHERE state = 'pending' AND not_before_ms <= $1 \
                AND kind IN ({KINDS}) ORDER BY kind = 'render' DESC, seq LIMIT 1";
-        const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256";
-        type Claimed = (String, String, String, i64, String);
+        const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256, crashes";
+        type Claimed = (String, String, String, i64, String, i64);
         let lock = if self.jobs.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
         let kinds: Vec<String> = JobKind::ALL.iter().map(|k| format!("'{}'", k.as_str())).collect();
         let sql = format!("{CLAIM}{lock}{RETURNING}").replace("{KINDS}", &kinds.join(", "));
@@ -120,12 +123,21 @@ impl Records {
             .bind(&*self.worker)
             .fetch_optional(&mut *c)
             .await?);
-        let Some((id, kind, subject, attempts, profile_sha256)) = row else { return Ok(None) };
+        let Some((id, kind, subject, attempts, profile_sha256, crashes)) = row else { return Ok(None) };
         // The claim's filter names exactly `JobKind::ALL`, so this is a corrupted row, not a new kind.
         let kind = JobKind::parse(&kind).ok_or_else(|| {
             Failure::transient("claiming a job", anyhow::anyhow!("claimed job {id} of unknown kind `{kind}`"))
         })?;
-        Ok(Some(Job { id, kind, subject, attempts, profile_sha256 }))
+        Ok(Some(Job { id, kind, subject, attempts, profile_sha256, crashes }))
+    }
+
+    /// The last error recorded for a job.
+    pub async fn last_error(&self, job_id: &str) -> Result<Option<String>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT last_error FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_optional(p)
+            .await?)
+        .flatten())
     }
 
     /// Jobs not finished yet (pending, waiting for back-off, or running).
@@ -135,14 +147,17 @@ impl Records {
             .await?))
     }
 
-    /// Sends a job back to the queue after a transient failure, not before `delay`.
-    pub async fn retry_later(&self, job_id: &str, delay: Duration, error: &str) -> Result<()> {
+    /// Sends a job back to the queue after a transient failure, not before `delay`; `crashed` when it
+    /// panicked (it counts towards a poison job).
+    pub async fn retry_later(&self, job_id: &str, delay: Duration, error: &str, crashed: bool) -> Result<()> {
         let mut w = self.jobs.autocommit().await?;
         on_tx!(&mut w, |c| sqlx::query(
-            "UPDATE jobs SET state = 'pending', not_before_ms = $1, last_error = $2 WHERE id = $3"
+            "UPDATE jobs SET state = 'pending', not_before_ms = $1, last_error = $2, crashes = crashes + $3 \
+             WHERE id = $4"
         )
         .bind(now_ms() + delay.as_millis() as i64)
         .bind(error)
+        .bind(i64::from(crashed))
         .bind(job_id)
         .execute(&mut *c)
         .await?
@@ -155,8 +170,8 @@ impl Records {
 /// the earlier run's result stale).
 pub(crate) async fn run_again(tx: &mut Tx, kind: JobKind, subject: &str) -> Result<()> {
     on_tx!(tx, |c| sqlx::query(
-        "UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = 0, last_error = NULL, worker = NULL \
-         WHERE kind = $1 AND subject = $2"
+        "UPDATE jobs SET state = 'pending', attempts = 0, crashes = 0, not_before_ms = 0, last_error = NULL, \
+         worker = NULL WHERE kind = $1 AND subject = $2"
     )
     .bind(kind.as_str())
     .bind(subject)

@@ -405,8 +405,9 @@ impl InboxWatcher {
             .filter(|(_, t)| !t.sent)
             .filter_map(|(p, _)| Candidate::at(&self.root, p).map(|c| c.folder_path))
             .collect();
-        // A marker capture removed is forgotten here too, whatever the events said (they may be late).
-        self.markers.retain(|path, _| path.exists());
+        // A marker capture removed is forgotten here too, whatever the events said (they may be late);
+        // not one whose folder cannot be seen either (a share that blinked: it is still there).
+        self.markers.retain(|path, _| path.exists() || !path.parent().is_some_and(Path::exists));
         for (path, (folder_path, sent)) in self.markers.iter_mut() {
             if !*sent && !busy.contains(folder_path) {
                 *sent = true;

@@ -1,0 +1,3 @@
+-- How many times a job was running when its process died (or when it panicked). A job that stopped
+-- the service twice is a poison job: its input is quarantined instead of being tried a third time.
+ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
