@@ -132,9 +132,14 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
             "CAPTURED", "STATION", "FILE", "CASE", "PAGES"
         ));
         for r in &recent {
-            let state = match r.state.as_str() {
-                "attached" => format!("attached {}", r.documents.join(" ")),
-                "quarantined" => format!("QUARANTINED: {}", r.reason.as_deref().unwrap_or("")),
+            use crate::store::queries::CaptureFate;
+            let state = match r.state {
+                CaptureFate::Attached => format!("attached {}", r.documents.join(" ")),
+                CaptureFate::Quarantined => format!(
+                    "QUARANTINED: {} — {}",
+                    r.reason.as_deref().unwrap_or(""),
+                    r.reason_vi.as_deref().unwrap_or("")
+                ),
                 other => other.to_string(),
             };
             out.push_str(&format!(

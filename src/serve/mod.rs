@@ -161,7 +161,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         ended = tasks.first_to_end() => Some(ended),
     };
     match &ended {
-        None => tracing::info!("stopping: no new files are taken; finishing the work in hand"),
+        None => tracing::info!("stopping: no new file or job is taken; the jobs in hand finish"),
         Some(e) => {
             crate::util::alarm::raise(format!("{e}; the service stops"));
             tracing::error!(alarm = true, "{e}; stopping the service so that it is restarted whole");
@@ -173,7 +173,11 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         pipeline.release_in_hand().await;
         tracing::warn!("work in hand did not finish in 5 s; it is recorded and resumes at the next start");
     }
-    tracing::info!("stopped");
+    match d.records.unfinished_jobs().await {
+        Ok(0) => tracing::info!("stopped; no job is waiting"),
+        Ok(n) => tracing::info!(jobs = n, "stopped; the jobs waiting are recorded and run at the next start"),
+        Err(_) => tracing::info!("stopped"),
+    }
     match ended {
         None => Ok(()),
         Some(e) => Err(anyhow::anyhow!("{e}; the service stopped (the log above says why)")),

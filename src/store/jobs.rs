@@ -50,22 +50,34 @@ impl Records {
         self.worker = worker_name(place);
     }
 
-    /// Puts back in the queue the jobs a crashed predecessor of this worker left `running`, and those
-    /// whose lease expired (a worker elsewhere that died). Safe because every job is an idempotent
-    /// function of stored bytes and its commit is one transaction.
+    /// Puts back in the queue, one crash more, the jobs a dead process of this host and data folder
+    /// left `running` (at once), and those whose lease expired (a worker elsewhere that died). A live
+    /// neighbour's jobs (an `ingest` beside a `serve` on the same folder) are left to it. Safe because
+    /// every job is an idempotent function of stored bytes and its commit is one transaction.
     pub async fn recover_running_jobs(&self) -> Result<u64> {
         let mut w = self.jobs.autocommit().await?;
-        let r = on_tx!(&mut w, |c| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'pending', crashes = crashes + 1 \
-             WHERE state = 'running' AND (worker IS NULL OR worker = $1 OR heartbeat_ms < $2)",
+        let workers: Vec<String> = on_tx!(&mut w, |c| sqlx::query_scalar(
+            "SELECT DISTINCT worker FROM jobs WHERE state = 'running' AND worker IS NOT NULL"
+        )
+        .fetch_all(&mut *c)
+        .await?);
+        let mut r = on_tx!(&mut w, |c| sqlx::query(
+            "UPDATE jobs SET state = 'pending', crashes = crashes + 1 \
+             WHERE state = 'running' AND (worker IS NULL OR heartbeat_ms < $1)",
+        )
+        .bind(now_ms() - LEASE.as_millis() as i64)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        for dead in workers.iter().filter(|name| is_dead_neighbour(&self.worker, name)) {
+            r += on_tx!(&mut w, |c| sqlx::query(
+                "UPDATE jobs SET state = 'pending', crashes = crashes + 1 WHERE state = 'running' AND worker = $1",
             )
-            .bind(&*self.worker)
-            .bind(now_ms() - LEASE.as_millis() as i64)
+            .bind(dead)
             .execute(&mut *c)
             .await?
-            .rows_affected()
-        });
+            .rows_affected());
+        }
         Ok(r)
     }
 
@@ -166,6 +178,24 @@ impl Records {
     }
 }
 
+/// Whether the worker named `name` in a lease is a dead process of the same host and place as `me`
+/// (`host:place#pid`): a name without a pid (written before pids were) or one whose process is gone.
+fn is_dead_neighbour(me: &str, name: &str) -> bool {
+    let base = |n: &str| n.rsplit_once('#').map_or(n.to_string(), |(b, _)| b.to_string());
+    if base(me) != base(name) {
+        return false;
+    }
+    match name.rsplit_once('#').and_then(|(_, pid)| pid.parse::<u32>().ok()) {
+        None => true,
+        // This process has only just started: a job of its pid is a dead one's whose pid came round.
+        Some(pid) if pid == std::process::id() => true,
+        // Without /proc there is no telling: a neighbour is taken for dead, as before pids were kept.
+        Some(pid) => {
+            !std::path::Path::new("/proc/self").exists() || !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+    }
+}
+
 /// Puts a job back on the queue from the start, in the caller's transaction (a clerk's decision made
 /// the earlier run's result stale).
 pub(crate) async fn run_again(tx: &mut Tx, kind: JobKind, subject: &str) -> Result<()> {
@@ -179,4 +209,19 @@ pub(crate) async fn run_again(tx: &mut Tx, kind: JobKind, subject: &str) -> Resu
     .await?
     .rows_affected());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_process_of_the_same_place_is_told_from_a_live_one_and_from_other_places() {
+        let me = format!("host:/data#{}", std::process::id());
+        assert!(is_dead_neighbour(&me, "host:/data"), "a name from before pids");
+        assert!(is_dead_neighbour(&me, "host:/data#4294967294"), "a pid that does not run");
+        assert!(!is_dead_neighbour(&me, "host:/data#1"), "pid 1 runs: a live neighbour");
+        assert!(!is_dead_neighbour(&me, "host:/other#4294967294"), "another data folder: its lease decides");
+        assert!(!is_dead_neighbour(&me, "elsewhere:/data#4294967294"), "another host: its lease decides");
+    }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Records;
 use super::db::on_pool;
 use super::documents::DocState;
-use crate::error::{Code, Result};
+use crate::error::{Code, Result, explained};
 use crate::pages::{Colour, DpiSource};
 use crate::profile::DocRole;
 
@@ -324,6 +324,20 @@ pub struct UnfiledPage {
     pub profile_sha256: String,
 }
 
+stored_words! {
+    /// What became of a capture, as the counter sees it.
+    pub enum CaptureFate {
+        /// Every page is in an attached document.
+        Attached = "attached",
+        /// Its pages found no case: a clerk files them.
+        Unfiled = "unfiled",
+        /// Not finished yet.
+        Processing = "processing",
+        /// Refused, with a reason.
+        Quarantined = "quarantined",
+    }
+}
+
 /// One recent capture, as the counter officer sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecentIntake {
@@ -337,10 +351,12 @@ pub struct RecentIntake {
     pub case_code: Option<String>,
     /// Pages found (when split).
     pub pages: Option<i64>,
-    /// `attached`, `unfiled`, `processing`, `quarantined`.
-    pub state: String,
-    /// Why, when quarantined.
+    /// What became of it.
+    pub state: CaptureFate,
+    /// Why, when quarantined (in detail, English).
     pub reason: Option<String>,
+    /// What that means and what to do, in Vietnamese.
+    pub reason_vi: Option<String>,
     /// PDFs the pages are in.
     pub documents: Vec<String>,
 }
@@ -355,8 +371,10 @@ impl Records {
             source_path: String,
             case_code: Option<String>,
             page_count: Option<i64>,
-            state: String,
+            #[sqlx(try_from = "String")]
+            state: super::records::IntakeState,
             reason: Option<String>,
+            reason_code: Option<String>,
             attached: i64,
             unfiled: i64,
             documents: Option<String>,
@@ -364,7 +382,7 @@ impl Records {
         let rows: Vec<Row> = on_pool!(self.pool(), |p| {
             sqlx::query_as(
             "SELECT i.captured_at, i.station, i.source_path, CASE WHEN i.route_key LIKE '?%' THEN NULL ELSE NULLIF(i.route_key, '') END AS case_code, i.page_count, \
-               i.state, i.reason, \
+               i.state, i.reason, i.reason_code, \
                (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'attached') AS attached, \
                (SELECT COUNT(*) FROM pages p WHERE p.intake_id = i.id AND p.state = 'unfiled') AS unfiled, \
                (SELECT string_agg(doc, ',') FROM (SELECT DISTINCT d.case_code || ':' || CAST(d.ordinal AS TEXT) AS doc \
@@ -380,12 +398,18 @@ impl Records {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let shown = match r.state.as_str() {
-                    "quarantined" => "quarantined",
-                    "split" if r.page_count.is_some_and(|n| n > 0 && r.attached == n) => "attached",
-                    "split" if r.unfiled > 0 && r.attached + r.unfiled == r.page_count.unwrap_or(0) => "unfiled",
-                    _ => "processing",
+                use super::records::IntakeState;
+                let shown = match r.state {
+                    IntakeState::Quarantined => CaptureFate::Quarantined,
+                    IntakeState::Split if r.page_count.is_some_and(|n| n > 0 && r.attached == n) => {
+                        CaptureFate::Attached
+                    }
+                    IntakeState::Split if r.unfiled > 0 && r.attached + r.unfiled == r.page_count.unwrap_or(0) => {
+                        CaptureFate::Unfiled
+                    }
+                    _ => CaptureFate::Processing,
                 };
+                let reason_vi = r.reason_code.as_deref().and_then(Code::parse).map(|c| explained(c).vi.to_string());
                 let mut documents: Vec<String> = r
                     .documents
                     .unwrap_or_default()
@@ -400,8 +424,9 @@ impl Records {
                     source: r.source_path,
                     case_code: r.case_code,
                     pages: r.page_count,
-                    state: shown.to_string(),
+                    state: shown,
                     reason: r.reason,
+                    reason_vi,
                     documents,
                 }
             })

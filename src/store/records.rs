@@ -117,12 +117,13 @@ pub struct Records {
     pub(super) worker: std::sync::Arc<str>,
 }
 
-/// `host:place`, the name of a worker in job leases.
+/// `host:place#pid`, the name of a worker in job leases: a later process of the same host and data
+/// folder tells a dead predecessor's jobs (its pid is gone) from a live neighbour's ([`super::jobs`]).
 pub(super) fn worker_name(place: &str) -> std::sync::Arc<str> {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "localhost".into());
-    format!("{}:{place}", host.trim()).into()
+    format!("{}:{place}#{}", host.trim(), std::process::id()).into()
 }
 
 pub(super) fn now_ms() -> i64 {

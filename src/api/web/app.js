@@ -258,7 +258,7 @@ async function viewStations() {
     const recent = table(["time", "station", "file", "case", "pages", "state", "detail"], d.recent.map((r) => el("tr", {},
       el("td", {}, when(r.captured_at)), el("td", {}, r.station), el("td", { class: "mono" }, r.source),
       el("td", {}, r.case_code ? caseLink(r.case_code) : ""), el("td", {}, r.pages ?? ""), el("td", {}, stateBadge(r.state)),
-      el("td", {}, r.reason ? el("span", { class: "error" }, r.reason) : r.documents.join(", ")))));
+      el("td", {}, r.reason ? el("span", { class: "error" }, lang === "vi" ? (r.reason_vi || r.reason) : r.reason) : r.documents.join(", ")))));
     show(el("h1", {}, t("stations.title")), stations, el("h2", {}, t("stations.recent")), el("div", { id: "recent" }, recent));
   };
   await refresh();
