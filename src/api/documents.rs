@@ -42,7 +42,7 @@ pub(super) async fn download(
     };
     let detail = serde_json::json!({ "document": doc.name, "range": range_header(&headers) });
     api.records.log_access(&caller.actor(), "download", Some(&code), Some(&sha), &detail, &now()).await?;
-    serve_blob(&api, &sha, size as u64, range, "application/pdf", &doc.name)
+    serve_blob(&api, &sha, size as u64, range, "application/pdf", &doc.name).await
 }
 
 /// `GET /api/v1/files/{sha256}`: a stored original as it was captured, for readers who may see a case
@@ -70,7 +70,7 @@ pub(super) async fn original(
         Some(Format::Pdf) => "application/pdf",
         None => "application/octet-stream",
     };
-    serve_blob(&api, &input.sha256, input.bytes, range, kind, &input.source_name)
+    serve_blob(&api, &input.sha256, input.bytes, range, kind, &input.source_name).await
 }
 
 /// `GET /api/v1/files/{sha256}/pages/{n}/thumbnail.jpg`: page `n` (from 1) of a stored original, small.
@@ -181,7 +181,7 @@ fn range_header(headers: &HeaderMap) -> Option<String> {
 
 /// Streams `size` bytes of a blob (or the range the request asks for) from the store without holding
 /// the file in memory.
-fn serve_blob(
+async fn serve_blob(
     api: &Api,
     sha: &str,
     size: u64,
@@ -190,7 +190,11 @@ fn serve_blob(
     filename: &str,
 ) -> ApiResult<Response> {
     // A file the records name but the store has lost is a fixity failure, not a short download.
-    if !api.blobs.contains(sha)? {
+    let (blobs, sha_owned) = (api.blobs.clone(), sha.to_string());
+    let present = crate::util::cpu::blocking(move || blobs.contains(&sha_owned))
+        .await
+        .map_err(|e| crate::error::Failure::transient("looking for a stored file", e))??;
+    if !present {
         tracing::error!(alarm = true, sha256 = sha, "a recorded file is missing from the store");
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -121,7 +121,9 @@ async fn receive(
     let manifest = serde_json::json!({
         "case": case, "role": role.as_str(), "document_type": t.doc_type, "operator": caller.label,
     });
-    std::fs::write(folder.join(format!("{name}.json")), manifest.to_string()).map_err(crate::error::Failure::from)?;
+    tokio::fs::write(folder.join(format!("{name}.json")), manifest.to_string())
+        .await
+        .map_err(crate::error::Failure::from)?;
 
     let station =
         format!("api:{}", if caller.label.is_empty() { caller.token.as_str() } else { caller.label.as_str() });

@@ -24,6 +24,7 @@ use crate::error::{Code, Failure, Result};
 use crate::profile::Profile;
 use crate::route::Router;
 use crate::store::jobs::{Job, JobKind};
+use crate::store::records::IntakeRow;
 use crate::store::{BlobStore, Records};
 use crate::util::retry::{self, backoff};
 use crate::view::Views;
@@ -130,18 +131,36 @@ impl Pipeline {
         }
     }
 
+    /// Shows an attached PDF in its case folder. Views are files, written on the blocking pool: a slow
+    /// or stalled disk never holds up the runtime.
+    async fn show_attached(&self, case: &str, name: &str, sha256: &str) {
+        let (views, blobs) = (self.views.clone(), self.blobs.clone());
+        let (case, name, sha) = (case.to_string(), name.to_string(), sha256.to_string());
+        let _ = crate::util::cpu::blocking(move || views.attached(blobs.as_ref(), &case, &name, &sha)).await;
+    }
+
+    /// Shows a quarantined input with its `.error.json`, on the blocking pool like every view.
+    async fn show_quarantined(&self, intake: &IntakeRow, code: Code, reason: &str, dir: Option<PathBuf>) {
+        let (views, blobs, intake, reason) =
+            (self.views.clone(), self.blobs.clone(), intake.clone(), reason.to_string());
+        let _ = crate::util::cpu::blocking(move || {
+            views.quarantined(blobs.as_ref(), &intake, code, &reason, dir.as_deref())
+        })
+        .await;
+    }
+
     /// Rewrites folder views a crash kept from being written (between a commit and its view); the case
     /// folders only when `cases` (a profile in use shows them). Views already there are left alone, so
     /// this is cheap to run at every start.
     pub async fn repair_views(&self, cases: bool) -> Result<()> {
         if cases {
             for (case, name, sha) in self.records.attached_documents().await? {
-                self.views.attached(self.blobs.as_ref(), &case, &name, &sha);
+                self.show_attached(&case, &name, &sha).await;
             }
         }
         for (intake, code, reason) in self.records.quarantined_intakes().await? {
             let dir = self.quarantine_dir(&intake.profile_sha256).await;
-            self.views.quarantined(self.blobs.as_ref(), &intake, code, &reason, dir.as_deref());
+            self.show_quarantined(&intake, code, &reason, dir).await;
         }
         Ok(())
     }
@@ -364,8 +383,8 @@ impl Pipeline {
                 if let (Some(intake), crate::store::assembly::SplitOutcome::Quarantined { code, reason }) =
                     (self.records.intake(&job.subject).await?, &outcome)
                 {
-                    let dir = l.profile.settings.quarantine.path.as_deref();
-                    self.views.quarantined(self.blobs.as_ref(), &intake, *code, reason, dir);
+                    let dir = l.profile.settings.quarantine.path.clone();
+                    self.show_quarantined(&intake, *code, reason, dir).await;
                 }
                 Ok(())
             }

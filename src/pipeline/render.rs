@@ -92,12 +92,13 @@ impl Pipeline {
         let name = format!("{}.{:03}.pdf", doc.case_code, doc.ordinal);
         // A born-digital PDF is attached as it is: its own bytes are the document.
         if let Some(first) = pages.first().filter(|p| p.source_encoding == pages::SourceEncoding::Pdf) {
-            let bytes = self.blobs.read_all(&first.sha256)?.len() as u64;
+            // Its size as recorded at capture: the PDF is not read again just to be counted.
+            let bytes = self.records.file_bytes(&first.sha256).await?.unwrap_or(0);
             let enc: Vec<PageOutcome> =
                 pages.iter().map(|p| outcome(&p.id, "pdf-native".to_string(), &Default::default())).collect();
             self.records.attach_pdf(&job.id, &doc.id, &first.sha256, bytes, &enc, &now).await?;
             if l.profile.settings.output.case_folder_view {
-                self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &first.sha256);
+                self.show_attached(&doc.case_code, &name, &first.sha256).await;
             }
             tracing::info!(document = %name, pages = pages.len(), "attached born-digital PDF as it is");
             return Ok(());
@@ -122,7 +123,7 @@ impl Pipeline {
                 // Rendered again (a blank page put back): the view is replaced by the new PDF.
                 self.views.replace(self.blobs.as_ref(), &doc.case_code, &name, &sha);
             } else {
-                self.views.attached(self.blobs.as_ref(), &doc.case_code, &name, &sha);
+                self.show_attached(&doc.case_code, &name, &sha).await;
             }
         }
         tracing::info!(

@@ -29,7 +29,11 @@ impl Pipeline {
         let hints: Hints = serde_json::from_str(&intake.hints).unwrap_or_default();
         let outcome = async {
             let route = l.router.route_file(&hints)?;
-            let bytes = self.blobs.read_all(&intake.sha256)?;
+            let blobs = self.blobs.clone();
+            let sha = intake.sha256.clone();
+            let bytes = crate::util::cpu::blocking(move || blobs.read_all(&sha))
+                .await
+                .map_err(|e| Failure::transient("reading an input", e))??;
             if bytes.len() as u64 > s.output.max_bytes {
                 return Err(Failure::bad(
                     Code::TooLarge,
@@ -125,8 +129,8 @@ impl Pipeline {
         };
         self.records.finish_split(&job.id, &intake.id, &outcome, &now, close_each).await?;
         if let SplitOutcome::Quarantined { code, reason } = &outcome {
-            let dir = l.profile.settings.quarantine.path.as_deref();
-            self.views.quarantined(self.blobs.as_ref(), &intake, *code, reason, dir);
+            let dir = l.profile.settings.quarantine.path.clone();
+            self.show_quarantined(&intake, *code, reason, dir).await;
         }
         Ok(())
     }

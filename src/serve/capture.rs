@@ -74,7 +74,7 @@ impl CaptureLoop {
             if let GroupKey::Folder { path } = &key {
                 tracing::info!(folder = %path, "marker seen: the folder's document is closed");
             }
-            let _ = std::fs::remove_file(marker);
+            let _ = tokio::fs::remove_file(marker).await;
             self.wake.notify_waiters();
         }
     }

@@ -314,6 +314,16 @@ impl Records {
         }))
     }
 
+    /// The recorded size of a stored file.
+    pub async fn file_bytes(&self, sha256: &str) -> Result<Option<u64>> {
+        let bytes: Option<i64> =
+            on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT bytes FROM files WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_optional(p)
+                .await?);
+        Ok(bytes.map(|b| b.max(0) as u64))
+    }
+
     /// Every recorded file and its kind, for fixity checks.
     pub async fn files(&self) -> Result<Vec<(String, i64, String)>> {
         Ok(on_pool!(&self.pool, |p| sqlx::query_as("SELECT sha256, bytes, kind FROM files ORDER BY sha256")
