@@ -291,6 +291,47 @@ fn the_766_report_matches_the_figures_counted_by_hand() {
     assert_eq!(nd(group(&r, U13, BUILD), "electronic_result"), (30, 50));
     assert_eq!(nd(group(&r, U14, COPY), "digitization"), (48, 60));
 
+    // A unit includes the units under it: both communes are in H15.50.05, so its report is the whole
+    // quarter's, with a subtotal per commune that is that commune's own report.
+    let parent = report(&data, &["--from", "2026-07-01", "--to", "2026-09-28", "--unit", "H15.50.05"]);
+    let t = &parent["total"];
+    assert_eq!(
+        (nd(t, "electronic_result"), nd(t, "digitization"), nd(t, "reuse")),
+        ((105, 150), (234, 360), (72, 360))
+    );
+    let units = parent["units"].as_array().unwrap();
+    assert_eq!(units.iter().map(|u| u["unit"].as_str().unwrap()).collect::<Vec<_>>(), [U13, U14]);
+    for u in units {
+        let own = report(&data, &["--from", "2026-07-01", "--to", "2026-09-28", "--unit", u["unit"].as_str().unwrap()]);
+        for k in ["electronic_result", "digitization", "inputs_digitized", "results_digitized", "reuse"] {
+            assert_eq!(nd(u, k), nd(&own["total"], k), "{k} of {}", u["unit"]);
+        }
+    }
+    // A series: one report per month, each the month's own report; every case counts in exactly one
+    // month (by its received or resolved date), so the months add up to the quarter counted by hand.
+    let o =
+        sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-09-28", "--by", "month", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let series: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let spans: Vec<(&str, &str)> =
+        series.iter().map(|m| (m["from"].as_str().unwrap(), m["to"].as_str().unwrap())).collect();
+    assert_eq!(spans, [("2026-07-01", "2026-07-31"), ("2026-08-01", "2026-08-31"), ("2026-09-01", "2026-09-28")]);
+    let mut sums = [(0, 0); 3];
+    for m in &series {
+        let own = report(&data, &["--from", m["from"].as_str().unwrap(), "--to", m["to"].as_str().unwrap()]);
+        assert_eq!(m["total"], own["total"], "{}", m["from"]);
+        for (sum, k) in sums.iter_mut().zip(["electronic_result", "digitization", "reuse"]) {
+            let (n, d) = nd(&m["total"], k);
+            *sum = (sum.0 + n, sum.1 + d);
+        }
+    }
+    assert_eq!(sums, [(105, 150), (234, 360), (72, 360)]);
+    let o =
+        sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-09-28", "--by", "quarter", "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(csv.matches("from,to,unit").count(), 1, "one header: {csv}");
+    assert!(csv.contains("2026-07-01,2026-09-28,*,*,digitization,234,360"), "{csv}");
+
     // Filters: one unit and one procedure, July.
     let r = report(&data, &["--from", "2026-07-01", "--to", "2026-07-30", "--unit", U14, "--procedure", BIRTH]);
     assert_eq!(r["groups"].as_array().unwrap().len(), 1);

@@ -19,8 +19,13 @@ each with numerator and denominator, and the score: full points at 80% or more, 
 Cases come from `sohoa case import` (the one-stop system's export); a case nobody scanned counts as
 not digitized. Dates are local dates in Asia/Ho_Chi_Minh. The cases behind every shortfall are listed.
 
-Example:
-  sohoa report --from 2026-07-01 --to 2026-09-30 --unit H15.50.05.13 --format csv > q3.csv";
+A unit includes the units under it: --unit H15.50.05 counts its communes H15.50.05.*, with a subtotal
+per unit. --by month (or quarter) gives one report per calendar month (quarter) of the period, in one
+run: one table each, one CSV with every period's rows, or a JSON list.
+
+Examples:
+  sohoa report --from 2026-07-01 --to 2026-09-30 --unit H15.50.05.13 --format csv > q3.csv
+  sohoa report --from 2026-01-01 --to 2026-12-31 --unit H15.50.05 --by month --format csv > 2026.csv";
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -30,7 +35,7 @@ pub(super) struct Args {
     /// Last day of the period, inclusive.
     #[arg(long)]
     to: String,
-    /// Only cases received by this unit.
+    /// Only cases received by this unit or a unit under it (H15.50.05 includes H15.50.05.13).
     #[arg(long)]
     unit: Option<String>,
     /// Only cases of this procedure.
@@ -39,6 +44,56 @@ pub(super) struct Args {
     /// table (for reading), csv (for a spreadsheet) or json (everything, with the shortfall cases).
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
     format: String,
+    /// One report per calendar month or quarter of the period (the first and last may be partial).
+    #[arg(long, value_enum)]
+    by: Option<Series>,
+}
+
+/// The periods of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Series {
+    /// Calendar months.
+    Month,
+    /// Calendar quarters (January–March, …).
+    Quarter,
+}
+
+/// The periods `from ..= to` falls into, each cut to the range: calendar months or quarters.
+fn periods(from: &str, to: &str, by: Option<Series>) -> Vec<(String, String)> {
+    let Some(by) = by else { return vec![(from.to_string(), to.to_string())] };
+    let months = if by == Series::Month { 1 } else { 3 };
+    let ym = |d: &str| -> (i32, u32) { (d[..4].parse().unwrap_or(2000), d[5..7].parse().unwrap_or(1)) };
+    let (mut year, mut month) = ym(from);
+    // A quarter begins in January, April, July or October.
+    month -= (month - 1) % months;
+    let mut out = Vec::new();
+    loop {
+        let start = format!("{year:04}-{month:02}-01");
+        let (ny, nm) = if month + months > 12 { (year + 1, month + months - 12) } else { (year, month + months) };
+        let next = format!("{ny:04}-{nm:02}-01");
+        let end = last_day_before(&next);
+        let (a, b) = (start.as_str().max(from), end.as_str().min(to));
+        if a > to {
+            break;
+        }
+        out.push((a.to_string(), b.to_string()));
+        (year, month) = (ny, nm);
+    }
+    out
+}
+
+/// The day before `YYYY-MM-01`.
+fn last_day_before(first: &str) -> String {
+    let (y, m): (i32, u32) = (first[..4].parse().unwrap_or(2000), first[5..7].parse().unwrap_or(1));
+    let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    let leap = (py % 4 == 0 && py % 100 != 0) || py % 400 == 0;
+    let days = match pm {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    format!("{py:04}-{pm:02}-{days:02}")
 }
 
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
@@ -48,15 +103,63 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         anyhow::bail!("--to {to} is before --from {from}");
     }
     let d = super::open_data(data).await?;
-    let period =
-        Period { from, to, unit: a.unit.map(|u| nfc(u.trim())), procedure: a.procedure.map(|p| nfc(p.trim())) };
-    let r = report::compute(&d.records, &period).await?;
-    match a.format.as_str() {
-        "json" => println!("{}", serde_json::to_string_pretty(&r)?),
-        "csv" => print!("{}", report::to_csv(&r)),
-        _ => print!("{}", report::to_table(&r)),
+    let (unit, procedure) = (a.unit.map(|u| nfc(u.trim())), a.procedure.map(|p| nfc(p.trim())));
+    let mut reports = Vec::new();
+    for (from, to) in periods(&from, &to, a.by) {
+        let period = Period { from, to, unit: unit.clone(), procedure: procedure.clone() };
+        reports.push(report::compute(&d.records, &period).await?);
     }
-    let detail = serde_json::json!({ "from": r.from, "to": r.to, "unit": r.unit, "procedure": r.procedure });
+    match (a.format.as_str(), a.by) {
+        ("json", None) => println!("{}", serde_json::to_string_pretty(&reports[0])?),
+        ("json", Some(_)) => println!("{}", serde_json::to_string_pretty(&reports)?),
+        ("csv", _) => {
+            // One header and one BOM: the periods' rows one after the other (each row names its period).
+            for (i, r) in reports.iter().enumerate() {
+                let csv = report::to_csv(r);
+                let body = if i == 0 { csv.as_str() } else { csv.split_once('\n').map_or("", |(_, rows)| rows) };
+                print!("{body}");
+            }
+        }
+        _ => {
+            for r in &reports {
+                print!("{}", report::to_table(r));
+            }
+        }
+    }
+    let detail = serde_json::json!({ "from": from, "to": to, "unit": unit, "procedure": procedure, "by": a.by.map(|b| format!("{b:?}").to_lowercase()) });
     d.records.log_access(&super::actor(), "report", None, None, &detail, &super::now()).await?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(a: &str, b: &str) -> (String, String) {
+        (a.to_string(), b.to_string())
+    }
+
+    #[test]
+    fn a_period_is_cut_into_calendar_months_or_quarters() {
+        assert_eq!(periods("2026-07-15", "2026-09-10", None), [p("2026-07-15", "2026-09-10")]);
+        assert_eq!(
+            periods("2026-07-15", "2026-09-10", Some(Series::Month)),
+            [p("2026-07-15", "2026-07-31"), p("2026-08-01", "2026-08-31"), p("2026-09-01", "2026-09-10")]
+        );
+        assert_eq!(
+            periods("2027-11-20", "2028-03-01", Some(Series::Month)),
+            [
+                p("2027-11-20", "2027-11-30"),
+                p("2027-12-01", "2027-12-31"),
+                p("2028-01-01", "2028-01-31"),
+                p("2028-02-01", "2028-02-29"),
+                p("2028-03-01", "2028-03-01")
+            ]
+        );
+        assert_eq!(
+            periods("2026-02-10", "2026-07-05", Some(Series::Quarter)),
+            [p("2026-02-10", "2026-03-31"), p("2026-04-01", "2026-06-30"), p("2026-07-01", "2026-07-05")]
+        );
+        assert_eq!(periods("2026-12-31", "2026-12-31", Some(Series::Quarter)), [p("2026-12-31", "2026-12-31")]);
+    }
 }

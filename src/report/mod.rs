@@ -41,7 +41,7 @@ pub struct Period {
     pub from: String,
     /// Last local date, inclusive.
     pub to: String,
-    /// Only this unit.
+    /// Only this unit and the units under it (`H15.50.05` includes `H15.50.05.13`).
     pub unit: Option<String>,
     /// Only this procedure.
     pub procedure: Option<String>,
@@ -134,6 +134,8 @@ pub struct Report {
     pub procedure: Option<String>,
     /// Per unit and procedure, sorted.
     pub groups: Vec<Group>,
+    /// Per unit, all its procedures together (procedure `*`), sorted: the subtotals of a roll-up.
+    pub units: Vec<Group>,
     /// All groups together.
     pub total: Group,
     /// What the figures could not count, and why.
@@ -179,6 +181,8 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         |d: &Option<String>| d.as_deref().is_some_and(|d| d >= period.from.as_str() && d <= period.to.as_str());
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let mut total = Group { unit: "*".into(), procedure: "*".into(), ..Default::default() };
+    // Each unit's subtotal over its procedures (the shortfall lists stay with the groups).
+    let mut units: BTreeMap<String, Group> = BTreeMap::new();
     // Cases are streamed and counted one at a time: memory holds the groups and the shortfall lists
     // (what the report prints), not the period's cases.
     let mut quality = DataQuality::default();
@@ -188,6 +192,12 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             procedure: f.procedure.clone(),
             procedure_name: f.procedure_name.clone(),
             procedure_known: f.known != 0,
+            ..Default::default()
+        });
+        let u = units.entry(f.unit.clone()).or_insert_with(|| Group {
+            unit: f.unit.clone(),
+            procedure: "*".into(),
+            procedure_known: true,
             ..Default::default()
         });
         let known = f.known != 0;
@@ -200,7 +210,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             quality.unknown_procedure.push(f.code.clone());
         }
         if received && left_out {
-            for g in [&mut *g, &mut total] {
+            for g in [&mut *g, &mut *u, &mut total] {
                 g.left_out += 1;
             }
             quality.withdrawn_or_cancelled.push(f.code.clone());
@@ -211,7 +221,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             // Judged on its result only once it is resolved with one.
             let result_due = resolved && issues;
             let digitized = f.inputs > 0 && (f.results > 0 || !result_due);
-            for g in [&mut *g, &mut total] {
+            for g in [&mut *g, &mut *u, &mut total] {
                 g.received += 1;
                 g.reuse.count(f.reused > 0);
                 if known {
@@ -230,7 +240,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             }
         }
         if resolved_here {
-            for g in [&mut *g, &mut total] {
+            for g in [&mut *g, &mut *u, &mut total] {
                 g.resolved += 1;
                 if issues {
                     g.electronic_result.count(f.results > 0);
@@ -257,7 +267,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
          FROM cases c LEFT JOIN procedures pr ON pr.code = c.procedure_code \
          WHERE ((c.received_date >= $1 AND c.received_date <= $2) \
              OR (c.status = 'resolved' AND c.resolved_date >= $1 AND c.resolved_date <= $2)) \
-           AND ($3 IS NULL OR c.unit = $3) AND ($4 IS NULL OR c.procedure_code = $4) \
+           AND ($3 IS NULL OR c.unit = $3 OR c.unit LIKE $3 || '.%') AND ($4 IS NULL OR c.procedure_code = $4) \
          ORDER BY c.code",
         )
         .bind(&period.from)
@@ -274,7 +284,8 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
     let scanned: Vec<(String, Option<String>)> = on_pool!(records.pool(), |p| sqlx::query_as(
         "SELECT c.code, MAX(substr(d.attached_at, 1, 10)) FROM cases c \
            JOIN documents d ON d.case_code = c.code AND d.state = 'attached' \
-         WHERE c.origin = 'scan' AND ($1 IS NULL OR c.code LIKE $1 || '-%') AND CAST($2 AS TEXT) IS NULL \
+         WHERE c.origin = 'scan' AND ($1 IS NULL OR c.code LIKE $1 || '-%' OR c.code LIKE $1 || '.%') \
+           AND CAST($2 AS TEXT) IS NULL \
          GROUP BY c.code ORDER BY c.code"
     )
     .bind(&period.unit)
@@ -295,14 +306,15 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         .collect();
     quality.no_received_date = on_pool!(records.pool(), |p| sqlx::query_scalar::<_, String>(
         "SELECT code FROM cases WHERE origin = 'import' AND received_date IS NULL \
-           AND ($1 IS NULL OR unit = $1) AND ($2 IS NULL OR procedure_code = $2) ORDER BY code"
+           AND ($1 IS NULL OR unit = $1 OR unit LIKE $1 || '.%') AND ($2 IS NULL OR procedure_code = $2) ORDER BY code"
     )
     .bind(&period.unit)
     .bind(&period.procedure)
     .fetch_all(p)
     .await?);
     let mut groups: Vec<Group> = groups.into_values().collect();
-    for g in groups.iter_mut().chain(std::iter::once(&mut total)) {
+    let mut units: Vec<Group> = units.into_values().collect();
+    for g in groups.iter_mut().chain(units.iter_mut()).chain(std::iter::once(&mut total)) {
         for r in [
             &mut g.electronic_result,
             &mut g.digitization,
@@ -320,6 +332,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         unit: period.unit.clone(),
         procedure: period.procedure.clone(),
         groups,
+        units,
         total,
         data_quality: quality,
     })
@@ -381,7 +394,9 @@ pub fn to_table(r: &Report) -> String {
             "SCORE",
         ],
     );
-    for g in r.groups.iter().chain(std::iter::once(&r.total)) {
+    // Unit subtotals, when they add something: a unit with several procedures.
+    let subtotals: &[Group] = if r.groups.len() > r.units.len() { &r.units } else { &[] };
+    for g in r.groups.iter().chain(subtotals).chain(std::iter::once(&r.total)) {
         let procedure = if g.procedure_known { g.procedure.clone() } else { format!("{}?", g.procedure) };
         row(
             &mut s,
@@ -461,7 +476,7 @@ pub fn to_csv(r: &Report) -> String {
     let _ =
         w.write_record(["from", "to", "unit", "procedure", "indicator", "numerator", "denominator", "rate", "score"]);
     let num = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
-    for g in r.groups.iter().chain(std::iter::once(&r.total)) {
+    for g in r.groups.iter().chain(&r.units).chain(std::iter::once(&r.total)) {
         for (name, rate) in [
             ("electronic_result", &g.electronic_result),
             ("digitization", &g.digitization),
