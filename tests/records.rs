@@ -46,6 +46,10 @@ impl Case {
     fn resolved(&self) -> Option<String> {
         (self.i % 4 != 3).then(|| date(self.day() + 15))
     }
+    /// Due 15 days after receipt for even `i` (resolved on the day: on time), 14 for odd (a day late).
+    fn due(&self) -> String {
+        date(self.day() + if self.i.is_multiple_of(2) { 15 } else { 14 })
+    }
     fn code(&self) -> String {
         let d = date(self.day());
         format!("{}-{}{}{}-{:04}", self.unit(), &d[2..4], &d[5..7], &d[8..10], self.i)
@@ -114,7 +118,7 @@ fn build_dataset(root: &Path) -> std::path::PathBuf {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("3 procedure(s): 3 new"), "{}", text(&o));
 
-    let mut csv = String::from("code,procedure,unit,received,status,resolved,applicant_name,applicant_id\n");
+    let mut csv = String::from("code,procedure,unit,received,status,resolved,applicant_name,applicant_id,due\n");
     for i in 0..CASES {
         let c = Case { i };
         let (status, resolved) = match c.resolved() {
@@ -126,14 +130,15 @@ fn build_dataset(root: &Path) -> std::path::PathBuf {
         let dmy = format!("{}/{}/{}", &received[8..10], &received[5..7], &received[0..4]);
         let _ = writeln!(
             csv,
-            "{},{},{},{dmy},{status},{resolved},Nguyễn Văn {i},0790{i:08}",
+            "{},{},{},{dmy},{status},{resolved},Nguyễn Văn {i},0790{i:08},{}",
             c.code(),
             c.procedure(),
-            c.unit()
+            c.unit(),
+            c.due()
         );
     }
     // A case of another period, with a blank page where its required input belongs.
-    csv.push_str("H15.50.05.13-261001-9999,2.000908,H15.50.05.13,2026-10-01,received,,Trần Thị B,079000000001\n");
+    csv.push_str("H15.50.05.13-261001-9999,2.000908,H15.50.05.13,2026-10-01,received,,Trần Thị B,079000000001,\n");
     let export = root.join("cases.csv");
     std::fs::write(&export, &csv).unwrap();
     let o = sohoa(&data, &["case", "import", export.to_str().unwrap()]);
@@ -290,6 +295,10 @@ fn the_766_report_matches_the_figures_counted_by_hand() {
     assert_eq!(nd(t, "reuse"), (72, 360));
     assert_eq!(nd(group(&r, U13, BUILD), "electronic_result"), (30, 50));
     assert_eq!(nd(group(&r, U14, COPY), "digitization"), (48, 60));
+    // On time: 225 resolved (i ≢ 3 mod 4 among 0‥299), the even ones on their due day (150), the odd
+    // ones a day late; so U13 (even i) all on time, U14 (odd i) none.
+    assert_eq!(nd(t, "on_time"), (150, 225));
+    assert!(t["on_time"]["score"].is_null(), "no points rule is claimed for timeliness");
 
     // A unit includes the units under it: both communes are in H15.50.05, so its report is the whole
     // quarter's, with a subtotal per commune that is that commune's own report.
@@ -300,6 +309,7 @@ fn the_766_report_matches_the_figures_counted_by_hand() {
         ((105, 150), (234, 360), (72, 360))
     );
     let units = parent["units"].as_array().unwrap();
+    assert_eq!((nd(&units[0], "on_time"), nd(&units[1], "on_time")), ((150, 150), (0, 75)));
     assert_eq!(units.iter().map(|u| u["unit"].as_str().unwrap()).collect::<Vec<_>>(), [U13, U14]);
     for u in units {
         let own = report(&data, &["--from", "2026-07-01", "--to", "2026-09-28", "--unit", u["unit"].as_str().unwrap()]);

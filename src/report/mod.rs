@@ -117,6 +117,9 @@ pub struct Group {
     pub results_digitized: Rate,
     /// The reuse rate.
     pub reuse: Rate,
+    /// The on-time rate: cases resolved in the period by their due date ÷ cases resolved in the period
+    /// that have one (by resolved date; a case with no due date is in neither).
+    pub on_time: Rate,
     /// The cases behind each shortfall.
     pub shortfalls: Shortfalls,
 }
@@ -166,6 +169,7 @@ struct CaseFacts {
     procedure_name: Option<String>,
     received_date: Option<String>,
     resolved_date: Option<String>,
+    due_date: Option<String>,
     #[sqlx(try_from = "String")]
     status: crate::store::cases::Status,
     known: i64,
@@ -240,7 +244,12 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             }
         }
         if resolved_here {
+            // Dates are local `YYYY-MM-DD`: compared as text, a case resolved on its due day is on time.
+            let on_time = f.due_date.as_deref().map(|due| f.resolved_date.as_deref().is_some_and(|r| r <= due));
             for g in [&mut *g, &mut *u, &mut total] {
+                if let Some(on_time) = on_time {
+                    g.on_time.count(on_time);
+                }
                 g.resolved += 1;
                 if issues {
                     g.electronic_result.count(f.results > 0);
@@ -254,7 +263,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
     on_pool!(records.pool(), |p| {
         let mut rows = sqlx::query_as::<_, CaseFacts>(
             "SELECT c.code, COALESCE(c.unit, '') AS unit, COALESCE(c.procedure_code, '') AS procedure, \
-           pr.name AS procedure_name, c.received_date, c.resolved_date, c.status, \
+           pr.name AS procedure_name, c.received_date, c.resolved_date, c.due_date, c.status, \
            CAST(CASE WHEN pr.code IS NULL THEN 0 ELSE 1 END AS BIGINT) AS known, \
            COALESCE(pr.issues_result, 0) AS issues_result, \
            (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
@@ -321,9 +330,14 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             &mut g.inputs_digitized,
             &mut g.results_digitized,
             &mut g.reuse,
+            &mut g.on_time,
         ] {
             r.finish();
         }
+    }
+    // No points rule is known here for timeliness: its rate is given, not a score.
+    for g in groups.iter_mut().chain(units.iter_mut()).chain(std::iter::once(&mut total)) {
+        g.on_time.score = None;
     }
     total.procedure_known = true;
     Ok(Report {
@@ -483,6 +497,7 @@ pub fn to_csv(r: &Report) -> String {
             ("inputs_digitized", &g.inputs_digitized),
             ("results_digitized", &g.results_digitized),
             ("reuse", &g.reuse),
+            ("on_time", &g.on_time),
         ] {
             let _ = w.write_record([
                 r.from.as_str(),
