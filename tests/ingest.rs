@@ -261,6 +261,11 @@ fn a_second_ingest_attaches_nothing_twice() {
     let o = sohoa(&data, &args);
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("0 file(s) captured, 14 already captured"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("14 file(s) were captured by an earlier run"),
+        "a second run says its figures are the folder's: {}",
+        text(&o)
+    );
     assert!(text(&o).contains("already captured for this case; nothing added"));
     assert_eq!(count(&data, "SELECT COUNT(*) FROM documents"), before);
     assert_eq!(count(&data, "SELECT COUNT(*) FROM intakes"), 14);

@@ -358,6 +358,9 @@ fn the_766_report_matches_the_figures_counted_by_hand() {
         table.contains("21/30") && table.contains("78/120") && table.contains("H15.50.05.14-260713-0049"),
         "{table}"
     );
+    let o = sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-09-28"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("ON TIME") && table.contains("150/225"), "{table}");
 }
 
 #[test]

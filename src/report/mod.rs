@@ -365,10 +365,10 @@ pub fn to_table(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "Digitization report (Decision 766) for {} … {}", r.from, r.to);
-    let row = |s: &mut String, cells: [&str; 16]| {
+    let row = |s: &mut String, cells: [&str; 18]| {
         let _ = writeln!(
             s,
-            "{:<16} {:<12} {:>5} {:>5} {:>4}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6} {:>9} {:>9}  {:>9} {:>7} {:>6}",
+            "{:<16} {:<12} {:>5} {:>5} {:>4}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6} {:>9} {:>9}  {:>9} {:>7} {:>6}  {:>9} {:>7}",
             cells[0],
             cells[1],
             cells[2],
@@ -384,7 +384,9 @@ pub fn to_table(r: &Report) -> String {
             cells[12],
             cells[13],
             cells[14],
-            cells[15]
+            cells[15],
+            cells[16],
+            cells[17]
         );
     };
     row(
@@ -406,6 +408,8 @@ pub fn to_table(r: &Report) -> String {
             "REUSED",
             "RATE",
             "SCORE",
+            "ON TIME",
+            "RATE",
         ],
     );
     // Unit subtotals, when they add something: a unit with several procedures.
@@ -431,6 +435,8 @@ pub fn to_table(r: &Report) -> String {
                 &frac(&g.reuse),
                 &pct(g.reuse.rate),
                 &pct(g.reuse.score),
+                &frac(&g.on_time),
+                &pct(g.on_time.rate),
             ],
         );
     }

@@ -162,6 +162,14 @@ impl RunReport {
             self.unfiled_pages,
             self.quarantined.len(),
         );
+        if self.already_captured > 0 {
+            // A run again over the same folder: its figures are the folder's, not this run's additions.
+            s.push_str(&format!(
+                "({} file(s) were captured by an earlier run: the figures include what became of them then; \
+                 nothing was added twice)\n",
+                self.already_captured
+            ));
+        }
         if !self.stage_seconds.is_empty() {
             let parts: Vec<String> = self.stage_seconds.iter().map(|(k, v)| format!("{k} {v:.1} s")).collect();
             s.push_str(&format!("time by stage (all workers): {}\n", parts.join(", ")));
