@@ -345,3 +345,25 @@ async fn a_job_running_when_its_process_died_counts_a_crash_and_a_clerks_retry_f
     let job = r.claim_job().await.unwrap().expect("the split job, queued again");
     assert_eq!((job.crashes, job.attempts), (0, 1));
 }
+
+#[tokio::test]
+async fn a_render_set_aside_as_poison_is_rendered_again_only_when_a_clerk_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, ids) = with_captures(dir.path(), &[('a', CASE, "1.jpg")]).await;
+    let split = claim_all(&r).await.remove(0);
+    r.finish_split(&split.id, &ids[0], &pages(1, CASE, None, GroupKey::File { intake: ids[0].clone() }), AT, true)
+        .await
+        .unwrap();
+    let render = r.claim_job().await.unwrap().expect("the render job");
+    assert_eq!(render.kind, JobKind::Render);
+    // Nothing to render again while it is not set aside.
+    assert!(!r.render_again(CASE, 1, "clerk", AT).await.unwrap());
+    r.set_aside(&render.id, &render.subject, "processing it stopped the service 2 times", AT).await.unwrap();
+    assert!(r.claim_job().await.unwrap().is_none(), "a set-aside job is never run again by itself");
+    let doc = r.document(&render.subject).await.unwrap().expect("the document");
+    assert_eq!(doc.state, DocState::Closed, "kept, waiting for its PDF");
+    assert!(!r.render_again(CASE, 2, "clerk", AT).await.unwrap(), "no document 002");
+    assert!(r.render_again(CASE, 1, "clerk", AT).await.unwrap());
+    let again = r.claim_job().await.unwrap().expect("queued again");
+    assert_eq!((again.id.as_str(), again.crashes, again.attempts), (render.id.as_str(), 0, 1));
+}

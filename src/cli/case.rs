@@ -49,6 +49,14 @@ pub(super) enum Command {
         /// The page's number in the document, from `sohoa case show` (the 3 of 001/3).
         page: i64,
     },
+    /// Render again a document that was set aside because rendering it stopped the service (its case
+    /// record shows a `set-aside` event): once the cause is fixed, its PDF is built from the same pages.
+    Render {
+        /// The case code.
+        code: String,
+        /// The document's ordinal (the NNN of CODE.NNN.pdf).
+        ordinal: i64,
+    },
     /// Take an attached document off a case (filed to the wrong case, say). The PDF is kept and the
     /// detachment audited; its pages become unfiled, ready to be filed again.
     Detach {
@@ -185,6 +193,19 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             views.removed(&code, &name);
             views.removed(&code, &format!("{code}.pdf"));
             println!("detached {name} (sha256 {sha}); its pages are unfiled");
+            Ok(0)
+        }
+        Command::Render { code, ordinal } => {
+            let code = nfc(code.trim());
+            if !d.records.render_again(&code, ordinal, &super::actor(), &super::now()).await? {
+                anyhow::bail!(
+                    "case {code} has no document {ordinal:03} set aside; `sohoa case show {code}` lists its \
+                     documents (one set aside is closed, with a set-aside event)"
+                );
+            }
+            let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
+            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await?;
+            println!("{code}.{ordinal:03}.pdf rendered again");
             Ok(0)
         }
         Command::KeepPage { code, ordinal, page } => {

@@ -508,6 +508,30 @@ impl Records {
         Ok(true)
     }
 
+    /// Queues again the render of a document that was set aside as a poison job (it stopped the
+    /// service): from nothing, its crash count forgotten, with a `render-again` event. `false` when the
+    /// case has no document of that ordinal waiting for its PDF.
+    pub async fn render_again(&self, code: &str, ordinal: i64, actor: &str, at: &str) -> Result<bool> {
+        let mut tx = self.pool().begin_write().await?;
+        let doc: Option<String> = on_tx!(&mut tx, |c| sqlx::query_scalar(
+            "SELECT d.id FROM documents d JOIN jobs j ON j.kind = 'render' AND j.subject = d.id \
+             WHERE d.case_code = $1 AND d.ordinal = $2 AND d.state = 'closed' AND j.state = 'done'"
+        )
+        .bind(code)
+        .bind(ordinal)
+        .fetch_optional(&mut *c)
+        .await?);
+        let Some(doc_id) = doc else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        run_again(&mut tx, JobKind::Render, &doc_id).await?;
+        let detail = serde_json::json!({ "ordinal": ordinal });
+        insert_event(&mut tx, at, actor, "render-again", Some(code), None, Some(&doc_id), None, &detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Sets an attached document's type and/or role (a clerk's correction: counter scans carry no
     /// type, and completeness needs one). The document is rendered again — its PDF names the type and
     /// role — from the same pages, and the change is one `retype` event with before and after. `None`

@@ -9,7 +9,7 @@ const TEXT = {
     "event.keep-page": "Giữ lại trang trắng", "event.bundle": "Ghép hồ sơ", "event.view": "Xem", "event.download": "Tải về",
     "event.sign-in": "Đăng nhập", "event.report": "Xem báo cáo", "event.edit": "Sửa thông tin", "event.delete": "Xóa",
     "event.export": "Xuất hồ sơ", "event.fixity": "Kiểm tra toàn vẹn", "event.fixity-problem": "Lỗi toàn vẹn",
-    "event.token-create": "Cấp mã truy cập", "event.token-revoke": "Thu hồi mã truy cập", "event.retype": "Đổi loại giấy tờ", "event.set-aside": "Tạm gác (xử lý làm dừng dịch vụ)",
+    "event.token-create": "Cấp mã truy cập", "event.token-revoke": "Thu hồi mã truy cập", "event.retype": "Đổi loại giấy tờ", "event.set-aside": "Tạm gác (xử lý làm dừng dịch vụ)", "event.render-again": "Tạo lại PDF",
     "nav.stations": "Trạm quét", "nav.cases": "Hồ sơ", "nav.unfiled": "Chưa phân loại",
     "nav.quarantine": "Cách ly", "nav.report": "Báo cáo", signout: "Đăng xuất", lang: "English",
     "login.title": "Đăng nhập", "login.token": "Mã truy cập (token)", "login.go": "Đăng nhập",
@@ -57,7 +57,7 @@ const TEXT = {
   },
   en: {
     "event.capture": "Captured", "event.attach": "Attached", "event.file": "Filed", "event.detach": "Detached",
-    "event.quarantine": "Quarantined", "event.set-aside": "Set aside (it stopped the service)", "event.retry": "Retried", "event.discard": "Discarded", "event.keep-page": "Blank page kept",
+    "event.quarantine": "Quarantined", "event.set-aside": "Set aside (it stopped the service)", "event.render-again": "Rendered again", "event.retry": "Retried", "event.discard": "Discarded", "event.keep-page": "Blank page kept",
     "event.bundle": "Bundled", "event.view": "Viewed", "event.download": "Downloaded", "event.sign-in": "Signed in",
     "event.report": "Report read", "event.edit": "Edited", "event.delete": "Deleted", "event.export": "Exported",
     "event.fixity": "Fixity check", "event.fixity-problem": "Fixity problem", "event.token-create": "Token issued",
