@@ -160,12 +160,7 @@ impl Records {
                 }
             }
         }
-        on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = $1 WHERE id = $2")
-            .bind(last_error)
-            .bind(job_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
+        super::jobs::finish_job(&mut tx, job_id, last_error.as_deref()).await?;
         assemble(&mut tx, at, close_each_file).await?;
         tx.commit().await?;
         Ok(())

@@ -245,11 +245,7 @@ impl Records {
             )
             .await?;
         }
-        on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = NULL WHERE id = $1")
-            .bind(job_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
+        super::jobs::finish_job(&mut tx, job_id, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -263,12 +259,7 @@ impl Records {
                 .bind(doc_id)
                 .fetch_optional(&mut *c)
                 .await?);
-        on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = $1 WHERE id = $2")
-            .bind(reason)
-            .bind(job_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
+        super::jobs::finish_job(&mut tx, job_id, Some(reason)).await?;
         let detail = serde_json::json!({ "job": job_id, "reason": reason });
         insert_event(&mut tx, at, "sohoa", "set-aside", case.as_deref(), None, Some(doc_id), None, &detail).await?;
         tx.commit().await?;

@@ -178,6 +178,18 @@ impl Records {
     }
 }
 
+/// Marks a job done in the caller's transaction — the one that commits its result — with the error
+/// it leaves on record (a quarantine reason, why it was set aside), or none.
+pub(crate) async fn finish_job(tx: &mut Tx, job_id: &str, last_error: Option<&str>) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query("UPDATE jobs SET state = 'done', last_error = $1 WHERE id = $2")
+        .bind(last_error)
+        .bind(job_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
 /// Whether the worker named `name` in a lease is a dead process of the same host and place as `me`
 /// (`host:place#pid`): a name without a pid (written before pids were) or one whose process is gone.
 fn is_dead_neighbour(me: &str, name: &str) -> bool {
