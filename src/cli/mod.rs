@@ -49,6 +49,11 @@ struct Cli {
     /// workers, or a SQLite file. Default: sohoa.db inside the data directory.
     #[arg(long, env = "SOHOA_DATABASE", global = true, value_name = "URL")]
     database: Option<String>,
+    /// Where stored files (originals and PDFs) live: s3://bucket/prefix for an S3-compatible bucket
+    /// shared by several machines (endpoint, region and keys from AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), or a folder. Default: blobs/ inside the data directory.
+    #[arg(long, env = "SOHOA_STORE", global = true, value_name = "URL", value_parser = store_address)]
+    store: Option<String>,
     /// Who is acting, for the audit log (default: the login name).
     #[arg(long, env = "SOHOA_ACTOR", global = true)]
     actor: Option<String>,
@@ -130,6 +135,7 @@ pub fn main() -> ExitCode {
         quiet_broken_pipe();
     }
     let _ = DATABASE.set(cli.database.clone());
+    let _ = STORE.set(cli.store.clone());
     let _ = ACTOR.set(cli.actor.clone().unwrap_or_else(login_name));
     // On a terminal, a one-shot ingest shows a progress bar; per-file lines stay behind -v.
     use std::io::IsTerminal;
@@ -223,12 +229,27 @@ fn quiet_broken_pipe() {
 
 /// `--database`, once parsed.
 static DATABASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+/// `--store`, once parsed.
+static STORE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 /// `--actor`, or the login name.
 static ACTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// `--database`, when given.
 fn database() -> Option<String> {
     DATABASE.get().cloned().flatten()
+}
+
+/// Checks a `--store` address as it is read: an `s3://` address must name a bucket.
+fn store_address(s: &str) -> Result<String, String> {
+    if s.starts_with("s3://") && crate::store::s3::BucketUrl::parse(s).is_none() {
+        return Err(format!("`{s}` names no bucket: write s3://bucket or s3://bucket/prefix"));
+    }
+    Ok(s.to_string())
+}
+
+/// `--store`, when given.
+fn store() -> Option<String> {
+    STORE.get().cloned().flatten().filter(|s| !s.is_empty())
 }
 
 /// Who is acting, for audit events.
@@ -296,9 +317,9 @@ async fn create_data(data: &std::path::Path) -> anyhow::Result<crate::store::Dat
     if embedded && !data.join("sohoa.db").exists() {
         eprintln!("creating a new data folder at {}", data.display());
     }
-    let db = database();
+    let (db, store) = (database(), store());
     let opening = crate::util::retry::until_done("opening the data folder", || {
-        crate::store::DataDir::open_with(data, db.as_deref())
+        crate::store::DataDir::open_with(data, db.as_deref(), store.as_deref())
     });
     // A one-shot command says what is wrong and stops; only `serve` waits a database out.
     match tokio::time::timeout(ONE_SHOT_WAIT, opening).await {
@@ -308,6 +329,15 @@ async fn create_data(data: &std::path::Path) -> anyhow::Result<crate::store::Dat
                 Some(url) => crate::store::db::Location::parse(url).display(),
                 None => data.join("sohoa.db").display().to_string(),
             };
+            if let Some(store) = &store {
+                anyhow::bail!(
+                    "cannot open the records at {shown} and the store at {store}: no answer within {} s. Check that \
+                     the database server and the S3 server run, that --database (or SOHOA_DATABASE) names the \
+                     database, and that AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                     name the S3 server and a key that can read and write the bucket",
+                    ONE_SHOT_WAIT.as_secs()
+                )
+            }
             anyhow::bail!(
                 "cannot open the records at {shown}: no answer within {} s. Check that the database server runs \
                  and that --database (or SOHOA_DATABASE) names it, user and database included; for the embedded \

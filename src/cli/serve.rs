@@ -66,6 +66,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         profiles,
         data: data.to_path_buf(),
         database: super::database(),
+        store: super::store(),
         workers: a.workers,
         listen,
     };

@@ -46,6 +46,8 @@ pub struct Config {
     pub data: PathBuf,
     /// The records' database URL when not the data directory's SQLite file.
     pub database: Option<String>,
+    /// The blob store (`s3://bucket/prefix` or a folder) when not the data directory's `blobs/`.
+    pub store: Option<String>,
     /// Where the HTTP API listens, if at all.
     pub listen: Option<std::net::SocketAddr>,
     /// Workers; `None` means the first profile's `service.workers`, 0 meaning one per core.
@@ -60,8 +62,10 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// naming it, after stopping the others).
 pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let first = cfg.profiles.first().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?.settings.clone();
-    let d =
-        retry::until_done("opening the data folder", || DataDir::open_with(&cfg.data, cfg.database.as_deref())).await?;
+    let d = retry::until_done("opening the data folder", || {
+        DataDir::open_with(&cfg.data, cfg.database.as_deref(), cfg.store.as_deref())
+    })
+    .await?;
     let recovered = retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await?;
     if recovered > 0 {
         tracing::warn!(jobs = recovered, "resuming jobs a stopped service left unfinished, before new work");

@@ -24,6 +24,13 @@ pub struct Staged {
     token: String,
 }
 
+impl Staged {
+    /// The temporary's name in the store that staged it.
+    pub(super) fn token(&self) -> &str {
+        &self.token
+    }
+}
+
 /// A writer whose bytes become a staged blob; used by stages that produce output (PDFs).
 pub trait StageWrite: Write + Send {
     /// Flushes and returns the staged blob.
@@ -113,7 +120,7 @@ impl LocalBlobStore {
         Ok(self.root.join("sha256").join(&sha256[..2]).join(sha256))
     }
 
-    fn tmp_path(&self, token: &str) -> PathBuf {
+    pub(super) fn tmp_path(&self, token: &str) -> PathBuf {
         self.root.join("tmp").join(token)
     }
 

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod quarantine;
 pub mod queries;
 pub mod records;
+pub mod s3;
 pub mod stacks;
 pub mod sweep;
 pub mod tokens;
@@ -37,12 +38,12 @@ pub struct DataDir {
 impl DataDir {
     /// Opens (creating when needed) a data directory with its own SQLite database.
     pub async fn open(root: &Path) -> Result<DataDir> {
-        DataDir::open_with(root, None).await
+        DataDir::open_with(root, None, None).await
     }
 
     /// Opens a data directory whose records live in `database` (a PostgreSQL URL or a SQLite path)
-    /// when given, else in `sohoa.db` inside it.
-    pub async fn open_with(root: &Path, database: Option<&str>) -> Result<DataDir> {
+    /// when given, else in `sohoa.db` inside it, and whose blobs live in `store` (see [`open_blobs`]).
+    pub async fn open_with(root: &Path, database: Option<&str>, store: Option<&str>) -> Result<DataDir> {
         std::fs::create_dir_all(root)
             .map_err(|e| crate::error::Failure::transient(format!("creating the data folder {}", root.display()), e))?;
         let location = match database {
@@ -51,7 +52,29 @@ impl DataDir {
         };
         let mut records = Records::open(&location).await?;
         records.set_worker(&root.canonicalize().unwrap_or_else(|_| root.to_path_buf()).display().to_string());
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&root.join("blobs"))?);
+        let (root_owned, store) = (root.to_path_buf(), store.map(str::to_string));
+        let blobs = crate::util::cpu::blocking(move || open_blobs(&root_owned, store.as_deref()))
+            .await
+            .map_err(|e| crate::error::Failure::transient("opening the blob store", e))??;
         Ok(DataDir { root: root.to_path_buf(), records, blobs })
+    }
+}
+
+/// Opens the blob store `store` names: `s3://bucket/prefix` (an S3-compatible bucket; bytes in flight
+/// are spooled in `spool/` under the data folder), a folder path, or — when None — `blobs/` in the
+/// data folder, the embedded default.
+pub fn open_blobs(root: &Path, store: Option<&str>) -> Result<Arc<dyn BlobStore>> {
+    match store.filter(|s| !s.is_empty()) {
+        Some(url) if url.starts_with("s3://") => {
+            let bucket = s3::BucketUrl::parse(url).ok_or_else(|| {
+                crate::error::Failure::transient(
+                    format!("reading the store address {url}"),
+                    anyhow::anyhow!("write it as s3://bucket or s3://bucket/prefix"),
+                )
+            })?;
+            Ok(Arc::new(s3::S3BlobStore::open(&bucket, &root.join("spool"))?))
+        }
+        Some(folder) => Ok(Arc::new(LocalBlobStore::open(Path::new(folder))?)),
+        None => Ok(Arc::new(LocalBlobStore::open(&root.join("blobs"))?)),
     }
 }

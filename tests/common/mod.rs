@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod pdfa;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -88,6 +89,22 @@ pub fn keep_profile(dir: &Path) -> PathBuf {
     )
     .unwrap();
     p
+}
+
+/// Every file under `d`, at any depth.
+pub fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -246,6 +263,10 @@ pub fn command(data: &Path) -> Command {
         .env("SOHOA_LISTEN", "off");
     if let Some(url) = database_for(data) {
         c.env("SOHOA_DATABASE", url);
+    }
+    c.env_remove("SOHOA_STORE");
+    for (k, v) in s3::store_env(data).unwrap_or_default() {
+        c.env(k, v);
     }
     c
 }
