@@ -590,3 +590,151 @@ fn the_readme_demo_gives_the_same_records_every_time() {
         assert_eq!(rows, &expected, "run {i}");
     }
 }
+
+/// One process of a split deployment: its own data folder (spool, views, status), the shared records
+/// and bucket of `shared`.
+fn member(own: &Path, shared: &Path, s3: &common::s3::S3) -> Command {
+    let db = database_for(shared).unwrap_or_else(|| shared.join("sohoa.db").display().to_string());
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sohoa"));
+    c.arg("--data")
+        .arg(own)
+        .env("RUST_LOG", "sohoa=info,warn")
+        .env("SOHOA_LISTEN", "off")
+        .env("SOHOA_DATABASE", db)
+        .envs(s3.env())
+        .env("SOHOA_STORE", format!("s3://{}/{}", common::s3::BUCKET, common::s3::prefix_for(shared)));
+    c
+}
+
+fn spawn_member(mut c: Command, args: &[&str], log: &Path) -> Service {
+    let log = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Service(c.args(args).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap())
+}
+
+#[test]
+fn a_station_three_workers_and_an_api_as_separate_processes_lose_nothing_when_workers_are_killed() {
+    // The scale-out set-up on one machine: one station capturing, three workers (killed with SIGKILL at
+    // random instants and restarted), one API process, sharing the records and an S3 bucket.
+    let s3 = common::s3::S3::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, staging, station) = (tmp.path().join("inbox"), tmp.path().join("staging"), tmp.path().join("station"));
+    fs::create_dir_all(&inbox).unwrap();
+    fs::create_dir_all(&staging).unwrap();
+    let log = tmp.path().join("serve.log");
+    let prof = profile(tmp.path(), &inbox, "[service]\npoison_after = 0\n");
+    let prof = prof.to_str().unwrap();
+    let o = member(&station, &station, &s3).args(["token", "create", "--role", "clerk"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let _station =
+        spawn_member(member(&station, &station, &s3), &["serve", "--role", "station", "--profile", prof], &log);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut api_cmd = member(&tmp.path().join("api"), &station, &s3);
+    api_cmd.env("SOHOA_LISTEN", format!("127.0.0.1:{port}"));
+    let _api = spawn_member(api_cmd, &["serve", "--role", "api", "--profile", prof], &log);
+    let worker = |k: usize| {
+        let c = member(&tmp.path().join(format!("worker-{k}")), &station, &s3);
+        spawn_member(c, &["serve", "--role", "worker", "--profile", prof, "--workers", "2"], &log)
+    };
+    let mut workers: Vec<Service> = (0..3).map(worker).collect();
+    let t = Instant::now();
+    while ureq::get(&format!("{base}/health")).call().is_err() {
+        assert!(t.elapsed() < Duration::from_secs(30), "{}", fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let n = 500u32;
+    let bad = |i: u32| i % 50 == 49;
+    let bytes = move |i: u32| if bad(i) { format!("không phải ảnh {i}\n").into_bytes() } else { jpeg(30_000 + i) };
+    let expected: HashMap<String, bool> = (0..n).map(|i| (sha256_hex(&bytes(i)), !bad(i))).collect();
+    let writer = {
+        let (inbox, staging) = (inbox.clone(), staging.clone());
+        std::thread::spawn(move || {
+            for i in 0..n {
+                let dir = inbox.join(CASES[i as usize % CASES.len()]);
+                fs::create_dir_all(&dir).unwrap();
+                let tmp = staging.join(format!("p{i}.jpg"));
+                fs::write(&tmp, bytes(i)).unwrap();
+                fs::rename(&tmp, dir.join(format!("p{i}.jpg"))).unwrap();
+                std::thread::sleep(Duration::from_millis(12));
+            }
+        })
+    };
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("scale-out crash test seed {seed}");
+    let mut rng = Rng(seed);
+    let (mut kills, mut api_calls) = (0, 0);
+    while kills < 12 || !writer.is_finished() {
+        std::thread::sleep(Duration::from_millis(200 + rng.next(600)));
+        let k = rng.next(3) as usize;
+        workers[k].kill().unwrap();
+        workers[k].wait().unwrap();
+        workers[k] = worker(k);
+        kills += 1;
+        // The API answers throughout.
+        let r = common::http::get(&base, "/api/v1/cases", Some(&token), None);
+        assert_eq!(r.status, 200, "API during kill {kills}: {}", String::from_utf8_lossy(&r.body));
+        api_calls += 1;
+    }
+    writer.join().unwrap();
+    let t = Instant::now();
+    loop {
+        let jobs = try_count(&station, "SELECT COUNT(*) FROM jobs WHERE state <> 'done'").unwrap_or(1);
+        let intakes = try_count(&station, "SELECT COUNT(*) FROM intakes").unwrap_or(0);
+        if files_under(&inbox).is_empty() && jobs == 0 && intakes == i64::from(n) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(240),
+            "not settled: {} waiting, {jobs} jobs, {intakes} intakes\n{}",
+            files_under(&inbox).len(),
+            fs::read_to_string(&log).unwrap_or_default().lines().rev().take(40).collect::<Vec<_>>().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for w in &mut workers {
+        assert!(sigterm(w).success());
+    }
+    assert_eq!(common::http::get(&base, "/api/v1/cases", Some(&token), None).status, 200);
+    eprintln!("{kills} worker kills, {api_calls} API calls answered");
+
+    // Every input exactly once: attached in one document of its own, or quarantined; no job claimed.
+    let rows: Vec<(String, String, i64)> = query(
+        &station,
+        "SELECT i.sha256, i.state, (SELECT COUNT(*) FROM pages p JOIN documents d ON d.id = p.document_id \
+           WHERE p.intake_id = i.id AND p.state = 'attached' AND d.state = 'attached') FROM intakes i",
+    );
+    assert_eq!(rows.len(), expected.len(), "one intake per input");
+    for (sha, state, attached) in &rows {
+        let good = *expected.get(sha).unwrap_or_else(|| panic!("unknown intake {sha}"));
+        if good {
+            assert_eq!((state.as_str(), *attached), ("split", 1), "{sha}");
+        } else {
+            assert_eq!(state, "quarantined", "{sha}");
+        }
+    }
+    let good = expected.values().filter(|g| **g).count() as i64;
+    assert_eq!(count(&station, "SELECT COUNT(*) FROM documents WHERE state = 'attached'"), good);
+    assert_eq!(count(&station, "SELECT COUNT(*) FROM pages"), good, "no page twice");
+    assert_eq!(count(&station, "SELECT COUNT(*) FROM jobs WHERE state = 'running'"), 0, "no job left claimed");
+    let claimed_by: Vec<(String,)> = query(&station, "SELECT DISTINCT worker FROM jobs WHERE worker IS NOT NULL");
+    assert!(claimed_by.len() >= 3, "the work was shared: {claimed_by:?}");
+    // The station shows the files the workers refused, from the records.
+    let t = Instant::now();
+    let shown = || {
+        files_under(&station.join("quarantine")).iter().filter(|p| p.to_string_lossy().ends_with(".error.json")).count()
+    };
+    while shown() < (n as usize - good as usize) {
+        assert!(t.elapsed() < Duration::from_secs(20), "station shows {} refused files", shown());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // After the sweep the bucket holds exactly what the records name, and every byte verifies.
+    let sw = member(&station, &station, &s3).args(["sweep", "--grace", "0"]).output().unwrap();
+    assert!(sw.status.success(), "{}", text(&sw));
+    let files: Vec<(String,)> = query(&station, "SELECT sha256 FROM files");
+    let prefix = common::s3::prefix_for(&station);
+    assert_eq!(s3.keys(&format!("{prefix}/sha256/")).len(), files.len(), "no orphan object");
+    let v = member(&station, &station, &s3).arg("verify").output().unwrap();
+    assert!(v.status.success(), "verify after the kills:\n{}", text(&v));
+}

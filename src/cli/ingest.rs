@@ -94,7 +94,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     tracing::info!(files = expected, dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
-    if let Err(e) = pipeline.repair_views(profile.settings.output.case_folder_view).await {
+    if let Err(e) = pipeline.repair_views(profile.settings.output.case_folder_view, None).await {
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
     let workers = a.jobs.unwrap_or_else(|| 2 * crate::util::cpu::cores());

@@ -32,6 +32,21 @@ pub(super) struct Args {
     /// `sohoa token create`.
     #[arg(long, env = "SOHOA_LISTEN", default_value = "127.0.0.1:8765")]
     listen: String,
+    /// What this process does. `all` (default): everything, as one station on one machine. For several
+    /// machines sharing a PostgreSQL --database and an s3:// --store: `station` watches the inboxes and
+    /// captures (a file leaves the inbox once captured, whichever worker processes it); `worker` claims
+    /// and runs jobs; `api` answers HTTP only. Run as many of each as the work needs.
+    #[arg(long, env = "SOHOA_ROLE", value_enum, default_value_t = RoleArg::All)]
+    role: RoleArg,
+}
+
+/// `--role`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    All,
+    Station,
+    Worker,
+    Api,
 }
 
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
@@ -69,6 +84,12 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         store: super::store(),
         workers: a.workers,
         listen,
+        role: match a.role {
+            RoleArg::All => crate::serve::Role::All,
+            RoleArg::Station => crate::serve::Role::Station,
+            RoleArg::Worker => crate::serve::Role::Worker,
+            RoleArg::Api => crate::serve::Role::Api,
+        },
     };
     crate::serve::run(cfg, stop).await?;
     Ok(0)

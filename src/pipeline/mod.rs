@@ -151,14 +151,19 @@ impl Pipeline {
 
     /// Rewrites folder views a crash kept from being written (between a commit and its view); the case
     /// folders only when `cases` (a profile in use shows them). Views already there are left alone, so
-    /// this is cheap to run at every start.
-    pub async fn repair_views(&self, cases: bool) -> Result<()> {
+    /// this is cheap to run at every start. `only` limits the quarantine views to inputs captured under
+    /// these profiles (a station alone shows its own refused files, not those of every station sharing
+    /// the database).
+    pub async fn repair_views(&self, cases: bool, only: Option<&[String]>) -> Result<()> {
         if cases {
             for (case, name, sha) in self.records.attached_documents().await? {
                 self.show_attached(&case, &name, &sha).await;
             }
         }
-        for (intake, code, reason) in self.records.quarantined_intakes().await? {
+        let quarantined = self.records.quarantined_intakes().await?;
+        for (intake, code, reason) in
+            quarantined.into_iter().filter(|(i, _, _)| only.is_none_or(|o| o.contains(&i.profile_sha256)))
+        {
             let dir = self.quarantine_dir(&intake.profile_sha256).await;
             self.show_quarantined(&intake, code, &reason, dir).await;
         }

@@ -37,12 +37,20 @@ pub struct Housekeeper {
     pub grace: Duration,
     /// The data folder, where the audit log's anchors are written.
     pub data_dir: PathBuf,
+    /// On a station alone (`--role station`): its profiles. The files its workers refuse are shown in
+    /// its quarantine folder from the records, every few seconds, since a worker on another machine
+    /// cannot write there.
+    pub station_views: Option<Vec<String>>,
 }
+
+/// How often a station alone brings its quarantine views up to date from the records.
+const STATION_VIEWS_EVERY: Duration = Duration::from_secs(5);
 
 impl Housekeeper {
     /// Runs the chores once a second until the stop signal.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut last_sweep = Instant::now();
+        let mut last_views = Instant::now();
         let mut next_chain = Instant::now() + AUDIT_FIRST_CHECK;
         loop {
             tokio::select! {
@@ -61,6 +69,14 @@ impl Housekeeper {
             let jobs = self.records.unfinished_jobs().await.ok();
             for st in &self.statuses {
                 st.write(jobs);
+            }
+            if let Some(only) = &self.station_views
+                && last_views.elapsed() >= STATION_VIEWS_EVERY
+            {
+                last_views = Instant::now();
+                if let Err(e) = self.pipeline.repair_views(false, Some(only)).await {
+                    tracing::warn!(error = %e, "could not bring the quarantine views up to date; will retry");
+                }
             }
             if Instant::now() >= next_chain {
                 next_chain = Instant::now() + AUDIT_CHECK_EVERY;

@@ -38,6 +38,34 @@ use crate::store::DataDir;
 use crate::util::retry;
 use crate::watch::InboxWatcher;
 
+/// What one `sohoa serve` process does. Split roles let a deployment put stations at the counters,
+/// workers where the cores are and the API behind a proxy, all sharing one PostgreSQL and one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything in one process: the embedded default.
+    All,
+    /// Watches inboxes and captures into the shared store and records; a file leaves its inbox once its
+    /// capture commits, whether or not a worker has taken it. Writes its quarantine views and status
+    /// file from the records, since the worker that refused a file may be on another machine.
+    Station,
+    /// Claims jobs and runs the pipeline; woken by the database's notifications, polling as fallback.
+    Worker,
+    /// Serves the HTTP API and the web page only.
+    Api,
+}
+
+impl Role {
+    fn captures(self) -> bool {
+        matches!(self, Role::All | Role::Station)
+    }
+    fn works(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+    fn answers(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+}
+
 /// What `sohoa serve` runs.
 pub struct Config {
     /// One profile per station inbox.
@@ -52,6 +80,8 @@ pub struct Config {
     pub listen: Option<std::net::SocketAddr>,
     /// Workers; `None` means the first profile's `service.workers`, 0 meaning one per core.
     pub workers: Option<usize>,
+    /// Which parts run in this process.
+    pub role: Role,
 }
 
 /// How long the work in hand may take to finish after the stop signal before it is abandoned (it is
@@ -66,28 +96,40 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         DataDir::open_with(&cfg.data, cfg.database.as_deref(), cfg.store.as_deref())
     })
     .await?;
-    let recovered = retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await?;
-    if recovered > 0 {
-        tracing::warn!(jobs = recovered, "resuming jobs a stopped service left unfinished, before new work");
+    let role = cfg.role;
+    if role.works() {
+        let recovered = retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await?;
+        if recovered > 0 {
+            tracing::warn!(jobs = recovered, "resuming jobs a stopped service left unfinished, before new work");
+        }
     }
     let grace = Duration::from_secs(first.service.sweep_grace_seconds);
-    match crate::store::sweep::sweep(&d.records, d.blobs.clone(), grace).await {
-        Ok(r) if r.orphans + r.temporaries > 0 => {
-            tracing::info!(orphans = r.orphans, temporaries = r.temporaries, "swept")
+    if role != Role::Api {
+        match crate::store::sweep::sweep(&d.records, d.blobs.clone(), grace).await {
+            Ok(r) if r.orphans + r.temporaries > 0 => {
+                tracing::info!(orphans = r.orphans, temporaries = r.temporaries, "swept")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "orphan sweep failed; will try again later"),
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "orphan sweep failed; will try again later"),
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
-    let cases = cfg.profiles.iter().any(|p| p.settings.output.case_folder_view);
-    if let Err(e) = pipeline.repair_views(cases).await {
+    // A station alone shows only its own stations' refused files; the case folders are the workers'.
+    let station_views = (role == Role::Station).then(|| cfg.profiles.iter().map(|p| p.sha256.clone()).collect());
+    let cases = role != Role::Station && cfg.profiles.iter().any(|p| p.settings.output.case_folder_view);
+    if role != Role::Api
+        && let Err(e) = pipeline.repair_views(cases, station_views.as_deref()).await
+    {
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
     let wake = Arc::new(Notify::new());
     let mut tasks = Tasks::default();
-    if let Some(addr) = cfg.listen {
+    if role == Role::Api && cfg.listen.is_none() {
+        anyhow::bail!("--role api serves HTTP only: give it an address with --listen (or SOHOA_LISTEN)");
+    }
+    if let Some(addr) = cfg.listen.filter(|_| role.answers()) {
         // Bound before the watchers start, so a taken port is reported at once, not after a scan.
         let listener = crate::api::bind(addr).await?;
         let profile = cfg.profiles.first().cloned().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?;
@@ -105,9 +147,14 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         });
     }
     let workers = match cfg.workers.unwrap_or(first.service.workers) {
+        _ if !role.works() => 0,
         0 => crate::util::cpu::cores() * 2,
         n => n,
     };
+    if role.works() {
+        let (records, w, s) = (d.records.clone(), wake.clone(), stop_rx.clone());
+        tasks.spawn("job notifications", async move { records.relay_job_notifications(w, s).await });
+    }
     for n in 0..workers {
         let (p, w, s) = (pipeline.clone(), wake.clone(), stop_rx.clone());
         tasks.spawn(format!("worker {}", n + 1), async move { p.work(Some(w), Until::Stopped(s)).await });
@@ -116,7 +163,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     let (found_tx, found_rx) = mpsc::channel(first.service.queue.max(1));
     let mut capturers = Vec::new();
     let mut statuses = Vec::new();
-    for (i, profile) in cfg.profiles.iter().enumerate() {
+    for (i, profile) in cfg.profiles.iter().enumerate().filter(|_| role.captures()) {
         let pending = Arc::new(AtomicUsize::new(0));
         let watcher = InboxWatcher::new(&profile.settings, pending.clone())
             .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", profile.settings.inbox.path.display()))?;
@@ -127,7 +174,9 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     }
     drop(found_tx);
     let capture = CaptureLoop { found: found_rx, capturers, records: d.records.clone(), wake: wake.clone() };
-    tasks.spawn("capture", capture.run(stop_rx.clone()));
+    if role.captures() {
+        tasks.spawn("capture", capture.run(stop_rx.clone()));
+    }
     let house = Housekeeper {
         records: d.records.clone(),
         blobs: d.blobs.clone(),
@@ -142,24 +191,30 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         statuses,
         grace,
         data_dir: d.root.clone(),
+        station_views,
     };
-    tasks.spawn("housekeeper", house.run(stop_rx.clone()));
+    if role != Role::Api {
+        tasks.spawn("housekeeper", house.run(stop_rx.clone()));
+    }
     // Leases are renewed on a task of their own: a housekeeper busy with a long audit check or sweep
     // must not let them expire (another worker would take the jobs over while they run).
-    let (records, mut s) = (d.records.clone(), stop_rx.clone());
-    tasks.spawn("heartbeat", async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(crate::pipeline::HEARTBEAT) => {}
-                _ = s.changed() => return,
+    if role.works() {
+        let (records, mut s) = (d.records.clone(), stop_rx.clone());
+        tasks.spawn("heartbeat", async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(crate::pipeline::HEARTBEAT) => {}
+                    _ = s.changed() => return,
+                }
+                if let Err(e) = records.heartbeat().await {
+                    tracing::warn!(error = %e, "could not renew job leases; will retry");
+                }
             }
-            if let Err(e) = records.heartbeat().await {
-                tracing::warn!(error = %e, "could not renew job leases; will retry");
-            }
-        }
-    });
+        });
+    }
 
-    tracing::info!(stations = cfg.profiles.len(), workers, data = %d.root.display(), "sohoa is serving; Ctrl-C to stop");
+    let stations = if role.captures() { cfg.profiles.len() } else { 0 };
+    tracing::info!(role = ?role, stations, workers, data = %d.root.display(), "sohoa is serving; Ctrl-C to stop");
     let ended = tokio::select! {
         _ = stop => None,
         ended = tasks.first_to_end() => Some(ended),

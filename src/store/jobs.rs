@@ -4,7 +4,10 @@
 //! Every job is an idempotent function of stored bytes whose result commits in one transaction, so a
 //! job run twice (a lease that expired under a slow worker, a crash before the commit) does no harm.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
 
 use super::Records;
 use super::db::{Tx, on_pool, on_tx};
@@ -45,6 +48,44 @@ stored_words! {
 pub const LEASE: Duration = Duration::from_secs(120);
 
 impl Records {
+    /// Wakes `wake` whenever a job turns pending in the database — whichever process queued it — until
+    /// `stop`: PostgreSQL's LISTEN/NOTIFY (migration 0009), so workers on other machines start at once
+    /// instead of at their next poll. The poll stays the fallback: a lost connection is retried every
+    /// few seconds, with a wake-up after each reconnection in case a notification fell in between. On
+    /// SQLite every writer is in this process, which wakes its workers itself: this only waits.
+    pub async fn relay_job_notifications(&self, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+        let super::db::Pool::Postgres(pool) = self.pool() else {
+            let _ = stop.changed().await;
+            return;
+        };
+        loop {
+            let listening = async {
+                let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+                l.listen("sohoa_jobs").await?;
+                wake.notify_waiters();
+                loop {
+                    // `None`: the connection dropped and is re-established at the next call.
+                    if l.try_recv().await?.is_none() {
+                        tracing::debug!("job notifications: reconnecting");
+                    }
+                    wake.notify_waiters();
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            tokio::select! {
+                r = listening => if let Err(e) = r {
+                    tracing::warn!(error = %e, "job notifications are not arriving; polling until they do");
+                },
+                _ = stop.changed() => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
     /// Names this process in job leases (the service calls it with the data folder).
     pub fn set_worker(&mut self, place: &str) {
         self.worker = worker_name(place);
