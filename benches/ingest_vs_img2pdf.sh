@@ -19,12 +19,8 @@ bin="$CARGO_TARGET_DIR/release/sohoa"
 python3 -c 'import PIL, img2pdf' 2>/dev/null || python3 -m pip install -q pillow img2pdf
 
 jpegs="$work/jpegs-$pages"
-if [ ! -f "$jpegs/.done" ]; then
-  rm -rf "$jpegs"; mkdir -p "$jpegs"
-  echo "generating $pages A4 300-dpi colour JPEGs …"
-  python3 fixtures/generate.py "$jpegs/H15.50.05.13-261008-0975" bench "$pages"
-  touch "$jpegs/.done"
-fi
+. benches/bench_jpegs.sh
+bench_jpegs "$jpegs" "$pages"
 bytes=$(du -sb "$jpegs" | cut -f1)
 mb_per_page=$(python3 -c "print($bytes / $pages / 1e6)")
 

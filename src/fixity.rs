@@ -151,16 +151,7 @@ pub async fn verify_run(
     let mut report = Report { problems: records.verify_run_problems(&run.id).await?, ..Default::default() };
     let earlier = run.checked as u64;
     let files = records.files_stored(window.since.as_deref(), window.until.as_deref(), &run.last_sha256).await?;
-    let stored: std::sync::Arc<HashSet<String>> = {
-        let blobs = blobs.clone();
-        std::sync::Arc::new(
-            crate::util::cpu::blocking(move || blobs.list())
-                .await
-                .map_err(|e| crate::error::Failure::transient("listing the blob store", e))??
-                .into_iter()
-                .collect(),
-        )
-    };
+    let stored = stored_hashes(&blobs).await?;
     let mut checked_total = run.checked;
     let mut failures = run.failures;
     for batch in files.chunks(CHECKPOINT_FILES) {
@@ -169,20 +160,7 @@ pub async fn verify_run(
         let results = crate::util::cpu::blocking(move || hash_all(blobs.as_ref(), &stored, &part, threads))
             .await
             .map_err(|e| crate::error::Failure::transient("fixity task", e))?;
-        let mut found = Vec::new();
-        for (sha, r) in results {
-            match r {
-                Ok((actual, n)) => {
-                    report.checked += 1;
-                    report.bytes += n;
-                    if actual != sha {
-                        found.push(Problem::Changed { sha256: sha, actual });
-                    }
-                }
-                Err(e) if e == "missing" => found.push(Problem::Missing { sha256: sha }),
-                Err(error) => found.push(Problem::Unreadable { sha256: sha, error }),
-            }
-        }
+        let found = classify(results, &mut report);
         checked_total += batch.len() as i64;
         failures += found.len() as i64;
         let last = batch.last().cloned().unwrap_or_default();
@@ -269,6 +247,60 @@ pub fn check_views(cases: &std::path::Path, attached: &[(String, String, String)
 type Hashed = (String, std::result::Result<(String, u64), String>);
 
 /// Hashes `files` on `threads` threads; a file the store does not list is `Err("missing")`.
+/// Every hash a store holds, listed on the blocking pool.
+async fn stored_hashes(blobs: &std::sync::Arc<dyn BlobStore>) -> Result<std::sync::Arc<HashSet<String>>> {
+    let blobs = blobs.clone();
+    let listed = crate::util::cpu::blocking(move || blobs.list())
+        .await
+        .map_err(|e| crate::error::Failure::transient("listing the blob store", e))??;
+    Ok(std::sync::Arc::new(listed.into_iter().collect()))
+}
+
+/// Counts what was hashed into `report` and returns what is wrong with it.
+fn classify(results: Vec<Hashed>, report: &mut Report) -> Vec<Problem> {
+    let mut found = Vec::new();
+    for (sha, r) in results {
+        match r {
+            Ok((actual, n)) => {
+                report.checked += 1;
+                report.bytes += n;
+                if actual != sha {
+                    found.push(Problem::Changed { sha256: sha, actual });
+                }
+            }
+            Err(e) if e == "missing" => found.push(Problem::Missing { sha256: sha }),
+            Err(error) => found.push(Problem::Unreadable { sha256: sha, error }),
+        }
+    }
+    found
+}
+
+/// Re-hashes a second copy (`sohoa verify --replica`) against the records: every recorded file must be
+/// there with its bytes, and nothing else. The primary store's runs and checkpoints are left alone (a
+/// `--resume` of the primary's run never continues a check of the copy).
+pub async fn verify_copy(records: &Records, blobs: std::sync::Arc<dyn BlobStore>, threads: usize) -> Result<Report> {
+    let mut report = Report::default();
+    let stored = stored_hashes(&blobs).await?;
+    let mut known = HashSet::new();
+    let mut after = String::new();
+    loop {
+        let page = records.files_page(&after, CHECKPOINT_FILES as i64).await?;
+        let Some(last) = page.last() else { break };
+        after = last.clone();
+        known.extend(page.iter().cloned());
+        let (blobs, stored) = (blobs.clone(), stored.clone());
+        let results = crate::util::cpu::blocking(move || hash_all(blobs.as_ref(), &stored, &page, threads))
+            .await
+            .map_err(|e| crate::error::Failure::transient("fixity task", e))?;
+        let found = classify(results, &mut report);
+        report.problems.extend(found);
+    }
+    let mut extra: Vec<&String> = stored.iter().filter(|s| !known.contains(s.as_str())).collect();
+    extra.sort();
+    report.problems.extend(extra.into_iter().map(|s| Problem::Unexpected { sha256: s.clone() }));
+    Ok(report)
+}
+
 fn hash_all(blobs: &dyn BlobStore, stored: &HashSet<String>, files: &[String], threads: usize) -> Vec<Hashed> {
     let chunk = files.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {

@@ -251,3 +251,64 @@ fn uploads_killed_at_random_instants_leave_no_partial_object_and_nothing_lost() 
     let ok = in_bucket(&s3, &data).arg("verify").output().unwrap();
     assert!(ok.status.success(), "{}", text(&ok));
 }
+
+#[test]
+fn a_second_copy_is_kept_in_step_from_the_records_rehashed_and_verified() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let s3 = S3::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = case_folder(tmp.path(), &[("a4_300.jpg", "a.jpg"), ("bitonal.png", "b.png"), ("cmyk.jpg", "c.jpg")]);
+    let data = tmp.path().join("data");
+    // The primary is the suite's store (a folder, or a bucket on the PostgreSQL pass).
+    let o = command(&data).args(["ingest", src.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let files: Vec<(String,)> = query(&data, "SELECT sha256 FROM files");
+    let prefix = common::s3::prefix_for(&tmp.path().join("replica"));
+    let url = format!("s3://{BUCKET}/{prefix}");
+    let run = |args: &[&str]| command(&data).envs(s3.env()).args(args).output().unwrap();
+
+    let o = run(&["replicate", "--to", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&format!("{n} recorded file(s) checked, {n} copied", n = files.len())), "{}", text(&o));
+    let keys = s3.keys(&format!("{prefix}/sha256/"));
+    assert_eq!(keys.len(), files.len());
+    for key in &keys {
+        assert!(key.ends_with(&sha256_hex(&s3.object(key).unwrap())), "{key} holds its bytes");
+    }
+    // Again: nothing to do.
+    let o = run(&["replicate", "--to", &url]);
+    assert!(text(&o).contains(", 0 copied"), "{}", text(&o));
+    let o = run(&["verify", "--replica", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The copy damaged behind sohoa's back: every kind of problem is named.
+    let originals: Vec<(String,)> = query(&data, "SELECT sha256 FROM files WHERE kind = 'original' ORDER BY sha256");
+    let changed = &originals[0].0;
+    let gone = &files.iter().find(|(s,)| s != changed).unwrap().0;
+    let key = |sha: &str| format!("{prefix}/sha256/{}/{sha}", &sha[..2]);
+    common::s3::delete_object(&s3.endpoint, &key(gone));
+    s3.put_object(&key(changed), b"not the bytes");
+    let stray = "f".repeat(64);
+    s3.put_object(&key(&stray), b"stray");
+    let o = run(&["verify", "--replica", &url]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("MISSING     {gone}")), "{out}");
+    assert!(out.contains(&format!("CHANGED     {changed}")), "{out}");
+    assert!(out.contains(&format!("UNEXPECTED  {stray}")), "{out}");
+    // A pass puts back what is missing and never overwrites: the changed object is reported, not hidden.
+    let o = run(&["replicate", "--to", &url]);
+    assert!(text(&o).contains(", 1 copied"), "{}", text(&o));
+    assert_eq!(s3.object(&key(gone)).map(|b| sha256_hex(&b)).as_deref(), Some(gone.as_str()));
+
+    // A damaged primary never spreads: the file is not copied, and said.
+    let folder = tmp.path().join("copy");
+    common::s3::tamper_blob(&data, changed, b"damaged in the primary");
+    let o = run(&["replicate", "--to", folder.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains(&format!("NOT COPIED  {changed}")), "{}", text(&o));
+    assert!(!folder.join("sha256").join(&changed[..2]).join(changed).exists());
+    let o = run(&["verify", "--replica", folder.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("MISSING     {changed}")), "{}", text(&o));
+}

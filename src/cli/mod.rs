@@ -99,6 +99,9 @@ enum Command {
     /// Re-hash every stored file and compare with the records: changed, missing, unexpected.
     /// Exits 1 on any problem.
     Verify(verify::Args),
+    /// Bring a second copy (another folder, or s3://bucket/prefix) up to the records: every missing file
+    /// copied and re-hashed on the way. Safe to repeat or interrupt. Check it with `verify --replica`.
+    Replicate(verify::ReplicateArgs),
     /// Write a case as a self-describing package: PDFs, originals, manifest-sha256.txt, metadata
     /// (JSON and XML). `sohoa verify --package DIR` checks one.
     Export(export::Args),
@@ -170,6 +173,7 @@ pub fn main() -> ExitCode {
             Command::Procedure(c) => procedure::run(&cli.data, c).await,
             Command::Report(a) => report::run(&cli.data, a).await,
             Command::Verify(a) => verify::run(&cli.data, a).await,
+            Command::Replicate(a) => verify::replicate(&cli.data, a).await,
             Command::Profile(c) => profile::run(c),
             Command::Token(c) => token::run(&cli.data, c).await,
             Command::Quarantine(c) => quarantine::run(&cli.data, c).await,
@@ -240,7 +244,7 @@ fn database() -> Option<String> {
 }
 
 /// Checks a `--store` address as it is read: an `s3://` address must name a bucket.
-fn store_address(s: &str) -> Result<String, String> {
+pub(super) fn store_address(s: &str) -> Result<String, String> {
     if s.starts_with("s3://") && crate::store::s3::BucketUrl::parse(s).is_none() {
         return Err(format!("`{s}` names no bucket: write s3://bucket or s3://bucket/prefix"));
     }

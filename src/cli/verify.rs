@@ -26,6 +26,17 @@ pub(super) struct Args {
     /// still there); no files are read. A full `verify` does this too.
     #[arg(long, conflicts_with_all = ["package", "since", "until", "resume"])]
     events: bool,
+    /// Check the second copy kept by `sohoa replicate --to URL` (s3://bucket/prefix or a folder)
+    /// against the records instead of the primary store.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["package", "since", "until", "resume", "events"])]
+    replica: Option<String>,
+}
+
+/// The second copy's store: a bucket's bytes in flight are spooled under `replica/` in the data folder.
+pub(super) fn open_replica(data: &Path, url: &str) -> anyhow::Result<std::sync::Arc<dyn crate::store::BlobStore>> {
+    let url = super::store_address(url).map_err(|e| anyhow::anyhow!("--replica / --to: {e}"))?;
+    crate::store::open_blobs(&data.join("replica"), Some(&url))
+        .map_err(|e| anyhow::anyhow!("cannot open the replica at {url}: {e}"))
 }
 
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
@@ -55,6 +66,14 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     }
     let threads = crate::util::cpu::cores();
     let started = std::time::Instant::now();
+    if let Some(url) = &a.replica {
+        let replica = open_replica(data, url)?;
+        let report = fixity::verify_copy(&d.records, replica, threads).await?;
+        if !a.json {
+            println!("replica {url}:");
+        }
+        return Ok(print(&report, started.elapsed().as_secs_f64(), a.json));
+    }
     let date = |v: &Option<String>, what: &str| -> anyhow::Result<Option<String>> {
         v.as_deref().map(|d| local_date(d).map_err(|e| anyhow::anyhow!("--{what}: {e}"))).transpose()
     };
@@ -136,4 +155,43 @@ fn print(report: &fixity::Report, secs: f64, json: bool) -> u8 {
         );
     }
     u8::from(!report.problems.is_empty())
+}
+
+#[derive(clap::Args)]
+pub(super) struct ReplicateArgs {
+    /// Where the second copy lives: s3://bucket/prefix (AWS_* variables as for --store) or a folder.
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sohoa replicate --to URL`: exit 0 when the copy holds every recorded file, 1 when some could not
+/// be copied (each named, with why).
+pub(super) async fn replicate(data: &Path, a: ReplicateArgs) -> anyhow::Result<u8> {
+    let d = super::open_data(data).await?;
+    let replica = open_replica(data, &a.to)?;
+    let started = std::time::Instant::now();
+    let report = crate::store::replica::replicate(&d.records, d.blobs.clone(), replica, |r| {
+        tracing::info!(checked = r.checked, copied = r.copied, failed = r.failed.len(), "replicating")
+    })
+    .await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        for (sha, why) in &report.failed {
+            println!("NOT COPIED  {sha}  {why}");
+        }
+        println!(
+            "replica {}: {} recorded file(s) checked, {} copied ({:.1} MB), {} not copied, in {:.1} s",
+            a.to,
+            report.checked,
+            report.copied,
+            report.bytes as f64 / 1e6,
+            report.failed.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if report.failed.is_empty() { 0 } else { 1 })
 }

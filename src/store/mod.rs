@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod quarantine;
 pub mod queries;
 pub mod records;
+pub mod replica;
 pub mod s3;
 pub mod stacks;
 pub mod sweep;

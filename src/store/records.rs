@@ -331,6 +331,18 @@ impl Records {
             .await?))
     }
 
+    /// Up to `limit` recorded files' hashes after `after`, in hash order: walks over every stored file
+    /// a page at a time.
+    pub async fn files_page(&self, after: &str, limit: i64) -> Result<Vec<String>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT sha256 FROM files WHERE sha256 > $1 ORDER BY sha256 LIMIT $2"
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(p)
+        .await?))
+    }
+
     /// The underlying pool, for read-only views (case listings) and tests.
     pub fn pool(&self) -> &Pool {
         &self.pool
