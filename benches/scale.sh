@@ -48,8 +48,9 @@ for _ in range(100):
         time.sleep(0.2)
 urllib.request.urlopen(urllib.request.Request(f"{endpoint}/sohoa-scale", method="PUT"))
 
-def psql(db, sql):
-    return subprocess.run(["psql", f"{pg}/{db}", "-qAtc", sql], check=True, capture_output=True, text=True).stdout.strip()
+def psql(db, sql, check=True):
+    r = subprocess.run(["psql", f"{pg}/{db}", "-qAtc", sql], check=check, capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else ""
 
 def s3_requests():
     s3_log.flush()
@@ -66,12 +67,37 @@ def profile(kind, inbox):
         text = open("pipelines/archive.toml").read()
         text = text.replace('path = "archive-scans"', f'path = "{inbox}"')
         text = text.replace('document = "folder"', 'document = "file"')
+        # One document a file: a stack waiting for its next separator sheet would never close here.
+        text = text.replace("detect = true", "detect = false")
         text = text.replace('path = "archive-quarantine"', f'path = "{work}/quarantine"')
     else:
         text = (f'name = "passthrough"\n[station]\nid = "bench"\n[inbox]\npath = "{inbox}"\n'
-                'after_capture = "keep"\nrescan_seconds = 2\n[grouping]\ndocument = "file"\n')
+                'after_capture = "keep"\nstable_ms = 300\nrescan_seconds = 2\n[grouping]\ndocument = "file"\n')
     open(p, "w").write(text)
     return p
+
+def cpu_seconds(pids):
+    """User + system CPU seconds the processes have used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+def postgres_pids():
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if open(f"/proc/{pid}/comm").read().strip() == "postgres":
+                    out.append(int(pid))
+            except OSError:
+                pass
+    return out
 
 def run(kind, n, workers):
     db = "sohoa_scale"
@@ -94,18 +120,25 @@ def run(kind, n, workers):
         return subprocess.Popen([bin, "--data", os.path.join(root, name), "serve", "--profile", prof, *args],
                                 env=env, stdout=log, stderr=log)
     before_s3 = s3_requests()
+    xacts = lambda: int(psql(db, f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{db}'"))
     t0 = time.monotonic()
     station = member("station", "--role", "station")
-    while int(psql(db, "SELECT COUNT(*) FROM intakes") or 0) < n:
+    while int(psql(db, "SELECT COUNT(*) FROM intakes", check=False) or 0) < n:
         time.sleep(0.1)
     t1 = time.monotonic()
-    xact0 = int(psql(db, f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{db}'"))
+    station_cpu = cpu_seconds([station.pid])
+    time.sleep(1.0)  # pg_stat_database is flushed about once a second
+    xact0 = xacts()
+    pg_cpu0, s3_cpu0 = cpu_seconds(postgres_pids()), cpu_seconds([moto.pid])
+    t1 = time.monotonic()
     procs = [member(f"worker-{k}", "--role", "worker", "--workers", "2") for k in range(workers)]
-    while psql(db, "SELECT COUNT(*) FROM jobs WHERE state <> 'done'") != "0":
+    while int(psql(db, "SELECT COUNT(*) FROM documents WHERE state = 'attached'") or 0) < n:
         time.sleep(0.1)
     t2 = time.monotonic()
+    worker_cpu = cpu_seconds([p.pid for p in procs])
+    pg_cpu, s3_cpu = cpu_seconds(postgres_pids()) - pg_cpu0, cpu_seconds([moto.pid]) - s3_cpu0
     time.sleep(1.0)  # pg_stat_database is flushed about once a second
-    xact1 = int(psql(db, f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{db}'"))
+    xact1 = xacts()
     after_s3 = s3_requests()
     s3 = {k: after_s3.get(k, 0) - before_s3.get(k, 0) for k in after_s3}
     attached = int(psql(db, "SELECT COUNT(*) FROM documents WHERE state = 'attached'"))
@@ -135,7 +168,8 @@ def run(kind, n, workers):
     line = (f"{kind:11s} {workers} worker(s): {n} pages, capture {cap:6.1f} pages/s (station alone), "
             f"processing {proc:6.1f} pages/s, {attached} attached; "
             f"{(xact1 - xact0) / n:5.1f} db transactions/page while processing; "
-            f"S3 {reqs / n:4.1f} requests/page ({', '.join(f'{k} {v}' for k, v in sorted(s3.items()))})")
+            f"S3 {reqs / n:4.1f} requests/page ({', '.join(f'{k} {v}' for k, v in sorted(s3.items()))}); "
+            f"CPU ms/page: station {station_cpu * 1000 / n:.0f} (capture), workers {worker_cpu * 1000 / n:.0f}, PostgreSQL {pg_cpu * 1000 / n:.0f}, S3 server {s3_cpu * 1000 / n:.0f}")
     if lat:
         line += f"; drop-to-attached {statistics.median(lat) * 1000:.0f} ms median of {len(lat)}"
     print(line, flush=True)

@@ -262,7 +262,7 @@ fn a_second_ingest_attaches_nothing_twice() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("0 file(s) captured, 14 already captured"), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("14 file(s) were captured by an earlier run"),
+        String::from_utf8_lossy(&o.stdout).contains("14 file(s) held bytes already captured, by an earlier run"),
         "a second run says its figures are the folder's: {}",
         text(&o)
     );

@@ -130,7 +130,19 @@ fn a_wrong_bucket_is_said_at_once() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let said = text(&o);
     assert!(said.contains("s3://no-such-bucket/x") && said.contains("AWS_ENDPOINT_URL"), "{said}");
+    assert!(said.contains("NoSuchBucket") && !said.contains("<?xml"), "the server's answer, in a line: {said}");
     assert!(walk(&src).len() == 1, "nothing left the inbox");
+    assert!(!data.exists(), "nothing was made on disk");
+    // No key: said at once, without asking a cloud's metadata service.
+    let o = command(&data)
+        .envs(s3.env())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env("SOHOA_STORE", format!("s3://{BUCKET}/x"))
+        .args(["ingest", src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("AWS_ACCESS_KEY_ID"), "{}", text(&o));
     let o = command(&data).env("SOHOA_STORE", "s3:///x").args(["verify"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("names no bucket"), "{}", text(&o));
@@ -267,6 +279,18 @@ fn a_second_copy_is_kept_in_step_from_the_records_rehashed_and_verified() {
     let url = format!("s3://{BUCKET}/{prefix}");
     let run = |args: &[&str]| command(&data).envs(s3.env()).args(args).output().unwrap();
 
+    // The primary itself is not a second copy.
+    let own = match common::s3::store_env(&data) {
+        Some(env) => env.into_iter().find(|(k, _)| *k == "SOHOA_STORE").map(|(_, v)| v).unwrap(),
+        None => data.join("blobs").display().to_string(),
+    };
+    let o = run(&["replicate", "--to", &format!("{own}/")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is the primary store itself"), "{}", text(&o));
+    let o = run(&["verify", "--replica", tmp.path().join("never-made").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!tmp.path().join("never-made").exists(), "a check makes nothing");
+
     let o = run(&["replicate", "--to", &url]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains(&format!("{n} recorded file(s) checked, {n} copied", n = files.len())), "{}", text(&o));
@@ -311,4 +335,24 @@ fn a_second_copy_is_kept_in_step_from_the_records_rehashed_and_verified() {
     let o = run(&["verify", "--replica", folder.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("MISSING     {changed}")), "{}", text(&o));
+}
+
+#[test]
+fn a_store_that_goes_away_keeps_no_spooled_copies_behind() {
+    // Bytes spooled for an upload that fails are dropped with it: the caller stages them again when it
+    // retries, so an outage does not pile copies up on the local disk.
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = {
+        let own = common::s3::S3::own();
+        own.enter();
+        let store = sohoa::store::open_blobs(&tmp.path().join("s3"), Some(&format!("s3://{BUCKET}/gone"))).unwrap();
+        drop(own); // the server stops
+        store
+    };
+    for round in 0..3u64 {
+        let staged = bucket.stage(&mut &noise(50_000, 20 + round)[..]).unwrap();
+        assert!(bucket.persist(vec![staged]).is_err(), "the upload fails while the server is away");
+        assert!(bucket.stale_temporaries().unwrap().is_empty(), "round {round}: no spool file left");
+    }
 }

@@ -633,11 +633,13 @@ fn a_station_three_workers_and_an_api_as_separate_processes_lose_nothing_when_wo
     let mut api_cmd = member(&tmp.path().join("api"), &station, &s3);
     api_cmd.env("SOHOA_LISTEN", format!("127.0.0.1:{port}"));
     let _api = spawn_member(api_cmd, &["serve", "--role", "api", "--profile", prof], &log);
-    let worker = |k: usize| {
-        let c = member(&tmp.path().join(format!("worker-{k}")), &station, &s3);
+    // A killed worker comes back as a new one (another folder, as on another machine): the jobs it held
+    // are taken over by the others once their lease expires.
+    let worker = |k: usize, generation: usize| {
+        let c = member(&tmp.path().join(format!("worker-{k}-{generation}")), &station, &s3);
         spawn_member(c, &["serve", "--role", "worker", "--profile", prof, "--workers", "2"], &log)
     };
-    let mut workers: Vec<Service> = (0..3).map(worker).collect();
+    let mut workers: Vec<Service> = (0..3).map(|k| worker(k, 0)).collect();
     let t = Instant::now();
     while ureq::get(&format!("{base}/health")).call().is_err() {
         assert!(t.elapsed() < Duration::from_secs(30), "{}", fs::read_to_string(&log).unwrap_or_default());
@@ -670,8 +672,8 @@ fn a_station_three_workers_and_an_api_as_separate_processes_lose_nothing_when_wo
         let k = rng.next(3) as usize;
         workers[k].kill().unwrap();
         workers[k].wait().unwrap();
-        workers[k] = worker(k);
         kills += 1;
+        workers[k] = worker(k, kills);
         // The API answers throughout.
         let r = common::http::get(&base, "/api/v1/cases", Some(&token), None);
         assert_eq!(r.status, 200, "API during kill {kills}: {}", String::from_utf8_lossy(&r.body));
@@ -729,6 +731,19 @@ fn a_station_three_workers_and_an_api_as_separate_processes_lose_nothing_when_wo
         assert!(t.elapsed() < Duration::from_secs(20), "station shows {} refused files", shown());
         std::thread::sleep(Duration::from_millis(200));
     }
+    // A clerk discards one elsewhere: the station's view of it goes too.
+    let (id,) =
+        query::<(String,)>(&station, "SELECT id FROM intakes WHERE state = 'quarantined' ORDER BY seq")[0].clone();
+    let o = member(&tmp.path().join("api"), &station, &s3)
+        .args(["quarantine", "discard", &id, "--reason", "ảnh chụp thử"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = Instant::now();
+    while shown() >= (n as usize - good as usize) {
+        assert!(t.elapsed() < Duration::from_secs(20), "the station still shows the discarded input");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // After the sweep the bucket holds exactly what the records name, and every byte verifies.
     let sw = member(&station, &station, &s3).args(["sweep", "--grace", "0"]).output().unwrap();
     assert!(sw.status.success(), "{}", text(&sw));
@@ -737,4 +752,31 @@ fn a_station_three_workers_and_an_api_as_separate_processes_lose_nothing_when_wo
     assert_eq!(s3.keys(&format!("{prefix}/sha256/")).len(), files.len(), "no orphan object");
     let v = member(&station, &station, &s3).arg("verify").output().unwrap();
     assert!(v.status.success(), "verify after the kills:\n{}", text(&v));
+}
+
+#[test]
+fn a_stack_watched_by_the_service_closes_its_last_dossier_when_the_folder_goes_quiet() {
+    // Separator sheets split a stack; the last dossier has no sheet after it, so the service closes it
+    // once nothing has arrived for the idle time (as `ingest` does at the end of its run).
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, data, log) = (tmp.path().join("inbox"), tmp.path().join("data"), tmp.path().join("serve.log"));
+    let dir = inbox.join(CASES[0]);
+    fs::create_dir_all(&dir).unwrap();
+    let prof = profile(tmp.path(), &inbox, "[grouping]\nidle_seconds = 1\n[separators]\ndetect = true\n");
+    let mut child = spawn(&data, &prof, &log);
+    for i in 0..3u32 {
+        fs::write(dir.join(format!("p{i}.jpg")), jpeg(40_000 + i)).unwrap();
+    }
+    let t = Instant::now();
+    while try_count(&data, "SELECT COUNT(*) FROM pages WHERE state = 'attached'").unwrap_or(0) < 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the stack's pages were never attached\n{}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sigterm(&mut child).success());
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM documents WHERE state <> 'attached'"), 0);
+    assert_eq!(pdfs(&data, CASES[0]).len() as i64, count(&data, "SELECT COUNT(*) FROM documents"));
 }

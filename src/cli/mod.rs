@@ -322,8 +322,26 @@ async fn create_data(data: &std::path::Path) -> anyhow::Result<crate::store::Dat
         eprintln!("creating a new data folder at {}", data.display());
     }
     let (db, store) = (database(), store());
+    // The store is asked once: a bucket that is not there or a key it refuses will not mend in 8 s.
+    let blobs = {
+        let (data, store) = (data.to_path_buf(), store.clone());
+        tokio::task::spawn_blocking(move || crate::store::open_blobs(&data, store.as_deref())).await?
+    }
+    .map_err(|e| match &store {
+        Some(s) => anyhow::anyhow!("cannot use the store at {s}: {e}"),
+        None => anyhow::anyhow!("cannot open the blob store in {}: {e}", data.display()),
+    })?;
+    let last = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let database_url = db.as_deref();
     let opening = crate::util::retry::until_done("opening the data folder", || {
-        crate::store::DataDir::open_with(data, db.as_deref(), store.as_deref())
+        let (blobs, last) = (blobs.clone(), last.clone());
+        async move {
+            let r = crate::store::DataDir::open_records(data, database_url, blobs).await;
+            if let (Err(e), Ok(mut l)) = (&r, last.lock()) {
+                *l = e.to_string();
+            }
+            r
+        }
     });
     // A one-shot command says what is wrong and stops; only `serve` waits a database out.
     match tokio::time::timeout(ONE_SHOT_WAIT, opening).await {
@@ -333,20 +351,13 @@ async fn create_data(data: &std::path::Path) -> anyhow::Result<crate::store::Dat
                 Some(url) => crate::store::db::Location::parse(url).display(),
                 None => data.join("sohoa.db").display().to_string(),
             };
-            if let Some(store) = &store {
-                anyhow::bail!(
-                    "cannot open the records at {shown} and the store at {store}: no answer within {} s. Check that \
-                     the database server and the S3 server run, that --database (or SOHOA_DATABASE) names the \
-                     database, and that AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-                     name the S3 server and a key that can read and write the bucket",
-                    ONE_SHOT_WAIT.as_secs()
-                )
-            }
+            let last = last.lock().map(|l| l.clone()).unwrap_or_default();
             anyhow::bail!(
-                "cannot open the records at {shown}: no answer within {} s. Check that the database server runs \
+                "cannot open the records at {shown}: no answer within {} s{}. Check that the database server runs \
                  and that --database (or SOHOA_DATABASE) names it, user and database included; for the embedded \
                  database, that no other program holds it locked",
-                ONE_SHOT_WAIT.as_secs()
+                ONE_SHOT_WAIT.as_secs(),
+                if last.is_empty() { String::new() } else { format!(" (the last answer: {last})") }
             )
         }
     }

@@ -25,7 +25,7 @@ pub(super) struct Args {
     /// The inbox to watch, overriding the profile's (only with one profile).
     #[arg(long)]
     inbox: Option<PathBuf>,
-    /// Job workers; default: one per core.
+    /// Job workers in this process; default: the profile's service.workers, else two per core.
     #[arg(long)]
     workers: Option<usize>,
     /// Where the HTTP API listens (loopback by default; `off` for none). Calls need a token from

@@ -35,6 +35,15 @@ pub(super) struct Args {
 /// The second copy's store: a bucket's bytes in flight are spooled under `replica/` in the data folder.
 pub(super) fn open_replica(data: &Path, url: &str) -> anyhow::Result<std::sync::Arc<dyn crate::store::BlobStore>> {
     let url = super::store_address(url).map_err(|e| anyhow::anyhow!("--replica / --to: {e}"))?;
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    let primary = super::store();
+    let is_primary = match primary.as_deref() {
+        Some(p) => same(p, &url) || (!url.starts_with("s3://") && same_folder(Path::new(p), Path::new(&url))),
+        None => !url.starts_with("s3://") && same_folder(&data.join("blobs"), Path::new(&url)),
+    };
+    if is_primary {
+        anyhow::bail!("{url} is the primary store itself: a second copy must be another bucket, prefix or folder");
+    }
     crate::store::open_blobs(&data.join("replica"), Some(&url))
         .map_err(|e| anyhow::anyhow!("cannot open the replica at {url}: {e}"))
 }
@@ -67,6 +76,9 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let threads = crate::util::cpu::cores();
     let started = std::time::Instant::now();
     if let Some(url) = &a.replica {
+        if !url.starts_with("s3://") && !Path::new(url).join("sha256").is_dir() {
+            anyhow::bail!("there is no copy at {url}: make one with `sohoa replicate --to {url}`");
+        }
         let replica = open_replica(data, url)?;
         let report = fixity::verify_copy(&d.records, replica, threads).await?;
         if !a.json {
@@ -194,4 +206,12 @@ pub(super) async fn replicate(data: &Path, a: ReplicateArgs) -> anyhow::Result<u
         );
     }
     Ok(if report.failed.is_empty() { 0 } else { 1 })
+}
+
+/// Whether two paths name the same folder (both resolved when they exist).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

@@ -54,7 +54,7 @@ pub struct Pipeline {
 }
 
 /// How often a worker renews the leases of the jobs it runs (a lease lasts `jobs::LEASE`).
-pub const HEARTBEAT: Duration = Duration::from_secs(20);
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// When a worker stops.
 #[derive(Debug, Clone)]
@@ -153,7 +153,8 @@ impl Pipeline {
     /// folders only when `cases` (a profile in use shows them). Views already there are left alone, so
     /// this is cheap to run at every start. `only` limits the quarantine views to inputs captured under
     /// these profiles (a station alone shows its own refused files, not those of every station sharing
-    /// the database).
+    /// the database) and also takes away the views of inputs a clerk has since retried or discarded
+    /// elsewhere (the station did not see it done).
     pub async fn repair_views(&self, cases: bool, only: Option<&[String]>) -> Result<()> {
         if cases {
             for (case, name, sha) in self.records.attached_documents().await? {
@@ -161,11 +162,25 @@ impl Pipeline {
             }
         }
         let quarantined = self.records.quarantined_intakes().await?;
+        let current: std::collections::HashSet<String> = quarantined.iter().map(|(i, _, _)| i.id.clone()).collect();
         for (intake, code, reason) in
             quarantined.into_iter().filter(|(i, _, _)| only.is_none_or(|o| o.contains(&i.profile_sha256)))
         {
             let dir = self.quarantine_dir(&intake.profile_sha256).await;
             self.show_quarantined(&intake, code, &reason, dir).await;
+        }
+        for profile in only.unwrap_or_default() {
+            let dir = self.quarantine_dir(profile).await;
+            let (views, d) = (self.views.clone(), dir.clone());
+            let shown = crate::util::cpu::blocking(move || views.quarantine_views(d.as_deref()))
+                .await
+                .map_err(|e| crate::error::Failure::transient("listing the quarantine folder", e))?;
+            for id in shown.into_iter().filter(|id| !current.contains(id)) {
+                if let Some(intake) = self.records.intake(&id).await? {
+                    let (views, d) = (self.views.clone(), dir.clone());
+                    let _ = crate::util::cpu::blocking(move || views.unquarantined(&intake, d.as_deref())).await;
+                }
+            }
         }
         Ok(())
     }

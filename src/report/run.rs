@@ -163,10 +163,10 @@ impl RunReport {
             self.quarantined.len(),
         );
         if self.already_captured > 0 {
-            // A run again over the same folder: its figures are the folder's, not this run's additions.
+            // A run again over the same folder, or the same bytes twice in it: counted once.
             s.push_str(&format!(
-                "({} file(s) were captured by an earlier run: the figures include what became of them then; \
-                 nothing was added twice)\n",
+                "({} file(s) held bytes already captured, by an earlier run or earlier in this one: the figures \
+                 include what became of them then; nothing was added twice)\n",
                 self.already_captured
             ));
         }

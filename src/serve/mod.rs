@@ -92,11 +92,28 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// naming it, after stopping the others).
 pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let first = cfg.profiles.first().ok_or_else(|| anyhow::anyhow!("no profile to serve"))?.settings.clone();
-    let d = retry::until_done("opening the data folder", || {
+    tokio::pin!(stop);
+    // A stop request while the stores are still out of reach (waited out with alarms) is honoured.
+    let opening = retry::until_done("opening the data folder", || {
         DataDir::open_with(&cfg.data, cfg.database.as_deref(), cfg.store.as_deref())
-    })
-    .await?;
+    });
+    let d = tokio::select! {
+        d = opening => d?,
+        _ = &mut stop => {
+            tracing::info!("stopped before the records and the store could be reached; nothing was taken");
+            return Ok(());
+        }
+    };
     let role = cfg.role;
+    let embedded = cfg.database.as_deref().is_none_or(|d| !d.starts_with("postgres"))
+        || cfg.store.as_deref().is_none_or(|s| !s.starts_with("s3://"));
+    if role != Role::All && embedded {
+        tracing::warn!(
+            role = ?role,
+            "a split role shares work only through a PostgreSQL --database and an s3:// --store; with this \
+             process's own database or folder, no other process sees what it does"
+        );
+    }
     if role.works() {
         let recovered = retry::until_done("resuming jobs", || d.records.recover_running_jobs()).await?;
         if recovered > 0 {
@@ -185,7 +202,11 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         idle: cfg
             .profiles
             .iter()
-            .filter(|p| p.settings.grouping.document == DocumentRule::Folder)
+            .filter(|p| {
+                // A folder's document, or a stack's last segment (no sheet comes after it), closes on idle.
+                let s = &p.settings;
+                s.grouping.document == DocumentRule::Folder || s.separators.detect || s.separators.every > 0
+            })
             .map(|p| Duration::from_secs(p.settings.grouping.idle_seconds))
             .min(),
         statuses,
@@ -216,7 +237,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     let stations = if role.captures() { cfg.profiles.len() } else { 0 };
     tracing::info!(role = ?role, stations, workers, data = %d.root.display(), "sohoa is serving; Ctrl-C to stop");
     let ended = tokio::select! {
-        _ = stop => None,
+        _ = &mut stop => None,
         ended = tasks.first_to_end() => Some(ended),
     };
     match &ended {

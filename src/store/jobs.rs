@@ -45,7 +45,9 @@ stored_words! {
 }
 
 /// How long a running job's lease lasts without a heartbeat before another worker may take it.
-pub const LEASE: Duration = Duration::from_secs(120);
+/// Long enough for a few missed heartbeats (`pipeline::HEARTBEAT`), short enough that a worker killed on
+/// another machine holds up its jobs for under a minute.
+pub const LEASE: Duration = Duration::from_secs(45);
 
 impl Records {
     /// Wakes `wake` whenever a job turns pending in the database — whichever process queued it — until

@@ -45,6 +45,16 @@ impl DataDir {
     /// Opens a data directory whose records live in `database` (a PostgreSQL URL or a SQLite path)
     /// when given, else in `sohoa.db` inside it, and whose blobs live in `store` (see [`open_blobs`]).
     pub async fn open_with(root: &Path, database: Option<&str>, store: Option<&str>) -> Result<DataDir> {
+        let (root_owned, store) = (root.to_path_buf(), store.map(str::to_string));
+        let blobs = crate::util::cpu::blocking(move || open_blobs(&root_owned, store.as_deref()))
+            .await
+            .map_err(|e| crate::error::Failure::transient("opening the blob store", e))??;
+        DataDir::open_records(root, database, blobs).await
+    }
+
+    /// Opens a data directory's records beside a blob store already opened (a one-shot command opens
+    /// the store once, to say at once what is wrong with it, and waits only for the records).
+    pub async fn open_records(root: &Path, database: Option<&str>, blobs: Arc<dyn BlobStore>) -> Result<DataDir> {
         std::fs::create_dir_all(root)
             .map_err(|e| crate::error::Failure::transient(format!("creating the data folder {}", root.display()), e))?;
         let location = match database {
@@ -53,10 +63,6 @@ impl DataDir {
         };
         let mut records = Records::open(&location).await?;
         records.set_worker(&root.canonicalize().unwrap_or_else(|_| root.to_path_buf()).display().to_string());
-        let (root_owned, store) = (root.to_path_buf(), store.map(str::to_string));
-        let blobs = crate::util::cpu::blocking(move || open_blobs(&root_owned, store.as_deref()))
-            .await
-            .map_err(|e| crate::error::Failure::transient("opening the blob store", e))??;
         Ok(DataDir { root: root.to_path_buf(), records, blobs })
     }
 }

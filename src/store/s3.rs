@@ -65,7 +65,32 @@ impl S3BlobStore {
     /// path-style addressing, which on-premises servers expect. `spool` is a local folder for bytes in
     /// flight. Fails at once, saying what to check, when the bucket cannot be reached.
     pub fn open(url: &BucketUrl, spool: &Path) -> Result<S3BlobStore> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&url.bucket);
+        // Without a key the client would ask a cloud's instance metadata service, which an on-premises
+        // network does not have, and fail only after its timeouts.
+        let keyed = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+        if !keyed {
+            return Err(Failure::transient(
+                format!("opening the bucket store {}", show(url)),
+                anyhow::anyhow!(
+                    "no key is set: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to a key of the bucket"
+                ),
+            ));
+        }
+        // A few quick retries only: a server that stays away is sohoa's own retry loop's to wait out,
+        // with an alarm, instead of a request hanging for minutes inside the client.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(20),
+            ..Default::default()
+        };
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&url.bucket).with_retry(retry);
         let endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
         if let Some(endpoint) = endpoint.filter(|e| e.starts_with("http://")) {
             builder = builder.with_endpoint(endpoint).with_allow_http(true);
@@ -76,34 +101,14 @@ impl S3BlobStore {
         let store = builder
             .build()
             .map_err(|e| Failure::transient(format!("configuring the bucket store {}", show(url)), e))?;
-        let s3 = S3BlobStore {
-            store: Arc::new(store),
-            url: show(url),
-            prefix: url.prefix.clone(),
-            spool: LocalBlobStore::open(spool)?,
-        };
-        s3.reachable()?;
-        Ok(s3)
-    }
-
-    /// One listing request, so that a wrong endpoint, bucket or key is said at start-up.
-    fn reachable(&self) -> Result<()> {
-        let store = self.store.clone();
-        let prefix = self.key("sha256");
-        run(async move { store.list_with_delimiter(Some(&prefix)).await.map(|_| ()) })?.map_err(|e| {
-            Failure::transient(
-                format!(
-                    "reaching the bucket store {} (check AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and \
-                     AWS_SECRET_ACCESS_KEY, and that the bucket exists)",
-                    self.url
-                ),
-                e,
-            )
-        })
+        let store: Arc<dyn ObjectStore> = Arc::new(store);
+        // Reached before anything is made on disk, so a wrong setting leaves nothing behind.
+        reachable(&store, &show(url), &key_in(&url.prefix, "sha256"))?;
+        Ok(S3BlobStore { store, url: show(url), prefix: url.prefix.clone(), spool: LocalBlobStore::open(spool)? })
     }
 
     fn key(&self, rest: &str) -> Key {
-        if self.prefix.is_empty() { Key::from(rest) } else { Key::from(format!("{}/{rest}", self.prefix)) }
+        key_in(&self.prefix, rest)
     }
 
     fn blob_key(&self, sha256: &str) -> Result<Key> {
@@ -114,7 +119,7 @@ impl S3BlobStore {
     }
 
     fn failed(&self, what: &str, key: &Key, e: object_store::Error) -> Failure {
-        Failure::transient(format!("{what} {key} in {}", self.url), e)
+        Failure::transient(format!("{what} {key} in {}", self.url), anyhow::anyhow!(said(&e)))
     }
 
     /// Uploads one spooled file to its final key; false when the key already held it.
@@ -157,6 +162,36 @@ impl S3BlobStore {
         }
         run(async move { upload.complete().await })?.map_err(|e| self.failed("uploading", &key, e))?;
         Ok(true)
+    }
+}
+
+fn key_in(prefix: &str, rest: &str) -> Key {
+    if prefix.is_empty() { Key::from(rest) } else { Key::from(format!("{prefix}/{rest}")) }
+}
+
+/// One listing request, so that a wrong endpoint, bucket or key is said at start-up.
+fn reachable(store: &Arc<dyn ObjectStore>, url: &str, prefix: &Key) -> Result<()> {
+    let (store, prefix) = (store.clone(), prefix.clone());
+    run(async move { store.list_with_delimiter(Some(&prefix)).await.map(|_| ()) })?.map_err(|e| {
+        Failure::transient(
+            format!(
+                "reaching the bucket store {url} (check AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, and that the bucket exists)"
+            ),
+            anyhow::anyhow!(said(&e)),
+        )
+    })
+}
+
+/// What the server said, in a line: its error code when it gave one (`NoSuchBucket`, `AccessDenied`,
+/// `InvalidAccessKeyId` …), else the client's message cut short — never the whole XML body, repeated.
+fn said(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let code = text.split("<Code>").nth(1).and_then(|rest| rest.split("</Code>").next());
+    match (e, code) {
+        (object_store::Error::NotFound { .. }, None) => "not found".to_string(),
+        (_, Some(code)) => format!("the server answered {code}"),
+        _ => text.chars().take(300).collect(),
     }
 }
 
@@ -232,10 +267,22 @@ impl BlobStore for S3BlobStore {
 
     fn persist(&self, staged: Vec<Staged>) -> Result<Vec<bool>> {
         // Each upload is durable when the server answers; a spool file goes only after its upload.
+        // On a failure every spool file of the group goes too: the caller stages its bytes again when it
+        // retries, so a long outage does not pile up copies.
         let mut fresh = Vec::with_capacity(staged.len());
-        for s in staged {
-            fresh.push(self.upload(&s)?);
-            self.spool.remove_temporary(s.token())?;
+        let mut staged = staged.into_iter();
+        while let Some(s) = staged.next() {
+            let uploaded = self.upload(&s);
+            let _ = self.spool.remove_temporary(s.token());
+            match uploaded {
+                Ok(new) => fresh.push(new),
+                Err(e) => {
+                    for rest in staged {
+                        let _ = self.spool.remove_temporary(rest.token());
+                    }
+                    return Err(e);
+                }
+            }
         }
         Ok(fresh)
     }

@@ -132,18 +132,44 @@ impl Views {
         }
     }
 
+    /// The intake ids of the quarantine views in `<data>/quarantine` or `dir` (their `.error.json`s).
+    pub fn quarantine_views(&self, dir: Option<&Path>) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut todo = vec![self.quarantine_base(dir)];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else if p.to_string_lossy().ends_with(".error.json")
+                    && let Some(id) = fs::read(&p)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                        .and_then(|v| v["intake"].as_str().map(str::to_string))
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// The quarantine folder: `<data>/quarantine`, or the profile's own; a profile's relative folder lies
+    /// in the data folder, wherever the command runs.
+    fn quarantine_base(&self, dir: Option<&Path>) -> PathBuf {
+        match (dir, self.quarantine.parent()) {
+            (Some(d), Some(data)) => data.join(d),
+            (Some(d), None) => d.to_path_buf(),
+            (None, _) => self.quarantine.clone(),
+        }
+    }
+
     /// Where an input's quarantine view goes: its path under the quarantine folder, or — when another
     /// input of that name got there first — the same folder with the end of its intake id in front.
     fn quarantine_places(&self, intake: &IntakeRow, dir: Option<&Path>) -> [PathBuf; 2] {
         let rel = Path::new(&intake.source_path);
         let safe: PathBuf = rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
-        // A profile's relative quarantine folder lies in the data folder, wherever the command runs.
-        let base = match (dir, self.quarantine.parent()) {
-            (Some(d), Some(data)) => data.join(d),
-            (Some(d), None) => d.to_path_buf(),
-            (None, _) => self.quarantine.clone(),
-        };
-        let primary = base.join(&safe);
+        let primary = self.quarantine_base(dir).join(&safe);
         let tail = &intake.id[intake.id.len().saturating_sub(8)..];
         let alternate = primary.with_file_name(format!("{tail}-{}", intake.source_name));
         [primary, alternate]

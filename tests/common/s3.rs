@@ -32,6 +32,11 @@ impl S3 {
             ensure_bucket(&endpoint);
             return S3 { endpoint, child: None };
         }
+        S3::own()
+    }
+
+    /// A server of the test's own, stopped when dropped.
+    pub fn own() -> S3 {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
