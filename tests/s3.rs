@@ -284,9 +284,15 @@ fn a_second_copy_is_kept_in_step_from_the_records_rehashed_and_verified() {
         Some(env) => env.into_iter().find(|(k, _)| *k == "SOHOA_STORE").map(|(_, v)| v).unwrap(),
         None => data.join("blobs").display().to_string(),
     };
-    let o = run(&["replicate", "--to", &format!("{own}/")]);
+    let doubled = own.replacen("s3://sohoa-test/", "s3://sohoa-test//", 1);
+    for primary in [format!("{own}/"), doubled] {
+        let o = run(&["replicate", "--to", &primary]);
+        assert_eq!(o.status.code(), Some(2), "{primary}: {}", text(&o));
+        assert!(text(&o).contains("is the primary store itself"), "{}", text(&o));
+    }
+    let o = run(&["replicate", "--to", "S3://sohoa-test/x"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("is the primary store itself"), "{}", text(&o));
+    assert!(!Path::new("S3:").exists(), "no folder named like a bucket");
     let o = run(&["verify", "--replica", tmp.path().join("never-made").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(!tmp.path().join("never-made").exists(), "a check makes nothing");

@@ -245,6 +245,9 @@ fn database() -> Option<String> {
 
 /// Checks a `--store` address as it is read: an `s3://` address must name a bucket.
 pub(super) fn store_address(s: &str) -> Result<String, String> {
+    if s.to_ascii_lowercase().starts_with("s3://") && !s.starts_with("s3://") {
+        return Err(format!("`{s}`: write the scheme in lower case, s3://"));
+    }
     if s.starts_with("s3://") && crate::store::s3::BucketUrl::parse(s).is_none() {
         return Err(format!("`{s}` names no bucket: write s3://bucket or s3://bucket/prefix"));
     }

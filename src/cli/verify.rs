@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::fixity::{self, Problem};
+use crate::store::s3::BucketUrl;
 use crate::util::time::local_date;
 
 #[derive(clap::Args)]
@@ -35,7 +36,10 @@ pub(super) struct Args {
 /// The second copy's store: a bucket's bytes in flight are spooled under `replica/` in the data folder.
 pub(super) fn open_replica(data: &Path, url: &str) -> anyhow::Result<std::sync::Arc<dyn crate::store::BlobStore>> {
     let url = super::store_address(url).map_err(|e| anyhow::anyhow!("--replica / --to: {e}"))?;
-    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    let same = |a: &str, b: &str| match (BucketUrl::parse(a), BucketUrl::parse(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a.trim_end_matches('/') == b.trim_end_matches('/'),
+    };
     let primary = super::store();
     let is_primary = match primary.as_deref() {
         Some(p) => same(p, &url) || (!url.starts_with("s3://") && same_folder(Path::new(p), Path::new(&url))),

@@ -46,7 +46,9 @@ impl BucketUrl {
         if bucket.is_empty() {
             return None;
         }
-        Some(BucketUrl { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() })
+        // `a//b/` is `a/b`: object keys have no empty segments, so both name the same objects.
+        let prefix: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+        Some(BucketUrl { bucket: bucket.to_string(), prefix: prefix.join("/") })
     }
 }
 
@@ -370,6 +372,7 @@ mod tests {
             Some(BucketUrl { bucket: "archive".into(), prefix: String::new() })
         );
         assert_eq!(BucketUrl::parse("s3:///x"), None);
+        assert_eq!(BucketUrl::parse("s3://b//r6/"), BucketUrl::parse("s3://b/r6"));
         assert_eq!(BucketUrl::parse("/srv/blobs"), None);
     }
 }
