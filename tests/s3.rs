@@ -362,3 +362,65 @@ fn a_store_that_goes_away_keeps_no_spooled_copies_behind() {
         assert!(bucket.stale_temporaries().unwrap().is_empty(), "round {round}: no spool file left");
     }
 }
+
+#[test]
+fn the_service_keeps_a_second_copy_in_step_and_says_how_far_behind_it_is() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let s3 = S3::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let inbox = tmp.path().join("inbox");
+    let prefix = common::s3::prefix_for(&tmp.path().join("replica"));
+    let url = format!("s3://{BUCKET}/{prefix}");
+    let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();
+    let child = command(&data)
+        .envs(s3.env())
+        .args(["serve", "--inbox", inbox.to_str().unwrap(), "--replica", &url])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _service = common::http::Server(child);
+    generate(&tmp.path().join("g"), "good");
+    fs::create_dir_all(inbox.join(CODE)).unwrap();
+    for name in ["a4_300.jpg", "bitonal.png", "cmyk.jpg"] {
+        fs::copy(tmp.path().join("g").join(name), inbox.join(CODE).join(name)).unwrap();
+    }
+    // Every recorded file reaches the copy, a few seconds behind, and `status` says nothing is left.
+    let t = std::time::Instant::now();
+    loop {
+        let files = try_count(&data, "SELECT COUNT(*) FROM files").unwrap_or(0) as usize;
+        let copied = s3.keys(&format!("{prefix}/sha256/")).len();
+        let status = text(&command(&data).envs(s3.env()).arg("status").output().unwrap());
+        if files >= 6 && copied == files && status.contains(&format!("Replica {url}: 0 recorded file(s)")) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "{copied} of {files} files copied; status:\n{status}\n{}",
+            fs::read_to_string(tmp.path().join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let o = command(&data).envs(s3.env()).args(["verify", "--replica", &url]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A file whose stored bytes are damaged before the copy reaches it is not copied: the round stops
+    // there, the lag says so, and the log names it.
+    let before = try_count(&data, "SELECT COUNT(*) FROM files").unwrap_or(0);
+    let bytes = fs::read(tmp.path().join("g/page.png")).unwrap();
+    let sha = sha256_hex(&bytes);
+    fs::write(inbox.join(CODE).join("page.png"), &bytes).unwrap();
+    let t = std::time::Instant::now();
+    while try_count(&data, "SELECT COUNT(*) FROM files").unwrap_or(0) == before {
+        assert!(t.elapsed() < Duration::from_secs(30), "the new scan was never recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    common::s3::tamper_blob(&data, &sha, b"damaged before the copy");
+    std::thread::sleep(Duration::from_secs(20));
+    let status = text(&command(&data).envs(s3.env()).arg("status").output().unwrap());
+    assert!(!status.contains(&format!("Replica {url}: 0 recorded file(s)")), "{status}");
+    assert!(s3.object(&format!("{prefix}/sha256/{}/{sha}", &sha[..2])).is_none(), "the damaged file was not copied");
+    let log = fs::read_to_string(tmp.path().join("serve.log")).unwrap_or_default();
+    assert!(log.contains("could not copy a file to the replica") && log.contains(&sha), "{log}");
+}

@@ -278,6 +278,7 @@ async fn metrics(State(api): State<Api>) -> ApiResult<Response> {
     use crate::util::metrics::{Figure, render};
     let t = api.records.tally().await?;
     let (verify_total, verify_last) = api.records.verify_failures().await?;
+    let replica_lag = api.records.replicas().await?.iter().map(|r| r.behind).max().unwrap_or(0);
     let figure = |name, help, counter, value| Figure { name, help, counter, value };
     let body = render(&[
         figure("intakes", "Inputs captured", true, t.intakes),
@@ -288,6 +289,12 @@ async fn metrics(State(api): State<Api>) -> ApiResult<Response> {
         figure("pages_unfiled", "Pages without a case", false, t.pages_unfiled),
         figure("documents_attached", "Documents attached", false, t.documents),
         figure("queue_depth", "Jobs not finished", false, t.jobs_pending),
+        figure(
+            "replica_lag_files",
+            "Recorded files the second copy (serve --replica) lacks, the most behind replica",
+            false,
+            replica_lag,
+        ),
     ]);
     Ok(([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         .into_response())

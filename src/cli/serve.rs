@@ -38,6 +38,11 @@ pub(super) struct Args {
     /// and runs jobs; `api` answers HTTP only. Run as many of each as the work needs.
     #[arg(long, env = "SOHOA_ROLE", value_enum, default_value_t = RoleArg::All)]
     role: RoleArg,
+    /// Keep a second copy of every stored file in step, a few seconds behind: another folder or
+    /// s3://bucket/prefix (AWS_* variables as for --store). `sohoa status` and /metrics show how far
+    /// behind it is; `sohoa verify --replica URL` checks it.
+    #[arg(long, env = "SOHOA_REPLICA", value_name = "URL", value_parser = super::store_address)]
+    replica: Option<String>,
 }
 
 /// `--role`.
@@ -90,6 +95,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             RoleArg::Worker => crate::serve::Role::Worker,
             RoleArg::Api => crate::serve::Role::Api,
         },
+        replica: a.replica,
     };
     crate::serve::run(cfg, stop).await?;
     Ok(0)
@@ -171,6 +177,17 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
                 r.source,
                 r.case_code.as_deref().unwrap_or("-"),
                 r.pages.map(|p| p.to_string()).unwrap_or_else(|| "…".into()),
+            ));
+        }
+        for r in d.records.replicas().await? {
+            let when = if r.updated_ms > 0 {
+                format!("{} s ago", (now * 1000).saturating_sub(r.updated_ms.max(0) as u64) / 1000)
+            } else {
+                "never".to_string()
+            };
+            out.push_str(&format!(
+                "Replica {}: {} recorded file(s) not copied yet (last step {when}) — bản sao thứ hai: còn {} tệp chưa sao\n",
+                r.target, r.behind, r.behind
             ));
         }
         if a.follow {

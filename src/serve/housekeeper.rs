@@ -41,7 +41,12 @@ pub struct Housekeeper {
     /// its quarantine folder from the records, every few seconds, since a worker on another machine
     /// cannot write there.
     pub station_views: Option<Vec<String>>,
+    /// A second store kept in step with the records (`serve --replica`): its address and the store.
+    pub replica: Option<(String, Arc<dyn BlobStore>)>,
 }
+
+/// How often the replica is brought up to the records.
+const REPLICA_EVERY: Duration = Duration::from_secs(5);
 
 /// How often a station alone brings its quarantine views up to date from the records.
 const STATION_VIEWS_EVERY: Duration = Duration::from_secs(5);
@@ -51,6 +56,7 @@ impl Housekeeper {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut last_sweep = Instant::now();
         let mut last_views = Instant::now();
+        let mut last_replica = Instant::now();
         let mut next_chain = Instant::now() + AUDIT_FIRST_CHECK;
         loop {
             tokio::select! {
@@ -76,6 +82,20 @@ impl Housekeeper {
                 last_views = Instant::now();
                 if let Err(e) = self.pipeline.repair_views(false, Some(only)).await {
                     tracing::warn!(error = %e, "could not bring the quarantine views up to date; will retry");
+                }
+            }
+            if let Some((target, replica)) = &self.replica
+                && last_replica.elapsed() >= REPLICA_EVERY
+            {
+                last_replica = Instant::now();
+                match crate::store::replica::follow(&self.records, self.blobs.clone(), replica.clone(), target).await {
+                    Ok(r) if r.copied > 0 => {
+                        tracing::info!(replica = %target, copied = r.copied, bytes = r.bytes, "replica brought up to the records")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(replica = %target, error = %e, "could not bring the replica up to the records; will retry")
+                    }
                 }
             }
             if Instant::now() >= next_chain {

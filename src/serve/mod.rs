@@ -82,6 +82,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Which parts run in this process.
     pub role: Role,
+    /// A second store (`s3://bucket/prefix` or a folder) kept in step with the records.
+    pub replica: Option<String>,
 }
 
 /// How long the work in hand may take to finish after the stop signal before it is abandoned (it is
@@ -141,6 +143,22 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     {
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
+    let replica = match cfg.replica.as_deref().filter(|_| role != Role::Api) {
+        Some(url) => {
+            let (root, u) = (d.root.join("replica"), url.to_string());
+            let store = retry::until_done("opening the replica", || {
+                let (root, u) = (root.clone(), u.clone());
+                async move {
+                    crate::util::cpu::blocking(move || crate::store::open_blobs(&root, Some(&u)))
+                        .await
+                        .map_err(|e| crate::error::Failure::transient("opening the replica", e))?
+                }
+            })
+            .await?;
+            Some((url.trim_end_matches('/').to_string(), store))
+        }
+        None => None,
+    };
     let wake = Arc::new(Notify::new());
     let mut tasks = Tasks::default();
     if role == Role::Api && cfg.listen.is_none() {
@@ -213,6 +231,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         grace,
         data_dir: d.root.clone(),
         station_views,
+        replica,
     };
     if role != Role::Api {
         tasks.spawn("housekeeper", house.run(stop_rx.clone()));

@@ -140,11 +140,13 @@ impl Records {
     ) -> Result<bool> {
         let mut tx = self.jobs.begin_write().await?;
         on_tx!(&mut tx, |c| sqlx::query(
-            "INSERT INTO files (sha256, bytes, kind, stored_at) VALUES ($1, $2, 'pdf', $3) ON CONFLICT DO NOTHING"
+            "INSERT INTO files (sha256, bytes, kind, stored_at, stored_ms) VALUES ($1, $2, 'pdf', $3, $4) \
+             ON CONFLICT DO NOTHING"
         )
         .bind(sha256)
         .bind(bytes as i64)
         .bind(at)
+        .bind(super::records::now_ms())
         .execute(&mut *c)
         .await?
         .rows_affected());
@@ -194,13 +196,14 @@ impl Records {
             None
         } else {
             on_tx!(&mut tx, |c| sqlx::query(
-                "INSERT INTO files (sha256, bytes, kind, stored_at) SELECT $1, $2, 'pdf', $3 \
+                "INSERT INTO files (sha256, bytes, kind, stored_at, stored_ms) SELECT $1, $2, 'pdf', $3, $5 \
                  WHERE EXISTS (SELECT 1 FROM documents WHERE id = $4 AND state = 'closed') ON CONFLICT DO NOTHING"
             )
             .bind(pdf_sha256)
             .bind(bytes as i64)
             .bind(at)
             .bind(doc_id)
+            .bind(super::records::now_ms())
             .execute(&mut *c)
             .await?
             .rows_affected());

@@ -207,8 +207,8 @@ impl Records {
         }
         for part in fresh.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO files (sha256, bytes, stored_at, kind) VALUES {} ON CONFLICT DO NOTHING",
-                placeholders_then(part.len(), 3, "'original'")
+                "INSERT INTO files (sha256, bytes, stored_at, kind, stored_ms) VALUES {} ON CONFLICT DO NOTHING",
+                placeholders_then(part.len(), 3, &format!("'original', {}", now_ms()))
             );
             on_tx!(&mut tx, |c| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::db::{on_pool, on_tx};
+use super::records::now_ms;
 use super::{BlobStore, Records};
 use crate::error::{Failure, Result};
 
@@ -65,6 +67,128 @@ pub async fn replicate(
             }
         }
         progress(&report);
+    }
+    Ok(report)
+}
+
+/// How old a file's record must be before the service copies it. A row whose transaction committed
+/// late, or written by a machine whose clock runs a little behind, can carry an earlier `stored_ms` than
+/// one already copied; leaving the youngest files for the next round keeps the cursor from passing them.
+const SETTLE_MS: i64 = 10_000;
+
+/// How far a replica the service keeps in step has come.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReplicaState {
+    /// The replica's address, as the service was given it.
+    pub target: String,
+    /// Recorded files not copied yet.
+    pub behind: i64,
+    /// When the cursor last moved (ms since the epoch); 0 when it never has.
+    pub updated_ms: i64,
+}
+
+impl Records {
+    async fn replica_cursor(&self, target: &str) -> Result<(i64, String)> {
+        let row: Option<(i64, String)> =
+            on_pool!(self.pool(), |p| sqlx::query_as("SELECT stored_ms, sha256 FROM replicas WHERE target = $1")
+                .bind(target)
+                .fetch_optional(p)
+                .await?);
+        Ok(row.unwrap_or((0, String::new())))
+    }
+
+    /// Files recorded after the cursor and before `before_ms`, in the order they were stored.
+    async fn files_after(&self, cursor: &(i64, String), before_ms: i64) -> Result<Vec<(i64, String)>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT stored_ms, sha256 FROM files WHERE (stored_ms > $1 OR (stored_ms = $1 AND sha256 > $2)) \
+             AND stored_ms < $3 ORDER BY stored_ms, sha256 LIMIT $4"
+        )
+        .bind(cursor.0)
+        .bind(&cursor.1)
+        .bind(before_ms)
+        .bind(PAGE)
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// Moves a replica's cursor forward (never back: two processes keeping the same replica only ever
+    /// agree on the further point).
+    async fn advance_replica(&self, target: &str, cursor: &(i64, String)) -> Result<()> {
+        let mut w = self.jobs.autocommit().await?;
+        on_tx!(&mut w, |c| sqlx::query(
+            "INSERT INTO replicas (target, stored_ms, sha256, updated_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (target) DO UPDATE SET stored_ms = excluded.stored_ms, sha256 = excluded.sha256, \
+             updated_ms = excluded.updated_ms \
+             WHERE replicas.stored_ms < excluded.stored_ms \
+                OR (replicas.stored_ms = excluded.stored_ms AND replicas.sha256 <= excluded.sha256)"
+        )
+        .bind(target)
+        .bind(cursor.0)
+        .bind(&cursor.1)
+        .bind(now_ms())
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// Every replica the service keeps, with how many recorded files it lacks (`status`, `/metrics`).
+    pub async fn replicas(&self) -> Result<Vec<ReplicaState>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT r.target, (SELECT COUNT(*) FROM files f WHERE f.stored_ms > r.stored_ms \
+                 OR (f.stored_ms = r.stored_ms AND f.sha256 > r.sha256)) AS behind, r.updated_ms \
+             FROM replicas r ORDER BY r.target"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+}
+
+/// One round of the service's replica keeping: every file recorded since the replica's cursor (and
+/// settled, see `SETTLE_MS`) is copied and the cursor moved past it. A file that cannot be copied
+/// stops the round there, so it is tried again next round and the lag shows it meanwhile.
+pub async fn follow(
+    records: &Records,
+    from: Arc<dyn BlobStore>,
+    to: Arc<dyn BlobStore>,
+    target: &str,
+) -> Result<ReplicaReport> {
+    let mut report = ReplicaReport::default();
+    let mut cursor = records.replica_cursor(target).await?;
+    loop {
+        let page = records.files_after(&cursor, now_ms() - SETTLE_MS).await?;
+        if page.is_empty() {
+            break;
+        }
+        let (f, t) = (from.clone(), to.clone());
+        let shas: Vec<String> = page.iter().map(|(_, s)| s.clone()).collect();
+        let done: Vec<(String, std::result::Result<Option<u64>, String>)> =
+            crate::util::cpu::blocking(move || shas.into_iter().map(|sha| copy_one(&*f, &*t, sha)).collect())
+                .await
+                .map_err(|e| Failure::transient("replication task", e))?;
+        let mut stopped = false;
+        for ((ms, sha), (_, r)) in page.into_iter().zip(done) {
+            report.checked += 1;
+            match r {
+                Ok(copied) => {
+                    if let Some(n) = copied {
+                        report.copied += 1;
+                        report.bytes += n;
+                    }
+                    cursor = (ms, sha);
+                }
+                Err(why) => {
+                    tracing::error!(alarm = true, sha256 = %sha, replica = target, error = %why, "could not copy a file to the replica; will try again");
+                    report.failed.push((sha, why));
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+        records.advance_replica(target, &cursor).await?;
+        if stopped {
+            break;
+        }
     }
     Ok(report)
 }
