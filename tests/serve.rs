@@ -626,8 +626,13 @@ fn a_station_three_workers_and_an_api_as_separate_processes_lose_nothing_when_wo
     let o = member(&station, &station, &s3).args(["token", "create", "--role", "clerk"]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    let _station =
-        spawn_member(member(&station, &station, &s3), &["serve", "--role", "station", "--profile", prof], &log);
+    // The station also keeps the second copy, in another prefix of the bucket.
+    let copy = format!("s3://{}/{}-copy", common::s3::BUCKET, common::s3::prefix_for(&station));
+    let _station = spawn_member(
+        member(&station, &station, &s3),
+        &["serve", "--role", "station", "--profile", prof, "--replica", &copy],
+        &log,
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let mut api_cmd = member(&tmp.path().join("api"), &station, &s3);
@@ -752,6 +757,18 @@ fn a_station_three_workers_and_an_api_as_separate_processes_lose_nothing_when_wo
     assert_eq!(s3.keys(&format!("{prefix}/sha256/")).len(), files.len(), "no orphan object");
     let v = member(&station, &station, &s3).arg("verify").output().unwrap();
     assert!(v.status.success(), "verify after the kills:\n{}", text(&v));
+    // The second copy catches up with the records, and verifies too.
+    let t = Instant::now();
+    loop {
+        let status = text(&member(&station, &station, &s3).arg("status").output().unwrap());
+        if status.contains(&format!("Replica {copy}: 0 recorded file(s)")) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the second copy did not catch up:\n{status}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let v = member(&station, &station, &s3).args(["verify", "--replica", &copy]).output().unwrap();
+    assert!(v.status.success(), "verify of the second copy after the kills:\n{}", text(&v));
 }
 
 #[test]
