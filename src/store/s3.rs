@@ -127,10 +127,8 @@ impl S3BlobStore {
     /// Uploads one spooled file to its final key; false when the key already held it.
     fn upload(&self, staged: &Staged) -> Result<bool> {
         let key = self.blob_key(&staged.sha256)?;
-        if self.contains(&staged.sha256)? {
-            return Ok(false);
-        }
         let path = self.spool.tmp_path(staged.token());
+        // One request: the conditional create itself says whether the object was there.
         if staged.bytes <= SINGLE_PUT {
             let bytes = fs::read(&path).map_err(|e| Failure::transient(format!("reading {}", path.display()), e))?;
             let (store, k) = (self.store.clone(), key.clone());
@@ -143,6 +141,9 @@ impl S3BlobStore {
         }
         // A multipart upload becomes visible only when it completes, with all its parts; two workers
         // racing on the same bytes write the same content.
+        if self.contains(&staged.sha256)? {
+            return Ok(false);
+        }
         let (store, k) = (self.store.clone(), key.clone());
         let mut upload =
             run(async move { store.put_multipart(&k).await })?.map_err(|e| self.failed("uploading", &key, e))?;
