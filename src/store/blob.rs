@@ -114,10 +114,7 @@ impl LocalBlobStore {
     }
 
     fn final_path(&self, sha256: &str) -> Result<PathBuf> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(Failure::bad(Code::BadHash, format!("`{sha256}` is not a SHA-256 in lower-case hex")));
-        }
-        Ok(self.root.join("sha256").join(&sha256[..2]).join(sha256))
+        Ok(self.root.join("sha256").join(shard(sha256)?).join(sha256))
     }
 
     pub(super) fn tmp_path(&self, token: &str) -> PathBuf {
@@ -134,6 +131,15 @@ impl LocalBlobStore {
         let f = File::create(&path).map_err(|e| ctx("creating a temporary blob", &path, e))?;
         Ok((token, f))
     }
+}
+
+/// The two-character folder a blob is kept in (`sha256/ab/abcd…`), once `sha256` is known to be a
+/// SHA-256 in lower-case hex: no other name ever reaches a store's paths or keys.
+pub(super) fn shard(sha256: &str) -> Result<&str> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return Err(Failure::bad(Code::BadHash, format!("`{sha256}` is not a SHA-256 in lower-case hex")));
+    }
+    Ok(&sha256[..2])
 }
 
 /// True when no process has `file` open for writing: a read lease is granted only then (it is

@@ -61,24 +61,10 @@ impl Records {
             return;
         };
         loop {
-            let listening = async {
-                let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
-                l.listen("sohoa_jobs").await?;
-                wake.notify_waiters();
-                loop {
-                    // `None`: the connection dropped and is re-established at the next call.
-                    if l.try_recv().await?.is_none() {
-                        tracing::debug!("job notifications: reconnecting");
-                    }
-                    wake.notify_waiters();
-                }
-                #[allow(unreachable_code)]
-                Ok::<(), sqlx::Error>(())
-            };
             tokio::select! {
-                r = listening => if let Err(e) = r {
+                Err(e) = relay(pool, &wake) => {
                     tracing::warn!(error = %e, "job notifications are not arriving; polling until they do");
-                },
+                }
                 _ = stop.changed() => return,
             }
             tokio::select! {
@@ -231,6 +217,21 @@ pub(crate) async fn finish_job(tx: &mut Tx, job_id: &str, last_error: Option<&st
         .await?
         .rows_affected());
     Ok(())
+}
+
+/// Listens for job notifications and passes each on as a wake-up; returns only when the connection
+/// fails for good.
+async fn relay(pool: &sqlx::PgPool, wake: &Notify) -> std::result::Result<std::convert::Infallible, sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+    l.listen("sohoa_jobs").await?;
+    wake.notify_waiters();
+    loop {
+        // `None`: the connection dropped and is re-established at the next call.
+        if l.try_recv().await?.is_none() {
+            tracing::debug!("job notifications: reconnecting");
+        }
+        wake.notify_waiters();
+    }
 }
 
 /// Whether the worker named `name` in a lease is a dead process of the same host and place as `me`

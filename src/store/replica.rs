@@ -46,13 +46,7 @@ pub async fn replicate(
         let page = records.files_page(&after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.clone();
-        let (from, to) = (from.clone(), to.clone());
-        let done =
-            crate::util::cpu::blocking(move || page.into_iter().map(|sha| copy_one(&*from, &*to, sha)).collect())
-                .await
-                .map_err(|e| Failure::transient("replication task", e))?;
-        let done: Vec<(String, std::result::Result<Option<u64>, String>)> = done;
-        for (sha, r) in done {
+        for (sha, r) in copy_page(&from, &to, page).await? {
             report.checked += 1;
             match r {
                 Ok(Some(n)) => {
@@ -160,12 +154,7 @@ pub async fn follow(
         if page.is_empty() {
             break;
         }
-        let (f, t) = (from.clone(), to.clone());
-        let shas: Vec<String> = page.iter().map(|(_, s)| s.clone()).collect();
-        let done: Vec<(String, std::result::Result<Option<u64>, String>)> =
-            crate::util::cpu::blocking(move || shas.into_iter().map(|sha| copy_one(&*f, &*t, sha)).collect())
-                .await
-                .map_err(|e| Failure::transient("replication task", e))?;
+        let done = copy_page(&from, &to, page.iter().map(|(_, s)| s.clone()).collect()).await?;
         let mut stopped = false;
         for ((ms, sha), (_, r)) in page.into_iter().zip(done) {
             report.checked += 1;
@@ -193,12 +182,19 @@ pub async fn follow(
     Ok(report)
 }
 
+/// What copying one file came to: `Some(bytes)` copied, `None` already there, or why not.
+type Copied = (String, std::result::Result<Option<u64>, String>);
+
+/// Copies a page of files on the blocking pool, each unless the replica has it.
+async fn copy_page(from: &Arc<dyn BlobStore>, to: &Arc<dyn BlobStore>, page: Vec<String>) -> Result<Vec<Copied>> {
+    let (from, to) = (from.clone(), to.clone());
+    crate::util::cpu::blocking(move || page.into_iter().map(|sha| copy_one(&*from, &*to, sha)).collect())
+        .await
+        .map_err(|e| Failure::transient("replication task", e))
+}
+
 /// Copies one file unless the replica has it: `Some(bytes)` copied, `None` already there.
-fn copy_one(
-    from: &dyn BlobStore,
-    to: &dyn BlobStore,
-    sha: String,
-) -> (String, std::result::Result<Option<u64>, String>) {
+fn copy_one(from: &dyn BlobStore, to: &dyn BlobStore, sha: String) -> Copied {
     let r = (|| {
         if to.contains(&sha).map_err(|e| e.to_string())? {
             return Ok(None);

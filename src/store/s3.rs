@@ -23,8 +23,8 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 
-use super::blob::{BlobStore, LocalBlobStore, StageWrite, Staged};
-use crate::error::{Code, Failure, Result};
+use super::blob::{BlobStore, LocalBlobStore, StageWrite, Staged, shard};
+use crate::error::{Failure, Result};
 
 /// Files up to this size are uploaded in one conditional PUT; larger ones in parts of this size.
 const SINGLE_PUT: u64 = 32 << 20;
@@ -114,10 +114,7 @@ impl S3BlobStore {
     }
 
     fn blob_key(&self, sha256: &str) -> Result<Key> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(Failure::bad(Code::BadHash, format!("`{sha256}` is not a SHA-256 in lower-case hex")));
-        }
-        Ok(self.key(&format!("sha256/{}/{sha256}", &sha256[..2])))
+        Ok(self.key(&format!("sha256/{}/{sha256}", shard(sha256)?)))
     }
 
     fn failed(&self, what: &str, key: &Key, e: object_store::Error) -> Failure {

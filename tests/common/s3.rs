@@ -153,6 +153,11 @@ pub fn prefix_for(data: &Path) -> String {
     format!("t{}", &hex::encode(Sha256::digest(full.to_string_lossy().as_bytes()))[..16])
 }
 
+/// The key a data folder's blob has in the suite's bucket.
+pub fn blob_key(data: &Path, sha: &str) -> String {
+    format!("{}/sha256/{}/{sha}", prefix_for(data), &sha[..2])
+}
+
 /// When the suite runs on S3 (`SOHOA_TEST_STORE=s3` and `SOHOA_TEST_S3`), the environment that
 /// puts `data`'s blobs in the bucket.
 pub fn store_env(data: &Path) -> Option<Vec<(&'static str, String)>> {
@@ -171,7 +176,7 @@ pub fn stored_blob(data: &Path, sha: &str) -> Option<Vec<u8>> {
     match store_env(data) {
         Some(_) => {
             let endpoint = std::env::var("SOHOA_TEST_S3").ok()?;
-            object(&endpoint, &format!("{}/sha256/{}/{sha}", prefix_for(data), &sha[..2]))
+            object(&endpoint, &blob_key(data, sha))
         }
         None => std::fs::read(data.join("blobs/sha256").join(&sha[..2]).join(sha)).ok(),
     }
@@ -186,7 +191,7 @@ pub fn on_s3(data: &Path) -> bool {
 pub fn tamper_blob(data: &Path, sha: &str, bytes: &[u8]) {
     if on_s3(data) {
         let endpoint = std::env::var("SOHOA_TEST_S3").unwrap();
-        put_object(&endpoint, &format!("{}/sha256/{}/{sha}", prefix_for(data), &sha[..2]), bytes);
+        put_object(&endpoint, &blob_key(data, sha), bytes);
         return;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -203,7 +208,7 @@ pub fn tamper_blob(data: &Path, sha: &str, bytes: &[u8]) {
 pub fn delete_blob(data: &Path, sha: &str) {
     if on_s3(data) {
         let endpoint = std::env::var("SOHOA_TEST_S3").unwrap();
-        delete_object(&endpoint, &format!("{}/sha256/{}/{sha}", prefix_for(data), &sha[..2]));
+        delete_object(&endpoint, &blob_key(data, sha));
         return;
     }
     std::fs::remove_file(data.join("blobs/sha256").join(&sha[..2]).join(sha)).unwrap();
