@@ -461,11 +461,23 @@ fn quarantined_inputs_are_retried_or_discarded_and_originals_and_thumbnails_are_
     let json = "application/json";
     let retry = format!("/api/v1/quarantine/{scan_id}/retry");
     let to_a = serde_json::json!({ "case": A, "type": "Đơn" }).to_string();
-    assert_eq!(post(&base, &retry, &supervisor, json, to_a.as_bytes()).status, 403);
+    let r = post(&base, &retry, &supervisor, json, to_a.as_bytes());
+    assert_eq!(r.status, 403);
+    // Every refusal comes in both languages: what the clerk's page shows is Vietnamese.
+    assert_eq!(
+        r.json()["error_vi"],
+        "mã truy cập của lãnh đạo không được xem hoặc phân loại bản quét chưa phân loại và bị cách ly"
+    );
+    assert!(r.json()["error"].as_str().is_some_and(|e| e.starts_with("a supervisor token cannot")), "{}", r.json());
+    // A file only a new scan can fix is refused a retry, with that said.
+    let r = post(&base, &format!("/api/v1/quarantine/{junk_id}/retry"), &clerk, json, b"{}");
+    assert_eq!((r.status, r.json()["code"].as_str()), (409, Some("scan-again")), "{}", r.json());
+    assert!(r.json()["error_vi"].as_str().is_some_and(|e| e.contains("hãy quét lại")), "{}", r.json());
     assert_eq!(post(&base, &retry, &clerk, json, br#"{"case": "../../etc"}"#).status, 400);
     assert_eq!(post(&base, &retry, &clerk, json, br#"{"colour": "red"}"#).status, 422);
     let r = post(&base, &retry, &clerk, json, to_a.as_bytes());
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["used"], "clerk", "{}", r.json());
     let c = wait_until_attached(&base, A, &clerk, Duration::from_secs(60));
     assert_eq!(c["documents"][0]["doc_type"], "Đơn");
     assert!(!data.join("quarantine/đơn.jpg").exists() && !data.join("quarantine/đơn.jpg.error.json").exists());
@@ -520,6 +532,14 @@ fn quarantined_inputs_are_retried_or_discarded_and_originals_and_thumbnails_are_
     let cached = std::fs::read_dir(data.join("thumbnails").join(&sha[..2])).unwrap().count();
     assert_eq!(cached, 1);
     assert!(get(&base, &thumb, Some(&clerk), None).body == r.body, "served from the cache");
+    // Large enough to read: a 1600-pixel edge at most, never enlarged past the scan itself.
+    let r = get(&base, &format!("{thumb}?size=large"), Some(&clerk), None);
+    assert_eq!(r.status, 200);
+    let img = image::load_from_memory(&r.body).expect("a JPEG");
+    assert_eq!((img.width(), img.height()), (300, 400));
+    assert_eq!(std::fs::read_dir(data.join("thumbnails").join(&sha[..2])).unwrap().count(), 2, "cached apart");
+    let r = get(&base, &format!("{thumb}?size=huge"), Some(&clerk), None);
+    assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("bad-request")));
     assert_eq!(get(&base, &format!("/api/v1/files/{sha}/pages/0/thumbnail.jpg"), Some(&clerk), None).status, 400);
     assert_eq!(get(&base, &format!("/api/v1/files/{sha}/pages/9/thumbnail.jpg"), Some(&clerk), None).status, 404);
 

@@ -156,6 +156,7 @@ fn commands_run_outside_a_data_folder_say_where_they_looked() {
             .arg("--data")
             .arg(&data)
             .args(args)
+            .env("SOHOA_LANG", "en")
             .env_remove("SOHOA_DATABASE")
             .output()
             .unwrap();

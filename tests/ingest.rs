@@ -200,7 +200,8 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     fs::write(m2.join("p2.json"), r#"{"case": "H15/../../etc-261008-0001"}"#).unwrap();
 
     let data = tmp.path().join("data");
-    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    // In the clerk's language, the default.
+    let o = command(&data).env("SOHOA_LANG", "vi").args(["ingest", src.to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let expected = [
         ("misc/arithmetic.jpg", "arithmetic-jpeg"),
@@ -221,15 +222,13 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     want.sort();
     assert_eq!(rows.iter().map(|(p, c, _)| (p.as_str(), c.as_str())).collect::<Vec<_>>(), want);
     let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Đã tiếp nhận") && out.contains("tệp bị cách ly"), "{out}");
     for (path, code) in expected {
-        assert!(out.contains(&format!("QUARANTINED {path}:")), "summary lacks {path}:\n{out}");
-        // …followed by what it means, in Vietnamese, from the same catalogue as the folder view.
-        let said = out.lines().skip_while(|l| !l.starts_with(&format!("QUARANTINED {path}:"))).nth(1);
-        assert_eq!(
-            said.map(str::trim),
-            sohoa::error::Code::parse(code).map(|c| sohoa::error::explained(c).vi),
-            "{out}"
-        );
+        // What it means, in Vietnamese, from the same catalogue as the folder view; the detail under it.
+        let vi = sohoa::error::Code::parse(code).map(|c| sohoa::error::explained(c).vi).unwrap();
+        assert!(out.contains(&format!("BỊ CÁCH LY {path}: {vi}")), "summary lacks {path}:\n{out}");
+        let detail = out.lines().skip_while(|l| !l.starts_with(&format!("BỊ CÁCH LY {path}:"))).nth(1);
+        assert!(detail.is_some_and(|d| d.trim().starts_with("chi tiết: ")), "{out}");
         // The folder view: the original and a sidecar that says why.
         let view = data.join("quarantine").join(path);
         assert!(view.is_file(), "{}", view.display());
@@ -247,6 +246,46 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     assert_eq!(pdfs(&data, CODE).len(), 1);
     assert!(!text(&o).contains("panicked"));
     assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'quarantine'"), 10);
+
+    // A file only a new scan can fix is not retried: the clerk is told to scan it again.
+    let ids: Vec<(String, String)> = query(&data, "SELECT source_path, id FROM intakes");
+    let id_of = |path: &str| -> String { ids.iter().find(|r| r.0 == path).map(|r| r.1.clone()).unwrap() };
+    let o = sohoa(&data, &["quarantine", "retry", &id_of("misc/empty.jpg")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("scan the paper again"), "{}", text(&o));
+    let o = command(&data)
+        .env("SOHOA_LANG", "vi")
+        .args(["quarantine", "retry", &id_of("misc/empty.jpg")])
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("hãy quét lại"), "{}", text(&o));
+
+    // The broken manifest, retried with nothing fixed: refused with the fault, still in quarantine.
+    let bad = "H15.50.05.13-261008-0976/p1.jpg";
+    let o = sohoa(&data, &["quarantine", "retry", &id_of(bad)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("still unusable"), "{}", text(&o));
+    // The station officer puts a corrected manifest beside the file in the quarantine folder: the
+    // retry reads it, says so, and the scan is attached to the case it names.
+    let fixed = data.join("quarantine").join("H15.50.05.13-261008-0976").join("manifest.json");
+    fs::write(&fixed, r#"{"case": "H15.50.05.13-261008-0976", "document_type": "Đơn đề nghị"}"#).unwrap();
+    let o = sohoa(&data, &["quarantine", "retry", &id_of(bad)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("retried with the corrected manifest") && text(&o).contains("manifest.json"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(pdfs(&data, "H15.50.05.13-261008-0976").len(), 1);
+    let typed: Vec<(String,)> =
+        query(&data, "SELECT doc_type FROM documents WHERE case_code = 'H15.50.05.13-261008-0976'");
+    assert_eq!(typed, [("Đơn đề nghị".to_string(),)]);
+    let used: Vec<(String,)> = query(&data, "SELECT detail FROM events WHERE kind = 'retry'");
+    assert!(used.iter().any(|(d,)| d.contains("\"used\":\"manifest\"")), "{used:?}");
+    // The other, whose sidecar named an impossible code, is filed by the clerk instead.
+    let o = sohoa(&data, &["quarantine", "retry", &id_of("loose/p2.jpg"), "--case", CODE]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("retried into the case given"), "{}", text(&o));
 }
 
 #[test]
@@ -531,5 +570,5 @@ pages[0].save({:?}, save_all=True, append_images=pages[1:], compression='group4'
             .unwrap();
     assert_eq!(side["code"], "crashed");
     assert!(side["ly_do"].as_str().unwrap().contains("nhiều lần làm dịch vụ dừng"), "{side}");
-    assert!(text(&o).contains("QUARANTINED") && text(&o).contains("nhiều lần làm dịch vụ dừng"), "{}", text(&o));
+    assert!(text(&o).contains("QUARANTINED") && text(&o).contains("stopped the service"), "{}", text(&o));
 }

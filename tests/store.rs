@@ -340,7 +340,7 @@ async fn a_job_running_when_its_process_died_counts_a_crash_and_a_clerks_retry_f
         .await
         .unwrap();
     assert_eq!(r.quarantine_list(None).await.unwrap()[0].code, Code::Crashed);
-    let again = r.retry_quarantined(&ids[0], None, "clerk", AT).await.unwrap();
+    let again = r.retry_quarantined(&ids[0], &sohoa::store::quarantine::Retry::AsCaptured, "clerk", AT).await.unwrap();
     assert!(again.is_ok(), "{again:?}");
     let job = r.claim_job().await.unwrap().expect("the split job, queued again");
     assert_eq!((job.crashes, job.attempts), (0, 1));

@@ -85,6 +85,19 @@ async fn text_until(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String 
     }
 }
 
+/// The English words of the page's own text (the translation table's English side) and of the
+/// service's messages, found in what a reader sees (`innerText`: collapsed technical detail and
+/// hidden elements are not seen). Record data — codes, file names, numbers — is no word of these.
+const ENGLISH_WORDS: &str = r#"
+const words = ["the", "and", "cannot", "case", "cases", "file", "files", "page", "pages", "report", "quarantine",
+  "quarantined", "unfiled", "retry", "discard", "error", "token", "scan", "scans", "type", "role", "input", "inputs",
+  "result", "results", "sign", "signed", "out", "received", "resolved", "status", "state", "attached", "documents",
+  "complete", "incomplete", "procedure", "unit", "time", "station", "reason", "search", "from", "show", "events",
+  "total", "score", "missing", "digitization", "reuse", "none", "not", "yet", "open", "detail"];
+const seen = document.body.innerText.toLowerCase();
+return words.filter((w) => new RegExp("(^|[^\p{L}])" + w + "($|[^\p{L}])", "u").test(seen));
+"#;
+
 #[test]
 fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
     let Some((chromium, chromedriver)) = browser() else {
@@ -102,12 +115,19 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
         "generate.page((620, 877)).save({f:?}, dpi=(75, 75), quality=80)",
         f = src.join("giấy tờ.jpg").display().to_string()
     ));
-    assert!(sohoa(&data, &["ingest", src.to_str().unwrap()]).status.success());
+    // A second unfiled scan (to open large) and a file that is no image at all (for the quarantine view).
+    draw(&format!(
+        "generate.page((620, 877), seed=7).save({f:?}, dpi=(75, 75), quality=80)",
+        f = src.join("trang rời.jpg").display().to_string()
+    ));
+    std::fs::write(src.join("hỏng.jpg"), b"not an image at all").unwrap();
+    assert_eq!(sohoa(&data, &["ingest", src.to_str().unwrap()]).status.code(), Some(1));
     let catalogue = repo().join("fixtures/procedures.toml");
     assert!(sohoa(&data, &["procedure", "import", catalogue.to_str().unwrap()]).status.success());
     let o = sohoa(&data, &["case", "set", A, "--procedure", "2.000908", "--received", "2026-10-08"]);
     assert!(o.status.success(), "{}", text(&o));
     let clerk = token(&data, &["--role", "clerk", "--label", "Chị Lan"]);
+    let admin = token(&data, &["--role", "admin", "--label", "Anh Tùng"]);
     let (_server, base) = start(tmp.path(), &data);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -132,7 +152,7 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
             present(&c, "#token").await;
             c.find(Locator::Css("#token")).await?.send_keys("sohoa_wrong").await?;
             c.find(Locator::Id("login")).await?.click().await?;
-            text_until(&c, "#login-error", |s| s.contains("token")).await;
+            text_until(&c, "#login-error", |s| s.contains("mã truy cập không đúng")).await;
             let input = c.find(Locator::Css("#token")).await?;
             input.clear().await?;
             input.send_keys(&clerk).await?;
@@ -193,6 +213,61 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
             // English on request.
             c.find(Locator::Id("lang")).await?.click().await?;
             text_until(&c, "main h1 [data-testid=completeness]", |s| s == "Complete").await;
+            // A clerk token cannot read the report: said in the reader's language.
+            c.find(Locator::Id("lang")).await?.click().await?;
+            c.goto(&format!("{base}/#/report?from=2026-10-01&to=2026-10-31")).await?;
+            let refused = text_until(&c, "#page-error", |s| !s.is_empty()).await;
+            assert!(refused.contains("không được xem báo cáo"), "{refused}");
+
+            // Signed out, the sign-in page offers no "sign out"; signed in as an administrator, the
+            // case, unfiled, quarantine and report views show no English in Vietnamese.
+            c.find(Locator::Id("signout")).await?.click().await?;
+            present(&c, "#token").await;
+            let top_shown: serde_json::Value =
+                c.execute("return !document.getElementById('top').hidden", vec![]).await?;
+            assert_eq!(top_shown, serde_json::json!(false), "the sign-in page shows no header");
+            c.find(Locator::Css("#token")).await?.send_keys(&admin).await?;
+            c.find(Locator::Id("login")).await?.click().await?;
+            text_until(&c, "main h1", |s| s.contains("Trạm quét")).await;
+            for (view, ready, shot) in [
+                (format!("#/case/{A}"), "main h1 [data-testid=completeness]", "case-vi.png"),
+                ("#/unfiled".to_string(), "form[data-intake]", "unfiled-vi.png"),
+                ("#/quarantine".to_string(), "[data-testid=quarantine-why]", "quarantine-vi.png"),
+                ("#/report?from=2026-10-01&to=2026-10-31".to_string(), "main table", "report-vi.png"),
+            ] {
+                c.goto(&format!("{base}/{view}")).await?;
+                present(&c, ready).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let english: serde_json::Value = c.execute(ENGLISH_WORDS, vec![]).await?;
+                assert_eq!(english, serde_json::json!([]), "{view}: English on the Vietnamese page");
+                std::fs::write(artifacts.join(shot), c.screenshot().await?).unwrap();
+            }
+
+            // A page opened large, to read it, zoomed in and closed again.
+            c.goto(&format!("{base}/#/unfiled")).await?;
+            present(&c, ".thumb button.enlarge").await;
+            c.find(Locator::Css(".thumb button.enlarge")).await?.click().await?;
+            let t = Instant::now();
+            loop {
+                let w: serde_json::Value = c
+                    .execute("const i = document.querySelector('[data-testid=page-large]'); return i && i.complete ? i.naturalWidth : 0", vec![])
+                    .await?;
+                if w.as_u64().unwrap_or(0) > 256 {
+                    break;
+                }
+                assert!(t.elapsed() < Duration::from_secs(20), "the large page never loaded");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let fitted: serde_json::Value =
+                c.execute("return document.querySelector('[data-testid=page-large]').clientWidth", vec![]).await?;
+            c.find(Locator::Css("[data-testid=page-large]")).await?.click().await?;
+            let zoomed: serde_json::Value =
+                c.execute("return document.querySelector('[data-testid=page-large]').clientWidth", vec![]).await?;
+            assert!(zoomed.as_f64() > fitted.as_f64(), "a click zooms in: {fitted} → {zoomed}");
+            std::fs::write(artifacts.join("page-large.png"), c.screenshot().await?).unwrap();
+            c.find(Locator::Css("[data-testid=page-close]")).await?.click().await?;
+            let open: serde_json::Value = c.execute("return !!document.querySelector('dialog.enlarged')", vec![]).await?;
+            assert_eq!(open, serde_json::json!(false));
             Ok::<(), fantoccini::error::CmdError>(())
         }
         .await;
@@ -205,7 +280,7 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
     assert_eq!(rows, vec![("attached".to_string(), Some("Bản chính".to_string()), "input".to_string())]);
     let filed = count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'file' AND actor LIKE 'Chị Lan (token:%'");
     assert_eq!(filed, 1, "the attach is audited with the token's label");
-    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'sign-in'"), 1, "one good sign-in");
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'sign-in'"), 2, "two good sign-ins");
     assert!(artifacts.join("case-complete.png").is_file());
     eprintln!("screenshot: {}", artifacts.join("case-complete.png").display());
 }

@@ -42,23 +42,32 @@ fn check_forgery(parts: &Parts, csrf: &str) -> Result<(), ApiError> {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let forbidden = |m: &str| Err(ApiError::new(StatusCode::FORBIDDEN, "cross-site", m));
+    let forbidden = |vi: &str, en: &str| Err(ApiError::new(StatusCode::FORBIDDEN, "cross-site", vi, en));
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = header("sec-fetch-site")
         && site != "same-origin"
         && site != "none"
     {
-        return forbidden("a request from another site cannot use the clerk's session; open the page itself");
+        return forbidden(
+            "yêu cầu từ trang khác không được dùng phiên đăng nhập của cán bộ; hãy mở chính trang sohoa",
+            "a request from another site cannot use the clerk's session; open the page itself",
+        );
     }
     if let Some(origin) = header("origin") {
         let host = header("host").unwrap_or_default();
         let from = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
         if from != host {
-            return forbidden("a request from another origin cannot use the clerk's session; open the page itself");
+            return forbidden(
+                "yêu cầu từ nguồn khác không được dùng phiên đăng nhập của cán bộ; hãy mở chính trang sohoa",
+                "a request from another origin cannot use the clerk's session; open the page itself",
+            );
         }
     }
     if header(CSRF_HEADER) != Some(csrf) {
-        return forbidden("the page's anti-forgery value is missing or stale; reload the page and sign in again");
+        return forbidden(
+            "mã chống giả mạo của trang bị thiếu hoặc đã cũ; hãy tải lại trang và đăng nhập lại",
+            "the page's anti-forgery value is missing or stale; reload the page and sign in again",
+        );
     }
     Ok(())
 }
@@ -67,7 +76,7 @@ impl FromRequestParts<Api> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Caller, ApiError> {
-        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let unauthorized = |vi: &str, en: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", vi, en);
         let by_cookie = parts.headers.get(axum::http::header::AUTHORIZATION).is_none();
         let secret = match parts.headers.get(axum::http::header::AUTHORIZATION) {
             Some(h) => h
@@ -76,11 +85,19 @@ impl FromRequestParts<Api> for Caller {
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?
+                .ok_or_else(|| {
+                    unauthorized(
+                        "tiêu đề Authorization phải có dạng `Bearer <mã truy cập>`",
+                        "the Authorization header must be `Bearer <token>`",
+                    )
+                })?
                 .to_string(),
             // The web page's session: the token, in a cookie scripts cannot read.
             None => session_cookie(&parts.headers).ok_or_else(|| {
-                unauthorized("send `Authorization: Bearer <token>`; `sohoa token create --role clerk` makes one")
+                unauthorized(
+                    "chưa đăng nhập: hãy nhập mã truy cập; quản trị viên cấp mã bằng `sohoa token create --role clerk`",
+                    "send `Authorization: Bearer <token>`; `sohoa token create --role clerk` makes one",
+                )
             })?,
         };
         let secret = secret.as_str();
@@ -88,11 +105,12 @@ impl FromRequestParts<Api> for Caller {
         if by_cookie {
             check_forgery(parts, &csrf)?;
         }
-        let row = api
-            .records
-            .find_token(secret, &super::now())
-            .await?
-            .ok_or_else(|| unauthorized("unknown, expired or revoked token; ask an administrator for a new one"))?;
+        let row = api.records.find_token(secret, &super::now()).await?.ok_or_else(|| {
+            unauthorized(
+                "mã truy cập không đúng, đã hết hạn hoặc đã bị thu hồi; hãy xin quản trị viên mã mới",
+                "unknown, expired or revoked token; ask an administrator for a new one",
+            )
+        })?;
         Ok(Caller { token: row.id, role: row.role, unit: row.unit, label: row.label, csrf })
     }
 }
@@ -122,32 +140,39 @@ impl Caller {
         }
     }
 
-    fn require(&self, allowed: &[AccessRole], what: &str) -> Result<(), ApiError> {
+    fn require(&self, allowed: &[AccessRole], vi: &str, en: &str) -> Result<(), ApiError> {
         if allowed.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("a {} token cannot {what}", self.role.as_str())))
+            Err(ApiError::forbidden(
+                format!("mã truy cập {} không được {vi}", role_vi(self.role)),
+                format!("a {} token cannot {en}", self.role.as_str()),
+            ))
         }
     }
 
     /// Reading cases and documents: clerks, supervisors, administrators.
     pub fn may_read_cases(&self) -> Result<(), ApiError> {
-        self.require(&[AccessRole::Clerk, AccessRole::Supervisor, AccessRole::Admin], "read cases")
+        self.require(&[AccessRole::Clerk, AccessRole::Supervisor, AccessRole::Admin], "xem hồ sơ", "read cases")
     }
 
     /// Filing work (unfiled pages, quarantine): clerks and administrators.
     pub fn may_file(&self) -> Result<(), ApiError> {
-        self.require(&[AccessRole::Clerk, AccessRole::Admin], "see or file unfiled and quarantined scans")
+        self.require(
+            &[AccessRole::Clerk, AccessRole::Admin],
+            "xem hoặc phân loại bản quét chưa phân loại và bị cách ly",
+            "see or file unfiled and quarantined scans",
+        )
     }
 
     /// Uploading scans: stations, clerks and administrators.
     pub fn may_upload(&self) -> Result<(), ApiError> {
-        self.require(&[AccessRole::Station, AccessRole::Clerk, AccessRole::Admin], "upload scans")
+        self.require(&[AccessRole::Station, AccessRole::Clerk, AccessRole::Admin], "gửi bản quét lên", "upload scans")
     }
 
     /// The 766 report: supervisors and administrators.
     pub fn may_report(&self) -> Result<(), ApiError> {
-        self.require(&[AccessRole::Supervisor, AccessRole::Admin], "read the report")
+        self.require(&[AccessRole::Supervisor, AccessRole::Admin], "xem báo cáo", "read the report")
     }
 
     /// Applicant data: clerks (who serve the citizen) and administrators.
@@ -158,9 +183,7 @@ impl Caller {
     /// Refuses a case outside the token's unit.
     pub fn may_see_unit(&self, unit: Option<&str>) -> Result<(), ApiError> {
         match &self.unit {
-            Some(mine) if unit != Some(mine.as_str()) => {
-                Err(ApiError::forbidden(format!("this token is limited to unit {mine}")))
-            }
+            Some(mine) if unit != Some(mine.as_str()) => Err(limited_to(mine)),
             _ => Ok(()),
         }
     }
@@ -169,11 +192,27 @@ impl Caller {
     /// another unit than the token's).
     pub fn scope_unit(&self, asked: Option<String>) -> Result<Option<String>, ApiError> {
         match (&self.unit, asked) {
-            (Some(mine), Some(asked)) if &asked != mine => {
-                Err(ApiError::forbidden(format!("this token is limited to unit {mine}")))
-            }
+            (Some(mine), Some(asked)) if &asked != mine => Err(limited_to(mine)),
             (Some(mine), _) => Ok(Some(mine.clone())),
             (None, asked) => Ok(asked),
         }
+    }
+}
+
+/// A token limited to another unit than the one asked about.
+fn limited_to(unit: &str) -> ApiError {
+    ApiError::forbidden(
+        format!("mã truy cập này chỉ dùng cho đơn vị {unit}"),
+        format!("this token is limited to unit {unit}"),
+    )
+}
+
+/// A token's role as a clerk says it.
+fn role_vi(role: AccessRole) -> &'static str {
+    match role {
+        AccessRole::Station => "của trạm quét",
+        AccessRole::Clerk => "của cán bộ một cửa",
+        AccessRole::Supervisor => "của lãnh đạo",
+        AccessRole::Admin => "của quản trị viên",
     }
 }

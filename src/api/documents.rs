@@ -23,18 +23,24 @@ pub(super) async fn download(
     caller.may_read_cases()?;
     let code = api.code(&code)?;
     let ordinal: i64 = file.strip_suffix(".pdf").unwrap_or(&file).parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::bad_request(format!("`{file}` is not a document number; ask for 001.pdf, 002.pdf …"))
+        ApiError::bad_request(
+            format!("`{file}` không phải số tài liệu; hãy xin 001.pdf, 002.pdf …"),
+            format!("`{file}` is not a document number; ask for 001.pdf, 002.pdf …"),
+        )
     })?;
-    let record = api.records.case_record(&code).await?.ok_or_else(|| ApiError::not_found(format!("no case {code}")))?;
+    let record = api.records.case_record(&code).await?.ok_or_else(|| ApiError::no_case(&code))?;
     caller.may_see_unit(record.unit.as_deref())?;
-    let detail = api.records.case_detail(&code).await?.ok_or_else(|| ApiError::not_found(format!("no case {code}")))?;
+    let detail = api.records.case_detail(&code).await?.ok_or_else(|| ApiError::no_case(&code))?;
     let doc = detail
         .documents
         .iter()
         .find(|d| d.ordinal == ordinal && d.state == crate::store::documents::DocState::Attached)
-        .ok_or_else(|| ApiError::not_found(format!("case {code} has no attached document {ordinal:03}")))?;
+        .ok_or_else(|| ApiError::no_document(&code, ordinal))?;
     let (Some(sha), Some(size)) = (doc.sha256.clone(), doc.bytes) else {
-        return Err(ApiError::not_found(format!("document {ordinal:03} of {code} has no PDF yet")));
+        return Err(ApiError::not_found(
+            format!("tài liệu {ordinal:03} của hồ sơ {code} chưa có PDF"),
+            format!("document {ordinal:03} of {code} has no PDF yet"),
+        ));
     };
     let range = match requested_range(&headers, size as u64) {
         Ok(r) => r,
@@ -73,21 +79,46 @@ pub(super) async fn original(
     serve_blob(&api, &input.sha256, input.bytes, range, kind, &input.source_name).await
 }
 
-/// `GET /api/v1/files/{sha256}/pages/{n}/thumbnail.jpg`: page `n` (from 1) of a stored original, small.
+/// How large a page image is asked for.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageSize {
+    /// `small` (the default, for lists) or `large` (to read the page).
+    size: Option<String>,
+}
+
+/// `GET /api/v1/files/{sha256}/pages/{n}/thumbnail.jpg[?size=large]`: page `n` (from 1) of a stored
+/// original, small for lists or large enough to read (a clerk deciding which case a scan is for).
 pub(super) async fn thumbnail(
     caller: Caller,
     State(api): State<Api>,
     Path((sha, page)): Path<(String, String)>,
+    axum::extract::Query(size): axum::extract::Query<PageSize>,
 ) -> ApiResult<Response> {
+    let edge = match size.size.as_deref() {
+        None | Some("small") => crate::view::thumbnail::EDGE,
+        Some("large") => crate::view::thumbnail::LARGE_EDGE,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                format!("cỡ ảnh `{other}`: dùng small hoặc large"),
+                format!("size `{other}`: use small or large"),
+            ));
+        }
+    };
     caller.may_read_cases()?;
     let input = visible_input(&api, &caller, &sha).await?;
-    let n: u32 = page
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_request(format!("`{page}` is not a page number; pages count from 1")))?;
+    let n: u32 = page.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::bad_request(
+            format!("`{page}` không phải số trang; trang đánh số từ 1"),
+            format!("`{page}` is not a page number; pages count from 1"),
+        )
+    })?;
     if input.pages.is_some_and(|p| i64::from(n) > p) {
-        return Err(ApiError::not_found(format!("the file has {} page(s), not {n}", input.pages.unwrap_or(0))));
+        let has = input.pages.unwrap_or(0);
+        return Err(ApiError::not_found(
+            format!("tệp có {has} trang, không có trang {n}"),
+            format!("the file has {has} page(s), not {n}"),
+        ));
     }
     let limits = crate::pages::Limits { max_pixels: api.profile.settings.output.max_pixels };
     let (blobs, thumbs, sha) = (api.blobs.clone(), api.thumbnails.clone(), input.sha256.clone());
@@ -97,7 +128,7 @@ pub(super) async fn thumbnail(
         .acquire()
         .await
         .map_err(|_| ApiError::from(crate::error::Failure::transient("thumbnails", anyhow::anyhow!("closed"))))?;
-    let made = crate::util::cpu::blocking(move || thumbs.get(blobs.as_ref(), &sha, n - 1, limits))
+    let made = crate::util::cpu::blocking(move || thumbs.get(blobs.as_ref(), &sha, n - 1, edge, limits))
         .await
         .map_err(|e| crate::error::Failure::transient("thumbnail task", e))?;
     match made {
@@ -111,10 +142,14 @@ pub(super) async fn thumbnail(
             jpeg,
         )
             .into_response()),
-        Ok(None) => Err(ApiError::not_found(format!("page {n} is a born-digital PDF page; open the PDF instead"))),
-        Err(crate::error::Failure::BadInput { reason, .. }) => {
-            Err(ApiError::not_found(format!("no thumbnail for page {n}: {reason}")))
-        }
+        Ok(None) => Err(ApiError::not_found(
+            format!("trang {n} là trang PDF gốc điện tử; hãy mở PDF"),
+            format!("page {n} is a born-digital PDF page; open the PDF instead"),
+        )),
+        Err(crate::error::Failure::BadInput { reason, .. }) => Err(ApiError::not_found(
+            format!("không tạo được ảnh thu nhỏ của trang {n}: {reason}"),
+            format!("no thumbnail for page {n}: {reason}"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -132,10 +167,16 @@ struct VisibleInput {
 async fn visible_input(api: &Api, caller: &Caller, sha: &str) -> ApiResult<VisibleInput> {
     let sha = sha.trim().to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::bad_request("a file is named by its SHA-256: 64 hexadecimal digits"));
+        return Err(ApiError::bad_request(
+            "tệp được gọi bằng mã SHA-256: 64 chữ số thập lục phân",
+            "a file is named by its SHA-256: 64 hexadecimal digits",
+        ));
     }
     let Some(found) = api.records.input_file(&sha).await? else {
-        return Err(ApiError::not_found(format!("no captured input has sha256 {sha}")));
+        return Err(ApiError::not_found(
+            format!("không có tệp đã tiếp nhận nào có sha256 {sha}"),
+            format!("no captured input has sha256 {sha}"),
+        ));
     };
     if caller.unit.is_some() {
         // A file whose pages went to several cases (a scanned stack) is only whole for a token that
@@ -199,6 +240,7 @@ async fn serve_blob(
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "missing",
+            "tệp lưu trữ bị mất hoặc kho lưu trữ không truy cập được; quản trị viên cần chạy `sohoa verify`",
             "the stored file is missing or the store is not reachable; an administrator should run `sohoa verify`",
         ));
     }
@@ -262,9 +304,9 @@ async fn serve_blob(
         response =
             response.status(StatusCode::PARTIAL_CONTENT).header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{size}"));
     }
-    response
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+    response.body(Body::from_stream(stream)).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("lỗi nội bộ: {e}"), e.to_string())
+    })
 }
 
 /// RFC 3986 percent-encoding of everything but unreserved characters.

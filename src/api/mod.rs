@@ -10,6 +10,7 @@ mod documents;
 mod upload;
 mod web;
 
+use crate::util::lang::Said;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,10 +141,12 @@ impl Api {
     }
 
     fn code(&self, raw: &str) -> Result<String, ApiError> {
-        self.codes
-            .validate(raw)
-            .map(String::from)
-            .map_err(|e| ApiError::bad_request(format!("{e}; case codes look like H15.50.05.13-261008-0975")))
+        self.codes.validate(raw).map(String::from).map_err(|e| {
+            ApiError::bad_request(
+                format!("{}; mã hồ sơ có dạng H15.50.05.13-261008-0975", e.vi()),
+                format!("{e}; case codes look like H15.50.05.13-261008-0975"),
+            )
+        })
     }
 }
 
@@ -159,21 +162,33 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
-    message: String,
+    /// In Vietnamese (`error_vi`, what the clerk's page shows) and English (`error`).
+    said: Said,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+    fn new(status: StatusCode, code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError { status, code, said: Said::new(vi, en) }
     }
-    fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    fn bad_request(vi: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-request", vi, en)
     }
-    fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not-found", message)
+    fn not_found(vi: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", vi, en)
     }
-    fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    fn forbidden(vi: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", vi, en)
+    }
+    /// No case has this code (or the caller may not know it has).
+    fn no_case(code: &str) -> ApiError {
+        ApiError::not_found(format!("không có hồ sơ {code}"), format!("no case {code}"))
+    }
+    /// The case has no attached document with this ordinal.
+    fn no_document(code: &str, ordinal: i64) -> ApiError {
+        ApiError::not_found(
+            format!("hồ sơ {code} không có tài liệu {ordinal:03} đang gắn"),
+            format!("case {code} has no attached document {ordinal:03}"),
+        )
     }
 }
 
@@ -184,13 +199,15 @@ impl From<crate::error::Failure> for ApiError {
         match e {
             crate::error::Failure::BadInput { code, reason } => {
                 tracing::warn!(code = code.as_str(), reason = %reason, "API call refused");
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code.as_str(), reason)
+                let vi = format!("{} Chi tiết: {reason}", crate::error::explained(code).vi);
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code.as_str(), vi, reason)
             }
             transient => {
                 tracing::error!(alarm = true, error = %transient, "API call failed");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
+                    "tạm thời không truy cập được cơ sở dữ liệu; hãy thử lại sau ít phút",
                     "the records are not reachable right now; try again shortly",
                 )
             }
@@ -200,7 +217,8 @@ impl From<crate::error::Failure> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message, "code": self.code }))).into_response()
+        let body = serde_json::json!({ "error": self.said.en, "error_vi": self.said.vi, "code": self.code });
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -226,16 +244,16 @@ async fn json_errors(res: Response) -> Response {
         Ok(t) if !t.is_empty() => t,
         _ => status.canonical_reason().unwrap_or("refused").to_string(),
     };
-    let code = match status {
-        StatusCode::BAD_REQUEST => "bad-request",
-        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
-        StatusCode::UNPROCESSABLE_ENTITY => "invalid-body",
-        s if s.is_server_error() => "unavailable",
-        _ => "refused",
+    let (code, vi) = match status {
+        StatusCode::BAD_REQUEST => ("bad-request", "Yêu cầu không hợp lệ"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Địa chỉ này không nhận phương thức đó"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Dữ liệu gửi lên quá lớn"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Kiểu dữ liệu gửi lên không được nhận"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid-body", "Nội dung gửi lên không đúng mẫu"),
+        s if s.is_server_error() => ("unavailable", "Dịch vụ tạm thời không trả lời được; hãy thử lại"),
+        _ => ("refused", "Yêu cầu bị từ chối"),
     };
-    let json = ApiError::new(status, code, message).into_response();
+    let json = ApiError::new(status, code, format!("{vi}: {message}"), message).into_response();
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     parts.headers.remove(axum::http::header::CONTENT_TYPE);
     let (json_parts, json_body) = json.into_parts();
@@ -247,14 +265,20 @@ async fn json_errors(res: Response) -> Response {
 fn role_param(raw: Option<&str>) -> ApiResult<crate::profile::DocRole> {
     match raw {
         None => Ok(crate::profile::DocRole::Input),
-        Some(word) => crate::profile::DocRole::parse(word)
-            .ok_or_else(|| ApiError::bad_request(format!("role `{word}`: use input or result"))),
+        Some(word) => crate::profile::DocRole::parse(word).ok_or_else(|| {
+            ApiError::bad_request(
+                format!("vai trò `{word}`: dùng input (thành phần) hoặc result (kết quả)"),
+                format!("role `{word}`: use input or result"),
+            )
+        }),
     }
 }
 
 /// A date query parameter as a local date.
 fn date_param(value: &str, name: &str) -> ApiResult<String> {
-    crate::util::time::local_date(value).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+    crate::util::time::local_date(value).map_err(|e| {
+        ApiError::bad_request(format!("{name}: không đọc được ngày ({e}); viết dd/mm/yyyy"), format!("{name}: {e}"))
+    })
 }
 
 fn now() -> String {
@@ -262,7 +286,10 @@ fn now() -> String {
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no such page: {}; /openapi.json lists what there is", uri.path()))
+    ApiError::not_found(
+        format!("không có địa chỉ {}; /openapi.json liệt kê các địa chỉ có", uri.path()),
+        format!("no such page: {}; /openapi.json lists what there is", uri.path()),
+    )
 }
 
 async fn health(State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
@@ -330,7 +357,10 @@ async fn list_cases(
         to: date(&f.to, "to")?,
         applicant: match f.applicant.map(|a| nfc(a.trim())).filter(|a| !a.is_empty()) {
             Some(_) if !caller.sees_personal_data() => {
-                return Err(ApiError::forbidden("only clerks search by applicant (personal data)"));
+                return Err(ApiError::forbidden(
+                    "chỉ cán bộ một cửa được tìm theo người nộp (dữ liệu cá nhân)",
+                    "only clerks search by applicant (personal data)",
+                ));
             }
             a => a,
         },
@@ -358,13 +388,13 @@ async fn get_case(
     caller.may_read_cases()?;
     let code = api.code(&code)?;
     let Some(mut record) = api.records.case_record(&code).await? else {
-        return Err(ApiError::not_found(format!("no case {code}")));
+        return Err(ApiError::no_case(&code));
     };
     caller.may_see_unit(record.unit.as_deref())?;
     // Completeness first: a document attached in between then shows in the list as attached, and the
     // badge never runs ahead of the documents it is about.
     let completeness = api.records.completeness(&code, record.procedure_code.as_deref()).await?;
-    let detail = api.records.case_detail(&code).await?.ok_or_else(|| ApiError::not_found(format!("no case {code}")))?;
+    let detail = api.records.case_detail(&code).await?.ok_or_else(|| ApiError::no_case(&code))?;
     if !caller.sees_personal_data() {
         record.applicant_name = None;
         record.applicant_id = None;
@@ -390,7 +420,7 @@ async fn put_case(
     if e.unit.is_some() {
         caller.may_see_unit(e.unit.as_deref())?;
     }
-    let fields = e.parse().map_err(ApiError::bad_request)?;
+    let fields = e.parse().map_err(|m| ApiError::bad_request(format!("thông tin hồ sơ không hợp lệ: {m}"), m))?;
     let what = api.records.upsert_case(&code, &fields, false, &caller.actor(), &now()).await?;
     Ok(Json(serde_json::json!({ "case": code, "result": what })))
 }
@@ -415,23 +445,25 @@ async fn retype_document(
     caller.may_file()?;
     let code = api.code(&code)?;
     caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
-    let ordinal: i64 = file
-        .strip_suffix(".pdf")
-        .unwrap_or(&file)
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_request(format!("`{file}` is not a document number; use 001, 002 …")))?;
+    let ordinal: i64 = file.strip_suffix(".pdf").unwrap_or(&file).parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::bad_request(
+            format!("`{file}` không phải số tài liệu; dùng 001, 002 …"),
+            format!("`{file}` is not a document number; use 001, 002 …"),
+        )
+    })?;
     let doc_type = r.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
     let role = r.role.as_deref().map(|r| role_param(Some(r))).transpose()?;
     if doc_type.is_none() && role.is_none() {
-        return Err(ApiError::bad_request("say what to set: `type`, `role` or both".to_string()));
+        return Err(ApiError::bad_request(
+            "hãy cho biết cần đổi gì: `type`, `role` hoặc cả hai",
+            "say what to set: `type`, `role` or both",
+        ));
     }
     let changed = api
         .records
         .set_document_type(&code, ordinal, doc_type.as_deref(), role, &caller.actor(), &now())
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("case {code} has no attached document {ordinal:03}")))?;
+        .ok_or_else(|| ApiError::no_document(&code, ordinal))?;
     if changed && let Some(w) = &api.wake {
         w.notify_waiters();
     }
@@ -467,16 +499,16 @@ async fn file_unfiled(
     // The scan itself must be the clerk's unit's too (or a unit-limited clerk could take another
     // unit's scan into a case of their own, and then read it).
     if caller.unit.is_some() {
-        caller.may_see_unit(api.records.intake_unit(intake.trim()).await?.as_deref()).map_err(|_| {
-            ApiError::not_found(format!("input {intake} has no unfiled page; GET /api/v1/unfiled lists them"))
-        })?;
+        caller
+            .may_see_unit(api.records.intake_unit(intake.trim()).await?.as_deref())
+            .map_err(|_| no_unfiled(&intake))?;
     }
     let role = to.role.as_deref().map(|r| role_param(Some(r))).transpose()?;
     let doc_type = to.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
     let filed =
         api.records.file_unfiled(intake.trim(), &code, role, doc_type.as_deref(), &caller.actor(), &now()).await?;
     let Some(ordinal) = filed else {
-        return Err(ApiError::not_found(format!("input {intake} has no unfiled page; GET /api/v1/unfiled lists them")));
+        return Err(no_unfiled(&intake));
     };
     if let Some(w) = &api.wake {
         w.notify_waiters();
@@ -506,15 +538,26 @@ struct RetryTo {
     doc_type: Option<String>,
 }
 
+/// An input with no unfiled page (or one the caller may not see).
+fn no_unfiled(intake: &str) -> ApiError {
+    ApiError::not_found(
+        format!("tệp {intake} không có trang nào chưa phân loại; GET /api/v1/unfiled liệt kê các trang"),
+        format!("input {intake} has no unfiled page; GET /api/v1/unfiled lists them"),
+    )
+}
+
 /// A refused retry or discard, as the API says it.
 fn refusal(intake: &str, r: crate::store::quarantine::Refusal) -> ApiError {
     use crate::store::quarantine::Refusal;
-    let message = format!("input {intake}: {r}");
+    let said = r.said();
+    let (vi, en) = (format!("tệp {intake}: {}", said.vi), format!("input {intake}: {}", said.en));
     match r {
-        Refusal::Unknown => ApiError::not_found(message),
+        Refusal::Unknown => ApiError::not_found(vi, en),
         Refusal::NotQuarantined | Refusal::AlreadyCaptured { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            ApiError::new(StatusCode::CONFLICT, "conflict", vi, en)
         }
+        Refusal::ScanAgain => ApiError::new(StatusCode::CONFLICT, "scan-again", vi, en),
+        Refusal::ManifestStillBad { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-manifest", vi, en),
     }
 }
 
@@ -538,14 +581,18 @@ async fn retry_quarantined(
     };
     let intake = intake.trim();
     caller.may_see_unit(api.quarantined_unit(intake).await?.as_deref())?;
-    api.pipeline
+    let with = api
+        .pipeline
         .retry_quarantined(intake, route.as_ref(), &caller.actor(), &now())
         .await?
         .map_err(|r| refusal(intake, r))?;
     if let Some(w) = &api.wake {
         w.notify_waiters();
     }
-    Ok(Json(serde_json::json!({ "intake": intake, "result": "queued" })))
+    let said = with.said();
+    Ok(Json(serde_json::json!({
+        "intake": intake, "result": "queued", "used": with.word(), "said": said.en, "said_vi": said.vi,
+    })))
 }
 
 /// Why a quarantined input is discarded.
@@ -564,7 +611,10 @@ async fn discard_quarantined(
     caller.may_file()?;
     let reason = nfc(why.reason.trim());
     if reason.is_empty() {
-        return Err(ApiError::bad_request("say why in `reason`; the audit log keeps it"));
+        return Err(ApiError::bad_request(
+            "hãy ghi lý do vào `reason`; nhật ký lưu lại lý do",
+            "say why in `reason`; the audit log keeps it",
+        ));
     }
     let intake = intake.trim();
     caller.may_see_unit(api.quarantined_unit(intake).await?.as_deref())?;

@@ -86,15 +86,21 @@ async fn receive(
     tokio::fs::create_dir_all(&folder).await.map_err(crate::error::Failure::from)?;
 
     let bad_form = |e: axum::extract::multipart::MultipartError| {
-        ApiError::bad_request(format!(
-            "the upload is not a readable multipart form ({e}); send the scan as a part named `file`"
-        ))
+        ApiError::bad_request(
+            format!("dữ liệu gửi lên không đọc được ({e}); hãy gửi bản quét trong phần tên `file`"),
+            format!("the upload is not a readable multipart form ({e}); send the scan as a part named `file`"),
+        )
     };
     let mut field = loop {
         match form.next_field().await.map_err(bad_form)? {
             Some(f) if f.name() == Some("file") => break f,
             Some(_) => continue,
-            None => return Err(ApiError::bad_request("no part named `file` in the form")),
+            None => {
+                return Err(ApiError::bad_request(
+                    "biểu mẫu không có phần tên `file`",
+                    "no part named `file` in the form",
+                ));
+            }
         }
     };
     let name = file_name(field.file_name().unwrap_or(""))?;
@@ -107,6 +113,7 @@ async fn receive(
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
+                format!("bản quét vượt {} MB, giới hạn của trạm này (service.upload_max_mb)", limit / 1024 / 1024),
                 format!("the scan is over {} MB, this station's limit (service.upload_max_mb)", limit / 1024 / 1024),
             ));
         }
@@ -115,7 +122,7 @@ async fn receive(
     out.flush().await.map_err(crate::error::Failure::from)?;
     drop(out);
     if bytes == 0 {
-        return Err(ApiError::bad_request("the `file` part is empty"));
+        return Err(ApiError::bad_request("phần `file` rỗng", "the `file` part is empty"));
     }
     // The sidecar manifest carries what the station said, exactly as a folder station's would.
     let manifest = serde_json::json!({
@@ -129,7 +136,8 @@ async fn receive(
         format!("api:{}", if caller.label.is_empty() { caller.token.as_str() } else { caller.label.as_str() });
     let capturer = Capturer::new(api.blobs.clone(), api.records.clone(), (*api.profile).clone(), Some(station), None)?
         .for_unit(caller.unit.clone());
-    let candidate = Candidate::at(&scratch.0, &path).ok_or_else(|| ApiError::bad_request("unusable file name"))?;
+    let candidate = Candidate::at(&scratch.0, &path)
+        .ok_or_else(|| ApiError::bad_request("tên tệp không dùng được", "unusable file name"))?;
     let report = capturer.capture(&[candidate]).await?;
     if let Some(w) = &api.wake {
         w.notify_waiters();
@@ -147,6 +155,7 @@ async fn receive(
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
+                "chưa tiếp nhận được bản quét; hãy gửi lại",
                 "the upload could not be captured; send it again",
             ));
         }
@@ -163,9 +172,10 @@ fn file_name(raw: &str) -> ApiResult<String> {
         || name.chars().any(char::is_control)
         || name.len() > 200
     {
-        return Err(ApiError::bad_request(format!(
-            "`{raw}` cannot be a scan's file name; send a plain name such as trang-1.jpg"
-        )));
+        return Err(ApiError::bad_request(
+            format!("`{raw}` không dùng được làm tên bản quét; hãy gửi tên đơn giản như trang-1.jpg"),
+            format!("`{raw}` cannot be a scan's file name; send a plain name such as trang-1.jpg"),
+        ));
     }
     Ok(name)
 }

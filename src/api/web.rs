@@ -78,7 +78,9 @@ pub(super) async fn sign_in(State(api): State<Api>, headers: HeaderMap, Json(s):
     let mut parts = axum::http::Request::builder()
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(())
-        .map_err(|_| ApiError::bad_request("the token has characters a header cannot carry"))?
+        .map_err(|_| {
+            ApiError::bad_request("mã truy cập có ký tự không hợp lệ", "the token has characters a header cannot carry")
+        })?
         .into_parts()
         .0;
     let caller = <Caller as axum::extract::FromRequestParts<Api>>::from_request_parts(&mut parts, &api).await?;

@@ -1,5 +1,6 @@
 //! `sohoa case …`: list, show, import from the one-stop system, set fields.
 
+use crate::util::lang::say;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
@@ -138,7 +139,14 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         Command::Retype { code, ordinal, doc_type, role } => {
             let code = nfc(code.trim());
             let doc_type = doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
-            anyhow::ensure!(doc_type.is_some() || role.is_some(), "say what to set: --type T, --role R or both");
+            anyhow::ensure!(
+                doc_type.is_some() || role.is_some(),
+                "{}",
+                say(
+                    "hãy cho biết cần đổi gì: --type T, --role R hoặc cả hai",
+                    "say what to set: --type T, --role R or both"
+                )
+            );
             let changed = d
                 .records
                 .set_document_type(
@@ -152,17 +160,36 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 .await?;
             let Some(changed) = changed else {
                 if d.records.case_record(&code).await?.is_none() {
-                    anyhow::bail!("there is no case {code}; `sohoa case list` lists the cases");
+                    anyhow::bail!(
+                        "{}",
+                        say(
+                            format!("không có hồ sơ {code}; `sohoa case list` liệt kê các hồ sơ"),
+                            format!("there is no case {code}; `sohoa case list` lists the cases"),
+                        )
+                    );
                 }
-                anyhow::bail!("case {code} has no attached document {ordinal:03}; `sohoa case show {code}` lists them");
+                anyhow::bail!("{}", no_document(&code, ordinal));
             };
             if !changed {
-                println!("{code}.{ordinal:03}.pdf already has that type and role; nothing changed");
+                println!(
+                    "{}",
+                    say(
+                        format!("{code}.{ordinal:03}.pdf đã có loại và vai trò đó; không thay đổi gì"),
+                        format!("{code}.{ordinal:03}.pdf already has that type and role; nothing changed"),
+                    )
+                );
                 return Ok(0);
             }
             let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
             pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await?;
-            println!("{code}.{ordinal:03}.pdf is now {}", doc_type.as_deref().or(role.as_deref()).unwrap_or_default());
+            let now_is = doc_type.as_deref().or(role.as_deref()).unwrap_or_default();
+            println!(
+                "{}",
+                say(
+                    format!("{code}.{ordinal:03}.pdf giờ là {now_is}"),
+                    format!("{code}.{ordinal:03}.pdf is now {now_is}")
+                )
+            );
             // A type the case's procedure does not list is kept, but counts for no required input.
             if let Some(t) = &doc_type {
                 let record = d.records.case_record(&code).await?;
@@ -170,9 +197,17 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 if !c.required.is_empty() && !c.required.iter().any(|r| crate::store::cases::same_type(&r.doc_type, t))
                 {
                     let listed: Vec<&str> = c.required.iter().map(|r| r.doc_type.as_str()).collect();
+                    let listed = listed.join(", ");
                     eprintln!(
-                        "note: `{t}` is not a type the case's procedure requires ({}); it counts for none of them",
-                        listed.join(", ")
+                        "{}",
+                        say(
+                            format!(
+                                "lưu ý: `{t}` không phải loại giấy tờ thủ tục của hồ sơ yêu cầu ({listed}); nó không được tính cho loại nào"
+                            ),
+                            format!(
+                                "note: `{t}` is not a type the case's procedure requires ({listed}); it counts for none of them"
+                            ),
+                        )
                     );
                 }
             }
@@ -182,17 +217,29 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let code = nfc(code.trim());
             let reason = nfc(reason.trim());
             if reason.is_empty() {
-                anyhow::bail!("say why with --reason: the audit log keeps it");
+                anyhow::bail!(
+                    "{}",
+                    say(
+                        "hãy ghi lý do bằng --reason: nhật ký lưu lại lý do",
+                        "say why with --reason: the audit log keeps it"
+                    )
+                );
             }
             let Some((name, sha)) =
                 d.records.detach_document(&code, ordinal, &reason, &super::actor(), &super::now()).await?
             else {
-                anyhow::bail!("case {code} has no attached document {ordinal:03}; `sohoa case show {code}` lists them");
+                anyhow::bail!("{}", no_document(&code, ordinal));
             };
             let views = crate::view::Views::new(data.to_path_buf());
             views.removed(&code, &name);
             views.removed(&code, &format!("{code}.pdf"));
-            println!("detached {name} (sha256 {sha}); its pages are unfiled");
+            println!(
+                "{}",
+                say(
+                    format!("đã gỡ {name} (sha256 {sha}); các trang của nó trở về chưa phân loại"),
+                    format!("detached {name} (sha256 {sha}); its pages are unfiled"),
+                )
+            );
             Ok(0)
         }
         Command::Render { code, ordinal } => {
@@ -218,7 +265,13 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             }
             let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
             pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await?;
-            println!("page {ordinal:03}/{page} is back in {code}.{ordinal:03}.pdf");
+            println!(
+                "{}",
+                say(
+                    format!("trang {ordinal:03}/{page} đã được đưa lại vào {code}.{ordinal:03}.pdf"),
+                    format!("page {ordinal:03}/{page} is back in {code}.{ordinal:03}.pdf"),
+                )
+            );
             Ok(0)
         }
         Command::Set(args) => {
@@ -237,17 +290,24 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 println!("{}", serde_json::to_string_pretty(&cases)?);
                 return Ok(0);
             }
-            println!("{:<32} {:>9} {:>7} {:>6}", "CASE", "DOCUMENTS", "PENDING", "PAGES");
+            let heads = [
+                say("HỒ SƠ", "CASE"),
+                say("TÀI LIỆU", "DOCUMENTS"),
+                say("ĐANG XỬ LÝ", "PENDING"),
+                say("TRANG", "PAGES"),
+            ];
+            println!("{:<32} {:>10} {:>10} {:>6}", heads[0], heads[1], heads[2], heads[3]);
             for c in &cases {
-                println!("{:<32} {:>9} {:>7} {:>6}", c.code, c.documents, c.pending, c.pages);
+                println!("{:<32} {:>10} {:>10} {:>6}", c.code, c.documents, c.pending, c.pages);
             }
-            let unfiled = d.records.unfiled(None).await?;
-            let quarantined = d.records.quarantine_list(None).await?;
+            let (n, unfiled, quarantined) =
+                (cases.len(), d.records.unfiled(None).await?.len(), d.records.quarantine_list(None).await?.len());
             println!(
-                "{} case(s); {} unfiled page(s); {} quarantined input(s)",
-                cases.len(),
-                unfiled.len(),
-                quarantined.len()
+                "{}",
+                say(
+                    format!("{n} hồ sơ; {unfiled} trang chưa phân loại; {quarantined} tệp bị cách ly"),
+                    format!("{n} case(s); {unfiled} unfiled page(s); {quarantined} quarantined input(s)"),
+                )
             );
             Ok(0)
         }
@@ -259,13 +319,22 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 if let Err(e) = rule.validate(&code) {
                     anyhow::bail!("{e}");
                 }
-                anyhow::bail!("no case `{code}` in {}; `sohoa case list` shows the known ones", data.display());
+                anyhow::bail!(
+                    "{}",
+                    say(
+                        format!(
+                            "không có hồ sơ `{code}` trong {}; `sohoa case list` liệt kê các hồ sơ đã có",
+                            data.display()
+                        ),
+                        format!("no case `{code}` in {}; `sohoa case list` shows the known ones", data.display()),
+                    )
+                );
             };
             let mut record = d.records.case_record(&code).await?.unwrap_or_default();
             if !personal {
                 for f in [&mut record.applicant_name, &mut record.applicant_id, &mut record.applicant_contact] {
                     if f.is_some() {
-                        *f = Some("(hidden; --personal shows it)".into());
+                        *f = Some(say("(ẩn; --personal để xem)", "(hidden; --personal shows it)"));
                     }
                 }
             }
@@ -279,93 +348,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(0);
             }
-            println!("Case {}", detail.code);
-            println!(
-                "  procedure {}  unit {}  status {}  received {}  due {}  resolved {}",
-                record.procedure_code.as_deref().unwrap_or("-"),
-                record.unit.as_deref().unwrap_or("-"),
-                record.status.as_str(),
-                record.received_date.as_deref().unwrap_or("-"),
-                record.due_date.as_deref().unwrap_or("-"),
-                record.resolved_date.as_deref().unwrap_or("-"),
-            );
-            if let Some(name) = &record.applicant_name {
-                println!(
-                    "  applicant {name}  ID {}  contact {}",
-                    record.applicant_id.as_deref().unwrap_or("-"),
-                    record.applicant_contact.as_deref().unwrap_or("-")
-                );
-            }
-            println!(
-                "\nCompleteness: {}",
-                if !completeness.judged {
-                    "NOT JUDGED: the case names no procedure the catalogue knows (`sohoa case set CODE --procedure P`)"
-                } else if completeness.complete {
-                    "complete"
-                } else {
-                    "INCOMPLETE"
-                }
-            );
-            for r in &completeness.required {
-                let state = serde_json::to_value(r.state)?;
-                println!("  {:<10} {}  {}", state.as_str().unwrap_or(""), r.doc_type, r.documents.join(", "));
-            }
-            println!(
-                "  inputs attached: {}; result: {}",
-                completeness.inputs_attached,
-                match (completeness.result_required, completeness.results_attached) {
-                    (false, _) => "not issued by this procedure".to_string(),
-                    (true, 0) => "MISSING".to_string(),
-                    (true, n) => format!("{n} attached"),
-                }
-            );
-            println!("\nDocuments");
-            for doc in &detail.documents {
-                println!(
-                    "  {}  {:<6} {:<8} {:>3} page(s)  {}  {}",
-                    doc.name,
-                    doc.role,
-                    doc.state,
-                    doc.pages,
-                    doc.bytes.map(|b| format!("{b} bytes")).unwrap_or_default(),
-                    doc.sha256.as_deref().unwrap_or("-"),
-                );
-                if let Some(t) = &doc.doc_type {
-                    println!("      type: {t}");
-                }
-            }
-            println!("\nPages");
-            for p in &detail.pages {
-                println!(
-                    "  {:03}/{:<3} {} #{}  {}×{} @ {:.0} dpi ({})  {}  {}{}",
-                    p.ordinal.unwrap_or(0),
-                    p.page_no.unwrap_or(0),
-                    p.source,
-                    p.page_index + 1,
-                    p.width,
-                    p.height,
-                    p.dpi,
-                    p.dpi_source,
-                    p.colour,
-                    p.encoding.as_deref().unwrap_or("pending"),
-                    if p.flags.is_empty() { String::new() } else { format!("  [{}]", p.flags.join(", ")) }
-                );
-                println!("      source sha256 {}", p.source_sha256);
-                let norm = p.normalization.clone().and_then(|v| serde_json::from_value::<PageNormalization>(v).ok());
-                if let Some(text) = norm.map(|n| n.describe()).filter(|t| !t.is_empty()) {
-                    println!("      normalized: {text}");
-                }
-            }
-            if !detail.quarantined.is_empty() {
-                println!("\nQuarantined");
-                for q in &detail.quarantined {
-                    println!("  {}: {} [{}]", q.source, q.reason, q.code);
-                }
-            }
-            println!("\nEvents");
-            for e in &detail.events {
-                println!("  {}  {:<10} {:<16} {}", e.at, e.kind, e.actor, e.sha256.as_deref().unwrap_or(""));
-            }
+            print!("{}", show_text(&detail, &record, &completeness)?);
             Ok(0)
         }
     }
@@ -430,4 +413,135 @@ fn import_summary(rows: &crate::import::CaseRows, catalogue: &[crate::store::cas
         let _ = writeln!(s, "{without} case(s) name no procedure: they count in no digitization figure");
     }
     s
+}
+
+/// "Case … has no attached document …", said to the clerk.
+fn no_document(code: &str, ordinal: i64) -> String {
+    say(
+        format!("hồ sơ {code} không có tài liệu {ordinal:03} đang gắn; `sohoa case show {code}` liệt kê các tài liệu"),
+        format!("case {code} has no attached document {ordinal:03}; `sohoa case show {code}` lists them"),
+    )
+}
+
+/// `case show` as text, in the reader's language: the record, completeness, documents, pages,
+/// quarantined inputs and events.
+fn show_text(
+    detail: &crate::store::queries::CaseDetail,
+    record: &crate::store::cases::CaseRecord,
+    completeness: &crate::store::cases::Completeness,
+) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+    writeln!(s, "{}", say(format!("Hồ sơ {}", detail.code), format!("Case {}", detail.code)))?;
+    let (procedure, unit, status) =
+        (dash(record.procedure_code.as_deref()), dash(record.unit.as_deref()), record.status.as_str());
+    let (received, due, resolved) = (
+        dash(record.received_date.as_deref()),
+        dash(record.due_date.as_deref()),
+        dash(record.resolved_date.as_deref()),
+    );
+    writeln!(
+        s,
+        "{}",
+        say(
+            format!(
+                "  thủ tục {procedure}  đơn vị {unit}  tình trạng {status}  tiếp nhận {received}  hẹn trả {due}  giải quyết {resolved}"
+            ),
+            format!(
+                "  procedure {procedure}  unit {unit}  status {status}  received {received}  due {due}  resolved {resolved}"
+            ),
+        )
+    )?;
+    if let Some(name) = &record.applicant_name {
+        let (id, contact) = (dash(record.applicant_id.as_deref()), dash(record.applicant_contact.as_deref()));
+        writeln!(
+            s,
+            "{}",
+            say(
+                format!("  người nộp {name}  giấy tờ {id}  liên hệ {contact}"),
+                format!("  applicant {name}  ID {id}  contact {contact}"),
+            )
+        )?;
+    }
+    let verdict = if !completeness.judged {
+        say(
+            "CHƯA XÁC ĐỊNH: hồ sơ chưa có thủ tục trong danh mục (`sohoa case set MÃ --procedure P`)",
+            "NOT JUDGED: the case names no procedure the catalogue knows (`sohoa case set CODE --procedure P`)",
+        )
+    } else if completeness.complete {
+        say("đầy đủ", "complete")
+    } else {
+        say("CHƯA ĐỦ", "INCOMPLETE")
+    };
+    writeln!(s, "\n{}: {verdict}", say("Độ đầy đủ", "Completeness"))?;
+    for r in &completeness.required {
+        let state = serde_json::to_value(r.state)?;
+        writeln!(s, "  {:<10} {}  {}", state.as_str().unwrap_or(""), r.doc_type, r.documents.join(", "))?;
+    }
+    let result = match (completeness.result_required, completeness.results_attached) {
+        (false, _) => say("thủ tục này không trả kết quả bằng giấy tờ", "not issued by this procedure"),
+        (true, 0) => say("CÒN THIẾU", "MISSING"),
+        (true, n) => say(format!("đã gắn {n}"), format!("{n} attached")),
+    };
+    let inputs = completeness.inputs_attached;
+    writeln!(
+        s,
+        "{}",
+        say(
+            format!("  thành phần đã gắn: {inputs}; kết quả: {result}"),
+            format!("  inputs attached: {inputs}; result: {result}")
+        )
+    )?;
+    writeln!(s, "\n{}", say("Tài liệu", "Documents"))?;
+    for doc in &detail.documents {
+        let bytes = doc.bytes.map(|b| say(format!("{b} byte"), format!("{b} bytes"))).unwrap_or_default();
+        let pages = say(format!("{:>3} trang", doc.pages), format!("{:>3} page(s)", doc.pages));
+        writeln!(
+            s,
+            "  {}  {:<6} {:<8} {pages}  {bytes}  {}",
+            doc.name,
+            doc.role,
+            doc.state,
+            doc.sha256.as_deref().unwrap_or("-"),
+        )?;
+        if let Some(t) = &doc.doc_type {
+            writeln!(s, "      {}: {t}", say("loại giấy tờ", "type"))?;
+        }
+    }
+    writeln!(s, "\n{}", say("Các trang", "Pages"))?;
+    for p in &detail.pages {
+        writeln!(
+            s,
+            "  {:03}/{:<3} {} #{}  {}×{} @ {:.0} dpi ({})  {}  {}{}",
+            p.ordinal.unwrap_or(0),
+            p.page_no.unwrap_or(0),
+            p.source,
+            p.page_index + 1,
+            p.width,
+            p.height,
+            p.dpi,
+            p.dpi_source,
+            p.colour,
+            p.encoding.as_deref().unwrap_or("pending"),
+            if p.flags.is_empty() { String::new() } else { format!("  [{}]", p.flags.join(", ")) }
+        )?;
+        writeln!(s, "      {} sha256 {}", say("bản gốc", "source"), p.source_sha256)?;
+        let norm = p.normalization.clone().and_then(|v| serde_json::from_value::<PageNormalization>(v).ok());
+        if let Some(text) = norm.map(|n| n.describe()).filter(|t| !t.is_empty()) {
+            writeln!(s, "      {}: {text}", say("đã chuẩn hóa", "normalized"))?;
+        }
+    }
+    if !detail.quarantined.is_empty() {
+        writeln!(s, "\n{}", say("Bị cách ly", "Quarantined"))?;
+        for q in &detail.quarantined {
+            let why = say(crate::error::explained(q.code).vi, q.reason.clone());
+            writeln!(s, "  {}: {why} [{}]", q.source, q.code.as_str())?;
+        }
+    }
+    writeln!(s, "\n{}", say("Nhật ký", "Events"))?;
+    for e in &detail.events {
+        writeln!(s, "  {}  {:<10} {:<16} {}", e.at, e.kind, e.actor, e.sha256.as_deref().unwrap_or(""))?;
+    }
+    Ok(s)
 }

@@ -1,5 +1,6 @@
 //! `sohoa ingest DIR`: one pass over a folder, from capture to attached PDFs.
 
+use crate::util::lang::say;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -121,11 +122,11 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             std::process::exit(130);
         });
     }
-    let bar = progress_bar(expected as u64, a.progress == Progress::Auto);
+    let (bars, bar, processed_bar) = progress_bars(expected as u64, a.progress == Progress::Auto);
     let files_done = Arc::new(AtomicUsize::new(0));
     let ticker = Ticker {
         records: d.records.clone(),
-        bar: bar.clone(),
+        bar: processed_bar.clone(),
         files_done: files_done.clone(),
         expected,
         json: a.progress == Progress::Json,
@@ -145,7 +146,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     };
     let mut walked = capture.run(candidates).await?;
     more.store(false, Ordering::SeqCst);
-    bar.set_prefix("finishing");
+    bar.finish();
     drain.await??;
     // The pass is over: documents grouped by folder are complete.
     let now = crate::util::time::now_iso(::time::UtcOffset::UTC);
@@ -154,7 +155,9 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         pipeline.drain(workers, Arc::new(AtomicBool::new(false))).await?;
     }
     ticker.abort();
+    processed_bar.finish_and_clear();
     bar.finish_and_clear();
+    bars.clear().ok();
 
     let report = run_report(&d.records, &mut walked, started).await?;
     show_report(&a, &report)?;
@@ -210,12 +213,13 @@ fn listing(a: &Args, ignore: &[String], pruned: &[&Path]) -> anyhow::Result<(usi
     Ok((n, walk()?))
 }
 
-/// Shows how the run is going, about three times a second: the progress bar's message, or a JSON line
-/// on stdout for tools.
+/// Shows how the run is going, about three times a second: the two bars (files captured, files
+/// processed) with what the workers have attached and an ETA from the processing rate — the slower
+/// half, so the run is not "done" while its pages still wait — or a JSON line on stdout for tools.
 struct Ticker {
     /// Where the counts are read.
     records: crate::store::Records,
-    /// The bar whose message is set.
+    /// Files processed (split and routed, quarantined, or found captured already).
     bar: indicatif::ProgressBar,
     /// Files captured (or found captured already) so far.
     files_done: Arc<AtomicUsize>,
@@ -227,23 +231,58 @@ struct Ticker {
     started: std::time::Instant,
 }
 
+/// Where a run stands, from its counts: files processed, and the seconds left at the rate so far
+/// (`None` until there is a rate, or while only the PDFs of finished files are being built).
+fn standing(expected: usize, captured: usize, waiting: i64, secs: f64) -> (usize, Option<f64>) {
+    let processed = captured.saturating_sub(usize::try_from(waiting.max(0)).unwrap_or(usize::MAX));
+    let rate = processed as f64 / secs.max(0.001);
+    let left = expected.saturating_sub(processed);
+    let eta = (processed > 0 && left > 0).then(|| left as f64 / rate);
+    (processed, eta)
+}
+
+/// Seconds as a clerk reads a wait: `45s`, `3m 20s`, `1h 05m`.
+fn duration_words(secs: f64) -> String {
+    let s = secs.round().max(0.0) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s / 60 % 60),
+    }
+}
+
 impl Ticker {
     async fn run(self) {
         loop {
             if let Ok(t) = self.records.tally().await {
                 let dossier = self.records.latest_case().await.ok().flatten().unwrap_or_default();
-                self.bar.set_message(format!(
-                    "{dossier}  {} documents, {} pages attached, {} unfiled, {} quarantined",
-                    t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
+                let files = self.files_done.load(Ordering::Relaxed);
+                let secs = self.started.elapsed().as_secs_f64();
+                let (processed, eta) = standing(self.expected, files, t.intakes_waiting, secs);
+                self.bar.set_position(processed as u64);
+                let left = match eta {
+                    Some(e) => say(format!("còn khoảng {}", duration_words(e)), format!("ETA {}", duration_words(e))),
+                    None if processed >= self.expected && t.jobs_pending > 0 => say(
+                        format!("đang tạo PDF ({} việc)", t.jobs_pending),
+                        format!("building PDFs ({} jobs)", t.jobs_pending),
+                    ),
+                    None => say("còn: đang ước tính", "ETA: estimating"),
+                };
+                self.bar.set_message(say(
+                    format!(
+                        "{left} · {dossier}  {} tài liệu, {} trang đã gắn, {} chưa phân loại, {} cách ly",
+                        t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
+                    ),
+                    format!(
+                        "{left} · {dossier}  {} documents, {} pages attached, {} unfiled, {} quarantined",
+                        t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
+                    ),
                 ));
                 if self.json {
-                    let files = self.files_done.load(Ordering::Relaxed);
-                    let secs = self.started.elapsed().as_secs_f64();
                     let rate = files as f64 / secs.max(0.001);
-                    let eta = if rate > 0.0 { (self.expected.saturating_sub(files)) as f64 / rate } else { 0.0 };
                     let line = serde_json::json!({
-                        "event": "progress", "files": files, "total": self.expected, "seconds": secs,
-                        "files_per_second": rate, "eta_seconds": eta, "dossier": dossier,
+                        "event": "progress", "files": files, "processed": processed, "total": self.expected,
+                        "seconds": secs, "files_per_second": rate, "eta_seconds": eta, "dossier": dossier,
                         "documents": t.documents, "pages_attached": t.pages_attached,
                         "pages_unfiled": t.pages_unfiled, "quarantined": t.quarantined, "jobs_waiting": t.jobs_pending,
                     });
@@ -482,21 +521,31 @@ impl RunInputs {
     }
 }
 
-/// A bar on the terminal (nothing when stderr is not one): files captured, pages/s, ETA, and what the
-/// workers have attached so far.
-fn progress_bar(total: u64, shown: bool) -> indicatif::ProgressBar {
+/// Two bars on the terminal (nothing when stderr is not one): files captured (the fast half: read,
+/// hashed, recorded) and files processed (split, normalized, routed, attached), whose rate gives the
+/// ETA; the second's message says what the workers have attached so far.
+fn progress_bars(
+    total: u64,
+    shown: bool,
+) -> (indicatif::MultiProgress, indicatif::ProgressBar, indicatif::ProgressBar) {
+    let multi = indicatif::MultiProgress::new();
     if !shown {
-        return indicatif::ProgressBar::hidden();
+        multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        return (multi, indicatif::ProgressBar::hidden(), indicatif::ProgressBar::hidden());
     }
-    let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template(
-        "{prefix:>9} [{bar:30}] {pos}/{len} files  {per_sec}  ETA {eta}  {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_prefix("capturing");
-    bar
+    let style = |template: &str| {
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ")
+    };
+    let files = say("tệp", "files");
+    let captured = multi.add(indicatif::ProgressBar::new(total));
+    captured.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {files}  {{per_sec}}")));
+    captured.set_prefix(say("tiếp nhận", "captured"));
+    let processed = multi.add(indicatif::ProgressBar::new(total));
+    processed.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {files}  {{msg}}")));
+    processed.set_prefix(say("xử lý", "processed"));
+    (multi, captured, processed)
 }
 
 #[cfg(test)]
@@ -505,6 +554,24 @@ mod tests {
 
     fn read_back(ids: RunInputs) -> Vec<Vec<String>> {
         ids.parts(RUN_PART).unwrap().map(|p| p.unwrap()).collect()
+    }
+
+    #[test]
+    fn the_eta_comes_from_files_processed_not_captured() {
+        // 182 of 200 files captured in 1.5 s, 160 of them still waiting for their split: 22 processed,
+        // and the 178 left take about 12 s more at that rate — not "0 s" because capture is nearly done.
+        let (processed, eta) = standing(200, 182, 160, 1.5);
+        assert_eq!(processed, 22);
+        let eta = eta.unwrap();
+        assert!((eta - 178.0 / (22.0 / 1.5)).abs() < 1e-9, "{eta}");
+        // Nothing processed yet: no rate, no ETA; everything processed: no ETA either.
+        assert_eq!(standing(200, 50, 50, 1.0), (0, None));
+        assert_eq!(standing(200, 200, 0, 9.0), (200, None));
+        // Inputs left waiting by an earlier run never make the count negative.
+        assert_eq!(standing(10, 3, 7, 1.0).0, 0);
+        assert_eq!(duration_words(3.4), "3s");
+        assert_eq!(duration_words(200.0), "3m 20s");
+        assert_eq!(duration_words(3900.0), "1h 05m");
     }
 
     #[test]

@@ -57,6 +57,10 @@ struct Cli {
     /// Who is acting, for the audit log (default: the login name).
     #[arg(long, env = "SOHOA_ACTOR", global = true)]
     actor: Option<String>,
+    /// The language of messages, lists and errors: vi (Tiếng Việt, the default) or en. JSON output,
+    /// stable codes and log fields are the same in both.
+    #[arg(long, env = "SOHOA_LANG", global = true, default_value = "vi", value_name = "vi|en", value_parser = lang_word)]
+    lang: crate::util::lang::Lang,
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -134,6 +138,7 @@ enum Command {
 /// (quarantined inputs, fixity failures, invalid profiles), 2 the command could not run.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::util::lang::set(cli.lang);
     if !matches!(cli.command, Command::Serve(_)) {
         quiet_broken_pipe();
     }
@@ -187,10 +192,15 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}: {e:#}", crate::util::lang::say("lỗi", "error"));
             ExitCode::from(2)
         }
     }
+}
+
+/// `--lang`: the two languages and their usual spellings.
+fn lang_word(word: &str) -> Result<crate::util::lang::Lang, String> {
+    crate::util::lang::Lang::parse(word).ok_or_else(|| format!("`{word}`: say vi (Tiếng Việt) or en (English)"))
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -307,11 +317,23 @@ fn now() -> String {
 async fn open_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataDir> {
     let embedded = database().is_none_or(|d| d.is_empty());
     if embedded && !data.join("sohoa.db").exists() {
+        let db = data.join("sohoa.db");
         anyhow::bail!(
-            "there are no records here: {} does not exist. Run the command in the folder where `sohoa serve` or \
-             `sohoa ingest` ran (it holds sohoa-data), or name the data folder with --data PATH (or the \
-             database with --database URL)",
-            data.join("sohoa.db").display()
+            "{}",
+            crate::util::lang::say(
+                format!(
+                    "ở đây không có dữ liệu: không có {}. Hãy chạy lệnh trong thư mục đã chạy `sohoa serve` hoặc \
+                     `sohoa ingest` (thư mục chứa sohoa-data), hoặc chỉ thư mục dữ liệu bằng --data ĐƯỜNG_DẪN (hoặc \
+                     cơ sở dữ liệu bằng --database URL)",
+                    db.display()
+                ),
+                format!(
+                    "there are no records here: {} does not exist. Run the command in the folder where `sohoa serve` or \
+                     `sohoa ingest` ran (it holds sohoa-data), or name the data folder with --data PATH (or the \
+                     database with --database URL)",
+                    db.display()
+                ),
+            )
         );
     }
     create_data(data).await

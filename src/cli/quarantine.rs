@@ -9,6 +9,7 @@ use clap::Subcommand;
 use crate::pipeline::Pipeline;
 use crate::profile::DocRole;
 use crate::store::quarantine::RetryRoute;
+use crate::util::lang::say;
 
 #[derive(Subcommand)]
 pub(super) enum Command {
@@ -21,9 +22,11 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Send an input through the pipeline again once the cause is fixed (a newer release, or the case
-    /// it belongs to given with --case). The jobs run here, now; a running `sohoa serve` would take
-    /// them up as well.
+    /// Send an input through the pipeline again once the cause is fixed: the case it belongs to given
+    /// with --case, or a corrected manifest put beside the file in the quarantine folder (or in its
+    /// inbox folder), which is read again; says which it went by. An empty or cut-short file is not
+    /// retried: scan the paper again. The jobs run here, now; a running `sohoa serve` would take them
+    /// up as well.
     Retry {
         /// The input's id, from `quarantine list`.
         id: String,
@@ -60,10 +63,18 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 return Ok(0);
             }
             for q in &list {
-                println!("{}  {}  {}  [{}] {}", q.intake, q.captured_at, q.source, q.code, q.reason);
-                println!("    {}", q.reason_vi);
+                let then =
+                    if q.scan_again { say("  → cần quét lại", "  → scan it again") } else { String::new() };
+                println!("{}  {}  {}  [{}]{then}", q.intake, q.captured_at, q.source, q.code);
+                match crate::util::lang::current() {
+                    crate::util::lang::Lang::Vi => println!("    {}\n    chi tiết: {}", q.reason_vi, q.reason),
+                    crate::util::lang::Lang::En => println!("    {}", q.reason),
+                }
             }
-            eprintln!("{} input(s) in quarantine", list.len());
+            eprintln!(
+                "{}",
+                say(format!("{} tệp đang bị cách ly", list.len()), format!("{} input(s) in quarantine", list.len()))
+            );
             Ok(0)
         }
         Command::Retry { id, case, role, doc_type } => {
@@ -80,34 +91,63 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 None => None,
             };
             let id = id.trim();
-            pipeline
+            let with = pipeline
                 .retry_quarantined(id, route.as_ref(), &super::actor(), &super::now())
                 .await?
-                .map_err(|r| anyhow::anyhow!("input {id}: {r}"))?;
+                .map_err(|r| anyhow::anyhow!("{}", say(format!("tệp {id}: {r}"), format!("input {id}: {r}"))))?;
+            println!("{}", with.said());
             pipeline.drain(1, Arc::new(AtomicBool::new(false))).await?;
             let intake = d.records.intake(id).await?;
             match intake.map(|i| i.state) {
                 Some(crate::store::records::IntakeState::Quarantined) => {
                     let again = d.records.quarantine_list(None).await?;
-                    let why = again.iter().find(|q| q.intake == id).map(|q| q.reason.clone()).unwrap_or_default();
-                    println!("input {id} was quarantined again: {why}");
+                    let q = again.iter().find(|q| q.intake == id);
+                    let why = q.map(|q| say(q.reason_vi.clone(), q.reason.clone())).unwrap_or_default();
+                    println!(
+                        "{}",
+                        say(
+                            format!("tệp {id} lại bị cách ly: {why}"),
+                            format!("input {id} was quarantined again: {why}")
+                        )
+                    );
                     Ok(1)
                 }
                 _ => {
-                    println!("input {id} went through; `sohoa case show` or `sohoa case list` shows where");
+                    println!(
+                        "{}",
+                        say(
+                            format!(
+                                "tệp {id} đã qua xử lý; `sohoa case show` hoặc `sohoa case list` cho biết nó ở đâu"
+                            ),
+                            format!("input {id} went through; `sohoa case show` or `sohoa case list` shows where"),
+                        )
+                    );
                     Ok(0)
                 }
             }
         }
         Command::Discard { id, reason } => {
             let reason = crate::util::text::nfc(reason.trim());
-            anyhow::ensure!(!reason.is_empty(), "say why with --reason; the audit log keeps it");
+            anyhow::ensure!(
+                !reason.is_empty(),
+                "{}",
+                say(
+                    "hãy ghi lý do bằng --reason; nhật ký lưu lại lý do",
+                    "say why with --reason; the audit log keeps it"
+                )
+            );
             let id = id.trim();
             pipeline
                 .discard_quarantined(id, &reason, &super::actor(), &super::now())
                 .await?
-                .map_err(|r| anyhow::anyhow!("input {id}: {r}"))?;
-            println!("input {id} discarded; its record and bytes are kept");
+                .map_err(|r| anyhow::anyhow!("{}", say(format!("tệp {id}: {r}"), format!("input {id}: {r}"))))?;
+            println!(
+                "{}",
+                say(
+                    format!("đã loại bỏ tệp {id}; hồ sơ ghi nhận và nội dung tệp vẫn được giữ"),
+                    format!("input {id} discarded; its record and bytes are kept")
+                )
+            );
             Ok(0)
         }
     }

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::util::lang::say;
+
 pub(super) const LONG_ABOUT: &str = "\
 Watch station inboxes and attach every scan dropped into them, until Ctrl-C or SIGTERM.
 
@@ -130,65 +132,117 @@ pub(super) struct StatusArgs {
 pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
     let d = super::open_data(data).await?;
     loop {
+        let width = terminal_width();
         let mut out = String::new();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let stations = crate::watch::status::read_status(data);
         for s in stations.iter().filter(|s| a.station.as_ref().is_none_or(|w| w == &s.station)) {
             let age = now.saturating_sub(s.updated);
             let alive = if s.running {
-                format!("service up (pid {})", s.pid)
+                say(format!("dịch vụ đang chạy (pid {})", s.pid), format!("service up (pid {})", s.pid))
             } else if s.stopped {
-                format!("SERVICE STOPPED ({age} s ago)")
+                say(format!("DỊCH VỤ ĐÃ DỪNG ({age} giây trước)"), format!("SERVICE STOPPED ({age} s ago)"))
             } else {
-                format!("SERVICE NOT RUNNING (last seen {age} s ago)")
+                say(
+                    format!("DỊCH VỤ KHÔNG CHẠY (thấy lần cuối {age} giây trước)"),
+                    format!("SERVICE NOT RUNNING (last seen {age} s ago)"),
+                )
             };
-            out.push_str(&format!(
-                "Station {} — {} ({}) — {alive} — waiting {}, jobs {}\n",
-                s.station,
-                s.inbox,
-                s.mode,
-                s.waiting,
-                s.jobs.map(|j| j.to_string()).unwrap_or_else(|| "?".into())
-            ));
+            let jobs = s.jobs.map(|j| j.to_string()).unwrap_or_else(|| "?".into());
+            let line = say(
+                format!(
+                    "Trạm {} — {} ({}) — {alive} — chờ {}, việc chưa xong {jobs}",
+                    s.station, s.inbox, s.mode, s.waiting
+                ),
+                format!(
+                    "Station {} — {} ({}) — {alive} — waiting {}, jobs {jobs}",
+                    s.station, s.inbox, s.mode, s.waiting
+                ),
+            );
+            out.push_str(&fit(&line, width));
+            out.push('\n');
             for (t, m) in &s.alarms {
-                out.push_str(&format!("  ALARM {} s ago: {m}\n", now.saturating_sub(*t)));
+                let ago = now.saturating_sub(*t);
+                let line = say(format!("  CẢNH BÁO {ago} giây trước: {m}"), format!("  ALARM {ago} s ago: {m}"));
+                out.push_str(&fit(&line, width));
+                out.push('\n');
             }
         }
         let recent = d.records.recent_intakes(a.station.as_deref(), a.last).await?;
+        // Fixed columns, then the file name takes what the terminal leaves (at least 16), and the
+        // state the rest: a line never wraps. A quarantine reason gets its own line under the file.
+        let (time_w, station_w, case_w, pages_w) = (14, 10, 24, 5);
+        let fixed = 2 + time_w + 1 + station_w + 1 + 1 + case_w + 1 + pages_w + 2;
+        let file_w = width.saturating_sub(fixed + 30).clamp(16, 40);
+        let state_w = width.saturating_sub(fixed + file_w).max(10);
+        let heads = [
+            say("LÚC", "CAPTURED"),
+            say("TRẠM", "STATION"),
+            say("TỆP", "FILE"),
+            say("HỒ SƠ", "CASE"),
+            say("TRANG", "PAGES"),
+            say("TÌNH TRẠNG", "STATE"),
+        ];
         out.push_str(&format!(
-            "  {:<25} {:<10} {:<40} {:<26} {:>5}  STATE\n",
-            "CAPTURED", "STATION", "FILE", "CASE", "PAGES"
+            "  {} {} {} {} {}  {}\n",
+            pad(&heads[0], time_w),
+            pad(&heads[1], station_w),
+            pad(&heads[2], file_w),
+            pad(&heads[3], case_w),
+            pad_left(&heads[4], pages_w),
+            heads[5]
         ));
         for r in &recent {
             use crate::store::queries::CaptureFate;
+            // The case is in its own column: its documents are named by their number alone.
+            let prefix = r.case_code.as_deref().map(|c| format!("{c}.")).unwrap_or_default();
+            let docs: Vec<&str> = r
+                .documents
+                .iter()
+                .map(|d| d.strip_prefix(prefix.as_str()).filter(|_| !prefix.is_empty()).unwrap_or(d))
+                .collect();
             let state = match r.state {
-                CaptureFate::Attached => format!("attached {}", r.documents.join(" ")),
-                CaptureFate::Quarantined => format!(
-                    "QUARANTINED: {} — {}",
-                    r.reason.as_deref().unwrap_or(""),
-                    r.reason_vi.as_deref().unwrap_or("")
-                ),
-                other => other.to_string(),
+                CaptureFate::Attached => {
+                    say(format!("đã gắn {}", docs.join(" ")), format!("attached {}", docs.join(" ")))
+                }
+                CaptureFate::Quarantined => say("BỊ CÁCH LY", "QUARANTINED"),
+                CaptureFate::Unfiled => say("chưa phân loại", "unfiled"),
+                CaptureFate::Processing => say("đang xử lý", "processing"),
             };
+            let pages = r.pages.map(|p| p.to_string()).unwrap_or_else(|| "…".into());
             out.push_str(&format!(
-                "  {:<25} {:<10} {:<40} {:<26} {:>5}  {state}\n",
-                r.captured_at,
-                r.station,
-                r.source,
-                r.case_code.as_deref().unwrap_or("-"),
-                r.pages.map(|p| p.to_string()).unwrap_or_else(|| "…".into()),
+                "  {} {} {} {} {}  {}\n",
+                pad(&short_time(&r.captured_at), time_w),
+                pad(&r.station, station_w),
+                pad(&r.source, file_w),
+                pad(r.case_code.as_deref().unwrap_or("-"), case_w),
+                pad_left(&pages, pages_w),
+                fit(&state, state_w),
             ));
+            if r.state == CaptureFate::Quarantined {
+                let why = say(r.reason_vi.clone().unwrap_or_default(), r.reason.clone().unwrap_or_default());
+                out.push_str(&fit(&format!("    ↳ {why}"), width));
+                out.push('\n');
+            }
         }
         for r in d.records.replicas().await? {
-            let when = if r.updated_ms > 0 {
-                format!("{} s ago", (now * 1000).saturating_sub(r.updated_ms.max(0) as u64) / 1000)
+            let line = if r.updated_ms > 0 {
+                let ago = (now * 1000).saturating_sub(r.updated_ms.max(0) as u64) / 1000;
+                say(
+                    format!("Bản sao thứ hai {}: còn {} tệp chưa sao (bước cuối {ago} giây trước)", r.target, r.behind),
+                    format!(
+                        "Replica {}: {} recorded file(s) not copied yet (last step {ago} s ago)",
+                        r.target, r.behind
+                    ),
+                )
             } else {
-                "never".to_string()
+                say(
+                    format!("Bản sao thứ hai {}: còn {} tệp chưa sao (chưa chạy lần nào)", r.target, r.behind),
+                    format!("Replica {}: {} recorded file(s) not copied yet (never run)", r.target, r.behind),
+                )
             };
-            out.push_str(&format!(
-                "Replica {}: {} recorded file(s) not copied yet (last step {when}) — bản sao thứ hai: còn {} tệp chưa sao\n",
-                r.target, r.behind, r.behind
-            ));
+            out.push_str(&fit(&line, width));
+            out.push('\n');
         }
         if a.follow {
             use std::io::IsTerminal;
@@ -207,6 +261,54 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// The terminal's width in columns (`COLUMNS` when set, else what the terminal says, else 120 for a
+/// file or a pipe).
+fn terminal_width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()) {
+        return n.max(60);
+    }
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct we own; nothing else is touched.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let asked = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    if asked == 0 && ws.ws_col > 0 { usize::from(ws.ws_col).max(60) } else { 120 }
+}
+
+/// `2026-10-08T14:30:05+07:00` as `08/10 14:30:05`: the day and time, in the offset recorded.
+fn short_time(iso: &str) -> String {
+    match (iso.get(5..7), iso.get(8..10), iso.get(11..19)) {
+        (Some(m), Some(d), Some(t)) => format!("{d}/{m} {t}"),
+        _ => iso.to_string(),
+    }
+}
+
+/// `s` cut to `width` characters, the cut shown by `…` (in the middle, so a path keeps both ends).
+fn fit(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    let keep = width.saturating_sub(1);
+    let head = keep / 2;
+    let tail = keep - head;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// `s` fitted and padded to exactly `width` characters.
+fn pad(s: &str, width: usize) -> String {
+    let s = fit(s, width);
+    let n = s.chars().count();
+    format!("{s}{}", " ".repeat(width - n))
+}
+
+/// `s` fitted and right-aligned in `width` characters.
+fn pad_left(s: &str, width: usize) -> String {
+    let s = fit(s, width);
+    let n = s.chars().count();
+    format!("{}{s}", " ".repeat(width - n))
+}
+
 #[derive(clap::Args)]
 pub(super) struct SweepArgs {
     /// Only blobs and temporaries older than this many seconds. Use 0 only when no service is running:
@@ -220,4 +322,20 @@ pub(super) async fn sweep(data: &Path, a: SweepArgs) -> anyhow::Result<u8> {
     let r = crate::store::sweep::sweep(&d.records, d.blobs.clone(), Duration::from_secs(a.grace)).await?;
     println!("removed {} orphan blob(s) and {} temporary file(s)", r.orphans, r.temporaries);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_columns_never_wrap_and_keep_both_ends_of_a_path() {
+        assert_eq!(fit("H15.50.05.13-261008-0975/trang-01.jpg", 20), "H15.50.05…ang-01.jpg");
+        assert_eq!(fit("đơn.jpg", 20), "đơn.jpg");
+        // Counted in characters, not bytes: Vietnamese names pad like any other.
+        assert_eq!(pad("hồ sơ", 7), "hồ sơ  ");
+        assert_eq!(pad_left("12", 5), "   12");
+        assert_eq!(short_time("2026-10-08T14:30:05+07:00"), "08/10 14:30:05");
+        assert_eq!(short_time("?"), "?");
+    }
 }

@@ -1,6 +1,7 @@
 //! `sohoa unfiled …`: scans that no manifest, folder name or file name tied to a case, and filing
 //! them — what the clerk page's unfiled view does, for a terminal or a script.
 
+use crate::util::lang::say;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -58,25 +59,27 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 }
             }
             for (p, n) in &scans {
-                println!(
-                    "{}  {}  {}  {}  {n} page(s){}",
-                    p.intake,
-                    p.captured_at,
-                    p.station,
-                    p.source,
-                    p.unit.as_deref().map(|u| format!("  unit {u}")).unwrap_or_default()
+                let unit =
+                    p.unit.as_deref().map(|u| say(format!("  đơn vị {u}"), format!("  unit {u}"))).unwrap_or_default();
+                let pages = say(format!("{n} trang"), format!("{n} page(s)"));
+                println!("{}  {}  {}  {}  {pages}{unit}", p.intake, p.captured_at, p.station, p.source);
+                let why = say(
+                    p.why_vi.as_deref().map(|w| format!("    lý do: {w}")).unwrap_or_default(),
+                    p.why.as_deref().map(|w| format!("    why: {w}")).unwrap_or_default(),
                 );
-                if let Some(why) = &p.why_vi {
-                    println!("    lý do: {why}");
-                }
-                if let Some(why) = &p.why {
-                    println!("    why: {why}");
+                if !why.is_empty() {
+                    println!("{why}");
                 }
             }
+            let (n, pages) = (scans.len(), pages.len());
             eprintln!(
-                "{} unfiled scan(s), {} page(s); `sohoa unfiled file ID --case CODE` files one",
-                scans.len(),
-                pages.len()
+                "{}",
+                say(
+                    format!(
+                        "{n} bản quét chưa phân loại, {pages} trang; `sohoa unfiled file ID --case MÃ` gắn một bản vào hồ sơ"
+                    ),
+                    format!("{n} unfiled scan(s), {pages} page(s); `sohoa unfiled file ID --case CODE` files one"),
+                )
             );
             Ok(0)
         }
@@ -102,16 +105,43 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 )
                 .await?;
             let Some(ordinal) = filed else {
-                anyhow::bail!("input {id} has no unfiled page; `sohoa unfiled list` lists them");
+                anyhow::bail!(
+                    "{}",
+                    say(
+                        format!(
+                            "tệp {id} không có trang nào chưa phân loại; `sohoa unfiled list` liệt kê các bản quét"
+                        ),
+                        format!("input {id} has no unfiled page; `sohoa unfiled list` lists them"),
+                    )
+                );
             };
             let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
             pipeline.drain(1, Arc::new(AtomicBool::new(false))).await?;
-            println!("input {id} filed as {case}.{ordinal:03}.pdf; `sohoa case show {case}` shows it");
+            println!(
+                "{}",
+                say(
+                    format!("đã gắn tệp {id} thành {case}.{ordinal:03}.pdf; `sohoa case show {case}` cho xem"),
+                    format!("input {id} filed as {case}.{ordinal:03}.pdf; `sohoa case show {case}` shows it"),
+                )
+            );
             if unknown_case {
+                let (created_vi, created_en) = if known.is_none() {
+                    ("; hồ sơ vừa được tạo", "; it was created now")
+                } else {
+                    ("", "")
+                };
                 eprintln!(
-                    "note: no one-stop export names case {case} yet{}. If the code is mistyped, `sohoa case detach \
-                     {case} {ordinal:03} --reason …` unfiles the scan again",
-                    if known.is_none() { "; it was created now" } else { "" }
+                    "{}",
+                    say(
+                        format!(
+                            "lưu ý: chưa có dữ liệu một cửa nào có hồ sơ {case}{created_vi}. Nếu gõ nhầm mã, `sohoa case \
+                             detach {case} {ordinal:03} --reason …` đưa bản quét về chưa phân loại"
+                        ),
+                        format!(
+                            "note: no one-stop export names case {case} yet{created_en}. If the code is mistyped, `sohoa \
+                             case detach {case} {ordinal:03} --reason …` unfiles the scan again"
+                        ),
+                    )
                 );
             }
             Ok(0)

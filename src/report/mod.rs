@@ -22,6 +22,7 @@
 
 pub mod run;
 
+use crate::util::lang::say;
 use std::collections::BTreeMap;
 
 use futures_util::TryStreamExt;
@@ -364,7 +365,14 @@ fn frac(r: &Rate) -> String {
 pub fn to_table(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "Digitization report (Decision 766) for {} … {}", r.from, r.to);
+    let _ = writeln!(
+        s,
+        "{}",
+        say(
+            format!("Báo cáo số hóa (Quyết định 766) từ {} đến {}", r.from, r.to),
+            format!("Digitization report (Decision 766) for {} … {}", r.from, r.to),
+        )
+    );
     let row = |s: &mut String, cells: [&str; 18]| {
         let _ = writeln!(
             s,
@@ -389,29 +397,31 @@ pub fn to_table(r: &Report) -> String {
             cells[17]
         );
     };
-    row(
-        &mut s,
-        [
-            "UNIT",
-            "PROCEDURE",
-            "RECV",
-            "RESLV",
-            "OUT",
-            "E-RESULT",
-            "RATE",
-            "SCORE",
-            "DIGITIZED",
-            "RATE",
-            "SCORE",
-            "INPUTS",
-            "RESULTS",
-            "REUSED",
-            "RATE",
-            "SCORE",
-            "ON TIME",
-            "RATE",
-        ],
-    );
+    let heads: Vec<String> = [
+        ("ĐƠN VỊ", "UNIT"),
+        ("THỦ TỤC", "PROCEDURE"),
+        ("NHẬN", "RECV"),
+        ("GQ", "RESLV"),
+        ("RÚT", "OUT"),
+        ("KQ ĐT", "E-RESULT"),
+        ("TỶ LỆ", "RATE"),
+        ("ĐIỂM", "SCORE"),
+        ("SỐ HÓA", "DIGITIZED"),
+        ("TỶ LỆ", "RATE"),
+        ("ĐIỂM", "SCORE"),
+        ("TP", "INPUTS"),
+        ("KQ", "RESULTS"),
+        ("TÁI SD", "REUSED"),
+        ("TỶ LỆ", "RATE"),
+        ("ĐIỂM", "SCORE"),
+        ("ĐÚNG HẠN", "ON TIME"),
+        ("TỶ LỆ", "RATE"),
+    ]
+    .iter()
+    .map(|(vi, en)| say(*vi, *en))
+    .collect();
+    let head: [&str; 18] = std::array::from_fn(|i| heads[i].as_str());
+    row(&mut s, head);
     // Unit subtotals, when they add something: a unit with several procedures.
     let subtotals: &[Group] = if r.groups.len() > r.units.len() { &r.units } else { &[] };
     for g in r.groups.iter().chain(subtotals).chain(std::iter::once(&r.total)) {
@@ -442,9 +452,16 @@ pub fn to_table(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "\nScore: share of the full points (full at a rate of 80% or more). OUT: withdrawn or cancelled, in no \
-         figure. INPUTS / RESULTS: the two parts of DIGITIZED (a case is judged on its result once resolved \
-         with one). `?`: a procedure the catalogue does not know, counted in no digitization figure."
+        "\n{}",
+        say(
+            "ĐIỂM: phần điểm tối đa đạt được (đủ điểm khi tỷ lệ từ 80% trở lên). GQ: đã giải quyết. RÚT: hồ sơ đã rút \
+             hoặc hủy, không tính vào chỉ tiêu nào. KQ ĐT: trả kết quả điện tử. TP / KQ: hai phần của SỐ HÓA (thành \
+             phần hồ sơ và kết quả; hồ sơ đã giải quyết có kết quả được xét theo kết quả). TÁI SD: tái sử dụng. `?`: \
+             thủ tục chưa có trong danh mục, không tính vào chỉ tiêu số hóa.",
+            "Score: share of the full points (full at a rate of 80% or more). OUT: withdrawn or cancelled, in no \
+             figure. INPUTS / RESULTS: the two parts of DIGITIZED (a case is judged on its result once resolved \
+             with one). `?`: a procedure the catalogue does not know, counted in no digitization figure.",
+        )
     );
     for g in &r.groups {
         let f = &g.shortfalls;
@@ -459,9 +476,12 @@ pub fn to_table(r: &Report) -> String {
             g.procedure_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
         );
         for (what, list) in [
-            ("no input attached", &f.missing_inputs),
-            ("resolved, no result attached", &f.missing_result),
-            ("resolved in the period, no result file", &f.resolved_without_result),
+            (say("chưa gắn thành phần hồ sơ", "no input attached"), &f.missing_inputs),
+            (say("đã giải quyết, chưa gắn kết quả", "resolved, no result attached"), &f.missing_result),
+            (
+                say("giải quyết trong kỳ, chưa có tệp kết quả", "resolved in the period, no result file"),
+                &f.resolved_without_result,
+            ),
         ] {
             if !list.is_empty() {
                 let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));
@@ -473,13 +493,31 @@ pub fn to_table(r: &Report) -> String {
         .iter()
         .any(|l| !l.is_empty())
     {
-        let _ = writeln!(s, "\nData quality");
+        let _ = writeln!(s, "\n{}", say("Dữ liệu cần xem lại", "Data quality"));
         for (what, list) in [
-            ("procedure not in the catalogue (not counted; `sohoa procedure import`)", &q.unknown_procedure),
-            ("no unit", &q.no_unit),
-            ("scanned, but no export names the case (not counted)", &q.not_in_export),
-            ("withdrawn or cancelled (not counted)", &q.withdrawn_or_cancelled),
-            ("imported with no received date (in no period)", &q.no_received_date),
+            (
+                say(
+                    "thủ tục chưa có trong danh mục (không tính; `sohoa procedure import`)",
+                    "procedure not in the catalogue (not counted; `sohoa procedure import`)",
+                ),
+                &q.unknown_procedure,
+            ),
+            (say("không có đơn vị", "no unit"), &q.no_unit),
+            (
+                say(
+                    "đã quét nhưng dữ liệu một cửa không có hồ sơ này (không tính)",
+                    "scanned, but no export names the case (not counted)",
+                ),
+                &q.not_in_export,
+            ),
+            (say("đã rút hoặc hủy (không tính)", "withdrawn or cancelled (not counted)"), &q.withdrawn_or_cancelled),
+            (
+                say(
+                    "nhập không có ngày tiếp nhận (không thuộc kỳ nào)",
+                    "imported with no received date (in no period)",
+                ),
+                &q.no_received_date,
+            ),
         ] {
             if !list.is_empty() {
                 let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));

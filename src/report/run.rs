@@ -145,43 +145,70 @@ impl RunReport {
 
     /// For the terminal.
     pub fn to_text(&self) -> String {
-        let mut s = format!(
-            "{} file(s) captured, {} already captured{} in {:.1} s ({:.1} pages/s)\n\
-             {} page(s) → {} dossier(s), {} document(s); {} blank page(s) left out, {} separator sheet(s), \
-             {} unfiled page(s), {} quarantined input(s)\n",
-            self.captured,
-            self.already_captured,
-            if self.vanished > 0 { format!(", {} vanished before capture", self.vanished) } else { String::new() },
-            self.seconds,
-            self.pages_per_second,
-            self.pages,
-            self.dossiers,
-            self.documents,
-            self.blanks_removed,
-            self.separators,
-            self.unfiled_pages,
-            self.quarantined.len(),
+        use crate::util::lang::say;
+        let vanished_en =
+            if self.vanished > 0 { format!(", {} vanished before capture", self.vanished) } else { String::new() };
+        let vanished_vi = if self.vanished > 0 {
+            format!(", {} tệp biến mất trước khi tiếp nhận", self.vanished)
+        } else {
+            String::new()
+        };
+        let (captured, already, secs, rate) =
+            (self.captured, self.already_captured, self.seconds, self.pages_per_second);
+        let (pages, dossiers, documents, blanks) = (self.pages, self.dossiers, self.documents, self.blanks_removed);
+        let (sheets, unfiled, quarantined) = (self.separators, self.unfiled_pages, self.quarantined.len());
+        let mut s = say(
+            format!(
+                "Đã tiếp nhận {captured} tệp, {already} tệp đã có từ trước{vanished_vi}, trong {secs:.1} giây \
+                 ({rate:.1} trang/giây)\n{pages} trang → {dossiers} hồ sơ, {documents} tài liệu; bỏ {blanks} trang \
+                 trắng, {sheets} tờ tách hồ sơ, {unfiled} trang chưa phân loại, {quarantined} tệp bị cách ly\n"
+            ),
+            format!(
+                "{captured} file(s) captured, {already} already captured{vanished_en} in {secs:.1} s ({rate:.1} \
+                 pages/s)\n{pages} page(s) → {dossiers} dossier(s), {documents} document(s); {blanks} blank page(s) \
+                 left out, {sheets} separator sheet(s), {unfiled} unfiled page(s), {quarantined} quarantined input(s)\n"
+            ),
         );
         if self.already_captured > 0 {
             // A run again over the same folder, or the same bytes twice in it: counted once.
-            s.push_str(&format!(
-                "({} file(s) held bytes already captured, by an earlier run or earlier in this one: the figures \
-                 include what became of them then; nothing was added twice)\n",
-                self.already_captured
+            s.push_str(&say(
+                format!(
+                    "({} tệp có nội dung đã tiếp nhận trước đó, ở lần chạy trước hoặc trong chính lần này: số liệu \
+                     tính theo kết quả khi đó; không có gì được thêm hai lần)\n",
+                    self.already_captured
+                ),
+                format!(
+                    "({} file(s) held bytes already captured, by an earlier run or earlier in this one: the figures \
+                     include what became of them then; nothing was added twice)\n",
+                    self.already_captured
+                ),
             ));
         }
         if !self.stage_seconds.is_empty() {
             let parts: Vec<String> = self.stage_seconds.iter().map(|(k, v)| format!("{k} {v:.1} s")).collect();
-            s.push_str(&format!("time by stage (all workers): {}\n", parts.join(", ")));
+            s.push_str(&say(
+                format!("thời gian theo công đoạn (mọi luồng): {}\n", parts.join(", ")),
+                format!("time by stage (all workers): {}\n", parts.join(", ")),
+            ));
         }
+        let vi = crate::util::lang::current() == crate::util::lang::Lang::Vi;
         for p in &self.unrecognised {
-            s.push_str(&format!("UNRECOGNISED SHEET {}: {} (the pages after it are unfiled)\n", p.file, p.reason));
-            s.push_str(&format!("    {}\n", p.reason_vi));
+            if vi {
+                s.push_str(&format!(
+                    "KHÔNG ĐỌC ĐƯỢC TỜ TÁCH {}: {} (các trang sau nó chưa phân loại)\n",
+                    p.file, p.reason_vi
+                ));
+                s.push_str(&format!("    chi tiết: {}\n", p.reason));
+            } else {
+                s.push_str(&format!("UNRECOGNISED SHEET {}: {} (the pages after it are unfiled)\n", p.file, p.reason));
+            }
         }
         for p in &self.quarantined {
-            s.push_str(&format!("QUARANTINED {}: {}\n", p.file, p.reason));
-            if !p.reason_vi.is_empty() {
-                s.push_str(&format!("    {}\n", p.reason_vi));
+            if vi {
+                s.push_str(&format!("BỊ CÁCH LY {}: {}\n", p.file, p.reason_vi));
+                s.push_str(&format!("    chi tiết: {}\n", p.reason));
+            } else {
+                s.push_str(&format!("QUARANTINED {}: {}\n", p.file, p.reason));
             }
         }
         s

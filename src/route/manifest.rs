@@ -48,30 +48,36 @@ pub fn is_manifest_name(name: &str) -> bool {
 /// `manifest.json` (a per-file entry overriding the folder's fields). `Err` carries a clerk-readable
 /// reason; `Ok(None)` means there is no manifest.
 pub fn entry_for(path: &Path) -> Result<Option<ManifestEntry>, String> {
+    let Some(file) = file_for(path) else {
+        return Ok(None);
+    };
+    if file.file_name().is_some_and(|n| n != "manifest.json") {
+        return read::<ManifestEntry>(&file).map(|e| Some(normalize(e)));
+    }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let m: FolderManifest = read(&file)?;
+    let nfc_name = nfc(&name);
+    let mut e = m.all;
+    if let Some(f) = m.files.iter().find(|(k, _)| nfc(k) == nfc_name).map(|(_, v)| v.clone()) {
+        e = ManifestEntry {
+            case: f.case.or(e.case),
+            role: f.role.or(e.role),
+            document_type: f.document_type.or(e.document_type),
+            operator: f.operator.or(e.operator),
+        };
+    }
+    Ok(Some(normalize(e)))
+}
+
+/// The manifest file that applies to the scan at `path`: its sidecar (`<name>.json`, then
+/// `<stem>.json`), else its folder's `manifest.json`; `None` when there is none.
+pub fn file_for(path: &Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let stem = path.file_stem()?.to_string_lossy().into_owned();
     let dir = path.parent().unwrap_or(Path::new("."));
-    for sidecar in [dir.join(format!("{name}.json")), dir.join(format!("{stem}.json"))] {
-        if sidecar.is_file() {
-            return read::<ManifestEntry>(&sidecar).map(|e| Some(normalize(e)));
-        }
-    }
-    let folder = dir.join("manifest.json");
-    if folder.is_file() {
-        let m: FolderManifest = read(&folder)?;
-        let nfc_name = nfc(&name);
-        let mut e = m.all;
-        if let Some(f) = m.files.iter().find(|(k, _)| nfc(k) == nfc_name).map(|(_, v)| v.clone()) {
-            e = ManifestEntry {
-                case: f.case.or(e.case),
-                role: f.role.or(e.role),
-                document_type: f.document_type.or(e.document_type),
-                operator: f.operator.or(e.operator),
-            };
-        }
-        return Ok(Some(normalize(e)));
-    }
-    Ok(None)
+    [dir.join(format!("{name}.json")), dir.join(format!("{stem}.json")), dir.join("manifest.json")]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {

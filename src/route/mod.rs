@@ -41,14 +41,7 @@ pub struct Hints {
     pub manifest_error: Option<String>,
 }
 
-/// Something said to a clerk, in English and in Vietnamese.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Said {
-    /// In English.
-    pub en: String,
-    /// In Vietnamese.
-    pub vi: String,
-}
+pub use crate::util::lang::Said;
 
 /// Where a page goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,25 @@ pub struct RetryRoute {
     pub doc_type: Option<String>,
 }
 
+/// How a quarantined input is sent through the pipeline again.
+#[derive(Debug, Clone)]
+pub enum Retry {
+    /// With what was known at capture: the cause was fixed elsewhere (a newer release, a profile).
+    AsCaptured,
+    /// To the case a clerk named.
+    To(RetryRoute),
+    /// With a manifest entry read again after its manifest was corrected; `route_key` is what the
+    /// profile's routing makes of it (a case code, or `""` when it names none).
+    Manifest {
+        /// The corrected entry.
+        entry: ManifestEntry,
+        /// The duplicate key it routes to.
+        route_key: String,
+        /// Where it was read, for the audit log.
+        from: String,
+    },
+}
+
 /// Why a retry or discard was not done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Refusal {
@@ -36,17 +55,45 @@ pub enum Refusal {
         /// The intake that has them.
         intake: String,
     },
+    /// Retrying the same bytes cannot succeed (an empty or cut-short file): only a new scan helps.
+    ScanAgain,
+    /// The input's manifest is still unusable: the corrected one cannot be read or names a bad code,
+    /// or none was put beside the file.
+    ManifestStillBad {
+        /// Why, in both languages.
+        why: crate::util::lang::Said,
+    },
+}
+
+impl Refusal {
+    /// What to tell the clerk, in both languages.
+    pub fn said(&self) -> crate::util::lang::Said {
+        use crate::util::lang::Said;
+        match self {
+            Refusal::Unknown => Said::new(
+                "không có tệp nào mang mã này; `sohoa quarantine list` cho biết các mã",
+                "no input has that id; `sohoa quarantine list` shows the ids",
+            ),
+            Refusal::NotQuarantined => Said::new(
+                "tệp này không còn trong danh sách cách ly (đã xử lý lại hoặc loại bỏ?)",
+                "that input is not in quarantine (retried or discarded already?)",
+            ),
+            Refusal::AlreadyCaptured { intake } => Said::new(
+                format!("cùng nội dung này đã được tiếp nhận cho hồ sơ đó (tệp {intake}); hãy loại bỏ tệp này"),
+                format!("the same bytes are already captured for that case (input {intake}); discard this one"),
+            ),
+            Refusal::ManifestStillBad { why } => why.clone(),
+            Refusal::ScanAgain => Said::new(
+                "xử lý lại không giúp được: tệp rỗng hoặc bị cắt cụt; hãy quét lại giấy tờ rồi loại bỏ tệp này",
+                "retrying cannot help: the file is empty or cut short; scan the paper again and discard this one",
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::Unknown => write!(f, "no input has that id; `sohoa quarantine list` shows the ids"),
-            Refusal::NotQuarantined => write!(f, "that input is not in quarantine (retried or discarded already?)"),
-            Refusal::AlreadyCaptured { intake } => {
-                write!(f, "the same bytes are already captured for that case (input {intake}); discard this one")
-            }
-        }
+        f.write_str(self.said().pick())
     }
 }
 
@@ -117,19 +164,19 @@ impl Records {
     pub async fn retry_quarantined(
         &self,
         intake_id: &str,
-        route: Option<&RetryRoute>,
+        how: &Retry,
         actor: &str,
         at: &str,
     ) -> Result<std::result::Result<(), Refusal>> {
         let mut tx = self.pool().begin_write().await?;
-        type Row = (String, String, String, String, Option<String>);
+        type Row = (String, String, String, String, Option<String>, Option<String>);
         let row: Option<Row> = on_tx!(&mut tx, |c| sqlx::query_as(
-            "SELECT state, sha256, route_key, hints, discarded_at FROM intakes WHERE id = $1"
+            "SELECT state, sha256, route_key, hints, discarded_at, reason_code FROM intakes WHERE id = $1"
         )
         .bind(intake_id)
         .fetch_optional(&mut *c)
         .await?);
-        let Some((state, sha, old_route, hints_text, discarded)) = row else {
+        let Some((state, sha, old_route, hints_text, discarded, code)) = row else {
             tx.rollback().await?;
             return Ok(Err(Refusal::Unknown));
         };
@@ -137,30 +184,46 @@ impl Records {
             tx.rollback().await?;
             return Ok(Err(Refusal::NotQuarantined));
         }
+        if code.as_deref().and_then(crate::error::Code::parse).is_some_and(|c| crate::error::explained(c).scan_again) {
+            tx.rollback().await?;
+            return Ok(Err(Refusal::ScanAgain));
+        }
         let mut hints: Hints = serde_json::from_str(&hints_text).unwrap_or_default();
-        let mut route_key = old_route.clone();
-        if let Some(r) = route {
-            let taken: Option<String> = on_tx!(&mut tx, |c| sqlx::query_scalar(
-                "SELECT id FROM intakes WHERE sha256 = $1 AND route_key = $2 AND id <> $3"
-            )
-            .bind(&sha)
-            .bind(&r.case)
-            .bind(intake_id)
-            .fetch_optional(&mut *c)
-            .await?);
-            if let Some(intake) = taken {
-                tx.rollback().await?;
-                return Ok(Err(Refusal::AlreadyCaptured { intake }));
+        let operator = hints.manifest.as_ref().and_then(|m| m.operator.clone());
+        let (entry, route_key) = match how {
+            Retry::AsCaptured => (None, old_route.clone()),
+            Retry::To(r) => {
+                let entry = ManifestEntry {
+                    case: Some(r.case.clone()),
+                    role: Some(r.role),
+                    document_type: r.doc_type.clone(),
+                    operator,
+                };
+                (Some(entry), r.case.clone())
             }
-            let operator = hints.manifest.as_ref().and_then(|m| m.operator.clone());
-            hints.manifest = Some(ManifestEntry {
-                case: Some(r.case.clone()),
-                role: Some(r.role),
-                document_type: r.doc_type.clone(),
-                operator,
-            });
+            Retry::Manifest { entry, route_key, .. } => {
+                let mut entry = entry.clone();
+                entry.operator = entry.operator.or(operator);
+                (Some(entry), route_key.clone())
+            }
+        };
+        if let Some(entry) = entry {
+            if crate::route::names_case(&route_key) {
+                let taken: Option<String> = on_tx!(&mut tx, |c| sqlx::query_scalar(
+                    "SELECT id FROM intakes WHERE sha256 = $1 AND route_key = $2 AND id <> $3"
+                )
+                .bind(&sha)
+                .bind(&route_key)
+                .bind(intake_id)
+                .fetch_optional(&mut *c)
+                .await?);
+                if let Some(intake) = taken {
+                    tx.rollback().await?;
+                    return Ok(Err(Refusal::AlreadyCaptured { intake }));
+                }
+            }
+            hints.manifest = Some(entry);
             hints.manifest_error = None;
-            route_key = r.case.clone();
         }
         let hints_text = serde_json::to_string(&hints).unwrap_or(hints_text);
         on_tx!(&mut tx, |c| sqlx::query(
@@ -174,12 +237,21 @@ impl Records {
         .await?
         .rows_affected());
         run_again(&mut tx, JobKind::Split, intake_id).await?;
-        let detail = serde_json::json!({
-            "was_case": crate::route::names_case(&old_route).then_some(&old_route),
-            "case": route.map(|r| &r.case),
-            "role": route.map(|r| r.role.as_str()),
-            "type": route.and_then(|r| r.doc_type.as_ref()),
-        });
+        let detail = match how {
+            Retry::AsCaptured => serde_json::json!({
+                "was_case": crate::route::names_case(&old_route).then_some(&old_route),
+                "used": "as-captured",
+            }),
+            Retry::To(r) => serde_json::json!({
+                "was_case": crate::route::names_case(&old_route).then_some(&old_route),
+                "used": "clerk", "case": r.case, "role": r.role.as_str(), "type": r.doc_type,
+            }),
+            Retry::Manifest { entry, from, .. } => serde_json::json!({
+                "was_case": crate::route::names_case(&old_route).then_some(&old_route),
+                "used": "manifest", "manifest": from, "case": entry.case,
+                "role": entry.role.map(|r| r.as_str()), "type": entry.document_type,
+            }),
+        };
         let case = crate::route::names_case(&route_key).then_some(route_key.as_str());
         insert_event(&mut tx, at, actor, "retry", case, Some(intake_id), None, Some(&sha), &detail).await?;
         tx.commit().await?;

@@ -102,6 +102,8 @@ pub struct Tally {
     pub documents: i64,
     /// Jobs still pending.
     pub jobs_pending: i64,
+    /// Inputs captured whose split has not finished: the work a run still has in hand.
+    pub intakes_waiting: i64,
 }
 
 /// The case database.
@@ -307,7 +309,8 @@ impl Records {
                     (SELECT COUNT(*) FROM pages WHERE state = 'attached') AS pages_attached, \
                     (SELECT COUNT(*) FROM pages WHERE state = 'unfiled') AS pages_unfiled, \
                     (SELECT COUNT(*) FROM documents WHERE state = 'attached') AS documents, \
-                    (SELECT COUNT(*) FROM jobs WHERE state <> 'done') AS jobs_pending",
+                    (SELECT COUNT(*) FROM jobs WHERE state <> 'done') AS jobs_pending, \
+                    (SELECT COUNT(*) FROM intakes WHERE state = 'captured') AS intakes_waiting",
         )
         .fetch_one(p)
         .await?

@@ -6,6 +6,7 @@ pub mod words;
 
 pub mod alarm;
 pub mod cpu;
+pub mod lang;
 pub mod metrics;
 pub mod ordered;
 pub mod panic;

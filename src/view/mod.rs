@@ -132,6 +132,12 @@ impl Views {
         }
     }
 
+    /// Where this input's quarantine view is, when it is there: a station officer puts a corrected
+    /// manifest beside it.
+    pub fn quarantine_view(&self, intake: &IntakeRow, dir: Option<&Path>) -> Option<PathBuf> {
+        self.quarantine_places(intake, dir).into_iter().find(|p| quarantine_view_of(p, intake))
+    }
+
     /// The intake ids of the quarantine views in `<data>/quarantine` or `dir` (their `.error.json`s).
     pub fn quarantine_views(&self, dir: Option<&Path>) -> Vec<String> {
         let mut ids = Vec::new();

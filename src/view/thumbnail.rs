@@ -14,6 +14,10 @@ use crate::store::BlobStore;
 /// a case page with fifty of them loads at once.
 pub const EDGE: u32 = 256;
 
+/// The longest edge of a page opened large, in pixels: an A4 page at about 140 dpi, enough to read
+/// ordinary print and handwriting when deciding which case a scan belongs to.
+pub const LARGE_EDGE: u32 = 1600;
+
 /// Makes and caches thumbnails.
 #[derive(Clone)]
 pub struct Thumbnails {
@@ -26,18 +30,27 @@ impl Thumbnails {
         Thumbnails { dir: data_dir.join("thumbnails") }
     }
 
-    /// The JPEG thumbnail of page `index` (0-based) of the stored file `sha256`; `None` for a page of a
-    /// born-digital PDF, which is never rasterized. Blocking: call from a blocking thread.
-    pub fn get(&self, blobs: &dyn BlobStore, sha256: &str, index: u32, limits: Limits) -> Result<Option<Vec<u8>>> {
+    /// The JPEG of page `index` (0-based) of the stored file `sha256`, its longest edge at most `edge`
+    /// ([`EDGE`] for a thumbnail, [`LARGE_EDGE`] to read it); `None` for a page of a born-digital PDF,
+    /// which is never rasterized. Blocking: call from a blocking thread.
+    pub fn get(
+        &self,
+        blobs: &dyn BlobStore,
+        sha256: &str,
+        index: u32,
+        edge: u32,
+        limits: Limits,
+    ) -> Result<Option<Vec<u8>>> {
         let shard = sha256.get(..2).unwrap_or("00");
-        let path = self.dir.join(shard).join(format!("{sha256}-{index}.jpg"));
+        let name = if edge == EDGE { format!("{sha256}-{index}.jpg") } else { format!("{sha256}-{index}-{edge}.jpg") };
+        let path = self.dir.join(shard).join(name);
         if let Ok(cached) = fs::read(&path) {
             return Ok(Some(cached));
         }
         let bytes = blobs.read_all(sha256)?;
         let Some(page) = pages::load(&bytes, index, limits)? else { return Ok(None) };
         drop(bytes);
-        let jpeg = thumbnail(&page)?;
+        let jpeg = thumbnail(&page, edge)?;
         // The cache is an optimisation: failing to write it is not the caller's problem.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let written = path
@@ -54,8 +67,8 @@ impl Thumbnails {
     }
 }
 
-/// A page image as a JPEG whose longest edge is [`EDGE`].
-fn thumbnail(page: &PageImage) -> Result<Vec<u8>> {
+/// A page image as a JPEG whose longest edge is at most `edge`.
+fn thumbnail(page: &PageImage, edge: u32) -> Result<Vec<u8>> {
     let full = match page {
         PageImage::G4 { data, width, height, black_is_1 } => {
             let raster = crate::encode::decode_g4(data, *width, *height, *black_is_1)
@@ -70,7 +83,7 @@ fn thumbnail(page: &PageImage) -> Result<Vec<u8>> {
         }
     };
     let (w, h) = (full.width().max(1), full.height().max(1));
-    let scale = f64::from(EDGE) / f64::from(w.max(h));
+    let scale = f64::from(edge) / f64::from(w.max(h));
     let (tw, th) = if scale < 1.0 {
         (((f64::from(w) * scale).round() as u32).max(1), ((f64::from(h) * scale).round() as u32).max(1))
     } else {

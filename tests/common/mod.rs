@@ -259,6 +259,8 @@ pub fn command(data: &Path) -> Command {
     c.arg("--data")
         .arg(data)
         .env("RUST_LOG", "sohoa=info,warn")
+        // The tests read the English messages; those in Vietnamese (the default) are asked for by name.
+        .env("SOHOA_LANG", "en")
         .env_remove("SOHOA_DATABASE")
         .env("SOHOA_LISTEN", "off");
     if let Some(url) = database_for(data) {

@@ -43,6 +43,7 @@ const TEXT = {
     "quarantine.reason": "Lý do", "quarantine.retry": "Xử lý lại", "quarantine.discard": "Loại bỏ",
     "quarantine.why": "Lý do loại bỏ (ghi vào nhật ký):", "quarantine.case": "Mã hồ sơ (không bắt buộc)",
     "quarantine.retried": "Đã đưa vào xử lý lại", "quarantine.discarded": "Đã loại bỏ", "quarantine.scanAgain": "Cần quét lại",
+    "quarantine.detail": "Chi tiết kỹ thuật (tiếng Anh)", "actor.token": "mã truy cập",
     "report.title": "Báo cáo số hóa (Quyết định 766)", "report.from": "Từ ngày", "report.to": "Đến ngày",
     "report.show": "Xem báo cáo", "report.digitization": "Tỷ lệ số hóa", "report.electronic": "Trả kết quả điện tử",
     "report.reuse": "Tái sử dụng", "report.received": "Tiếp nhận", "report.resolved": "Đã giải quyết",
@@ -53,7 +54,8 @@ const TEXT = {
     "report.qUnknown": "Thủ tục chưa có trong danh mục (không tính)", "report.qNoUnit": "Không có đơn vị",
     "report.qNotInExport": "Đã quét nhưng không có trong dữ liệu một cửa (không tính)",
     "report.qLeftOut": "Đã rút hoặc hủy (không tính)", "report.qNoDate": "Không có ngày tiếp nhận (không tính)",
-    "never": "—", "secondsAgo": "{n} giây trước", "error": "Lỗi", "forbidden": "Mã truy cập này không được xem trang này.",
+    "page.enlarge": "Xem trang lớn", "page.zoomIn": "Phóng to", "page.zoomOut": "Thu nhỏ", "page.fit": "Vừa khung",
+    "page.close": "Đóng", "never": "—", "secondsAgo": "{n} giây trước", "error": "Lỗi", "forbidden": "Mã truy cập này không được xem trang này.",
   },
   en: {
     "event.capture": "Captured", "event.attach": "Attached", "event.file": "Filed", "event.detach": "Detached",
@@ -92,6 +94,7 @@ const TEXT = {
     "quarantine.none": "Nothing is in quarantine.", "quarantine.reason": "Reason", "quarantine.retry": "Retry",
     "quarantine.discard": "Discard", "quarantine.why": "Why discard it (kept on the audit log)?",
     "quarantine.case": "Case code (optional)", "quarantine.retried": "Sent back through the pipeline", "quarantine.scanAgain": "Scan it again",
+    "quarantine.detail": "Technical detail", "actor.token": "token",
     "quarantine.discarded": "Discarded", "report.title": "Digitization report (Decision 766)",
     "report.from": "From", "report.to": "To", "report.show": "Show", "report.digitization": "Digitization",
     "report.electronic": "Electronic results", "report.reuse": "Reuse", "report.received": "Received",
@@ -102,7 +105,8 @@ const TEXT = {
     "report.qUnknown": "Procedure not in the catalogue (not counted)", "report.qNoUnit": "No unit",
     "report.qNotInExport": "Scanned but not in the one-stop data (not counted)",
     "report.qLeftOut": "Withdrawn or cancelled (not counted)", "report.qNoDate": "No received date (not counted)",
-    "never": "—", "secondsAgo": "{n} s ago", "error": "Error", "forbidden": "This token may not see this page.",
+    "page.enlarge": "Open the page large", "page.zoomIn": "Zoom in", "page.zoomOut": "Zoom out", "page.fit": "Fit",
+    "page.close": "Close", "never": "—", "secondsAgo": "{n} s ago", "error": "Error", "forbidden": "This token may not see this page.",
   },
 };
 
@@ -159,7 +163,8 @@ async function api(method, path, body) {
     throw new Error(t("login.title"));
   }
   const data = r.status === 204 ? null : await r.json().catch(() => null);
-  if (!r.ok) throw new Error((data && data.error) || r.status + " " + r.statusText);
+  // Every refusal comes in both languages; the reader's is shown.
+  if (!r.ok) throw new Error((data && (lang === "vi" ? data.error_vi || data.error : data.error)) || r.status + " " + r.statusText);
   return data;
 }
 
@@ -204,10 +209,55 @@ function caseLink(code) {
   return el("a", { href: "#/case/" + encodeURIComponent(code) }, code);
 }
 
+/** Who did it: a token's holder is recorded as `label (token:ID)`, said in the reader's language. */
+function actorName(a) {
+  return String(a || "").replace(/\(token:([^)]*)\)$/, (_, id) => "(" + t("actor.token") + " " + id + ")");
+}
+
+/** A file name or path that wraps at its separators (/ - _ .), never in the middle of a word. */
+function fileName(s) {
+  const parts = String(s || "").split(/(?<=[\/\-_.])/);
+  return parts.flatMap((p, i) => (i ? [el("wbr"), p] : [p]));
+}
+
 function thumb(sha, page, caption, note) {
+  const src = `/api/v1/files/${sha}/pages/${page}/thumbnail.jpg`;
   return el("div", { class: "thumb" },
-    el("img", { src: `/api/v1/files/${sha}/pages/${page}/thumbnail.jpg`, alt: caption, loading: "lazy" }), caption,
+    el("button", { type: "button", class: "enlarge", title: t("page.enlarge"), "aria-label": t("page.enlarge") + ": " + caption,
+      onclick: () => enlarge(src + "?size=large", caption) },
+      el("img", { src, alt: caption, loading: "lazy" })), caption,
     note ? el("div", { class: "muted" }, note) : "");
+}
+
+/** A page opened large over the view, to read it: fitted to the window, then zoomed in and out
+ *  (buttons, +/− keys, a click on the page); Escape or ✕ closes it. */
+function enlarge(src, caption) {
+  let zoom = 1;
+  const img = el("img", { src, alt: caption, "data-testid": "page-large" });
+  const fit = () => {
+    img.style.width = zoom === 1 ? "" : Math.round(zoom * 100) + "%";
+    img.style.maxWidth = zoom === 1 ? "100%" : "none";
+    img.style.maxHeight = zoom === 1 ? "calc(100vh - 7rem)" : "none";
+    level.textContent = Math.round(zoom * 100) + "%";
+  };
+  const by = (f) => { zoom = Math.min(6, Math.max(1, zoom * f)); fit(); };
+  const level = el("span", { class: "muted" });
+  const box = el("dialog", { class: "enlarged", "aria-label": caption },
+    el("div", { class: "inline bar" }, el("strong", {}, caption), level,
+      el("button", { type: "button", class: "secondary", title: t("page.zoomOut"), onclick: () => by(1 / 1.5) }, "−"),
+      el("button", { type: "button", class: "secondary", title: t("page.zoomIn"), onclick: () => by(1.5) }, "+"),
+      el("button", { type: "button", class: "secondary", onclick: () => { zoom = 1; fit(); } }, t("page.fit")),
+      el("button", { type: "button", class: "secondary", "data-testid": "page-close", title: t("page.close"), onclick: () => box.close() }, "✕")),
+    el("div", { class: "scroll" }, img));
+  img.addEventListener("click", () => { zoom = zoom === 1 ? 2 : 1; fit(); });
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "+" || e.key === "=") by(1.5);
+    if (e.key === "-") by(1 / 1.5);
+  });
+  box.addEventListener("close", () => box.remove());
+  document.body.append(box);
+  fit();
+  box.showModal();
 }
 
 // What normalization did to a page, in the clerk's language.
@@ -225,6 +275,8 @@ function normNote(p) {
 // ---- views -----------------------------------------------------------------------------------------
 
 function viewLogin() {
+  // Nobody is signed in here: no navigation, no "sign out".
+  document.getElementById("top").hidden = true;
   const input = el("input", { type: "password", id: "token", autocomplete: "off", required: true });
   const err = el("p", { class: "error", id: "login-error" });
   show(el("form", {
@@ -251,12 +303,12 @@ async function viewStations() {
     const now = Date.now() / 1000;
     const stations = d.stations.length
       ? table(["station", "inbox", "waiting", "jobs", "updated", "alarms"], d.stations.map((s) => el("tr", {},
-          el("td", {}, s.station), el("td", { class: "mono" }, s.inbox), el("td", {}, s.waiting),
+          el("td", {}, s.station), el("td", { class: "mono" }, fileName(s.inbox)), el("td", {}, s.waiting),
           el("td", {}, s.jobs ?? ""), el("td", {}, t("secondsAgo", { n: Math.max(0, Math.round(now - s.updated)) })),
           el("td", {}, s.alarms.length ? s.alarms.map((a) => el("div", { class: "error" }, a[1])) : badge("ok", "OK")))))
       : el("p", { class: "muted" }, t("stations.none"));
     const recent = table(["time", "station", "file", "case", "pages", "state", "detail"], d.recent.map((r) => el("tr", {},
-      el("td", {}, when(r.captured_at)), el("td", {}, r.station), el("td", { class: "mono" }, r.source),
+      el("td", {}, when(r.captured_at)), el("td", {}, r.station), el("td", { class: "mono" }, fileName(r.source)),
       el("td", {}, r.case_code ? caseLink(r.case_code) : ""), el("td", {}, r.pages ?? ""), el("td", {}, stateBadge(r.state)),
       el("td", {}, r.reason ? el("span", { class: "error" }, lang === "vi" ? (r.reason_vi || r.reason) : r.reason) : r.documents.join(", ")))));
     show(el("h1", {}, t("stations.title")), stations, el("h2", {}, t("stations.recent")), el("div", { id: "recent" }, recent));
@@ -324,7 +376,7 @@ async function viewCase(code) {
       }
     } }, pick, role, el("button", { type: "submit", class: "secondary" }, t("retype.save")));
   };
-  const docs = d.documents.map((doc) => el("tr", {}, el("td", { class: "mono" }, doc.name), el("td", {}, t("role." + doc.role)),
+  const docs = d.documents.map((doc) => el("tr", {}, el("td", { class: "mono" }, fileName(doc.name)), el("td", {}, t("role." + doc.role)),
     el("td", {}, typeCell(doc)), el("td", {}, doc.pages), el("td", {}, stateBadge(doc.state)),
     el("td", {}, doc.state === "attached" ? el("button", { type: "button", class: "secondary", onclick: () => open(doc) }, t("case.open")) : "")));
   const first = d.documents.find((x) => x.state === "attached");
@@ -333,7 +385,7 @@ async function viewCase(code) {
     (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source),
     normNote(p)));
   const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, when(e.at)),
-    el("td", {}, e.actor), el("td", {}, t("event." + e.kind))));
+    el("td", {}, actorName(e.actor)), el("td", {}, t("event." + e.kind))));
   show(el("h1", {}, code, " ", completeBadge(c.complete, c.judged)),
     missing.length ? el("p", { class: "error" }, t("case.missing") + ": " + missing.join(", ")) : null,
     el("div", { class: "split" },
@@ -372,7 +424,7 @@ async function viewUnfiled() {
       }
     } }, el("label", {}, t("cases.code"), code), el("label", {}, t("role"), role), el("label", {}, t("type"), type),
     el("button", { type: "submit" }, t("unfiled.attach")));
-    return el("div", { class: "card" }, el("p", {}, el("strong", { class: "mono" }, pages[0].source), " ",
+    return el("div", { class: "card" }, el("p", {}, el("strong", { class: "mono" }, fileName(pages[0].source)), " ",
       el("span", { class: "muted" }, pages[0].station + " · " + when(pages[0].captured_at))),
     pages[0].why ? el("p", { class: "muted", "data-testid": "unfiled-why" }, lang === "vi" ? (pages[0].why_vi || pages[0].why) : pages[0].why) : null,
     el("div", { class: "grid" }, pages.map((p) => thumb(p.sha256, p.page_index + 1, "tr. " + (p.page_index + 1)))), form);
@@ -386,8 +438,8 @@ async function viewQuarantine() {
     const code = el("input", { placeholder: t("quarantine.case"), size: 26 });
     const retry = el("button", { type: "button", class: "secondary", onclick: async () => {
       try {
-        await api("POST", `/api/v1/quarantine/${q.intake}/retry`, code.value.trim() ? { case: code.value.trim() } : {});
-        toast(t("quarantine.retried") + ": " + q.source);
+        const r = await api("POST", `/api/v1/quarantine/${q.intake}/retry`, code.value.trim() ? { case: code.value.trim() } : {});
+        toast(t("quarantine.retried") + ": " + q.source + " — " + (lang === "vi" ? r.said_vi : r.said));
         route();
       } catch (x) { toast(x.message, true); }
     } }, t("quarantine.retry"));
@@ -403,10 +455,10 @@ async function viewQuarantine() {
     // Said in the reader's language, with the input's own detail under it; an input only a new scan
     // can fix is not offered a retry.
     const why = el("td", {}, el("div", { class: "error", "data-testid": "quarantine-why" }, lang === "vi" ? q.reason_vi : q.summary),
-      el("div", { class: "muted" }, q.reason));
+      el("details", { class: "muted" }, el("summary", {}, t("quarantine.detail")), q.reason));
     const actions = q.scan_again ? [el("strong", {}, t("quarantine.scanAgain")), discard] : [code, retry, discard];
     return el("tr", {}, el("td", {}, when(q.captured_at)), el("td", {}, q.station),
-      el("td", { class: "mono" }, q.source), el("td", {}, q.case_code ? caseLink(q.case_code) : ""),
+      el("td", { class: "mono" }, fileName(q.source)), el("td", {}, q.case_code ? caseLink(q.case_code) : ""),
       why, el("td", {}, el("div", { class: "inline" }, ...actions)));
   });
   show(el("h1", {}, t("quarantine.title")), rows.length
