@@ -208,7 +208,9 @@ fn unfiled_scans_are_listed_and_filed_from_the_command_line() {
     let o = sohoa(&data, &["unfiled", "list"]);
     assert!(text(&o).contains(&id) && text(&o).contains("3 unfiled scan(s)"), "{}", text(&o));
     assert!(text(&o).contains("why: no manifest; the folder name is not a case code"), "{}", text(&o));
-    // The clerk reads it in Vietnamese first, naming the code and what is off.
+    // The clerk reads it in Vietnamese (the default), naming the code and what is off.
+    let o = command(&data).env("SOHOA_LANG", "vi").args(["unfiled", "list"]).output().unwrap();
+    assert!(text(&o).contains("3 bản quét chưa phân loại"), "{}", text(&o));
     assert!(
         text(&o).contains(
             "lý do: Không có manifest; tên thư mục không phải mã hồ sơ: «h15.50.05.13-261201-0007» có chữ thường"

@@ -572,3 +572,26 @@ pages[0].save({:?}, save_all=True, append_images=pages[1:], compression='group4'
     assert!(side["ly_do"].as_str().unwrap().contains("nhiều lần làm dịch vụ dừng"), "{side}");
     assert!(text(&o).contains("QUARANTINED") && text(&o).contains("stopped the service"), "{}", text(&o));
 }
+
+#[test]
+fn progress_lines_count_files_processed_apart_from_files_captured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = good_case(tmp.path());
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap(), "--progress", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let progress: Vec<&serde_json::Value> = lines.iter().filter(|l| l["event"] == "progress").collect();
+    assert!(!progress.is_empty(), "{}", text(&o));
+    for p in &progress {
+        let (files, processed, total) = (p["files"].as_u64(), p["processed"].as_u64(), p["total"].as_u64());
+        assert!(processed <= files && files <= total, "{p}");
+        // No estimate before anything is processed or once everything is; a non-negative one between.
+        assert!(p["eta_seconds"].is_null() || p["eta_seconds"].as_f64().is_some_and(|e| e >= 0.0), "{p}");
+        if processed == total {
+            assert!(p["eta_seconds"].is_null(), "{p}");
+        }
+    }
+    assert_eq!(lines.last().map(|l| &l["event"]), Some(&serde_json::json!("done")), "{}", text(&o));
+}

@@ -126,13 +126,20 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 }
             }
             for e in &rows.errors {
-                eprintln!("{}: row {}: {}", file.display(), e.row, e.reason);
+                eprintln!("{}: {} {}: {}", file.display(), say("dòng", "row"), e.row, e.reason);
             }
             print!("{}", import_summary(&rows, &d.records.procedures().await?));
+            let (n, refused) = (rows.cases.len(), rows.errors.len());
             println!(
-                "{} case(s) imported: {created} new, {updated} updated, {same} unchanged; {} row(s) refused",
-                rows.cases.len(),
-                rows.errors.len()
+                "{}",
+                say(
+                    format!(
+                        "đã nhập {n} hồ sơ: {created} mới, {updated} cập nhật, {same} không đổi; {refused} dòng bị từ chối"
+                    ),
+                    format!(
+                        "{n} case(s) imported: {created} new, {updated} updated, {same} unchanged; {refused} row(s) refused"
+                    ),
+                )
             );
             Ok(u8::from(!rows.errors.is_empty()))
         }
@@ -366,27 +373,34 @@ fn import_summary(rows: &crate::import::CaseRows, catalogue: &[crate::store::cas
         .filter_map(|(h, f)| f.map(|f| if h == f { h.clone() } else { format!("{h} → {f}") }))
         .collect();
     let unused: Vec<&str> = rows.columns.iter().filter(|(_, f)| f.is_none()).map(|(h, _)| h.as_str()).collect();
-    let _ = writeln!(s, "columns read: {}", used.join(", "));
+    let _ = writeln!(s, "{}: {}", say("cột đã đọc", "columns read"), used.join(", "));
     if !unused.is_empty() {
-        let _ = writeln!(s, "columns not used: {}", unused.join(", "));
+        let _ = writeln!(s, "{}: {}", say("cột không dùng", "columns not used"), unused.join(", "));
     }
     for (field, forms) in &rows.date_forms {
-        let forms: Vec<String> = forms.iter().map(|(f, n)| format!("{n} as {}", f.describe())).collect();
-        let _ = writeln!(s, "dates {field}: {}", forms.join("; "));
+        let forms: Vec<String> = forms
+            .iter()
+            .map(|(f, n)| say(format!("{n} theo {}", f.describe()), format!("{n} as {}", f.describe())))
+            .collect();
+        let _ = writeln!(s, "{} {field}: {}", say("ngày", "dates"), forms.join("; "));
     }
     if !rows.duplicates.is_empty() {
         let list: Vec<String> = rows
             .duplicates
             .iter()
             .map(|(code, lines)| {
-                format!("{code} (rows {})", lines.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
+                let lines = lines.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+                say(format!("{code} (dòng {lines})"), format!("{code} (rows {lines})"))
             })
             .collect();
+        let (n, list) = (rows.duplicates.len(), list.join(", "));
         let _ = writeln!(
             s,
-            "{} code(s) listed more than once; the last row of each was imported: {}",
-            rows.duplicates.len(),
-            list.join(", ")
+            "{}",
+            say(
+                format!("{n} mã xuất hiện nhiều lần; đã nhập dòng cuối cùng của mỗi mã: {list}"),
+                format!("{n} code(s) listed more than once; the last row of each was imported: {list}"),
+            )
         );
     }
     let known: std::collections::HashSet<&str> = catalogue.iter().map(|p| p.code.as_str()).collect();
@@ -400,17 +414,34 @@ fn import_summary(rows: &crate::import::CaseRows, catalogue: &[crate::store::cas
         }
     }
     if !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|(p, n)| format!("{p} ({n} case(s))")).collect();
+        let list: Vec<String> =
+            unknown.iter().map(|(p, n)| say(format!("{p} ({n} hồ sơ)"), format!("{p} ({n} case(s))"))).collect();
+        let list = list.join(", ");
         let _ = writeln!(
             s,
-            "procedures the catalogue does not know: {}; these cases count in no digitization figure until \
-             `sohoa procedure import` adds them",
-            list.join(", ")
+            "{}",
+            say(
+                format!(
+                    "thủ tục chưa có trong danh mục: {list}; các hồ sơ này không được tính vào chỉ tiêu số hóa cho đến \
+                     khi `sohoa procedure import` thêm thủ tục"
+                ),
+                format!(
+                    "procedures the catalogue does not know: {list}; these cases count in no digitization figure until \
+                     `sohoa procedure import` adds them"
+                ),
+            )
         );
     }
     // (A file without a procedure column leaves each case's procedure as it was.)
     if without > 0 && rows.columns.iter().any(|(_, f)| *f == Some("procedure")) {
-        let _ = writeln!(s, "{without} case(s) name no procedure: they count in no digitization figure");
+        let _ = writeln!(
+            s,
+            "{}",
+            say(
+                format!("{without} hồ sơ không có thủ tục: không được tính vào chỉ tiêu số hóa"),
+                format!("{without} case(s) name no procedure: they count in no digitization figure"),
+            )
+        );
     }
     s
 }

@@ -161,7 +161,12 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
             );
             out.push_str(&fit(&line, width));
             out.push('\n');
-            for (t, m) in &s.alarms {
+            let alarms = if crate::util::lang::current() == crate::util::lang::Lang::Vi && !s.alarms_vi.is_empty() {
+                &s.alarms_vi
+            } else {
+                &s.alarms
+            };
+            for (t, m) in alarms {
                 let ago = now.saturating_sub(*t);
                 let line = say(format!("  CẢNH BÁO {ago} giây trước: {m}"), format!("  ALARM {ago} s ago: {m}"));
                 out.push_str(&fit(&line, width));

@@ -1,5 +1,6 @@
 //! `sohoa verify`.
 
+use crate::util::lang::say;
 use std::path::Path;
 
 use crate::fixity::{self, Problem};
@@ -139,35 +140,76 @@ fn print(report: &fixity::Report, secs: f64, json: bool) -> u8 {
         for p in &report.problems {
             match p {
                 Problem::Changed { sha256, actual } => {
-                    println!("CHANGED     {sha256} (now hashes to {actual})")
+                    let vi = format!("ĐÃ BỊ THAY ĐỔI  {sha256} (nay có mã băm {actual})");
+                    println!("{}", say(vi, format!("CHANGED     {sha256} (now hashes to {actual})")))
                 }
-                Problem::Missing { sha256 } => println!("MISSING     {sha256}"),
-                Problem::Unexpected { sha256 } => println!("UNEXPECTED  {sha256}"),
-                Problem::Unreadable { sha256, error } => println!("UNREADABLE  {sha256}: {error}"),
-                Problem::ViewChanged { view, sha256, actual } => println!(
-                    "VIEW CHANGED  {view} (recorded {sha256}, now {actual}); `sohoa views repair` puts it right"
+                Problem::Missing { sha256 } => {
+                    println!("{}", say(format!("BỊ MẤT      {sha256}"), format!("MISSING     {sha256}")))
+                }
+                Problem::Unexpected { sha256 } => {
+                    println!("{}", say(format!("KHÔNG CÓ TRONG HỒ SƠ  {sha256}"), format!("UNEXPECTED  {sha256}")))
+                }
+                Problem::Unreadable { sha256, error } => println!(
+                    "{}",
+                    say(format!("KHÔNG ĐỌC ĐƯỢC  {sha256}: {error}"), format!("UNREADABLE  {sha256}: {error}"))
                 ),
-                Problem::ViewMissing { view, sha256 } => {
-                    println!("VIEW MISSING  {view} (recorded {sha256}); `sohoa views repair` puts it back")
+                Problem::ViewChanged { view, sha256, actual } => println!(
+                    "{}",
+                    say(
+                        format!(
+                            "BẢN TRONG THƯ MỤC HỒ SƠ ĐÃ BỊ ĐỔI  {view} (đã ghi {sha256}, nay {actual}); `sohoa views repair` sửa lại"
+                        ),
+                        format!(
+                            "VIEW CHANGED  {view} (recorded {sha256}, now {actual}); `sohoa views repair` puts it right"
+                        ),
+                    )
+                ),
+                Problem::ViewMissing { view, sha256 } => println!(
+                    "{}",
+                    say(
+                        format!(
+                            "BẢN TRONG THƯ MỤC HỒ SƠ BỊ MẤT  {view} (đã ghi {sha256}); `sohoa views repair` đặt lại"
+                        ),
+                        format!("VIEW MISSING  {view} (recorded {sha256}); `sohoa views repair` puts it back"),
+                    )
+                ),
+                Problem::EventChain { what, .. } => {
+                    println!("{}", say(format!("NHẬT KÝ KIỂM TOÁN  {what}"), format!("AUDIT LOG   {what}")))
                 }
-                Problem::EventChain { what, .. } => println!("AUDIT LOG   {what}"),
             }
         }
         if let Some(head) = &report.chain_head {
-            println!("audit log head: {head} (kept with this run; keep it elsewhere too: a log cut short shows)");
+            println!(
+                "{}",
+                say(
+                    format!(
+                        "đầu chuỗi nhật ký kiểm toán: {head} (đã lưu cùng lần kiểm tra này; hãy lưu thêm ở nơi khác: nhật ký bị cắt sẽ lộ ra)"
+                    ),
+                    format!(
+                        "audit log head: {head} (kept with this run; keep it elsewhere too: a log cut short shows)"
+                    ),
+                )
+            );
         }
+        let (files, events, mb) = (report.checked, report.events, report.bytes as f64 / 1e6);
+        let rate = mb / secs.max(1e-9);
+        let problems = report.problems.len();
         println!(
-            "verified {} files and {} audit event(s), {:.1} MB in {:.2} s ({:.0} MB/s): {}",
-            report.checked,
-            report.events,
-            report.bytes as f64 / 1e6,
-            secs,
-            report.bytes as f64 / 1e6 / secs.max(1e-9),
-            if report.problems.is_empty() {
-                "all intact".to_string()
-            } else {
-                format!("{} problem(s)", report.problems.len())
-            }
+            "{}",
+            say(
+                format!(
+                    "đã kiểm tra {files} tệp và {events} sự kiện nhật ký, {mb:.1} MB trong {secs:.2} giây ({rate:.0} MB/giây): {}",
+                    if problems == 0 {
+                        "tất cả nguyên vẹn".to_string()
+                    } else {
+                        format!("{problems} vấn đề")
+                    }
+                ),
+                format!(
+                    "verified {files} files and {events} audit event(s), {mb:.1} MB in {secs:.2} s ({rate:.0} MB/s): {}",
+                    if problems == 0 { "all intact".to_string() } else { format!("{problems} problem(s)") }
+                ),
+            )
         );
     }
     u8::from(!report.problems.is_empty())

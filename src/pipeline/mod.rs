@@ -355,7 +355,7 @@ impl Pipeline {
     /// attempts, and raises the alarm; `crashed` when it panicked (towards a poison job).
     async fn retry_later(&self, id: &str, kind: JobKind, attempts: i64, error: &str, crashed: bool) -> Result<Ran> {
         let wait = backoff(attempts as u32);
-        crate::util::alarm::raise(format!("{kind} job: {error}"));
+        crate::util::alarm::raise(format!("việc {kind} lỗi, sẽ thử lại: {error}"), format!("{kind} job: {error}"));
         tracing::error!(
             alarm = true, error = %error, retry_in_ms = wait.as_millis() as u64,
             "job failed for a reason outside the input; it will be retried"
@@ -391,7 +391,10 @@ impl Pipeline {
             job.crashes,
             self.records.last_error(&job.id).await?.unwrap_or_else(|| "none recorded".into())
         );
-        crate::util::alarm::raise(format!("{} job {} set aside: {reason}", job.kind, job.subject));
+        crate::util::alarm::raise(
+            format!("việc {} {} bị tạm gác vì đã làm dịch vụ dừng {} lần", job.kind, job.subject, job.crashes),
+            format!("{} job {} set aside: {reason}", job.kind, job.subject),
+        );
         tracing::error!(alarm = true, kind = %job.kind, subject = %job.subject, reason = %reason, "poison job set aside");
         let l = self.loaded(&job.profile_sha256).await?;
         let now = crate::util::time::now_iso(l.offset);

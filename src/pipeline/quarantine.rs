@@ -131,6 +131,10 @@ impl Pipeline {
                 )));
             }
         };
+        // The manifest it was captured with, unchanged: nothing new to go by.
+        if hints.manifest_error.is_none() && hints.manifest.as_ref() == Some(&entry) {
+            return Ok(Ok(None));
+        }
         let again = Hints { manifest: Some(entry.clone()), manifest_error: None, ..hints };
         match loaded.router.route_file(&again) {
             Ok(route) => Ok(Ok(Some((entry, route.case_code.map(String::from).unwrap_or_default(), from)))),

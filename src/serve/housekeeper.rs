@@ -126,7 +126,10 @@ impl Housekeeper {
             Ok((_, problems, _)) if !problems.is_empty() => {
                 for p in &problems {
                     if let crate::fixity::Problem::EventChain { what, .. } = p {
-                        crate::util::alarm::raise(format!("audit log: {what}"));
+                        crate::util::alarm::raise(
+                            format!("nhật ký kiểm toán bị thay đổi: {what}"),
+                            format!("audit log: {what}"),
+                        );
                         tracing::error!(alarm = true, "audit log: {what}; `sohoa verify --events` shows it");
                     }
                 }

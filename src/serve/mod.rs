@@ -262,7 +262,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     match &ended {
         None => tracing::info!("stopping: no new file or job is taken; the jobs in hand finish"),
         Some(e) => {
-            crate::util::alarm::raise(format!("{e}; the service stops"));
+            crate::util::alarm::raise(format!("{e}; dịch vụ dừng"), format!("{e}; the service stops"));
             tracing::error!(alarm = true, "{e}; stopping the service so that it is restarted whole");
         }
     }

@@ -5,13 +5,16 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-static RECENT: Mutex<VecDeque<(SystemTime, String)>> = Mutex::new(VecDeque::new());
+use crate::util::lang::Said;
+
+static RECENT: Mutex<VecDeque<(SystemTime, Said)>> = Mutex::new(VecDeque::new());
 const KEEP: usize = 50;
 
-/// Records an alarm.
-pub fn raise(message: impl Into<String>) {
+/// Records an alarm, in Vietnamese for the station officer and in English; the detail a system gave
+/// (an operating-system or database error) stays as it was said.
+pub fn raise(vi: impl Into<String>, en: impl Into<String>) {
     if let Ok(mut q) = RECENT.lock() {
-        q.push_back((SystemTime::now(), message.into()));
+        q.push_back((SystemTime::now(), Said::new(vi, en)));
         while q.len() > KEEP {
             q.pop_front();
         }
@@ -19,7 +22,7 @@ pub fn raise(message: impl Into<String>) {
 }
 
 /// Alarms raised within `window`, oldest first.
-pub fn recent(window: Duration) -> Vec<(SystemTime, String)> {
+pub fn recent(window: Duration) -> Vec<(SystemTime, Said)> {
     let now = SystemTime::now();
     RECENT
         .lock()

@@ -173,7 +173,14 @@ impl InboxWatcher {
                     _ = tokio::time::sleep(SHARE_TIMEOUT) => {
                         waited += SHARE_TIMEOUT;
                         let msg = format!("inbox {} has not answered for {} s (share gone?)", root.display(), waited.as_secs());
-                        crate::util::alarm::raise(msg.clone());
+                        crate::util::alarm::raise(
+                            format!(
+                                "thư mục quét {} không trả lời đã {} giây (mất kết nối thư mục chia sẻ?)",
+                                root.display(),
+                                waited.as_secs()
+                            ),
+                            msg.clone(),
+                        );
                         tracing::error!(alarm = true, inbox = %root.display(), "{msg}; still waiting");
                     }
                     _ = shutdown.changed() => return,
@@ -341,7 +348,10 @@ impl InboxWatcher {
                 }
             }
             Err(e) => {
-                crate::util::alarm::raise(format!("inbox {} cannot be read: {e}", self.root.display()));
+                crate::util::alarm::raise(
+                    format!("không đọc được thư mục quét {}: {e}", self.root.display()),
+                    format!("inbox {} cannot be read: {e}", self.root.display()),
+                );
                 tracing::error!(alarm = true, inbox = %self.root.display(), error = %e, "cannot read the inbox (share gone?); will retry");
             }
         }

@@ -33,6 +33,9 @@ pub struct StationStatus {
     pub jobs: Option<i64>,
     /// Alarms of the last ten minutes: (Unix seconds, message).
     pub alarms: Vec<(u64, String)>,
+    /// The same alarms in Vietnamese, for the station officer.
+    #[serde(default)]
+    pub alarms_vi: Vec<(u64, String)>,
     /// Written by a service that stopped cleanly: its last word.
     #[serde(default)]
     pub stopped: bool,
@@ -80,6 +83,7 @@ impl Writer {
             waiting: 0,
             jobs: None,
             alarms: Vec::new(),
+            alarms_vi: Vec::new(),
             stopped: false,
             running: false,
         };
@@ -103,8 +107,9 @@ impl Writer {
         s.updated = unix(SystemTime::now());
         s.waiting = self.pending.load(Ordering::Relaxed);
         s.jobs = jobs;
-        s.alarms =
-            crate::util::alarm::recent(Duration::from_secs(600)).into_iter().map(|(t, m)| (unix(t), m)).collect();
+        let recent = crate::util::alarm::recent(Duration::from_secs(600));
+        s.alarms = recent.iter().map(|(t, m)| (unix(*t), m.en.clone())).collect();
+        s.alarms_vi = recent.into_iter().map(|(t, m)| (unix(t), m.vi)).collect();
         let tmp = self.path.with_extension("json.tmp");
         let r = self
             .path

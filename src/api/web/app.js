@@ -305,7 +305,7 @@ async function viewStations() {
       ? table(["station", "inbox", "waiting", "jobs", "updated", "alarms"], d.stations.map((s) => el("tr", {},
           el("td", {}, s.station), el("td", { class: "mono" }, fileName(s.inbox)), el("td", {}, s.waiting),
           el("td", {}, s.jobs ?? ""), el("td", {}, t("secondsAgo", { n: Math.max(0, Math.round(now - s.updated)) })),
-          el("td", {}, s.alarms.length ? s.alarms.map((a) => el("div", { class: "error" }, a[1])) : badge("ok", "OK")))))
+          el("td", {}, s.alarms.length ? (lang === "vi" && s.alarms_vi ? s.alarms_vi : s.alarms).map((a) => el("div", { class: "error" }, a[1])) : badge("ok", "OK")))))
       : el("p", { class: "muted" }, t("stations.none"));
     const recent = table(["time", "station", "file", "case", "pages", "state", "detail"], d.recent.map((r) => el("tr", {},
       el("td", {}, when(r.captured_at)), el("td", {}, r.station), el("td", { class: "mono" }, fileName(r.source)),
