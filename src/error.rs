@@ -341,8 +341,10 @@ const EXPLAINED: &[(Code, &str, &str, bool)] = &[
     ),
     (
         Code::BadManifest,
-        "Tệp manifest.json bên cạnh bản quét bị lỗi. Sửa tệp manifest rồi bấm Xử lý lại, hoặc ghi mã hồ sơ khi xử lý lại.",
-        "The manifest beside the scan is broken. Fix it and retry, or give the case code when retrying.",
+        "Tệp manifest bên cạnh bản quét bị lỗi. Đặt manifest đã sửa cạnh tệp trong thư mục cách ly rồi xử lý lại, \
+         hoặc ghi mã hồ sơ khi xử lý lại.",
+        "The manifest beside the scan is broken. Put a corrected one beside the file in the quarantine folder and \
+         retry, or give the case code when retrying.",
         false,
     ),
     (

@@ -472,7 +472,7 @@ fn quarantined_inputs_are_retried_or_discarded_and_originals_and_thumbnails_are_
     // A file only a new scan can fix is refused a retry, with that said.
     let r = post(&base, &format!("/api/v1/quarantine/{junk_id}/retry"), &clerk, json, b"{}");
     assert_eq!((r.status, r.json()["code"].as_str()), (409, Some("scan-again")), "{}", r.json());
-    assert!(r.json()["error_vi"].as_str().is_some_and(|e| e.contains("hãy quét lại")), "{}", r.json());
+    assert!(r.json()["error_vi"].as_str().is_some_and(|e| e.contains("không giúp được")), "{}", r.json());
     assert_eq!(post(&base, &retry, &clerk, json, br#"{"case": "../../etc"}"#).status, 400);
     assert_eq!(post(&base, &retry, &clerk, json, br#"{"colour": "red"}"#).status, 422);
     let r = post(&base, &retry, &clerk, json, to_a.as_bytes());

@@ -252,19 +252,19 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     let id_of = |path: &str| -> String { ids.iter().find(|r| r.0 == path).map(|r| r.1.clone()).unwrap() };
     let o = sohoa(&data, &["quarantine", "retry", &id_of("misc/empty.jpg")]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("scan the paper again"), "{}", text(&o));
+    assert!(text(&o).contains("retrying cannot help: The file is empty"), "{}", text(&o));
     let o = command(&data)
         .env("SOHOA_LANG", "vi")
         .args(["quarantine", "retry", &id_of("misc/empty.jpg")])
         .output()
         .unwrap();
-    assert!(text(&o).contains("hãy quét lại"), "{}", text(&o));
+    assert!(text(&o).contains("xử lý lại không giúp được: Tệp rỗng"), "{}", text(&o));
 
     // The broken manifest, retried with nothing fixed: refused with the fault, still in quarantine.
     let bad = "H15.50.05.13-261008-0976/p1.jpg";
     let o = sohoa(&data, &["quarantine", "retry", &id_of(bad)]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("still unusable"), "{}", text(&o));
+    assert!(text(&o).contains("still unusable") && text(&o).contains("no corrected manifest in"), "{}", text(&o));
     // The station officer puts a corrected manifest beside the file in the quarantine folder: the
     // retry reads it, says so, and the scan is attached to the case it names.
     let fixed = data.join("quarantine").join("H15.50.05.13-261008-0976").join("manifest.json");
@@ -285,7 +285,7 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     // The other, whose sidecar named an impossible code, is filed by the clerk instead.
     let o = sohoa(&data, &["quarantine", "retry", &id_of("loose/p2.jpg"), "--case", CODE]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("retried into the case given"), "{}", text(&o));
+    assert!(text(&o).contains(&format!("retried into case {CODE}")), "{}", text(&o));
 }
 
 #[test]
@@ -574,7 +574,7 @@ pages[0].save({:?}, save_all=True, append_images=pages[1:], compression='group4'
 }
 
 #[test]
-fn progress_lines_count_files_processed_apart_from_files_captured() {
+fn progress_lines_count_pages_done_apart_from_files_captured() {
     let tmp = tempfile::tempdir().unwrap();
     let src = good_case(tmp.path());
     let data = tmp.path().join("data");
@@ -585,11 +585,12 @@ fn progress_lines_count_files_processed_apart_from_files_captured() {
     let progress: Vec<&serde_json::Value> = lines.iter().filter(|l| l["event"] == "progress").collect();
     assert!(!progress.is_empty(), "{}", text(&o));
     for p in &progress {
-        let (files, processed, total) = (p["files"].as_u64(), p["processed"].as_u64(), p["total"].as_u64());
-        assert!(processed <= files && files <= total, "{p}");
-        // No estimate before anything is processed or once everything is; a non-negative one between.
+        let (files, total) = (p["files"].as_u64(), p["total"].as_u64());
+        let (done, expected) = (p["pages_done"].as_u64(), p["pages_expected"].as_u64());
+        assert!(files <= total && done <= expected, "{p}");
+        // No estimate before anything is done or once everything is; a non-negative one between.
         assert!(p["eta_seconds"].is_null() || p["eta_seconds"].as_f64().is_some_and(|e| e >= 0.0), "{p}");
-        if processed == total {
+        if done == expected {
             assert!(p["eta_seconds"].is_null(), "{p}");
         }
     }

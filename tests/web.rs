@@ -223,9 +223,10 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
             // case, unfiled, quarantine and report views show no English in Vietnamese.
             c.find(Locator::Id("signout")).await?.click().await?;
             present(&c, "#token").await;
-            let top_shown: serde_json::Value =
-                c.execute("return !document.getElementById('top').hidden", vec![]).await?;
-            assert_eq!(top_shown, serde_json::json!(false), "the sign-in page shows no header");
+            // Not merely marked hidden: not shown (a stylesheet rule could override the attribute).
+            let shown: serde_json::Value = c.execute("return document.body.innerText", vec![]).await?;
+            let shown = shown.as_str().unwrap_or_default();
+            assert!(!shown.contains("Đăng xuất") && shown.contains("Đăng nhập"), "the sign-in page: {shown}");
             c.find(Locator::Css("#token")).await?.send_keys(&admin).await?;
             c.find(Locator::Id("login")).await?.click().await?;
             text_until(&c, "main h1", |s| s.contains("Trạm quét")).await;

@@ -143,7 +143,7 @@ impl Api {
     fn code(&self, raw: &str) -> Result<String, ApiError> {
         self.codes.validate(raw).map(String::from).map_err(|e| {
             ApiError::bad_request(
-                format!("{}; mã hồ sơ có dạng H15.50.05.13-261008-0975", e.vi()),
+                format!("{}; mã hồ sơ có dạng H15.50.05.13-261008-0975", e.vi().trim_end_matches('.')),
                 format!("{e}; case codes look like H15.50.05.13-261008-0975"),
             )
         })
@@ -556,7 +556,7 @@ fn refusal(intake: &str, r: crate::store::quarantine::Refusal) -> ApiError {
         Refusal::NotQuarantined | Refusal::AlreadyCaptured { .. } => {
             ApiError::new(StatusCode::CONFLICT, "conflict", vi, en)
         }
-        Refusal::ScanAgain => ApiError::new(StatusCode::CONFLICT, "scan-again", vi, en),
+        Refusal::ScanAgain { .. } => ApiError::new(StatusCode::CONFLICT, "scan-again", vi, en),
         Refusal::ManifestStillBad { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-manifest", vi, en),
     }
 }
@@ -640,6 +640,12 @@ async fn report(
 ) -> ApiResult<Json<crate::report::Report>> {
     caller.may_report()?;
     let (from, to) = (date_param(&q.from, "from")?, date_param(&q.to, "to")?);
+    if to < from {
+        return Err(ApiError::bad_request(
+            format!("to {to} trước from {from}: ngày cuối kỳ phải sau ngày đầu kỳ"),
+            format!("to {to} is before from {from}"),
+        ));
+    }
     let period = Period {
         from,
         to,

@@ -285,7 +285,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let SetArgs { code, fields } = *args;
             let profile = super::load_profile(None)?;
             let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
-            let code = codes.validate(&code).map_err(anyhow::Error::msg)?;
+            let code = codes.validate(&code).map_err(super::said_code_problem)?;
             let fields = fields.parse().map_err(anyhow::Error::msg)?;
             let what = d.records.upsert_case(&code, &fields, false, &super::actor(), &super::now()).await?;
             println!("case {code}: {}", serde_json::to_value(what)?.as_str().unwrap_or(""));
@@ -324,7 +324,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 // A code that is not one at all is said so, not looked for in vain.
                 let rule = crate::route::CaseCodeRule::from_profile(&super::load_profile(None)?.settings.routing)?;
                 if let Err(e) = rule.validate(&code) {
-                    anyhow::bail!("{e}");
+                    return Err(super::said_code_problem(e));
                 }
                 anyhow::bail!(
                     "{}",
@@ -446,6 +446,54 @@ fn import_summary(rows: &crate::import::CaseRows, catalogue: &[crate::store::cas
     s
 }
 
+/// A stored word (a status, role, state or event kind) as the reader says it; the word itself in
+/// English, and any word this table does not know.
+fn said_word(word: &str) -> &str {
+    if crate::util::lang::current() == crate::util::lang::Lang::En {
+        return word;
+    }
+    match word {
+        "received" => "đã tiếp nhận",
+        "processing" => "đang giải quyết",
+        "supplement" => "yêu cầu bổ sung",
+        "resolved" => "đã giải quyết",
+        "returned" => "trả lại",
+        "rejected" => "từ chối",
+        "withdrawn" => "đã rút",
+        "cancelled" => "đã hủy",
+        "input" => "thành phần",
+        "result" => "kết quả",
+        "attached" => "đã gắn",
+        "open" => "đang mở",
+        "closed" => "đang tạo PDF",
+        "detached" => "đã gỡ",
+        "missing" => "còn thiếu",
+        "unreadable" => "không đọc được",
+        "capture" => "tiếp nhận",
+        "attach" => "gắn tài liệu",
+        "file" => "phân loại vào hồ sơ",
+        "detach" => "gỡ tài liệu",
+        "quarantine" => "cách ly",
+        "retry" => "xử lý lại",
+        "discard" => "loại bỏ",
+        "keep-page" => "giữ trang trắng",
+        "bundle" => "ghép hồ sơ",
+        "view" => "xem",
+        "download" => "tải về",
+        "sign-in" => "đăng nhập",
+        "report" => "xem báo cáo",
+        "edit" => "sửa thông tin",
+        "delete" => "xóa",
+        "export" => "xuất hồ sơ",
+        "fixity" => "kiểm tra toàn vẹn",
+        "fixity-problem" => "lỗi toàn vẹn",
+        "retype" => "đổi loại giấy tờ",
+        "set-aside" => "tạm gác",
+        "render-again" => "tạo lại PDF",
+        other => other,
+    }
+}
+
 /// "Case … has no attached document …", said to the clerk.
 fn no_document(code: &str, ordinal: i64) -> String {
     say(
@@ -465,8 +513,8 @@ fn show_text(
     let mut s = String::new();
     let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
     writeln!(s, "{}", say(format!("Hồ sơ {}", detail.code), format!("Case {}", detail.code)))?;
-    let (procedure, unit, status) =
-        (dash(record.procedure_code.as_deref()), dash(record.unit.as_deref()), record.status.as_str());
+    let (procedure, unit) = (dash(record.procedure_code.as_deref()), dash(record.unit.as_deref()));
+    let status = said_word(record.status.as_str());
     let (received, due, resolved) = (
         dash(record.received_date.as_deref()),
         dash(record.due_date.as_deref()),
@@ -508,7 +556,8 @@ fn show_text(
     writeln!(s, "\n{}: {verdict}", say("Độ đầy đủ", "Completeness"))?;
     for r in &completeness.required {
         let state = serde_json::to_value(r.state)?;
-        writeln!(s, "  {:<10} {}  {}", state.as_str().unwrap_or(""), r.doc_type, r.documents.join(", "))?;
+        let state = said_word(state.as_str().unwrap_or(""));
+        writeln!(s, "  {:<10} {}  {}", state, r.doc_type, r.documents.join(", "))?;
     }
     let result = match (completeness.result_required, completeness.results_attached) {
         (false, _) => say("thủ tục này không trả kết quả bằng giấy tờ", "not issued by this procedure"),
@@ -530,10 +579,10 @@ fn show_text(
         let pages = say(format!("{:>3} trang", doc.pages), format!("{:>3} page(s)", doc.pages));
         writeln!(
             s,
-            "  {}  {:<6} {:<8} {pages}  {bytes}  {}",
+            "  {}  {:<10} {:<12} {pages}  {bytes}  {}",
             doc.name,
-            doc.role,
-            doc.state,
+            said_word(doc.role.as_str()),
+            said_word(doc.state.as_str()),
             doc.sha256.as_deref().unwrap_or("-"),
         )?;
         if let Some(t) = &doc.doc_type {
@@ -572,7 +621,7 @@ fn show_text(
     }
     writeln!(s, "\n{}", say("Nhật ký", "Events"))?;
     for e in &detail.events {
-        writeln!(s, "  {}  {:<10} {:<16} {}", e.at, e.kind, e.actor, e.sha256.as_deref().unwrap_or(""))?;
+        writeln!(s, "  {}  {:<18} {:<16} {}", e.at, said_word(&e.kind), e.actor, e.sha256.as_deref().unwrap_or(""))?;
     }
     Ok(s)
 }

@@ -213,13 +213,14 @@ fn listing(a: &Args, ignore: &[String], pruned: &[&Path]) -> anyhow::Result<(usi
     Ok((n, walk()?))
 }
 
-/// Shows how the run is going, about three times a second: the two bars (files captured, files
-/// processed) with what the workers have attached and an ETA from the processing rate — the slower
-/// half, so the run is not "done" while its pages still wait — or a JSON line on stdout for tools.
+/// Shows how the run is going, about three times a second: two bars — files captured, and pages
+/// done (attached or left unfiled) out of the pages the run is expected to hold — with an ETA from the
+/// rate pages get done, the slower half: the run is not "done" while its pages still wait to be
+/// normalized and bundled. Or a JSON line on stdout for tools.
 struct Ticker {
     /// Where the counts are read.
     records: crate::store::Records,
-    /// Files processed (split and routed, quarantined, or found captured already).
+    /// Pages done.
     bar: indicatif::ProgressBar,
     /// Files captured (or found captured already) so far.
     files_done: Arc<AtomicUsize>,
@@ -231,14 +232,34 @@ struct Ticker {
     started: std::time::Instant,
 }
 
-/// Where a run stands, from its counts: files processed, and the seconds left at the rate so far
-/// (`None` until there is a rate, or while only the PDFs of finished files are being built).
-fn standing(expected: usize, captured: usize, waiting: i64, secs: f64) -> (usize, Option<f64>) {
-    let processed = captured.saturating_sub(usize::try_from(waiting.max(0)).unwrap_or(usize::MAX));
-    let rate = processed as f64 / secs.max(0.001);
-    let left = expected.saturating_sub(processed);
-    let eta = (processed > 0 && left > 0).then(|| left as f64 / rate);
-    (processed, eta)
+/// The counts a run's progress is read from, relative to where the records stood when it began.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Counts {
+    /// Files the listing found.
+    expected: usize,
+    /// Files captured (or found captured already).
+    captured: usize,
+    /// Captured files not split into pages yet.
+    waiting: i64,
+    /// Pages recorded by this run.
+    pages: i64,
+    /// Of those, pages attached or left unfiled: nothing more to do for them.
+    done: i64,
+}
+
+/// Where a run stands: pages done, the pages it is expected to hold (those recorded, and for files not
+/// split yet as many as the files split so far held on average, at least one each), and the seconds
+/// left at the rate pages got done so far (`None` until there is a rate, and once all is done).
+fn standing(c: Counts, secs: f64) -> (u64, u64, Option<f64>) {
+    let waiting = usize::try_from(c.waiting.max(0)).unwrap_or(usize::MAX);
+    let split = c.captured.saturating_sub(waiting);
+    let pages = c.pages.max(0) as f64;
+    let per_file = if split > 0 { (pages / split as f64).max(1.0) } else { 1.0 };
+    let unsplit = c.expected.saturating_sub(c.captured) + waiting;
+    let total = (pages + unsplit as f64 * per_file).round() as u64;
+    let done = (c.done.max(0) as u64).min(total);
+    let eta = (done > 0 && done < total).then(|| (total - done) as f64 / (done as f64 / secs.max(0.001)));
+    (done, total, eta)
 }
 
 /// Seconds as a clerk reads a wait: `45s`, `3m 20s`, `1h 05m`.
@@ -253,37 +274,44 @@ fn duration_words(secs: f64) -> String {
 
 impl Ticker {
     async fn run(self) {
+        // The records may hold earlier runs: this run's pages are those beyond the counts at its start.
+        let base = self.records.tally().await.unwrap_or_default();
         loop {
             if let Ok(t) = self.records.tally().await {
                 let dossier = self.records.latest_case().await.ok().flatten().unwrap_or_default();
                 let files = self.files_done.load(Ordering::Relaxed);
                 let secs = self.started.elapsed().as_secs_f64();
-                let (processed, eta) = standing(self.expected, files, t.intakes_waiting, secs);
-                self.bar.set_position(processed as u64);
+                let counts = Counts {
+                    expected: self.expected,
+                    captured: files,
+                    waiting: t.intakes_waiting,
+                    pages: t.pages_total - base.pages_total,
+                    done: (t.pages_attached - base.pages_attached) + (t.pages_unfiled - base.pages_unfiled),
+                };
+                let (done, total, eta) = standing(counts, secs);
+                self.bar.set_length(total.max(done).max(1));
+                self.bar.set_position(done);
                 let left = match eta {
                     Some(e) => say(format!("còn khoảng {}", duration_words(e)), format!("ETA {}", duration_words(e))),
-                    None if processed >= self.expected && t.jobs_pending > 0 => say(
-                        format!("đang tạo PDF ({} việc)", t.jobs_pending),
-                        format!("building PDFs ({} jobs)", t.jobs_pending),
-                    ),
-                    None => say("còn: đang ước tính", "ETA: estimating"),
+                    None if done < total || t.jobs_pending > 0 => say("còn: đang ước tính", "ETA: estimating"),
+                    None => String::new(),
                 };
                 self.bar.set_message(say(
                     format!(
-                        "{left} · {dossier}  {} tài liệu, {} trang đã gắn, {} chưa phân loại, {} cách ly",
-                        t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
+                        "{left} · {dossier} {} tài liệu, {} chưa phân loại, {} cách ly",
+                        t.documents, t.pages_unfiled, t.quarantined
                     ),
                     format!(
-                        "{left} · {dossier}  {} documents, {} pages attached, {} unfiled, {} quarantined",
-                        t.documents, t.pages_attached, t.pages_unfiled, t.quarantined
+                        "{left} · {dossier} {} documents, {} unfiled, {} quarantined",
+                        t.documents, t.pages_unfiled, t.quarantined
                     ),
                 ));
                 if self.json {
                     let rate = files as f64 / secs.max(0.001);
                     let line = serde_json::json!({
-                        "event": "progress", "files": files, "processed": processed, "total": self.expected,
-                        "seconds": secs, "files_per_second": rate, "eta_seconds": eta, "dossier": dossier,
-                        "documents": t.documents, "pages_attached": t.pages_attached,
+                        "event": "progress", "files": files, "total": self.expected, "pages_done": done,
+                        "pages_expected": total, "seconds": secs, "files_per_second": rate, "eta_seconds": eta,
+                        "dossier": dossier, "documents": t.documents, "pages_attached": t.pages_attached,
                         "pages_unfiled": t.pages_unfiled, "quarantined": t.quarantined, "jobs_waiting": t.jobs_pending,
                     });
                     println!("{line}");
@@ -522,8 +550,9 @@ impl RunInputs {
 }
 
 /// Two bars on the terminal (nothing when stderr is not one): files captured (the fast half: read,
-/// hashed, recorded) and files processed (split, normalized, routed, attached), whose rate gives the
-/// ETA; the second's message says what the workers have attached so far.
+/// hashed, recorded) and pages done (normalized, bundled and attached, or left unfiled), whose rate
+/// gives the ETA; the second's message says what the workers have attached so far, cut to the
+/// terminal's width.
 fn progress_bars(
     total: u64,
     shown: bool,
@@ -538,13 +567,14 @@ fn progress_bars(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> ")
     };
-    let files = say("tệp", "files");
+    let (files, pages) = (say("tệp", "files"), say("trang", "pages"));
     let captured = multi.add(indicatif::ProgressBar::new(total));
-    captured.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {files}  {{per_sec}}")));
+    captured.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {files}")));
     captured.set_prefix(say("tiếp nhận", "captured"));
+    // The length is the pages the run is expected to hold, known better as files are split.
     let processed = multi.add(indicatif::ProgressBar::new(total));
-    processed.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {files}  {{msg}}")));
-    processed.set_prefix(say("xử lý", "processed"));
+    processed.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {pages} {{wide_msg}}")));
+    processed.set_prefix(say("xong", "done"));
     (multi, captured, processed)
 }
 
@@ -557,18 +587,21 @@ mod tests {
     }
 
     #[test]
-    fn the_eta_comes_from_files_processed_not_captured() {
-        // 182 of 200 files captured in 1.5 s, 160 of them still waiting for their split: 22 processed,
-        // and the 178 left take about 12 s more at that rate — not "0 s" because capture is nearly done.
-        let (processed, eta) = standing(200, 182, 160, 1.5);
-        assert_eq!(processed, 22);
-        let eta = eta.unwrap();
-        assert!((eta - 178.0 / (22.0 / 1.5)).abs() < 1e-9, "{eta}");
-        // Nothing processed yet: no rate, no ETA; everything processed: no ETA either.
-        assert_eq!(standing(200, 50, 50, 1.0), (0, None));
-        assert_eq!(standing(200, 200, 0, 9.0), (200, None));
-        // Inputs left waiting by an earlier run never make the count negative.
-        assert_eq!(standing(10, 3, 7, 1.0).0, 0);
+    fn the_eta_comes_from_pages_done_not_files_captured() {
+        // Written from the rule, not from the code: 240 files, all captured and split into 240 pages
+        // after 111 s, 40 of them attached. 200 pages are left at 40 per 111 s: 555 s more — not
+        // "done" because capture and splitting are.
+        let c = Counts { expected: 240, captured: 240, waiting: 0, pages: 240, done: 40 };
+        let (done, total, eta) = standing(c, 111.0);
+        assert_eq!((done, total), (40, 240));
+        assert!((eta.unwrap() - 555.0).abs() < 1e-6, "{eta:?}");
+        // 10 of 100 files split into 30 pages (3 each), 90 still to come: 300 pages expected.
+        let c = Counts { expected: 100, captured: 40, waiting: 30, pages: 30, done: 15 };
+        assert_eq!(standing(c, 5.0).1, 300);
+        // Nothing done yet: no rate, no ETA; all done: none either.
+        assert_eq!(standing(Counts { expected: 5, captured: 5, waiting: 5, ..Counts::default() }, 1.0), (0, 5, None));
+        let all = Counts { expected: 5, captured: 5, waiting: 0, pages: 7, done: 7 };
+        assert_eq!(standing(all, 9.0), (7, 7, None));
         assert_eq!(duration_words(3.4), "3s");
         assert_eq!(duration_words(200.0), "3m 20s");
         assert_eq!(duration_words(3900.0), "1h 05m");

@@ -147,7 +147,10 @@ pub fn main() -> ExitCode {
     let _ = ACTOR.set(cli.actor.clone().unwrap_or_else(login_name));
     // On a terminal, a one-shot ingest shows a progress bar; per-file lines stay behind -v.
     use std::io::IsTerminal;
-    let quiet = cli.quiet || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
+    // The clerk's own commands print what they did in the reader's language; the log's English lines
+    // (what `serve` and `ingest` say file by file) are behind -v there.
+    let clerks = matches!(cli.command, Command::Quarantine(_) | Command::Unfiled(_) | Command::Case(_));
+    let quiet = cli.quiet || clerks || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
     init_logging(cli.verbose, quiet && cli.verbose == 0);
     // CPU and file work runs on blocking threads; a few per core keep the cores busy, and a bounded
     // number keeps memory flat (each thread's allocator arena holds on to the pages it has decoded).
@@ -196,6 +199,11 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A case code that is none, said in the reader's language (naming the code and every fault).
+fn said_code_problem(e: crate::route::CodeProblem) -> anyhow::Error {
+    anyhow::anyhow!("{}", crate::util::lang::say(e.vi(), e.to_string()))
 }
 
 /// `--lang`: the two languages and their usual spellings.
@@ -344,7 +352,13 @@ async fn open_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataD
 async fn create_data(data: &std::path::Path) -> anyhow::Result<crate::store::DataDir> {
     let embedded = database().is_none_or(|d| d.is_empty());
     if embedded && !data.join("sohoa.db").exists() {
-        eprintln!("creating a new data folder at {}", data.display());
+        eprintln!(
+            "{}",
+            crate::util::lang::say(
+                format!("tạo thư mục dữ liệu mới tại {}", data.display()),
+                format!("creating a new data folder at {}", data.display())
+            )
+        );
     }
     let (db, store) = (database(), store());
     // The store is asked once: a bucket that is not there or a key it refuses will not mend in 8 s.

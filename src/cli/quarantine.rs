@@ -82,7 +82,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 Some(case) => {
                     let profile = super::load_profile(None)?;
                     let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
-                    let case = codes.validate(&case).map_err(anyhow::Error::msg)?;
+                    let case = codes.validate(&case).map_err(super::said_code_problem)?;
                     let role = role.as_deref().and_then(DocRole::parse).unwrap_or_default();
                     let doc_type =
                         doc_type.map(|t| crate::util::text::nfc(t.trim())).filter(|t: &String| !t.is_empty());

@@ -100,7 +100,13 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     let from = local_date(&a.from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     let to = local_date(&a.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     if to < from {
-        anyhow::bail!("--to {to} is before --from {from}");
+        anyhow::bail!(
+            "{}",
+            crate::util::lang::say(
+                format!("--to {to} trước --from {from}: ngày cuối kỳ phải sau ngày đầu kỳ"),
+                format!("--to {to} is before --from {from}")
+            )
+        );
     }
     let d = super::open_data(data).await?;
     let (unit, procedure) = (a.unit.map(|u| nfc(u.trim())), a.procedure.map(|p| nfc(p.trim())));

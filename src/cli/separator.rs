@@ -46,7 +46,7 @@ pub(super) fn run(c: Command) -> anyhow::Result<u8> {
         codes
             .iter()
             .map(|c| {
-                let case = rule.validate(c).map_err(anyhow::Error::msg)?;
+                let case = rule.validate(c).map_err(super::said_code_problem)?;
                 Ok(SheetSpec { case: Some(case.into_string()), role: role.clone(), doc_type: doc_type.clone() })
             })
             .collect::<anyhow::Result<_>>()?

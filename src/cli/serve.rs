@@ -159,7 +159,7 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
                     s.station, s.inbox, s.mode, s.waiting
                 ),
             );
-            out.push_str(&fit(&line, width));
+            out.push_str(&cut(&line, width));
             out.push('\n');
             let alarms = if crate::util::lang::current() == crate::util::lang::Lang::Vi && !s.alarms_vi.is_empty() {
                 &s.alarms_vi
@@ -168,18 +168,22 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
             };
             for (t, m) in alarms {
                 let ago = now.saturating_sub(*t);
-                let line = say(format!("  CẢNH BÁO {ago} giây trước: {m}"), format!("  ALARM {ago} s ago: {m}"));
-                out.push_str(&fit(&line, width));
-                out.push('\n');
+                let line = say(format!("CẢNH BÁO {ago} giây trước: {m}"), format!("ALARM {ago} s ago: {m}"));
+                for l in wrap(&line, width.saturating_sub(2)) {
+                    out.push_str(&format!("  {l}\n"));
+                }
             }
         }
         let recent = d.records.recent_intakes(a.station.as_deref(), a.last).await?;
-        // Fixed columns, then the file name takes what the terminal leaves (at least 16), and the
-        // state the rest: a line never wraps. A quarantine reason gets its own line under the file.
-        let (time_w, station_w, case_w, pages_w) = (14, 10, 24, 5);
-        let fixed = 2 + time_w + 1 + station_w + 1 + 1 + case_w + 1 + pages_w + 2;
-        let file_w = width.saturating_sub(fixed + 30).clamp(16, 40);
-        let state_w = width.saturating_sub(fixed + file_w).max(10);
+        // Fixed columns, then the file name takes what the terminal leaves (at least 12), and the state
+        // the rest: a line never wraps. On a narrow terminal the time is the clock alone and the
+        // station column goes. A quarantine reason gets its own line under the file.
+        let narrow = width < 100;
+        let (time_w, station_w, case_w, pages_w) = (if narrow { 8 } else { 14 }, if narrow { 0 } else { 10 }, 24, 5);
+        let fixed = 2 + time_w + 1 + if narrow { 0 } else { station_w + 1 } + 1 + case_w + 1 + pages_w + 2;
+        let file_w = width.saturating_sub(fixed + 24).clamp(12, 40);
+        let state_w = width.saturating_sub(fixed + file_w).max(8);
+        let station_col = |s: &str| if narrow { String::new() } else { format!("{} ", pad(s, station_w)) };
         let heads = [
             say("LÚC", "CAPTURED"),
             say("TRẠM", "STATION"),
@@ -189,13 +193,13 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
             say("TÌNH TRẠNG", "STATE"),
         ];
         out.push_str(&format!(
-            "  {} {} {} {} {}  {}\n",
+            "  {} {}{} {} {}  {}\n",
             pad(&heads[0], time_w),
-            pad(&heads[1], station_w),
+            station_col(&heads[1]),
             pad(&heads[2], file_w),
             pad(&heads[3], case_w),
             pad_left(&heads[4], pages_w),
-            heads[5]
+            cut(&heads[5], state_w)
         ));
         for r in &recent {
             use crate::store::queries::CaptureFate;
@@ -215,19 +219,23 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
                 CaptureFate::Processing => say("đang xử lý", "processing"),
             };
             let pages = r.pages.map(|p| p.to_string()).unwrap_or_else(|| "…".into());
+            let time = short_time(&r.captured_at);
+            let time = if narrow { time.get(6..).unwrap_or(&time).to_string() } else { time };
             out.push_str(&format!(
-                "  {} {} {} {} {}  {}\n",
-                pad(&short_time(&r.captured_at), time_w),
-                pad(&r.station, station_w),
+                "  {} {}{} {} {}  {}\n",
+                pad(&time, time_w),
+                station_col(&r.station),
                 pad(&r.source, file_w),
                 pad(r.case_code.as_deref().unwrap_or("-"), case_w),
                 pad_left(&pages, pages_w),
-                fit(&state, state_w),
+                cut(&state, state_w),
             ));
             if r.state == CaptureFate::Quarantined {
+                // The whole reason, wrapped to the terminal under the file, never cut.
                 let why = say(r.reason_vi.clone().unwrap_or_default(), r.reason.clone().unwrap_or_default());
-                out.push_str(&fit(&format!("    ↳ {why}"), width));
-                out.push('\n');
+                for line in wrap(&why, width.saturating_sub(6)) {
+                    out.push_str(&format!("    ↳ {line}\n"));
+                }
             }
         }
         for r in d.records.replicas().await? {
@@ -246,7 +254,7 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
                     format!("Replica {}: {} recorded file(s) not copied yet (never run)", r.target, r.behind),
                 )
             };
-            out.push_str(&fit(&line, width));
+            out.push_str(&cut(&line, width));
             out.push('\n');
         }
         if a.follow {
@@ -300,6 +308,46 @@ fn fit(s: &str, width: usize) -> String {
     format!("{start}…{end}")
 }
 
+/// `s` cut at its end to `width` characters, the cut shown by `…`: for words, which read from the
+/// start.
+fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// `s` in lines of at most `width` characters, broken between words (a word longer than a line is
+/// cut into pieces).
+fn wrap(s: &str, width: usize) -> Vec<String> {
+    let width = width.max(10);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > width {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            lines.push(word.drain(..width).collect());
+        }
+        let word: String = word.into_iter().collect();
+        let n = line.chars().count();
+        if n > 0 && n + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// `s` fitted and padded to exactly `width` characters.
 fn pad(s: &str, width: usize) -> String {
     let s = fit(s, width);
@@ -342,5 +390,8 @@ mod tests {
         assert_eq!(pad_left("12", 5), "   12");
         assert_eq!(short_time("2026-10-08T14:30:05+07:00"), "08/10 14:30:05");
         assert_eq!(short_time("?"), "?");
+        assert_eq!(cut("QUARANTINED", 6), "QUARA…");
+        assert_eq!(wrap("một hai ba bốn năm", 10), ["một hai ba", "bốn năm"]);
+        assert_eq!(wrap("abcdefghijklmnop", 10), ["abcdefghij", "klmnop"]);
     }
 }

@@ -86,7 +86,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         Command::File { id, case, role, doc_type } => {
             let profile = super::load_profile(None)?;
             let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
-            let case = codes.validate(&case).map_err(anyhow::Error::msg)?;
+            let case = codes.validate(&case).map_err(super::said_code_problem)?;
             let doc_type = doc_type.map(|t| crate::util::text::nfc(t.trim())).filter(|t| !t.is_empty());
             let id = id.trim();
             // A mistyped code makes a new case: filed all the same (the scan is safe and can be

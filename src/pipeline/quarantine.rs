@@ -18,7 +18,7 @@ pub enum RetriedWith {
     /// What was known at capture.
     AsCaptured,
     /// The case the clerk named.
-    Clerk,
+    Clerk(String),
     /// A manifest read again from this path.
     Manifest(PathBuf),
 }
@@ -31,7 +31,9 @@ impl RetriedWith {
                 "xử lý lại với thông tin lúc tiếp nhận (không có manifest mới)",
                 "retried with what was known at capture (no new manifest)",
             ),
-            RetriedWith::Clerk => Said::new("xử lý lại vào hồ sơ đã chỉ định", "retried into the case given"),
+            RetriedWith::Clerk(case) => {
+                Said::new(format!("xử lý lại vào hồ sơ {case}"), format!("retried into case {case}"))
+            }
             RetriedWith::Manifest(p) => Said::new(
                 format!("xử lý lại theo manifest đã sửa: {}", p.display()),
                 format!("retried with the corrected manifest {}", p.display()),
@@ -43,7 +45,7 @@ impl RetriedWith {
     pub fn word(&self) -> &'static str {
         match self {
             RetriedWith::AsCaptured => "as-captured",
-            RetriedWith::Clerk => "clerk",
+            RetriedWith::Clerk(_) => "clerk",
             RetriedWith::Manifest(_) => "manifest",
         }
     }
@@ -64,7 +66,7 @@ impl Pipeline {
     ) -> Result<std::result::Result<RetriedWith, Refusal>> {
         let before = self.records.intake(intake_id).await?;
         let (how, with) = match (route, &before) {
-            (Some(r), _) => (Retry::To(r.clone()), RetriedWith::Clerk),
+            (Some(r), _) => (Retry::To(r.clone()), RetriedWith::Clerk(r.case.clone())),
             (None, None) => (Retry::AsCaptured, RetriedWith::AsCaptured),
             (None, Some(intake)) => match self.manifest_again(intake).await? {
                 Ok(Some((entry, route_key, from))) => {
@@ -94,28 +96,32 @@ impl Pipeline {
         let inbox = loaded.profile.settings.inbox.path.clone();
         let views = self.views.clone();
         let row = intake.clone();
-        let places = crate::util::cpu::blocking(move || {
+        let (places, found) = crate::util::cpu::blocking(move || {
             let mut places = Vec::new();
             places.extend(views.quarantine_view(&row, dir.as_deref()));
             places.push(inbox.join(&row.source_path));
             // The first place that holds a manifest for it, and what that manifest says.
-            places.into_iter().find_map(|p| {
-                let found = manifest::file_for(&p)?;
-                Some((found, manifest::entry_for(&p)))
-            })
+            let found = places.iter().find_map(|p| {
+                let found = manifest::file_for(p)?;
+                Some((found, manifest::entry_for(p)))
+            });
+            (places, found)
         })
         .await
         .map_err(|e| crate::error::Failure::transient("reading a manifest again", e))?;
-        let Some((from, read)) = places else {
+        let Some((from, read)) = found else {
+            let looked: Vec<String> =
+                places.iter().filter_map(|p| p.parent()).map(|d| d.display().to_string()).collect();
+            let looked = looked.join(", ");
             return Ok(match &hints.manifest_error {
                 Some(was) => Err(Said::new(
                     format!(
-                        "manifest vẫn lỗi ({was}); hãy đặt manifest đã sửa cạnh tệp trong thư mục cách ly, hoặc chỉ \
-                         định hồ sơ bằng --case"
+                        "manifest vẫn lỗi ({was}); không có manifest đã sửa ở {looked}. Hãy đặt manifest đã sửa cạnh \
+                         tệp trong thư mục cách ly, hoặc chỉ định hồ sơ bằng --case"
                     ),
                     format!(
-                        "the manifest is still unusable ({was}); put a corrected manifest beside the file in the \
-                         quarantine folder, or name the case with --case"
+                        "the manifest is still unusable ({was}); no corrected manifest in {looked}. Put one beside the \
+                         file in the quarantine folder, or name the case with --case"
                     ),
                 )),
                 None => Ok(None),

@@ -185,7 +185,11 @@ impl RunReport {
             ));
         }
         if !self.stage_seconds.is_empty() {
-            let parts: Vec<String> = self.stage_seconds.iter().map(|(k, v)| format!("{k} {v:.1} s")).collect();
+            let parts: Vec<String> = self
+                .stage_seconds
+                .iter()
+                .map(|(k, v)| say(format!("{} {v:.1} giây", stage_vi(k)), format!("{k} {v:.1} s")))
+                .collect();
             s.push_str(&say(
                 format!("thời gian theo công đoạn (mọi luồng): {}\n", parts.join(", ")),
                 format!("time by stage (all workers): {}\n", parts.join(", ")),
@@ -212,5 +216,21 @@ impl RunReport {
             }
         }
         s
+    }
+}
+
+/// A pipeline stage's name as a clerk reads it.
+fn stage_vi(stage: &str) -> &str {
+    match stage {
+        "capture" => "tiếp nhận",
+        "split" => "tách trang",
+        "decode" => "giải mã ảnh",
+        "normalize" => "chuẩn hóa",
+        "binarize" => "chuyển đen trắng",
+        "rotate" => "xoay",
+        "encode" => "nén",
+        "write" => "ghi PDF",
+        "attach" => "gắn vào hồ sơ",
+        other => other,
     }
 }

@@ -55,8 +55,12 @@ pub enum Refusal {
         /// The intake that has them.
         intake: String,
     },
-    /// Retrying the same bytes cannot succeed (an empty or cut-short file): only a new scan helps.
-    ScanAgain,
+    /// Retrying the same bytes cannot succeed (an empty or cut-short file, one that is no scan): only a
+    /// new scan helps.
+    ScanAgain {
+        /// Why the input was refused.
+        code: crate::error::Code,
+    },
     /// The input's manifest is still unusable: the corrected one cannot be read or names a bad code,
     /// or none was put beside the file.
     ManifestStillBad {
@@ -83,10 +87,13 @@ impl Refusal {
                 format!("the same bytes are already captured for that case (input {intake}); discard this one"),
             ),
             Refusal::ManifestStillBad { why } => why.clone(),
-            Refusal::ScanAgain => Said::new(
-                "xử lý lại không giúp được: tệp rỗng hoặc bị cắt cụt; hãy quét lại giấy tờ rồi loại bỏ tệp này",
-                "retrying cannot help: the file is empty or cut short; scan the paper again and discard this one",
-            ),
+            Refusal::ScanAgain { code } => {
+                let e = crate::error::explained(*code);
+                Said::new(
+                    format!("xử lý lại không giúp được: {} Sau khi quét lại, hãy loại bỏ tệp này.", e.vi),
+                    format!("retrying cannot help: {} Once it is scanned again, discard this one.", e.en),
+                )
+            }
         }
     }
 }
@@ -184,9 +191,11 @@ impl Records {
             tx.rollback().await?;
             return Ok(Err(Refusal::NotQuarantined));
         }
-        if code.as_deref().and_then(crate::error::Code::parse).is_some_and(|c| crate::error::explained(c).scan_again) {
+        if let Some(code) = code.as_deref().and_then(crate::error::Code::parse)
+            && crate::error::explained(code).scan_again
+        {
             tx.rollback().await?;
-            return Ok(Err(Refusal::ScanAgain));
+            return Ok(Err(Refusal::ScanAgain { code }));
         }
         let mut hints: Hints = serde_json::from_str(&hints_text).unwrap_or_default();
         let operator = hints.manifest.as_ref().and_then(|m| m.operator.clone());

@@ -104,6 +104,8 @@ pub struct Tally {
     pub jobs_pending: i64,
     /// Inputs captured whose split has not finished: the work a run still has in hand.
     pub intakes_waiting: i64,
+    /// Pages recorded, whatever their state.
+    pub pages_total: i64,
 }
 
 /// The case database.
@@ -310,7 +312,8 @@ impl Records {
                     (SELECT COUNT(*) FROM pages WHERE state = 'unfiled') AS pages_unfiled, \
                     (SELECT COUNT(*) FROM documents WHERE state = 'attached') AS documents, \
                     (SELECT COUNT(*) FROM jobs WHERE state <> 'done') AS jobs_pending, \
-                    (SELECT COUNT(*) FROM intakes WHERE state = 'captured') AS intakes_waiting",
+                    (SELECT COUNT(*) FROM intakes WHERE state = 'captured') AS intakes_waiting, \
+                    (SELECT COUNT(*) FROM pages) AS pages_total",
         )
         .fetch_one(p)
         .await?
