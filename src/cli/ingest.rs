@@ -243,14 +243,17 @@ struct Counts {
     waiting: i64,
     /// Pages recorded by this run.
     pages: i64,
-    /// Of those, pages attached or left unfiled: nothing more to do for them.
+    /// Of those, pages done: decoded for their PDF (or attached whole, as a born-digital PDF's), or
+    /// left unfiled.
     done: i64,
 }
 
 /// Where a run stands: pages done, the pages it is expected to hold (those recorded, and for files not
 /// split yet as many as the files split so far held on average, at least one each), and the seconds
-/// left at the rate pages got done so far (`None` until there is a rate, and once all is done).
-fn standing(c: Counts, secs: f64) -> (u64, u64, Option<f64>) {
+/// left at the rate pages got done since `first` — the time and count when pages first got done, for
+/// a run whose capture and splitting come before any page is done (`None` until there is a rate, and
+/// once all is done).
+fn standing(c: Counts, secs: f64, first: Option<(f64, u64)>) -> (u64, u64, Option<f64>) {
     let waiting = usize::try_from(c.waiting.max(0)).unwrap_or(usize::MAX);
     let split = c.captured.saturating_sub(waiting);
     let pages = c.pages.max(0) as f64;
@@ -258,7 +261,11 @@ fn standing(c: Counts, secs: f64) -> (u64, u64, Option<f64>) {
     let unsplit = c.expected.saturating_sub(c.captured) + waiting;
     let total = (pages + unsplit as f64 * per_file).round() as u64;
     let done = (c.done.max(0) as u64).min(total);
-    let eta = (done > 0 && done < total).then(|| (total - done) as f64 / (done as f64 / secs.max(0.001)));
+    let rate = match first {
+        Some((t0, d0)) if secs - t0 >= 2.0 && done > d0 => (done - d0) as f64 / (secs - t0),
+        _ => done as f64 / secs.max(0.001),
+    };
+    let eta = (done > 0 && done < total).then(|| (total - done) as f64 / rate);
     (done, total, eta)
 }
 
@@ -276,6 +283,16 @@ impl Ticker {
     async fn run(self) {
         // The records may hold earlier runs: this run's pages are those beyond the counts at its start.
         let base = self.records.tally().await.unwrap_or_default();
+        // Pages this process has decoded for their PDF: the work of a document of many pages shows page
+        // by page, long before the document is attached whole.
+        let decoded = || {
+            crate::util::metrics::totals()
+                .into_iter()
+                .find(|(stage, _, _)| *stage == crate::util::metrics::Stage::Decode)
+                .map_or(0, |(_, n, _)| i64::try_from(n).unwrap_or(i64::MAX))
+        };
+        let base_decoded = decoded();
+        let mut first: Option<(f64, u64)> = None;
         loop {
             if let Ok(t) = self.records.tally().await {
                 let dossier = self.records.latest_case().await.ok().flatten().unwrap_or_default();
@@ -286,9 +303,13 @@ impl Ticker {
                     captured: files,
                     waiting: t.intakes_waiting,
                     pages: t.pages_total - base.pages_total,
-                    done: (t.pages_attached - base.pages_attached) + (t.pages_unfiled - base.pages_unfiled),
+                    done: (decoded() - base_decoded).max(t.pages_attached - base.pages_attached)
+                        + (t.pages_unfiled - base.pages_unfiled),
                 };
-                let (done, total, eta) = standing(counts, secs);
+                let (done, total, eta) = standing(counts, secs, first);
+                if first.is_none() && done > 0 {
+                    first = Some((secs, done));
+                }
                 self.bar.set_length(total.max(done).max(1));
                 self.bar.set_position(done);
                 let left = match eta {
@@ -592,16 +613,20 @@ mod tests {
         // after 111 s, 40 of them attached. 200 pages are left at 40 per 111 s: 555 s more — not
         // "done" because capture and splitting are.
         let c = Counts { expected: 240, captured: 240, waiting: 0, pages: 240, done: 40 };
-        let (done, total, eta) = standing(c, 111.0);
+        let (done, total, eta) = standing(c, 111.0, None);
         assert_eq!((done, total), (40, 240));
         assert!((eta.unwrap() - 555.0).abs() < 1e-6, "{eta:?}");
+        // The same, the first page having been done at 21 s: 39 more in 90 s, 200 left in about 461 s.
+        let eta = standing(c, 111.0, Some((21.0, 1))).2.unwrap();
+        assert!((eta - 200.0 / (39.0 / 90.0)).abs() < 1e-6, "{eta}");
         // 10 of 100 files split into 30 pages (3 each), 90 still to come: 300 pages expected.
         let c = Counts { expected: 100, captured: 40, waiting: 30, pages: 30, done: 15 };
-        assert_eq!(standing(c, 5.0).1, 300);
+        assert_eq!(standing(c, 5.0, None).1, 300);
         // Nothing done yet: no rate, no ETA; all done: none either.
-        assert_eq!(standing(Counts { expected: 5, captured: 5, waiting: 5, ..Counts::default() }, 1.0), (0, 5, None));
+        let none = Counts { expected: 5, captured: 5, waiting: 5, ..Counts::default() };
+        assert_eq!(standing(none, 1.0, None), (0, 5, None));
         let all = Counts { expected: 5, captured: 5, waiting: 0, pages: 7, done: 7 };
-        assert_eq!(standing(all, 9.0), (7, 7, None));
+        assert_eq!(standing(all, 9.0, Some((2.0, 1))), (7, 7, None));
         assert_eq!(duration_words(3.4), "3s");
         assert_eq!(duration_words(200.0), "3m 20s");
         assert_eq!(duration_words(3900.0), "1h 05m");

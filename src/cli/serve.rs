@@ -181,7 +181,7 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
         let narrow = width < 100;
         let (time_w, station_w, case_w, pages_w) = (if narrow { 8 } else { 14 }, if narrow { 0 } else { 10 }, 24, 5);
         let fixed = 2 + time_w + 1 + if narrow { 0 } else { station_w + 1 } + 1 + case_w + 1 + pages_w + 2;
-        let file_w = width.saturating_sub(fixed + 24).clamp(12, 40);
+        let file_w = width.saturating_sub(fixed + if narrow { 16 } else { 24 }).clamp(12, 40);
         let state_w = width.saturating_sub(fixed + file_w).max(8);
         let station_col = |s: &str| if narrow { String::new() } else { format!("{} ", pad(s, station_w)) };
         let heads = [
@@ -225,7 +225,11 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
                 "  {} {}{} {} {}  {}\n",
                 pad(&time, time_w),
                 station_col(&r.station),
-                pad(&r.source, file_w),
+                // A file in its case's folder: the case is in its own column, the file name is enough.
+                pad(
+                    r.case_code.as_deref().and_then(|c| r.source.strip_prefix(&format!("{c}/"))).unwrap_or(&r.source),
+                    file_w
+                ),
                 pad(r.case_code.as_deref().unwrap_or("-"), case_w),
                 pad_left(&pages, pages_w),
                 cut(&state, state_w),
