@@ -222,7 +222,14 @@ fn init_logging(verbose: u8, quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     use std::io::IsTerminal;
+    // Vietnam's local time with its offset (2026-10-08T14:30:05.123+07:00), as `status` and the page
+    // show times: one clock for a station officer reading both.
+    let timer = tracing_subscriber::fmt::time::OffsetTime::new(
+        crate::util::time::VIETNAM,
+        ::time::format_description::well_known::Rfc3339,
+    );
     let _ = tracing_subscriber::fmt()
+        .with_timer(timer)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
