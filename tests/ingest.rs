@@ -264,7 +264,13 @@ fn bad_inputs_are_quarantined_with_reasons_and_the_batch_goes_on() {
     let bad = "H15.50.05.13-261008-0976/p1.jpg";
     let o = sohoa(&data, &["quarantine", "retry", &id_of(bad)]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("still unusable") && text(&o).contains("no corrected manifest in"), "{}", text(&o));
+    // The manifest it read again is the one still broken in the folder it was ingested from.
+    let read_again = src.join("H15.50.05.13-261008-0976").join("manifest.json");
+    assert!(
+        text(&o).contains("still unusable") && text(&o).contains(&read_again.display().to_string()),
+        "{}",
+        text(&o)
+    );
     // The station officer puts a corrected manifest beside the file in the quarantine folder: the
     // retry reads it, says so, and the scan is attached to the case it names.
     let fixed = data.join("quarantine").join("H15.50.05.13-261008-0976").join("manifest.json");

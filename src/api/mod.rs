@@ -277,7 +277,10 @@ fn role_param(raw: Option<&str>) -> ApiResult<crate::profile::DocRole> {
 /// A date query parameter as a local date.
 fn date_param(value: &str, name: &str) -> ApiResult<String> {
     crate::util::time::local_date(value).map_err(|e| {
-        ApiError::bad_request(format!("{name}: không đọc được ngày ({e}); viết dd/mm/yyyy"), format!("{name}: {e}"))
+        ApiError::bad_request(
+            format!("{name}: `{value}` không phải ngày hợp lệ; hãy viết dd/mm/yyyy hoặc yyyy-mm-dd"),
+            format!("{name}: {e}"),
+        )
     })
 }
 
@@ -642,7 +645,7 @@ async fn report(
     let (from, to) = (date_param(&q.from, "from")?, date_param(&q.to, "to")?);
     if to < from {
         return Err(ApiError::bad_request(
-            format!("to {to} trước from {from}: ngày cuối kỳ phải sau ngày đầu kỳ"),
+            format!("to {to} trước from {from}: ngày cuối kỳ không được trước ngày đầu kỳ"),
             format!("to {to} is before from {from}"),
         ));
     }

@@ -248,25 +248,54 @@ struct Counts {
     done: i64,
 }
 
-/// Where a run stands: pages done, the pages it is expected to hold (those recorded, and for files not
-/// split yet as many as the files split so far held on average, at least one each), and the seconds
-/// left at the rate pages got done since `first` — the time and count when pages first got done, for
-/// a run whose capture and splitting come before any page is done (`None` until there is a rate, and
-/// once all is done).
-fn standing(c: Counts, secs: f64, first: Option<(f64, u64)>) -> (u64, u64, Option<f64>) {
+/// Where a run stands, in the two kinds of work a run does after capture: files split into pages
+/// (where an archive profile looks for separator sheets) and pages done.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Standing {
+    /// Files split (or found captured already, or refused).
+    split: u64,
+    /// Files the listing found.
+    files: u64,
+    /// Pages done.
+    pages_done: u64,
+    /// Pages the run is expected to hold: those recorded, and for files not split yet as many as the
+    /// files split so far held on average (at least one each).
+    pages: u64,
+    /// Seconds left at the rate work got done since `first` (`None` until there is a rate, and once
+    /// all is done).
+    eta: Option<f64>,
+}
+
+impl Standing {
+    /// Work done and to do: files split plus pages done, out of files plus pages.
+    fn units(&self) -> (u64, u64) {
+        (self.split + self.pages_done, self.files + self.pages)
+    }
+}
+
+/// Where a run stands at `secs`; `first` is the time and work done when work first got done, so the
+/// rate leaves out the capture before it.
+fn standing(c: Counts, secs: f64, first: Option<(f64, u64)>) -> Standing {
     let waiting = usize::try_from(c.waiting.max(0)).unwrap_or(usize::MAX);
     let split = c.captured.saturating_sub(waiting);
-    let pages = c.pages.max(0) as f64;
-    let per_file = if split > 0 { (pages / split as f64).max(1.0) } else { 1.0 };
+    let recorded = c.pages.max(0) as f64;
+    let per_file = if split > 0 { (recorded / split as f64).max(1.0) } else { 1.0 };
     let unsplit = c.expected.saturating_sub(c.captured) + waiting;
-    let total = (pages + unsplit as f64 * per_file).round() as u64;
-    let done = (c.done.max(0) as u64).min(total);
+    let pages = (recorded + unsplit as f64 * per_file).round() as u64;
+    let mut s = Standing {
+        split: split as u64,
+        files: c.expected as u64,
+        pages_done: (c.done.max(0) as u64).min(pages),
+        pages,
+        eta: None,
+    };
+    let (done, total) = s.units();
     let rate = match first {
         Some((t0, d0)) if secs - t0 >= 2.0 && done > d0 => (done - d0) as f64 / (secs - t0),
         _ => done as f64 / secs.max(0.001),
     };
-    let eta = (done > 0 && done < total).then(|| (total - done) as f64 / rate);
-    (done, total, eta)
+    s.eta = (done > 0 && done < total && rate > 0.0).then(|| (total - done) as f64 / rate);
+    s
 }
 
 /// Seconds as a clerk reads a wait: `45s`, `3m 20s`, `1h 05m`.
@@ -306,32 +335,36 @@ impl Ticker {
                     done: (decoded() - base_decoded).max(t.pages_attached - base.pages_attached)
                         + (t.pages_unfiled - base.pages_unfiled),
                 };
-                let (done, total, eta) = standing(counts, secs, first);
+                let st = standing(counts, secs, first);
+                let (done, total) = st.units();
                 if first.is_none() && done > 0 {
                     first = Some((secs, done));
                 }
                 self.bar.set_length(total.max(done).max(1));
                 self.bar.set_position(done);
-                let left = match eta {
+                let left = match st.eta {
                     Some(e) => say(format!("còn khoảng {}", duration_words(e)), format!("ETA {}", duration_words(e))),
-                    None if done < total || t.jobs_pending > 0 => say("còn: đang ước tính", "ETA: estimating"),
+                    None if done >= total && t.jobs_pending > 0 => say("đang ghi PDF", "writing the PDFs"),
+                    None if done < total => say("còn: đang ước tính", "ETA: estimating"),
                     None => String::new(),
                 };
+                let (split, files, pd, pages) = (st.split, st.files, st.pages_done, st.pages);
                 self.bar.set_message(say(
                     format!(
-                        "{left} · {dossier} {} tài liệu, {} chưa phân loại, {} cách ly",
-                        t.documents, t.pages_unfiled, t.quarantined
+                        "{split}/{files} tệp đã tách, {pd}/{pages} trang · {left} · {dossier} {} tài liệu, {} cách ly",
+                        t.documents, t.quarantined
                     ),
                     format!(
-                        "{left} · {dossier} {} documents, {} unfiled, {} quarantined",
-                        t.documents, t.pages_unfiled, t.quarantined
+                        "{split}/{files} files split, {pd}/{pages} pages · {left} · {dossier} {} documents, {} quarantined",
+                        t.documents, t.quarantined
                     ),
                 ));
                 if self.json {
                     let rate = files as f64 / secs.max(0.001);
                     let line = serde_json::json!({
-                        "event": "progress", "files": files, "total": self.expected, "pages_done": done,
-                        "pages_expected": total, "seconds": secs, "files_per_second": rate, "eta_seconds": eta,
+                        "event": "progress", "files": files, "total": self.expected, "files_split": st.split,
+                        "pages_done": st.pages_done, "pages_expected": st.pages, "seconds": secs,
+                        "files_per_second": rate, "eta_seconds": st.eta,
                         "dossier": dossier, "documents": t.documents, "pages_attached": t.pages_attached,
                         "pages_unfiled": t.pages_unfiled, "quarantined": t.quarantined, "jobs_waiting": t.jobs_pending,
                     });
@@ -588,13 +621,13 @@ fn progress_bars(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> ")
     };
-    let (files, pages) = (say("tệp", "files"), say("trang", "pages"));
+    let files = say("tệp", "files");
     let captured = multi.add(indicatif::ProgressBar::new(total));
     captured.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {files}")));
     captured.set_prefix(say("tiếp nhận", "captured"));
     // The length is the pages the run is expected to hold, known better as files are split.
     let processed = multi.add(indicatif::ProgressBar::new(total));
-    processed.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {pages} {{wide_msg}}")));
+    processed.set_style(style("{prefix:>10} [{bar:30}] {percent:>3}% {wide_msg}"));
     processed.set_prefix(say("xong", "done"));
     (multi, captured, processed)
 }
@@ -608,25 +641,26 @@ mod tests {
     }
 
     #[test]
-    fn the_eta_comes_from_pages_done_not_files_captured() {
-        // Written from the rule, not from the code: 240 files, all captured and split into 240 pages
-        // after 111 s, 40 of them attached. 200 pages are left at 40 per 111 s: 555 s more — not
-        // "done" because capture and splitting are.
+    fn the_eta_comes_from_files_split_and_pages_done_not_files_captured() {
+        // Written from the rule, not from the code: 240 one-page files, all captured and split after
+        // 111 s, 40 pages done: 280 of 480 units done, 200 left at 280 per 111 s, about 79 s — not
+        // "done" because capture is.
         let c = Counts { expected: 240, captured: 240, waiting: 0, pages: 240, done: 40 };
-        let (done, total, eta) = standing(c, 111.0, None);
-        assert_eq!((done, total), (40, 240));
-        assert!((eta.unwrap() - 555.0).abs() < 1e-6, "{eta:?}");
-        // The same, the first page having been done at 21 s: 39 more in 90 s, 200 left in about 461 s.
-        let eta = standing(c, 111.0, Some((21.0, 1))).2.unwrap();
-        assert!((eta - 200.0 / (39.0 / 90.0)).abs() < 1e-6, "{eta}");
+        let st = standing(c, 111.0, None);
+        assert_eq!((st.split, st.pages_done, st.pages, st.units()), (240, 40, 240, (280, 480)));
+        assert!((st.eta.unwrap() - 200.0 / (280.0 / 111.0)).abs() < 1e-6, "{st:?}");
+        // The same, work having first got done at 21 s (one file split): 279 more in 90 s.
+        let eta = standing(c, 111.0, Some((21.0, 1))).eta.unwrap();
+        assert!((eta - 200.0 / (279.0 / 90.0)).abs() < 1e-6, "{eta}");
         // 10 of 100 files split into 30 pages (3 each), 90 still to come: 300 pages expected.
         let c = Counts { expected: 100, captured: 40, waiting: 30, pages: 30, done: 15 };
-        assert_eq!(standing(c, 5.0, None).1, 300);
+        assert_eq!(standing(c, 5.0, None).pages, 300);
         // Nothing done yet: no rate, no ETA; all done: none either.
         let none = Counts { expected: 5, captured: 5, waiting: 5, ..Counts::default() };
-        assert_eq!(standing(none, 1.0, None), (0, 5, None));
+        assert_eq!(standing(none, 1.0, None).eta, None);
         let all = Counts { expected: 5, captured: 5, waiting: 0, pages: 7, done: 7 };
-        assert_eq!(standing(all, 9.0, Some((2.0, 1))), (7, 7, None));
+        let st = standing(all, 9.0, Some((2.0, 1)));
+        assert_eq!((st.units(), st.eta), ((12, 12), None));
         assert_eq!(duration_words(3.4), "3s");
         assert_eq!(duration_words(200.0), "3m 20s");
         assert_eq!(duration_words(3900.0), "1h 05m");

@@ -103,7 +103,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         anyhow::bail!(
             "{}",
             crate::util::lang::say(
-                format!("--to {to} trước --from {from}: ngày cuối kỳ phải sau ngày đầu kỳ"),
+                format!("--to {to} trước --from {from}: ngày cuối kỳ không được trước ngày đầu kỳ"),
                 format!("--to {to} is before --from {from}")
             )
         );

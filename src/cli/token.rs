@@ -54,12 +54,17 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 .records
                 .create_token(role, unit.as_deref(), &label, expires.as_deref(), &super::actor(), &super::now())
                 .await?;
+            let (id, role) = (row.id.clone(), row.role);
+            let unit_vi = row.unit.as_deref().map(|u| format!(", đơn vị {u}")).unwrap_or_default();
+            let unit_en = row.unit.as_deref().map(|u| format!(", unit {u}")).unwrap_or_default();
+            let until_vi = row.expires_at.as_deref().map(|e| format!(", đến {e}")).unwrap_or_default();
+            let until_en = row.expires_at.as_deref().map(|e| format!(", until {e}")).unwrap_or_default();
             eprintln!(
-                "token {} ({}{}{}); keep it safe, it is not shown again:",
-                row.id,
-                row.role,
-                row.unit.as_deref().map(|u| format!(", unit {u}")).unwrap_or_default(),
-                row.expires_at.as_deref().map(|e| format!(", until {e}")).unwrap_or_default()
+                "{}",
+                crate::util::lang::say(
+                    format!("mã truy cập {id} ({role}{unit_vi}{until_vi}); hãy giữ kỹ, mã chỉ hiện một lần:"),
+                    format!("token {id} ({role}{unit_en}{until_en}); keep it safe, it is not shown again:"),
+                )
             );
             println!("{secret}");
             Ok(0)

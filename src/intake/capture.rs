@@ -177,21 +177,20 @@ fn stage_one(
     }
     let mtime =
         meta.modified().ok().map(::time::OffsetDateTime::from).map(|t| time::iso(t, offset)).unwrap_or_default();
-    let hints = match manifest::entry_for(&c.path) {
-        Ok(m) => Hints {
-            folder: c.folder.clone(),
-            folder_path: c.folder_path.clone(),
-            file_name: nfc(&c.name),
-            manifest: m,
-            manifest_error: None,
-        },
-        Err(reason) => Hints {
-            folder: c.folder.clone(),
-            folder_path: c.folder_path.clone(),
-            file_name: nfc(&c.name),
-            manifest: None,
-            manifest_error: Some(reason),
-        },
+    let (manifest, manifest_error) = match manifest::entry_for(&c.path) {
+        Ok(m) => (m, None),
+        Err(reason) => (None, Some(reason)),
+    };
+    // The inbox is the file's path less its path inside the inbox.
+    let depth = c.rel.split('/').count();
+    let inbox = c.path.ancestors().nth(depth).and_then(|p| std::path::absolute(p).ok());
+    let hints = Hints {
+        folder: c.folder.clone(),
+        folder_path: c.folder_path.clone(),
+        file_name: nfc(&c.name),
+        manifest,
+        manifest_error,
+        inbox: inbox.map(|p| p.display().to_string()),
     };
     // A file that leaves the inbox may be taken by the store as it is rather than copied.
     let staged = if leaving { blobs.stage_leaving(&c.path, &mut f)? } else { blobs.stage(&mut f)? };

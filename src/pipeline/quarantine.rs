@@ -93,7 +93,9 @@ impl Pipeline {
         let hints: Hints = serde_json::from_str(&intake.hints).unwrap_or_default();
         let loaded = self.loaded(&intake.profile_sha256).await?;
         let dir = loaded.profile.settings.quarantine.path.clone();
-        let inbox = loaded.profile.settings.inbox.path.clone();
+        // The inbox it came from (an `ingest` folder as much as a station's), else the profile's.
+        let inbox =
+            hints.inbox.clone().map(PathBuf::from).unwrap_or_else(|| loaded.profile.settings.inbox.path.clone());
         let views = self.views.clone();
         let row = intake.clone();
         let (places, found) = crate::util::cpu::blocking(move || {
@@ -116,8 +118,8 @@ impl Pipeline {
             return Ok(match &hints.manifest_error {
                 Some(was) => Err(Said::new(
                     format!(
-                        "manifest vẫn lỗi ({was}); không có manifest đã sửa ở {looked}. Hãy đặt manifest đã sửa cạnh \
-                         tệp trong thư mục cách ly, hoặc chỉ định hồ sơ bằng --case"
+                        "manifest vẫn lỗi; không có manifest đã sửa ở {looked}. Hãy đặt manifest đã sửa cạnh tệp trong \
+                         thư mục cách ly, hoặc chỉ định hồ sơ bằng --case (chi tiết: {was})"
                     ),
                     format!(
                         "the manifest is still unusable ({was}); no corrected manifest in {looked}. Put one beside the \
@@ -132,7 +134,7 @@ impl Pipeline {
             Ok(None) => return Ok(Ok(None)),
             Err(reason) => {
                 return Ok(Err(Said::new(
-                    format!("manifest {} vẫn lỗi: {reason}", from.display()),
+                    format!("manifest {} vẫn lỗi (chi tiết: {reason})", from.display()),
                     format!("the manifest {} is still unusable: {reason}", from.display()),
                 )));
             }
@@ -145,7 +147,7 @@ impl Pipeline {
         match loaded.router.route_file(&again) {
             Ok(route) => Ok(Ok(Some((entry, route.case_code.map(String::from).unwrap_or_default(), from)))),
             Err(e) => Ok(Err(Said::new(
-                format!("manifest {} vẫn lỗi: {}", from.display(), e),
+                format!("manifest {} vẫn lỗi (chi tiết: {e})", from.display()),
                 format!("the manifest {} is still unusable: {}", from.display(), e),
             ))),
         }

@@ -159,13 +159,13 @@ impl RunReport {
         let (sheets, unfiled, quarantined) = (self.separators, self.unfiled_pages, self.quarantined.len());
         let mut s = say(
             format!(
-                "Đã tiếp nhận {captured} tệp, {already} tệp đã có từ trước{vanished_vi}, trong {secs:.1} giây \
-                 ({rate:.1} trang/giây)\n{pages} trang → {dossiers} hồ sơ, {documents} tài liệu; bỏ {blanks} trang \
+                "Đã tiếp nhận {captured} tệp, {already} tệp đã có từ trước{vanished_vi}; cả lượt chạy {secs:.1} \
+                 giây ({rate:.1} trang/giây)\n{pages} trang → {dossiers} hồ sơ, {documents} tài liệu; bỏ {blanks} trang \
                  trắng, {sheets} tờ tách hồ sơ, {unfiled} trang chưa phân loại, {quarantined} tệp bị cách ly\n"
             ),
             format!(
-                "{captured} file(s) captured, {already} already captured{vanished_en} in {secs:.1} s ({rate:.1} \
-                 pages/s)\n{pages} page(s) → {dossiers} dossier(s), {documents} document(s); {blanks} blank page(s) \
+                "{captured} file(s) captured, {already} already captured{vanished_en}; the run took {secs:.1} s \
+                 ({rate:.1} pages/s)\n{pages} page(s) → {dossiers} dossier(s), {documents} document(s); {blanks} blank page(s) \
                  left out, {sheets} separator sheet(s), {unfiled} unfiled page(s), {quarantined} quarantined input(s)\n"
             ),
         );
@@ -190,10 +190,11 @@ impl RunReport {
                 .iter()
                 .map(|(k, v)| say(format!("{} {v:.1} giây", stage_vi(k)), format!("{k} {v:.1} s")))
                 .collect();
-            s.push_str(&say(
-                format!("thời gian theo công đoạn (mọi luồng): {}\n", parts.join(", ")),
-                format!("time by stage (all workers): {}\n", parts.join(", ")),
-            ));
+            // One stage to a line: the list is longer than a terminal is wide.
+            s.push_str(&say("thời gian theo công đoạn (cộng mọi luồng):\n", "time by stage (all workers added up):\n"));
+            for p in parts {
+                s.push_str(&format!("  {p}\n"));
+            }
         }
         let vi = crate::util::lang::current() == crate::util::lang::Lang::Vi;
         for p in &self.unrecognised {

@@ -84,9 +84,7 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
     let shown = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let text = std::fs::read(path).map_err(|e| format!("the manifest {shown} cannot be read: {e}"))?;
     serde_json::from_slice(&text).map_err(|e| {
-        format!(
-            "the manifest {shown} is not valid: {e}. Fix the JSON (see README, “How a page finds its case”) and drop the scan again"
-        )
+        format!("the manifest {shown} is not valid: {e}. Fix the JSON (see README, “How a page finds its case”)")
     })
 }
 

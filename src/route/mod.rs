@@ -39,6 +39,10 @@ pub struct Hints {
     pub manifest: Option<ManifestEntry>,
     /// Why the manifest could not be used; the input is quarantined with this reason.
     pub manifest_error: Option<String>,
+    /// The inbox it was captured from (absolute): where a corrected manifest is looked for when it is
+    /// retried. Absent for inputs captured before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<String>,
 }
 
 pub use crate::util::lang::Said;
