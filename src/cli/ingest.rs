@@ -243,9 +243,13 @@ struct Counts {
     waiting: i64,
     /// Pages recorded by this run.
     pages: i64,
-    /// Of those, pages done: decoded for their PDF (or attached whole, as a born-digital PDF's), or
+    /// Of those, pages done: encoded for their PDF (or attached whole, as a born-digital PDF's), or
     /// left unfiled.
     done: i64,
+    /// Seconds the workers spent splitting files (all workers added up).
+    split_secs: f64,
+    /// Seconds the workers spent on pages: decoding, normalizing, encoding, writing, attaching.
+    page_secs: f64,
 }
 
 /// Where a run stands, in the two kinds of work a run does after capture: files split into pages
@@ -261,41 +265,63 @@ struct Standing {
     /// Pages the run is expected to hold: those recorded, and for files not split yet as many as the
     /// files split so far held on average (at least one each).
     pages: u64,
-    /// Seconds left at the rate work got done since `first` (`None` until there is a rate, and once
-    /// all is done).
+    /// The share of the run's work done, 0 to 1: each kind weighed by what one of it has cost so far.
+    share: f64,
+    /// Seconds left (`None` until both kinds of work that remain have a measured cost, and once all
+    /// is done).
     eta: Option<f64>,
 }
 
-impl Standing {
-    /// Work done and to do: files split plus pages done, out of files plus pages.
-    fn units(&self) -> (u64, u64) {
-        (self.split + self.pages_done, self.files + self.pages)
-    }
+/// When each kind of work first got done, and how much of it then: rates are measured from there, so
+/// the capture before (and, for pages, the splitting) does not dilute them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Firsts {
+    /// Seconds and files split when a file was first split.
+    split: Option<(f64, u64)>,
+    /// Seconds and pages done when a page was first done.
+    page: Option<(f64, u64)>,
 }
 
-/// Where a run stands at `secs`; `first` is the time and work done when work first got done, so the
-/// rate leaves out the capture before it.
-fn standing(c: Counts, secs: f64, first: Option<(f64, u64)>) -> Standing {
+/// Where a run stands at `secs`. The bar's share weighs the files left to split and the pages left to
+/// do by the worker time one of each has taken so far; the time left is each kind left at the pace
+/// it has gone since it first got done.
+fn standing(c: Counts, secs: f64, firsts: Firsts) -> Standing {
     let waiting = usize::try_from(c.waiting.max(0)).unwrap_or(usize::MAX);
     let split = c.captured.saturating_sub(waiting);
     let recorded = c.pages.max(0) as f64;
     let per_file = if split > 0 { (recorded / split as f64).max(1.0) } else { 1.0 };
     let unsplit = c.expected.saturating_sub(c.captured) + waiting;
     let pages = (recorded + unsplit as f64 * per_file).round() as u64;
-    let mut s = Standing {
-        split: split as u64,
-        files: c.expected as u64,
-        pages_done: (c.done.max(0) as u64).min(pages),
-        pages,
-        eta: None,
+    let pages_done = (c.done.max(0) as u64).min(pages);
+    let (files_left, pages_left) = (c.expected.saturating_sub(split) as f64, (pages - pages_done) as f64);
+    // What one file's split and one page have cost; unknown until one was done.
+    let per_split = (split > 0).then(|| c.split_secs / split as f64);
+    let per_page = (pages_done > 0).then(|| c.page_secs / pages_done as f64);
+    let left = match (per_split, per_page) {
+        (_, _) if files_left == 0.0 && pages_left == 0.0 => Some(0.0),
+        (Some(s), Some(p)) => Some(files_left * s + pages_left * p),
+        (Some(s), None) if pages_left == 0.0 => Some(files_left * s),
+        _ => None,
     };
-    let (done, total) = s.units();
-    let rate = match first {
-        Some((t0, d0)) if secs - t0 >= 2.0 && done > d0 => (done - d0) as f64 / (secs - t0),
-        _ => done as f64 / secs.max(0.001),
+    let worked = c.split_secs + c.page_secs;
+    let share = match left {
+        Some(l) if worked + l > 0.0 => worked / (worked + l),
+        _ => (split as f64 + pages_done as f64) / (c.expected as f64 + pages as f64).max(1.0),
     };
-    s.eta = (done > 0 && done < total && rate > 0.0).then(|| (total - done) as f64 / rate);
-    s
+    // A pace needs a second of it and one more done than at its first.
+    let pace = |first: Option<(f64, u64)>, now: u64| match first {
+        Some((t0, n0)) if secs - t0 >= 1.0 && now > n0 => Some((now - n0) as f64 / (secs - t0)),
+        _ => None,
+    };
+    let time_for = |left: f64, pace: Option<f64>| if left == 0.0 { Some(0.0) } else { pace.map(|p| left / p) };
+    let eta = match (
+        time_for(files_left, pace(firsts.split, split as u64)),
+        time_for(pages_left, pace(firsts.page, pages_done)),
+    ) {
+        (Some(a), Some(b)) if a + b > 0.0 => Some(a + b),
+        _ => None,
+    };
+    Standing { split: split as u64, files: c.expected as u64, pages_done, pages, share, eta }
 }
 
 /// Seconds as a clerk reads a wait: `45s`, `3m 20s`, `1h 05m`.
@@ -312,40 +338,57 @@ impl Ticker {
     async fn run(self) {
         // The records may hold earlier runs: this run's pages are those beyond the counts at its start.
         let base = self.records.tally().await.unwrap_or_default();
-        // Pages this process has decoded for their PDF: the work of a document of many pages shows page
+        // Pages this process has encoded for their PDF: the work of a document of many pages shows page
         // by page, long before the document is attached whole.
-        let decoded = || {
-            crate::util::metrics::totals()
-                .into_iter()
-                .find(|(stage, _, _)| *stage == crate::util::metrics::Stage::Decode)
-                .map_or(0, |(_, n, _)| i64::try_from(n).unwrap_or(i64::MAX))
+        // And the worker time each kind of work took: this process's own, as it does the run's jobs.
+        let measured = || {
+            use crate::util::metrics::Stage;
+            let (mut decoded, mut split_secs, mut page_secs) = (0i64, 0.0, 0.0);
+            for (stage, n, secs) in crate::util::metrics::totals() {
+                match stage {
+                    Stage::Capture => {}
+                    Stage::Split => split_secs += secs,
+                    // Every page made for a PDF ends in the encoder: its count is pages done.
+                    Stage::Encode => {
+                        decoded = i64::try_from(n).unwrap_or(i64::MAX);
+                        page_secs += secs;
+                    }
+                    _ => page_secs += secs,
+                }
+            }
+            (decoded, split_secs, page_secs)
         };
-        let base_decoded = decoded();
-        let mut first: Option<(f64, u64)> = None;
+        let base = (base, measured());
+        let mut firsts = Firsts::default();
         loop {
             if let Ok(t) = self.records.tally().await {
                 let dossier = self.records.latest_case().await.ok().flatten().unwrap_or_default();
                 let files = self.files_done.load(Ordering::Relaxed);
                 let secs = self.started.elapsed().as_secs_f64();
+                let ((b, (b_decoded, b_split, b_page)), (decoded, split_secs, page_secs)) = (&base, measured());
                 let counts = Counts {
                     expected: self.expected,
                     captured: files,
                     waiting: t.intakes_waiting,
-                    pages: t.pages_total - base.pages_total,
-                    done: (decoded() - base_decoded).max(t.pages_attached - base.pages_attached)
-                        + (t.pages_unfiled - base.pages_unfiled),
+                    pages: t.pages_total - b.pages_total,
+                    done: (decoded - b_decoded).max(t.pages_attached - b.pages_attached)
+                        + (t.pages_unfiled - b.pages_unfiled),
+                    split_secs: split_secs - b_split,
+                    page_secs: page_secs - b_page,
                 };
-                let st = standing(counts, secs, first);
-                let (done, total) = st.units();
-                if first.is_none() && done > 0 {
-                    first = Some((secs, done));
+                let st = standing(counts, secs, firsts);
+                if firsts.split.is_none() && st.split > 0 {
+                    firsts.split = Some((secs, st.split));
                 }
-                self.bar.set_length(total.max(done).max(1));
-                self.bar.set_position(done);
+                if firsts.page.is_none() && st.pages_done > 0 {
+                    firsts.page = Some((secs, st.pages_done));
+                }
+                self.bar.set_position((st.share * 1000.0).round() as u64);
+                let all_done = st.split >= st.files && st.pages_done >= st.pages;
                 let left = match st.eta {
                     Some(e) => say(format!("còn khoảng {}", duration_words(e)), format!("ETA {}", duration_words(e))),
-                    None if done >= total && t.jobs_pending > 0 => say("đang ghi PDF", "writing the PDFs"),
-                    None if done < total => say("còn: đang ước tính", "ETA: estimating"),
+                    None if all_done && t.jobs_pending > 0 => say("đang ghi PDF", "writing the PDFs"),
+                    None if !all_done => say("còn: đang ước tính", "ETA: estimating"),
                     None => String::new(),
                 };
                 let (split, files, pd, pages) = (st.split, st.files, st.pages_done, st.pages);
@@ -626,7 +669,7 @@ fn progress_bars(
     captured.set_style(style(&format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {files}")));
     captured.set_prefix(say("tiếp nhận", "captured"));
     // The length is the pages the run is expected to hold, known better as files are split.
-    let processed = multi.add(indicatif::ProgressBar::new(total));
+    let processed = multi.add(indicatif::ProgressBar::new(1000));
     processed.set_style(style("{prefix:>10} [{bar:30}] {percent:>3}% {wide_msg}"));
     processed.set_prefix(say("xong", "done"));
     (multi, captured, processed)
@@ -641,26 +684,34 @@ mod tests {
     }
 
     #[test]
-    fn the_eta_comes_from_files_split_and_pages_done_not_files_captured() {
-        // Written from the rule, not from the code: 240 one-page files, all captured and split after
-        // 111 s, 40 pages done: 280 of 480 units done, 200 left at 280 per 111 s, about 79 s — not
-        // "done" because capture is.
-        let c = Counts { expected: 240, captured: 240, waiting: 0, pages: 240, done: 40 };
-        let st = standing(c, 111.0, None);
-        assert_eq!((st.split, st.pages_done, st.pages, st.units()), (240, 40, 240, (280, 480)));
-        assert!((st.eta.unwrap() - 200.0 / (280.0 / 111.0)).abs() < 1e-6, "{st:?}");
-        // The same, work having first got done at 21 s (one file split): 279 more in 90 s.
-        let eta = standing(c, 111.0, Some((21.0, 1))).eta.unwrap();
-        assert!((eta - 200.0 / (279.0 / 90.0)).abs() < 1e-6, "{eta}");
+    fn the_eta_takes_each_kind_of_work_at_its_own_pace() {
+        // Written from the rule, not from the code: 40 one-page files all split (0.5 s of worker time
+        // each, 20 s); the first page done at 25 s, 10 at 47 s (7 s of worker time each, 70 s): 9 pages
+        // in 22 s, and 30 left take about 73 s.
+        let c =
+            Counts { expected: 40, captured: 40, waiting: 0, pages: 40, done: 10, split_secs: 20.0, page_secs: 70.0 };
+        let firsts = Firsts { split: Some((2.0, 1)), page: Some((25.0, 1)) };
+        let st = standing(c, 47.0, firsts);
+        assert_eq!((st.split, st.pages_done, st.pages), (40, 10, 40));
+        assert!((st.eta.unwrap() - 30.0 / (9.0 / 22.0)).abs() < 1e-9, "{st:?}");
+        // The bar weighs each kind by its cost: 90 s of work done of 90 + 30 × 7 = 300.
+        assert!((st.share - 90.0 / 300.0).abs() < 1e-9, "{st:?}");
+        // No page done yet while pages remain: no estimate — never one from the cheap splits alone.
+        let c = Counts { expected: 40, captured: 40, waiting: 0, pages: 40, done: 0, split_secs: 20.0, page_secs: 0.0 };
+        assert_eq!(standing(c, 12.0, Firsts { split: Some((2.0, 1)), page: None }).eta, None);
+        // Files still to split and pages to do: the two times add up. 20 of 40 split in 10 s since the
+        // first, 10 pages in 10 s since theirs: 20 files (10 s) and 30 pages (30 s).
+        let c =
+            Counts { expected: 40, captured: 40, waiting: 20, pages: 20, done: 11, split_secs: 10.0, page_secs: 11.0 };
+        let eta = standing(c, 12.0, Firsts { split: Some((2.0, 0)), page: Some((2.0, 1)) }).eta.unwrap();
+        assert!((eta - (20.0 / 2.0 + 29.0 / 1.0)).abs() < 1e-9, "{eta}");
         // 10 of 100 files split into 30 pages (3 each), 90 still to come: 300 pages expected.
-        let c = Counts { expected: 100, captured: 40, waiting: 30, pages: 30, done: 15 };
-        assert_eq!(standing(c, 5.0, None).pages, 300);
-        // Nothing done yet: no rate, no ETA; all done: none either.
-        let none = Counts { expected: 5, captured: 5, waiting: 5, ..Counts::default() };
-        assert_eq!(standing(none, 1.0, None).eta, None);
-        let all = Counts { expected: 5, captured: 5, waiting: 0, pages: 7, done: 7 };
-        let st = standing(all, 9.0, Some((2.0, 1)));
-        assert_eq!((st.units(), st.eta), ((12, 12), None));
+        let c = Counts { expected: 100, captured: 40, waiting: 30, pages: 30, done: 15, ..Counts::default() };
+        assert_eq!(standing(c, 5.0, Firsts::default()).pages, 300);
+        // All done: no estimate, the whole share.
+        let all = Counts { expected: 5, captured: 5, waiting: 0, pages: 7, done: 7, split_secs: 1.0, page_secs: 3.0 };
+        let st = standing(all, 9.0, Firsts { split: Some((1.0, 1)), page: Some((2.0, 1)) });
+        assert_eq!((st.eta, st.share), (None, 1.0));
         assert_eq!(duration_words(3.4), "3s");
         assert_eq!(duration_words(200.0), "3m 20s");
         assert_eq!(duration_words(3900.0), "1h 05m");
