@@ -368,7 +368,7 @@ fn blank_pages_are_found_despite_noise_holes_and_bleed_through_and_never_deleted
             );
             assert!(kept[0].0.ends_with("+blank+kept") && kept[0].1.contains("keep"), "{kept:?}");
             assert_eq!(count(&data, "SELECT COUNT(*) FROM files WHERE kind = 'pdf'"), 2, "the first PDF is kept");
-            assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'keep-page'"), 1);
+            assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'restore'"), 1);
             // A page that is in the PDF cannot be put back; the message says where to look.
             let o = sohoa(&data, &["case", "keep-page", CODE, "1", "1"]);
             assert!(!o.status.success() && text(&o).contains("sohoa case show"), "{}", text(&o));

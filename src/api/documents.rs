@@ -22,12 +22,8 @@ pub(super) async fn download(
 ) -> ApiResult<Response> {
     caller.may_read_cases()?;
     let code = api.code(&code)?;
-    let ordinal: i64 = file.strip_suffix(".pdf").unwrap_or(&file).parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::bad_request(
-            format!("`{file}` không phải số tài liệu; hãy xin 001.pdf, 002.pdf …"),
-            format!("`{file}` is not a document number; ask for 001.pdf, 002.pdf …"),
-        )
-    })?;
+    let ordinal = super::ordinal_param(&file)?;
+
     let record = api.records.case_record(&code).await?.ok_or_else(|| ApiError::no_case(&code))?;
     caller.may_see_unit(record.unit.as_deref())?;
     let detail = api.records.case_detail(&code).await?.ok_or_else(|| ApiError::no_case(&code))?;
@@ -340,6 +336,44 @@ fn parse_range(header: &str, size: u64) -> Option<(u64, u64)> {
         (start, end)
     };
     (start <= end && start < size).then_some((start, end))
+}
+
+/// `GET /api/v1/cases/{code}/documents/{NNN}/versions/{V}.pdf`: an earlier (or the current) version of
+/// a document, as it was made; downloads are audited like the current one's.
+pub(super) async fn version(
+    caller: Caller,
+    State(api): State<Api>,
+    Path((code, file, version)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    caller.may_read_cases()?;
+    let code = api.code(&code)?;
+    caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
+    let ordinal = super::ordinal_param(&file)?;
+    let wanted: i64 = version.strip_suffix(".pdf").unwrap_or(&version).parse().map_err(|_| {
+        ApiError::bad_request(
+            format!("`{version}` không phải số phiên bản; hãy xin 1.pdf, 2.pdf …"),
+            format!("`{version}` is not a version number; ask for 1.pdf, 2.pdf …"),
+        )
+    })?;
+    let id = api.records.document_id(&code, ordinal).await?.ok_or_else(|| ApiError::no_document(&code, ordinal))?;
+    let versions = api.records.document_versions(&id).await?;
+    let Some((sha, size)) =
+        versions.iter().find(|v| v.version == wanted).and_then(|v| v.pdf_sha256.clone().zip(v.bytes))
+    else {
+        return Err(ApiError::not_found(
+            format!("tài liệu {ordinal:03} của hồ sơ {code} không có phiên bản {wanted} có PDF"),
+            format!("document {ordinal:03} of {code} has no version {wanted} with a PDF"),
+        ));
+    };
+    let range = match requested_range(&headers, size as u64) {
+        Ok(r) => r,
+        Err(refused) => return Ok(*refused),
+    };
+    let name = format!("{code}.{ordinal:03}.v{wanted}.pdf");
+    let detail = serde_json::json!({ "document": name, "version": wanted, "range": range_header(&headers) });
+    api.records.log_access(&caller.actor(), "download", Some(&code), Some(&sha), &detail, &now()).await?;
+    serve_blob(&api, &sha, size as u64, range, "application/pdf", &name).await
 }
 
 #[cfg(test)]

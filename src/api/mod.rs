@@ -6,6 +6,7 @@
 //! do. The OpenAPI document is served at `/openapi.json`.
 
 mod auth;
+mod corrections;
 mod documents;
 mod upload;
 mod web;
@@ -91,6 +92,10 @@ impl Api {
             .route("/api/v1/cases", get(list_cases))
             .route("/api/v1/cases/{code}", get(get_case).put(put_case))
             .route("/api/v1/cases/{code}/documents/{file}", get(documents::download).put(retype_document))
+            .route("/api/v1/cases/{code}/documents/{file}/pages", get(corrections::pages))
+            .route("/api/v1/cases/{code}/documents/{file}/versions", get(corrections::versions))
+            .route("/api/v1/cases/{code}/documents/{file}/versions/{version}", get(documents::version))
+            .route("/api/v1/cases/{code}/documents/{file}/corrections", axum::routing::post(corrections::correct))
             .route("/api/v1/files/{sha256}", get(documents::original))
             .route("/api/v1/files/{sha256}/pages/{page}/thumbnail.jpg", get(documents::thumbnail))
             .route("/api/v1/unfiled", get(unfiled))
@@ -169,6 +174,16 @@ pub struct ApiError {
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> ApiError {
         ApiError { status, code, said: Said::new(vi, en) }
+    }
+    /// A correction refused: 404 for no such document, 409 when someone else changed it first or it is
+    /// not attached (yet), 400 for anything the document cannot take.
+    fn refused(r: crate::pipeline::correct::Refused) -> ApiError {
+        let status = match r.code {
+            "no-document" => StatusCode::NOT_FOUND,
+            _ if r.is_conflict() => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError { status, code: r.code, said: r.said }
     }
     fn bad_request(vi: impl Into<String>, en: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad-request", vi, en)
@@ -435,6 +450,18 @@ struct Retype {
     #[serde(rename = "type")]
     doc_type: Option<String>,
     role: Option<String>,
+    /// The version the clerk saw; a document changed since is refused (409).
+    version: Option<i64>,
+}
+
+/// A document's ordinal from the path: `001`, `1` or `001.pdf`.
+fn ordinal_param(file: &str) -> Result<i64, ApiError> {
+    file.strip_suffix(".pdf").unwrap_or(file).parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::bad_request(
+            format!("`{file}` không phải số tài liệu; dùng 001, 002 …"),
+            format!("`{file}` is not a document number; use 001, 002 …"),
+        )
+    })
 }
 
 /// `PUT /api/v1/cases/{code}/documents/{NNN}`: sets the document's type and/or role; its PDF is
@@ -448,12 +475,8 @@ async fn retype_document(
     caller.may_file()?;
     let code = api.code(&code)?;
     caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
-    let ordinal: i64 = file.strip_suffix(".pdf").unwrap_or(&file).parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::bad_request(
-            format!("`{file}` không phải số tài liệu; dùng 001, 002 …"),
-            format!("`{file}` is not a document number; use 001, 002 …"),
-        )
-    })?;
+    let ordinal = ordinal_param(&file)?;
+
     let doc_type = r.doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
     let role = r.role.as_deref().map(|r| role_param(Some(r))).transpose()?;
     if doc_type.is_none() && role.is_none() {
@@ -462,14 +485,12 @@ async fn retype_document(
             "say what to set: `type`, `role` or both",
         ));
     }
-    let changed = api
-        .records
-        .set_document_type(&code, ordinal, doc_type.as_deref(), role, &caller.actor(), &now())
-        .await?
-        .ok_or_else(|| ApiError::no_document(&code, ordinal))?;
-    if changed && let Some(w) = &api.wake {
-        w.notify_waiters();
-    }
+    let op = crate::pipeline::correct::Operation::Retype { role, doc_type };
+    let changed = match api.pipeline.correct(&code, ordinal, r.version, op, &caller.actor()).await? {
+        Ok(_) => true,
+        Err(refused) if refused.code == "unchanged" => false,
+        Err(refused) => return Err(ApiError::refused(refused)),
+    };
     Ok(Json(serde_json::json!({ "case": code, "ordinal": ordinal, "changed": changed })))
 }
 

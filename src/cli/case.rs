@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use crate::normalize::PageNormalization;
-use crate::profile::DocRole;
 use crate::store::cases::Upsert;
 use crate::util::text::nfc;
 
@@ -145,58 +144,22 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         }
         Command::Retype { code, ordinal, doc_type, role } => {
             let code = nfc(code.trim());
-            let doc_type = doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
-            anyhow::ensure!(
-                doc_type.is_some() || role.is_some(),
-                "{}",
-                say(
-                    "hãy cho biết cần đổi gì: --type T, --role R hoặc cả hai",
-                    "say what to set: --type T, --role R or both"
-                )
-            );
-            let changed = d
-                .records
-                .set_document_type(
-                    &code,
-                    ordinal,
-                    doc_type.as_deref(),
-                    role.as_deref().and_then(DocRole::parse),
-                    &super::actor(),
-                    &super::now(),
-                )
-                .await?;
-            let Some(changed) = changed else {
-                if d.records.case_record(&code).await?.is_none() {
-                    anyhow::bail!(
-                        "{}",
-                        say(
-                            format!("không có hồ sơ {code}; `sohoa case list` liệt kê các hồ sơ"),
-                            format!("there is no case {code}; `sohoa case list` lists the cases"),
-                        )
-                    );
-                }
-                anyhow::bail!("{}", no_document(&code, ordinal));
-            };
-            if !changed {
-                println!(
+            let op = super::doc::retype(doc_type, role)?;
+            if d.records.case_record(&code).await?.is_none() {
+                anyhow::bail!(
                     "{}",
                     say(
-                        format!("{code}.{ordinal:03}.pdf đã có loại và vai trò đó; không thay đổi gì"),
-                        format!("{code}.{ordinal:03}.pdf already has that type and role; nothing changed"),
+                        format!("không có hồ sơ {code}; `sohoa case list` liệt kê các hồ sơ"),
+                        format!("there is no case {code}; `sohoa case list` lists the cases"),
                     )
                 );
-                return Ok(0);
             }
             let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
-            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await?;
-            let now_is = doc_type.as_deref().or(role.as_deref()).unwrap_or_default();
-            println!(
-                "{}",
-                say(
-                    format!("{code}.{ordinal:03}.pdf giờ là {now_is}"),
-                    format!("{code}.{ordinal:03}.pdf is now {now_is}")
-                )
-            );
+            let doc_type = match &op {
+                crate::pipeline::correct::Operation::Retype { doc_type, .. } => doc_type.clone(),
+                _ => None,
+            };
+            super::doc::correct(&pipeline, &super::doc::Which::new(code.clone(), ordinal), op).await?;
             // A type the case's procedure does not list is kept, but counts for no required input.
             if let Some(t) = &doc_type {
                 let record = d.records.case_record(&code).await?;
@@ -264,14 +227,27 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         }
         Command::KeepPage { code, ordinal, page } => {
             let code = nfc(code.trim());
-            if !d.records.keep_blank_page(&code, ordinal, page, &super::actor(), &super::now()).await? {
+            let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
+            let blank = pipeline
+                .doc_view(&code, ordinal)
+                .await?
+                .and_then(|v| v.pages.into_iter().find(|p| p.page == page))
+                .is_some_and(|p| p.state == "blank-omitted");
+            if !blank {
                 anyhow::bail!(
-                    "case {code} has no page {ordinal:03}/{page} left out as blank; `sohoa case show {code}` lists \
-                     the pages (those left out say blank-omitted)"
+                    "{}",
+                    say(
+                        format!(
+                            "hồ sơ {code} không có trang {ordinal:03}/{page} bị để ra ngoài vì trắng; `sohoa case show {code}` liệt kê các trang (trang để ra ngoài ghi blank-omitted)"
+                        ),
+                        format!(
+                            "case {code} has no page {ordinal:03}/{page} left out as blank; `sohoa case show {code}` lists the pages (those left out say blank-omitted)"
+                        ),
+                    )
                 );
             }
-            let pipeline = crate::pipeline::Pipeline::new(d.records.clone(), d.blobs.clone(), data.to_path_buf());
-            pipeline.drain(1, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))).await?;
+            let op = crate::pipeline::correct::Operation::Restore { page };
+            super::doc::correct(&pipeline, &super::doc::Which::new(code.clone(), ordinal), op).await?;
             println!(
                 "{}",
                 say(

@@ -1,6 +1,7 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
 mod case;
+mod doc;
 mod export;
 mod ingest;
 mod procedure;
@@ -93,6 +94,12 @@ enum Command {
     /// `case set CODE --status resolved …`.
     #[command(subcommand)]
     Case(case::Command),
+    /// A clerk's corrections to one document, each a new version (the earlier ones kept): `doc show
+    /// CODE NNN`, `doc turn CODE NNN PAGE 90`, `doc order CODE NNN 3,1,2`, `doc remove`, `doc restore`,
+    /// `doc as-scanned`, `doc split CODE NNN AT`, `doc merge CODE NNN MMM`, `doc move … --to CODE`,
+    /// `doc retype`, `doc versions`, `doc get`.
+    #[command(subcommand)]
+    Doc(doc::Command),
     /// The procedure catalogue: `procedure import FILE`, `procedure list`, `procedure set`, `procedure remove`.
     #[command(subcommand)]
     Procedure(procedure::Command),
@@ -149,7 +156,8 @@ pub fn main() -> ExitCode {
     use std::io::IsTerminal;
     // The clerk's own commands print what they did in the reader's language; the log's English lines
     // (what `serve` and `ingest` say file by file) are behind -v there.
-    let clerks = matches!(cli.command, Command::Quarantine(_) | Command::Unfiled(_) | Command::Case(_));
+    let clerks =
+        matches!(cli.command, Command::Quarantine(_) | Command::Unfiled(_) | Command::Case(_) | Command::Doc(_));
     let quiet = cli.quiet || clerks || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
     init_logging(cli.verbose, quiet && cli.verbose == 0);
     // CPU and file work runs on blocking threads; a few per core keep the cores busy, and a bounded
@@ -178,6 +186,7 @@ pub fn main() -> ExitCode {
             Command::Ingest(a) => ingest::run(&cli.data, a).await,
             Command::Export(a) => export::run(&cli.data, a).await,
             Command::Case(c) => case::run(&cli.data, c).await,
+            Command::Doc(c) => doc::run(&cli.data, c).await,
             Command::Procedure(c) => procedure::run(&cli.data, c).await,
             Command::Report(a) => report::run(&cli.data, a).await,
             Command::Verify(a) => verify::run(&cli.data, a).await,

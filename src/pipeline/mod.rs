@@ -8,6 +8,7 @@
 //! A job that fails for a bad input quarantines it; a job that fails for the weather goes back to the
 //! queue with back-off and an alarm. A crash mid-job leaves it `running`; recovery puts it back.
 
+pub mod correct;
 mod place;
 mod quarantine;
 mod render;

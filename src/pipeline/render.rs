@@ -36,7 +36,7 @@ fn role_title(role: DocRole) -> &'static str {
 }
 
 /// Document ID and date come from the record, so the same inputs give the same bytes.
-fn doc_info(
+pub(super) fn doc_info(
     doc: &DocumentRow,
     pages: &[PageRow],
     station: &str,
@@ -138,7 +138,7 @@ impl Pipeline {
 
     /// Renders pages into one PDF in the blob store (durable when this returns); returns its hash, size
     /// and each page's encoding.
-    async fn write_pdf(
+    pub(super) async fn write_pdf(
         &self,
         pages: Vec<PageRow>,
         output: Output,
@@ -180,6 +180,7 @@ impl Pipeline {
                             // the dossier.
                             outcomes.push(outcome(&p.id, "separator-omitted".to_string(), &Default::default()));
                         }
+                        Prepared::Removed(o) => outcomes.push(o),
                         Prepared::Blank(norm) => {
                             // Left out of the PDF, never deleted: the original and the verdict stay recorded.
                             outcomes.push(outcome(&p.id, "blank-omitted".to_string(), &norm));
@@ -239,7 +240,13 @@ impl Pipeline {
 
     /// Rebuilds the whole-dossier PDF of a case: every attached scanned document in ordinal order, a
     /// bookmark each. Born-digital PDFs stay separate documents (they are never rasterized).
-    async fn bundle_case(&self, code: &str, profile: &Profile, station: &str, offset: ::time::UtcOffset) -> Result<()> {
+    pub(super) async fn bundle_case(
+        &self,
+        code: &str,
+        profile: &Profile,
+        station: &str,
+        offset: ::time::UtcOffset,
+    ) -> Result<()> {
         let docs = self.records.case_documents_for_bundle(code).await?;
         if docs.is_empty() {
             return Ok(());
@@ -286,6 +293,8 @@ enum Prepared {
     Sheet,
     /// A blank page, left out (its record).
     Blank(normalize::PageNormalization),
+    /// A page a clerk took out (its outcome, the record unchanged).
+    Removed(PageOutcome),
     /// A page to write.
     Page { encoded: encode::EncodedPage, placement: crate::bundle::Placement, dpi: (f64, f64), outcome: PageOutcome },
 }
@@ -301,6 +310,12 @@ fn prepare_page(
     if p.separator && drop_sheets {
         return Ok(Prepared::Sheet);
     }
+    if p.removed {
+        // Out of the PDF by a clerk's hand; the record keeps the page and what was found on it.
+        let o =
+            PageOutcome { page_id: p.id.clone(), encoding: "removed".into(), normalization: p.normalization.clone() };
+        return Ok(Prepared::Removed(o));
+    }
     let bytes = read(&p.sha256)?;
     let decoding = metrics::time(Stage::Decode);
     let Some(image) = pages::load(&bytes, p.page_index, limits)? else {
@@ -314,14 +329,20 @@ fn prepare_page(
         deskew: output.deskew,
     };
     let resample = output.resamples(p.dpi_x);
-    let needs_pixels =
-        steps.borders || steps.blank || steps.orientation || steps.deskew || resample || output.colour_mode.decides();
+    // A page rendered before keeps what was found then (a correction never re-judges it): its record
+    // is read, not made again.
+    let judge = !p.rendered && (steps.borders || steps.blank || steps.orientation || steps.deskew);
+    let needs_pixels = judge || resample || output.colour_mode.decides();
     let raster = if needs_pixels { encode::pixels(&image) } else { None };
     drop(decoding);
     let normalizing = metrics::time(Stage::Normalize);
     // Lightness once, for analysis and for the colour classification.
     let gray = raster.as_ref().filter(|r| r.kind != RasterKind::Gray).map(|r| r.gray().into_owned());
-    let mut norm = gray.as_ref().or(raster.as_ref()).map(|r| normalize::analyse(r, p.dpi_x, steps)).unwrap_or_default();
+    let mut norm = if p.rendered {
+        p.normalization.as_deref().and_then(|n| serde_json::from_str(n).ok()).unwrap_or_default()
+    } else {
+        gray.as_ref().or(raster.as_ref()).map(|r| normalize::analyse(r, p.dpi_x, steps)).unwrap_or_default()
+    };
     // A camera's or scanner's EXIF orientation is a statement, not a guess: it wins.
     // Only a JPEG file's own: viewers ignore EXIF inside a PDF, so a scanner PDF's JPEG is shown as is.
     let exif = match &image {
@@ -346,8 +367,14 @@ fn prepare_page(
     let kept = cfg!(debug_assertions).then(|| bytes.clone());
     drop(bytes);
     // Timed inside, by stage (rotate, binarize, encode).
+    // The clerk's turn and "as scanned" on top of what was found; the record keeps the finding.
+    let mut shown = norm.clone();
+    shown.turns = ((i64::from(shown.turns) + p.clerk_turn).rem_euclid(4)) as u8;
+    if p.as_scanned {
+        (shown.crop, shown.deskew) = (None, 0.0);
+    }
     let Placed { mut encoded, placement, dpi, facts, geometry } =
-        place_page(image, raster, gray, &norm, (p.dpi_x, p.dpi_y), output, exif)?;
+        place_page(image, raster, gray, &shown, (p.dpi_x, p.dpi_y), output, exif)?;
     // A JPEG that is the whole stored input is referred to, not copied, and the PDF's hash is taken
     // over these bytes: a passed-through JPEG as long as its blob is that blob (`jpeg::load` takes a
     // file's bytes whole; a JPEG from inside a PDF is always shorter than the PDF).
@@ -370,14 +397,20 @@ fn prepare_page(
     if blank {
         label.push_str(if p.keep { "+blank+kept" } else { "+blank" });
     }
-    if norm.deskew != 0.0 {
-        label.push_str(&format!("+deskew({:.2})", norm.deskew));
+    if shown.deskew != 0.0 {
+        label.push_str(&format!("+deskew({:.2})", shown.deskew));
     }
-    if norm.turns != 0 {
-        label.push_str(&format!("+turn({})", 90 * norm.turns as u32));
+    if shown.turns != 0 {
+        label.push_str(&format!("+turn({})", 90 * shown.turns as u32));
     }
-    if norm.crop.is_some() {
+    if shown.crop.is_some() {
         label.push_str("+crop");
+    }
+    if p.clerk_turn != 0 {
+        label.push_str(&format!("+clerk-turn({})", 90 * p.clerk_turn));
+    }
+    if p.as_scanned {
+        label.push_str("+as-scanned");
     }
     let o = outcome(&p.id, label, &norm);
     Ok(Prepared::Page { encoded, placement, dpi, outcome: o })

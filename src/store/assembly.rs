@@ -406,17 +406,7 @@ async fn file_pages(tx: &mut Tx, intake_id: &str, at: &str, close_each_file: boo
                 id
             }
             None => {
-                on_tx!(tx, |c| sqlx::query(
-                    "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-                )
-                .bind(new_id())
-                .bind(&code)
-                // The unit code is the first part of a one-stop case code; an import may correct it.
-                .bind(code.split_once('-').map(|(u, _)| u))
-                .bind(at)
-                .execute(&mut *c)
-                .await?
-                .rows_affected());
+                bare_case(tx, &code, at).await?;
                 // The next ordinal of the case, taken under the writers' lock, with this page its first.
                 let id = new_id();
                 on_tx!(tx, |c| sqlx::query(
@@ -462,6 +452,31 @@ async fn file_pages(tx: &mut Tx, intake_id: &str, at: &str, close_each_file: boo
         }
     }
     Ok(())
+}
+
+/// Records a case the records do not know yet, with nothing but its code (a scan names it before any
+/// import does). The unit code is the first part of a one-stop case code; an import may correct it.
+pub(crate) async fn bare_case(tx: &mut Tx, code: &str, at: &str) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+    )
+    .bind(new_id())
+    .bind(code)
+    .bind(code.split_once('-').map(|(u, _)| u))
+    .bind(at)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+/// The ordinal the case's next document takes (under the writers' lock, inside the transaction that
+/// creates it).
+pub(crate) async fn next_ordinal(tx: &mut Tx, code: &str) -> Result<i64> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar("SELECT COALESCE(MAX(ordinal), 0) + 1 FROM documents WHERE case_code = $1")
+        .bind(code)
+        .fetch_one(&mut *c)
+        .await?))
 }
 
 /// Closes the groups whose close was requested once every input captured before the request is filed.

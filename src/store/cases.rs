@@ -468,46 +468,6 @@ impl Records {
         Ok(Some((format!("{code}.{ordinal:03}.pdf"), sha.unwrap_or_default())))
     }
 
-    /// Puts a page that was left out of its document as blank back in (a clerk saw content the
-    /// detector missed): the page is marked `keep`, its document closed again and its render job
-    /// requeued, so a new PDF with the page is attached (the previous one stays stored), and a
-    /// `keep-page` event is recorded. `Ok(false)` when the case has no such page left out as blank.
-    pub async fn keep_blank_page(&self, code: &str, ordinal: i64, page_no: i64, actor: &str, at: &str) -> Result<bool> {
-        let mut tx = self.pool().begin_write().await?;
-        let found: Option<(String, String)> = on_tx!(&mut tx, |c| sqlx::query_as(
-            "SELECT p.id, d.id FROM pages p JOIN documents d ON d.id = p.document_id \
-             WHERE d.case_code = $1 AND d.ordinal = $2 AND p.page_no = $3 AND d.state = 'attached' \
-             AND p.output_encoding = 'blank-omitted'"
-        )
-        .bind(code)
-        .bind(ordinal)
-        .bind(page_no)
-        .fetch_optional(&mut *c)
-        .await?);
-        let Some((page_id, doc_id)) = found else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        on_tx!(&mut tx, |c| sqlx::query(
-            "UPDATE pages SET flags = CASE WHEN flags = '[]' THEN '[\"keep\"]' \
-             ELSE substr(flags, 1, length(flags) - 1) || ',\"keep\"]' END WHERE id = $1"
-        )
-        .bind(&page_id)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
-        on_tx!(&mut tx, |c| sqlx::query("UPDATE documents SET state = 'closed' WHERE id = $1")
-            .bind(&doc_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-        run_again(&mut tx, JobKind::Render, &doc_id).await?;
-        let detail = serde_json::json!({ "ordinal": ordinal, "page": page_no });
-        insert_event(&mut tx, at, actor, "keep-page", Some(code), None, Some(&doc_id), None, &detail).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     /// Queues again the render of a document that was set aside as a poison job (it stopped the
     /// service): from nothing, its crash count forgotten, with a `render-again` event. `false` when the
     /// case has no document of that ordinal waiting for its PDF.
@@ -532,62 +492,16 @@ impl Records {
         Ok(true)
     }
 
-    /// Sets an attached document's type and/or role (a clerk's correction: counter scans carry no
-    /// type, and completeness needs one). The document is rendered again — its PDF names the type and
-    /// role — from the same pages, and the change is one `retype` event with before and after. `None`
-    /// when the case has no attached document of that ordinal; `Some(false)` when nothing changes.
-    pub async fn set_document_type(
-        &self,
-        code: &str,
-        ordinal: i64,
-        doc_type: Option<&str>,
-        role: Option<DocRole>,
-        actor: &str,
-        at: &str,
-    ) -> Result<Option<bool>> {
-        let mut tx = self.pool().begin_write().await?;
-        let doc: Option<(String, String, Option<String>)> = on_tx!(&mut tx, |c| sqlx::query_as(
-            "SELECT id, role, doc_type FROM documents WHERE case_code = $1 AND ordinal = $2 AND state = 'attached'"
-        )
-        .bind(code)
-        .bind(ordinal)
-        .fetch_optional(&mut *c)
-        .await?);
-        let Some((id, old_role, old_type)) = doc else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        // A type the case's procedure requires is stored in the catalogue's spelling, however typed.
+    /// A document type as a case's procedure spells it: a type the procedure requires is stored in the
+    /// catalogue's spelling however it was typed (`tờ  KHAI` → `Tờ khai`); any other as given.
+    pub async fn type_as_catalogued(&self, code: &str, doc_type: &str) -> Result<String> {
+        let mut tx = self.pool().begin().await?;
         let required = match read_case(&mut tx, code).await?.and_then(|c| c.procedure_code) {
             Some(p) => read_procedure(&mut tx, &p).await?.map(|p| p.required_inputs).unwrap_or_default(),
             None => Vec::new(),
         };
-        let doc_type =
-            doc_type.map(|t| required.iter().find(|r| same_type(r, t)).cloned().unwrap_or_else(|| t.to_string()));
-        let new_type = doc_type.or(old_type.clone());
-        let new_role = role.map_or_else(|| old_role.clone(), |r| r.as_str().to_string());
-        if new_type == old_type && new_role == old_role {
-            tx.rollback().await?;
-            return Ok(Some(false));
-        }
-        on_tx!(&mut tx, |c| sqlx::query(
-            "UPDATE documents SET doc_type = $1, role = $2, state = 'closed' WHERE id = $3"
-        )
-        .bind(&new_type)
-        .bind(&new_role)
-        .bind(&id)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
-        run_again(&mut tx, JobKind::Render, &id).await?;
-        let detail = serde_json::json!({
-            "ordinal": ordinal,
-            "type": { "from": old_type, "to": new_type },
-            "role": { "from": old_role, "to": new_role },
-        });
-        insert_event(&mut tx, at, actor, "retype", Some(code), None, Some(&id), None, &detail).await?;
-        tx.commit().await?;
-        Ok(Some(true))
+        tx.rollback().await?;
+        Ok(required.iter().find(|r| same_type(r, doc_type)).cloned().unwrap_or_else(|| doc_type.to_string()))
     }
 
     /// Files an input's unfiled pages into a new document of a case (a clerk's decision), closes it so
@@ -629,22 +543,8 @@ impl Records {
         let doc_type = doc_type.map(str::to_string).or(said.document_type);
         let doc_type = doc_type.as_deref();
         let role = role.or(said.role).unwrap_or_default().as_str();
-        on_tx!(&mut tx, |c| sqlx::query(
-            "INSERT INTO cases (id, code, unit, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-        )
-        .bind(new_id())
-        .bind(code)
-        .bind(code.split_once('-').map(|(u, _)| u))
-        .bind(at)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
-        let ordinal: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar(
-            "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM documents WHERE case_code = $1"
-        )
-        .bind(code)
-        .fetch_one(&mut *c)
-        .await?);
+        super::assembly::bare_case(&mut tx, code, at).await?;
+        let ordinal = super::assembly::next_ordinal(&mut tx, code).await?;
         let doc_id = new_id();
         on_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO documents (id, case_code, ordinal, role, doc_type, group_key, state, page_count, created_at) \

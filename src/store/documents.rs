@@ -52,6 +52,20 @@ pub struct PageRow {
     pub separator: bool,
     /// A clerk put the page back after it was left out as blank: it stays in the PDF.
     pub keep: bool,
+    /// A clerk took the page out (removed, or replaced by a new scan): kept in the record, not in the PDF.
+    pub removed: bool,
+    /// A clerk undid the automatic straightening and crop: the page goes in as scanned (turns kept).
+    pub as_scanned: bool,
+    /// A clerk's quarter turns clockwise, on top of the automatic ones.
+    pub clerk_turn: i64,
+    /// What the first render found (`PageNormalization` as JSON), reused when the document is made
+    /// again: a correction never re-judges a page behind the clerk's back. `None` before that render,
+    /// or when no step found anything (then `rendered` tells the two apart).
+    pub normalization: Option<String>,
+    /// Whether the page has been rendered before (its record is the judgement to keep).
+    pub rendered: bool,
+    /// The page's flags as stored (JSON list), for a correction to change.
+    pub flags: String,
 }
 
 /// A document as the render job needs it.
@@ -75,6 +89,8 @@ pub struct DocumentRow {
     pub pdf_sha256: Option<String>,
     /// Pages.
     pub page_count: i64,
+    /// The current version: 1 as scanned, one more for each clerk's correction.
+    pub version: i64,
 }
 
 /// What rendering did to one page: its output encoding (with `+blank`, `+deskew(…)`, `+turn(…)`,
@@ -99,7 +115,10 @@ impl Records {
             sqlx::query_as(
             "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name, \
                     (p.stack IS NOT NULL AND p.stack LIKE '%\"sheet\":{%') AS separator, \
-                    (p.flags LIKE '%\"keep\"%') AS keep \
+                    (p.flags LIKE '%\"keep\"%') AS keep, \
+                    (p.flags LIKE '%\"removed\"%' OR p.flags LIKE '%\"replaced\"%') AS removed, \
+                    (p.flags LIKE '%\"as-scanned\"%') AS as_scanned, p.clerk_turn, p.normalization, \
+                    (p.output_encoding IS NOT NULL) AS rendered, p.flags \
              FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = $1 ORDER BY p.page_no",
         )
         .bind(id)
@@ -171,12 +190,14 @@ impl Records {
 
     /// One document.
     pub async fn document(&self, id: &str) -> Result<Option<DocumentRow>> {
-        Ok(on_pool!(&self.pool, |p| sqlx::query_as(
-            "SELECT id, case_code, ordinal, role, doc_type, state, pdf_sha256, page_count FROM documents WHERE id = $1",
+        Ok(on_pool!(&self.pool, |p| {
+            sqlx::query_as(
+            "SELECT id, case_code, ordinal, role, doc_type, state, pdf_sha256, page_count, version FROM documents WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(p)
-        .await?))
+        .await?
+        }))
     }
 
     /// Attaches a rendered PDF (already durable in the blob store) to its document.
@@ -218,6 +239,21 @@ impl Records {
             .await?)
         };
         if let Some(case_code) = closed {
+            // The version the PDF is of: the first, as scanned (a correction records its own).
+            on_tx!(&mut tx, |c| {
+                sqlx::query(
+                "INSERT INTO document_versions (document_id, version, at, actor, operation, pdf_sha256, bytes) \
+                 SELECT id, version, $1, 'sohoa', 'scan', $2, $3 FROM documents WHERE id = $4 \
+                 ON CONFLICT (document_id, version) DO UPDATE SET pdf_sha256 = excluded.pdf_sha256, bytes = excluded.bytes"
+            )
+            .bind(at)
+            .bind(pdf_sha256)
+            .bind(bytes as i64)
+            .bind(doc_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+            });
             for o in outcomes {
                 // The blank verdict goes into the page's flags, where the clerk sees it.
                 on_tx!(&mut tx, |c| sqlx::query(

@@ -5,6 +5,7 @@ pub mod assembly;
 pub mod blob;
 pub mod cases;
 pub mod chain;
+pub mod corrections;
 pub mod db;
 pub mod documents;
 pub mod jobs;

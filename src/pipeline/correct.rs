@@ -1,0 +1,763 @@
+//! A clerk's corrections: turn, reorder, remove, restore, undo straightening, split, merge, move,
+//! retype. Each one plans the new state of every document it touches from the page records, renders
+//! the new PDFs from the stored originals (never by editing the previous PDF), and writes everything
+//! in one transaction as a new version — refused when someone else changed a document first.
+
+use crate::error::Result;
+use crate::pages::SourceEncoding;
+use crate::profile::DocRole;
+use crate::store::corrections::{Applied, Changed, Correction, PlacedPage, Revise, Revised};
+use crate::store::documents::{DocState, DocumentRow, PageRow};
+use crate::util::lang::Said;
+use crate::util::time;
+
+use super::Pipeline;
+use super::render::doc_info;
+
+/// A page number checked against the document, or the refusal returned.
+macro_rules! try_page {
+    ($e:expr) => {
+        match $e {
+            Ok(i) => i,
+            Err(r) => return Ok(Err(r)),
+        }
+    };
+}
+
+/// What a clerk asks of a document (pages numbered as `doc show` lists them, from 1; pages left out
+/// of the PDF keep their number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Turn a page clockwise by 90, 180 or 270 degrees.
+    Turn {
+        /// Page number.
+        page: i64,
+        /// 90, 180 or 270.
+        degrees: i64,
+    },
+    /// Undo the automatic straightening and crop of a page (or put them back).
+    AsScanned {
+        /// Page number.
+        page: i64,
+        /// `true`: as scanned; `false`: straightened and cropped again.
+        on: bool,
+    },
+    /// Put the pages in this order (every page number once).
+    Order {
+        /// The new order.
+        pages: Vec<i64>,
+    },
+    /// Take a page out of the PDF (it stays in the record).
+    Remove {
+        /// Page number.
+        page: i64,
+    },
+    /// Put back a page a clerk removed or the blank detector left out.
+    Restore {
+        /// Page number.
+        page: i64,
+    },
+    /// Split the document in two: pages from `at` on become a new document of the case.
+    Split {
+        /// The first page of the new document.
+        at: i64,
+    },
+    /// Append another document of the case to this one (the other is taken off the case).
+    Merge {
+        /// The other document's ordinal.
+        other: i64,
+    },
+    /// Set the document's role and/or type (a new version of the same document).
+    Retype {
+        /// The new role; unchanged when `None`.
+        role: Option<DocRole>,
+        /// The new type; unchanged when `None`.
+        doc_type: Option<String>,
+    },
+    /// Move the document (or some of its pages) to a case as a new document there, with a role and type.
+    Move {
+        /// Pages to move; `None`: the whole document (taken off this case).
+        pages: Option<Vec<i64>>,
+        /// The case (the same case: the pages become a document of their own).
+        to: String,
+        /// The role there; unchanged when `None`.
+        role: Option<DocRole>,
+        /// The document type there; unchanged when `None`.
+        doc_type: Option<String>,
+    },
+}
+
+impl Operation {
+    /// The name versions and audit events keep.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Turn { .. } => "turn",
+            Operation::AsScanned { .. } => "as-scanned",
+            Operation::Order { .. } => "order",
+            Operation::Remove { .. } => "remove",
+            Operation::Restore { .. } => "restore",
+            Operation::Split { .. } => "split",
+            Operation::Merge { .. } => "merge",
+            Operation::Retype { .. } => "retype",
+            Operation::Move { .. } => "move",
+        }
+    }
+
+    /// What was asked, as JSON for the version list and the audit event.
+    fn detail(&self) -> serde_json::Value {
+        match self {
+            Operation::Turn { page, degrees } => serde_json::json!({ "page": page, "degrees": degrees }),
+            Operation::AsScanned { page, on } => serde_json::json!({ "page": page, "as_scanned": on }),
+            Operation::Order { pages } => serde_json::json!({ "order": pages }),
+            Operation::Remove { page } | Operation::Restore { page } => serde_json::json!({ "page": page }),
+            Operation::Split { at } => serde_json::json!({ "at": at }),
+            Operation::Merge { other } => serde_json::json!({ "other": other }),
+            Operation::Retype { role, doc_type } => {
+                serde_json::json!({ "role": role.map(|r| r.as_str()), "type": doc_type })
+            }
+            Operation::Move { pages, to, role, doc_type } => serde_json::json!({
+                "pages": pages, "to": to, "role": role.map(|r| r.as_str()), "type": doc_type,
+            }),
+        }
+    }
+}
+
+/// Why a correction was not made; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Stable code for the API (`no-document`, `not-attached`, `stale`, `no-page`, …).
+    pub code: &'static str,
+    /// What to tell the clerk.
+    pub said: Said,
+}
+
+impl Refused {
+    fn new(code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> Refused {
+        Refused { code, said: Said::new(vi, en) }
+    }
+
+    /// Whether it is a conflict with someone else's change (HTTP 409) rather than a bad request.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.code, "stale" | "not-attached")
+    }
+}
+
+/// A correction made: every document it changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Corrected {
+    /// The operation's name.
+    pub operation: &'static str,
+    /// The documents changed, the named one first.
+    pub documents: Vec<Changed>,
+}
+
+/// A document as a plan starts from.
+struct Current {
+    doc: DocumentRow,
+    pages: Vec<PageRow>,
+}
+
+impl Current {
+    fn born_digital(&self) -> bool {
+        self.pages.first().is_some_and(|p| p.source_encoding == SourceEncoding::Pdf)
+    }
+
+    /// The index of page `n` (1-based, as listed).
+    fn index(&self, n: i64) -> std::result::Result<usize, Refused> {
+        if n >= 1 && (n as usize) <= self.pages.len() {
+            return Ok(n as usize - 1);
+        }
+        let (name, count) = (name(&self.doc.case_code, self.doc.ordinal), self.pages.len());
+        Err(Refused::new(
+            "no-page",
+            format!("{name} không có trang {n}: tài liệu có {count} trang (xem `sohoa doc show`)"),
+            format!("{name} has no page {n}: it has {count} pages (see `sohoa doc show`)"),
+        ))
+    }
+}
+
+/// `CODE.NNN.pdf`.
+fn name(code: &str, ordinal: i64) -> String {
+    format!("{code}.{ordinal:03}.pdf")
+}
+
+/// A page planned into a document: its row (what render reads) with the clerk's changes.
+#[derive(Clone)]
+struct Planned {
+    row: PageRow,
+    flags: Vec<String>,
+}
+
+impl Planned {
+    fn of(row: &PageRow) -> Planned {
+        Planned { row: row.clone(), flags: serde_json::from_str(&row.flags).unwrap_or_default() }
+    }
+
+    fn has(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
+    fn set(&mut self, flag: &str, on: bool) {
+        self.flags.retain(|f| f != flag);
+        if on {
+            self.flags.push(flag.to_string());
+        }
+        self.row.keep = self.has("keep");
+        self.row.removed = self.has("removed") || self.has("replaced");
+        self.row.as_scanned = self.has("as-scanned");
+    }
+
+    /// In the PDF: not removed, not a blank page left out.
+    fn shown(&self) -> bool {
+        let left_out_blank =
+            self.has("blank") && !self.row.keep && self.row.normalization.as_deref().is_some_and(omitted_blank);
+        !(self.row.removed || left_out_blank)
+    }
+}
+
+/// Whether a page's record says it was left out as blank.
+fn omitted_blank(normalization: &str) -> bool {
+    serde_json::from_str::<crate::normalize::PageNormalization>(normalization).is_ok_and(|n| n.blank == Some(true))
+}
+
+/// One document's plan: where it goes and its pages.
+struct Plan {
+    target: Revise,
+    case_code: String,
+    ordinal: i64,
+    role: DocRole,
+    doc_type: Option<String>,
+    pages: Vec<Planned>,
+    detach_reason: Option<String>,
+}
+
+impl Pipeline {
+    /// Makes a correction to document `ordinal` of case `code`. `expected` is the version the clerk
+    /// saw (`None`: the current one); a document changed since is refused, as is anything the
+    /// document cannot take. `Ok(Err(_))` is a refusal; `Err(_)` a fault of the stores.
+    pub async fn correct(
+        &self,
+        code: &str,
+        ordinal: i64,
+        expected: Option<i64>,
+        op: Operation,
+        actor: &str,
+    ) -> Result<std::result::Result<Corrected, Refused>> {
+        let cur = match self.current(code, ordinal).await? {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r)),
+        };
+        if let Some(v) = expected.filter(|v| *v != cur.doc.version) {
+            return Ok(Err(stale(code, ordinal, v, cur.doc.version)));
+        }
+        let plans = match self.plan(&cur, &op).await? {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(r)),
+        };
+        let first = cur.pages.first().map(|p| p.intake_id.clone()).unwrap_or_default();
+        let intake = self.records.intake(&first).await?;
+        let (station, profile_sha) = intake.map(|i| (i.station, i.profile_sha256)).unwrap_or_default();
+        let l = self.loaded(&profile_sha).await?;
+        let at = time::now_iso(l.offset);
+        let mut documents = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let rows: Vec<PageRow> = plan.pages.iter().map(|p| p.row.clone()).collect();
+            let (pdf, outcomes) = if plan.detach_reason.is_some() {
+                (None, Vec::new())
+            } else if rows.first().is_some_and(|p| p.source_encoding == SourceEncoding::Pdf) {
+                // A born-digital PDF is its own bytes, whatever case or type it is filed under.
+                let sha = rows[0].sha256.clone();
+                let bytes = self.records.file_bytes(&sha).await?.unwrap_or(0);
+                (Some((sha, bytes)), Vec::new())
+            } else {
+                let doc = DocumentRow {
+                    case_code: plan.case_code.clone(),
+                    ordinal: plan.ordinal,
+                    role: plan.role,
+                    doc_type: plan.doc_type.clone(),
+                    page_count: rows.len() as i64,
+                    ..cur.doc.clone()
+                };
+                let kind = l.profile.settings.output.pdf;
+                let info = doc_info(&doc, &rows, &station, &profile_sha, l.offset, kind);
+                let drop_sheets = !l.profile.settings.separators.keep_in_pdf;
+                let (sha, bytes, outcomes) =
+                    self.write_pdf(rows, l.profile.settings.output.clone(), drop_sheets, info).await?;
+                (Some((sha, bytes)), outcomes)
+            };
+            let mut pages: Vec<PlacedPage> = plan
+                .pages
+                .iter()
+                .map(|p| PlacedPage { page_id: p.row.id.clone(), clerk_turn: p.row.clerk_turn, flags: p.flags.clone() })
+                .collect();
+            // A page the render found blank carries the verdict where the clerk sees it.
+            for (page, o) in pages.iter_mut().zip(&outcomes) {
+                if o.encoding.contains("blank") && !page.flags.iter().any(|f| f == "blank") {
+                    page.flags.push("blank".into());
+                }
+            }
+            documents.push(Revised {
+                target: plan.target,
+                role: plan.role,
+                doc_type: plan.doc_type,
+                pages,
+                pdf,
+                outcomes,
+                detach_reason: plan.detach_reason,
+            });
+        }
+        let correction = Correction {
+            operation: op.name().to_string(),
+            actor: actor.to_string(),
+            at,
+            detail: op.detail(),
+            documents,
+        };
+        let changed = match self.records.apply_correction(&correction).await? {
+            Applied::Done(c) => c,
+            Applied::Stale { ordinal: o, version } => {
+                return Ok(Err(stale(code, if o == 0 { ordinal } else { o }, cur.doc.version, version)));
+            }
+        };
+        self.show_corrected(&changed, &l.profile, &station, l.offset).await?;
+        tracing::info!(
+            case = %code, document = ordinal, operation = op.name(), actor,
+            documents = changed.len(), "corrected"
+        );
+        Ok(Ok(Corrected { operation: op.name(), documents: changed }))
+    }
+
+    /// The case's attached document and its pages, or why a correction cannot start.
+    async fn current(&self, code: &str, ordinal: i64) -> Result<std::result::Result<Current, Refused>> {
+        let n = name(code, ordinal);
+        let Some(id) = self.records.document_id(code, ordinal).await? else {
+            return Ok(Err(Refused::new(
+                "no-document",
+                format!("hồ sơ {code} không có tài liệu số {ordinal} (xem `sohoa case show {code}`)"),
+                format!("case {code} has no document {ordinal} (see `sohoa case show {code}`)"),
+            )));
+        };
+        let Some((doc, pages)) = self.records.document_for_render(&id).await? else {
+            return Ok(Err(Refused::new("no-document", format!("không thấy {n}"), format!("{n} is not recorded"))));
+        };
+        match doc.state {
+            DocState::Attached => Ok(Ok(Current { doc, pages })),
+            DocState::Detached => Ok(Err(Refused::new(
+                "not-attached",
+                format!("{n} đã được gỡ khỏi hồ sơ: không sửa được nữa"),
+                format!("{n} was taken off the case: it can no longer be corrected"),
+            ))),
+            DocState::Open | DocState::Closed => Ok(Err(Refused::new(
+                "not-attached",
+                format!("{n} đang được tạo PDF: thử lại sau ít giây"),
+                format!("{n} is still having its PDF made: try again in a few seconds"),
+            ))),
+        }
+    }
+
+    /// The new state of every document the operation touches, or why it cannot be done.
+    async fn plan(&self, cur: &Current, op: &Operation) -> Result<std::result::Result<Vec<Plan>, Refused>> {
+        let (code, ordinal) = (cur.doc.case_code.clone(), cur.doc.ordinal);
+        let n = name(&code, ordinal);
+        let same = |pages: Vec<Planned>| Plan {
+            target: Revise::Existing { id: cur.doc.id.clone(), version: cur.doc.version },
+            case_code: code.clone(),
+            ordinal,
+            role: cur.doc.role,
+            doc_type: cur.doc.doc_type.clone(),
+            pages,
+            detach_reason: None,
+        };
+        let mut pages: Vec<Planned> = cur.pages.iter().map(Planned::of).collect();
+        let page_op = !matches!(op, Operation::Move { pages: None, .. } | Operation::Retype { .. });
+        if page_op && cur.born_digital() {
+            return Ok(Err(Refused::new(
+                "born-digital",
+                format!(
+                    "{n} là PDF gốc điện tử, được lưu nguyên vẹn: không xoay, sắp xếp hay tách trang được; chỉ chuyển hoặc đổi loại cả tài liệu"
+                ),
+                format!(
+                    "{n} is a born-digital PDF kept as it is: its pages cannot be turned, reordered or split; only the whole document can be moved or retyped"
+                ),
+            )));
+        }
+        let plan = match op {
+            Operation::Turn { page, degrees } => {
+                if ![90, 180, 270].contains(degrees) {
+                    return Ok(Err(Refused::new(
+                        "bad-turn",
+                        format!("xoay {degrees}°: chỉ xoay được 90, 180 hoặc 270 độ (theo chiều kim đồng hồ)"),
+                        format!("turn {degrees}°: a page turns by 90, 180 or 270 degrees (clockwise)"),
+                    )));
+                }
+                let i = try_page!(cur.index(*page));
+                pages[i].row.clerk_turn = (pages[i].row.clerk_turn + degrees / 90) % 4;
+                vec![same(pages)]
+            }
+            Operation::AsScanned { page, on } => {
+                let i = try_page!(cur.index(*page));
+                if pages[i].row.as_scanned == *on {
+                    return Ok(Err(unchanged(&n)));
+                }
+                pages[i].set("as-scanned", *on);
+                vec![same(pages)]
+            }
+            Operation::Order { pages: order } => {
+                let mut seen = order.clone();
+                seen.sort_unstable();
+                if seen != (1..=pages.len() as i64).collect::<Vec<_>>() {
+                    let count = pages.len();
+                    return Ok(Err(Refused::new(
+                        "bad-order",
+                        format!("thứ tự mới phải kể mỗi trang từ 1 đến {count} đúng một lần, ví dụ 2,1,3"),
+                        format!("the new order must name each page from 1 to {count} exactly once, e.g. 2,1,3"),
+                    )));
+                }
+                if order.iter().enumerate().all(|(i, p)| *p == i as i64 + 1) {
+                    return Ok(Err(unchanged(&n)));
+                }
+                let reordered = order.iter().map(|p| pages[*p as usize - 1].clone()).collect();
+                vec![same(reordered)]
+            }
+            Operation::Remove { page } => {
+                let i = try_page!(cur.index(*page));
+                if pages[i].row.removed {
+                    return Ok(Err(unchanged(&n)));
+                }
+                pages[i].set("removed", true);
+                if !pages.iter().any(Planned::shown) {
+                    return Ok(Err(Refused::new(
+                        "last-page",
+                        format!(
+                            "không bỏ được trang {page}: {n} sẽ không còn trang nào; muốn bỏ cả tài liệu thì gỡ nó (`sohoa case detach`)"
+                        ),
+                        format!(
+                            "cannot remove page {page}: {n} would have no page left; to take the whole document off, detach it (`sohoa case detach`)"
+                        ),
+                    )));
+                }
+                vec![same(pages)]
+            }
+            Operation::Restore { page } => {
+                let i = try_page!(cur.index(*page));
+                let p = &mut pages[i];
+                if p.has("removed") {
+                    p.set("removed", false);
+                } else if p.has("blank") && !p.row.keep && p.row.normalization.as_deref().is_some_and(omitted_blank) {
+                    p.set("keep", true);
+                } else {
+                    return Ok(Err(Refused::new(
+                        "not-removed",
+                        format!("trang {page} của {n} đang có trong PDF: không có gì để khôi phục"),
+                        format!("page {page} of {n} is in the PDF: there is nothing to restore"),
+                    )));
+                }
+                vec![same(pages)]
+            }
+            Operation::Split { at } => {
+                let i = try_page!(cur.index(*at));
+                let tail = pages.split_off(i);
+                if pages.is_empty() || !pages.iter().any(Planned::shown) || !tail.iter().any(Planned::shown) {
+                    return Ok(Err(Refused::new(
+                        "bad-split",
+                        format!("tách tại trang {at}: mỗi phần phải còn ít nhất một trang trong PDF"),
+                        format!("split at page {at}: each part must keep at least one page in its PDF"),
+                    )));
+                }
+                let next = self.records.next_ordinal(&code).await?;
+                vec![
+                    same(pages),
+                    Plan {
+                        target: Revise::New { case_code: code.clone(), ordinal: next },
+                        case_code: code.clone(),
+                        ordinal: next,
+                        role: cur.doc.role,
+                        doc_type: cur.doc.doc_type.clone(),
+                        pages: tail,
+                        detach_reason: None,
+                    },
+                ]
+            }
+            Operation::Merge { other } => {
+                let o = match self.current(&code, *other).await? {
+                    Ok(o) if *other != ordinal && !o.born_digital() => o,
+                    Ok(_) => {
+                        return Ok(Err(Refused::new(
+                            "bad-merge",
+                            format!(
+                                "không gộp được {} vào {n}: phải là một tài liệu quét khác của cùng hồ sơ",
+                                name(&code, *other)
+                            ),
+                            format!(
+                                "cannot merge {} into {n}: it must be another scanned document of the same case",
+                                name(&code, *other)
+                            ),
+                        )));
+                    }
+                    Err(r) => return Ok(Err(r)),
+                };
+                pages.extend(o.pages.iter().map(Planned::of));
+                vec![
+                    same(pages),
+                    Plan {
+                        target: Revise::Existing { id: o.doc.id.clone(), version: o.doc.version },
+                        case_code: code.clone(),
+                        ordinal: *other,
+                        role: o.doc.role,
+                        doc_type: o.doc.doc_type.clone(),
+                        pages: Vec::new(),
+                        detach_reason: Some(format!("merged into {n}")),
+                    },
+                ]
+            }
+            Operation::Retype { role, doc_type } => {
+                let doc_type = match doc_type {
+                    Some(t) => Some(self.records.type_as_catalogued(&code, t).await?),
+                    None => cur.doc.doc_type.clone(),
+                };
+                let role = role.unwrap_or(cur.doc.role);
+                if role == cur.doc.role && doc_type == cur.doc.doc_type {
+                    return Ok(Err(unchanged(&n)));
+                }
+                vec![Plan { role, doc_type, ..same(pages) }]
+            }
+            Operation::Move { pages: which, to, role, doc_type } => {
+                let doc_type = match doc_type {
+                    Some(t) => Some(self.records.type_as_catalogued(to, t).await?),
+                    None => cur.doc.doc_type.clone(),
+                };
+                let role = role.unwrap_or(cur.doc.role);
+                let chosen: Vec<i64> = match which {
+                    Some(list) => list.clone(),
+                    None => (1..=pages.len() as i64).collect(),
+                };
+                let mut idx = Vec::with_capacity(chosen.len());
+                for p in &chosen {
+                    let i = try_page!(cur.index(*p));
+                    if !idx.contains(&i) {
+                        idx.push(i);
+                    }
+                }
+                idx.sort_unstable();
+                if *to == code && idx.len() == pages.len() {
+                    return Ok(Err(Refused::new(
+                        "bad-move",
+                        format!("{n} đã ở hồ sơ {code}: để đổi vai trò hay loại, dùng `sohoa doc retype`"),
+                        format!("{n} is already in case {code}: to change its role or type, use `sohoa doc retype`"),
+                    )));
+                }
+                let moved: Vec<Planned> = idx.iter().map(|i| pages[*i].clone()).collect();
+                let left: Vec<Planned> =
+                    (0..pages.len()).filter(|i| !idx.contains(i)).map(|i| pages[i].clone()).collect();
+                if !moved.iter().any(Planned::shown) {
+                    return Ok(Err(Refused::new(
+                        "bad-move",
+                        "các trang được chọn không có trang nào trong PDF: chọn ít nhất một trang đang hiển thị",
+                        "none of the chosen pages is in the PDF: choose at least one page that is shown",
+                    )));
+                }
+                if !left.is_empty() && !left.iter().any(Planned::shown) {
+                    return Ok(Err(Refused::new(
+                        "bad-move",
+                        format!("{n} sẽ chỉ còn trang bị bỏ ra: chuyển cả tài liệu thay vì từng trang"),
+                        format!("{n} would keep only pages left out: move the whole document instead"),
+                    )));
+                }
+                let next = self.records.next_ordinal(to).await?;
+                let target = Plan {
+                    target: Revise::New { case_code: to.clone(), ordinal: next },
+                    case_code: to.clone(),
+                    ordinal: next,
+                    role,
+                    doc_type,
+                    pages: moved,
+                    detach_reason: None,
+                };
+                let source = if left.is_empty() {
+                    Plan { detach_reason: Some(format!("moved to {}", name(to, next))), ..same(Vec::new()) }
+                } else {
+                    same(left)
+                };
+                vec![source, target]
+            }
+        };
+        Ok(Ok(plan))
+    }
+
+    /// Updates the case folders and rebuilds the case bundles after a correction.
+    async fn show_corrected(
+        &self,
+        changed: &[Changed],
+        profile: &crate::profile::Profile,
+        station: &str,
+        offset: ::time::UtcOffset,
+    ) -> Result<()> {
+        let output = &profile.settings.output;
+        let mut cases: Vec<&str> = Vec::new();
+        for ch in changed {
+            let file = name(&ch.case_code, ch.ordinal);
+            if output.case_folder_view {
+                let (views, blobs) = (self.views.clone(), self.blobs.clone());
+                let (case, sha, detached) = (ch.case_code.clone(), ch.sha256.clone(), ch.detached);
+                let _ = crate::util::cpu::blocking(move || match (detached, sha) {
+                    (false, Some(sha)) => views.replace(blobs.as_ref(), &case, &file, &sha),
+                    _ => views.removed(&case, &file),
+                })
+                .await;
+            }
+            if !cases.contains(&ch.case_code.as_str()) {
+                cases.push(&ch.case_code);
+            }
+        }
+        if output.case_bundle {
+            for code in cases {
+                self.bundle_case(code, profile, station, offset).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unchanged(n: &str) -> Refused {
+    Refused::new(
+        "unchanged",
+        format!("{n} đã đúng như vậy; không thay đổi gì"),
+        format!("{n} is already so; nothing changed"),
+    )
+}
+
+fn stale(code: &str, ordinal: i64, seen: i64, now: i64) -> Refused {
+    let n = name(code, ordinal);
+    Refused::new(
+        "stale",
+        format!(
+            "{n} đã được người khác sửa (bạn xem phiên bản {seen}, hiện là phiên bản {now}): tải lại rồi sửa lại trên phiên bản mới"
+        ),
+        format!(
+            "{n} was changed by someone else (you saw version {seen}, it is now version {now}): reload and make the change on the new version"
+        ),
+    )
+}
+
+/// A document as a clerk corrects it: its state, version and every page it ever held, in order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocView {
+    /// The case.
+    pub case: String,
+    /// Its ordinal.
+    pub ordinal: i64,
+    /// `CODE.NNN.pdf`.
+    pub name: String,
+    /// `attached`, `closed` (its PDF being made), `detached`.
+    pub state: &'static str,
+    /// The current version (a correction names it to be sure nobody changed the document first).
+    pub version: i64,
+    /// Input or result.
+    pub role: &'static str,
+    /// Document type.
+    pub doc_type: Option<String>,
+    /// The current PDF.
+    pub pdf_sha256: Option<String>,
+    /// A born-digital PDF kept as it is (its pages cannot be corrected one by one).
+    pub born_digital: bool,
+    /// Pages in order.
+    pub pages: Vec<PageView>,
+}
+
+/// One page of a [`DocView`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PageView {
+    /// Its number, from 1 (what the operations name).
+    pub page: i64,
+    /// Whether it is in the PDF.
+    pub shown: bool,
+    /// `in`, `removed`, `replaced`, `blank-omitted`, `blank-kept`, `sheet`.
+    pub state: &'static str,
+    /// The scan it comes from.
+    pub source: String,
+    /// Its stored original.
+    pub sha256: String,
+    /// Index within the original (0-based; the thumbnail's page).
+    pub page_index: u32,
+    /// Quarter turns clockwise as shown: the automatic ones and the clerk's.
+    pub turns: i64,
+    /// The clerk's share of them.
+    pub clerk_turn: i64,
+    /// Straightened by this many degrees (0 when as scanned).
+    pub deskew: f64,
+    /// Cropped to its content.
+    pub cropped: bool,
+    /// A clerk undid the straightening and crop.
+    pub as_scanned: bool,
+}
+
+impl PageView {
+    /// The page's state in the reader's language.
+    pub fn state_said(&self) -> String {
+        let (vi, en) = match self.state {
+            "removed" => ("đã bỏ ra", "removed"),
+            "replaced" => ("đã thay bằng bản quét mới", "replaced by a new scan"),
+            "blank-omitted" => ("trang trắng, để ra ngoài", "blank, left out"),
+            "blank-kept" => ("trang trắng, giữ lại", "blank, kept"),
+            "sheet" => ("tờ phân cách", "separator sheet"),
+            _ => ("trong PDF", "in the PDF"),
+        };
+        crate::util::lang::say(vi, en)
+    }
+}
+
+impl Pipeline {
+    /// A case's document as a clerk corrects it; `None` when the case has no such document.
+    pub async fn doc_view(&self, code: &str, ordinal: i64) -> Result<Option<DocView>> {
+        let Some(id) = self.records.document_id(code, ordinal).await? else { return Ok(None) };
+        let Some((doc, pages)) = self.records.document_for_render(&id).await? else { return Ok(None) };
+        let born_digital = pages.first().is_some_and(|p| p.source_encoding == SourceEncoding::Pdf);
+        let pages = pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let planned = Planned::of(p);
+                let norm: crate::normalize::PageNormalization =
+                    p.normalization.as_deref().and_then(|n| serde_json::from_str(n).ok()).unwrap_or_default();
+                let state = if planned.has("replaced") {
+                    "replaced"
+                } else if p.removed {
+                    "removed"
+                } else if p.separator {
+                    "sheet"
+                } else if !planned.shown() {
+                    "blank-omitted"
+                } else if planned.has("blank") {
+                    "blank-kept"
+                } else {
+                    "in"
+                };
+                PageView {
+                    page: i as i64 + 1,
+                    shown: planned.shown() && !p.separator,
+                    state,
+                    source: p.source_name.clone(),
+                    sha256: p.sha256.clone(),
+                    page_index: p.page_index,
+                    turns: (i64::from(norm.turns) + p.clerk_turn).rem_euclid(4),
+                    clerk_turn: p.clerk_turn,
+                    deskew: if p.as_scanned { 0.0 } else { norm.deskew },
+                    cropped: norm.crop.is_some() && !p.as_scanned,
+                    as_scanned: p.as_scanned,
+                }
+            })
+            .collect();
+        Ok(Some(DocView {
+            name: name(&doc.case_code, doc.ordinal),
+            case: doc.case_code,
+            ordinal: doc.ordinal,
+            state: doc.state.as_str(),
+            version: doc.version,
+            role: doc.role.as_str(),
+            doc_type: doc.doc_type,
+            pdf_sha256: doc.pdf_sha256,
+            born_digital,
+            pages,
+        }))
+    }
+}

@@ -1,0 +1,265 @@
+//! A clerk's corrections (`sohoa doc …`): each operation makes a new version from the stored
+//! originals, what poppler renders is what the operation says, earlier versions stay and verify, and
+//! a change made on a version someone else replaced is refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const OTHER: &str = "H15.50.05.13-261008-0976";
+
+/// Four scans of one folder: pages 1, 2 and 4 each a grey bar of their own shade with a black square
+/// in the top-left corner (which way up the page is); page 3 blank paper.
+fn scans(dir: &Path) -> PathBuf {
+    let src = dir.join("src").join(CODE);
+    std::fs::create_dir_all(&src).unwrap();
+    draw(&format!(
+        "from PIL import ImageDraw\n\
+         for n, shade in [(1, 40), (2, 110), (3, None), (4, 180)]:\n\
+         \x20   img = Image.new('L', (850, 1100), 250)\n\
+         \x20   if shade is not None:\n\
+         \x20       d = ImageDraw.Draw(img)\n\
+         \x20       d.rectangle([40, 40, 200, 200], fill=0)\n\
+         \x20       d.rectangle([150, 450, 700, 650], fill=shade)\n\
+         \x20   img.save({:?} + f'/p{{n}}.jpg', quality=92, dpi=(100, 100))\n",
+        src.display().to_string()
+    ));
+    let profile = dir.join("doc.toml");
+    std::fs::write(
+        &profile,
+        "name = \"doc\"\n[station]\nid = \"kho-01\"\n[inbox]\nafter_capture = \"keep\"\n[grouping]\ndocument = \"folder\"\n\
+         [output]\ndefault_dpi = 100\nmin_dpi = 50\nblank_pages = \"omit\"\norientation = false\ndeskew = false\nborders = false\n",
+    )
+    .unwrap();
+    profile
+}
+
+/// The four scans ingested as one document; the data folder.
+fn ingested(dir: &Path) -> PathBuf {
+    let profile = scans(dir);
+    let data = dir.join("data");
+    let src = dir.join("src");
+    ok(&data, &["ingest", src.to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
+    data
+}
+
+/// What each page of a PDF shows, read from its pixels: the shade of its bar (1, 2 or 4 by the
+/// scans' shades; 3 for blank paper) and where its black square is (`tl`, `tr`, `br`, `bl`).
+fn pages_seen(pdf: &Path, out: &Path) -> Vec<(u8, &'static str)> {
+    let info = pdfinfo(pdf);
+    let n: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("pdfinfo gives a page count");
+    (1..=n)
+        .map(|i| {
+            let prefix = out.join(format!("seen-{i}"));
+            let st = Command::new("pdftoppm")
+                .args(["-r", "20", "-gray", "-singlefile", "-png", "-f", &i.to_string(), "-l", &i.to_string()])
+                .arg(pdf)
+                .arg(&prefix)
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let img = image::open(prefix.with_extension("png")).unwrap().to_luma8();
+            let (w, h) = img.dimensions();
+            let mean = |x0: u32, y0: u32, x1: u32, y1: u32| {
+                let mut s = 0u64;
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        s += u64::from(img.get_pixel(x, y)[0]);
+                    }
+                }
+                s as f64 / f64::from((x1 - x0) * (y1 - y0))
+            };
+            let c = w.min(h) / 4;
+            let corners = [
+                ("tl", mean(1, 1, c, c)),
+                ("tr", mean(w - c, 1, w - 1, c)),
+                ("br", mean(w - c, h - c, w - 1, h - 1)),
+                ("bl", mean(1, h - c, c, h - 1)),
+            ];
+            let mut sorted = corners;
+            sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
+            let (corner, dark) = sorted[0];
+            let dark = dark + 40.0 < sorted[1].1;
+            // The bar is in the middle of the page whichever way it is turned.
+            let centre = mean(w * 2 / 5, h * 2 / 5, w * 3 / 5, h * 3 / 5);
+            let which = match centre {
+                v if v < 75.0 => 1,
+                v if v < 145.0 => 2,
+                v if v < 215.0 => 4,
+                _ => 3,
+            };
+            (which, if dark { corner } else { "" })
+        })
+        .collect()
+}
+
+fn json(data: &Path, args: &[&str]) -> serde_json::Value {
+    let o = sohoa(data, args);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let o = sohoa(data, args);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+    text(&o)
+}
+
+#[test]
+fn each_correction_is_a_new_version_made_from_the_originals_and_the_old_ones_stay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ingested(tmp.path());
+    let pdf = data.join("cases").join(CODE).join(format!("{CODE}.001.pdf"));
+    let out = tmp.path();
+    assert_eq!(pages_seen(&pdf, out), [(1, "tl"), (2, "tl"), (4, "tl")], "as scanned, the blank page left out");
+    let v1 = sha256_file(&pdf);
+
+    let show = json(&data, &["doc", "show", CODE, "1", "--json"]);
+    assert_eq!(show["version"], 1);
+    let states: Vec<&str> = show["pages"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["in", "in", "blank-omitted", "in"]);
+
+    // Reorder, turn, restore the blank page, remove one: what poppler shows is what was asked.
+    ok(&data, &["doc", "order", CODE, "1", "2,1,3,4"]);
+    assert_eq!(pages_seen(&pdf, out), [(2, "tl"), (1, "tl"), (4, "tl")]);
+    ok(&data, &["doc", "turn", CODE, "1", "1", "90"]);
+    assert_eq!(pages_seen(&pdf, out), [(2, "tr"), (1, "tl"), (4, "tl")], "page 1 turned a quarter clockwise");
+    ok(&data, &["doc", "restore", CODE, "1", "3"]);
+    assert_eq!(pages_seen(&pdf, out), [(2, "tr"), (1, "tl"), (3, ""), (4, "tl")], "the blank page is back");
+    ok(&data, &["doc", "remove", CODE, "1", "2"]);
+    assert_eq!(pages_seen(&pdf, out), [(2, "tr"), (3, ""), (4, "tl")]);
+    qpdf_check(&pdf);
+
+    // A change made on a version that is no longer current is refused, and changes nothing.
+    let before = sha256_file(&pdf);
+    let o = sohoa(&data, &["doc", "turn", CODE, "1", "1", "180", "--if-version", "3"]);
+    assert!(!o.status.success() && text(&o).contains("changed by someone else"), "{}", text(&o));
+    assert_eq!(sha256_file(&pdf), before);
+
+    // Every version is listed with who, when and how, and each earlier PDF is kept as it was.
+    let versions = json(&data, &["doc", "versions", CODE, "1", "--json"]);
+    let ops: Vec<&str> = versions.as_array().unwrap().iter().map(|v| v["operation"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["scan", "order", "turn", "restore", "remove"]);
+    assert_eq!(versions[0]["pdf_sha256"], v1.as_str());
+    assert_eq!(versions[4]["pdf_sha256"], before.as_str());
+    let first = tmp.path().join("v1.pdf");
+    ok(&data, &["doc", "get", CODE, "1", "--version", "1", "--out", first.to_str().unwrap()]);
+    assert_eq!(sha256_file(&first), v1);
+    assert_eq!(pages_seen(&first, out), [(1, "tl"), (2, "tl"), (4, "tl")]);
+    let kinds: Vec<(String,)> =
+        query(&data, "SELECT kind FROM events WHERE kind IN ('order', 'turn', 'restore', 'remove') ORDER BY id");
+    assert_eq!(kinds, [("order".into(),), ("turn".into(),), ("restore".into(),), ("remove".into(),)], "one event each");
+    let detail: Vec<(String,)> = query(&data, "SELECT detail FROM events WHERE kind = 'remove'");
+    let detail: serde_json::Value = serde_json::from_str(&detail[0].0).unwrap();
+    assert_eq!(detail["documents"][0]["sha256_before"], versions[3]["pdf_sha256"], "{detail}");
+    assert_eq!(detail["documents"][0]["sha256"], before.as_str(), "{detail}");
+    ok(&data, &["verify"]);
+
+    // Split, merge back, move a page to another case as its result.
+    ok(&data, &["doc", "split", CODE, "1", "3"]);
+    let second = data.join("cases").join(CODE).join(format!("{CODE}.002.pdf"));
+    assert_eq!(pages_seen(&pdf, out), [(2, "tr")]);
+    assert_eq!(pages_seen(&second, out), [(3, ""), (4, "tl")]);
+    ok(&data, &["doc", "merge", CODE, "1", "2"]);
+    assert_eq!(pages_seen(&pdf, out), [(2, "tr"), (3, ""), (4, "tl")]);
+    assert!(!second.exists(), "the merged document leaves the case folder");
+    ok(&data, &["doc", "move", CODE, "1", "--pages", "4", "--to", OTHER, "--role", "result"]);
+    assert_eq!(pages_seen(&pdf, out), [(2, "tr"), (3, "")]);
+    let moved = data.join("cases").join(OTHER).join(format!("{OTHER}.001.pdf"));
+    assert_eq!(pages_seen(&moved, out), [(4, "tl")]);
+    let other = json(&data, &["case", "show", OTHER, "--json"]);
+    assert_eq!(other["documents"][0]["role"], "result", "{other}");
+    assert_eq!(other["documents"][0]["state"], "attached", "{other}");
+    let states: Vec<(i64, String)> = query(&data, "SELECT ordinal, state FROM documents ORDER BY case_code, ordinal");
+    assert_eq!(states, [(1, "attached".into()), (2, "detached".into()), (1, "attached".into())]);
+    for p in [&pdf, &moved] {
+        qpdf_check(p);
+    }
+    ok(&data, &["verify"]);
+}
+
+#[test]
+fn two_clerks_correcting_the_same_version_one_wins_and_the_other_is_told() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ingested(tmp.path());
+    let run = |args: &[&str]| command(&data).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let a = run(&["doc", "turn", CODE, "1", "1", "90", "--if-version", "1"]);
+    let b = run(&["doc", "order", CODE, "1", "4,3,2,1", "--if-version", "1"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() != b.status.success(), "one wins: {} / {}", text(&a), text(&b));
+    let lost = if a.status.success() { &b } else { &a };
+    assert!(text(lost).contains("changed by someone else"), "{}", text(lost));
+    let versions = json(&data, &["doc", "versions", CODE, "1", "--json"]);
+    assert_eq!(versions.as_array().unwrap().len(), 2, "{versions}");
+    // A refusal in Vietnamese says the same.
+    let o = command(&data)
+        .env("SOHOA_LANG", "vi")
+        .args(["doc", "remove", CODE, "1", "1", "--if-version", "1"])
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("đã được người khác sửa"), "{}", text(&o));
+}
+
+#[test]
+fn the_api_shows_the_pages_makes_corrections_on_the_version_seen_and_serves_every_version() {
+    use common::http::{get, start, token};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ingested(tmp.path());
+    let first = sha256_file(&data.join("cases").join(CODE).join(format!("{CODE}.001.pdf")));
+    let clerk = token(&data, &["--role", "clerk", "--label", "quầy 2"]);
+    let supervisor = token(&data, &["--role", "supervisor"]);
+    let other_unit = token(&data, &["--role", "clerk", "--unit", "H15.50.05.14"]);
+    let (_server, base) = start(tmp.path(), &data);
+    let doc = format!("/api/v1/cases/{CODE}/documents/001");
+    let post = |token: &str, body: serde_json::Value| -> (u16, serde_json::Value) {
+        let r = common::http::post(
+            &base,
+            &format!("{doc}/corrections"),
+            token,
+            "application/json",
+            body.to_string().as_bytes(),
+        );
+        (r.status, serde_json::from_slice(&r.body).unwrap_or_default())
+    };
+
+    let pages = get(&base, &format!("{doc}/pages"), Some(&clerk), None).json();
+    assert_eq!(pages["version"], 1, "{pages}");
+    assert_eq!(pages["pages"].as_array().unwrap().len(), 4);
+    assert_eq!(pages["pages"][2]["state"], "blank-omitted");
+    assert_eq!(get(&base, &format!("{doc}/pages"), Some(&other_unit), None).status, 403);
+
+    let turn = serde_json::json!({ "operation": "turn", "version": 1, "page": 2, "degrees": 270 });
+    assert_eq!(post(&supervisor, turn.clone()).0, 403, "a supervisor reads, never corrects");
+    assert_eq!(post(&other_unit, turn.clone()).0, 403);
+    let (status, done) = post(&clerk, turn.clone());
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["documents"][0]["version"], 2, "{done}");
+    // The same change sent again on the version it was made on: someone else's change comes first.
+    let (status, refused) = post(&clerk, turn);
+    assert_eq!((status, refused["code"].as_str()), (409, Some("stale")), "{refused}");
+    assert!(refused["error_vi"].as_str().unwrap().contains("người khác"), "{refused}");
+    let (status, refused) =
+        post(&clerk, serde_json::json!({ "operation": "turn", "version": 2, "page": 9, "degrees": 90 }));
+    assert_eq!((status, refused["code"].as_str()), (400, Some("no-page")), "{refused}");
+    let (status, _) = post(&clerk, serde_json::json!({ "operation": "fold", "version": 2 }));
+    assert_eq!(status, 400);
+
+    let versions = get(&base, &format!("{doc}/versions"), Some(&clerk), None).json();
+    let list = versions["versions"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{versions}");
+    assert_eq!(list[1]["actor"].as_str().map(|a| a.starts_with("quầy 2")), Some(true), "{versions}");
+    let old = get(&base, &format!("{doc}/versions/1.pdf"), Some(&clerk), None);
+    assert_eq!(old.status, 200);
+    assert_eq!(sha256_hex(&old.body), first, "version 1 is served as it was made");
+    assert!(old.header("content-security-policy").is_some_and(|h| h.contains("sandbox")));
+    assert_eq!(get(&base, &format!("{doc}/versions/7.pdf"), Some(&clerk), None).status, 404);
+    let n = count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'turn' AND actor LIKE 'quầy 2 (token:%'");
+    assert_eq!(n, 1);
+}
