@@ -285,3 +285,92 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
     assert!(artifacts.join("case-complete.png").is_file());
     eprintln!("screenshot: {}", artifacts.join("case-complete.png").display());
 }
+
+/// Drags page `from` onto page `to` the way a browser does (dragstart, dragover, drop with one
+/// DataTransfer), through the page's own handlers.
+const DRAG: &str = r#"
+const [from, to] = arguments;
+const a = document.querySelector(`[data-testid=page-${from}]`), b = document.querySelector(`[data-testid=page-${to}]`);
+const dt = new DataTransfer();
+a.dispatchEvent(new DragEvent("dragstart", { bubbles: true, dataTransfer: dt }));
+b.dispatchEvent(new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: dt }));
+b.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: dt }));
+a.dispatchEvent(new DragEvent("dragend", { bubbles: true, dataTransfer: dt }));
+"#;
+
+#[test]
+fn a_clerk_reorders_turns_and_restores_pages_in_the_browser_and_the_pdf_shows_exactly_that() {
+    let Some((chromium, chromedriver)) = browser() else {
+        assert!(std::env::var_os("SOHOA_REQUIRE_BROWSER").is_none(), "chromium and chromedriver are required");
+        eprintln!("skipped: chromium and chromedriver are not installed");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::doc::ingested(tmp.path());
+    let clerk = token(&data, &["--role", "clerk", "--label", "Chị Mai"]);
+    let (_server, base) = start(tmp.path(), &data);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _driver = Driver(
+        Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = session(&format!("http://127.0.0.1:{port}"), &chromium).await;
+        let result = async {
+            c.goto(&base).await?;
+            present(&c, "#token").await;
+            c.find(Locator::Css("#token")).await?.send_keys(&clerk).await?;
+            c.find(Locator::Id("login")).await?.click().await?;
+            text_until(&c, "main h1", |s| s.contains("Trạm quét")).await;
+            // From the case page to its document's pages.
+            c.goto(&format!("{base}/#/case/{CODE}")).await?;
+            present(&c, "[data-testid=edit-1]").await;
+            c.find(Locator::Css("[data-testid=edit-1]")).await?.click().await?;
+            text_until(&c, "[data-testid=doc-version]", |s| s == "phiên bản 1").await;
+            // Two pages dragged into the other order, one turned, the blank one restored.
+            c.execute(DRAG, vec![1.into(), 2.into()]).await?;
+            text_until(&c, "[data-testid=doc-version]", |s| s == "phiên bản 2").await;
+            c.find(Locator::Css("[data-testid=turn-1]")).await?.click().await?;
+            text_until(&c, "[data-testid=doc-version]", |s| s == "phiên bản 3").await;
+            c.find(Locator::Css("[data-testid=restore-3]")).await?.click().await?;
+            text_until(&c, "[data-testid=doc-version]", |s| s == "phiên bản 4").await;
+            // The turned page's thumbnail is shown turned, as the PDF shows it.
+            let turned: serde_json::Value =
+                c.execute("return document.querySelector('[data-testid=page-1] img').style.transform", vec![]).await?;
+            assert_eq!(turned, serde_json::json!("rotate(90deg)"));
+            // Every control has a Vietnamese name; nothing on the page is in English.
+            let english: serde_json::Value = c.execute(ENGLISH_WORDS, vec![]).await?;
+            assert_eq!(english, serde_json::json!([]), "English on the document page");
+            let unnamed: serde_json::Value = c
+                .execute(
+                    "return [...document.querySelectorAll('main button, main select, main input')]\
+                     .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || e.closest('label'))).length",
+                    vec![],
+                )
+                .await?;
+            assert_eq!(unnamed, serde_json::json!(0), "every control is labelled");
+            present(&c, "[data-testid=version-1]").await;
+            std::fs::write(artifacts.join("document-corrected.png"), c.screenshot().await?).unwrap();
+            Ok::<(), fantoccini::error::CmdError>(())
+        }
+        .await;
+        let _ = c.close().await;
+        result.expect("browser steps");
+    });
+    // The PDF downloaded now shows exactly what the clerk did.
+    let pdf = get(&base, &format!("/api/v1/cases/{CODE}/documents/001.pdf"), Some(&clerk), None);
+    assert_eq!(pdf.status, 200);
+    let file = tmp.path().join("now.pdf");
+    std::fs::write(&file, &pdf.body).unwrap();
+    assert_eq!(common::doc::pages_seen(&file, tmp.path()), [(2, "tr"), (1, "tl"), (3, ""), (4, "tl")]);
+    let kinds: Vec<(String,)> = query(&data, "SELECT kind FROM events WHERE actor LIKE 'Chị Mai (token:%' AND kind IN ('order', 'turn', 'restore') ORDER BY id");
+    assert_eq!(kinds, [("order".into(),), ("turn".into(),), ("restore".into(),)]);
+}

@@ -1,6 +1,7 @@
 //! Helpers for tests that run the real binary on real files and ask real tools about the results.
 #![allow(dead_code)]
 
+pub mod doc;
 pub mod http;
 pub mod pdfa;
 pub mod s3;

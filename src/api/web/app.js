@@ -4,6 +4,19 @@
 
 const TEXT = {
   vi: {
+    "doc.edit": "Sửa trang", "doc.title": "Sửa tài liệu", "doc.version": "phiên bản", "doc.versionCol": "Phiên bản", "doc.back": "Về hồ sơ",
+    "doc.turn": "Xoay 90° phải", "doc.remove": "Bỏ trang", "doc.restore": "Khôi phục", "doc.earlier": "Lên trước", "doc.later": "Xuống sau",
+    "doc.split": "Tách từ trang này", "doc.asScanned": "Bỏ nắn thẳng, cắt viền", "doc.straighten": "Nắn thẳng lại",
+    "doc.merge": "Gộp tài liệu", "doc.mergeWith": "Gộp thêm tài liệu số", "doc.move": "Chuyển sang hồ sơ khác",
+    "doc.movePages": "Các trang (để trống: cả tài liệu)", "doc.versions": "Lịch sử phiên bản", "doc.download": "Tải về",
+    "doc.done": "Đã lưu phiên bản mới", "doc.drag": "Kéo thả trang để đổi thứ tự, hoặc dùng các nút Lên trước / Xuống sau.",
+    "doc.page": "Trang", "doc.born": "PDF gốc điện tử: chỉ chuyển hoặc đổi loại được cả tài liệu.",
+    "pstate.in": "trong PDF", "pstate.removed": "đã bỏ ra", "pstate.replaced": "đã thay", "pstate.blank-omitted": "trang trắng, để ra ngoài",
+    "pstate.blank-kept": "trang trắng, giữ lại", "pstate.sheet": "tờ phân cách",
+    "op.scan": "Quét", "op.turn": "Xoay trang", "op.as-scanned": "Bỏ/đặt lại nắn thẳng", "op.order": "Đổi thứ tự", "op.remove": "Bỏ trang",
+    "op.restore": "Khôi phục trang", "op.split": "Tách", "op.merge": "Gộp", "op.move": "Chuyển", "op.retype": "Đổi loại giấy tờ",
+    "event.turn": "Xoay trang", "event.as-scanned": "Bỏ/đặt lại nắn thẳng", "event.order": "Đổi thứ tự trang", "event.remove": "Bỏ trang",
+    "event.restore": "Khôi phục trang", "event.split": "Tách tài liệu", "event.merge": "Gộp tài liệu", "event.move": "Chuyển trang",
     "event.capture": "Tiếp nhận bản quét", "event.attach": "Gắn tài liệu", "event.file": "Phân loại vào hồ sơ",
     "event.detach": "Gỡ tài liệu", "event.quarantine": "Cách ly", "event.retry": "Xử lý lại", "event.discard": "Loại bỏ",
     "event.keep-page": "Giữ lại trang trắng", "event.bundle": "Ghép hồ sơ", "event.view": "Xem", "event.download": "Tải về",
@@ -58,6 +71,19 @@ const TEXT = {
     "page.close": "Đóng", "never": "—", "secondsAgo": "{n} giây trước", "error": "Lỗi", "forbidden": "Mã truy cập này không được xem trang này.",
   },
   en: {
+    "doc.edit": "Edit pages", "doc.title": "Edit document", "doc.version": "version", "doc.versionCol": "Version", "doc.back": "Back to the case",
+    "doc.turn": "Turn 90° right", "doc.remove": "Remove page", "doc.restore": "Restore", "doc.earlier": "Earlier", "doc.later": "Later",
+    "doc.split": "Split from this page", "doc.asScanned": "Undo straightening and crop", "doc.straighten": "Straighten again",
+    "doc.merge": "Merge documents", "doc.mergeWith": "Append document number", "doc.move": "Move to another case",
+    "doc.movePages": "Pages (empty: the whole document)", "doc.versions": "Version history", "doc.download": "Download",
+    "doc.done": "New version saved", "doc.drag": "Drag pages to reorder them, or use the Earlier / Later buttons.",
+    "doc.page": "Page", "doc.born": "Born-digital PDF: only the whole document can be moved or retyped.",
+    "pstate.in": "in the PDF", "pstate.removed": "removed", "pstate.replaced": "replaced", "pstate.blank-omitted": "blank, left out",
+    "pstate.blank-kept": "blank, kept", "pstate.sheet": "separator sheet",
+    "op.scan": "Scanned", "op.turn": "Page turned", "op.as-scanned": "Straightening undone/redone", "op.order": "Reordered", "op.remove": "Page removed",
+    "op.restore": "Page restored", "op.split": "Split", "op.merge": "Merged", "op.move": "Moved", "op.retype": "Type changed",
+    "event.turn": "Page turned", "event.as-scanned": "Straightening undone/redone", "event.order": "Pages reordered", "event.remove": "Page removed",
+    "event.restore": "Page restored", "event.split": "Document split", "event.merge": "Documents merged", "event.move": "Pages moved",
     "event.capture": "Captured", "event.attach": "Attached", "event.file": "Filed", "event.detach": "Detached",
     "event.quarantine": "Quarantined", "event.set-aside": "Set aside (it stopped the service)", "event.render-again": "Rendered again", "event.retry": "Retried", "event.discard": "Discarded", "event.keep-page": "Blank page kept",
     "event.bundle": "Bundled", "event.view": "Viewed", "event.download": "Downloaded", "event.sign-in": "Signed in",
@@ -378,7 +404,9 @@ async function viewCase(code) {
   };
   const docs = d.documents.map((doc) => el("tr", {}, el("td", { class: "mono" }, fileName(doc.name)), el("td", {}, t("role." + doc.role)),
     el("td", {}, typeCell(doc)), el("td", {}, doc.pages), el("td", {}, stateBadge(doc.state)),
-    el("td", {}, doc.state === "attached" ? el("button", { type: "button", class: "secondary", onclick: () => open(doc) }, t("case.open")) : "")));
+    el("td", {}, doc.state === "attached" ? el("span", { class: "inline" },
+      el("button", { type: "button", class: "secondary", onclick: () => open(doc) }, t("case.open")),
+      me.may.file ? el("a", { href: `#/doc/${encodeURIComponent(code)}/${doc.ordinal}`, "data-testid": "edit-" + doc.ordinal }, t("doc.edit")) : null) : "")));
   const first = d.documents.find((x) => x.state === "attached");
   if (first) open(first);
   const pages = d.pages.map((p) => thumb(p.source_sha256, p.page_index + 1,
@@ -400,6 +428,83 @@ async function viewCase(code) {
       if (again.completeness.complete !== c.complete || again.documents.length !== d.documents.length) route();
     } catch (e) { /* shown on the next navigation */ }
   }, 3000);
+}
+
+/** One document as a clerk corrects it: its pages as the PDF shows them (turned and straightened),
+ *  each with turn / remove / restore / earlier / later / split buttons and dragged to reorder; merge,
+ *  move and the version history. Every change names the version it was made on: a change someone else
+ *  made first is refused and the view reloaded. */
+async function viewDoc(code, ordinal) {
+  const base = `/api/v1/cases/${encodeURIComponent(code)}/documents/${String(ordinal).padStart(3, "0")}`;
+  const [d, h, c] = await Promise.all([api("GET", base + "/pages"), api("GET", base + "/versions"),
+    api("GET", "/api/v1/cases/" + encodeURIComponent(code))]);
+  const send = async (body) => {
+    try {
+      await api("POST", base + "/corrections", { version: d.version, ...body });
+      toast(t("doc.done"));
+    } catch (x) {
+      toast(x.message, true);
+    }
+    route();
+  };
+  const order = d.pages.map((p) => p.page);
+  const moveTo = (from, to) => {
+    if (to < 0 || to >= order.length || from === to) return;
+    const next = order.slice();
+    const [x] = next.splice(from, 1);
+    next.splice(to, 0, x);
+    send({ operation: "order", order: next });
+  };
+  const editable = !d.born_digital && d.state === "attached";
+  const cards = d.pages.map((p, i) => {
+    const label = t("doc.page") + " " + p.page;
+    const img = el("img", { src: `/api/v1/files/${p.sha256}/pages/${p.page_index + 1}/thumbnail.jpg`, alt: label, loading: "lazy" });
+    // Turned and straightened as the PDF shows the page (set through the style object: the page's
+    // content policy allows no style attributes).
+    img.style.transform = `rotate(${p.turns * 90 + (p.deskew || 0)}deg)`;
+    const btn = (key, body, testid) => el("button", { type: "button", class: "secondary", "data-testid": testid + "-" + p.page,
+      "aria-label": t(key) + " — " + label, onclick: () => send(body) }, t(key));
+    const card = el("div", { class: "thumb page" + (p.shown ? "" : " out"), draggable: editable ? "true" : "false",
+        "data-page": p.page, "data-testid": "page-" + p.page },
+      el("div", { class: "frame" }, img),
+      el("div", {}, el("strong", {}, label), " · ", t("pstate." + p.state)),
+      editable ? el("div", { class: "tools" },
+        p.shown ? btn("doc.turn", { operation: "turn", page: p.page, degrees: 90 }, "turn") : null,
+        p.shown ? btn("doc.remove", { operation: "remove", page: p.page }, "remove") : null,
+        p.state === "removed" || p.state === "blank-omitted" ? btn("doc.restore", { operation: "restore", page: p.page }, "restore") : null,
+        i > 0 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.earlier") + " — " + label, onclick: () => moveTo(i, i - 1) }, "↑ " + t("doc.earlier")) : null,
+        i < d.pages.length - 1 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.later") + " — " + label, onclick: () => moveTo(i, i + 1) }, "↓ " + t("doc.later")) : null,
+        p.shown && (p.deskew || p.cropped || p.as_scanned) ? btn(p.as_scanned ? "doc.straighten" : "doc.asScanned", { operation: "as-scanned", page: p.page, on: !p.as_scanned }, "as-scanned") : null,
+        i > 0 ? btn("doc.split", { operation: "split", at: p.page }, "split") : null) : null);
+    card.addEventListener("dragstart", (e) => { e.dataTransfer.setData("text/plain", String(i)); card.classList.add("dragging"); });
+    card.addEventListener("dragend", () => card.classList.remove("dragging"));
+    card.addEventListener("dragover", (e) => e.preventDefault());
+    card.addEventListener("drop", (e) => { e.preventDefault(); moveTo(Number(e.dataTransfer.getData("text/plain")), i); });
+    return card;
+  });
+  const others = c.documents.filter((x) => x.state === "attached" && x.ordinal !== d.ordinal);
+  const mergeWith = el("select", { "aria-label": t("doc.mergeWith"), "data-testid": "merge-with" },
+    ...others.map((x) => el("option", { value: x.ordinal }, x.name)));
+  const merge = others.length && editable ? el("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); send({ operation: "merge", other: Number(mergeWith.value) }); } },
+    el("label", {}, t("doc.mergeWith"), mergeWith), el("button", { type: "submit", class: "secondary" }, t("doc.merge"))) : null;
+  const to = el("input", { required: true, placeholder: "H15.50.05.13-…", "data-testid": "move-case" });
+  const which = el("input", { placeholder: "2,3", "data-testid": "move-pages" });
+  const role = el("select", {}, ...["input", "result"].map((r) => el("option", r === d.role ? { value: r, selected: true } : { value: r }, t("role." + r))));
+  const type = el("input", { value: d.doc_type || "" });
+  const move = d.state === "attached" ? el("form", { class: "inline", onsubmit: (e) => {
+    e.preventDefault();
+    const pages = which.value.split(",").map((x) => Number(x.trim())).filter((x) => x > 0);
+    send({ operation: "move", to: to.value.trim(), pages: pages.length ? pages : undefined, role: role.value, type: type.value.trim() || undefined });
+  } }, el("label", {}, t("cases.code"), to), el("label", {}, t("doc.movePages"), which), el("label", {}, t("role"), role),
+    el("label", {}, t("type"), type), el("button", { type: "submit", class: "secondary" }, t("doc.move"))) : null;
+  const versions = h.versions.slice().reverse().map((v) => el("tr", { "data-version": v.version }, el("td", {}, v.version),
+    el("td", {}, when(v.at)), el("td", {}, actorName(v.actor)), el("td", {}, t("op." + v.operation)),
+    el("td", {}, v.pdf_sha256 ? el("a", { href: `${base}/versions/${v.version}.pdf`, "data-testid": "version-" + v.version }, t("doc.download")) : "")));
+  show(el("h1", {}, t("doc.title"), " ", el("span", { class: "mono" }, d.name), " ", badge("muted", t("doc.version") + " " + d.version, "doc-version")),
+    el("p", {}, el("a", { href: "#/case/" + encodeURIComponent(code) }, "← " + t("doc.back"))),
+    d.born_digital ? el("p", { class: "muted" }, t("doc.born")) : el("p", { class: "muted" }, t("doc.drag")),
+    el("div", { class: "grid pages", id: "doc-pages" }, cards), merge, move,
+    el("h2", {}, t("doc.versions")), table(["doc.versionCol", "time", "actor", "what", ""], versions));
 }
 
 async function viewUnfiled() {
@@ -535,6 +640,10 @@ async function route() {
     if (hash === "#/" || hash === "") return await (me.may.read ? viewStations() : viewLogin());
     if (hash === "#/cases") return await viewCases();
     if (hash.startsWith("#/case/")) return await viewCase(decodeURIComponent(hash.slice(7)));
+    if (hash.startsWith("#/doc/")) {
+      const [code, ordinal] = hash.slice(6).split("/");
+      return await viewDoc(decodeURIComponent(code), Number(ordinal));
+    }
     if (hash === "#/unfiled") return await viewUnfiled();
     if (hash === "#/quarantine") return await viewQuarantine();
     if (hash === "#/report") return await viewReport();
