@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 
 use common::doc::*;
 use common::*;
@@ -110,6 +110,17 @@ fn two_clerks_correcting_the_same_version_one_wins_and_the_other_is_told() {
     assert!(text(lost).contains("changed by someone else"), "{}", text(lost));
     let versions = json(&data, &["doc", "versions", CODE, "1", "--json"]);
     assert_eq!(versions.as_array().unwrap().len(), 2, "{versions}");
+    // The refused one left nothing behind: every stored file is a recorded one.
+    ok(&data, &["verify"]);
+    // Without a version named, corrections meeting each other are made one after the other.
+    let runs: Vec<_> = (1..=4).map(|p| run(&["doc", "turn", CODE, "1", &p.to_string(), "90"])).collect();
+    for r in runs {
+        let o = r.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let versions = json(&data, &["doc", "versions", CODE, "1", "--json"]);
+    assert_eq!(versions.as_array().unwrap().len(), 6, "{versions}");
+    ok(&data, &["verify"]);
     // A refusal in Vietnamese says the same.
     let o = command(&data)
         .env("SOHOA_LANG", "vi")
@@ -174,4 +185,41 @@ fn the_api_shows_the_pages_makes_corrections_on_the_version_seen_and_serves_ever
     assert_eq!(get(&base, &format!("{doc}/versions/7.pdf"), Some(&clerk), None).status, 404);
     let n = count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'turn' AND actor LIKE 'quầy 2 (token:%'");
     assert_eq!(n, 1);
+}
+
+#[test]
+fn a_page_replaced_by_a_new_scan_is_captured_and_the_old_page_stays_in_the_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ingested(tmp.path());
+    let pdf = data.join("cases").join(CODE).join(format!("{CODE}.001.pdf"));
+    // The new scan of page 2, drawn with (nearly) the shade of page 1 so it is told from the old one.
+    let rescan = tmp.path().join("trang 2 quét lại.jpg");
+    draw(&format!(
+        "from PIL import ImageDraw\nimg = Image.new('L', (850, 1100), 250)\nd = ImageDraw.Draw(img)\n\
+         d.rectangle([40, 40, 200, 200], fill=0)\nd.rectangle([150, 450, 700, 650], fill=45)\n\
+         img.save({:?}, quality=92, dpi=(100, 100))\n",
+        rescan.display().to_string()
+    ));
+    ok(&data, &["doc", "replace-page", CODE, "1", "2", rescan.to_str().unwrap()]);
+    assert_eq!(pages_seen(&pdf, tmp.path()), [(1, "tl"), (1, "tl"), (4, "tl")]);
+    let show = json(&data, &["doc", "show", CODE, "1", "--json"]);
+    let states: Vec<&str> = show["pages"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["in", "replaced", "in", "blank-omitted", "in"], "{show}");
+    assert_eq!(show["pages"][2]["source"], "trang 2 quét lại.jpg");
+    // Captured like any scan: its bytes stored by hash, an intake and a capture event, audited.
+    let sha = sha256_file(&rescan);
+    let stored: Vec<(String, String)> =
+        query(&data, "SELECT sha256, state FROM intakes WHERE source_name = 'trang 2 quét lại.jpg'");
+    assert_eq!(stored, [(sha.clone(), "split".to_string())]);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'replace-page'"), 1);
+    ok(&data, &["verify"]);
+    // The same file again is not a new scan; a file that is no image is refused; nothing changes.
+    let before = sha256_file(&pdf);
+    let o = sohoa(&data, &["doc", "replace-page", CODE, "1", "3", rescan.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("already captured"), "{}", text(&o));
+    let junk = tmp.path().join("junk.jpg");
+    std::fs::write(&junk, b"not a scan").unwrap();
+    let o = sohoa(&data, &["doc", "replace-page", CODE, "1", "3", junk.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("cannot be used"), "{}", text(&o));
+    assert_eq!(sha256_file(&pdf), before);
 }

@@ -371,6 +371,9 @@ fn a_clerk_reorders_turns_and_restores_pages_in_the_browser_and_the_pdf_shows_ex
     let file = tmp.path().join("now.pdf");
     std::fs::write(&file, &pdf.body).unwrap();
     assert_eq!(common::doc::pages_seen(&file, tmp.path()), [(2, "tr"), (1, "tl"), (3, ""), (4, "tl")]);
-    let kinds: Vec<(String,)> = query(&data, "SELECT kind FROM events WHERE actor LIKE 'Chị Mai (token:%' AND kind IN ('order', 'turn', 'restore') ORDER BY id");
+    let kinds: Vec<(String,)> = query(
+        &data,
+        "SELECT kind FROM events WHERE actor LIKE 'Chị Mai (token:%' AND kind IN ('order', 'turn', 'restore') ORDER BY id",
+    );
     assert_eq!(kinds, [("order".into(),), ("turn".into(),), ("restore".into(),)]);
 }

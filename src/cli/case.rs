@@ -424,7 +424,7 @@ fn import_summary(rows: &crate::import::CaseRows, catalogue: &[crate::store::cas
 
 /// A stored word (a status, role, state or event kind) as the reader says it; the word itself in
 /// English, and any word this table does not know.
-fn said_word(word: &str) -> &str {
+pub(super) fn said_word(word: &str) -> &str {
     if crate::util::lang::current() == crate::util::lang::Lang::En {
         return word;
     }
@@ -466,6 +466,15 @@ fn said_word(word: &str) -> &str {
         "retype" => "đổi loại giấy tờ",
         "set-aside" => "tạm gác",
         "render-again" => "tạo lại PDF",
+        "turn" => "xoay trang",
+        "as-scanned" => "bỏ/đặt lại nắn thẳng",
+        "order" => "đổi thứ tự trang",
+        "remove" => "bỏ trang",
+        "restore" => "khôi phục trang",
+        "split" => "tách tài liệu",
+        "merge" => "gộp tài liệu",
+        "move" => "chuyển trang",
+        "replace-page" => "thay trang bằng bản quét mới",
         other => other,
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use crate::pipeline::Pipeline;
-use crate::pipeline::correct::{DocView, Operation};
+use crate::pipeline::correct::{DocView, Operation, Rescan};
 use crate::profile::DocRole;
 use crate::util::lang::say;
 use crate::util::text::nfc;
@@ -108,6 +108,16 @@ pub(super) enum Command {
         /// The document type there.
         #[arg(long = "type")]
         doc_type: Option<String>,
+    },
+    /// Replace a page with a new scan (an image or a scanner PDF): the scan is captured and takes the
+    /// page's place; the old page stays in the record, shown as replaced.
+    ReplacePage {
+        #[command(flatten)]
+        which: Which,
+        /// The page number.
+        page: i64,
+        /// The new scan.
+        file: PathBuf,
     },
     /// Set the document's role and/or type: a new version of the same document.
     Retype {
@@ -212,13 +222,61 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let profile = super::load_profile(None)?;
             let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
             let to = codes.validate(&nfc(to.trim())).map_err(super::said_code_problem)?.into_string();
+            // A mistyped code makes a new case: done all the same (the pages are safe and can be moved
+            // again), but said.
+            if d.records.case_record(&to).await?.is_none() {
+                eprintln!(
+                    "{}",
+                    say(
+                        format!(
+                            "lưu ý: chưa có hồ sơ {to} — hồ sơ mới được tạo; nếu gõ nhầm mã, chuyển lại bằng `sohoa doc move`"
+                        ),
+                        format!(
+                            "note: there is no case {to} yet — a new one is made; if the code is mistyped, move the pages again with `sohoa doc move`"
+                        ),
+                    )
+                );
+            }
             let role = role.as_deref().and_then(DocRole::parse);
             let doc_type = doc_type.map(|t| nfc(t.trim())).filter(|t| !t.is_empty());
             (which, Operation::Move { pages, to, role, doc_type })
         }
         Command::Retype { which, doc_type, role } => (which, retype(doc_type, role)?),
+        Command::ReplacePage { which, page, file } => (which, Operation::ReplacePage { page, scan: rescan(&file)? }),
     };
     correct(&pipeline, &which, op).await
+}
+
+/// A new scan read from where the clerk saved it.
+fn rescan(file: &Path) -> anyhow::Result<Rescan> {
+    let cannot = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "{}",
+            say(
+                format!("không đọc được {}: {e}; kiểm tra đường dẫn tệp quét", file.display()),
+                format!("cannot read {}: {e}; check the scan's path", file.display())
+            )
+        )
+    };
+    let meta = std::fs::metadata(file).map_err(cannot)?;
+    anyhow::ensure!(
+        meta.is_file(),
+        "{}",
+        say(format!("{} không phải là tệp", file.display()), format!("{} is not a file", file.display()))
+    );
+    let bytes = std::fs::read(file).map_err(cannot)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .map(::time::OffsetDateTime::from)
+        .map(|t| crate::util::time::iso(t, crate::util::time::VIETNAM))
+        .unwrap_or_default();
+    Ok(Rescan {
+        path: nfc(&file.to_string_lossy()),
+        name: nfc(&file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()),
+        mtime,
+        bytes: std::sync::Arc::new(bytes),
+    })
 }
 
 /// A retype as the clerk typed it: the type in NFC, trimmed; one of the two at least.
@@ -302,11 +360,13 @@ async fn view(pipeline: &Pipeline, which: &Which) -> anyhow::Result<DocView> {
 /// `doc show` as text, in the reader's language.
 fn show_text(v: &DocView) -> String {
     let mut out = String::new();
-    let kind = v.doc_type.clone().unwrap_or_else(|| v.role.to_string());
+    let role = super::case::said_word(v.role);
+    let kind = v.doc_type.as_deref().map_or_else(|| role.to_string(), |t| format!("{role}, {t}"));
     out.push_str(&format!(
-        "{} — {kind} — {}\n",
+        "{} — {kind} — {} — {}\n",
         v.name,
-        say(format!("phiên bản {}", v.version), format!("version {}", v.version))
+        say(format!("phiên bản {}", v.version), format!("version {}", v.version)),
+        super::case::said_word(v.state),
     ));
     if let Some(sha) = &v.pdf_sha256 {
         out.push_str(&format!("  PDF sha256 {sha}\n"));

@@ -3,10 +3,12 @@
 //! the new PDFs from the stored originals (never by editing the previous PDF), and writes everything
 //! in one transaction as a new version — refused when someone else changed a document first.
 
-use crate::error::Result;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Failure, Result};
 use crate::pages::SourceEncoding;
 use crate::profile::DocRole;
-use crate::store::corrections::{Applied, Changed, Correction, PlacedPage, Revise, Revised};
+use crate::store::corrections::{Applied, Changed, Correction, NewScan, PlacedPage, Revise, Revised, ScanPage};
 use crate::store::documents::{DocState, DocumentRow, PageRow};
 use crate::util::lang::Said;
 use crate::util::time;
@@ -22,6 +24,19 @@ macro_rules! try_page {
             Err(r) => return Ok(Err(r)),
         }
     };
+}
+
+/// A new scan of a page, as read from where the clerk put it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rescan {
+    /// Its path, as given.
+    pub path: String,
+    /// Its file name.
+    pub name: String,
+    /// Its modification time (ISO 8601).
+    pub mtime: String,
+    /// Its bytes.
+    pub bytes: std::sync::Arc<Vec<u8>>,
 }
 
 /// What a clerk asks of a document (pages numbered as `doc show` lists them, from 1; pages left out
@@ -67,6 +82,14 @@ pub enum Operation {
         /// The other document's ordinal.
         other: i64,
     },
+    /// Replace a page with a new scan: the scan is captured, its page(s) take the page's place, and the
+    /// old page stays in the record (shown as replaced).
+    ReplacePage {
+        /// Page number.
+        page: i64,
+        /// The new scan.
+        scan: Rescan,
+    },
     /// Set the document's role and/or type (a new version of the same document).
     Retype {
         /// The new role; unchanged when `None`.
@@ -99,6 +122,7 @@ impl Operation {
             Operation::Split { .. } => "split",
             Operation::Merge { .. } => "merge",
             Operation::Retype { .. } => "retype",
+            Operation::ReplacePage { .. } => "replace-page",
             Operation::Move { .. } => "move",
         }
     }
@@ -115,6 +139,9 @@ impl Operation {
             Operation::Retype { role, doc_type } => {
                 serde_json::json!({ "role": role.map(|r| r.as_str()), "type": doc_type })
             }
+            Operation::ReplacePage { page, scan } => serde_json::json!({
+                "page": page, "source": scan.path, "sha256": hex::encode(Sha256::digest(scan.bytes.as_slice())),
+            }),
             Operation::Move { pages, to, role, doc_type } => serde_json::json!({
                 "pages": pages, "to": to, "role": role.map(|r| r.as_str()), "type": doc_type,
             }),
@@ -243,22 +270,76 @@ impl Pipeline {
         op: Operation,
         actor: &str,
     ) -> Result<std::result::Result<Corrected, Refused>> {
+        // Without a version named, a correction that met someone else's is made again on the new
+        // version (a few times); with one, it is refused, so nothing is changed unseen.
+        let tries = if expected.is_some() { 1 } else { 4 };
+        let mut last = None;
+        for _ in 0..tries {
+            match self.correct_once(code, ordinal, expected, &op, actor).await? {
+                Err(r) if r.code == "stale" => last = Some(r),
+                done => return Ok(done),
+            }
+        }
+        Ok(Err(last.unwrap_or_else(|| stale(code, ordinal, 0, 0))))
+    }
+
+    async fn correct_once(
+        &self,
+        code: &str,
+        ordinal: i64,
+        expected: Option<i64>,
+        op: &Operation,
+        actor: &str,
+    ) -> Result<std::result::Result<Corrected, Refused>> {
         let cur = match self.current(code, ordinal).await? {
             Ok(c) => c,
             Err(r) => return Ok(Err(r)),
         };
+        if let Some(v) = expected.filter(|v| *v > cur.doc.version) {
+            let (n, now) = (name(code, ordinal), cur.doc.version);
+            return Ok(Err(Refused::new(
+                "no-version",
+                format!("{n} chưa có phiên bản {v}: hiện là phiên bản {now} (xem `sohoa doc show`)"),
+                format!("{n} has no version {v} yet: it is at version {now} (see `sohoa doc show`)"),
+            )));
+        }
         if let Some(v) = expected.filter(|v| *v != cur.doc.version) {
             return Ok(Err(stale(code, ordinal, v, cur.doc.version)));
         }
-        let plans = match self.plan(&cur, &op).await? {
-            Ok(p) => p,
-            Err(r) => return Ok(Err(r)),
-        };
         let first = cur.pages.first().map(|p| p.intake_id.clone()).unwrap_or_default();
         let intake = self.records.intake(&first).await?;
         let (station, profile_sha) = intake.map(|i| (i.station, i.profile_sha256)).unwrap_or_default();
         let l = self.loaded(&profile_sha).await?;
         let at = time::now_iso(l.offset);
+        let scan = match op {
+            Operation::ReplacePage { page, scan } => match cur.index(*page) {
+                Err(r) => return Ok(Err(r)),
+                Ok(_) => match self.capture_rescan(&cur, scan, &station, &l).await? {
+                    Ok(s) => Some(s),
+                    Err(r) => return Ok(Err(r)),
+                },
+            },
+            _ => None,
+        };
+        let mut staged: Vec<crate::store::blob::Staged> = Vec::new();
+        let scan = scan.map(|(new, rows, blob)| {
+            staged.push(blob);
+            (new, rows)
+        });
+        let plans = match self.plan(&cur, op, scan.as_ref().map(|s| &s.1[..]).unwrap_or(&[])).await? {
+            Ok(p) => p,
+            Err(r) => {
+                for s in staged {
+                    let _ = self.blobs.discard(s);
+                }
+                return Ok(Err(r));
+            }
+        };
+        // A new scan is rendered from memory: its bytes become durable with the correction.
+        let known = match op {
+            Operation::ReplacePage { scan: r, .. } => scan.as_ref().map(|s| (s.0.sha256.clone(), r.bytes.clone())),
+            _ => None,
+        };
         let mut documents = Vec::with_capacity(plans.len());
         for plan in plans {
             let rows: Vec<PageRow> = plan.pages.iter().map(|p| p.row.clone()).collect();
@@ -281,9 +362,11 @@ impl Pipeline {
                 let kind = l.profile.settings.output.pdf;
                 let info = doc_info(&doc, &rows, &station, &profile_sha, l.offset, kind);
                 let drop_sheets = !l.profile.settings.separators.keep_in_pdf;
-                let (sha, bytes, outcomes) =
-                    self.write_pdf(rows, l.profile.settings.output.clone(), drop_sheets, info).await?;
-                (Some((sha, bytes)), outcomes)
+                let (pdf, outcomes) =
+                    self.stage_pdf(rows, l.profile.settings.output.clone(), drop_sheets, info, known.clone()).await?;
+                let made = (pdf.sha256.clone(), pdf.bytes);
+                staged.push(pdf);
+                (Some(made), outcomes)
             };
             let mut pages: Vec<PlacedPage> = plan
                 .pages
@@ -312,8 +395,27 @@ impl Pipeline {
             at,
             detail: op.detail(),
             documents,
+            scan: scan.map(|s| s.0),
         };
-        let changed = match self.records.apply_correction(&correction).await? {
+        // The new files become durable only inside the correction's transaction, once it is sure to
+        // be written; a refused or failed one takes its staged files back.
+        let pending = std::sync::Arc::new(std::sync::Mutex::new(staged));
+        let persist = {
+            let (blobs, pending) = (self.blobs.clone(), pending.clone());
+            async move {
+                let files = std::mem::take(&mut *pending.lock().unwrap_or_else(|e| e.into_inner()));
+                crate::util::cpu::blocking(move || blobs.persist(files))
+                    .await
+                    .map_err(|e| Failure::transient("storing a corrected PDF", e))??;
+                Ok(())
+            }
+        };
+        let applied = self.records.apply_correction(&correction, persist).await;
+        let left = std::mem::take(&mut *pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for s in left {
+            let _ = self.blobs.discard(s);
+        }
+        let changed = match applied? {
             Applied::Done(c) => c,
             Applied::Stale { ordinal: o, version } => {
                 return Ok(Err(stale(code, if o == 0 { ordinal } else { o }, cur.doc.version, version)));
@@ -356,7 +458,12 @@ impl Pipeline {
     }
 
     /// The new state of every document the operation touches, or why it cannot be done.
-    async fn plan(&self, cur: &Current, op: &Operation) -> Result<std::result::Result<Vec<Plan>, Refused>> {
+    async fn plan(
+        &self,
+        cur: &Current,
+        op: &Operation,
+        rescanned: &[PageRow],
+    ) -> Result<std::result::Result<Vec<Plan>, Refused>> {
         let (code, ordinal) = (cur.doc.case_code.clone(), cur.doc.ordinal);
         let n = name(&code, ordinal);
         let same = |pages: Vec<Planned>| Plan {
@@ -396,7 +503,13 @@ impl Pipeline {
             }
             Operation::AsScanned { page, on } => {
                 let i = try_page!(cur.index(*page));
-                if pages[i].row.as_scanned == *on {
+                let straightened = pages[i]
+                    .row
+                    .normalization
+                    .as_deref()
+                    .and_then(|n| serde_json::from_str::<crate::normalize::PageNormalization>(n).ok())
+                    .is_some_and(|n| n.deskew != 0.0 || n.crop.is_some());
+                if pages[i].row.as_scanned == *on || !straightened {
                     return Ok(Err(unchanged(&n)));
                 }
                 pages[i].set("as-scanned", *on);
@@ -454,6 +567,24 @@ impl Pipeline {
                 }
                 vec![same(pages)]
             }
+            Operation::ReplacePage { page, .. } => {
+                let i = try_page!(cur.index(*page));
+                if pages[i].row.removed {
+                    return Ok(Err(Refused::new(
+                        "not-shown",
+                        format!(
+                            "trang {page} của {n} đã bỏ ra hoặc đã thay: khôi phục nó trước, hoặc thay một trang đang có trong PDF"
+                        ),
+                        format!(
+                            "page {page} of {n} is removed or already replaced: restore it first, or replace a page that is in the PDF"
+                        ),
+                    )));
+                }
+                pages[i].set("replaced", true);
+                let new = rescanned.iter().map(|r| Planned { row: r.clone(), flags: Vec::new() });
+                pages.splice(i + 1..i + 1, new);
+                vec![same(pages)]
+            }
             Operation::Split { at } => {
                 let i = try_page!(cur.index(*at));
                 let tail = pages.split_off(i);
@@ -480,6 +611,19 @@ impl Pipeline {
             }
             Operation::Merge { other } => {
                 let o = match self.current(&code, *other).await? {
+                    Ok(o) if o.doc.role != cur.doc.role => {
+                        return Ok(Err(Refused::new(
+                            "bad-merge",
+                            format!(
+                                "không gộp được {} vào {n}: một bên là thành phần hồ sơ, một bên là kết quả; đổi vai trò của một bên trước (`sohoa doc retype --role`)",
+                                name(&code, *other)
+                            ),
+                            format!(
+                                "cannot merge {} into {n}: one is an input, the other a result; change one's role first (`sohoa doc retype --role`)",
+                                name(&code, *other)
+                            ),
+                        )));
+                    }
                     Ok(o) if *other != ordinal && !o.born_digital() => o,
                     Ok(_) => {
                         return Ok(Err(Refused::new(
@@ -534,9 +678,14 @@ impl Pipeline {
                 let mut idx = Vec::with_capacity(chosen.len());
                 for p in &chosen {
                     let i = try_page!(cur.index(*p));
-                    if !idx.contains(&i) {
-                        idx.push(i);
+                    if idx.contains(&i) {
+                        return Ok(Err(Refused::new(
+                            "bad-move",
+                            format!("trang {p} được kể hai lần: kể mỗi trang cần chuyển một lần"),
+                            format!("page {p} is named twice: name each page to move once"),
+                        )));
                     }
+                    idx.push(i);
                 }
                 idx.sort_unstable();
                 if *to == code && idx.len() == pages.len() {
@@ -582,6 +731,112 @@ impl Pipeline {
             }
         };
         Ok(Ok(plan))
+    }
+
+    /// Reads a new scan of a page, checks it as a split would, and makes its bytes durable in the blob
+    /// store; its intake and pages are recorded with the correction. A refusal when the file is not a
+    /// usable scan or was already captured for this case.
+    async fn capture_rescan(
+        &self,
+        cur: &Current,
+        scan: &Rescan,
+        station: &str,
+        l: &super::Loaded,
+    ) -> Result<std::result::Result<(NewScan, Vec<PageRow>, crate::store::blob::Staged), Refused>> {
+        let code = &cur.doc.case_code;
+        let sha = hex::encode(Sha256::digest(scan.bytes.as_slice()));
+        if let Some(earlier) = self.records.captured_for(&sha, code).await? {
+            return Ok(Err(Refused::new(
+                "already-captured",
+                format!("tệp {} đã được tiếp nhận cho hồ sơ {code} (từ {earlier}): không phải bản quét mới", scan.name),
+                format!("{} was already captured for case {code} (from {earlier}): it is not a new scan", scan.name),
+            )));
+        }
+        let output = &l.profile.settings.output;
+        let limits = crate::pages::Limits { max_pixels: output.max_pixels };
+        let bytes = scan.bytes.clone();
+        let inspected = crate::util::cpu::blocking(move || crate::pages::inspect(&bytes, limits))
+            .await
+            .map_err(|e| Failure::transient("reading a new scan", e))?;
+        let (format, infos) = match inspected {
+            Ok(x) => x,
+            Err(Failure::BadInput { code: c, reason }) => {
+                let said = crate::error::explained(c);
+                return Ok(Err(Refused::new(
+                    "bad-scan",
+                    format!("{} không dùng được: {}", scan.name, said.vi),
+                    format!("{} cannot be used: {reason}", scan.name),
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if infos.iter().any(|p| p.encoding == SourceEncoding::Pdf) {
+            return Ok(Err(Refused::new(
+                "bad-scan",
+                format!("{} là PDF gốc điện tử, không phải bản quét: thay trang bằng một ảnh quét", scan.name),
+                format!("{} is a born-digital PDF, not a scan: replace the page with a scanned image", scan.name),
+            )));
+        }
+        let (blobs, bytes) = (self.blobs.clone(), scan.bytes.clone());
+        let blob = crate::util::cpu::blocking(move || blobs.stage(&mut bytes.as_slice()))
+            .await
+            .map_err(|e| Failure::transient("storing a new scan", e))??;
+        let intake_id = crate::store::records::new_id();
+        let default = output.default_dpi as f64;
+        let pages: Vec<ScanPage> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (dpi_x, dpi_y, dpi_source) = p.dpi.unwrap_or((default, default, crate::pages::DpiSource::Default));
+                ScanPage {
+                    id: crate::store::records::new_id(),
+                    page_index: i as u32,
+                    width: p.width,
+                    height: p.height,
+                    dpi_x,
+                    dpi_y,
+                    dpi_source,
+                    colour: p.colour,
+                    source_encoding: p.encoding,
+                }
+            })
+            .collect();
+        let rows = pages
+            .iter()
+            .map(|p| PageRow {
+                id: p.id.clone(),
+                intake_id: intake_id.clone(),
+                sha256: sha.clone(),
+                page_index: p.page_index,
+                dpi_x: p.dpi_x,
+                dpi_y: p.dpi_y,
+                source_encoding: p.source_encoding,
+                source_mtime: scan.mtime.clone(),
+                source_name: scan.name.clone(),
+                separator: false,
+                keep: false,
+                removed: false,
+                as_scanned: false,
+                clerk_turn: 0,
+                normalization: None,
+                rendered: false,
+                flags: "[]".into(),
+            })
+            .collect();
+        let new = NewScan {
+            intake_id,
+            sha256: sha,
+            bytes: scan.bytes.len() as u64,
+            source_path: scan.path.clone(),
+            source_name: scan.name.clone(),
+            source_mtime: scan.mtime.clone(),
+            station: station.to_string(),
+            profile_name: l.profile.name().to_string(),
+            profile_sha256: l.profile.sha256.clone(),
+            format: format.as_str().to_string(),
+            pages,
+        };
+        Ok(Ok((new, rows, blob)))
     }
 
     /// Updates the case folders and rebuilds the case bundles after a correction.

@@ -145,6 +145,28 @@ impl Pipeline {
         drop_sheets: bool,
         info: DocInfo,
     ) -> Result<(String, u64, Vec<PageOutcome>)> {
+        let (staged, outcomes) = self.stage_pdf(pages, output, drop_sheets, info, None).await?;
+        let (sha, bytes) = (staged.sha256.clone(), staged.bytes);
+        let blobs = self.blobs.clone();
+        let persisting = std::time::Instant::now();
+        crate::util::cpu::blocking(move || blobs.persist(vec![staged]))
+            .await
+            .map_err(|e| Failure::transient("render task", e))??;
+        metrics::observe(Stage::Write, persisting.elapsed());
+        Ok((sha, bytes, outcomes))
+    }
+
+    /// Renders pages into one PDF staged in the blob store, not yet durable: a correction persists it
+    /// only once it knows its transaction will be written.
+    /// `known`: an input not in the store yet (a new scan a correction captures), read from memory.
+    pub(super) async fn stage_pdf(
+        &self,
+        pages: Vec<PageRow>,
+        output: Output,
+        drop_sheets: bool,
+        info: DocInfo,
+        known: Option<(String, Arc<Vec<u8>>)>,
+    ) -> Result<(crate::store::blob::Staged, Vec<PageOutcome>)> {
         let blobs = self.blobs.clone();
         let limits = Limits { max_pixels: output.max_pixels };
         let (staged, outcomes) = crate::util::cpu::blocking(move || -> Result<_> {
@@ -156,6 +178,9 @@ impl Pipeline {
             // The last blob read, shared: the pages of one multi-page file are read once.
             let last: Mutex<Option<(String, Arc<Vec<u8>>)>> = Mutex::new(None);
             let read = |sha: &str| -> Result<Arc<Vec<u8>>> {
+                if let Some((_, b)) = known.as_ref().filter(|(s, _)| s == sha) {
+                    return Ok(b.clone());
+                }
                 if let Some((_, b)) = last.lock().unwrap_or_else(|e| e.into_inner()).as_ref().filter(|(s, _)| s == sha)
                 {
                     return Ok(b.clone());
@@ -228,14 +253,7 @@ impl Pipeline {
         })
         .await
         .map_err(|e| Failure::transient("render task", e))??;
-        let (sha, bytes) = (staged.sha256.clone(), staged.bytes);
-        let blobs = self.blobs.clone();
-        let persisting = std::time::Instant::now();
-        crate::util::cpu::blocking(move || blobs.persist(vec![staged]))
-            .await
-            .map_err(|e| Failure::transient("render task", e))??;
-        metrics::observe(Stage::Write, persisting.elapsed());
-        Ok((sha, bytes, outcomes))
+        Ok((staged, outcomes))
     }
 
     /// Rebuilds the whole-dossier PDF of a case: every attached scanned document in ordinal order, a
@@ -400,8 +418,8 @@ fn prepare_page(
     if shown.deskew != 0.0 {
         label.push_str(&format!("+deskew({:.2})", shown.deskew));
     }
-    if shown.turns != 0 {
-        label.push_str(&format!("+turn({})", 90 * shown.turns as u32));
+    if norm.turns != 0 {
+        label.push_str(&format!("+turn({})", 90 * norm.turns as u32));
     }
     if shown.crop.is_some() {
         label.push_str("+crop");

@@ -60,6 +60,57 @@ pub struct Revised {
     pub detach_reason: Option<String>,
 }
 
+/// A new scan that takes the place of a page, captured in the correction's own transaction (its bytes
+/// are durable in the blob store before it): an intake row already split, its pages, a `capture` event.
+#[derive(Debug, Clone)]
+pub struct NewScan {
+    /// The intake's id (its pages' rows name it).
+    pub intake_id: String,
+    /// Its bytes' hash.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Where it was read from.
+    pub source_path: String,
+    /// Its file name.
+    pub source_name: String,
+    /// Its modification time (ISO 8601).
+    pub source_mtime: String,
+    /// The station of the document it goes into.
+    pub station: String,
+    /// The profile it is rendered under (the document's).
+    pub profile_name: String,
+    /// That profile's hash.
+    pub profile_sha256: String,
+    /// `jpeg`, `png`, `tiff`, `pdf`.
+    pub format: String,
+    /// Its pages.
+    pub pages: Vec<ScanPage>,
+}
+
+/// A page of a [`NewScan`].
+#[derive(Debug, Clone)]
+pub struct ScanPage {
+    /// The page row's id (the plan places it).
+    pub id: String,
+    /// Index within the scan.
+    pub page_index: u32,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// Resolution.
+    pub dpi_x: f64,
+    /// Resolution.
+    pub dpi_y: f64,
+    /// Where the resolution came from.
+    pub dpi_source: crate::pages::DpiSource,
+    /// Colour as stored.
+    pub colour: crate::pages::Colour,
+    /// Encoding as stored.
+    pub source_encoding: crate::pages::SourceEncoding,
+}
+
 /// A whole correction: its operation's name and what the clerk asked, and every document it changes.
 #[derive(Debug, Clone)]
 pub struct Correction {
@@ -73,6 +124,8 @@ pub struct Correction {
     pub detail: serde_json::Value,
     /// The documents changed, the one the clerk named first.
     pub documents: Vec<Revised>,
+    /// A new scan captured with it (`replace-page`).
+    pub scan: Option<NewScan>,
 }
 
 /// What a correction did to one document.
@@ -156,6 +209,18 @@ impl Records {
         .await?))
     }
 
+    /// An input already captured for a case with these bytes (the duplicate rule: one record per bytes
+    /// and case).
+    pub async fn captured_for(&self, sha256: &str, code: &str) -> Result<Option<String>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "SELECT source_path FROM intakes WHERE sha256 = $1 AND route_key = $2"
+        )
+        .bind(sha256)
+        .bind(code)
+        .fetch_optional(p)
+        .await?))
+    }
+
     /// The ordinal a new document of the case would take.
     pub async fn next_ordinal(&self, code: &str) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
@@ -178,14 +243,26 @@ impl Records {
     /// Writes a correction in one transaction: every document's pages, turns, flags and new PDF, a
     /// version row each, the case bundles made stale, and one event per case touched, of the operation's kind, with
     /// the versions and hashes before and after.
-    pub async fn apply_correction(&self, c: &Correction) -> Result<Applied> {
+    pub async fn apply_correction(
+        &self,
+        c: &Correction,
+        persist: impl std::future::Future<Output = Result<()>>,
+    ) -> Result<Applied> {
         let mut tx = self.pool().begin_write().await?;
         // Every existing document still at the version the plan was made on, and attached.
         let mut before: Vec<Option<Before>> = Vec::new();
         for r in &c.documents {
-            let Revise::Existing { id, version } = &r.target else {
-                before.push(None);
-                continue;
+            let (id, version) = match &r.target {
+                Revise::Existing { id, version } => (id, version),
+                Revise::New { case_code, ordinal } => {
+                    // The ordinal the PDF was made for is still the case's next.
+                    if super::assembly::next_ordinal(&mut tx, case_code).await? != *ordinal {
+                        tx.rollback().await?;
+                        return Ok(Applied::Stale { ordinal: 0, version: 0 });
+                    }
+                    before.push(None);
+                    continue;
+                }
             };
             let row: Option<(String, i64, i64, String, Option<String>)> = on_tx!(&mut tx, |c| sqlx::query_as(
                 "SELECT case_code, ordinal, version, state, pdf_sha256 FROM documents WHERE id = $1"
@@ -206,6 +283,13 @@ impl Records {
                     return Ok(Applied::Stale { ordinal: 0, version: 0 });
                 }
             }
+        }
+        // Every check passed: the new files are made durable now, under the writers' lock, so a
+        // refused correction leaves nothing in the store.
+        persist.await?;
+        if let Some(scan) = &c.scan {
+            let code = before.iter().flatten().next().map(|b| b.0.clone()).unwrap_or_default();
+            capture_scan(&mut tx, scan, &code, &c.actor, &c.at).await?;
         }
         let mut changed = Vec::with_capacity(c.documents.len());
         for (r, was) in c.documents.iter().zip(before) {
@@ -251,13 +335,9 @@ impl Records {
                     });
                     (id.clone(), code.clone(), *ordinal, version)
                 }
-                Revise::New { case_code, ordinal: planned } => {
+                Revise::New { case_code, ordinal } => {
+                    let ordinal = *ordinal;
                     super::assembly::bare_case(&mut tx, case_code, &c.at).await?;
-                    let ordinal = super::assembly::next_ordinal(&mut tx, case_code).await?;
-                    if ordinal != *planned {
-                        tx.rollback().await?;
-                        return Ok(Applied::Stale { ordinal: 0, version: 0 });
-                    }
                     let id = new_id();
                     on_tx!(&mut tx, |x| sqlx::query(
                         "INSERT INTO documents (id, case_code, ordinal, role, doc_type, group_key, state, pdf_sha256, \
@@ -338,6 +418,74 @@ impl Records {
         tx.commit().await?;
         Ok(Applied::Done(changed.into_iter().map(|(_, ch)| ch).collect()))
     }
+}
+
+/// Records a new scan (bytes already durable) as an input already split, with its pages and a
+/// `capture` event; the plan then places its pages.
+async fn capture_scan(tx: &mut Tx, scan: &NewScan, code: &str, actor: &str, at: &str) -> Result<()> {
+    on_tx!(tx, |x| sqlx::query(
+        "INSERT INTO files (sha256, bytes, stored_at, kind, stored_ms) VALUES ($1, $2, $3, 'original', $4) \
+         ON CONFLICT DO NOTHING"
+    )
+    .bind(&scan.sha256)
+    .bind(scan.bytes as i64)
+    .bind(at)
+    .bind(now_ms())
+    .execute(&mut *x)
+    .await?
+    .rows_affected());
+    on_tx!(tx, |x| {
+        sqlx::query(
+        "INSERT INTO intakes (id, seq, sha256, bytes, source_path, source_name, source_mtime, station, operator, \
+         profile_name, profile_sha256, captured_at, route_key, hints, state, assembled, format, page_count) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '{}', 'split', 1, $13, $14 \
+         FROM intakes"
+    )
+    .bind(&scan.intake_id)
+    .bind(&scan.sha256)
+    .bind(scan.bytes as i64)
+    .bind(&scan.source_path)
+    .bind(&scan.source_name)
+    .bind(&scan.source_mtime)
+    .bind(&scan.station)
+    .bind(actor)
+    .bind(&scan.profile_name)
+    .bind(&scan.profile_sha256)
+    .bind(at)
+    .bind(code)
+    .bind(&scan.format)
+    .bind(scan.pages.len() as i64)
+    .execute(&mut *x)
+    .await?
+    .rows_affected()
+    });
+    for p in &scan.pages {
+        on_tx!(tx, |x| sqlx::query(
+            "INSERT INTO pages (id, intake_id, page_index, width, height, dpi_x, dpi_y, dpi_source, colour, \
+             source_encoding, case_code, role, group_key, flags, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'input', $12, '[]', 'attached')"
+        )
+        .bind(&p.id)
+        .bind(&scan.intake_id)
+        .bind(p.page_index as i64)
+        .bind(p.width as i64)
+        .bind(p.height as i64)
+        .bind(p.dpi_x)
+        .bind(p.dpi_y)
+        .bind(p.dpi_source.as_str())
+        .bind(p.colour.as_str())
+        .bind(p.source_encoding.as_str())
+        .bind(code)
+        .bind(format!("replace:{}", scan.intake_id))
+        .execute(&mut *x)
+        .await?
+        .rows_affected());
+    }
+    let detail = serde_json::json!({ "source": scan.source_path, "bytes": scan.bytes, "profile": scan.profile_name,
+        "profile_sha256": scan.profile_sha256, "replaces_a_page": true });
+    insert_event(tx, at, actor, "capture", Some(code), Some(&scan.intake_id), None, Some(&scan.sha256), &detail)
+        .await?;
+    Ok(())
 }
 
 /// Puts a revised document's pages in place: its case, role and type, their order, turns and flags,

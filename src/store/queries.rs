@@ -112,7 +112,7 @@ impl Records {
             sqlx::query_as(
             "SELECT c.code, \
                (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached'), \
-               (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state <> 'attached'), \
+               (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state IN ('open', 'closed')), \
                (SELECT CAST(COALESCE(SUM(page_count), 0) AS BIGINT) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached') \
              FROM cases c ORDER BY c.code",
         )

@@ -95,4 +95,3 @@ pub fn pages_seen(pdf: &Path, out: &Path) -> Vec<(u8, &'static str)> {
         })
         .collect()
 }
-
