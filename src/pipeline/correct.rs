@@ -8,8 +8,10 @@ use sha2::{Digest, Sha256};
 use crate::error::{Failure, Result};
 use crate::pages::SourceEncoding;
 use crate::profile::DocRole;
-use crate::store::corrections::{Applied, Changed, Correction, NewScan, PlacedPage, Revise, Revised, ScanPage};
+use crate::store::assembly::{GroupKey, NewPage};
+use crate::store::corrections::{Applied, Changed, Correction, NewScan, PlacedPage, Revise, Revised};
 use crate::store::documents::{DocState, DocumentRow, PageRow};
+use crate::store::records::NewIntake;
 use crate::util::lang::Said;
 use crate::util::time;
 
@@ -337,7 +339,9 @@ impl Pipeline {
         };
         // A new scan is rendered from memory: its bytes become durable with the correction.
         let known = match op {
-            Operation::ReplacePage { scan: r, .. } => scan.as_ref().map(|s| (s.0.sha256.clone(), r.bytes.clone())),
+            Operation::ReplacePage { scan: r, .. } => {
+                scan.as_ref().map(|s| (s.0.intake.sha256.clone(), r.bytes.clone()))
+            }
             _ => None,
         };
         let mut documents = Vec::with_capacity(plans.len());
@@ -783,13 +787,12 @@ impl Pipeline {
             .map_err(|e| Failure::transient("storing a new scan", e))??;
         let intake_id = crate::store::records::new_id();
         let default = output.default_dpi as f64;
-        let pages: Vec<ScanPage> = infos
+        let pages: Vec<(String, NewPage)> = infos
             .iter()
             .enumerate()
             .map(|(i, p)| {
                 let (dpi_x, dpi_y, dpi_source) = p.dpi.unwrap_or((default, default, crate::pages::DpiSource::Default));
-                ScanPage {
-                    id: crate::store::records::new_id(),
+                let page = NewPage {
                     page_index: i as u32,
                     width: p.width,
                     height: p.height,
@@ -798,13 +801,20 @@ impl Pipeline {
                     dpi_source,
                     colour: p.colour,
                     source_encoding: p.encoding,
-                }
+                    case_code: None,
+                    role: cur.doc.role,
+                    doc_type: cur.doc.doc_type.clone(),
+                    group_key: GroupKey::File { intake: intake_id.clone() },
+                    flags: if p.dpi.is_none() { vec!["no-dpi".into()] } else { Vec::new() },
+                    stack: None,
+                };
+                (crate::store::records::new_id(), page)
             })
             .collect();
         let rows = pages
             .iter()
-            .map(|p| PageRow {
-                id: p.id.clone(),
+            .map(|(id, p)| PageRow {
+                id: id.clone(),
                 intake_id: intake_id.clone(),
                 sha256: sha.clone(),
                 page_index: p.page_index,
@@ -825,12 +835,19 @@ impl Pipeline {
             .collect();
         let new = NewScan {
             intake_id,
-            sha256: sha,
-            bytes: scan.bytes.len() as u64,
-            source_path: scan.path.clone(),
-            source_name: scan.name.clone(),
-            source_mtime: scan.mtime.clone(),
-            station: station.to_string(),
+            intake: NewIntake {
+                sha256: sha,
+                bytes: scan.bytes.len() as u64,
+                source_path: scan.path.clone(),
+                source_name: scan.name.clone(),
+                source_mtime: scan.mtime.clone(),
+                station: station.to_string(),
+                operator: None,
+                captured_at: time::now_iso(l.offset),
+                route_key: code.clone(),
+                hints: "{}".into(),
+                unit: None,
+            },
             profile_name: l.profile.name().to_string(),
             profile_sha256: l.profile.sha256.clone(),
             format: format.as_str().to_string(),

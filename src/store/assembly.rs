@@ -134,7 +134,7 @@ impl Records {
                 });
                 if moved > 0 {
                     for p in pages {
-                        insert_page(&mut tx, intake_id, p).await?;
+                        insert_page(&mut tx, &new_id(), intake_id, p).await?;
                     }
                 }
             }
@@ -239,13 +239,14 @@ impl Records {
     }
 }
 
-async fn insert_page(tx: &mut Tx, intake_id: &str, p: &NewPage) -> Result<()> {
+/// Records a page of an input, waiting to be filed (`id`: its row's id).
+pub(crate) async fn insert_page(tx: &mut Tx, id: &str, intake_id: &str, p: &NewPage) -> Result<()> {
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO pages (id, intake_id, page_index, width, height, dpi_x, dpi_y, dpi_source, colour, \
          source_encoding, case_code, role, doc_type, group_key, flags, stack, state) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'pending')",
     )
-    .bind(new_id())
+    .bind(id)
     .bind(intake_id)
     .bind(p.page_index as i64)
     .bind(p.width as i64)

@@ -61,54 +61,21 @@ pub struct Revised {
 }
 
 /// A new scan that takes the place of a page, captured in the correction's own transaction (its bytes
-/// are durable in the blob store before it): an intake row already split, its pages, a `capture` event.
+/// are made durable in it): an intake row already split, its pages, a `capture` event.
 #[derive(Debug, Clone)]
 pub struct NewScan {
     /// The intake's id (its pages' rows name it).
     pub intake_id: String,
-    /// Its bytes' hash.
-    pub sha256: String,
-    /// Its size.
-    pub bytes: u64,
-    /// Where it was read from.
-    pub source_path: String,
-    /// Its file name.
-    pub source_name: String,
-    /// Its modification time (ISO 8601).
-    pub source_mtime: String,
-    /// The station of the document it goes into.
-    pub station: String,
+    /// The input as any capture records it (its route key: the case).
+    pub intake: super::records::NewIntake,
     /// The profile it is rendered under (the document's).
     pub profile_name: String,
     /// That profile's hash.
     pub profile_sha256: String,
     /// `jpeg`, `png`, `tiff`, `pdf`.
     pub format: String,
-    /// Its pages.
-    pub pages: Vec<ScanPage>,
-}
-
-/// A page of a [`NewScan`].
-#[derive(Debug, Clone)]
-pub struct ScanPage {
-    /// The page row's id (the plan places it).
-    pub id: String,
-    /// Index within the scan.
-    pub page_index: u32,
-    /// Pixels.
-    pub width: u32,
-    /// Pixels.
-    pub height: u32,
-    /// Resolution.
-    pub dpi_x: f64,
-    /// Resolution.
-    pub dpi_y: f64,
-    /// Where the resolution came from.
-    pub dpi_source: crate::pages::DpiSource,
-    /// Colour as stored.
-    pub colour: crate::pages::Colour,
-    /// Encoding as stored.
-    pub source_encoding: crate::pages::SourceEncoding,
+    /// Its pages, each with its row's id (the plan places them).
+    pub pages: Vec<(String, super::assembly::NewPage)>,
 }
 
 /// A whole correction: its operation's name and what the clerk asked, and every document it changes.
@@ -427,64 +394,47 @@ async fn capture_scan(tx: &mut Tx, scan: &NewScan, code: &str, actor: &str, at: 
         "INSERT INTO files (sha256, bytes, stored_at, kind, stored_ms) VALUES ($1, $2, $3, 'original', $4) \
          ON CONFLICT DO NOTHING"
     )
-    .bind(&scan.sha256)
-    .bind(scan.bytes as i64)
+    .bind(&scan.intake.sha256)
+    .bind(scan.intake.bytes as i64)
     .bind(at)
     .bind(now_ms())
     .execute(&mut *x)
     .await?
     .rows_affected());
+    let n = &scan.intake;
     on_tx!(tx, |x| {
         sqlx::query(
         "INSERT INTO intakes (id, seq, sha256, bytes, source_path, source_name, source_mtime, station, operator, \
-         profile_name, profile_sha256, captured_at, route_key, hints, state, assembled, format, page_count) \
-         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '{}', 'split', 1, $13, $14 \
+         profile_name, profile_sha256, captured_at, route_key, hints, unit, state, assembled, format, page_count) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'split', 1, $15, $16 \
          FROM intakes"
     )
     .bind(&scan.intake_id)
-    .bind(&scan.sha256)
-    .bind(scan.bytes as i64)
-    .bind(&scan.source_path)
-    .bind(&scan.source_name)
-    .bind(&scan.source_mtime)
-    .bind(&scan.station)
-    .bind(actor)
+    .bind(&n.sha256)
+    .bind(n.bytes as i64)
+    .bind(&n.source_path)
+    .bind(&n.source_name)
+    .bind(&n.source_mtime)
+    .bind(&n.station)
+    .bind(&n.operator)
     .bind(&scan.profile_name)
     .bind(&scan.profile_sha256)
-    .bind(at)
-    .bind(code)
+    .bind(&n.captured_at)
+    .bind(&n.route_key)
+    .bind(&n.hints)
+    .bind(&n.unit)
     .bind(&scan.format)
     .bind(scan.pages.len() as i64)
     .execute(&mut *x)
     .await?
     .rows_affected()
     });
-    for p in &scan.pages {
-        on_tx!(tx, |x| sqlx::query(
-            "INSERT INTO pages (id, intake_id, page_index, width, height, dpi_x, dpi_y, dpi_source, colour, \
-             source_encoding, case_code, role, group_key, flags, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'input', $12, '[]', 'attached')"
-        )
-        .bind(&p.id)
-        .bind(&scan.intake_id)
-        .bind(p.page_index as i64)
-        .bind(p.width as i64)
-        .bind(p.height as i64)
-        .bind(p.dpi_x)
-        .bind(p.dpi_y)
-        .bind(p.dpi_source.as_str())
-        .bind(p.colour.as_str())
-        .bind(p.source_encoding.as_str())
-        .bind(code)
-        .bind(format!("replace:{}", scan.intake_id))
-        .execute(&mut *x)
-        .await?
-        .rows_affected());
+    for (id, p) in &scan.pages {
+        super::assembly::insert_page(tx, id, &scan.intake_id, p).await?;
     }
-    let detail = serde_json::json!({ "source": scan.source_path, "bytes": scan.bytes, "profile": scan.profile_name,
+    let detail = serde_json::json!({ "source": n.source_path, "bytes": n.bytes, "profile": scan.profile_name,
         "profile_sha256": scan.profile_sha256, "replaces_a_page": true });
-    insert_event(tx, at, actor, "capture", Some(code), Some(&scan.intake_id), None, Some(&scan.sha256), &detail)
-        .await?;
+    insert_event(tx, at, actor, "capture", Some(code), Some(&scan.intake_id), None, Some(&n.sha256), &detail).await?;
     Ok(())
 }
 
