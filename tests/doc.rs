@@ -174,9 +174,31 @@ fn the_api_shows_the_pages_makes_corrections_on_the_version_seen_and_serves_ever
     let (status, _) = post(&clerk, serde_json::json!({ "operation": "fold", "version": 2 }));
     assert_eq!(status, 400);
 
+    // A page replaced by a new scan sent as the body.
+    let put = |token: &str, path: &str, body: Vec<u8>| -> (u16, serde_json::Value) {
+        match ureq::put(&format!("{base}{path}")).set("Authorization", &format!("Bearer {token}")).send_bytes(&body) {
+            Ok(r) => (r.status(), serde_json::from_str(&r.into_string().unwrap()).unwrap_or_default()),
+            Err(ureq::Error::Status(c, r)) => (c, serde_json::from_str(&r.into_string().unwrap()).unwrap_or_default()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let page4 = std::fs::read(tmp.path().join("src").join(CODE).join("p4.jpg")).unwrap();
+    let mut rescan = page4.clone();
+    rescan.extend_from_slice(b"rescanned"); // other bytes, the same pixels
+    let (status, refused) = put(&clerk, &format!("{doc}/pages/1?version=2"), b"not a scan".to_vec());
+    assert_eq!((status, refused["code"].as_str()), (400, Some("bad-scan")), "{refused}");
+    assert_eq!(put(&supervisor, &format!("{doc}/pages/1?version=2"), rescan.clone()).0, 403);
+    let (status, done) = put(&clerk, &format!("{doc}/pages/1?version=2&name=trang1.jpg"), rescan);
+    assert_eq!(status, 200, "{done}");
+    let pages = get(&base, &format!("{doc}/pages"), Some(&clerk), None).json();
+    assert_eq!(
+        (pages["pages"][0]["state"].as_str(), pages["pages"][1]["source"].as_str()),
+        (Some("replaced"), Some("trang1.jpg"))
+    );
+
     let versions = get(&base, &format!("{doc}/versions"), Some(&clerk), None).json();
     let list = versions["versions"].as_array().unwrap();
-    assert_eq!(list.len(), 2, "{versions}");
+    assert_eq!(list.len(), 3, "{versions}");
     assert_eq!(list[1]["actor"].as_str().map(|a| a.starts_with("quầy 2")), Some(true), "{versions}");
     let old = get(&base, &format!("{doc}/versions/1.pdf"), Some(&clerk), None);
     assert_eq!(old.status, 200);

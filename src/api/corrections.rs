@@ -112,3 +112,46 @@ pub(super) async fn correct(
         Err(refused) => Err(ApiError::refused(refused)),
     }
 }
+
+/// `?version=V` on a page replaced by a new scan.
+#[derive(Debug, Deserialize)]
+pub(super) struct Seen {
+    version: i64,
+    /// The scan's file name, for the record (`trang-N-quet-lai` when not given).
+    name: Option<String>,
+}
+
+/// The largest new scan of one page taken over HTTP (a 600-dpi A4 colour page is well under it).
+pub(super) const RESCAN_LIMIT: usize = 64 << 20;
+
+/// `PUT /api/v1/cases/{code}/documents/{NNN}/pages/{page}?version=V`: the body (an image or a scanner
+/// PDF) is a new scan of the page: captured, it takes the page's place in a new version; the old page
+/// stays in the record.
+pub(super) async fn replace_page(
+    caller: Caller,
+    State(api): State<Api>,
+    Path((code, file, page)): Path<(String, String, i64)>,
+    axum::extract::Query(seen): axum::extract::Query<Seen>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Corrected>> {
+    caller.may_file()?;
+    let code = api.code(&code)?;
+    caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
+    let ordinal = super::ordinal_param(&file)?;
+    let at = super::now();
+    let scan = crate::pipeline::correct::Rescan {
+        path: format!("api:{}", caller.actor()),
+        name: seen
+            .name
+            .map(|n| nfc(n.trim()))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("trang-{page}-quet-lai")),
+        mtime: at,
+        bytes: std::sync::Arc::new(body.to_vec()),
+    };
+    let op = Operation::ReplacePage { page, scan };
+    match api.pipeline.correct(&code, ordinal, Some(seen.version), op, &caller.actor()).await? {
+        Ok(done) => Ok(Json(done)),
+        Err(refused) => Err(ApiError::refused(refused)),
+    }
+}

@@ -93,6 +93,11 @@ impl Api {
             .route("/api/v1/cases/{code}", get(get_case).put(put_case))
             .route("/api/v1/cases/{code}/documents/{file}", get(documents::download).put(retype_document))
             .route("/api/v1/cases/{code}/documents/{file}/pages", get(corrections::pages))
+            .route(
+                "/api/v1/cases/{code}/documents/{file}/pages/{page}",
+                axum::routing::put(corrections::replace_page)
+                    .layer(axum::extract::DefaultBodyLimit::max(corrections::RESCAN_LIMIT)),
+            )
             .route("/api/v1/cases/{code}/documents/{file}/versions", get(corrections::versions))
             .route("/api/v1/cases/{code}/documents/{file}/versions/{version}", get(documents::version))
             .route("/api/v1/cases/{code}/documents/{file}/corrections", axum::routing::post(corrections::correct))
