@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A clerk's corrections on a 50-page document: colour JPEG pages (passed through, their geometry in the
+# A clerk's corrections on a 50-page document: colour JPEG pages passed through (their geometry in the
 # PDF's placement) and gray PNG pages re-encoded by the archive profile (classified, binarized, G4).
 # Each correction (turn, order, remove, restore) is run ROUNDS times through the release binary, as a
 # clerk runs it: the whole command, from opening the records to the new version committed. Prints the
@@ -30,7 +30,26 @@ for i in range(50):
     img.save(os.path.join(work, "src", jpeg, f"p{i:02}.jpg"), quality=85, dpi=(300, 300))
     img.convert("L").save(os.path.join(work, "src", png, f"p{i:02}.png"), dpi=(300, 300))
 PY
-"$bin" --lang en ingest "$work/src" --profile pipelines/archive.toml --data "$work/data" >/dev/null 2>&1
+# The JPEG pages under a profile that keeps their bytes (straightening, turns and crops in the PDF's
+# placement); the PNG pages under the archive profile, which classifies and re-encodes every page.
+cat > "$work/passthrough.toml" <<'TOML'
+name = "passthrough"
+[station]
+id = "kho-01"
+[inbox]
+after_capture = "keep"
+[grouping]
+document = "folder"
+[output]
+blank_pages = "omit"
+deskew = true
+orientation = true
+borders = true
+TOML
+mkdir -p "$work/jpeg" "$work/png"
+mv "$work/src/$jpeg" "$work/jpeg/"; mv "$work/src/$png" "$work/png/"
+"$bin" --lang en ingest "$work/jpeg" --profile "$work/passthrough.toml" --data "$work/data" >/dev/null 2>&1
+"$bin" --lang en ingest "$work/png" --profile pipelines/archive.toml --data "$work/data" >/dev/null 2>&1
 order=$(python3 -c "print(','.join(str(i) for i in [2, 1] + list(range(3, 51))))")
 for code in "$jpeg" "$png"; do
   kind=$([ "$code" = "$jpeg" ] && echo "jpeg-passthrough" || echo "re-encoded")

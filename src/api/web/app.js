@@ -10,7 +10,7 @@ const TEXT = {
     "doc.merge": "Gộp tài liệu", "doc.mergeWith": "Gộp thêm tài liệu số", "doc.move": "Chuyển sang hồ sơ khác",
     "doc.movePages": "Các trang (để trống: cả tài liệu)", "doc.versions": "Lịch sử phiên bản", "doc.download": "Tải về",
     "doc.done": "Đã lưu phiên bản mới", "doc.drag": "Kéo thả trang để đổi thứ tự, hoặc dùng các nút Lên trước / Xuống sau.",
-    "doc.page": "Trang", "doc.born": "PDF gốc điện tử: chỉ chuyển hoặc đổi loại được cả tài liệu.",
+    "doc.page": "Trang", "doc.rescan": "Thay bằng bản quét mới", "doc.born": "PDF gốc điện tử: chỉ chuyển hoặc đổi loại được cả tài liệu.",
     "pstate.in": "trong PDF", "pstate.removed": "đã bỏ ra", "pstate.replaced": "đã thay", "pstate.blank-omitted": "trang trắng, để ra ngoài",
     "pstate.blank-kept": "trang trắng, giữ lại", "pstate.sheet": "tờ phân cách",
     "op.scan": "Quét", "op.turn": "Xoay trang", "op.as-scanned": "Bỏ/đặt lại nắn thẳng", "op.order": "Đổi thứ tự", "op.remove": "Bỏ trang",
@@ -77,7 +77,7 @@ const TEXT = {
     "doc.merge": "Merge documents", "doc.mergeWith": "Append document number", "doc.move": "Move to another case",
     "doc.movePages": "Pages (empty: the whole document)", "doc.versions": "Version history", "doc.download": "Download",
     "doc.done": "New version saved", "doc.drag": "Drag pages to reorder them, or use the Earlier / Later buttons.",
-    "doc.page": "Page", "doc.born": "Born-digital PDF: only the whole document can be moved or retyped.",
+    "doc.page": "Page", "doc.rescan": "Replace with a new scan", "doc.born": "Born-digital PDF: only the whole document can be moved or retyped.",
     "pstate.in": "in the PDF", "pstate.removed": "removed", "pstate.replaced": "replaced", "pstate.blank-omitted": "blank, left out",
     "pstate.blank-kept": "blank, kept", "pstate.sheet": "separator sheet",
     "op.scan": "Scanned", "op.turn": "Page turned", "op.as-scanned": "Straightening undone/redone", "op.order": "Reordered", "op.remove": "Page removed",
@@ -447,6 +447,27 @@ async function viewDoc(code, ordinal) {
     }
     route();
   };
+  // A new scan of a page, chosen from the computer, takes its place (the old page stays in the record).
+  const rescan = (p, label) => {
+    const input = el("input", { type: "file", accept: "image/*,application/pdf", class: "visually-hidden",
+      "data-testid": "rescan-" + p.page, "aria-label": t("doc.rescan") + " — " + label });
+    input.addEventListener("change", async () => {
+      const f = input.files[0];
+      if (!f) return;
+      try {
+        const r = await fetch(`${base}/pages/${p.page}?version=${d.version}&name=${encodeURIComponent(f.name)}`, {
+          method: "PUT", credentials: "same-origin", body: f,
+          headers: { "X-CSRF-Token": me.csrf, "Content-Type": f.type || "application/octet-stream", Accept: "application/json" } });
+        const data = await r.json().catch(() => null);
+        if (!r.ok) throw new Error((data && (lang === "vi" ? data.error_vi || data.error : data.error)) || r.statusText);
+        toast(t("doc.done"));
+      } catch (x) {
+        toast(x.message, true);
+      }
+      route();
+    });
+    return el("label", { class: "button secondary" }, t("doc.rescan"), input);
+  };
   const order = d.pages.map((p) => p.page);
   const moveTo = (from, to) => {
     if (to < 0 || to >= order.length || from === to) return;
@@ -475,7 +496,8 @@ async function viewDoc(code, ordinal) {
         i > 0 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.earlier") + " — " + label, onclick: () => moveTo(i, i - 1) }, "↑ " + t("doc.earlier")) : null,
         i < d.pages.length - 1 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.later") + " — " + label, onclick: () => moveTo(i, i + 1) }, "↓ " + t("doc.later")) : null,
         p.shown && (p.deskew || p.cropped || p.as_scanned) ? btn(p.as_scanned ? "doc.straighten" : "doc.asScanned", { operation: "as-scanned", page: p.page, on: !p.as_scanned }, "as-scanned") : null,
-        i > 0 ? btn("doc.split", { operation: "split", at: p.page }, "split") : null) : null);
+        i > 0 ? btn("doc.split", { operation: "split", at: p.page }, "split") : null,
+        p.shown ? rescan(p, label) : null) : null);
     card.addEventListener("dragstart", (e) => { e.dataTransfer.setData("text/plain", String(i)); card.classList.add("dragging"); });
     card.addEventListener("dragend", () => card.classList.remove("dragging"));
     card.addEventListener("dragover", (e) => e.preventDefault());
