@@ -165,6 +165,12 @@ impl Caller {
         )
     }
 
+    /// Correcting documents (turn, reorder, remove, split, merge, move, replace a page): clerks and
+    /// administrators.
+    pub fn may_correct(&self) -> Result<(), ApiError> {
+        self.require(&[AccessRole::Clerk, AccessRole::Admin], "sửa tài liệu của hồ sơ", "correct a case's documents")
+    }
+
     /// Uploading scans: stations, clerks and administrators.
     pub fn may_upload(&self) -> Result<(), ApiError> {
         self.require(&[AccessRole::Station, AccessRole::Clerk, AccessRole::Admin], "gửi bản quét lên", "upload scans")

@@ -68,7 +68,7 @@ pub(super) async fn correct(
     Path((code, file)): Path<(String, String)>,
     Json(a): Json<Asked>,
 ) -> ApiResult<Json<Corrected>> {
-    caller.may_file()?;
+    caller.may_correct()?;
     let code = api.code(&code)?;
     caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
     let ordinal = super::ordinal_param(&file)?;
@@ -94,7 +94,8 @@ pub(super) async fn correct(
         "move" => {
             let to = api.code(a.to.as_deref().unwrap_or_default())?;
             caller.may_see_unit(api.case_unit(&to).await?.as_deref())?;
-            Operation::Move { pages: a.pages.clone(), to, role, doc_type }
+            // An empty list is the whole document, as an absent one.
+            Operation::Move { pages: a.pages.clone().filter(|p| !p.is_empty()), to, role, doc_type }
         }
         other => {
             return Err(ApiError::bad_request(
@@ -134,7 +135,7 @@ pub(super) async fn replace_page(
     axum::extract::Query(seen): axum::extract::Query<Seen>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Corrected>> {
-    caller.may_file()?;
+    caller.may_correct()?;
     let code = api.code(&code)?;
     caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
     let ordinal = super::ordinal_param(&file)?;

@@ -109,8 +109,9 @@ pub(super) enum Command {
         #[arg(long = "type")]
         doc_type: Option<String>,
     },
-    /// Replace a page with a new scan (an image or a scanner PDF): the scan is captured and takes the
-    /// page's place; the old page stays in the record, shown as replaced.
+    /// Replace a page with a new scan of one page (an image or a one-page scanner PDF): the scan is
+    /// captured and comes right after the old page, which stays in the record, shown as replaced — so
+    /// the pages after it are numbered one more (see `doc show`).
     ReplacePage {
         #[command(flatten)]
         which: Which,
@@ -292,7 +293,7 @@ pub(super) fn retype(doc_type: Option<String>, role: Option<String>) -> anyhow::
 
 /// Makes a correction and says what it did; a refusal is an error with the clerk's reason.
 pub(super) async fn correct(pipeline: &Pipeline, which: &Which, op: Operation) -> anyhow::Result<u8> {
-    let code = nfc(which.code.trim());
+    let code = checked(&which.code)?;
     let done = pipeline.correct(&code, which.ordinal, which.if_version, op, &super::actor()).await?;
     let done = match done {
         Ok(d) => d,
@@ -341,8 +342,16 @@ impl Which {
     }
 }
 
+/// A case code as typed, checked against the case-code rule: a code that is none is said as such,
+/// not as a case without documents.
+fn checked(code: &str) -> anyhow::Result<String> {
+    let profile = super::load_profile(None)?;
+    let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
+    Ok(codes.validate(&nfc(code.trim())).map_err(super::said_code_problem)?.into_string())
+}
+
 async fn view(pipeline: &Pipeline, which: &Which) -> anyhow::Result<DocView> {
-    let code = nfc(which.code.trim());
+    let code = checked(&which.code)?;
     pipeline.doc_view(&code, which.ordinal).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "{}",

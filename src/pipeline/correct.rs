@@ -383,7 +383,11 @@ impl Pipeline {
                     page.flags.push("blank".into());
                 }
             }
+            // Its pages as a scan's document counts them (blank pages and sheets left out of the PDF
+            // included), less those a clerk took out or replaced.
+            let shown = plan.pages.iter().filter(|p| !p.row.removed).count();
             documents.push(Revised {
+                page_count: shown as i64,
                 target: plan.target,
                 role: plan.role,
                 doc_type: plan.doc_type,
@@ -502,6 +506,9 @@ impl Pipeline {
                     )));
                 }
                 let i = try_page!(cur.index(*page));
+                if !pages[i].shown() {
+                    return Ok(Err(not_shown(&n, *page)));
+                }
                 pages[i].row.clerk_turn = (pages[i].row.clerk_turn + degrees / 90) % 4;
                 vec![same(pages)]
             }
@@ -513,6 +520,9 @@ impl Pipeline {
                     .as_deref()
                     .and_then(|n| serde_json::from_str::<crate::normalize::PageNormalization>(n).ok())
                     .is_some_and(|n| n.deskew != 0.0 || n.crop.is_some());
+                if !pages[i].shown() {
+                    return Ok(Err(not_shown(&n, *page)));
+                }
                 if pages[i].row.as_scanned == *on || !straightened {
                     return Ok(Err(unchanged(&n)));
                 }
@@ -558,6 +568,17 @@ impl Pipeline {
             Operation::Restore { page } => {
                 let i = try_page!(cur.index(*page));
                 let p = &mut pages[i];
+                if p.has("replaced") {
+                    return Ok(Err(Refused::new(
+                        "replaced",
+                        format!(
+                            "trang {page} của {n} đã được thay bằng bản quét mới (trang ngay sau nó): không khôi phục được; muốn dùng lại bản cũ thì bỏ trang mới và thay lại"
+                        ),
+                        format!(
+                            "page {page} of {n} was replaced by a new scan (the page after it): it cannot be restored; to use the old scan again, remove the new page and replace it again"
+                        ),
+                    )));
+                }
                 if p.has("removed") {
                     p.set("removed", false);
                 } else if p.has("blank") && !p.row.keep && p.row.normalization.as_deref().is_some_and(omitted_blank) {
@@ -574,15 +595,7 @@ impl Pipeline {
             Operation::ReplacePage { page, .. } => {
                 let i = try_page!(cur.index(*page));
                 if pages[i].row.removed {
-                    return Ok(Err(Refused::new(
-                        "not-shown",
-                        format!(
-                            "trang {page} của {n} đã bỏ ra hoặc đã thay: khôi phục nó trước, hoặc thay một trang đang có trong PDF"
-                        ),
-                        format!(
-                            "page {page} of {n} is removed or already replaced: restore it first, or replace a page that is in the PDF"
-                        ),
-                    )));
+                    return Ok(Err(not_shown(&n, *page)));
                 }
                 pages[i].set("replaced", true);
                 let new = rescanned.iter().map(|r| Planned { row: r.clone(), flags: Vec::new() });
@@ -765,15 +778,25 @@ impl Pipeline {
         let (format, infos) = match inspected {
             Ok(x) => x,
             Err(Failure::BadInput { code: c, reason }) => {
-                let said = crate::error::explained(c);
                 return Ok(Err(Refused::new(
                     "bad-scan",
-                    format!("{} không dùng được: {}", scan.name, said.vi),
-                    format!("{} cannot be used: {reason}", scan.name),
+                    format!(
+                        "{} không dùng được làm bản quét ({}): cần một ảnh JPEG, PNG, TIFF hoặc PDF của máy quét, đọc được trọn vẹn",
+                        scan.name,
+                        c.as_str()
+                    ),
+                    format!("{} cannot be used as a scan: {reason}", scan.name),
                 )));
             }
             Err(e) => return Err(e),
         };
+        if infos.len() > 1 {
+            return Ok(Err(Refused::new(
+                "bad-scan",
+                format!("{} có {} trang: bản quét thay cho một trang phải có đúng một trang", scan.name, infos.len()),
+                format!("{} holds {} pages: a new scan of one page must hold exactly one", scan.name, infos.len()),
+            )));
+        }
         if infos.iter().any(|p| p.encoding == SourceEncoding::Pdf) {
             return Ok(Err(Refused::new(
                 "bad-scan",
@@ -888,6 +911,18 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+fn not_shown(n: &str, page: i64) -> Refused {
+    Refused::new(
+        "not-shown",
+        format!(
+            "trang {page} của {n} không có trong PDF (đã bỏ ra, đã thay hoặc là trang trắng để ra ngoài): khôi phục nó trước, hoặc chọn một trang đang có trong PDF"
+        ),
+        format!(
+            "page {page} of {n} is not in the PDF (removed, replaced, or blank and left out): restore it first, or choose a page that is in the PDF"
+        ),
+    )
 }
 
 fn unchanged(n: &str) -> Refused {

@@ -71,9 +71,10 @@ pub(super) fn doc_info(
         ("ProfileSha256", profile_sha.to_string()),
     ];
     let mut seen = std::collections::HashSet::new();
+    // The scans the PDF shows: a page a clerk removed or replaced is in the record, not in the file.
     info.sources = pages
         .iter()
-        .filter(|p| seen.insert(p.sha256.clone()))
+        .filter(|p| !p.removed && seen.insert(p.sha256.clone()))
         .map(|p| format!("{} {}", p.source_name, p.sha256))
         .collect();
     info

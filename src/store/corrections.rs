@@ -52,6 +52,9 @@ pub struct Revised {
     pub doc_type: Option<String>,
     /// Its pages in order; empty when the document is taken off the case (`detach_reason`).
     pub pages: Vec<PlacedPage>,
+    /// Its pages, less those a clerk removed or replaced (kept as it was when the document is taken off
+    /// the case).
+    pub page_count: i64,
     /// The new PDF, durable in the blob store: hash and size. `None` with `detach_reason`.
     pub pdf: Option<(String, u64)>,
     /// What the render did to each page.
@@ -281,7 +284,8 @@ impl Records {
                     let version = if detached { *v } else { v + 1 };
                     on_tx!(&mut tx, |x| {
                         sqlx::query(
-                        "UPDATE documents SET version = $1, role = $2, doc_type = $3, page_count = $4, \
+                        "UPDATE documents SET version = $1, role = $2, doc_type = $3, \
+                         page_count = CASE WHEN $7 IS NULL THEN $4 ELSE page_count END, \
                          pdf_sha256 = COALESCE($5, pdf_sha256), attached_at = CASE WHEN $5 IS NULL THEN attached_at ELSE $6 END, \
                          state = CASE WHEN $7 IS NULL THEN state ELSE 'detached' END, \
                          detached_at = CASE WHEN $7 IS NULL THEN detached_at ELSE $6 END, \
@@ -290,7 +294,7 @@ impl Records {
                     .bind(version)
                     .bind(r.role.as_str())
                     .bind(&r.doc_type)
-                    .bind(r.pages.len() as i64)
+                    .bind(r.page_count)
                     .bind(&sha)
                     .bind(&c.at)
                     .bind(&r.detach_reason)
@@ -318,7 +322,7 @@ impl Records {
                     .bind(&r.doc_type)
                     .bind(format!("corrected:{id}"))
                     .bind(&sha)
-                    .bind(r.pages.len() as i64)
+                    .bind(r.page_count)
                     .bind(&c.at)
                     .bind(now_ms())
                     .execute(&mut *x)

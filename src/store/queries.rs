@@ -73,6 +73,8 @@ pub struct CasePage {
     /// What normalization found and did (turns, deskew, crop, blank verdict, mode, resampling, with
     /// confidences), when any step ran.
     pub normalization: Option<serde_json::Value>,
+    /// A clerk's quarter turns clockwise, on top of the automatic ones.
+    pub clerk_turn: i64,
 }
 
 /// An audit event.
@@ -187,12 +189,13 @@ impl Records {
             encoding: Option<String>,
             flags: String,
             normalization: Option<String>,
+            clerk_turn: i64,
         }
         let pages_rows: Vec<PageRow> = on_pool!(self.pool(), |p| {
             sqlx::query_as(
             "SELECT d.ordinal, p.page_no, i.source_path AS source, i.sha256 AS source_sha256, p.page_index, p.width, \
                     p.height, p.dpi_x AS dpi, p.dpi_source, p.colour, p.output_encoding AS encoding, p.flags, \
-                    p.normalization \
+                    p.normalization, p.clerk_turn \
              FROM pages p JOIN intakes i ON i.id = p.intake_id LEFT JOIN documents d ON d.id = p.document_id \
              WHERE p.case_code = $1 ORDER BY d.ordinal, p.page_no, i.seq, p.page_index",
         )
@@ -216,6 +219,7 @@ impl Records {
                 encoding: r.encoding,
                 flags: serde_json::from_str(&r.flags).unwrap_or_default(),
                 normalization: r.normalization.and_then(|n| serde_json::from_str(&n).ok()),
+                clerk_turn: r.clerk_turn,
             })
             .collect();
         let quarantined = self.quarantine_list(Some(code)).await?;

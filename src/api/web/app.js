@@ -246,12 +246,14 @@ function fileName(s) {
   return parts.flatMap((p, i) => (i ? [el("wbr"), p] : [p]));
 }
 
-function thumb(sha, page, caption, note) {
+/** A page's thumbnail; `degrees` turns it as the PDF shows it, `out` marks a page not in the PDF. */
+function thumb(sha, page, caption, note, degrees, out) {
   const src = `/api/v1/files/${sha}/pages/${page}/thumbnail.jpg`;
-  return el("div", { class: "thumb" },
+  const img = el("img", { src, alt: caption, loading: "lazy" });
+  if (degrees) img.style.transform = `rotate(${degrees}deg)`;
+  return el("div", { class: "thumb" + (out ? " out" : "") },
     el("button", { type: "button", class: "enlarge", title: t("page.enlarge"), "aria-label": t("page.enlarge") + ": " + caption,
-      onclick: () => enlarge(src + "?size=large", caption) },
-      el("img", { src, alt: caption, loading: "lazy" })), caption,
+      onclick: () => enlarge(src + "?size=large", caption) }, degrees ? el("div", { class: "frame" }, img) : img), caption,
     note ? el("div", { class: "muted" }, note) : "");
 }
 
@@ -409,9 +411,15 @@ async function viewCase(code) {
       me.may.file ? el("a", { href: `#/doc/${encodeURIComponent(code)}/${doc.ordinal}`, "data-testid": "edit-" + doc.ordinal }, t("doc.edit")) : null) : "")));
   const first = d.documents.find((x) => x.state === "attached");
   if (first) open(first);
-  const pages = d.pages.map((p) => thumb(p.source_sha256, p.page_index + 1,
-    (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source),
-    normNote(p)));
+  const pages = d.pages.map((p) => {
+    const n = p.normalization || {}, flags = p.flags || [];
+    const gone = flags.includes("replaced") ? "pstate.replaced" : flags.includes("removed") ? "pstate.removed" : null;
+    const turned = ((n.turns || 0) + (p.clerk_turn || 0)) % 4;
+    const degrees = turned * 90 + (flags.includes("as-scanned") ? 0 : (n.deskew || 0));
+    return thumb(p.source_sha256, p.page_index + 1,
+      (p.ordinal ? String(p.ordinal).padStart(3, "0") + " · " : "") + (p.page_no ? "tr. " + p.page_no : p.source),
+      gone ? t(gone) : normNote(p), degrees, !!gone || (p.encoding || "").endsWith("-omitted"));
+  });
   const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, when(e.at)),
     el("td", {}, actorName(e.actor)), el("td", {}, t("event." + e.kind))));
   show(el("h1", {}, code, " ", completeBadge(c.complete, c.judged)),
@@ -469,6 +477,12 @@ async function viewDoc(code, ordinal) {
     return el("label", { class: "button secondary" }, t("doc.rescan"), input);
   };
   const order = d.pages.map((p) => p.page);
+  // The next page shown in the PDF before (-1) or after (1) page i: moving past a page left out would
+  // change nothing the clerk can see. -1 when there is none.
+  const neighbour = (i, step) => {
+    for (let j = i + step; j >= 0 && j < d.pages.length; j += step) if (d.pages[j].shown) return j;
+    return -1;
+  };
   const moveTo = (from, to) => {
     if (to < 0 || to >= order.length || from === to) return;
     const next = order.slice();
@@ -493,8 +507,8 @@ async function viewDoc(code, ordinal) {
         p.shown ? btn("doc.turn", { operation: "turn", page: p.page, degrees: 90 }, "turn") : null,
         p.shown ? btn("doc.remove", { operation: "remove", page: p.page }, "remove") : null,
         p.state === "removed" || p.state === "blank-omitted" ? btn("doc.restore", { operation: "restore", page: p.page }, "restore") : null,
-        i > 0 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.earlier") + " — " + label, onclick: () => moveTo(i, i - 1) }, "↑ " + t("doc.earlier")) : null,
-        i < d.pages.length - 1 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.later") + " — " + label, onclick: () => moveTo(i, i + 1) }, "↓ " + t("doc.later")) : null,
+        p.shown && neighbour(i, -1) >= 0 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.earlier") + " — " + label, onclick: () => moveTo(i, neighbour(i, -1)) }, "↑ " + t("doc.earlier")) : null,
+        p.shown && neighbour(i, 1) >= 0 ? el("button", { type: "button", class: "secondary", "aria-label": t("doc.later") + " — " + label, onclick: () => moveTo(i, neighbour(i, 1)) }, "↓ " + t("doc.later")) : null,
         p.shown && (p.deskew || p.cropped || p.as_scanned) ? btn(p.as_scanned ? "doc.straighten" : "doc.asScanned", { operation: "as-scanned", page: p.page, on: !p.as_scanned }, "as-scanned") : null,
         i > 0 ? btn("doc.split", { operation: "split", at: p.page }, "split") : null,
         p.shown ? rescan(p, label) : null) : null);
