@@ -466,6 +466,7 @@ pub(super) fn said_word(word: &str) -> &str {
         "retype" => "đổi loại giấy tờ",
         "set-aside" => "tạm gác",
         "render-again" => "tạo lại PDF",
+        "scan" => "quét",
         "turn" => "xoay trang",
         "as-scanned" => "bỏ/đặt lại nắn thẳng",
         "order" => "đổi thứ tự trang",

@@ -181,7 +181,15 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             for v in versions {
                 let sha =
                     v.pdf_sha256.as_deref().map_or_else(|| say("(chưa có PDF)", "(no PDF)"), |s| s[..16].to_string());
-                println!("  {:>3}  {}  {:<24}  {:<11}  {}  {}", v.version, v.at, v.actor, v.operation, sha, v.detail.0);
+                println!(
+                    "  {:>3}  {}  {}  {}  {}{}",
+                    v.version,
+                    v.at,
+                    super::case::said_word(&v.operation),
+                    sha,
+                    v.actor,
+                    asked(&v.detail.0)
+                );
             }
             return Ok(0);
         }
@@ -202,6 +210,15 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     )
                 );
             };
+            // A file already there is never overwritten unseen.
+            anyhow::ensure!(
+                !out.exists(),
+                "{}",
+                say(
+                    format!("đã có {}: chọn tên khác hoặc xóa tệp đó trước", out.display()),
+                    format!("{} already exists: choose another name or remove it first", out.display())
+                )
+            );
             let bytes = d.blobs.read_all(&sha)?;
             std::fs::write(&out, &bytes).map_err(|e| {
                 anyhow::anyhow!(
@@ -246,6 +263,26 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         Command::ReplacePage { which, page, file } => (which, Operation::ReplacePage { page, scan: rescan(&file)? }),
     };
     correct(&pipeline, &which, op).await
+}
+
+/// What a correction asked, as `key value` pairs (empty fields left out), after a separator.
+fn asked(detail: &serde_json::Value) -> String {
+    let parts: Vec<String> = detail
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k} {s}"),
+                    serde_json::Value::Array(a) => {
+                        format!("{k} {}", a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","))
+                    }
+                    other => format!("{k} {other}"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if parts.is_empty() { String::new() } else { format!(" — {}", parts.join(", ")) }
 }
 
 /// A new scan read from where the clerk saved it.
