@@ -72,7 +72,7 @@ for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE
 done
 echo "== PostgreSQL and S3 =="
 export SOHOA_TEST_STORE=s3
-SOHOA_TEST_DATABASE="$pg" cargo test --locked --test store --test records --test api --test ingest --test cli --test serve --test transient --test web --test openapi --test separators --test hostile --test s3 "$@"
+SOHOA_TEST_DATABASE="$pg" cargo test --locked --test store --test records --test api --test ingest --test cli --test doc --test serve --test transient --test web --test openapi --test separators --test hostile --test s3 "$@"
 # The page records normalization writes (a column of their own) and a blank page put back, on
 # PostgreSQL too.
 SOHOA_TEST_DATABASE="$pg" cargo test --locked --test pdfa "$@" -- the_archive_chain blank_pages
