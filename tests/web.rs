@@ -130,18 +130,8 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
     let admin = token(&data, &["--role", "admin", "--label", "Anh Tùng"]);
     let (_server, base) = start(tmp.path(), &data);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let (_driver, port) = driver(&chromedriver);
+    let artifacts = artifacts();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -286,6 +276,26 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
     eprintln!("screenshot: {}", artifacts.join("case-complete.png").display());
 }
 
+/// chromedriver started on a free loopback port, and the port.
+fn driver(chromedriver: &Path) -> (Driver, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    (Driver(child), port)
+}
+
+/// Where screenshots are kept.
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Drags page `from` onto page `to` the way a browser does (dragstart, dragover, drop with one
 /// DataTransfer), through the page's own handlers.
 const DRAG: &str = r#"
@@ -309,18 +319,8 @@ fn a_clerk_reorders_turns_and_restores_pages_in_the_browser_and_the_pdf_shows_ex
     let data = common::doc::ingested(tmp.path());
     let clerk = token(&data, &["--role", "clerk", "--label", "Chị Mai"]);
     let (_server, base) = start(tmp.path(), &data);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let (_driver, port) = driver(&chromedriver);
+    let artifacts = artifacts();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = session(&format!("http://127.0.0.1:{port}"), &chromium).await;
