@@ -238,15 +238,8 @@ impl Planned {
 
     /// In the PDF: not removed, not a blank page left out.
     fn shown(&self) -> bool {
-        let left_out_blank =
-            self.has("blank") && !self.row.keep && self.row.normalization.as_deref().is_some_and(omitted_blank);
-        !(self.row.removed || left_out_blank)
+        !(self.row.removed || self.row.blank_omitted && !self.row.keep)
     }
-}
-
-/// Whether a page's record says it was left out as blank.
-fn omitted_blank(normalization: &str) -> bool {
-    serde_json::from_str::<crate::normalize::PageNormalization>(normalization).is_ok_and(|n| n.blank == Some(true))
 }
 
 /// One document's plan: where it goes and its pages.
@@ -581,7 +574,7 @@ impl Pipeline {
                 }
                 if p.has("removed") {
                     p.set("removed", false);
-                } else if p.has("blank") && !p.row.keep && p.row.normalization.as_deref().is_some_and(omitted_blank) {
+                } else if p.row.blank_omitted && !p.row.keep {
                     p.set("keep", true);
                 } else {
                     return Ok(Err(Refused::new(
@@ -853,6 +846,7 @@ impl Pipeline {
                 clerk_turn: 0,
                 normalization: None,
                 rendered: false,
+                blank_omitted: false,
                 flags: "[]".into(),
             })
             .collect();

@@ -64,6 +64,8 @@ pub struct PageRow {
     pub normalization: Option<String>,
     /// Whether the page has been rendered before (its record is the judgement to keep).
     pub rendered: bool,
+    /// Left out of the current PDF as blank (a clerk's `keep` puts it back at the next render).
+    pub blank_omitted: bool,
     /// The page's flags as stored (JSON list), for a correction to change.
     pub flags: String,
 }
@@ -118,7 +120,8 @@ impl Records {
                     (p.flags LIKE '%\"keep\"%') AS keep, \
                     (p.flags LIKE '%\"removed\"%' OR p.flags LIKE '%\"replaced\"%') AS removed, \
                     (p.flags LIKE '%\"as-scanned\"%') AS as_scanned, p.clerk_turn, p.normalization, \
-                    (p.output_encoding IS NOT NULL) AS rendered, p.flags \
+                    (p.output_encoding IS NOT NULL) AS rendered, \
+                    (COALESCE(p.output_encoding, '') = 'blank-omitted') AS blank_omitted, p.flags \
              FROM pages p JOIN intakes i ON i.id = p.intake_id WHERE p.document_id = $1 ORDER BY p.page_no",
         )
         .bind(id)
