@@ -8,7 +8,7 @@
 # the Free, Noto and Liberation fonts (the independent evaluation generator, fixtures/evalgen),
 # Chromium and ChromeDriver (the web page's browser test), Python with pip, Pillow and numpy (the
 # fixture generators), img2pdf (scanner PDFs for the evaluation set) and schemathesis (the OpenAPI
-# property test), moto (the S3-compatible server). Extra arguments go to cargo.
+# property test), jsonschema (the DVCQG body's schema), moto (the S3-compatible server). Extra arguments go to cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,7 @@ pip_need=()
 python3 -c 'import PIL' >/dev/null 2>&1 || pip_need+=(pillow)
 python3 -c 'import numpy' >/dev/null 2>&1 || pip_need+=(numpy)
 python3 -c 'import qrcode' >/dev/null 2>&1 || pip_need+=(qrcode)
+python3 -c 'import jsonschema' >/dev/null 2>&1 || pip_need+=(jsonschema)
 command -v img2pdf >/dev/null 2>&1 || pip_need+=(img2pdf)
 command -v st >/dev/null 2>&1 || pip_need+=(schemathesis)
 command -v moto_server >/dev/null 2>&1 || pip_need+=("moto[server]")
@@ -72,7 +73,7 @@ for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE
 done
 echo "== PostgreSQL and S3 =="
 export SOHOA_TEST_STORE=s3
-SOHOA_TEST_DATABASE="$pg" cargo test --locked --test store --test records --test api --test ingest --test cli --test doc --test serve --test transient --test web --test openapi --test separators --test hostile --test s3 "$@"
+SOHOA_TEST_DATABASE="$pg" cargo test --locked --test store --test records --test api --test ingest --test cli --test doc --test outbox --test serve --test transient --test web --test openapi --test separators --test hostile --test s3 "$@"
 # The page records normalization writes (a column of their own) and a blank page put back, on
 # PostgreSQL too.
 SOHOA_TEST_DATABASE="$pg" cargo test --locked --test pdfa "$@" -- the_archive_chain blank_pages

@@ -4,7 +4,7 @@
 //! [`intake`] finds and captures inputs → [`store`] keeps their bytes and records →
 //! [`pipeline`] runs jobs: [`pages`] reads stored inputs, [`route`] decides each page's case,
 //! [`encode`] prepares images, [`bundle`] writes PDFs → [`view`] shows states as folders →
-//! [`fixity`] proves the bytes are still what was recorded.
+//! [`fixity`] proves the bytes are still what was recorded → [`deliver`] tells the one-stop system.
 
 // First: `util::words` declares `stored_words!`, which every module below uses by name.
 #[macro_use]
@@ -13,6 +13,7 @@ pub mod util;
 pub mod api;
 pub mod bundle;
 pub mod cli;
+pub mod deliver;
 pub mod encode;
 pub mod error;
 pub mod export;

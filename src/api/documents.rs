@@ -197,7 +197,7 @@ async fn visible_input(api: &Api, caller: &Caller, sha: &str) -> ApiResult<Visib
 
 /// The byte range a request asks for within `size` bytes (`None`: all of it), or the 416 response
 /// for one that cannot be served. Checked before anything is logged or read.
-fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, Box<Response>> {
+pub(super) fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, Box<Response>> {
     let Some(r) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
     parse_range(r, size).map(Some).ok_or_else(|| {
         Box::new(
@@ -218,7 +218,7 @@ fn range_header(headers: &HeaderMap) -> Option<String> {
 
 /// Streams `size` bytes of a blob (or the range the request asks for) from the store without holding
 /// the file in memory.
-async fn serve_blob(
+pub(super) async fn serve_blob(
     api: &Api,
     sha: &str,
     size: u64,

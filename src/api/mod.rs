@@ -8,6 +8,7 @@
 mod auth;
 mod corrections;
 mod documents;
+mod outbox;
 mod upload;
 mod web;
 
@@ -101,7 +102,9 @@ impl Api {
             .route("/api/v1/cases/{code}/documents/{file}/versions", get(corrections::versions))
             .route("/api/v1/cases/{code}/documents/{file}/versions/{version}", get(documents::version))
             .route("/api/v1/cases/{code}/documents/{file}/corrections", axum::routing::post(corrections::correct))
-            .route("/api/v1/files/{sha256}", get(documents::original))
+            .route("/api/v1/files/{sha256}", get(outbox::file))
+            .route("/api/v1/outbox", get(outbox::list))
+            .route("/api/v1/outbox/{id}/retry", axum::routing::post(outbox::retry))
             .route("/api/v1/files/{sha256}/pages/{page}/thumbnail.jpg", get(documents::thumbnail))
             .route("/api/v1/unfiled", get(unfiled))
             .route("/api/v1/unfiled/{intake}/file", axum::routing::post(file_unfiled))
@@ -177,7 +180,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> ApiError {
+    pub(super) fn new(
+        status: StatusCode,
+        code: &'static str,
+        vi: impl Into<String>,
+        en: impl Into<String>,
+    ) -> ApiError {
         ApiError { status, code, said: Said::new(vi, en) }
     }
     /// A correction refused: 404 for no such document, 409 when someone else changed it first or it is
@@ -329,6 +337,7 @@ async fn metrics(State(api): State<Api>) -> ApiResult<Response> {
     let t = api.records.tally().await?;
     let (verify_total, verify_last) = api.records.verify_failures().await?;
     let replica_lag = api.records.replicas().await?.iter().map(|r| r.behind).max().unwrap_or(0);
+    let outbox = api.records.outbox_counts().await?;
     let figure = |name, help, counter, value| Figure { name, help, counter, value };
     let body = render(&[
         figure("intakes", "Inputs captured", true, t.intakes),
@@ -344,6 +353,20 @@ async fn metrics(State(api): State<Api>) -> ApiResult<Response> {
             "Recorded files the second copy (serve --replica) lacks, the most behind replica",
             false,
             replica_lag,
+        ),
+        figure("outbox_pending", "Changes not yet delivered to the one-stop system", false, outbox.pending),
+        figure(
+            "outbox_rejected",
+            "Deliveries the one-stop system refused, waiting for a clerk",
+            false,
+            outbox.rejected,
+        ),
+        figure("outbox_delivered", "Changes delivered to the one-stop system", false, outbox.delivered),
+        figure(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest change not yet delivered",
+            false,
+            outbox.oldest_pending_ms / 1000,
         ),
     ]);
     Ok(([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)

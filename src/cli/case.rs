@@ -37,6 +37,13 @@ pub(super) enum Command {
         /// The export file.
         file: PathBuf,
     },
+    /// Fetch the one-stop system's export from the profile's [connector] pull_url (what `sohoa serve`
+    /// does every pull_minutes) and import it as `case import` would. Exits 1 when rows were refused.
+    Pull {
+        /// The profile whose [connector] names the export's address and credentials.
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+    },
     /// Set fields of one case (creating it when new).
     Set(Box<SetArgs>),
     /// Put a page that was left out of its document as blank back in (the detector missed faint
@@ -102,7 +109,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
     if let Command::Import { file } = &c {
         anyhow::ensure!(file.is_file(), "cannot read {}: there is no such file", file.display());
     }
-    let d = if matches!(c, Command::Import { .. } | Command::Set(_)) {
+    let d = if matches!(c, Command::Import { .. } | Command::Set(_) | Command::Pull { .. }) {
         super::create_data(data).await?
     } else {
         super::open_data(data).await?
@@ -141,6 +148,39 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 )
             );
             Ok(u8::from(!rows.errors.is_empty()))
+        }
+        Command::Pull { profile } => {
+            let profile = crate::profile::Profile::load(&profile)?;
+            let Some(connector) = profile.settings.connector.as_ref() else {
+                anyhow::bail!("profile {} has no [connector] section with a pull_url", profile.name());
+            };
+            let Some(puller) = crate::deliver::pull::Puller::new(connector, &profile.settings.routing, data)? else {
+                anyhow::bail!("profile {}'s [connector] has no pull_url: add the export's address", profile.name());
+            };
+            let p = puller.pull(&d.records).await?;
+            for (row, why) in &p.refused {
+                eprintln!("{} {row}: {why}", say("dòng", "row"));
+            }
+            println!(
+                "{}",
+                say(
+                    format!(
+                        "đã lấy từ hệ thống một cửa: {} mới, {} cập nhật, {} không đổi; {} dòng bị từ chối",
+                        p.created,
+                        p.updated,
+                        p.unchanged,
+                        p.refused.len()
+                    ),
+                    format!(
+                        "pulled from the one-stop system: {} new, {} updated, {} unchanged; {} row(s) refused",
+                        p.created,
+                        p.updated,
+                        p.unchanged,
+                        p.refused.len()
+                    )
+                )
+            );
+            Ok(u8::from(!p.refused.is_empty()))
         }
         Command::Retype { code, ordinal, doc_type, role } => {
             let code = nfc(code.trim());
@@ -465,6 +505,9 @@ pub(super) fn said_word(word: &str) -> &str {
         "fixity-problem" => "lỗi toàn vẹn",
         "retype" => "đổi loại giấy tờ",
         "set-aside" => "tạm gác",
+        "deliver" => "đã gửi sang một cửa",
+        "deliver-rejected" => "một cửa từ chối",
+        "outbox-retry" => "gửi lại sang một cửa",
         "render-again" => "tạo lại PDF",
         "scan" => "quét",
         "turn" => "xoay trang",

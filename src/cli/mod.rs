@@ -4,6 +4,7 @@ mod case;
 mod doc;
 mod export;
 mod ingest;
+mod outbox;
 mod procedure;
 mod profile;
 mod quarantine;
@@ -139,6 +140,10 @@ enum Command {
     /// CODE [--role result] [--type T]`.
     #[command(subcommand)]
     Unfiled(unfiled::Command),
+    /// Delivery to the one-stop system: `outbox [--failed]` lists what is owed, delivered and refused
+    /// (with the remote's reason), `outbox retry ID` sends a refused entry again, `outbox send --profile
+    /// FILE` delivers what is due now.
+    Outbox(outbox::Args),
 }
 
 /// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
@@ -156,8 +161,10 @@ pub fn main() -> ExitCode {
     use std::io::IsTerminal;
     // The clerk's own commands print what they did in the reader's language; the log's English lines
     // (what `serve` and `ingest` say file by file) are behind -v there.
-    let clerks =
-        matches!(cli.command, Command::Quarantine(_) | Command::Unfiled(_) | Command::Case(_) | Command::Doc(_));
+    let clerks = matches!(
+        cli.command,
+        Command::Quarantine(_) | Command::Unfiled(_) | Command::Case(_) | Command::Doc(_) | Command::Outbox(_)
+    );
     let quiet = cli.quiet || clerks || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
     init_logging(cli.verbose, quiet && cli.verbose == 0);
     // CPU and file work runs on blocking threads; a few per core keep the cores busy, and a bounded
@@ -196,6 +203,7 @@ pub fn main() -> ExitCode {
             Command::Quarantine(c) => quarantine::run(&cli.data, c).await,
             Command::Separator(c) => separator::run(c),
             Command::Unfiled(c) => unfiled::run(&cli.data, c).await,
+            Command::Outbox(a) => outbox::run(&cli.data, a).await,
         }
     });
     // A blocking task stuck on a share that stopped answering must not keep the process alive after

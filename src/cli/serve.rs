@@ -261,6 +261,25 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
             out.push_str(&cut(&line, width));
             out.push('\n');
         }
+        let o = d.records.outbox_counts().await?;
+        if o.pending + o.rejected > 0 {
+            let line = say(
+                format!(
+                    "Gửi sang hệ thống một cửa: {} chờ gửi (lâu nhất {} giây), {} bị từ chối — `sohoa outbox --failed`",
+                    o.pending,
+                    o.oldest_pending_ms / 1000,
+                    o.rejected
+                ),
+                format!(
+                    "Delivery to the one-stop system: {} pending (oldest {} s), {} refused — `sohoa outbox --failed`",
+                    o.pending,
+                    o.oldest_pending_ms / 1000,
+                    o.rejected
+                ),
+            );
+            out.push_str(&cut(&line, width));
+            out.push('\n');
+        }
         if a.follow {
             use std::io::IsTerminal;
             if std::io::stdout().is_terminal() {

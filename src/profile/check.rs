@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Grouping, Inbox, Output, Quarantine, Routing, Separators, Service, Settings, Station};
+use super::{Connector, Grouping, Inbox, Output, Quarantine, Routing, Separators, Service, Settings, Station};
 
 /// One problem in a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
     let mut output = Output::default();
     let mut quarantine = Quarantine::default();
     let mut service = Service::default();
+    let mut connector: Option<Connector> = None;
     for (key, value) in table {
         match key.as_str() {
             "name" => match value.as_str() {
@@ -52,12 +53,23 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
             "output" => section(text, "output", value, &mut output, &mut errors),
             "quarantine" => section(text, "quarantine", value, &mut quarantine, &mut errors),
             "service" => section(text, "service", value, &mut service, &mut errors),
+            "connector" => {
+                let mut slot = None;
+                section(text, "connector", value, &mut slot, &mut errors);
+                if let Some(c) = &slot {
+                    let c: &Connector = c;
+                    for (key, message) in c.problems() {
+                        errors.push(at(text, &["connector", key], message));
+                    }
+                }
+                connector = slot;
+            }
             other => errors.push(at(
                 text,
                 &[other],
                 format!(
                     "unknown key `{other}`; a profile has name, description, [station], [inbox], \
-                     [routing], [grouping], [separators], [output], [quarantine] and [service]"
+                     [routing], [grouping], [separators], [output], [quarantine], [service] and [connector]"
                 ),
             )),
         }
@@ -81,6 +93,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
         output,
         quarantine,
         service,
+        connector,
     })
 }
 

@@ -5,6 +5,7 @@
 //! the database, so a job is always re-run with the exact profile it was queued under.
 
 mod check;
+mod connector;
 
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use check::{ProfileError, line_of};
+pub use connector::{Connector, ConnectorAuth, ConnectorKind};
 
 /// The counter profile, built into the binary so that `sohoa` runs with no files around it.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../pipelines/counter.toml");
@@ -94,6 +96,9 @@ pub struct Settings {
     /// How the service runs.
     #[serde(default)]
     pub service: Service,
+    /// Where attached documents are delivered (the one-stop system); none, they stay in the outbox.
+    #[serde(default)]
+    pub connector: Option<Connector>,
 }
 
 /// Identity of the capturing station.

@@ -116,6 +116,9 @@ pub struct Group {
     pub inputs_digitized: Rate,
     /// Its second part: received cases resolved with a written result that have it attached.
     pub results_digitized: Rate,
+    /// Digitized cases whose attached documents have all reached the one-stop system (the outbox
+    /// delivered each at its current version): the index is computed there, so only these count.
+    pub delivered: Rate,
     /// The reuse rate.
     pub reuse: Rate,
     /// The on-time rate: cases resolved in the period by their due date ÷ cases resolved in the period
@@ -178,6 +181,7 @@ struct CaseFacts {
     inputs: i64,
     results: i64,
     reused: i64,
+    undelivered: i64,
 }
 
 /// Computes the report for a period.
@@ -231,6 +235,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
                 g.reuse.count(f.reused > 0);
                 if known {
                     g.digitization.count(digitized);
+                    g.delivered.count(digitized && f.undelivered == 0);
                     g.inputs_digitized.count(f.inputs > 0);
                     if result_due {
                         g.results_digitized.count(f.results > 0);
@@ -273,7 +278,10 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
               AND d.role = 'result') AS results, \
            (SELECT COUNT(*) FROM documents d JOIN pages pg ON pg.document_id = d.id \
               JOIN intakes i ON i.id = pg.intake_id WHERE d.case_code = c.code AND d.state = 'attached' \
-              AND d.role = 'input' AND i.reused = 1) AS reused \
+              AND d.role = 'input' AND i.reused = 1) AS reused, \
+           (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.document_id = d.id AND o.version = d.version \
+                              AND o.state = 'delivered')) AS undelivered \
          FROM cases c LEFT JOIN procedures pr ON pr.code = c.procedure_code \
          WHERE ((c.received_date >= $1 AND c.received_date <= $2) \
              OR (c.status = 'resolved' AND c.resolved_date >= $1 AND c.resolved_date <= $2)) \
@@ -330,6 +338,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             &mut g.digitization,
             &mut g.inputs_digitized,
             &mut g.results_digitized,
+            &mut g.delivered,
             &mut g.reuse,
             &mut g.on_time,
         ] {
@@ -373,10 +382,10 @@ pub fn to_table(r: &Report) -> String {
             format!("Digitization report (Decision 766) for {} … {}", r.from, r.to),
         )
     );
-    let row = |s: &mut String, cells: [&str; 18]| {
+    let row = |s: &mut String, cells: [&str; 19]| {
         let _ = writeln!(
             s,
-            "{:<16} {:<12} {:>5} {:>5} {:>4}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6} {:>9} {:>9}  {:>9} {:>7} {:>6}  {:>9} {:>7}",
+            "{:<16} {:<12} {:>5} {:>5} {:>4}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6} {:>9} {:>9} {:>9}  {:>9} {:>7} {:>6}  {:>9} {:>7}",
             cells[0],
             cells[1],
             cells[2],
@@ -394,7 +403,8 @@ pub fn to_table(r: &Report) -> String {
             cells[14],
             cells[15],
             cells[16],
-            cells[17]
+            cells[17],
+            cells[18]
         );
     };
     let heads: Vec<String> = [
@@ -411,6 +421,7 @@ pub fn to_table(r: &Report) -> String {
         ("ĐIỂM", "SCORE"),
         ("TP", "INPUTS"),
         ("KQ", "RESULTS"),
+        ("ĐÃ GỬI", "DELIVERED"),
         ("TÁI SD", "REUSED"),
         ("TỶ LỆ", "RATE"),
         ("ĐIỂM", "SCORE"),
@@ -420,7 +431,7 @@ pub fn to_table(r: &Report) -> String {
     .iter()
     .map(|(vi, en)| say(*vi, *en))
     .collect();
-    let head: [&str; 18] = std::array::from_fn(|i| heads[i].as_str());
+    let head: [&str; 19] = std::array::from_fn(|i| heads[i].as_str());
     row(&mut s, head);
     // Unit subtotals, when they add something: a unit with several procedures.
     let subtotals: &[Group] = if r.groups.len() > r.units.len() { &r.units } else { &[] };
@@ -442,6 +453,7 @@ pub fn to_table(r: &Report) -> String {
                 &pct(g.digitization.score),
                 &frac(&g.inputs_digitized),
                 &frac(&g.results_digitized),
+                &frac(&g.delivered),
                 &frac(&g.reuse),
                 &pct(g.reuse.rate),
                 &pct(g.reuse.score),
@@ -456,11 +468,13 @@ pub fn to_table(r: &Report) -> String {
         say(
             "ĐIỂM: phần điểm tối đa đạt được (đủ điểm khi tỷ lệ từ 80% trở lên). GQ: đã giải quyết. RÚT: hồ sơ đã rút \
              hoặc hủy, không tính vào chỉ tiêu nào. KQ ĐT: trả kết quả điện tử. TP / KQ: hai phần của SỐ HÓA (thành \
-             phần hồ sơ và kết quả; hồ sơ đã giải quyết có kết quả được xét theo kết quả). TÁI SD: tái sử dụng. `?`: \
+             phần hồ sơ và kết quả; hồ sơ đã giải quyết có kết quả được xét theo kết quả). ĐÃ GỬI: hồ sơ đã số hóa mà mọi \
+             tài liệu đã gửi tới hệ thống một cửa (chỉ những hồ sơ này được tính ở đó). TÁI SD: tái sử dụng. `?`: \
              thủ tục chưa có trong danh mục, không tính vào chỉ tiêu số hóa.",
             "Score: share of the full points (full at a rate of 80% or more). OUT: withdrawn or cancelled, in no \
              figure. INPUTS / RESULTS: the two parts of DIGITIZED (a case is judged on its result once resolved \
-             with one). `?`: a procedure the catalogue does not know, counted in no digitization figure.",
+             with one). DELIVERED: digitized cases whose every document reached the one-stop \
+             system (only these count there). `?`: a procedure the catalogue does not know, counted in no digitization figure.",
         )
     );
     for g in &r.groups {
@@ -540,6 +554,7 @@ pub fn to_csv(r: &Report) -> String {
             ("digitization", &g.digitization),
             ("inputs_digitized", &g.inputs_digitized),
             ("results_digitized", &g.results_digitized),
+            ("delivered", &g.delivered),
             ("reuse", &g.reuse),
             ("on_time", &g.on_time),
         ] {

@@ -253,6 +253,28 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         });
     }
 
+    // Delivery to the one-stop system: with the workers, from the outbox the records keep.
+    match crate::deliver::connector_of(&cfg.profiles)? {
+        Some(connector) if role.works() => {
+            let open = || crate::deliver::Sender::open(d.records.clone(), d.blobs.clone(), &connector);
+            let sender = retry::until_done("opening the connector", open).await?;
+            tracing::info!(kind = ?connector.kind, "delivering attached documents to the one-stop system");
+            tasks.spawn("sender", sender.run(stop_rx.clone()));
+            if let Some(puller) = crate::deliver::pull::Puller::new(&connector, &first.routing, &d.root)? {
+                tasks.spawn("pull", puller.run(d.records.clone(), stop_rx.clone()));
+            }
+        }
+        Some(_) => {}
+        None if role.works() => match d.records.outbox_counts().await {
+            Ok(c) if c.pending > 0 => tracing::info!(
+                pending = c.pending,
+                "no [connector] in the profiles: attached documents wait in the outbox until one is set"
+            ),
+            _ => {}
+        },
+        None => {}
+    }
+
     let stations = if role.captures() { cfg.profiles.len() } else { 0 };
     tracing::info!(role = ?role, stations, workers, data = %d.root.display(), "sohoa is serving; Ctrl-C to stop");
     let ended = tokio::select! {

@@ -462,6 +462,7 @@ impl Records {
             .execute(&mut *c)
             .await?
             .rows_affected());
+        super::outbox::enqueue(&mut tx, at, &id, "detach").await?;
         let detail = serde_json::json!({ "ordinal": ordinal, "reason": reason, "pages_unfiled": pages });
         insert_event(&mut tx, at, actor, "detach", Some(code), None, Some(&id), sha.as_deref(), &detail).await?;
         tx.commit().await?;

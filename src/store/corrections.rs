@@ -332,6 +332,12 @@ impl Records {
                 }
             };
             place_pages(&mut tx, &doc_id, &code, r).await?;
+            let told = match (&r.target, r.detach_reason.is_some()) {
+                (_, true) => "detach",
+                (Revise::New { .. }, false) => "attach",
+                (Revise::Existing { .. }, false) => "correct",
+            };
+            super::outbox::enqueue(&mut tx, &c.at, &doc_id, told).await?;
             if r.detach_reason.is_none() {
                 on_tx!(&mut tx, |x| {
                     sqlx::query(

@@ -242,6 +242,7 @@ impl Records {
             .await?)
         };
         if let Some(case_code) = closed {
+            super::outbox::enqueue(&mut tx, at, doc_id, "attach").await?;
             // The version the PDF is of: the first, as scanned (a correction records its own).
             on_tx!(&mut tx, |c| {
                 sqlx::query(

@@ -236,7 +236,7 @@ async fn relay(pool: &sqlx::PgPool, wake: &Notify) -> std::result::Result<std::c
 
 /// Whether the worker named `name` in a lease is a dead process of the same host and place as `me`
 /// (`host:place#pid`): a name without a pid (written before pids were) or one whose process is gone.
-fn is_dead_neighbour(me: &str, name: &str) -> bool {
+pub(super) fn is_dead_neighbour(me: &str, name: &str) -> bool {
     let base = |n: &str| n.rsplit_once('#').map_or(n.to_string(), |(b, _)| b.to_string());
     if base(me) != base(name) {
         return false;

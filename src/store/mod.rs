@@ -9,6 +9,7 @@ pub mod corrections;
 pub mod db;
 pub mod documents;
 pub mod jobs;
+pub mod outbox;
 pub mod quarantine;
 pub mod queries;
 pub mod records;

@@ -50,7 +50,7 @@ pub fn say(vi: impl Into<String>, en: impl Into<String>) -> String {
 
 /// Something said to a clerk, in English and in Vietnamese: kept together where both are shown (the
 /// API gives both; the page chooses).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Said {
     /// In English.
     pub en: String,

@@ -24,7 +24,14 @@ const TEXT = {
     "event.export": "Xuất hồ sơ", "event.fixity": "Kiểm tra toàn vẹn", "event.fixity-problem": "Lỗi toàn vẹn",
     "event.token-create": "Cấp mã truy cập", "event.token-revoke": "Thu hồi mã truy cập", "event.retype": "Đổi loại giấy tờ", "event.set-aside": "Tạm gác (xử lý làm dừng dịch vụ)", "event.render-again": "Tạo lại PDF",
     "nav.stations": "Trạm quét", "nav.cases": "Hồ sơ", "nav.unfiled": "Chưa phân loại",
-    "nav.quarantine": "Cách ly", "nav.report": "Báo cáo", signout: "Đăng xuất", lang: "English",
+    "nav.quarantine": "Cách ly", "nav.report": "Báo cáo", "nav.outbox": "Gửi một cửa", signout: "Đăng xuất", lang: "English",
+    "outbox.title": "Gửi sang hệ thống một cửa", "outbox.none": "Chưa có gì để gửi.", "outbox.all": "Tất cả",
+    "outbox.failed": "Lỗi và bị từ chối", "outbox.counts": "chờ gửi {p} (lâu nhất {s} giây) · đã gửi {d} · bị từ chối {r}",
+    "outbox.doc": "Tài liệu", "outbox.op": "Thay đổi", "outbox.state": "Trạng thái", "outbox.why": "Lý do / biên nhận",
+    "outbox.retry": "Gửi lại", "outbox.retried": "Sẽ gửi lại", "outbox.attempts": "Lần thử",
+    "op.attach": "gắn", "op.detach": "gỡ", "op.correct": "sửa",
+    "ostate.pending": "chờ gửi", "ostate.retrying": "chờ gửi lại", "ostate.delivered": "đã gửi", "ostate.rejected": "bị từ chối",
+    "event.deliver": "Đã gửi sang một cửa", "event.deliver-rejected": "Một cửa từ chối", "event.outbox-retry": "Gửi lại sang một cửa",
     "login.title": "Đăng nhập", "login.token": "Mã truy cập (token)", "login.go": "Đăng nhập",
     "login.help": "Quản trị viên cấp mã bằng lệnh: sohoa token create --role clerk",
     "stations.title": "Trạm quét — trực tiếp", "stations.none": "Chưa có trạm nào đang chạy.",
@@ -91,7 +98,14 @@ const TEXT = {
     "event.fixity": "Fixity check", "event.fixity-problem": "Fixity problem", "event.token-create": "Token issued",
     "event.token-revoke": "Token revoked", "event.retype": "Type changed",
     "nav.stations": "Stations", "nav.cases": "Cases", "nav.unfiled": "Unfiled", "nav.quarantine": "Quarantine",
-    "nav.report": "Report", signout: "Sign out", lang: "Tiếng Việt",
+    "nav.report": "Report", "nav.outbox": "Delivery", signout: "Sign out", lang: "Tiếng Việt",
+    "outbox.title": "Delivery to the one-stop system", "outbox.none": "Nothing to deliver yet.", "outbox.all": "All",
+    "outbox.failed": "Failed and refused", "outbox.counts": "{p} pending (oldest {s} s) · {d} delivered · {r} refused",
+    "outbox.doc": "Document", "outbox.op": "Change", "outbox.state": "State", "outbox.why": "Reason / receipt",
+    "outbox.retry": "Send again", "outbox.retried": "Will be sent again", "outbox.attempts": "Attempts",
+    "op.attach": "attach", "op.detach": "detach", "op.correct": "correction",
+    "ostate.pending": "pending", "ostate.retrying": "retrying", "ostate.delivered": "delivered", "ostate.rejected": "refused",
+    "event.deliver": "Delivered to the one-stop system", "event.deliver-rejected": "Refused by the one-stop system", "event.outbox-retry": "Sent again to the one-stop system",
     "login.title": "Sign in", "login.token": "Access token", "login.go": "Sign in",
     "login.help": "An administrator makes one with: sohoa token create --role clerk",
     "stations.title": "Stations — live", "stations.none": "No station is running.", "stations.recent": "Just scanned",
@@ -606,6 +620,37 @@ async function viewQuarantine() {
     ? table(["time", "station", "file", "case", "quarantine.reason", ""], rows) : el("p", { class: "muted" }, t("quarantine.none")));
 }
 
+async function viewOutbox() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const failed = params.get("state") === "failed";
+  const d = await api("GET", "/api/v1/outbox" + (failed ? "?state=failed" : ""));
+  const said = (m) => (m ? (lang === "vi" ? m.vi : m.en) : "");
+  const c = d.counts;
+  const counts = el("p", { "data-testid": "outbox-counts" }, t("outbox.counts").replace("{p}", c.pending)
+    .replace("{s}", Math.round(c.oldest_pending_ms / 1000)).replace("{d}", c.delivered).replace("{r}", c.rejected));
+  const tabs = el("p", { class: "inline" }, el("a", { href: "#/outbox", class: failed ? "" : "on" }, t("outbox.all")),
+    el("a", { href: "#/outbox?state=failed", class: failed ? "on" : "" }, t("outbox.failed")));
+  const rows = d.entries.map((e) => {
+    const state = e.state === "pending" && e.error ? "retrying" : e.state;
+    const why = e.state === "rejected" ? (e.remote_status ? "HTTP " + e.remote_status + ": " : "") + said(e.remote_message)
+      : e.state === "pending" ? said(e.error) : (e.remote_id || said(e.remote_message));
+    const retry = e.state === "rejected" && me.may.file ? el("button", { type: "button", class: "secondary", onclick: async () => {
+      try {
+        await api("POST", `/api/v1/outbox/${e.id}/retry`);
+        toast(t("outbox.retried") + ": " + e.case_code);
+        route();
+      } catch (x) { toast(x.message, true); }
+    } }, t("outbox.retry")) : null;
+    return el("tr", {}, el("td", {}, String(e.id)), el("td", {}, when(e.at)), el("td", {}, caseLink(e.case_code)),
+      el("td", { class: "mono" }, String(e.ordinal).padStart(3, "0") + " v" + e.version), el("td", {}, t("op." + e.operation)),
+      el("td", { class: state === "rejected" ? "error" : "" }, t("ostate." + state)), el("td", {}, String(e.attempts)),
+      el("td", { "data-testid": "outbox-why" }, why), el("td", {}, retry));
+  });
+  show(el("h1", {}, t("outbox.title")), counts, tabs, rows.length
+    ? table(["#", "time", "case", "outbox.doc", "outbox.op", "outbox.state", "outbox.attempts", "outbox.why", ""], rows)
+    : el("p", { class: "muted" }, t("outbox.none")));
+}
+
 async function viewReport() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const today = new Date().toISOString().slice(0, 10);
@@ -683,6 +728,7 @@ async function route() {
     if (hash === "#/unfiled") return await viewUnfiled();
     if (hash === "#/quarantine") return await viewQuarantine();
     if (hash === "#/report") return await viewReport();
+    if (hash === "#/outbox") return await viewOutbox();
     go("#/");
   } catch (e) {
     show(el("h1", {}, t("error")), el("p", { class: "error", id: "page-error" }, e.message));
