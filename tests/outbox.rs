@@ -332,10 +332,30 @@ fn every_change_reaches_the_receiver_once_through_failures_refusals_and_signed_l
     assert!(listed.contains("bị từ chối") && listed.contains("MaThanhPhanHoSo không hợp lệ"), "{listed}");
     assert!(listed.contains(&format!("sohoa outbox retry {}", refused["id"])), "{listed}");
 
-    // The clerk's retry delivers both, in order.
+    // The API lists the refusal for a clerk of the case's unit, not for one of another unit.
+    let clerk = http::token(&data, &["--role", "clerk", "--unit", "H15.50"]);
+    let stranger = http::token(&data, &["--role", "clerk", "--unit", "H15.99"]);
+    let listed = http::get(&public, "/api/v1/outbox?state=failed", Some(&clerk), None).json();
+    let mine = listed["entries"].as_array().unwrap();
+    assert!(
+        mine.iter().any(
+            |e| e["id"] == refused["id"] && e["remote_message"]["vi"].as_str().unwrap().contains("MaThanhPhanHoSo")
+        ),
+        "{listed}"
+    );
+    assert_eq!(listed["counts"]["rejected"], 1);
+    let theirs = http::get(&public, "/api/v1/outbox?state=failed", Some(&stranger), None).json();
+    assert_eq!(theirs["entries"].as_array().unwrap().len(), 0, "{theirs}");
     let id = refused["id"].to_string();
-    let r = sohoa(&data, &["outbox", "retry", &id]);
-    assert!(r.status.success(), "{}", text(&r));
+    assert_eq!(
+        http::post(&public, &format!("/api/v1/outbox/{id}/retry"), &stranger, "application/json", b"").status,
+        403
+    );
+
+    // The clerk's retry delivers both, in order.
+    let r = http::post(&public, &format!("/api/v1/outbox/{id}/retry"), &clerk, "application/json", b"");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["state"], "pending");
     wait_for(dir, &data, "both corrections delivered", |o| state_of(o, CODE, "correct") == ["delivered", "delivered"]);
 
     // A detach tells the receiver the file is gone.
@@ -409,6 +429,20 @@ fn a_kill_between_send_and_receipt_loses_nothing_and_the_receiver_keeps_one_copy
     let dir = tmp.path();
     let data = doc::ingested(dir);
     set_case(&data, CODE);
+    let o = sohoa(&data, &["procedure", "set", "1.001234", "--name", "Đăng ký khai sinh", "--issues-result", "false"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let delivered = |data: &Path| {
+        let o = sohoa(data, &["report", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "json"]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let t = &r["total"];
+        (
+            t["digitization"]["numerator"].as_i64(),
+            t["delivered"]["numerator"].as_i64(),
+            t["delivered"]["denominator"].as_i64(),
+        )
+    };
+    // Digitized, not yet delivered: the 766 report says so.
+    assert_eq!(delivered(&data), (Some(1), Some(0), Some(1)));
     let rx = receiver();
     // The receiver takes the dossier, then holds its answer: the service is killed meanwhile.
     rx.seen.lock().unwrap().script.push_back(Mode::Hold(Duration::from_secs(30)));
@@ -436,6 +470,7 @@ fn a_kill_between_send_and_receipt_loses_nothing_and_the_receiver_keeps_one_copy
     assert_eq!(seen.requests.iter().filter(|(k, _)| k == key).count(), 2);
     assert_eq!(seen.accepted.len(), 1);
     drop(seen);
+    assert_eq!(delivered(&data), (Some(1), Some(1), Some(1)));
     let _ = second.kill();
     let _ = second.wait();
 }

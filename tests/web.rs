@@ -224,6 +224,7 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
                 (format!("#/case/{A}"), "main h1 [data-testid=completeness]", "case-vi.png"),
                 ("#/unfiled".to_string(), "form[data-intake]", "unfiled-vi.png"),
                 ("#/quarantine".to_string(), "[data-testid=quarantine-why]", "quarantine-vi.png"),
+                ("#/outbox".to_string(), "[data-testid=outbox-counts]", "outbox-vi.png"),
                 ("#/report?from=2026-10-01&to=2026-10-31".to_string(), "main table", "report-vi.png"),
             ] {
                 c.goto(&format!("{base}/{view}")).await?;
