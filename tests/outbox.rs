@@ -40,6 +40,27 @@ struct Seen {
     multipart: Vec<(serde_json::Value, Option<String>, String)>,
     /// Token calls: the form as sent.
     token_calls: Vec<String>,
+    /// Deliveries being answered now, and the most there were at once.
+    in_flight: u32,
+    most_at_once: u32,
+}
+
+/// Counts a delivery as in flight while it lives.
+struct InFlight(Shared);
+
+impl InFlight {
+    fn new(seen: &Shared) -> InFlight {
+        let mut s = seen.lock().unwrap();
+        s.in_flight += 1;
+        s.most_at_once = s.most_at_once.max(s.in_flight);
+        InFlight(seen.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
+    }
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -78,6 +99,7 @@ async fn take(
         s.requests.push((key.clone(), json.clone()));
         s.script.pop_front()
     };
+    let _counted = InFlight::new(&seen);
     match mode {
         Some(Mode::Fail) => return (StatusCode::SERVICE_UNAVAILABLE, "busy".into()),
         Some(Mode::Slow(d)) => {
@@ -309,9 +331,13 @@ fn every_change_reaches_the_receiver_once_through_failures_refusals_and_signed_l
     assert!(first["remote_status"] == 200 || first["remote_status"] == 409, "{first}");
     let other = o.iter().find(|e| e["case_code"] == OTHER).unwrap();
     assert_eq!(other["state"], "pending");
-    assert!(other["error"].as_str().unwrap().contains("procedure code"), "{other}");
+    assert!(other["error"]["en"].as_str().unwrap().contains("procedure code"), "{other}");
+    assert_eq!(other["waits_for_case_data"], true, "{other}");
+    // Waiting for the case's data is not a failure: listed, said so, and not under --failed.
+    let all = text(&sohoa(&data, &["outbox"]));
+    assert!(all.contains(&format!("{OTHER}.001.pdf")) && all.contains("waiting for the case's data"), "{all}");
     let failed = text(&sohoa(&data, &["outbox", "--failed"]));
-    assert!(failed.contains(&format!("{OTHER}.001.pdf")) && failed.contains("waiting for"), "{failed}");
+    assert!(!failed.contains(&format!("{OTHER}.001.pdf")), "{failed}");
 
     // Once the one-stop system's data arrives, OTHER goes by itself.
     set_case(&data, OTHER);
@@ -323,7 +349,7 @@ fn every_change_reaches_the_receiver_once_through_failures_refusals_and_signed_l
     let o = wait_for(dir, &data, "the correction refused", |o| state_of(o, CODE, "correct") == ["rejected"]);
     let refused = o.iter().find(|e| e["state"] == "rejected").unwrap().clone();
     assert_eq!(refused["remote_status"], 422);
-    assert!(refused["remote_message"].as_str().unwrap().contains("MaThanhPhanHoSo"));
+    assert!(refused["remote_message"]["en"].as_str().unwrap().contains("MaThanhPhanHoSo"));
     assert!(sohoa(&data, &["doc", "turn", CODE, "1", "2", "180"]).status.success());
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(state_of(&outbox(&data), CODE, "correct"), ["rejected", "pending"]);
@@ -419,6 +445,29 @@ fn every_change_reaches_the_receiver_once_through_failures_refusals_and_signed_l
     // /metrics counts them.
     let m = String::from_utf8(http::get(&public, "/metrics", None, None).body).unwrap();
     assert!(m.contains("outbox_pending 0") && m.contains("outbox_rejected 0"), "{m}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_receiver_that_hangs_on_one_case_does_not_hold_back_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = two_cases(dir);
+    set_case(&data, OTHER);
+    let rx = receiver();
+    // The first delivery hangs past the timeout; the other case's goes meanwhile, not after it.
+    rx.seen.lock().unwrap().script.push_back(Mode::Slow(Duration::from_secs(4)));
+    let port = free_port();
+    let profile = connector_profile(dir, &rx.url, &format!("http://127.0.0.1:{port}"), "");
+    let mut server = serve(dir, &data, &profile, port, 1);
+    wait_for(dir, &data, "both delivered", |o| {
+        state_of(o, CODE, "attach") == ["delivered"] && state_of(o, OTHER, "attach") == ["delivered"]
+    });
+    let seen = rx.seen.lock().unwrap();
+    assert_eq!(seen.most_at_once, 2, "both cases were in the receiver's hands at once");
+    assert_eq!(seen.accepted.len(), 2);
+    drop(seen);
     let _ = server.kill();
     let _ = server.wait();
 }
@@ -541,10 +590,27 @@ fn the_exchange_folder_never_shows_a_half_written_file() {
     let receipt = serde_json::json!({ "key": meta["key"], "status": "rejected", "message": "thiếu chữ ký số" });
     std::fs::write(exchange.join(format!("{CODE}.001.receipt.json")), receipt.to_string()).unwrap();
     let o = sohoa(&data, &["outbox", "send", "--profile", profile.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "a refusal left is said by the exit code: {}", text(&o));
     let failed = text(&sohoa(&data, &["outbox", "--failed"]));
-    assert!(failed.contains("thiếu chữ ký số"), "{failed}");
+    assert!(failed.contains("thiếu chữ ký số") && failed.contains("the receiver's receipt"), "{failed}");
+    assert!(!failed.contains("HTTP"), "no HTTP in a folder exchange: {failed}");
     assert!(exchange.join("receipts-read").join(format!("{CODE}.001.receipt.json")).exists());
+    // A second receipt of the same name never overwrites the first in receipts-read/.
+    std::fs::write(exchange.join(format!("{CODE}.001.receipt.json")), receipt.to_string()).unwrap();
+    let _ = sohoa(&data, &["outbox", "send", "--profile", profile.to_str().unwrap()]);
+    let read = std::fs::read_dir(exchange.join("receipts-read")).unwrap().count();
+    assert_eq!(read, 2);
+    // An exchange folder that is not there (a share not mounted) is never made: nothing is delivered.
+    let gone = dir.join("not-mounted");
+    let p2 = dir.join("gone.toml");
+    std::fs::write(
+        &p2,
+        format!("name = \"gone\"\n[connector]\nkind = \"folder\"\nfolder = {:?}\n", gone.display().to_string()),
+    )
+    .unwrap();
+    let o = sohoa(&data, &["outbox", "send", "--profile", p2.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("is the share mounted?"), "{}", text(&o));
+    assert!(!gone.exists());
 }
 
 #[test]
@@ -629,4 +695,38 @@ fn cases_are_pulled_from_the_one_stop_systems_export_with_the_connectors_token()
         .output()
         .unwrap();
     assert!(text(&again).contains("0 new, 0 updated, 2 unchanged"), "{}", text(&again));
+}
+
+#[test]
+fn serve_stops_when_asked_while_its_exchange_folder_is_not_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = doc::ingested(dir);
+    let gone = dir.join("not-mounted");
+    let base = std::fs::read_to_string(dir.join("doc.toml")).unwrap();
+    let profile = dir.join("gone.toml");
+    let section = format!("[connector]\nkind = \"folder\"\nfolder = {:?}\n", gone.display().to_string());
+    std::fs::write(&profile, format!("{base}{section}")).unwrap();
+    let port = free_port();
+    let mut server = serve(dir, &data, &profile, port, 1);
+    // The service is up (serve() waited for /health) while the connector waits for its share.
+    let t = Instant::now();
+    while !logs(dir).contains("opening the connector") {
+        assert!(t.elapsed() < Duration::from_secs(30), "{}", logs(dir));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = server.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = server.kill();
+            panic!("serve did not stop on SIGTERM while its connector waited: {}", logs(dir));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}: {}", logs(dir));
+    assert!(!gone.exists(), "the missing exchange folder is never made");
 }

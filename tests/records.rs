@@ -340,7 +340,9 @@ fn the_766_report_matches_the_figures_counted_by_hand() {
         sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-09-28", "--by", "quarter", "--format", "csv"]);
     let csv = String::from_utf8_lossy(&o.stdout);
     assert_eq!(csv.matches("from,to,unit").count(), 1, "one header: {csv}");
-    assert!(csv.contains("2026-07-01,2026-09-28,*,*,digitization,234,360"), "{csv}");
+    assert!(csv.contains("2026-07-01,2026-09-28,*,,*,digitization,234,360"), "{csv}");
+    // A byte-order mark, once, so a spreadsheet opens the Vietnamese text as UTF-8.
+    assert!(csv.starts_with('\u{feff}') && csv.matches('\u{feff}').count() == 1, "{csv}");
 
     // Filters: one unit and one procedure, July.
     let r = report(&data, &["--from", "2026-07-01", "--to", "2026-07-30", "--unit", U14, "--procedure", BIRTH]);
@@ -351,7 +353,7 @@ fn the_766_report_matches_the_figures_counted_by_hand() {
     // CSV and table carry the same figures.
     let o = sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-07-30", "--format", "csv"]);
     let csv = String::from_utf8_lossy(&o.stdout);
-    assert!(csv.contains("2026-07-01,2026-07-30,*,*,digitization,78,120,0.6500,0.8125"), "{csv}");
+    assert!(csv.contains("2026-07-01,2026-07-30,*,,*,digitization,78,120,0.6500,0.8125,"), "{csv}");
     let o = sohoa(&data, &["report", "--from", "2026-07-01", "--to", "2026-07-30"]);
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -781,4 +783,153 @@ fn an_audit_log_edited_around_the_trigger_is_caught_by_verify() {
     let o = sohoa(&data, &["verify", "--events"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("is gone or changed"), "{}", text(&o));
+}
+
+/// Channels, unit names, declared reuse, refused rows and the workbook, each against figures written
+/// from the rules: four cases received in October (a fifth row refused), one per channel.
+#[test]
+fn channels_unit_names_declared_reuse_refused_rows_and_the_workbook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, data) = (tmp.path(), tmp.path().join("data"));
+    let o = sohoa(&data, &["procedure", "import", repo().join("fixtures/procedures.toml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let units = root.join("units.csv");
+    std::fs::write(&units, "Mã đơn vị;Tên đơn vị\nH15.50.05.13;UBND xã Tân Phú\nH15.50.05.14;UBND xã Phú Lộc\n")
+        .unwrap();
+    let o = sohoa(&data, &["unit", "import", units.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("2 unit(s): 2 new or renamed"), "{}", text(&o));
+
+    let code = |u: &str, d: &str, n: u32| format!("H15.50.05.{u}-2610{d}-{n:04}");
+    let (a1, a2, a3, a4, a5) =
+        (code("13", "05", 1), code("13", "05", 2), code("14", "06", 3), code("14", "06", 4), code("14", "06", 5));
+    let export = root.join("một cửa.csv");
+    let rows = [
+        format!("{a1},{COPY},H15.50.05.13,05/10/2026,Đang xử lý,Trực tuyến"),
+        format!("{a2},{COPY},H15.50.05.13,05/10/2026,Đang xử lý,Trực tiếp"),
+        format!("{a3},{COPY},H15.50.05.14,06/10/2026,Đang xử lý,Bưu chính công ích"),
+        format!("{a4},{COPY},H15.50.05.14,06/10/2026,Đang xử lý,"),
+        format!("{a5},{COPY},H15.50.05.14,06/10/2026,Đang xử lý,Fax"),
+    ];
+    std::fs::write(
+        &export,
+        format!("Mã hồ sơ,Mã thủ tục,Đơn vị,Ngày tiếp nhận,Trạng thái,Hình thức nộp\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        // Imported twice: the refused row is kept once, not once per import.
+        let o = sohoa(&data, &["case", "import", export.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains("row 6: channel `Fax` is not one of online, counter, post"), "{}", text(&o));
+    }
+    // A1's manifest declares its input taken from an earlier case's document; a bad source is refused.
+    let inbox = root.join("inbox");
+    for (c, seed, reused) in [(&a1, 1, Some("H15.50.05.13-250301-0012.002")), (&a2, 2, None), (&a3, 3, None)] {
+        let dir = inbox.join(c);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("in.png"), png(seed)).unwrap();
+        let mut m = serde_json::json!({ "case": c, "role": "input", "document_type": "Bản chính" });
+        if let Some(r) = reused {
+            m["reused_from"] = r.into();
+        }
+        std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
+    }
+    let o = sohoa(&data, &["ingest", inbox.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A clerk marks A3's and A2's inputs, then takes A2's mark off; A4 has nothing to mark.
+    for args in [
+        vec!["case", "reuse", &a3, "1", "--from", "H15.50.05.14-250101-0007"],
+        vec!["case", "reuse", &a2, "1", "--from", "H15.50.05.13-250301-0012"],
+        vec!["case", "reuse", &a2, "1", "--clear"],
+    ] {
+        let o = sohoa(&data, &args);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = sohoa(&data, &["case", "reuse", &a4, "1", "--from", "H15.50.05.13-250301-0012"]);
+    assert!(!o.status.success() && text(&o).contains("has no attached input 001"), "{}", text(&o));
+    let o = sohoa(&data, &["case", "reuse", &a3, "1", "--from", "giấy cũ"]);
+    assert!(!o.status.success() && text(&o).contains("neither a case code"), "{}", text(&o));
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'reuse'"), 3);
+
+    let r = report(&data, &["--from", "2026-10-01", "--to", "2026-10-31", "--points", "digitization=2,reuse=1"]);
+    let t = &r["total"];
+    assert_eq!(t["received"], 4);
+    assert_eq!(nd(t, "online"), (1, 4));
+    assert_eq!(t["channels"], serde_json::json!({ "online": 1, "counter": 1, "post": 1, "unknown": 1 }));
+    assert_eq!(nd(t, "reuse"), (2, 4), "A1 by its manifest, A3 by the clerk: {t}");
+    assert_eq!(nd(t, "digitization"), (3, 4));
+    // 3/4 = 75% → 0.9375 of 2 points; 2/4 = 50% → 0.625 of 1 point.
+    assert_eq!((t["digitization"]["points"].as_f64(), t["reuse"]["points"].as_f64()), (Some(1.88), Some(0.63)));
+    let names: Vec<(String, String)> = r["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["unit"].as_str().unwrap().to_string(), u["unit_name"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("H15.50.05.13".to_string(), "UBND xã Tân Phú".to_string()),
+            ("H15.50.05.14".into(), "UBND xã Phú Lộc".into())
+        ]
+    );
+    let refused = r["data_quality"]["refused_rows"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!((refused[0]["file"].as_str(), refused[0]["line"].as_i64()), (Some("một cửa.csv"), Some(6)));
+    assert_eq!(refused[0]["code"].as_str(), Some(a5.as_str()));
+    let o = sohoa(&data, &["report", "--from", "2026-10-01", "--to", "2026-10-31"]);
+    let table = text(&o);
+    assert!(
+        table.contains("ONLINE") && table.contains("UBND xã Phú Lộc") && table.contains("import rows refused"),
+        "{table}"
+    );
+    // `case show` says how the case came in.
+    let o = sohoa(&data, &["--lang", "vi", "case", "show", &a1]);
+    assert!(text(&o).contains("kênh nộp trực tuyến"), "{}", text(&o));
+
+    // The workbook, read back by Python's zip and XML readers, not by the crate that wrote it.
+    let book = root.join("bao-cao.xlsx");
+    let o = sohoa(
+        &data,
+        &[
+            "--lang",
+            "vi",
+            "report",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-31",
+            "--format",
+            "xlsx",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let py = r#"
+import sys, zipfile, re, json
+z = zipfile.ZipFile(sys.argv[1])
+wb = z.read("xl/workbook.xml").decode()
+strings = re.findall(r"<t[^>]*>([^<]*)</t>", z.read("xl/sharedStrings.xml").decode())
+sheet1 = z.read("xl/worksheets/sheet1.xml").decode()
+print(json.dumps({"sheets": re.findall(r'<sheet name="([^"]+)"', wb), "strings": strings, "values": re.findall(r"<v>([^<]*)</v>", sheet1)}))
+"#;
+    let o = std::process::Command::new("python3").args(["-c", py, book.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let x: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(x["sheets"], serde_json::json!(["Chỉ tiêu", "Hồ sơ thiếu", "Dữ liệu cần xem lại"]));
+    let strings: Vec<&str> = x["strings"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
+    for want in [
+        "UBND xã Tân Phú",
+        "Chứng thực bản sao",
+        a4.as_str(),
+        "chưa gắn thành phần hồ sơ",
+        "dòng nhập bị từ chối",
+        "Số hóa: tỷ lệ",
+    ] {
+        assert!(strings.iter().any(|s| s.contains(want)), "{want} not in {strings:?}");
+    }
+    let values: Vec<&str> = x["values"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
+    assert!(values.contains(&"0.75") && values.contains(&"0.25"), "{values:?}");
+    let o = sohoa(&data, &["report", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "xlsx"]);
+    assert!(!o.status.success() && text(&o).contains("needs --out"), "{}", text(&o));
 }

@@ -165,6 +165,15 @@ impl Caller {
         )
     }
 
+    /// Sending a refused outbox entry again: clerks and administrators.
+    pub fn may_retry_delivery(&self) -> Result<(), ApiError> {
+        self.require(
+            &[AccessRole::Clerk, AccessRole::Admin],
+            "gửi lại tài liệu sang hệ thống một cửa",
+            "send documents to the one-stop system again",
+        )
+    }
+
     /// Correcting documents (turn, reorder, remove, split, merge, move, replace a page): clerks and
     /// administrators.
     pub fn may_correct(&self) -> Result<(), ApiError> {

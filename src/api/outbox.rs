@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::{Api, ApiError, ApiResult, Caller, now};
 use crate::deliver::links::{self, LinkRefusal};
-use crate::deliver::said_of;
-use crate::store::outbox::{Listing, OutboxEntry};
+use crate::deliver::shown;
+use crate::store::outbox::Listing;
 
 /// A signed link's parameters.
 #[derive(Debug, Default, Deserialize)]
@@ -82,14 +82,6 @@ pub(super) struct OutboxFilter {
     limit: Option<i64>,
 }
 
-/// An entry as the API shows it: the messages in both languages.
-fn shown(e: &OutboxEntry) -> serde_json::Value {
-    let mut v = serde_json::to_value(e).unwrap_or_default();
-    v["error"] = serde_json::json!(e.error.as_deref().map(said_of));
-    v["remote_message"] = serde_json::json!(e.remote_message.as_deref().map(said_of));
-    v
-}
-
 /// `GET /api/v1/outbox[?state=failed&case=…]`: entries newest first, within the caller's unit.
 pub(super) async fn list(
     caller: Caller,
@@ -130,7 +122,7 @@ pub(super) async fn retry(
     State(api): State<Api>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    caller.may_file()?;
+    caller.may_retry_delivery()?;
     let no_entry = || ApiError::not_found(format!("không có mục gửi số {id}"), format!("no outbox entry {id}"));
     let entry = api.records.outbox_entry(id).await?.ok_or_else(no_entry)?;
     caller.may_see_unit(api.case_unit(&entry.case_code).await?.as_deref())?;

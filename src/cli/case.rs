@@ -30,7 +30,7 @@ pub(super) enum Command {
         personal: bool,
     },
     /// Import the one-stop system's export of cases: CSV with a header row (code, procedure, unit,
-    /// received, due, status, resolved, applicant_name, applicant_id, applicant_contact — or the
+    /// received, due, status, resolved, applicant_name, applicant_id, applicant_contact, channel — or the
     /// Vietnamese ma_ho_so, ma_thu_tuc, ngay_tiep_nhan, …), JSON (an array) or JSON Lines. Idempotent by
     /// case code: re-importing updates status and dates. Bad rows are listed and skipped; exits 1 then.
     Import {
@@ -90,6 +90,22 @@ pub(super) enum Command {
         #[arg(long, value_parser = ["input", "result"])]
         role: Option<String>,
     },
+    /// Mark an attached input as taken from earlier digitized data (the citizen's ID card already
+    /// digitized for another case, say): the reuse rate of the 766 report counts it. A scan that is
+    /// byte-identical to an earlier one is counted without this; a new scan of the same paper is not.
+    /// A manifest can say the same with "reused_from". Audited.
+    Reuse {
+        /// The case code.
+        code: String,
+        /// The input document's ordinal (the NNN of CODE.NNN.pdf).
+        ordinal: i64,
+        /// Where it was digitized before: a case code, or CODE.NNN for one of its documents.
+        #[arg(long, required_unless_present = "clear")]
+        from: Option<String>,
+        /// Take the mark off.
+        #[arg(long, conflicts_with = "from")]
+        clear: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -134,6 +150,8 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             for e in &rows.errors {
                 eprintln!("{}: {} {}: {}", file.display(), say("dòng", "row"), e.row, e.reason);
             }
+            let name = file.file_name().map(|n| nfc(&n.to_string_lossy())).unwrap_or_default();
+            d.records.record_refusals(&name, &at, &rows.refusals()).await?;
             print!("{}", import_summary(&rows, &d.records.procedures().await?));
             let (n, refused) = (rows.cases.len(), rows.errors.len());
             println!(
@@ -181,6 +199,49 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                 )
             );
             Ok(u8::from(!p.refused.is_empty()))
+        }
+        Command::Reuse { code, ordinal, from, clear: _ } => {
+            let code = nfc(code.trim());
+            let from = match from {
+                Some(f) => {
+                    let profile = super::load_profile(None)?;
+                    let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
+                    let f = nfc(f.trim());
+                    crate::route::reuse_source(&codes, &f).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+                    Some(f)
+                }
+                None => None,
+            };
+            if !d.records.mark_reused(&code, ordinal, from.as_deref(), &super::actor(), &super::now()).await? {
+                anyhow::bail!(
+                    "{}",
+                    say(
+                        format!(
+                            "hồ sơ {code} không có thành phần hồ sơ số {ordinal:03} đã gắn (chỉ thành phần hồ sơ mới được đánh dấu tái sử dụng); `sohoa case show {code}` liệt kê các tài liệu"
+                        ),
+                        format!(
+                            "case {code} has no attached input {ordinal:03} (only inputs can be marked reused); `sohoa case show {code}` lists its documents"
+                        ),
+                    )
+                );
+            }
+            match &from {
+                Some(f) => println!(
+                    "{}",
+                    say(
+                        format!("{code}.{ordinal:03}: đánh dấu tái sử dụng từ {f}"),
+                        format!("{code}.{ordinal:03}: marked as reused from {f}")
+                    )
+                ),
+                None => println!(
+                    "{}",
+                    say(
+                        format!("{code}.{ordinal:03}: bỏ đánh dấu tái sử dụng"),
+                        format!("{code}.{ordinal:03}: reuse mark taken off")
+                    )
+                ),
+            }
+            Ok(0)
         }
         Command::Retype { code, ordinal, doc_type, role } => {
             let code = nfc(code.trim());
@@ -507,6 +568,9 @@ pub(super) fn said_word(word: &str) -> &str {
         "set-aside" => "tạm gác",
         "deliver" => "đã gửi sang một cửa",
         "deliver-rejected" => "một cửa từ chối",
+        "deliver-unsendable" => "chưa gửi được sang một cửa (thiếu thông tin)",
+        "reuse" => "đánh dấu tái sử dụng",
+        "units" => "cập nhật tên đơn vị",
         "outbox-retry" => "gửi lại sang một cửa",
         "render-again" => "tạo lại PDF",
         "scan" => "quét",
@@ -561,6 +625,15 @@ fn show_text(
             ),
         )
     )?;
+    if let Some(channel) = record.channel.as_deref().and_then(crate::store::cases::Channel::parse) {
+        use crate::store::cases::Channel;
+        let vi = match channel {
+            Channel::Online => "trực tuyến",
+            Channel::Counter => "trực tiếp tại bộ phận một cửa",
+            Channel::Post => "qua bưu chính",
+        };
+        writeln!(s, "{}", say(format!("  kênh nộp {vi}"), format!("  submitted {}", channel.as_str())))?;
+    }
     if let Some(name) = &record.applicant_name {
         let (id, contact) = (dash(record.applicant_id.as_deref()), dash(record.applicant_contact.as_deref()));
         writeln!(

@@ -13,6 +13,7 @@ mod separator;
 mod serve;
 mod token;
 mod unfiled;
+mod unit;
 mod verify;
 
 use std::path::PathBuf;
@@ -104,6 +105,9 @@ enum Command {
     /// The procedure catalogue: `procedure import FILE`, `procedure list`, `procedure set`, `procedure remove`.
     #[command(subcommand)]
     Procedure(procedure::Command),
+    /// Unit names for the report: `unit import units.csv`, `unit set CODE --name N`, `unit list`.
+    #[command(subcommand)]
+    Unit(unit::Command),
     /// The digitization figures of Decision 766 for a period, per unit and procedure, with the cases
     /// behind every shortfall. Exits 0.
     #[command(long_about = report::LONG_ABOUT)]
@@ -195,6 +199,7 @@ pub fn main() -> ExitCode {
             Command::Case(c) => case::run(&cli.data, c).await,
             Command::Doc(c) => doc::run(&cli.data, c).await,
             Command::Procedure(c) => procedure::run(&cli.data, c).await,
+            Command::Unit(c) => unit::run(&cli.data, c).await,
             Command::Report(a) => report::run(&cli.data, a).await,
             Command::Verify(a) => verify::run(&cli.data, a).await,
             Command::Replicate(a) => verify::replicate(&cli.data, a).await,

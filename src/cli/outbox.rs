@@ -49,7 +49,7 @@ enum Command {
     },
     /// Deliver now, once, every entry that is due, through the profile's [connector], then stop (a
     /// station without `sohoa serve`). Download links in a dvcqg delivery point at the API of a running
-    /// `sohoa serve --listen`. Exits 1 when an entry was refused or must wait.
+    /// `sohoa serve --listen`. Exits 1 when any entry is left refused or waiting.
     Send {
         /// The profile whose [connector] to use.
         #[arg(long, value_name = "FILE")]
@@ -69,6 +69,9 @@ fn state_word(e: &OutboxEntry) -> String {
     match (e.state.as_str(), e.error.is_some()) {
         ("delivered", _) => say("đã gửi", "delivered"),
         ("rejected", _) => say("bị từ chối", "refused"),
+        (_, true) if e.error.as_deref().is_some_and(crate::deliver::is_held) => {
+            say("chờ thông tin hồ sơ", "waiting for the case's data")
+        }
         (_, true) => say("chờ gửi lại", "retrying"),
         _ => say("chờ gửi", "pending"),
     }
@@ -95,7 +98,8 @@ async fn list(data: &Path, a: ListArgs) -> anyhow::Result<u8> {
     let case = a.case.map(|c| crate::util::text::nfc(c.trim()));
     let entries = d.records.outbox_list(which, case.as_deref(), a.limit.max(1)).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        let shown: Vec<serde_json::Value> = entries.iter().map(crate::deliver::shown).collect();
+        println!("{}", serde_json::to_string_pretty(&shown)?);
         return Ok(0);
     }
     for e in &entries {
@@ -111,7 +115,11 @@ async fn list(data: &Path, a: ListArgs) -> anyhow::Result<u8> {
         );
         if let Some(m) = e.remote_message.as_deref().filter(|_| e.state == "rejected") {
             let status = e.remote_status.unwrap_or(0);
-            let by = if status == 0 { say("sohoa", "sohoa") } else { format!("HTTP {status}") };
+            let by = match status {
+                0 => say("sohoa", "sohoa"),
+                crate::store::outbox::RECEIPT_FILE => say("biên nhận của bên nhận", "the receiver's receipt"),
+                _ => format!("HTTP {status}"),
+            };
             println!("        {by}: {}", said_of(m));
             println!(
                 "        {}",
@@ -190,8 +198,17 @@ async fn send(data: &Path, profile: &Path) -> anyhow::Result<u8> {
     let profile = crate::profile::Profile::load(profile)?;
     let Some(connector) = profile.settings.connector.clone() else {
         anyhow::bail!(
-            "profile {} has no [connector] section: add one (kind = \"dvcqg\", \"http\" or \"folder\") to deliver",
-            profile.name()
+            "{}",
+            say(
+                format!(
+                    "hồ sơ cấu hình {} không có mục [connector]: thêm một mục (kind = \"dvcqg\", \"http\" hoặc \"folder\") để gửi",
+                    profile.name()
+                ),
+                format!(
+                    "profile {} has no [connector] section: add one (kind = \"dvcqg\", \"http\" or \"folder\") to deliver",
+                    profile.name()
+                )
+            )
         );
     };
     let d = super::open_data(data).await?;
@@ -211,7 +228,8 @@ async fn send(data: &Path, profile: &Path) -> anyhow::Result<u8> {
             )
         )
     );
-    if round.deferred + round.rejected > 0 {
+    // Whatever is left — refused here or by a receipt, waiting in back-off or for case data — is said.
+    if round.deferred + round.rejected > 0 || c.pending > 0 || c.rejected > 0 {
         eprintln!("{}", say("xem lý do: sohoa outbox --failed", "see why: sohoa outbox --failed"));
         return Ok(1);
     }

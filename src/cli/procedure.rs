@@ -64,7 +64,13 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     Upsert::Unchanged => same += 1,
                 }
             }
-            println!("{} procedure(s): {created} new, {updated} updated, {same} unchanged", list.len());
+            println!(
+                "{}",
+                crate::util::lang::say(
+                    format!("{} thủ tục: {created} mới, {updated} cập nhật, {same} không đổi", list.len()),
+                    format!("{} procedure(s): {created} new, {updated} updated, {same} unchanged", list.len())
+                )
+            );
             Ok(0)
         }
         Command::List { json } => {

@@ -13,9 +13,12 @@ The digitization figures of Decision 766/QĐ-TTg for a period, per unit and proc
                           issues a written result (by resolved date)
   digitization rate       cases with input AND result files (result only when one is issued) ÷ cases
                           received in the period (by received date)
-  reuse rate              cases with an input already digitized for another case ÷ cases received
+  reuse rate              cases with an input already digitized for another case (the same bytes, or
+                          marked by a manifest's reused_from or `sohoa case reuse`) ÷ cases received
+  online                  cases submitted online ÷ cases received (the export's channel column)
 
-each with numerator and denominator, and the score: full points at 80% or more, else rate ÷ 80%.
+each with numerator and denominator, and the score: full points at 80% or more, else rate ÷ 80%
+(--points gives the points earned from each indicator's full points).
 Cases come from `sohoa case import` (the one-stop system's export); a case nobody scanned counts as
 not digitized. Dates are local dates in Asia/Ho_Chi_Minh. The cases behind every shortfall are listed.
 
@@ -25,7 +28,8 @@ run: one table each, one CSV with every period's rows, or a JSON list.
 
 Examples:
   sohoa report --from 2026-07-01 --to 2026-09-30 --unit H15.50.05.13 --format csv > q3.csv
-  sohoa report --from 2026-01-01 --to 2026-12-31 --unit H15.50.05 --by month --format csv > 2026.csv";
+  sohoa report --from 2026-01-01 --to 2026-12-31 --unit H15.50.05 --by month --format csv > 2026.csv
+  sohoa report --from 2026-07-01 --to 2026-09-30 --format xlsx --out q3.xlsx --points digitization=2";
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -41,9 +45,18 @@ pub(super) struct Args {
     /// Only cases of this procedure.
     #[arg(long)]
     procedure: Option<String>,
-    /// table (for reading), csv (for a spreadsheet) or json (everything, with the shortfall cases).
-    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+    /// table (for reading), csv (one line per indicator), json (everything, with the shortfall cases)
+    /// or xlsx (a workbook: the figures with names and percentages, every shortfall case, the data to
+    /// review; needs --out).
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "xlsx"])]
     format: String,
+    /// Where to write the xlsx workbook.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+    /// The full points of each scored indicator, as the province's scoring guide sets them, e.g.
+    /// `electronic_result=2,digitization=2,reuse=1`: the points earned are then given beside the share.
+    #[arg(long, value_name = "INDICATOR=POINTS,…", value_parser = report::FullPoints::parse)]
+    points: Option<report::FullPoints>,
     /// One report per calendar month or quarter of the period (the first and last may be partial).
     #[arg(long, value_enum)]
     by: Option<Series>,
@@ -108,14 +121,35 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             )
         );
     }
+    if a.format == "xlsx" && a.out.is_none() {
+        anyhow::bail!(
+            "{}",
+            crate::util::lang::say(
+                "--format xlsx cần --out TỆP.xlsx (nơi ghi bảng tính)",
+                "--format xlsx needs --out FILE.xlsx (where to write the workbook)"
+            )
+        );
+    }
     let d = super::open_data(data).await?;
     let (unit, procedure) = (a.unit.map(|u| nfc(u.trim())), a.procedure.map(|p| nfc(p.trim())));
     let mut reports = Vec::new();
     for (from, to) in periods(&from, &to, a.by) {
         let period = Period { from, to, unit: unit.clone(), procedure: procedure.clone() };
-        reports.push(report::compute(&d.records, &period).await?);
+        let r = report::compute(&d.records, &period).await?;
+        reports.push(match &a.points {
+            Some(p) => r.with_points(p),
+            None => r,
+        });
     }
     match (a.format.as_str(), a.by) {
+        ("xlsx", _) => {
+            let out = a.out.clone().unwrap_or_default();
+            report::xlsx::write(&reports, &out).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            eprintln!(
+                "{}",
+                crate::util::lang::say(format!("đã ghi {}", out.display()), format!("wrote {}", out.display()))
+            );
+        }
         ("json", None) => println!("{}", serde_json::to_string_pretty(&reports[0])?),
         ("json", Some(_)) => println!("{}", serde_json::to_string_pretty(&reports)?),
         ("csv", _) => {

@@ -67,6 +67,12 @@ impl Credentials {
     async fn call(&self, client: &reqwest::Client) -> Result<(String, Duration), Outcome> {
         let url = self.token_url.clone().unwrap_or_default();
         let secret = std::env::var(&self.secret_env).unwrap_or_default();
+        if secret.trim().is_empty() {
+            return Err(Outcome::Transient(Said::new(
+                format!("chưa có mật khẩu ứng dụng: đặt biến môi trường {} cho dịch vụ", self.secret_env),
+                format!("no client secret: set the environment variable {} for the service", self.secret_env),
+            )));
+        }
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_deref().unwrap_or("")),

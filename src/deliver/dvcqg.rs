@@ -101,8 +101,9 @@ pub fn body(d: &Delivery, c: &Connector, links: &Links) -> Result<Value, Outcome
     for doc in &d.documents {
         let Some(sha) = doc.pdf_sha256.as_deref() else { continue };
         let doc_type = doc.doc_type.as_deref().map(crate::util::text::nfc).unwrap_or_default();
-        let component = match c.components.get(&doc_type) {
-            Some(k) => k.clone(),
+        // Matched as types are everywhere: after NFC and case folding (a profile typed on a Mac is NFD).
+        let component = match c.components.iter().find(|(k, _)| crate::store::cases::same_type(k, &doc_type)) {
+            Some((_, v)) => v.clone(),
             None if c.components.is_empty() => String::new(),
             None => {
                 let shown = if doc_type.is_empty() { "(chưa đặt loại)".to_string() } else { doc_type.clone() };

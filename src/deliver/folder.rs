@@ -23,11 +23,18 @@ pub struct ExchangeFolder {
 const READ: &str = "receipts-read";
 
 impl ExchangeFolder {
-    /// Opens (creating) the connector's exchange folder.
+    /// Opens the connector's exchange folder, which must be there: a share that is not mounted would
+    /// otherwise become a local folder nobody imports from. Its `receipts-read/` is made when missing.
     pub fn open(c: &Connector) -> crate::error::Result<ExchangeFolder> {
         let root = c.folder.clone().unwrap_or_default();
+        if !root.is_dir() {
+            return Err(crate::error::Failure::transient(
+                format!("the exchange folder {} (is the share mounted?)", root.display()),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "not there"),
+            ));
+        }
         std::fs::create_dir_all(root.join(READ)).map_err(|e| {
-            crate::error::Failure::transient(format!("creating the exchange folder {}", root.display()), e)
+            crate::error::Failure::transient(format!("making {} in the exchange folder {}", READ, root.display()), e)
         })?;
         Ok(ExchangeFolder { root })
     }
@@ -40,6 +47,13 @@ impl ExchangeFolder {
         let meta: serde_json::Map<String, serde_json::Value> = super::http::metadata(d).into_iter().collect();
         let meta = serde_json::to_vec_pretty(&serde_json::Value::Object(meta)).unwrap_or_default();
         let written = crate::util::cpu::blocking(move || -> std::io::Result<()> {
+            // Never made here: a share gone since the start is waited for, not replaced.
+            if !root.is_dir() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("the exchange folder {} is not there (is the share mounted?)", root.display()),
+                ));
+            }
             if let Some(sha) = pdf {
                 let mut reader = blobs.open(&sha).map_err(std::io::Error::other)?;
                 write_atomically(&root, &format!("{stem}.pdf"), |f| std::io::copy(&mut reader, f).map(|_| ()))?;
@@ -76,7 +90,7 @@ impl ExchangeFolder {
                 let text = |k: &str| r.get(k).and_then(|v| v.as_str()).map(str::to_string);
                 let refused = matches!(text("status").as_deref(), Some("rejected" | "refused" | "error"));
                 let receipt = Receipt {
-                    status: if refused { 422 } else { 200 },
+                    status: crate::store::outbox::RECEIPT_FILE,
                     remote_id: text("id"),
                     message: text("message"),
                 };
@@ -85,16 +99,29 @@ impl ExchangeFolder {
             } else {
                 tracing::warn!(receipt = %path.display(), "a receipt in the exchange folder names no entry sohoa sent; moved aside");
             }
-            if let Some(name) = path.file_name() {
-                let _ = std::fs::rename(&path, self.root.join(READ).join(name));
-            }
+            set_aside(&self.root, &path, "");
         }
         Ok(n)
     }
 }
 
-/// The receipts waiting in the folder, parsed (an unreadable one is left for the next look: the remote
-/// may still be writing it).
+/// Moves a receipt into `receipts-read/`, never over an earlier one of the same name.
+fn set_aside(root: &Path, path: &Path, suffix: &str) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let read = root.join(READ);
+    let mut to = read.join(format!("{name}{suffix}"));
+    if to.exists() {
+        let stamp = crate::util::time::now_iso(crate::util::time::VIETNAM).replace(':', "");
+        to = read.join(format!("{name}.{stamp}.{}{suffix}", uuid::Uuid::new_v4().simple()));
+    }
+    let _ = std::fs::rename(path, to);
+}
+
+/// How long a receipt may stay unreadable (the remote still writing it) before it is set aside.
+const UNREADABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The receipts waiting in the folder, parsed. An unreadable one is left for the next look (the remote
+/// may still be writing it) until it is a minute old, then moved aside with a warning.
 fn receipts(root: &Path) -> std::io::Result<Vec<(PathBuf, serde_json::Value)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(root)? {
@@ -106,7 +133,18 @@ fn receipts(root: &Path) -> std::io::Result<Vec<(PathBuf, serde_json::Value)>> {
         if let Ok(v) = std::fs::read(&path).map(|b| serde_json::from_slice::<serde_json::Value>(&b)) {
             match v {
                 Ok(v) => out.push((path, v)),
-                Err(_) => continue,
+                Err(e) => {
+                    let old = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > UNREADABLE_AFTER);
+                    if old {
+                        tracing::warn!(receipt = %path.display(), error = %e,
+                            "a receipt in the exchange folder is not JSON; moved aside to receipts-read/ as .unreadable");
+                        set_aside(root, &path, ".unreadable");
+                    }
+                }
             }
         }
     }

@@ -109,6 +109,9 @@ pub struct Round {
     pub rejected: u64,
 }
 
+/// Cases delivered at once by one sender.
+const AT_ONCE: usize = 4;
+
 /// Empties the outbox through one adapter.
 pub struct Sender {
     records: Records,
@@ -143,6 +146,7 @@ impl Sender {
 
     /// Delivers every entry due now, once each; entries that fail wait for their back-off.
     pub async fn round(&self) -> Result<Round> {
+        use futures_util::StreamExt;
         let mut round = Round::default();
         if let Err(e) = self.adapter.read_receipts(&self.records).await {
             tracing::warn!(error = %e, "could not read the exchange folder's receipts; will try again");
@@ -154,16 +158,24 @@ impl Sender {
                 return Ok(round);
             }
             let mut took = 0;
-            for entry in due {
-                // Longer than an attempt may last (the timeout, plus five seconds), so no other sender takes it meanwhile.
-                let lease = now + (self.connector.timeout_seconds as i64 + 10) * 1000;
-                if !self.records.claim_outbox(entry.id, now, lease).await? {
-                    continue;
+            // Each due entry heads a case of its own: several cases go at once, so one receiver that
+            // hangs on one case's entry does not hold back the others (a case's own entries stay in order).
+            let mut attempts = futures_util::stream::iter(due)
+                .map(|entry| async move {
+                    // Longer than an attempt may last (the timeout, plus five seconds), so no other sender takes it meanwhile.
+                    let lease = now + (self.connector.timeout_seconds as i64 + 10) * 1000;
+                    if !self.records.claim_outbox(entry.id, now, lease).await? {
+                        return Ok(None);
+                    }
+                    let outcome = self.attempt(entry.clone()).await;
+                    Ok::<_, crate::error::Failure>(Some((entry, outcome)))
+                })
+                .buffer_unordered(AT_ONCE);
+            while let Some(done) = attempts.next().await {
+                if let Some((entry, outcome)) = done? {
+                    took += 1;
+                    self.settle(&entry, entry.attempts + 1, outcome, &mut round).await?;
                 }
-                took += 1;
-                let attempts = entry.attempts + 1;
-                let outcome = self.attempt(entry.clone()).await;
-                self.settle(&entry, attempts, outcome, &mut round).await?;
             }
             if took == 0 {
                 return Ok(round);
@@ -197,12 +209,12 @@ impl Sender {
 
     /// Records what an attempt came to, with a log line naming the case and document.
     async fn settle(&self, e: &OutboxEntry, attempts: i64, outcome: Outcome, round: &mut Round) -> Result<()> {
-        let at = crate::util::time::now_iso(time::UtcOffset::UTC);
+        let at = crate::util::time::now_iso(crate::util::time::VIETNAM);
         let doc = e.file_name();
         match outcome {
             Outcome::Delivered(receipt) => {
                 tracing::info!(case = %e.case_code, document = %doc, outbox = e.id, operation = %e.operation,
-                    status = receipt.status, remote_id = ?receipt.remote_id, "delivered to the one-stop system");
+                    status = receipt.status, remote_id = receipt.remote_id.as_deref().unwrap_or(""), "delivered to the one-stop system");
                 self.records.outbox_delivered(e, &receipt, &at).await?;
                 round.delivered += 1;
             }
@@ -219,14 +231,18 @@ impl Sender {
                     tracing::warn!(case = %e.case_code, document = %doc, outbox = e.id, attempts,
                         retry_in_ms = wait, error = %why.en, "delivery failed for now; will retry");
                 }
-                self.records.outbox_retry_later(e.id, &said_json(&why), now_ms() + wait).await?;
+                let mut held = serde_json::to_value(&why).unwrap_or_default();
+                held["held"] = true.into();
+                self.records.outbox_retry_later(e.id, &held.to_string(), now_ms() + wait).await?;
                 round.deferred += 1;
             }
             Outcome::Held(why) => {
                 tracing::info!(case = %e.case_code, document = %doc, outbox = e.id, reason = %why.en,
                     "delivery waits for the case's data");
                 let wait = self.connector.retry_max_ms.min(60_000) as i64;
-                self.records.outbox_retry_later(e.id, &said_json(&why), now_ms() + wait).await?;
+                let mut held = serde_json::to_value(&why).unwrap_or_default();
+                held["held"] = true.into();
+                self.records.outbox_retry_later(e.id, &held.to_string(), now_ms() + wait).await?;
                 round.deferred += 1;
             }
             Outcome::Rejected { status, message } => {
@@ -304,6 +320,21 @@ fn now_ms() -> i64 {
 /// A message of sohoa's own, stored with the entry in both languages.
 pub fn said_json(s: &Said) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| s.en.clone())
+}
+
+/// Whether a pending entry's stored reason says it waits for the case's data (not a failure).
+pub fn is_held(stored: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(stored).is_ok_and(|v| v["held"] == true)
+}
+
+/// An entry as the CLI's `--json` and the API show it: the messages in both languages, and whether it
+/// waits for the case's data.
+pub fn shown(e: &OutboxEntry) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).unwrap_or_default();
+    v["error"] = serde_json::json!(e.error.as_deref().map(said_of));
+    v["remote_message"] = serde_json::json!(e.remote_message.as_deref().map(said_of));
+    v["waits_for_case_data"] = (e.state == "pending" && e.error.as_deref().is_some_and(is_held)).into();
+    v
 }
 
 /// A stored message as said: sohoa's own in both languages, the remote's as it said it.

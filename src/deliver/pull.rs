@@ -98,6 +98,7 @@ impl Puller {
                     }
                 }
             }
+            records.record_refusals(&self.url, &at, &rows.refusals()).await?;
             pulled.refused = rows.errors.iter().map(|e| (e.row, e.reason.clone())).collect();
             anyhow::Ok(pulled)
         }

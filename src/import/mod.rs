@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::route::CaseCodeRule;
-use crate::store::cases::{CaseFields, Procedure, Status};
+use crate::store::cases::{CaseFields, Channel, Procedure, Status};
 use std::collections::BTreeMap;
 
 use crate::util::text::{fold, nfc};
@@ -20,8 +20,17 @@ use crate::util::time::{DateForm, local_date, read_local_date};
 pub struct RowError {
     /// 1-based line (CSV) or element (JSON).
     pub row: u64,
+    /// The case code the row gave, if any.
+    pub code: Option<String>,
     /// What is wrong and what to write instead.
     pub reason: String,
+}
+
+impl CaseRows {
+    /// The refused rows as the records keep them: (line, code, reason).
+    pub fn refusals(&self) -> Vec<(u64, Option<String>, String)> {
+        self.errors.iter().map(|e| (e.row, e.code.clone(), e.reason.clone())).collect()
+    }
 }
 
 /// The cases of an export file.
@@ -43,7 +52,7 @@ pub struct CaseRows {
 /// ([`crate::util::text::fold`]) and without spaces: `Mã hồ sơ`, `MA_HO_SO`, `MaHoSo` and `ma ho so` are
 /// all `mahoso`. English names, the Vietnamese of common exports and the national portal's field
 /// names (`MaHoSo`, `NgayTiepNhan`, …).
-const COLUMNS: [(&str, &[&str]); 10] = [
+const COLUMNS: [(&str, &[&str]); 11] = [
     ("code", &["code", "case", "casecode", "caseid", "dossiercode", "mahoso", "sohoso", "mahs", "sohs", "sobiennhan"]),
     ("procedure", &["procedure", "procedurecode", "mathutuc", "matthc", "mathutuchanhchinh"]),
     (
@@ -86,6 +95,19 @@ const COLUMNS: [(&str, &[&str]); 10] = [
     ),
     ("applicant_id", &["applicantid", "socccd", "cccd", "socmnd", "cmnd", "sogiayto", "sodinhdanh", "madinhdanh"]),
     ("applicant_contact", &["applicantcontact", "contact", "lienhe", "sodienthoai", "dienthoai", "diachi"]),
+    (
+        "channel",
+        &[
+            "channel",
+            "submissionchannel",
+            "kenh",
+            "kenhnop",
+            "kenhtiepnhan",
+            "hinhthucnop",
+            "hinhthucnophoso",
+            "hinhthuctiepnhan",
+        ],
+    ),
 ];
 
 /// The field a column name stands for, if any.
@@ -107,6 +129,7 @@ struct RawCase {
     applicant_name: Option<String>,
     applicant_id: Option<String>,
     applicant_contact: Option<String>,
+    channel: Option<String>,
 }
 
 fn clean(v: Option<String>) -> Option<String> {
@@ -146,6 +169,9 @@ pub struct FieldsText {
     /// Applicant's phone or address.
     #[arg(long)]
     pub applicant_contact: Option<String>,
+    /// How the dossier was submitted: online, counter or post (or Trực tuyến, Trực tiếp, Bưu chính).
+    #[arg(long)]
+    pub channel: Option<String>,
 }
 
 impl FieldsText {
@@ -171,6 +197,12 @@ impl FieldsText {
             applicant_name: clean(self.applicant_name),
             applicant_id: clean(self.applicant_id),
             applicant_contact: clean(self.applicant_contact),
+            channel: match clean(self.channel) {
+                Some(c) => Some(Channel::parse(&c).ok_or_else(|| {
+                    format!("channel `{c}` is not one of {} (or the Vietnamese words)", Channel::words())
+                })?),
+                None => None,
+            },
         })
     }
 }
@@ -187,6 +219,7 @@ impl RawCase {
             "resolved" => &mut self.resolved,
             "applicant_name" => &mut self.applicant_name,
             "applicant_id" => &mut self.applicant_id,
+            "channel" => &mut self.channel,
             _ => &mut self.applicant_contact,
         };
         *slot = Some(value);
@@ -218,6 +251,7 @@ impl RawCase {
             applicant_name: self.applicant_name,
             applicant_id: self.applicant_id,
             applicant_contact: self.applicant_contact,
+            channel: self.channel,
         }
         .parse()?;
         // A whole record from the one-stop system must also be consistent in itself.
@@ -245,11 +279,12 @@ pub fn read_cases(path: &Path, codes: &CaseCodeRule) -> std::io::Result<CaseRows
     let mut out = CaseRows::default();
     let mut good: Vec<(u64, String, CaseFields)> = Vec::new();
     let mut columns: BTreeMap<String, Option<&'static str>> = BTreeMap::new();
-    let mut check = |row: u64, raw: Result<RawCase, String>, out: &mut CaseRows| match raw
-        .and_then(|r| r.check(codes, &mut out.date_forms))
-    {
-        Ok((code, fields)) => good.push((row, code, fields)),
-        Err(reason) => out.errors.push(RowError { row, reason }),
+    let mut check = |row: u64, raw: Result<RawCase, String>, out: &mut CaseRows| {
+        let code = raw.as_ref().ok().and_then(|r| clean(r.code.clone()));
+        match raw.and_then(|r| r.check(codes, &mut out.date_forms)) {
+            Ok((code, fields)) => good.push((row, code, fields)),
+            Err(reason) => out.errors.push(RowError { row, code, reason }),
+        }
     };
     match ext.as_str() {
         "json" | "jsonl" | "ndjson" => {
@@ -391,6 +426,52 @@ pub fn read_procedures(path: &Path) -> Result<Vec<Procedure>, String> {
             return Err(format!("{}: procedure {} is listed twice", path.display(), p.code));
         }
         out.push(p);
+    }
+    Ok(out)
+}
+
+/// Reads a units list: CSV with a header row naming the code and name columns (`code`, `Mã đơn vị`,
+/// `name`, `Tên đơn vị`, … matched like case columns), comma, semicolon or tab separated. Every row needs
+/// both; a code listed twice is refused, so a list never renames a unit by accident.
+pub fn read_units(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let shown = path.display();
+    let delimiter = sniff_delimiter(path).map_err(|e| format!("{shown}: {e}"))?;
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let headers: Vec<String> = r
+        .headers()
+        .map_err(|e| format!("{shown}: {e}"))?
+        .iter()
+        .map(|h| fold(h.trim_start_matches('\u{feff}')).chars().filter(|c| !matches!(c, ' ' | '_')).collect())
+        .collect();
+    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let code = find(&["code", "unit", "unitcode", "madonvi", "donvi", "ma", "macoquan"]);
+    let name = find(&["name", "unitname", "tendonvi", "ten", "tencoquan", "coquan"]);
+    let (Some(code), Some(name)) = (code, name) else {
+        return Err(format!(
+            "{shown}: the header needs a code column (code, Mã đơn vị) and a name column (name, Tên đơn vị)"
+        ));
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, row) in r.records().enumerate() {
+        let row = row.map_err(|e| format!("{shown}: {e}"))?;
+        let line = i + 2;
+        let c = nfc(row.get(code).unwrap_or("").trim());
+        let n = nfc(row.get(name).unwrap_or("").trim());
+        if c.is_empty() && n.is_empty() {
+            continue;
+        }
+        if c.is_empty() || n.is_empty() {
+            return Err(format!("{shown}: line {line} needs both a unit code and a name"));
+        }
+        if out.iter().any(|(k, _)| *k == c) {
+            return Err(format!("{shown}: unit {c} is listed twice (line {line})"));
+        }
+        out.push((c, n));
     }
     Ok(out)
 }

@@ -151,6 +151,12 @@ impl Connector {
         if self.pull_url.as_deref().is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
             out.push(("pull_url", "connector.pull_url must be an http:// or https:// address".into()));
         }
+        if !(1..=8760).contains(&self.link_hours) {
+            out.push((
+                "link_hours",
+                "connector.link_hours must be from 1 to 8760 (a year): how long a download link stays valid".into(),
+            ));
+        }
         if self.timeout_seconds == 0 {
             out.push(("timeout_seconds", "connector.timeout_seconds must be at least 1".into()));
         }

@@ -21,6 +21,7 @@
 //! listed under data quality instead, with the cases no export mentions and those with no unit.
 
 pub mod run;
+pub mod xlsx;
 
 use crate::util::lang::say;
 use std::collections::BTreeMap;
@@ -59,6 +60,10 @@ pub struct Rate {
     pub rate: Option<f64>,
     /// Share of the full points earned (1.0 = full); `None` with the rate.
     pub score: Option<f64>,
+    /// Points earned: the score times the indicator's full points, when the report was given them
+    /// (`--points`); the index's point scale is set by the province's scoring guide, not here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points: Option<f64>,
 }
 
 impl Rate {
@@ -90,11 +95,27 @@ pub struct Shortfalls {
     pub resolved_without_result: Vec<String>,
 }
 
+impl Shortfalls {
+    /// Each list with what it means, in the reader's language (the table and the workbook say the same).
+    pub fn labelled(&self) -> [(String, &Vec<String>); 3] {
+        [
+            (say("chưa gắn thành phần hồ sơ", "no input attached"), &self.missing_inputs),
+            (say("đã giải quyết, chưa gắn kết quả", "resolved, no result attached"), &self.missing_result),
+            (
+                say("giải quyết trong kỳ, chưa có tệp kết quả", "resolved in the period, no result file"),
+                &self.resolved_without_result,
+            ),
+        ]
+    }
+}
+
 /// The figures of one unit and procedure (or of everything, for the total).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Group {
     /// Unit code; `*` in the total.
     pub unit: String,
+    /// Unit name from the units list (`sohoa unit import`).
+    pub unit_name: Option<String>,
     /// Procedure code; `*` in the total.
     pub procedure: String,
     /// Procedure name from the catalogue.
@@ -121,11 +142,78 @@ pub struct Group {
     pub delivered: Rate,
     /// The reuse rate.
     pub reuse: Rate,
+    /// Received cases submitted online ÷ received cases (a case whose channel no export gave counts as
+    /// not online).
+    pub online: Rate,
+    /// Received cases by how they were submitted.
+    pub channels: Channels,
     /// The on-time rate: cases resolved in the period by their due date ÷ cases resolved in the period
     /// that have one (by resolved date; a case with no due date is in neither).
     pub on_time: Rate,
     /// The cases behind each shortfall.
     pub shortfalls: Shortfalls,
+}
+
+/// Received cases per submission channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Channels {
+    /// Through the public service portal.
+    pub online: i64,
+    /// At the one-stop counter.
+    pub counter: i64,
+    /// By post.
+    pub post: i64,
+    /// No export said.
+    pub unknown: i64,
+}
+
+impl Channels {
+    fn count(&mut self, channel: &str) {
+        match channel {
+            "online" => self.online += 1,
+            "counter" => self.counter += 1,
+            "post" => self.post += 1,
+            _ => self.unknown += 1,
+        }
+    }
+}
+
+/// Full points per indicator, as the province's scoring guide sets them: the report then gives the
+/// points earned beside the share.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FullPoints {
+    /// Electronic-result rate.
+    pub electronic_result: Option<f64>,
+    /// Digitization rate.
+    pub digitization: Option<f64>,
+    /// Reuse rate.
+    pub reuse: Option<f64>,
+}
+
+impl FullPoints {
+    /// Reads `electronic_result=2,digitization=2,reuse=1` (any of them, in any order).
+    pub fn parse(s: &str) -> std::result::Result<FullPoints, String> {
+        let mut p = FullPoints::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| format!("`{part}` is not INDICATOR=POINTS"))?;
+            let v: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("`{v}` is not a number of points"))?;
+            let slot = match k.trim() {
+                "electronic_result" => &mut p.electronic_result,
+                "digitization" => &mut p.digitization,
+                "reuse" => &mut p.reuse,
+                other => {
+                    return Err(format!("`{other}` is not an indicator: electronic_result, digitization or reuse"));
+                }
+            };
+            *slot = Some(v);
+        }
+        Ok(p)
+    }
 }
 
 /// A whole report.
@@ -147,6 +235,25 @@ pub struct Report {
     pub total: Group,
     /// What the figures could not count, and why.
     pub data_quality: DataQuality,
+    /// The full points the points were computed from, when given.
+    pub full_points: FullPoints,
+}
+
+impl Report {
+    /// Gives every group's indicators their points earned.
+    pub fn with_points(mut self, full: &FullPoints) -> Report {
+        for g in self.groups.iter_mut().chain(self.units.iter_mut()).chain(std::iter::once(&mut self.total)) {
+            for (rate, full) in [
+                (&mut g.electronic_result, full.electronic_result),
+                (&mut g.digitization, full.digitization),
+                (&mut g.reuse, full.reuse),
+            ] {
+                rate.points = full.and_then(|f| rate.score.map(|s| (s * f * 100.0).round() / 100.0));
+            }
+        }
+        self.full_points = full.clone();
+        self
+    }
 }
 
 /// Cases the figures leave out or cannot place, so a supervisor can get the records fixed.
@@ -163,14 +270,34 @@ pub struct DataQuality {
     pub withdrawn_or_cancelled: Vec<String>,
     /// Imported without a received date: in no period, so in no figure, until an export gives one.
     pub no_received_date: Vec<String>,
+    /// Rows the last imports refused (file, line, reason), newest first: cases the figures may be
+    /// missing.
+    pub refused_rows: Vec<RefusedRow>,
+}
+
+/// One row a case import refused, kept so the report can say the figures may lack it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RefusedRow {
+    /// When the import ran.
+    pub at: String,
+    /// The export's file name.
+    pub file: String,
+    /// Its line (1 = the header).
+    pub line: i64,
+    /// The case code, when the row named one.
+    pub code: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
 }
 
 #[derive(sqlx::FromRow)]
 struct CaseFacts {
     code: String,
     unit: String,
+    unit_name: Option<String>,
     procedure: String,
     procedure_name: Option<String>,
+    channel: String,
     received_date: Option<String>,
     resolved_date: Option<String>,
     due_date: Option<String>,
@@ -198,6 +325,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
     let mut add = |f: CaseFacts| {
         let g = groups.entry((f.unit.clone(), f.procedure.clone())).or_insert_with(|| Group {
             unit: f.unit.clone(),
+            unit_name: f.unit_name.clone(),
             procedure: f.procedure.clone(),
             procedure_name: f.procedure_name.clone(),
             procedure_known: f.known != 0,
@@ -205,6 +333,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         });
         let u = units.entry(f.unit.clone()).or_insert_with(|| Group {
             unit: f.unit.clone(),
+            unit_name: f.unit_name.clone(),
             procedure: "*".into(),
             procedure_known: true,
             ..Default::default()
@@ -233,6 +362,8 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             for g in [&mut *g, &mut *u, &mut total] {
                 g.received += 1;
                 g.reuse.count(f.reused > 0);
+                g.online.count(f.channel == "online");
+                g.channels.count(&f.channel);
                 if known {
                     g.digitization.count(digitized);
                     g.delivered.count(digitized && f.undelivered == 0);
@@ -268,21 +399,22 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
     };
     on_pool!(records.pool(), |p| {
         let mut rows = sqlx::query_as::<_, CaseFacts>(
-            "SELECT c.code, COALESCE(c.unit, '') AS unit, COALESCE(c.procedure_code, '') AS procedure, \
-           pr.name AS procedure_name, c.received_date, c.resolved_date, c.due_date, c.status, \
+            "SELECT c.code, COALESCE(c.unit, '') AS unit, un.name AS unit_name, \
+           COALESCE(c.procedure_code, '') AS procedure, pr.name AS procedure_name, \
+           COALESCE(c.channel, '') AS channel, c.received_date, c.resolved_date, c.due_date, c.status, \
            CAST(CASE WHEN pr.code IS NULL THEN 0 ELSE 1 END AS BIGINT) AS known, \
            COALESCE(pr.issues_result, 0) AS issues_result, \
            (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
               AND d.role = 'input') AS inputs, \
            (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
               AND d.role = 'result') AS results, \
-           (SELECT COUNT(*) FROM documents d JOIN pages pg ON pg.document_id = d.id \
-              JOIN intakes i ON i.id = pg.intake_id WHERE d.case_code = c.code AND d.state = 'attached' \
-              AND d.role = 'input' AND i.reused = 1) AS reused, \
+           (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
+              AND d.role = 'input' AND (d.reused_from IS NOT NULL OR EXISTS (SELECT 1 FROM pages pg \
+              JOIN intakes i ON i.id = pg.intake_id WHERE pg.document_id = d.id AND i.reused = 1))) AS reused, \
            (SELECT COUNT(*) FROM documents d WHERE d.case_code = c.code AND d.state = 'attached' \
               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.document_id = d.id AND o.version = d.version \
                               AND o.state = 'delivered')) AS undelivered \
-         FROM cases c LEFT JOIN procedures pr ON pr.code = c.procedure_code \
+         FROM cases c LEFT JOIN procedures pr ON pr.code = c.procedure_code LEFT JOIN units un ON un.code = c.unit \
          WHERE ((c.received_date >= $1 AND c.received_date <= $2) \
              OR (c.status = 'resolved' AND c.resolved_date >= $1 AND c.resolved_date <= $2)) \
            AND ($3 IS NULL OR c.unit = $3 OR c.unit LIKE $3 || '.%') AND ($4 IS NULL OR c.procedure_code = $4) \
@@ -340,6 +472,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
             &mut g.results_digitized,
             &mut g.delivered,
             &mut g.reuse,
+            &mut g.online,
             &mut g.on_time,
         ] {
             r.finish();
@@ -348,7 +481,13 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
     // No points rule is known here for timeliness: its rate is given, not a score.
     for g in groups.iter_mut().chain(units.iter_mut()).chain(std::iter::once(&mut total)) {
         g.on_time.score = None;
+        g.online.score = None;
     }
+    quality.refused_rows = on_pool!(records.pool(), |p| sqlx::query_as::<_, RefusedRow>(
+        "SELECT at, file, line, code, reason FROM import_refusals ORDER BY at DESC, file, line LIMIT 1000"
+    )
+    .fetch_all(p)
+    .await?);
     total.procedure_known = true;
     Ok(Report {
         from: period.from.clone(),
@@ -359,6 +498,7 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
         units,
         total,
         data_quality: quality,
+        full_points: FullPoints::default(),
     })
 }
 
@@ -382,10 +522,10 @@ pub fn to_table(r: &Report) -> String {
             format!("Digitization report (Decision 766) for {} … {}", r.from, r.to),
         )
     );
-    let row = |s: &mut String, cells: [&str; 19]| {
+    let row = |s: &mut String, cells: [&str; 20]| {
         let _ = writeln!(
             s,
-            "{:<16} {:<12} {:>5} {:>5} {:>4}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6} {:>9} {:>9} {:>9}  {:>9} {:>7} {:>6}  {:>9} {:>7}",
+            "{:<16} {:<12} {:>5} {:>5} {:>4}  {:>9} {:>7} {:>6}  {:>9} {:>7} {:>6} {:>9} {:>9} {:>9}  {:>9} {:>7} {:>6}  {:>9} {:>7}  {:>9}",
             cells[0],
             cells[1],
             cells[2],
@@ -404,7 +544,8 @@ pub fn to_table(r: &Report) -> String {
             cells[15],
             cells[16],
             cells[17],
-            cells[18]
+            cells[18],
+            cells[19]
         );
     };
     let heads: Vec<String> = [
@@ -427,11 +568,12 @@ pub fn to_table(r: &Report) -> String {
         ("ĐIỂM", "SCORE"),
         ("ĐÚNG HẠN", "ON TIME"),
         ("TỶ LỆ", "RATE"),
+        ("TRỰC TUYẾN", "ONLINE"),
     ]
     .iter()
     .map(|(vi, en)| say(*vi, *en))
     .collect();
-    let head: [&str; 19] = std::array::from_fn(|i| heads[i].as_str());
+    let head: [&str; 20] = std::array::from_fn(|i| heads[i].as_str());
     row(&mut s, head);
     // Unit subtotals, when they add something: a unit with several procedures.
     let subtotals: &[Group] = if r.groups.len() > r.units.len() { &r.units } else { &[] };
@@ -459,8 +601,33 @@ pub fn to_table(r: &Report) -> String {
                 &pct(g.reuse.score),
                 &frac(&g.on_time),
                 &pct(g.on_time.rate),
+                &frac(&g.online),
             ],
         );
+    }
+    let named: Vec<&Group> = r.units.iter().filter(|u| u.unit_name.is_some()).collect();
+    if !named.is_empty() {
+        let _ = writeln!(s, "\n{}", say("Đơn vị", "Units"));
+        for u in named {
+            let _ = writeln!(s, "  {}  {}", u.unit, u.unit_name.as_deref().unwrap_or(""));
+        }
+    }
+    let full = &r.full_points;
+    if full != &FullPoints::default() {
+        let _ = writeln!(s, "\n{}", say("Điểm đạt được (trên điểm tối đa)", "Points earned (of the full points)"));
+        for g in r.units.iter().chain(std::iter::once(&r.total)) {
+            let mut line = format!("  {:<16}", g.unit);
+            for (name, rate, f) in [
+                (say("KQ ĐT", "E-RESULT"), &g.electronic_result, full.electronic_result),
+                (say("SỐ HÓA", "DIGITIZED"), &g.digitization, full.digitization),
+                (say("TÁI SD", "REUSED"), &g.reuse, full.reuse),
+            ] {
+                if let (Some(f), Some(p)) = (f, rate.points) {
+                    line.push_str(&format!("  {name} {p:.2}/{f}"));
+                }
+            }
+            let _ = writeln!(s, "{line}");
+        }
     }
     let _ = writeln!(
         s,
@@ -470,11 +637,12 @@ pub fn to_table(r: &Report) -> String {
              hoặc hủy, không tính vào chỉ tiêu nào. KQ ĐT: trả kết quả điện tử. TP / KQ: hai phần của SỐ HÓA (thành \
              phần hồ sơ và kết quả; hồ sơ đã giải quyết có kết quả được xét theo kết quả). ĐÃ GỬI: hồ sơ đã số hóa mà mọi \
              tài liệu đã gửi tới hệ thống một cửa (chỉ những hồ sơ này được tính ở đó). TÁI SD: tái sử dụng. `?`: \
-             thủ tục chưa có trong danh mục, không tính vào chỉ tiêu số hóa.",
+             thủ tục chưa có trong danh mục, không tính vào chỉ tiêu số hóa. TRỰC TUYẾN: hồ sơ nộp trực tuyến.",
             "Score: share of the full points (full at a rate of 80% or more). OUT: withdrawn or cancelled, in no \
              figure. INPUTS / RESULTS: the two parts of DIGITIZED (a case is judged on its result once resolved \
              with one). DELIVERED: digitized cases whose every document reached the one-stop \
-             system (only these count there). `?`: a procedure the catalogue does not know, counted in no digitization figure.",
+             system (only these count there). `?`: a procedure the catalogue does not know, counted in no digitization figure. \
+             ONLINE: cases submitted online.",
         )
     );
     for g in &r.groups {
@@ -489,14 +657,7 @@ pub fn to_table(r: &Report) -> String {
             g.procedure,
             g.procedure_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
         );
-        for (what, list) in [
-            (say("chưa gắn thành phần hồ sơ", "no input attached"), &f.missing_inputs),
-            (say("đã giải quyết, chưa gắn kết quả", "resolved, no result attached"), &f.missing_result),
-            (
-                say("giải quyết trong kỳ, chưa có tệp kết quả", "resolved in the period, no result file"),
-                &f.resolved_without_result,
-            ),
-        ] {
+        for (what, list) in f.labelled() {
             if !list.is_empty() {
                 let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));
             }
@@ -506,6 +667,7 @@ pub fn to_table(r: &Report) -> String {
     if [&q.unknown_procedure, &q.no_unit, &q.not_in_export, &q.withdrawn_or_cancelled, &q.no_received_date]
         .iter()
         .any(|l| !l.is_empty())
+        || !q.refused_rows.is_empty()
     {
         let _ = writeln!(s, "\n{}", say("Dữ liệu cần xem lại", "Data quality"));
         for (what, list) in [
@@ -537,6 +699,21 @@ pub fn to_table(r: &Report) -> String {
                 let _ = writeln!(s, "  {what} ({}): {}", list.len(), list.join(", "));
             }
         }
+        if !q.refused_rows.is_empty() {
+            let _ = writeln!(
+                s,
+                "  {} ({}):",
+                say(
+                    "dòng nhập bị từ chối (hồ sơ có thể chưa được tính; sửa và nhập lại)",
+                    "import rows refused (cases the figures may lack; fix and import again)"
+                ),
+                q.refused_rows.len()
+            );
+            for f in &q.refused_rows {
+                let code = f.code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+                let _ = writeln!(s, "    {} {} {}{code}: {}", f.file, say("dòng", "line"), f.line, f.reason);
+            }
+        }
     }
     s
 }
@@ -545,8 +722,19 @@ pub fn to_table(r: &Report) -> String {
 /// text as UTF-8.
 pub fn to_csv(r: &Report) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ =
-        w.write_record(["from", "to", "unit", "procedure", "indicator", "numerator", "denominator", "rate", "score"]);
+    let _ = w.write_record([
+        "from",
+        "to",
+        "unit",
+        "unit_name",
+        "procedure",
+        "indicator",
+        "numerator",
+        "denominator",
+        "rate",
+        "score",
+        "points",
+    ]);
     let num = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     for g in r.groups.iter().chain(&r.units).chain(std::iter::once(&r.total)) {
         for (name, rate) in [
@@ -557,17 +745,20 @@ pub fn to_csv(r: &Report) -> String {
             ("delivered", &g.delivered),
             ("reuse", &g.reuse),
             ("on_time", &g.on_time),
+            ("online", &g.online),
         ] {
             let _ = w.write_record([
                 r.from.as_str(),
                 r.to.as_str(),
                 g.unit.as_str(),
+                g.unit_name.as_deref().unwrap_or(""),
                 g.procedure.as_str(),
                 name,
                 &rate.numerator.to_string(),
                 &rate.denominator.to_string(),
                 &num(rate.rate),
                 &num(rate.score),
+                &num(rate.points),
             ]);
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! ```json
 //! { "case": "H15.50.05.13-261008-0975", "role": "input", "document_type": "Đơn đề nghị",
-//!   "operator": "Trần Thị B", "files": { "p3.jpg": { "role": "result" } } }
+//!   "operator": "Trần Thị B", "files": { "p3.jpg": { "role": "result" },
+//!   "cccd.jpg": { "reused_from": "H15.50.05.13-250301-0012.002" } } }
 //! ```
 
 use std::path::Path;
@@ -28,6 +29,10 @@ pub struct ManifestEntry {
     /// Who scanned it.
     #[serde(default)]
     pub operator: Option<String>,
+    /// The input is taken from earlier digitized data: the case (or `case.NNN` document) it was
+    /// digitized for. The reuse rate counts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +69,7 @@ pub fn entry_for(path: &Path) -> Result<Option<ManifestEntry>, String> {
             role: f.role.or(e.role),
             document_type: f.document_type.or(e.document_type),
             operator: f.operator.or(e.operator),
+            reused_from: f.reused_from.or(e.reused_from),
         };
     }
     Ok(Some(normalize(e)))
@@ -94,5 +100,6 @@ fn normalize(e: ManifestEntry) -> ManifestEntry {
         role: e.role,
         document_type: e.document_type.map(|s| nfc(s.trim())),
         operator: e.operator.map(|s| nfc(s.trim())),
+        reused_from: e.reused_from.map(|s| nfc(s.trim())).filter(|s| !s.is_empty()),
     }
 }

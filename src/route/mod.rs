@@ -60,6 +60,22 @@ pub struct Route {
     pub operator: Option<String>,
 }
 
+/// Reads a declared reuse source (see [`Router::reuse_source`]) under a case-code rule.
+pub fn reuse_source(codes: &CaseCodeRule, from: &str) -> Result<(CaseCode, Option<i64>), String> {
+    let from = from.trim();
+    if let Some((code, ordinal)) = from.rsplit_once('.')
+        && ordinal.len() == 3
+        && ordinal.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(code) = codes.validate(code)
+    {
+        return Ok((code, ordinal.parse().ok()));
+    }
+    codes
+        .validate(from)
+        .map(|c| (c, None))
+        .map_err(|e| format!("`{from}` is neither a case code nor a case code with a document number (.NNN): {e}"))
+}
+
 /// Applies one profile's routing rules.
 pub struct Router {
     codes: CaseCodeRule,
@@ -109,6 +125,11 @@ impl Router {
                 route.doc_type = m.document_type.clone();
             }
             route.operator = m.operator.clone();
+            if let Some(from) = &m.reused_from {
+                self.reuse_source(from).map_err(|e| {
+                    Failure::bad(Code::BadCaseCode, format!("the manifest for {}: reused_from: {e}", hints.file_name))
+                })?;
+            }
         }
         if route.case_code.is_none() && r.folder_names {
             route.case_code = hints.folder.as_deref().and_then(|f| self.codes.validate(f).ok());
@@ -120,6 +141,12 @@ impl Router {
                 .and_then(|m| self.codes.validate(m.as_str()).ok());
         }
         Ok(route)
+    }
+
+    /// Checks a declared reuse source: a case code, or a case code and a document's 3-digit ordinal
+    /// (`H15.50.05.13-250301-0012.002`). Returns the case code and the ordinal.
+    pub fn reuse_source(&self, from: &str) -> Result<(CaseCode, Option<i64>), String> {
+        reuse_source(&self.codes, from)
     }
 
     /// Why an input's pages found no case, in words a clerk can act on (the unfiled list shows it), in

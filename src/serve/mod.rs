@@ -256,10 +256,27 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     // Delivery to the one-stop system: with the workers, from the outbox the records keep.
     match crate::deliver::connector_of(&cfg.profiles)? {
         Some(connector) if role.works() => {
-            let open = || crate::deliver::Sender::open(d.records.clone(), d.blobs.clone(), &connector);
-            let sender = retry::until_done("opening the connector", open).await?;
-            tracing::info!(kind = ?connector.kind, "delivering attached documents to the one-stop system");
-            tasks.spawn("sender", sender.run(stop_rx.clone()));
+            // Opened in its own task: a share or receiver that is not there yet delays delivery, never
+            // the service's start or a stop asked for meanwhile.
+            let (records, blobs, stop) = (d.records.clone(), d.blobs.clone(), stop_rx.clone());
+            let conn = connector.clone();
+            tasks.spawn("sender", async move {
+                let open = || crate::deliver::Sender::open(records.clone(), blobs.clone(), &conn);
+                let mut stopping = stop.clone();
+                let opened = tokio::select! {
+                    s = retry::until_done("opening the connector", open) => s,
+                    _ = stopping.wait_for(|s| *s) => return,
+                };
+                match opened {
+                    Ok(sender) => {
+                        tracing::info!(kind = ?conn.kind, "delivering attached documents to the one-stop system");
+                        sender.run(stop).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "the [connector] cannot be opened; fix the profile and restart")
+                    }
+                }
+            });
             if let Some(puller) = crate::deliver::pull::Puller::new(&connector, &first.routing, &d.root)? {
                 tasks.spawn("pull", puller.run(d.records.clone(), stop_rx.clone()));
             }

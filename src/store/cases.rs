@@ -133,6 +133,61 @@ impl TryFrom<String> for Status {
     }
 }
 
+/// How a dossier reached the center: the index scores online dossiers apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// Submitted through the public service portal.
+    Online,
+    /// Handed in at the one-stop counter.
+    Counter,
+    /// Sent by post (the public postal service).
+    Post,
+}
+
+/// Every channel with the words exports write for it, folded: the stored word first.
+const CHANNEL_WORDS: [(Channel, &[&str]); 3] = [
+    (
+        Channel::Online,
+        &[
+            "online",
+            "truc tuyen",
+            "nop truc tuyen",
+            "qua mang",
+            "dvc truc tuyen",
+            "dich vu cong truc tuyen",
+            "cong dvc",
+        ],
+    ),
+    (
+        Channel::Counter,
+        &["counter", "in person", "truc tiep", "nop truc tiep", "tai quay", "tai bo phan mot cua", "mot cua"],
+    ),
+    (
+        Channel::Post,
+        &["post", "by post", "mail", "buu chinh", "qua buu chinh", "buu chinh cong ich", "buu dien", "qua buu dien"],
+    ),
+];
+
+impl Channel {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        CHANNEL_WORDS.iter().find(|(c, _)| *c == self).map_or("counter", |(_, words)| words[0])
+    }
+
+    /// Reads a channel as exports write it, English or Vietnamese, with or without tone marks
+    /// (`Trực tuyến`, `Bưu chính công ích`, `online`). A word not listed is refused, never guessed.
+    pub fn parse(s: &str) -> Option<Channel> {
+        let s = crate::util::text::fold(s);
+        CHANNEL_WORDS.iter().find(|(_, words)| words.contains(&s.as_str())).map(|(c, _)| *c)
+    }
+
+    /// The stored words, for messages that list what is accepted.
+    pub fn words() -> String {
+        CHANNEL_WORDS.iter().map(|(_, w)| w[0]).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// Fields of a case to set; `None` leaves a field as it is, so an export that lacks a column does not
 /// erase what another source recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +210,9 @@ pub struct CaseFields {
     pub applicant_id: Option<String>,
     /// Applicant's phone or address (personal data).
     pub applicant_contact: Option<String>,
+    /// How the dossier was submitted.
+    #[serde(default)]
+    pub channel: Option<Channel>,
 }
 
 /// The stored fields of one case.
@@ -181,6 +239,8 @@ pub struct CaseRecord {
     pub applicant_id: Option<String>,
     /// Personal data.
     pub applicant_contact: Option<String>,
+    /// `online`, `counter` or `post`, when an export or a clerk said.
+    pub channel: Option<String>,
     /// `import` (from the one-stop system) or `scan` (only scans named it).
     #[sqlx(try_from = "String")]
     pub origin: Origin,
@@ -469,6 +529,96 @@ impl Records {
         Ok(Some((format!("{code}.{ordinal:03}.pdf"), sha.unwrap_or_default())))
     }
 
+    /// Marks an attached input as taken from earlier digitized data (`from`: the source case or
+    /// `case.NNN`), or clears the mark (`None`), with a `reuse` event; the reuse rate counts marked
+    /// inputs beside byte-identical captures. `Ok(false)` when the case has no attached input of that
+    /// ordinal (a result is never reused data).
+    pub async fn mark_reused(
+        &self,
+        code: &str,
+        ordinal: i64,
+        from: Option<&str>,
+        actor: &str,
+        at: &str,
+    ) -> Result<bool> {
+        let mut tx = self.pool().begin_write().await?;
+        let id: Option<String> = on_tx!(&mut tx, |c| sqlx::query_scalar(
+            "UPDATE documents SET reused_from = $1 WHERE case_code = $2 AND ordinal = $3 AND state = 'attached' \
+             AND role = 'input' RETURNING id"
+        )
+        .bind(from)
+        .bind(code)
+        .bind(ordinal)
+        .fetch_optional(&mut *c)
+        .await?);
+        let Some(id) = id else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let detail = serde_json::json!({ "ordinal": ordinal, "reused_from": from });
+        insert_event(&mut tx, at, actor, "reuse", Some(code), None, Some(&id), None, &detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Keeps the rows an import of `file` refused (replacing what its last import left), so the report
+    /// can name the cases its figures may lack.
+    /// Each row is (line, case code if any, reason).
+    pub async fn record_refusals(&self, file: &str, at: &str, rows: &[(u64, Option<String>, String)]) -> Result<()> {
+        let mut tx = self.pool().begin_write().await?;
+        on_tx!(&mut tx, |c| sqlx::query("DELETE FROM import_refusals WHERE file = $1")
+            .bind(file)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        for r in rows {
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO import_refusals (at, file, line, code, reason) VALUES ($1, $2, $3, $4, $5)"
+            )
+            .bind(at)
+            .bind(file)
+            .bind(r.0 as i64)
+            .bind(&r.1)
+            .bind(&r.2)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds or renames units (code, name); returns how many changed.
+    pub async fn put_units(&self, units: &[(String, String)], actor: &str, at: &str) -> Result<u64> {
+        let mut tx = self.pool().begin_write().await?;
+        let mut changed = 0;
+        for (code, name) in units {
+            let n = on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO units (code, name, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at \
+                 WHERE units.name <> excluded.name"
+            )
+            .bind(code)
+            .bind(name)
+            .bind(at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+            changed += n;
+        }
+        if changed > 0 {
+            let detail = serde_json::json!({ "units": units.len(), "changed": changed });
+            insert_event(&mut tx, at, actor, "units", None, None, None, None, &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Every unit with its name, by code.
+    pub async fn units(&self) -> Result<Vec<(String, String)>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as("SELECT code, name FROM units ORDER BY code").fetch_all(p).await?))
+    }
+
     /// Queues again the render of a document that was set aside as a poison job (it stopped the
     /// service): from nothing, its crash count forgotten, with a `render-again` event. `false` when the
     /// case has no document of that ordinal waiting for its PDF.
@@ -635,7 +785,7 @@ async fn read_procedure(tx: &mut super::db::Tx, code: &str) -> Result<Option<Pro
 async fn read_case(tx: &mut super::db::Tx, code: &str) -> Result<Option<CaseRecord>> {
     Ok(on_tx!(tx, |c| sqlx::query_as(
         "SELECT code, procedure_code, unit, received_date, due_date, status, resolved_date, applicant_name, \
-         applicant_id, applicant_contact, origin FROM cases WHERE code = $1",
+         applicant_id, applicant_contact, channel, origin FROM cases WHERE code = $1",
     )
     .bind(code)
     .fetch_optional(&mut *c)
@@ -671,6 +821,7 @@ async fn upsert_case_in(
     set(&mut new.applicant_name, &f.applicant_name);
     set(&mut new.applicant_id, &f.applicant_id);
     set(&mut new.applicant_contact, &f.applicant_contact);
+    set(&mut new.channel, &f.channel.map(|c| c.as_str().to_string()));
     if let Some(s) = f.status {
         new.status = s;
     }
@@ -686,13 +837,13 @@ async fn upsert_case_in(
     }
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO cases (id, code, created_at, procedure_code, unit, received_date, due_date, status, \
-           resolved_date, applicant_name, applicant_id, applicant_contact, origin, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $3) \
+           resolved_date, applicant_name, applicant_id, applicant_contact, origin, updated_at, channel) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $3, $14) \
          ON CONFLICT (code) DO UPDATE SET procedure_code = excluded.procedure_code, unit = excluded.unit, \
            received_date = excluded.received_date, due_date = excluded.due_date, status = excluded.status, \
            resolved_date = excluded.resolved_date, applicant_name = excluded.applicant_name, \
            applicant_id = excluded.applicant_id, applicant_contact = excluded.applicant_contact, \
-           origin = excluded.origin, updated_at = excluded.updated_at",
+           origin = excluded.origin, updated_at = excluded.updated_at, channel = excluded.channel",
     )
     .bind(new_id())
     .bind(code)
@@ -707,6 +858,7 @@ async fn upsert_case_in(
     .bind(&new.applicant_id)
     .bind(&new.applicant_contact)
     .bind(new.origin.as_str())
+    .bind(&new.channel)
     .execute(&mut *c)
     .await?
     .rows_affected());

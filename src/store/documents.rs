@@ -258,6 +258,27 @@ impl Records {
             .await?
             .rows_affected()
             });
+            // A manifest that declared the scan taken from earlier digitized data marks its document.
+            let hints: Vec<String> = on_tx!(&mut tx, |c| {
+                sqlx::query_scalar(
+                "SELECT DISTINCT i.hints FROM pages pg JOIN intakes i ON i.id = pg.intake_id WHERE pg.document_id = $1"
+            )
+            .bind(doc_id)
+            .fetch_all(&mut *c)
+            .await?
+            });
+            let declared =
+                hints.iter().find_map(|h| serde_json::from_str::<crate::route::Hints>(h).ok()?.manifest?.reused_from);
+            if let Some(from) = declared {
+                on_tx!(&mut tx, |c| sqlx::query(
+                    "UPDATE documents SET reused_from = $1 WHERE id = $2 AND reused_from IS NULL AND role = 'input'"
+                )
+                .bind(&from)
+                .bind(doc_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+            }
             for o in outcomes {
                 // The blank verdict goes into the page's flags, where the clerk sees it.
                 on_tx!(&mut tx, |c| sqlx::query(

@@ -41,6 +41,9 @@ pub(crate) async fn enqueue(tx: &mut Tx, at: &str, doc_id: &str, operation: &str
     Ok(())
 }
 
+/// The `remote_status` of a receipt the remote wrote into an exchange folder (no HTTP involved).
+pub const RECEIPT_FILE: i64 = 1;
+
 /// One outbox entry.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct OutboxEntry {
@@ -102,7 +105,7 @@ const COLUMNS: &str = "id, at, case_code, document_id, ordinal, operation, role,
 /// What the receiver said about an entry it took.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Receipt {
-    /// HTTP status (0 for a folder).
+    /// HTTP status ([`RECEIPT_FILE`] for a receipt file in an exchange folder).
     pub status: i64,
     /// The remote's id for it, when it said one.
     pub remote_id: Option<String>,
@@ -262,18 +265,10 @@ impl Records {
         if n == 1 {
             let detail = serde_json::json!({ "outbox": e.id, "key": e.idem_key, "status": status, "message": message });
             let sha = e.pdf_sha256.as_deref();
-            insert_event(
-                &mut tx,
-                at,
-                "sohoa",
-                "deliver-rejected",
-                Some(&e.case_code),
-                None,
-                Some(&e.document_id),
-                sha,
-                &detail,
-            )
-            .await?;
+            // A refusal made here (the entry could not be built) is not the remote's.
+            let kind = if status == 0 { "deliver-unsendable" } else { "deliver-rejected" };
+            insert_event(&mut tx, at, "sohoa", kind, Some(&e.case_code), None, Some(&e.document_id), sha, &detail)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -325,7 +320,10 @@ impl Records {
         let filter = match which {
             Listing::All => "TRUE",
             Listing::Undelivered => "state <> 'delivered'",
-            Listing::Failed => "(state = 'rejected' OR (state = 'pending' AND error IS NOT NULL))",
+            // An entry waiting for its case's data (a `"held":true` reason) has not failed.
+            Listing::Failed => {
+                "(state = 'rejected' OR (state = 'pending' AND error IS NOT NULL AND error NOT LIKE '%\"held\":true%'))"
+            }
         };
         let sql = format!(
             "SELECT {COLUMNS} FROM outbox WHERE {filter} AND ($1 IS NULL OR case_code = $1) ORDER BY id DESC LIMIT $2"

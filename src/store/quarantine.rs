@@ -207,6 +207,7 @@ impl Records {
                     role: Some(r.role),
                     document_type: r.doc_type.clone(),
                     operator,
+                    reused_from: None,
                 };
                 (Some(entry), r.case.clone())
             }

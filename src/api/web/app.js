@@ -22,7 +22,7 @@ const TEXT = {
     "event.keep-page": "Giữ lại trang trắng", "event.bundle": "Ghép hồ sơ", "event.view": "Xem", "event.download": "Tải về",
     "event.sign-in": "Đăng nhập", "event.report": "Xem báo cáo", "event.edit": "Sửa thông tin", "event.delete": "Xóa",
     "event.export": "Xuất hồ sơ", "event.fixity": "Kiểm tra toàn vẹn", "event.fixity-problem": "Lỗi toàn vẹn",
-    "event.token-create": "Cấp mã truy cập", "event.token-revoke": "Thu hồi mã truy cập", "event.retype": "Đổi loại giấy tờ", "event.set-aside": "Tạm gác (xử lý làm dừng dịch vụ)", "event.render-again": "Tạo lại PDF",
+    "event.token-create": "Cấp mã truy cập", "event.token-revoke": "Thu hồi mã truy cập", "event.retype": "Đổi loại giấy tờ", "event.reuse": "Đánh dấu tái sử dụng", "event.set-aside": "Tạm gác (xử lý làm dừng dịch vụ)", "event.render-again": "Tạo lại PDF",
     "nav.stations": "Trạm quét", "nav.cases": "Hồ sơ", "nav.unfiled": "Chưa phân loại",
     "nav.quarantine": "Cách ly", "nav.report": "Báo cáo", "nav.outbox": "Gửi một cửa", signout: "Đăng xuất", lang: "English",
     "outbox.title": "Gửi sang hệ thống một cửa", "outbox.none": "Chưa có gì để gửi.", "outbox.all": "Tất cả",
@@ -31,7 +31,7 @@ const TEXT = {
     "outbox.retry": "Gửi lại", "outbox.retried": "Sẽ gửi lại", "outbox.attempts": "Lần thử",
     "op.attach": "gắn", "op.detach": "gỡ", "op.correct": "sửa",
     "ostate.pending": "chờ gửi", "ostate.retrying": "chờ gửi lại", "ostate.delivered": "đã gửi", "ostate.rejected": "bị từ chối",
-    "event.deliver": "Đã gửi sang một cửa", "event.deliver-rejected": "Một cửa từ chối", "event.outbox-retry": "Gửi lại sang một cửa",
+    "event.deliver": "Đã gửi sang một cửa", "event.deliver-rejected": "Một cửa từ chối", "event.deliver-unsendable": "Chưa gửi được sang một cửa (thiếu thông tin)", "event.outbox-retry": "Gửi lại sang một cửa",
     "login.title": "Đăng nhập", "login.token": "Mã truy cập (token)", "login.go": "Đăng nhập",
     "login.help": "Quản trị viên cấp mã bằng lệnh: sohoa token create --role clerk",
     "stations.title": "Trạm quét — trực tiếp", "stations.none": "Chưa có trạm nào đang chạy.",
@@ -56,7 +56,8 @@ const TEXT = {
     "norm.gray": "thang xám", "norm.colour": "màu",
     "role": "Loại", "role.input": "Thành phần", "role.result": "Kết quả", "type": "Loại giấy tờ",
     "due": "Hạn giải quyết", "resolved": "Ngày giải quyết", "applicant": "Người nộp", "applicant_id": "Số giấy tờ",
-    "contact": "Liên hệ", "result.needed": "Kết quả", "actor": "Người thực hiện", "what": "Việc",
+    "contact": "Liên hệ", "channel": "Kênh nộp", "channel.online": "Trực tuyến", "channel.counter": "Trực tiếp",
+    "channel.post": "Bưu chính", "result.needed": "Kết quả", "actor": "Người thực hiện", "what": "Việc",
     "unfiled.title": "Bản quét chưa phân loại", "unfiled.none": "Không có bản quét nào chờ phân loại.",
     "unfiled.attach": "Gắn vào hồ sơ", "unfiled.done": "Đã gắn vào hồ sơ",
     "quarantine.title": "Tệp bị cách ly", "quarantine.none": "Không có tệp nào bị cách ly.",
@@ -96,7 +97,7 @@ const TEXT = {
     "event.bundle": "Bundled", "event.view": "Viewed", "event.download": "Downloaded", "event.sign-in": "Signed in",
     "event.report": "Report read", "event.edit": "Edited", "event.delete": "Deleted", "event.export": "Exported",
     "event.fixity": "Fixity check", "event.fixity-problem": "Fixity problem", "event.token-create": "Token issued",
-    "event.token-revoke": "Token revoked", "event.retype": "Type changed",
+    "event.token-revoke": "Token revoked", "event.retype": "Type changed", "event.reuse": "Marked as reused",
     "nav.stations": "Stations", "nav.cases": "Cases", "nav.unfiled": "Unfiled", "nav.quarantine": "Quarantine",
     "nav.report": "Report", "nav.outbox": "Delivery", signout: "Sign out", lang: "Tiếng Việt",
     "outbox.title": "Delivery to the one-stop system", "outbox.none": "Nothing to deliver yet.", "outbox.all": "All",
@@ -105,7 +106,7 @@ const TEXT = {
     "outbox.retry": "Send again", "outbox.retried": "Will be sent again", "outbox.attempts": "Attempts",
     "op.attach": "attach", "op.detach": "detach", "op.correct": "correction",
     "ostate.pending": "pending", "ostate.retrying": "retrying", "ostate.delivered": "delivered", "ostate.rejected": "refused",
-    "event.deliver": "Delivered to the one-stop system", "event.deliver-rejected": "Refused by the one-stop system", "event.outbox-retry": "Sent again to the one-stop system",
+    "event.deliver": "Delivered to the one-stop system", "event.deliver-rejected": "Refused by the one-stop system", "event.deliver-unsendable": "Could not be sent to the one-stop system (information missing)", "event.outbox-retry": "Sent again to the one-stop system",
     "login.title": "Sign in", "login.token": "Access token", "login.go": "Sign in",
     "login.help": "An administrator makes one with: sohoa token create --role clerk",
     "stations.title": "Stations — live", "stations.none": "No station is running.", "stations.recent": "Just scanned",
@@ -128,7 +129,8 @@ const TEXT = {
     "norm.gray": "gray", "norm.colour": "colour",
     "case.missing": "Missing", "role": "Role", "role.input": "Input", "role.result": "Result",
     "type": "Document type", "due": "Due", "resolved": "Resolved", "applicant": "Applicant",
-    "applicant_id": "ID number", "contact": "Contact", "result.needed": "Result", "actor": "Actor", "what": "Event",
+    "applicant_id": "ID number", "contact": "Contact", "channel": "Submitted", "channel.online": "Online",
+    "channel.counter": "At the counter", "channel.post": "By post", "result.needed": "Result", "actor": "Actor", "what": "Event",
     "unfiled.title": "Unfiled scans", "unfiled.none": "Nothing waits to be filed.", "unfiled.attach": "Attach to case",
     "unfiled.done": "Attached to case", "quarantine.title": "Quarantined inputs",
     "quarantine.none": "Nothing is in quarantine.", "quarantine.reason": "Reason", "quarantine.retry": "Retry",
@@ -388,7 +390,7 @@ async function viewCase(code) {
   const field = (k, v) => (v ? [el("dt", {}, t(k)), el("dd", {}, v)] : []);
   const fields = el("dl", { class: "fields" }, field("cases.code", r.code), field("unit", r.unit), field("procedure", r.procedure_code),
     field("status", t("status." + r.status)), field("received", day(r.received_date)), field("due", day(r.due_date)), field("resolved", day(r.resolved_date)),
-    field("applicant", r.applicant_name), field("applicant_id", r.applicant_id), field("contact", r.applicant_contact));
+    field("channel", r.channel && t("channel." + r.channel)), field("applicant", r.applicant_name), field("applicant_id", r.applicant_id), field("contact", r.applicant_contact));
   const missing = c.required.filter((x) => x.state !== "attached").map((x) => x.doc_type);
   if (c.result_required && c.results_attached === 0) missing.push(t("result.needed"));
   const viewer = el("iframe", { class: "viewer", title: t("case.viewer"), id: "viewer" });
@@ -632,7 +634,7 @@ async function viewOutbox() {
     el("a", { href: "#/outbox?state=failed", class: failed ? "on" : "" }, t("outbox.failed")));
   const rows = d.entries.map((e) => {
     const state = e.state === "pending" && e.error ? "retrying" : e.state;
-    const why = e.state === "rejected" ? (e.remote_status ? "HTTP " + e.remote_status + ": " : "") + said(e.remote_message)
+    const why = e.state === "rejected" ? (e.remote_status > 1 ? "HTTP " + e.remote_status + ": " : "") + said(e.remote_message)
       : e.state === "pending" ? said(e.error) : (e.remote_id || said(e.remote_message));
     const retry = e.state === "rejected" && me.may.file ? el("button", { type: "button", class: "secondary", onclick: async () => {
       try {
