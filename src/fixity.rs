@@ -332,6 +332,57 @@ fn hash_all(blobs: &dyn BlobStore, stored: &HashSet<String>, files: &[String], t
 
 /// Checks an exported package against its `manifest-sha256.txt`: every listed file present and
 /// unchanged, nothing unlisted. A manifest line that cannot be read is a problem, never a pass.
+/// Compares a package with the records of its case, when the data folder is at hand: each PDF must be
+/// the document's recorded current file and each original a recorded source of the case — a file
+/// changed together with its manifest line passes the manifest, never this. The check is recorded as a
+/// `fixity` event of the case. Returns the case code the package names, and the problems.
+pub async fn compare_package(
+    records: &Records,
+    dir: &std::path::Path,
+    actor: &str,
+    at: &str,
+) -> Result<(String, Vec<Problem>)> {
+    let manifest = std::fs::read_to_string(dir.join("manifest-sha256.txt")).unwrap_or_default();
+    let code = std::fs::read(dir.join("metadata.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|m| m["FileCode"].as_str().map(str::to_string))
+        .or_else(|| dir.file_name().map(|n| crate::util::text::nfc(&n.to_string_lossy())))
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    let Some(detail) = records.case_detail(&code).await? else {
+        problems.push(Problem::PackageDiffers { path: "metadata.json".into(), sha256: String::new(), recorded: None });
+        return Ok((code, problems));
+    };
+    let documents: std::collections::HashMap<&str, Option<&str>> = detail
+        .documents
+        .iter()
+        .filter(|d| d.state == crate::store::documents::DocState::Attached)
+        .map(|d| (d.name.as_str(), d.sha256.as_deref()))
+        .collect();
+    let sources: HashSet<&str> = detail.pages.iter().map(|p| p.source_sha256.as_str()).collect();
+    let mut checked = 0u64;
+    for (sha, path) in manifest.lines().filter_map(|l| l.split_once("  ")) {
+        let path = crate::util::text::nfc(path);
+        let recorded = if path.starts_with("originals/") {
+            Some(sources.contains(sha).then(|| sha.to_string()))
+        } else if path.ends_with(".pdf") {
+            Some(documents.get(path.as_str()).copied().flatten().map(str::to_string))
+        } else {
+            None // the metadata files: written from the records, not kept in them
+        };
+        if let Some(recorded) = recorded {
+            checked += 1;
+            if recorded.as_deref() != Some(sha) {
+                problems.push(Problem::PackageDiffers { path, sha256: sha.to_string(), recorded });
+            }
+        }
+    }
+    let detail = serde_json::json!({ "package": dir.display().to_string(), "checked": checked, "found": problems });
+    records.log_access(actor, "fixity", Some(&code), None, &detail, at).await?;
+    Ok((code, problems))
+}
+
 pub fn verify_package(dir: &std::path::Path) -> Report {
     let mut report = Report::default();
     let manifest = match std::fs::read_to_string(dir.join("manifest-sha256.txt")) {

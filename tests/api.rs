@@ -421,6 +421,22 @@ fn a_clerk_files_an_unfiled_scan_and_the_case_becomes_complete() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'retype' AND actor LIKE 'quầy 3 (token:%'"), 1);
+
+    // The clerk marks the input as taken from an earlier case's document, then takes the mark off.
+    let reuse = format!("{doc}/reuse");
+    assert_eq!(put(&supervisor, &reuse, serde_json::json!({ "from": "H15.50.05.13-250301-0012.002" })), 403);
+    assert_eq!(put(&clerk, &reuse, serde_json::json!({ "from": "giấy cũ" })), 400);
+    assert_eq!(
+        put(&clerk, &format!("{A}/documents/007/reuse"), serde_json::json!({ "from": "H15.50.05.13-250301-0012" })),
+        404
+    );
+    assert_eq!(put(&clerk, &reuse, serde_json::json!({ "from": "H15.50.05.13-250301-0012.002" })), 200);
+    let marked: Vec<(Option<String>,)> =
+        query(&data, "SELECT reused_from FROM documents WHERE ordinal = 1 AND state = 'attached'");
+    assert!(marked.iter().any(|(r,)| r.as_deref() == Some("H15.50.05.13-250301-0012.002")), "{marked:?}");
+    assert_eq!(put(&clerk, &reuse, serde_json::json!({ "from": null })), 200);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM documents WHERE reused_from IS NOT NULL"), 0);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'reuse'"), 2);
 }
 
 #[test]

@@ -100,8 +100,35 @@ fn an_exported_case_is_a_package_that_verifies_against_its_manifest() {
     fs::write(src.join(CODE).join("manifest.json"), manifest).unwrap();
     let data = tmp.path().join("data");
     assert!(sohoa(&data, &["ingest", src.to_str().unwrap()]).status.success());
+    for args in [
+        &["unit", "set", "H15.50.05.13", "--name", "UBND xã Tân Phú"][..],
+        &["procedure", "set", "1.001193", "--name", "Đăng ký khai sinh"],
+        &[
+            "case",
+            "set",
+            CODE,
+            "--procedure",
+            "1.001193",
+            "--received",
+            "08/10/2026",
+            "--status",
+            "resolved",
+            "--resolved",
+            "2026-10-20",
+            "--due",
+            "2026-10-22",
+            "--channel",
+            "Trực tuyến",
+        ],
+    ] {
+        let o = sohoa(&data, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
     let out = tmp.path().join("out");
-    let o = sohoa(&data, &["export", CODE, "--out", out.to_str().unwrap()]);
+    let o = sohoa(
+        &data,
+        &["export", CODE, "--out", out.to_str().unwrap(), "--maintenance", "10 năm", "--rights", "Hạn chế"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let pkg = out.join(CODE);
     for f in [format!("{CODE}.001.pdf"), format!("{CODE}.003.pdf"), "originals/multi.tif".into(), "metadata.xml".into()]
@@ -121,9 +148,59 @@ fn an_exported_case_is_a_package_that_verifies_against_its_manifest() {
     assert_eq!(meta["PageTotal"], 5);
     assert_eq!(meta["Documents"][0]["TypeName"], "Đơn đề nghị");
     assert!(fs::read_to_string(pkg.join("metadata.xml")).unwrap().contains("<TypeName>Đơn đề nghị</TypeName>"));
+    // The dossier fields of Nghị định 30 and the case's one-stop data.
+    for (k, v) in [
+        ("Maintenance", "10 năm"),
+        ("Rights", "Hạn chế"),
+        ("Creator", "UBND xã Tân Phú"),
+        ("StartDate", "2026-10-08"),
+        ("EndDate", "2026-10-20"),
+        ("Procedure", "1.001193"),
+        ("ProcedureName", "Đăng ký khai sinh"),
+        ("Unit", "H15.50.05.13"),
+        ("Status", "resolved"),
+        ("DueDate", "2026-10-22"),
+        ("Channel", "online"),
+    ] {
+        assert_eq!(meta[k], v, "{k}: {meta}");
+        assert!(fs::read_to_string(pkg.join("metadata.xml")).unwrap().contains(&format!("<{k}>{v}</{k}>")), "{k}");
+    }
+    assert_eq!(meta["Title"], format!("Hồ sơ {CODE}: Đăng ký khai sinh"));
     let ok = sohoa(&data, &["verify", "--package", pkg.to_str().unwrap()]);
-    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(ok.status.success() && text(&ok).contains("held against the records"), "{}", text(&ok));
     assert!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'export'") == 1);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'fixity'"), 1);
+    // A PDF changed together with its manifest line passes the manifest, never the records.
+    let forged = tmp.path().join("forged").join(CODE);
+    fs::create_dir_all(forged.join("originals")).unwrap();
+    for line in manifest.lines() {
+        let path = line.split_once("  ").unwrap().1;
+        fs::copy(pkg.join(path), forged.join(path)).unwrap();
+    }
+    let pdf = forged.join(format!("{CODE}.001.pdf"));
+    let mut b = fs::read(&pdf).unwrap();
+    b[300] ^= 1;
+    fs::write(&pdf, &b).unwrap();
+    let new_sha = sha256_file(&pdf);
+    let forged_manifest: String = manifest
+        .lines()
+        .map(|l| if l.ends_with(".001.pdf") { format!("{new_sha}  {CODE}.001.pdf\n") } else { format!("{l}\n") })
+        .collect();
+    fs::write(forged.join("manifest-sha256.txt"), forged_manifest).unwrap();
+    let alone = command(&tmp.path().join("no-data-here"))
+        .env_remove("SOHOA_DATABASE")
+        .args(["verify", "--package", forged.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(alone.status.success(), "without the records the manifest is all there is: {}", text(&alone));
+    let caught = sohoa(&data, &["verify", "--package", forged.to_str().unwrap()]);
+    assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
+    assert!(
+        text(&caught).contains(&format!("NOT AS RECORDED  {CODE}.001.pdf (package {new_sha}")),
+        "{}",
+        text(&caught)
+    );
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'fixity'"), 2);
     // Tamper with the package: one byte, one file gone, one stray.
     let pdf = pkg.join(format!("{CODE}.002.pdf"));
     let mut b = fs::read(&pdf).unwrap();

@@ -94,6 +94,7 @@ impl Api {
             .route("/api/v1/cases/{code}", get(get_case).put(put_case))
             .route("/api/v1/cases/{code}/documents/{file}", get(documents::download).put(retype_document))
             .route("/api/v1/cases/{code}/documents/{file}/pages", get(corrections::pages))
+            .route("/api/v1/cases/{code}/documents/{file}/reuse", axum::routing::put(mark_reused))
             .route(
                 "/api/v1/cases/{code}/documents/{file}/pages/{page}",
                 axum::routing::put(corrections::replace_page)
@@ -520,6 +521,44 @@ async fn retype_document(
         Err(refused) => return Err(ApiError::refused(refused)),
     };
     Ok(Json(serde_json::json!({ "case": code, "ordinal": ordinal, "changed": changed })))
+}
+
+/// Where an input was digitized before, or `null` to take the mark off.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reuse {
+    from: Option<String>,
+}
+
+/// `PUT /api/v1/cases/{code}/documents/{NNN}/reuse`: marks an attached input as taken from earlier
+/// digitized data (a case code, or `case.NNN`), which the reuse rate counts; `from: null` takes the
+/// mark off. Audited.
+async fn mark_reused(
+    caller: Caller,
+    State(api): State<Api>,
+    Path((code, file)): Path<(String, String)>,
+    Json(r): Json<Reuse>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.may_correct()?;
+    let code = api.code(&code)?;
+    caller.may_see_unit(api.case_unit(&code).await?.as_deref())?;
+    let ordinal = ordinal_param(&file)?;
+    let from = r.from.map(|f| nfc(f.trim())).filter(|f| !f.is_empty());
+    if let Some(f) = &from {
+        crate::route::reuse_source(&api.codes, f).map_err(|e| {
+            ApiError::bad_request(
+                format!("`from` phải là mã hồ sơ hoặc mã hồ sơ kèm số tài liệu (.NNN): {e}"),
+                format!("`from`: {e}"),
+            )
+        })?;
+    }
+    if !api.records.mark_reused(&code, ordinal, from.as_deref(), &caller.actor(), &now()).await? {
+        return Err(ApiError::not_found(
+            format!("hồ sơ {code} không có thành phần hồ sơ {ordinal:03} đã gắn"),
+            format!("case {code} has no attached input {ordinal:03}"),
+        ));
+    }
+    Ok(Json(serde_json::json!({ "case": code, "ordinal": ordinal, "reused_from": from })))
 }
 
 async fn unfiled(caller: Caller, State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {

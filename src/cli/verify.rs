@@ -12,7 +12,9 @@ pub(super) struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Check an exported package against its manifest-sha256.txt instead of the data folder.
+    /// Check an exported package against its manifest-sha256.txt and, when the data folder is at hand,
+    /// against the records of its case (a PDF changed together with its manifest line shows there); the
+    /// check is recorded as a fixity event of the case.
     #[arg(long, value_name = "DIR")]
     package: Option<std::path::PathBuf>,
     /// Only files stored on or after this date (2026-07-01 or 01/07/2026).
@@ -56,7 +58,22 @@ pub(super) fn open_replica(data: &Path, url: &str) -> anyhow::Result<std::sync::
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if let Some(dir) = &a.package {
         let started = std::time::Instant::now();
-        let report = fixity::verify_package(dir);
+        let mut report = fixity::verify_package(dir);
+        // With the data folder at hand, the package is also held against the records.
+        if data.join("sohoa.db").exists() || std::env::var_os("SOHOA_DATABASE").is_some() {
+            let d = super::open_data(data).await?;
+            let (code, found) = fixity::compare_package(&d.records, dir, &super::actor(), &super::now()).await?;
+            if !a.json {
+                println!(
+                    "{}",
+                    say(
+                        format!("đối chiếu với dữ liệu của hồ sơ {code} trong {}", data.display()),
+                        format!("held against the records of {code} in {}", data.display())
+                    )
+                );
+            }
+            report.problems.extend(found);
+        }
         return Ok(print(&report, started.elapsed().as_secs_f64(), a.json));
     }
     let d = super::open_data(data).await?;
@@ -173,6 +190,16 @@ fn print(report: &fixity::Report, secs: f64, json: bool) -> u8 {
                         format!("VIEW MISSING  {view} (recorded {sha256}); `sohoa views repair` puts it back"),
                     )
                 ),
+                Problem::PackageDiffers { path, sha256, recorded } => {
+                    let rec = recorded.clone().unwrap_or_else(|| say("không có", "nothing"));
+                    println!(
+                        "{}",
+                        say(
+                            format!("KHÁC DỮ LIỆU GỐC  {path} (trong gói {sha256}, dữ liệu ghi {rec})"),
+                            format!("NOT AS RECORDED  {path} (package {sha256}, records {rec})")
+                        )
+                    )
+                }
                 Problem::EventChain { what, .. } => {
                     println!("{}", say(format!("NHẬT KÝ KIỂM TOÁN  {what}"), format!("AUDIT LOG   {what}")))
                 }

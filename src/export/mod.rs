@@ -54,12 +54,72 @@ struct SourceMeta {
     sha256: String,
 }
 
+/// The dossier fields of Nghị định 30/2020 (Annex VI) and the case's one-stop data, where known.
+#[derive(Serialize, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct CaseMeta {
+    /// Retention period (`Vĩnh viễn`, `10 năm`), as the center's retention schedule gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<String>,
+    /// Access rights (`Hạn chế` for a dossier with personal data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rights: Option<String>,
+    /// The unit that made the dossier: its name, else its code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
+    /// The day the case was received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// The day it was resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// Procedure code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<String>,
+    /// Procedure name from the catalogue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procedure_name: Option<String>,
+    /// Unit code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Case status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Due date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<String>,
+    /// How the dossier was submitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+impl CaseMeta {
+    /// The fields in order, for the XML.
+    fn fields(&self) -> [(&'static str, &Option<String>); 11] {
+        [
+            ("Maintenance", &self.maintenance),
+            ("Rights", &self.rights),
+            ("Creator", &self.creator),
+            ("StartDate", &self.start_date),
+            ("EndDate", &self.end_date),
+            ("Procedure", &self.procedure),
+            ("ProcedureName", &self.procedure_name),
+            ("Unit", &self.unit),
+            ("Status", &self.status),
+            ("DueDate", &self.due_date),
+            ("Channel", &self.channel),
+        ]
+    }
+}
+
 #[derive(Serialize)]
 struct DossierMeta {
     #[serde(rename = "FileCode")]
     code: String,
     #[serde(rename = "Title")]
     title: String,
+    #[serde(flatten)]
+    case: CaseMeta,
     #[serde(rename = "Language")]
     language: &'static str,
     #[serde(rename = "DocTotal")]
@@ -105,6 +165,11 @@ fn to_xml(m: &DossierMeta) -> String {
     for (k, v) in [("FileCode", &m.code), ("Title", &m.title)] {
         x.push_str(&format!("  <{k}>{}</{k}>\n", xml_escape(v)));
     }
+    for (k, v) in m.case.fields() {
+        if let Some(v) = v {
+            x.push_str(&format!("  <{k}>{}</{k}>\n", xml_escape(v)));
+        }
+    }
     x.push_str(&format!(
         "  <Language>{}</Language>\n  <DocTotal>{}</DocTotal>\n  <PageTotal>{}</PageTotal>\n",
         m.language, m.doc_total, m.page_total
@@ -128,8 +193,15 @@ fn to_xml(m: &DossierMeta) -> String {
     x
 }
 
-/// Writes the package of case `code` into `out/<code>/`, which must not exist yet.
-pub async fn export_case(records: &Records, blobs: Arc<dyn BlobStore>, code: &str, out: &Path) -> Result<ExportReport> {
+/// Writes the package of case `code` into `out/<code>/`, which must not exist yet. `given` carries what
+/// the records do not know (retention, rights); the case's own data fills the rest.
+pub async fn export_case(
+    records: &Records,
+    blobs: Arc<dyn BlobStore>,
+    code: &str,
+    out: &Path,
+    given: CaseMeta,
+) -> Result<ExportReport> {
     let Some(detail) = records.case_detail(code).await? else {
         return Err(Failure::bad(Code::NoCase, format!("no case `{code}`; `sohoa case list` shows the known ones")));
     };
@@ -151,6 +223,24 @@ pub async fn export_case(records: &Records, blobs: Arc<dyn BlobStore>, code: &st
         if p.ordinal.is_some() {
             sources.entry(p.source_sha256.clone()).or_insert_with(|| p.source.clone());
         }
+    }
+    let mut case = given;
+    if let Some(r) = records.case_record(&detail.code).await? {
+        let units = records.units().await?;
+        let unit_name = r.unit.as_ref().and_then(|u| units.iter().find(|(c, _)| c == u).map(|(_, n)| n.clone()));
+        let procedure_name = match &r.procedure_code {
+            Some(p) => records.procedures().await?.into_iter().find(|x| &x.code == p).map(|x| x.name),
+            None => None,
+        };
+        case.creator = case.creator.or(unit_name).or(r.unit.clone());
+        case.start_date = r.received_date;
+        case.end_date = r.resolved_date;
+        case.procedure = r.procedure_code;
+        case.procedure_name = procedure_name;
+        case.unit = r.unit;
+        case.status = Some(r.status.as_str().to_string());
+        case.due_date = r.due_date;
+        case.channel = r.channel;
     }
     let root2 = root.clone();
     let code2 = detail.code.clone();
@@ -192,7 +282,11 @@ pub async fn export_case(records: &Records, blobs: Arc<dyn BlobStore>, code: &st
         let page_total = documents.iter().map(|d| d.pages).sum();
         let meta = DossierMeta {
             code: code2.clone(),
-            title: format!("Hồ sơ {code2}"),
+            title: match &case.procedure_name {
+                Some(p) => format!("Hồ sơ {code2}: {p}"),
+                None => format!("Hồ sơ {code2}"),
+            },
+            case,
             language: "vi",
             doc_total: documents.len(),
             page_total,

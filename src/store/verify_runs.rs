@@ -91,7 +91,8 @@ impl Records {
                 | Problem::Unexpected { sha256 }
                 | Problem::Unreadable { sha256, .. }
                 | Problem::ViewChanged { sha256, .. }
-                | Problem::ViewMissing { sha256, .. } => Some(sha256.as_str()),
+                | Problem::ViewMissing { sha256, .. }
+                | Problem::PackageDiffers { sha256, .. } => Some(sha256.as_str()),
                 Problem::EventChain { .. } => None,
             };
             let detail = serde_json::json!({ "run": id, "found": p });
@@ -246,6 +247,17 @@ pub enum Problem {
         view: String,
         /// The recorded PDF's hash.
         sha256: String,
+    },
+    /// A file of an exported package whose hash is not what the records hold for it (a PDF changed
+    /// together with its manifest line), or that the records do not know.
+    #[serde(rename = "package-differs")]
+    PackageDiffers {
+        /// The file, relative to the package.
+        path: String,
+        /// Its hash, in the package.
+        sha256: String,
+        /// What the records hold for it (`None`: nothing).
+        recorded: Option<String>,
     },
     /// The audit log's hash chain is broken: an event was changed, removed or inserted around sohoa, or
     /// the log was cut short after the head an earlier run recorded.
