@@ -165,14 +165,25 @@ fn a_database_that_fails_its_writes_mid_service_recovers_without_a_restart() {
     std::fs::create_dir_all(inbox.join(CODE)).unwrap();
     generate(&tmp.path().join("g"), "good");
     let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = command(&data)
         .args(["serve", "--inbox", inbox.to_str().unwrap()])
+        .env("SOHOA_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
         .unwrap();
     let _service = KillOnDrop(Some(child));
     std::thread::sleep(Duration::from_secs(2));
+    let health = || -> serde_json::Value {
+        ureq::get(&format!("http://127.0.0.1:{port}/health"))
+            .call()
+            .ok()
+            .and_then(|r| r.into_string().ok())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    };
+    assert_eq!(health()["status"], "ok");
 
     // Fill the records' disk to the last byte, then drop scans.
     let filler = small.join("filler");
@@ -182,6 +193,10 @@ fn a_database_that_fails_its_writes_mid_service_recovers_without_a_restart() {
     }
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(std::fs::read_dir(inbox.join(CODE)).unwrap().count(), 3, "nothing leaves the inbox unrecorded");
+    // /health tells the truth meanwhile: degraded, why, since when.
+    let h = health();
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert!(h["since"].is_string() && !h["why"][0]["en"].as_str().unwrap_or("").is_empty(), "{h}");
 
     // Room again: the running service captures and attaches everything by itself.
     std::fs::remove_file(&filler).unwrap();

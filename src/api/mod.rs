@@ -324,9 +324,27 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     )
 }
 
+/// How long an alarm keeps the service "degraded" on `/health` after it was last raised: a fault
+/// retried every few seconds keeps raising it; one that went away stops.
+const DEGRADED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `GET /health`: `ok`, or `degraded` with why and since when while a transient fault (a full disk, a
+/// database that refuses writes, a share gone) is being waited out; 503 when the records cannot be read.
 async fn health(State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
     let unfinished = api.records.unfinished_jobs().await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "jobs_waiting": unfinished })))
+    let alarms = crate::util::alarm::recent(DEGRADED_FOR);
+    if alarms.is_empty() {
+        return Ok(Json(serde_json::json!({ "status": "ok", "jobs_waiting": unfinished })));
+    }
+    let since =
+        alarms.first().map(|(t, _)| crate::util::time::iso(time::OffsetDateTime::from(*t), crate::util::time::VIETNAM));
+    let mut why: Vec<&crate::util::lang::Said> = Vec::new();
+    for (_, said) in alarms.iter().rev() {
+        if !why.iter().any(|w| w.en == said.en) && why.len() < 5 {
+            why.push(said);
+        }
+    }
+    Ok(Json(serde_json::json!({ "status": "degraded", "since": since, "why": why, "jobs_waiting": unfinished })))
 }
 
 async fn openapi() -> Response {

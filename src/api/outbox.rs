@@ -130,7 +130,13 @@ pub(super) async fn retry(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not-rejected",
-            format!("mục gửi {id} không bị từ chối (trạng thái: {}); không cần gửi lại", entry.state),
+            format!(
+                "mục gửi {id} không bị từ chối ({}); không cần gửi lại",
+                match entry.state.as_str() {
+                    "delivered" => "đã gửi",
+                    _ => "đang chờ gửi",
+                }
+            ),
             format!("outbox entry {id} was not refused (it is {}); nothing to retry", entry.state),
         ));
     }

@@ -170,10 +170,25 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
         Command::Pull { profile } => {
             let profile = crate::profile::Profile::load(&profile)?;
             let Some(connector) = profile.settings.connector.as_ref() else {
-                anyhow::bail!("profile {} has no [connector] section with a pull_url", profile.name());
+                anyhow::bail!(
+                    "{}",
+                    say(
+                        format!("hồ sơ cấu hình {} không có mục [connector] với pull_url", profile.name()),
+                        format!("profile {} has no [connector] section with a pull_url", profile.name())
+                    )
+                );
             };
             let Some(puller) = crate::deliver::pull::Puller::new(connector, &profile.settings.routing, data)? else {
-                anyhow::bail!("profile {}'s [connector] has no pull_url: add the export's address", profile.name());
+                anyhow::bail!(
+                    "{}",
+                    say(
+                        format!(
+                            "mục [connector] của hồ sơ cấu hình {} không có pull_url: thêm địa chỉ lấy dữ liệu một cửa",
+                            profile.name()
+                        ),
+                        format!("profile {}'s [connector] has no pull_url: add the export's address", profile.name())
+                    )
+                );
             };
             let p = puller.pull(&d.records).await?;
             for (row, why) in &p.refused {

@@ -349,6 +349,36 @@ fn timed_out(seconds: u64) -> Said {
     )
 }
 
+/// A body as a clerk can read it: an HTML error page's text, without its tags, scripts and styles.
+fn plain_text(body: &str) -> String {
+    let lower = body.trim_start().to_ascii_lowercase();
+    if !(lower.starts_with("<!doctype html") || lower.starts_with("<html") || lower.starts_with("<body")) {
+        return body.to_string();
+    }
+    let (mut out, mut in_tag, mut skipping) = (String::new(), false, false);
+    let mut tag = String::new();
+    for c in body.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                tag.clear();
+            }
+            '>' if in_tag => {
+                in_tag = false;
+                let name = tag.trim_start_matches('/').split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+                if name == "script" || name == "style" {
+                    skipping = !tag.starts_with('/');
+                }
+                out.push(' ');
+            }
+            _ if in_tag => tag.push(c),
+            _ if !skipping => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Reads what a receiver answered: 2xx delivered (unless its body reports an error code), 409 already
 /// there (delivered), 401/403 credentials refused (transient: the entry is not at fault), 408/425/429 try
 /// later, another 4xx refused with the remote's message, anything else (5xx) try later.
@@ -363,7 +393,7 @@ pub fn classify(status: u16, body: &str) -> Outcome {
         })
     };
     let message = field(&["message", "Message", "error_message", "error", "detail", "description"])
-        .unwrap_or_else(|| body.chars().take(500).collect::<String>().trim().to_string());
+        .unwrap_or_else(|| plain_text(body).chars().take(500).collect::<String>().trim().to_string());
     let remote_id = field(&["id", "Id", "remote_id", "MaHoSo", "receipt"]);
     match status {
         200..=299 => {
@@ -434,6 +464,11 @@ mod tests {
         );
         assert!(matches!(classify(200, r#"{"error_code":"-1","message":"x"}"#), Outcome::Rejected { .. }));
         assert!(matches!(classify(200, r#"{"error_code":"0"}"#), Outcome::Delivered(_)));
+        // An HTML error page is said by its text.
+        let page = "<html><head><style>p{color:red}</style></head><body><h1>Unprocessable</h1> <p>thiếu chữ ký</p></body></html>";
+        assert!(
+            matches!(classify(422, page), Outcome::Rejected { message, .. } if message == "Unprocessable thiếu chữ ký")
+        );
         for s in [401, 403, 408, 429, 500, 502, 503] {
             assert!(matches!(classify(s, ""), Outcome::Transient(_)), "{s}");
         }
