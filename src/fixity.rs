@@ -360,22 +360,54 @@ pub async fn compare_package(
         .filter(|d| d.state == crate::store::documents::DocState::Attached)
         .map(|d| (d.name.as_str(), d.sha256.as_deref()))
         .collect();
-    let sources: HashSet<&str> = detail.pages.iter().map(|p| p.source_sha256.as_str()).collect();
+    let sources: HashSet<&str> =
+        detail.pages.iter().filter(|p| p.ordinal.is_some()).map(|p| p.source_sha256.as_str()).collect();
+    // The metadata files each export of the case wrote, by name: the package's must be one of them.
+    let mut exported: std::collections::HashMap<String, HashSet<String>> = std::collections::HashMap::new();
+    for e in detail.events.iter().filter(|e| e.kind == "export") {
+        for (name, sha) in e.detail["metadata"].as_object().into_iter().flatten() {
+            exported.entry(name.clone()).or_default().insert(sha.as_str().unwrap_or("").to_string());
+        }
+    }
     let mut checked = 0u64;
+    let mut listed_pdfs = HashSet::new();
+    let mut listed_sources = HashSet::new();
     for (sha, path) in manifest.lines().filter_map(|l| l.split_once("  ")) {
         let path = crate::util::text::nfc(path);
         let recorded = if path.starts_with("originals/") {
+            listed_sources.insert(sha.to_string());
             Some(sources.contains(sha).then(|| sha.to_string()))
         } else if path.ends_with(".pdf") {
+            listed_pdfs.insert(path.clone());
             Some(documents.get(path.as_str()).copied().flatten().map(str::to_string))
         } else {
-            None // the metadata files: written from the records, not kept in them
+            // Metadata files written by an export: held against what the export recorded, when it did.
+            exported.get(&path).map(|shas| shas.contains(sha).then(|| sha.to_string()))
         };
         if let Some(recorded) = recorded {
             checked += 1;
             if recorded.as_deref() != Some(sha) {
                 problems.push(Problem::PackageDiffers { path, sha256: sha.to_string(), recorded });
             }
+        }
+    }
+    // What the records hold and the package lacks, manifest line and all.
+    for (name, sha) in &documents {
+        if !listed_pdfs.contains(*name) {
+            problems.push(Problem::PackageDiffers {
+                path: name.to_string(),
+                sha256: String::new(),
+                recorded: sha.map(str::to_string),
+            });
+        }
+    }
+    for p in detail.pages.iter().filter(|p| p.ordinal.is_some()) {
+        if listed_sources.insert(p.source_sha256.clone()) {
+            problems.push(Problem::PackageDiffers {
+                path: format!("originals/ ({})", p.source),
+                sha256: String::new(),
+                recorded: Some(p.source_sha256.clone()),
+            });
         }
     }
     let detail = serde_json::json!({ "package": dir.display().to_string(), "checked": checked, "found": problems });

@@ -201,6 +201,29 @@ fn an_exported_case_is_a_package_that_verifies_against_its_manifest() {
         text(&caught)
     );
     assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'fixity'"), 2);
+    assert!(text(&alone).contains("checked against manifest-sha256.txt only"), "{}", text(&alone));
+    // A document taken out with its manifest line, and metadata edited with its line, show too.
+    fs::write(&pdf, fs::read(pkg.join(format!("{CODE}.001.pdf"))).unwrap()).unwrap();
+    fs::remove_file(forged.join(format!("{CODE}.003.pdf"))).unwrap();
+    let mut meta: serde_json::Value = serde_json::from_slice(&fs::read(forged.join("metadata.json")).unwrap()).unwrap();
+    meta["Maintenance"] = "5 năm".into();
+    fs::write(forged.join("metadata.json"), serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+    let meta_sha = sha256_file(&forged.join("metadata.json"));
+    let edited: String = manifest
+        .lines()
+        .filter(|l| !l.ends_with(".003.pdf"))
+        .map(|l| if l.ends_with("metadata.json") { format!("{meta_sha}  metadata.json\n") } else { format!("{l}\n") })
+        .collect();
+    fs::write(forged.join("manifest-sha256.txt"), edited).unwrap();
+    let caught = sohoa(&data, &["verify", "--package", forged.to_str().unwrap()]);
+    assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
+    let said = text(&caught);
+    assert!(said.contains(&format!("NOT IN PACKAGE  {CODE}.003.pdf")), "{said}");
+    assert!(said.contains("NOT AS RECORDED  metadata.json"), "{said}");
+    assert!(!said.contains(".001.pdf"), "the document put back is as recorded: {said}");
+    // The folder export was asked to write into is named for what it is.
+    let o = sohoa(&data, &["verify", "--package", tmp.path().join("forged").to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("the package is perhaps"), "{}", text(&o));
     // Tamper with the package: one byte, one file gone, one stray.
     let pdf = pkg.join(format!("{CODE}.002.pdf"));
     let mut b = fs::read(&pdf).unwrap();

@@ -802,6 +802,7 @@ fn channels_unit_names_declared_reuse_refused_rows_and_the_workbook() {
     let code = |u: &str, d: &str, n: u32| format!("H15.50.05.{u}-2610{d}-{n:04}");
     let (a1, a2, a3, a4, a5) =
         (code("13", "05", 1), code("13", "05", 2), code("14", "06", 3), code("14", "06", 4), code("14", "06", 5));
+    let a6 = code("14", "06", 6);
     let export = root.join("một cửa.csv");
     let rows = [
         format!("{a1},{COPY},H15.50.05.13,05/10/2026,Đang xử lý,Trực tuyến"),
@@ -809,6 +810,7 @@ fn channels_unit_names_declared_reuse_refused_rows_and_the_workbook() {
         format!("{a3},{COPY},H15.50.05.14,06/10/2026,Đang xử lý,Bưu chính công ích"),
         format!("{a4},{COPY},H15.50.05.14,06/10/2026,Đang xử lý,"),
         format!("{a5},{COPY},H15.50.05.14,06/10/2026,Đang xử lý,Fax"),
+        format!("{a6},{COPY},H15.50.05.14,32/10/2026,Đang xử lý,Trực tuyến"),
     ];
     std::fs::write(
         &export,
@@ -819,7 +821,9 @@ fn channels_unit_names_declared_reuse_refused_rows_and_the_workbook() {
         // Imported twice: the refused row is kept once, not once per import.
         let o = sohoa(&data, &["case", "import", export.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        // A channel no word names leaves the case without one (it still counts); a bad date refuses the row.
         assert!(text(&o).contains("row 6: channel `Fax` is not one of online, counter, post"), "{}", text(&o));
+        assert!(text(&o).contains("imported without a channel") && text(&o).contains("row 7:"), "{}", text(&o));
     }
     // A1's manifest declares its input taken from an earlier case's document; a bad source is refused.
     let inbox = root.join("inbox");
@@ -848,17 +852,19 @@ fn channels_unit_names_declared_reuse_refused_rows_and_the_workbook() {
     assert!(!o.status.success() && text(&o).contains("has no attached input 001"), "{}", text(&o));
     let o = sohoa(&data, &["case", "reuse", &a3, "1", "--from", "giấy cũ"]);
     assert!(!o.status.success() && text(&o).contains("neither a case code"), "{}", text(&o));
+    let o = sohoa(&data, &["case", "reuse", &a3, "1", "--from", &a3]);
+    assert!(!o.status.success() && text(&o).contains("the case itself"), "{}", text(&o));
     assert_eq!(count(&data, "SELECT COUNT(*) FROM events WHERE kind = 'reuse'"), 3);
 
     let r = report(&data, &["--from", "2026-10-01", "--to", "2026-10-31", "--points", "digitization=2,reuse=1"]);
     let t = &r["total"];
-    assert_eq!(t["received"], 4);
-    assert_eq!(nd(t, "online"), (1, 4));
-    assert_eq!(t["channels"], serde_json::json!({ "online": 1, "counter": 1, "post": 1, "unknown": 1 }));
-    assert_eq!(nd(t, "reuse"), (2, 4), "A1 by its manifest, A3 by the clerk: {t}");
-    assert_eq!(nd(t, "digitization"), (3, 4));
-    // 3/4 = 75% → 0.9375 of 2 points; 2/4 = 50% → 0.625 of 1 point.
-    assert_eq!((t["digitization"]["points"].as_f64(), t["reuse"]["points"].as_f64()), (Some(1.88), Some(0.63)));
+    assert_eq!(t["received"], 5);
+    assert_eq!(nd(t, "online"), (1, 5));
+    assert_eq!(t["channels"], serde_json::json!({ "online": 1, "counter": 1, "post": 1, "unknown": 2 }));
+    assert_eq!(nd(t, "reuse"), (2, 5), "A1 by its manifest, A3 by the clerk: {t}");
+    assert_eq!(nd(t, "digitization"), (3, 5));
+    // 3/5 = 60% → 0.75 of 2 points; 2/5 = 40% → 0.5 of 1 point.
+    assert_eq!((t["digitization"]["points"].as_f64(), t["reuse"]["points"].as_f64()), (Some(1.5), Some(0.5)));
     let names: Vec<(String, String)> = r["units"]
         .as_array()
         .unwrap()
@@ -872,10 +878,14 @@ fn channels_unit_names_declared_reuse_refused_rows_and_the_workbook() {
             ("H15.50.05.14".into(), "UBND xã Phú Lộc".into())
         ]
     );
+    let csv = text(&sohoa(&data, &["report", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "csv"]));
+    assert!(csv.contains(",*,,*,channel_unknown,2,5,"), "{csv}");
+    let u13 = report(&data, &["--from", "2026-10-01", "--to", "2026-10-31", "--unit", "H15.50.05.13"]);
+    assert_eq!(u13["data_quality"]["refused_rows"], serde_json::json!([]), "another unit's row: {u13}");
     let refused = r["data_quality"]["refused_rows"].as_array().unwrap();
     assert_eq!(refused.len(), 1, "{refused:?}");
-    assert_eq!((refused[0]["file"].as_str(), refused[0]["line"].as_i64()), (Some("một cửa.csv"), Some(6)));
-    assert_eq!(refused[0]["code"].as_str(), Some(a5.as_str()));
+    assert_eq!((refused[0]["file"].as_str(), refused[0]["line"].as_i64()), (Some("một cửa.csv"), Some(7)));
+    assert_eq!(refused[0]["code"].as_str(), Some(a6.as_str()));
     let o = sohoa(&data, &["report", "--from", "2026-10-01", "--to", "2026-10-31"]);
     let table = text(&o);
     assert!(
@@ -929,7 +939,7 @@ print(json.dumps({"sheets": re.findall(r'<sheet name="([^"]+)"', wb), "strings":
         assert!(strings.iter().any(|s| s.contains(want)), "{want} not in {strings:?}");
     }
     let values: Vec<&str> = x["values"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
-    assert!(values.contains(&"0.75") && values.contains(&"0.25"), "{values:?}");
+    assert!(values.contains(&"0.6") && values.contains(&"0.2"), "{values:?}");
     let o = sohoa(&data, &["report", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "xlsx"]);
     assert!(!o.status.success() && text(&o).contains("needs --out"), "{}", text(&o));
 }

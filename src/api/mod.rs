@@ -563,7 +563,7 @@ async fn mark_reused(
     let ordinal = ordinal_param(&file)?;
     let from = r.from.map(|f| nfc(f.trim())).filter(|f| !f.is_empty());
     if let Some(f) = &from {
-        crate::route::reuse_source(&api.codes, f).map_err(|e| {
+        crate::route::reuse_source_for(&api.codes, &code, f).map_err(|e| {
             ApiError::bad_request(
                 format!("`from` phải là mã hồ sơ hoặc mã hồ sơ kèm số tài liệu (.NNN): {e}"),
                 format!("`from`: {e}"),

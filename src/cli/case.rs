@@ -147,7 +147,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     }
                 }
             }
-            for e in &rows.errors {
+            for e in rows.errors.iter().chain(&rows.warnings) {
                 eprintln!("{}: {} {}: {}", file.display(), say("dòng", "row"), e.row, e.reason);
             }
             let name = file.file_name().map(|n| nfc(&n.to_string_lossy())).unwrap_or_default();
@@ -222,7 +222,7 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
                     let profile = super::load_profile(None)?;
                     let codes = crate::route::CaseCodeRule::from_profile(&profile.settings.routing)?;
                     let f = nfc(f.trim());
-                    crate::route::reuse_source(&codes, &f).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+                    crate::route::reuse_source_for(&codes, &code, &f).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
                     Some(f)
                 }
                 None => None,

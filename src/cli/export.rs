@@ -29,14 +29,18 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let r = crate::export::export_case(&d.records, d.blobs.clone(), &code, &a.out, given).await?;
-    let detail =
-        serde_json::json!({ "case": code, "dir": r.dir.display().to_string(), "files": r.files, "bytes": r.bytes });
+    let metadata: serde_json::Map<String, serde_json::Value> =
+        r.metadata.iter().map(|(n, sha)| (n.clone(), serde_json::Value::from(sha.clone()))).collect();
+    let detail = serde_json::json!({ "case": code, "dir": r.dir.display().to_string(), "files": r.files,
+        "bytes": r.bytes, "metadata": metadata });
     d.records.log_access(&super::actor(), "export", Some(&code), None, &detail, &super::now()).await?;
+    let (dir, files, mb) = (r.dir.display(), r.files, r.bytes as f64 / 1e6);
     println!(
-        "exported {code} to {}: {} files, {:.1} MB, listed in manifest-sha256.txt",
-        r.dir.display(),
-        r.files,
-        r.bytes as f64 / 1e6
+        "{}",
+        crate::util::lang::say(
+            format!("đã xuất {code} vào {dir}: {files} tệp, {mb:.1} MB, liệt kê trong manifest-sha256.txt"),
+            format!("exported {code} to {dir}: {files} files, {mb:.1} MB, listed in manifest-sha256.txt")
+        )
     );
     Ok(0)
 }

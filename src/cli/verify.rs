@@ -58,6 +58,30 @@ pub(super) fn open_replica(data: &Path, url: &str) -> anyhow::Result<std::sync::
 pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     if let Some(dir) = &a.package {
         let started = std::time::Instant::now();
+        if !dir.join("manifest-sha256.txt").is_file() {
+            // `export --out DIR` writes DIR/<CODE>/: name the package folder for the user.
+            let inside: Vec<String> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().join("manifest-sha256.txt").is_file())
+                .map(|e| e.path().display().to_string())
+                .collect();
+            let hint = match inside.first() {
+                Some(p) => say(format!("; gói hồ sơ có lẽ là {p}"), format!("; the package is perhaps {p}")),
+                None => String::new(),
+            };
+            anyhow::bail!(
+                "{}",
+                say(
+                    format!(
+                        "{} không có manifest-sha256.txt: đó không phải thư mục của một gói hồ sơ{hint}",
+                        dir.display()
+                    ),
+                    format!("{} has no manifest-sha256.txt: it is not a package folder{hint}", dir.display())
+                )
+            );
+        }
         let mut report = fixity::verify_package(dir);
         // With the data folder at hand, the package is also held against the records.
         if data.join("sohoa.db").exists() || std::env::var_os("SOHOA_DATABASE").is_some() {
@@ -73,6 +97,20 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
                 );
             }
             report.problems.extend(found);
+        } else if !a.json {
+            println!(
+                "{}",
+                say(
+                    format!(
+                        "chỉ kiểm tra theo manifest-sha256.txt: không có dữ liệu ở {} để đối chiếu (--data) — một tệp bị sửa cùng dòng manifest của nó sẽ không lộ ra",
+                        data.display()
+                    ),
+                    format!(
+                        "checked against manifest-sha256.txt only: no records at {} to hold it against (--data) — a file changed together with its manifest line would not show",
+                        data.display()
+                    )
+                )
+            );
         }
         return Ok(print(&report, started.elapsed().as_secs_f64(), a.json));
     }
@@ -190,6 +228,16 @@ fn print(report: &fixity::Report, secs: f64, json: bool) -> u8 {
                         format!("VIEW MISSING  {view} (recorded {sha256}); `sohoa views repair` puts it back"),
                     )
                 ),
+                Problem::PackageDiffers { path, sha256, recorded } if sha256.is_empty() => {
+                    let rec = recorded.clone().unwrap_or_default();
+                    println!(
+                        "{}",
+                        say(
+                            format!("THIẾU TRONG GÓI  {path} (dữ liệu ghi {rec})"),
+                            format!("NOT IN PACKAGE  {path} (records {rec})")
+                        )
+                    )
+                }
                 Problem::PackageDiffers { path, sha256, recorded } => {
                     let rec = recorded.clone().unwrap_or_else(|| say("không có", "nothing"));
                     println!(

@@ -24,6 +24,9 @@ pub struct ExportReport {
     pub files: usize,
     /// Bytes written.
     pub bytes: u64,
+    /// The metadata files written and their SHA-256 (kept with the export's event, so a package's
+    /// metadata can be held against what was exported).
+    pub metadata: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -293,12 +296,15 @@ pub async fn export_case(
             documents,
             sources: source_meta,
         };
+        let mut metadata = Vec::new();
         for (name, body) in [
             ("metadata.json", serde_json::to_vec_pretty(&meta).unwrap_or_default()),
             ("metadata.xml", to_xml(&meta).into_bytes()),
         ] {
             fs::write(root2.join(name), &body).map_err(|e| io("writing metadata", e))?;
-            manifest.push((hex::encode(Sha256::digest(&body)), name.to_string()));
+            let sha = hex::encode(Sha256::digest(&body));
+            manifest.push((sha.clone(), name.to_string()));
+            metadata.push((name.to_string(), sha));
             bytes += body.len() as u64;
         }
         manifest.sort_by(|a, b| a.1.cmp(&b.1));
@@ -306,7 +312,7 @@ pub async fn export_case(
         fs::write(root2.join("manifest-sha256.txt"), text).map_err(|e| io("writing the manifest", e))?;
         crate::store::blob::sync_dir(&root2.join("originals"))?;
         crate::store::blob::sync_dir(&root2)?;
-        Ok(ExportReport { dir: root2, files: manifest.len(), bytes })
+        Ok(ExportReport { dir: root2, files: manifest.len(), bytes, metadata })
     })
     .await
     .map_err(|e| Failure::transient("export task", e))?

@@ -42,6 +42,9 @@ pub struct CaseRows {
     pub errors: Vec<RowError>,
     /// Codes on more than one good row, with the rows: the last is the one imported.
     pub duplicates: Vec<(String, Vec<u64>)>,
+    /// Rows imported with a field left out because it could not be read (a submission channel no
+    /// word names): the case counts, the field is said.
+    pub warnings: Vec<RowError>,
     /// Each column of the file and the field it was read as (`None`: not used).
     pub columns: Vec<(String, Option<&'static str>)>,
     /// Per date field, how many values were read in each form.
@@ -91,6 +94,10 @@ const COLUMNS: [(&str, &[&str]); 11] = [
             "nguoinop",
             "tencongdan",
             "nguoidangky",
+            "hotennguoinop",
+            "tenchuhoso",
+            "hotenchuhoso",
+            "hotencongdan",
         ],
     ),
     ("applicant_id", &["applicantid", "socccd", "cccd", "socmnd", "cmnd", "sogiayto", "sodinhdanh", "madinhdanh"]),
@@ -229,8 +236,22 @@ impl RawCase {
         self,
         codes: &CaseCodeRule,
         forms: &mut BTreeMap<&'static str, BTreeMap<DateForm, u64>>,
-    ) -> Result<(String, CaseFields), String> {
+    ) -> Result<(String, CaseFields, Option<String>), String> {
         let code = clean(self.code).ok_or("no case code (a column such as `Mã hồ sơ` or `code`)")?;
+        // A channel no word names leaves the channel unknown, never the case out of the figures.
+        let (channel, warning) = match clean(self.channel.clone()) {
+            Some(c) => match Channel::parse(&c) {
+                Some(ch) => (Some(ch), None),
+                None => (
+                    None,
+                    Some(format!(
+                        "channel `{c}` is not one of {} (or the Vietnamese words): imported without a channel",
+                        Channel::words()
+                    )),
+                ),
+            },
+            None => (None, None),
+        };
         let code = codes.validate(&code).map_err(|e| e.to_string())?;
         // How each date column was written, counted only for rows that are read whole.
         let mut seen = Vec::new();
@@ -251,9 +272,10 @@ impl RawCase {
             applicant_name: self.applicant_name,
             applicant_id: self.applicant_id,
             applicant_contact: self.applicant_contact,
-            channel: self.channel,
+            channel: None,
         }
         .parse()?;
+        let fields = CaseFields { channel, ..fields };
         // A whole record from the one-stop system must also be consistent in itself.
         if fields.status == Some(Status::Resolved) && fields.resolved.is_none() {
             return Err("status is resolved but there is no resolved date".into());
@@ -266,7 +288,7 @@ impl RawCase {
         for (field, form) in seen {
             *forms.entry(field).or_default().entry(form).or_default() += 1;
         }
-        Ok((code.into_string(), fields))
+        Ok((code.into_string(), fields, warning))
     }
 }
 
@@ -282,7 +304,12 @@ pub fn read_cases(path: &Path, codes: &CaseCodeRule) -> std::io::Result<CaseRows
     let mut check = |row: u64, raw: Result<RawCase, String>, out: &mut CaseRows| {
         let code = raw.as_ref().ok().and_then(|r| clean(r.code.clone()));
         match raw.and_then(|r| r.check(codes, &mut out.date_forms)) {
-            Ok((code, fields)) => good.push((row, code, fields)),
+            Ok((code, fields, warning)) => {
+                if let Some(reason) = warning {
+                    out.warnings.push(RowError { row, code: Some(code.clone()), reason });
+                }
+                good.push((row, code, fields))
+            }
             Err(reason) => out.errors.push(RowError { row, code, reason }),
         }
     };

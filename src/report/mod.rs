@@ -488,6 +488,13 @@ pub async fn compute(records: &Records, period: &Period) -> Result<Report> {
     )
     .fetch_all(p)
     .await?);
+    // Within a unit, the rows whose code names another unit are not its concern (a row with no
+    // readable code may be anyone's and stays).
+    if let Some(unit) = &period.unit {
+        quality.refused_rows.retain(|r| {
+            r.code.as_deref().is_none_or(|c| c.starts_with(&format!("{unit}-")) || c.starts_with(&format!("{unit}.")))
+        });
+    }
     total.procedure_known = true;
     Ok(Report {
         from: period.from.clone(),
@@ -746,6 +753,10 @@ pub fn to_csv(r: &Report) -> String {
             ("reuse", &g.reuse),
             ("on_time", &g.on_time),
             ("online", &g.online),
+            ("channel_online", &Rate { numerator: g.channels.online, denominator: g.received, ..Default::default() }),
+            ("channel_counter", &Rate { numerator: g.channels.counter, denominator: g.received, ..Default::default() }),
+            ("channel_post", &Rate { numerator: g.channels.post, denominator: g.received, ..Default::default() }),
+            ("channel_unknown", &Rate { numerator: g.channels.unknown, denominator: g.received, ..Default::default() }),
         ] {
             let _ = w.write_record([
                 r.from.as_str(),

@@ -76,6 +76,16 @@ pub fn reuse_source(codes: &CaseCodeRule, from: &str) -> Result<(CaseCode, Optio
         .map_err(|e| format!("`{from}` is neither a case code nor a case code with a document number (.NNN): {e}"))
 }
 
+/// Reads a declared reuse source for an input of `case`: as [`reuse_source`], and never the case itself
+/// (an input is not reused from its own dossier).
+pub fn reuse_source_for(codes: &CaseCodeRule, case: &str, from: &str) -> Result<(CaseCode, Option<i64>), String> {
+    let (source, ordinal) = reuse_source(codes, from)?;
+    if source.as_str() == case {
+        return Err(format!("`{from}` is the case itself: name the earlier case the input was digitized for"));
+    }
+    Ok((source, ordinal))
+}
+
 /// Applies one profile's routing rules.
 pub struct Router {
     codes: CaseCodeRule,
@@ -126,7 +136,11 @@ impl Router {
             }
             route.operator = m.operator.clone();
             if let Some(from) = &m.reused_from {
-                self.reuse_source(from).map_err(|e| {
+                let checked = match &route.case_code {
+                    Some(case) => reuse_source_for(&self.codes, case.as_str(), from),
+                    None => self.reuse_source(from),
+                };
+                checked.map_err(|e| {
                     Failure::bad(Code::BadCaseCode, format!("the manifest for {}: reused_from: {e}", hints.file_name))
                 })?;
             }
