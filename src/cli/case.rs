@@ -474,7 +474,13 @@ fn import_summary(rows: &crate::import::CaseRows, catalogue: &[crate::store::cas
             .iter()
             .map(|(f, n)| say(format!("{n} theo {}", f.describe()), format!("{n} as {}", f.describe())))
             .collect();
-        let _ = writeln!(s, "{} {field}: {}", say("ngày", "dates"), forms.join("; "));
+        let field_vi = match *field {
+            "received" => "tiếp nhận",
+            "due" => "hẹn trả",
+            "resolved" => "giải quyết",
+            other => other,
+        };
+        let _ = writeln!(s, "{}: {}", say(format!("ngày {field_vi}"), format!("dates {field}")), forms.join("; "));
     }
     if !rows.duplicates.is_empty() {
         let list: Vec<String> = rows

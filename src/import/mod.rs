@@ -278,12 +278,18 @@ impl RawCase {
         let fields = CaseFields { channel, ..fields };
         // A whole record from the one-stop system must also be consistent in itself.
         if fields.status == Some(Status::Resolved) && fields.resolved.is_none() {
-            return Err("status is resolved but there is no resolved date".into());
+            return Err(crate::util::lang::say(
+                "tình trạng là đã giải quyết nhưng không có ngày giải quyết",
+                "status is resolved but there is no resolved date",
+            ));
         }
         if let (Some(r), Some(d)) = (&fields.received, &fields.resolved)
             && d < r
         {
-            return Err(format!("resolved {d} is before received {r}"));
+            return Err(crate::util::lang::say(
+                format!("ngày giải quyết {d} trước ngày tiếp nhận {r}"),
+                format!("resolved {d} is before received {r}"),
+            ));
         }
         for (field, form) in seen {
             *forms.entry(field).or_default().entry(form).or_default() += 1;
@@ -533,7 +539,12 @@ mod tests {
         assert_eq!(f.applicant_name.as_deref(), Some("Nguyễn Văn A"));
         let rows_in_error: Vec<u64> = rows.errors.iter().map(|e| e.row).collect();
         assert_eq!(rows_in_error, [3, 4, 5]);
-        assert!(rows.errors[1].reason.contains("no resolved date"), "{:?}", rows.errors);
+        let reason = &rows.errors[1].reason;
+        assert!(
+            reason.contains("no resolved date") || reason.contains("không có ngày giải quyết"),
+            "{:?}",
+            rows.errors
+        );
         assert!(rows.errors[2].reason.contains("weird"), "{:?}", rows.errors);
     }
 

@@ -80,8 +80,20 @@ pub enum DateForm {
 }
 
 impl DateForm {
-    /// How a person would describe the form.
-    pub fn describe(self) -> &'static str {
+    /// How a person would describe the form, in the reader's language.
+    pub fn describe(self) -> String {
+        let vi = match self {
+            DateForm::YearFirst => "yyyy-mm-dd",
+            DateForm::DayFirst => "dd/mm/yyyy (ngày trước)",
+            DateForm::YearFirstLocalTime => "yyyy-mm-dd hh:mm[:ss], đọc theo giờ địa phương (UTC+07:00)",
+            DateForm::DayFirstLocalTime => "dd/mm/yyyy hh:mm[:ss] (ngày trước), đọc theo giờ địa phương (UTC+07:00)",
+            DateForm::WithOffset => "thời điểm có múi giờ, đổi sang UTC+07:00",
+            DateForm::Compact => "yyyyMMdd[HHmm[ss]] (dạng của Cổng DVCQG), đọc theo giờ địa phương (UTC+07:00)",
+        };
+        crate::util::lang::say(vi, self.describe_en())
+    }
+
+    fn describe_en(self) -> &'static str {
         match self {
             DateForm::YearFirst => "yyyy-mm-dd",
             DateForm::DayFirst => "dd/mm/yyyy (day first)",
