@@ -7,15 +7,19 @@
 #
 #   benches/outbox.sh [N]      (default 300)
 #
-# Work files go to ${BENCH_DIR:-/tmp/sohoa-outbox-bench}.
+# Work files go to ${BENCH_DIR:-/tmp/sohoa-outbox-bench}; SOHOA_BIN names a built binary to use instead
+# of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-300}
 work=${BENCH_DIR:-/tmp/sohoa-outbox-bench}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sohoa/target}"
-cargo build --release --locked -q
-bin="$CARGO_TARGET_DIR/release/sohoa"
-rm -rf "$work"; mkdir -p "$work/src"
+bin="${SOHOA_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --locked -q
+  bin="$CARGO_TARGET_DIR/release/sohoa"
+fi
+rm -rf "$work"; mkdir -p "$work/src" "$work/exchange"
 python3 - "$work" "$n" <<'PY'
 import os, sys
 from PIL import Image, ImageDraw

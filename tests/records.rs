@@ -892,9 +892,10 @@ fn channels_unit_names_declared_reuse_refused_rows_and_the_workbook() {
         table.contains("ONLINE") && table.contains("UBND xã Phú Lộc") && table.contains("import rows refused"),
         "{table}"
     );
-    // `case show` says how the case came in.
+    // `case show` says how the case came in, and where its input was digitized before.
     let o = sohoa(&data, &["--lang", "vi", "case", "show", &a1]);
     assert!(text(&o).contains("kênh nộp trực tuyến"), "{}", text(&o));
+    assert!(text(&o).contains("tái sử dụng từ: H15.50.05.13-250301-0012.002"), "{}", text(&o));
 
     // The workbook, read back by Python's zip and XML readers, not by the crate that wrote it.
     let book = root.join("bao-cao.xlsx");

@@ -711,6 +711,9 @@ fn show_text(
         if let Some(t) = &doc.doc_type {
             writeln!(s, "      {}: {t}", say("loại giấy tờ", "type"))?;
         }
+        if let Some(from) = &doc.reused_from {
+            writeln!(s, "      {}: {from}", say("tái sử dụng từ", "reused from"))?;
+        }
     }
     writeln!(s, "\n{}", say("Các trang", "Pages"))?;
     for p in &detail.pages {

@@ -159,23 +159,28 @@ impl Sender {
             }
             let mut took = 0;
             // Each due entry heads a case of its own: several cases go at once, so one receiver that
-            // hangs on one case's entry does not hold back the others (a case's own entries stay in order).
+            // hangs on one case's entry does not hold back the others (a case's own entries stay in
+            // order). Each attempt is settled inside its own future: the records' writer is never
+            // awaited by one side while a suspended attempt holds it.
             let mut attempts = futures_util::stream::iter(due)
                 .map(|entry| async move {
                     // Longer than an attempt may last (the timeout, plus five seconds), so no other sender takes it meanwhile.
                     let lease = now + (self.connector.timeout_seconds as i64 + 10) * 1000;
+                    let mut mine = Round::default();
                     if !self.records.claim_outbox(entry.id, now, lease).await? {
-                        return Ok(None);
+                        return Ok::<_, crate::error::Failure>((mine, false));
                     }
                     let outcome = self.attempt(entry.clone()).await;
-                    Ok::<_, crate::error::Failure>(Some((entry, outcome)))
+                    self.settle(&entry, entry.attempts + 1, outcome, &mut mine).await?;
+                    Ok((mine, true))
                 })
                 .buffer_unordered(AT_ONCE);
             while let Some(done) = attempts.next().await {
-                if let Some((entry, outcome)) = done? {
-                    took += 1;
-                    self.settle(&entry, entry.attempts + 1, outcome, &mut round).await?;
-                }
+                let (mine, taken) = done?;
+                took += usize::from(taken);
+                round.delivered += mine.delivered;
+                round.deferred += mine.deferred;
+                round.rejected += mine.rejected;
             }
             if took == 0 {
                 return Ok(round);

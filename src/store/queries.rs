@@ -41,6 +41,8 @@ pub struct CaseDocument {
     pub sha256: Option<String>,
     /// PDF size.
     pub bytes: Option<i64>,
+    /// Where an input declared reused was digitized before (a case, or `case.NNN`).
+    pub reused_from: Option<String>,
 }
 
 /// A page of a case, with where it came from and what was done to it.
@@ -151,14 +153,17 @@ impl Records {
             pages: i64,
             sha256: Option<String>,
             bytes: Option<i64>,
+            reused_from: Option<String>,
         }
-        let documents_rows: Vec<DocumentListed> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT d.ordinal, d.role, d.doc_type, d.state, d.page_count AS pages, d.pdf_sha256 AS sha256, f.bytes \
-             FROM documents d LEFT JOIN files f ON f.sha256 = d.pdf_sha256 WHERE d.case_code = $1 ORDER BY d.ordinal",
+        let documents_rows: Vec<DocumentListed> = on_pool!(self.pool(), |p| {
+            sqlx::query_as(
+            "SELECT d.ordinal, d.role, d.doc_type, d.state, d.page_count AS pages, d.pdf_sha256 AS sha256, f.bytes, \
+             d.reused_from FROM documents d LEFT JOIN files f ON f.sha256 = d.pdf_sha256 WHERE d.case_code = $1 ORDER BY d.ordinal",
         )
         .bind(code)
         .fetch_all(p)
-        .await?);
+        .await?
+        });
         let documents = documents_rows
             .into_iter()
             .map(|d| CaseDocument {
@@ -170,6 +175,7 @@ impl Records {
                 pages: d.pages,
                 sha256: d.sha256,
                 bytes: d.bytes,
+                reused_from: d.reused_from,
             })
             .collect();
         #[derive(sqlx::FromRow)]
