@@ -187,19 +187,25 @@ impl FieldsText {
         let date = |v: Option<String>, what: &str| -> Result<Option<String>, String> {
             clean(v).map(|d| local_date(&d).map_err(|e| format!("{what}: {e}"))).transpose()
         };
-        let status =
-            match clean(self.status) {
-                Some(s) => Some(Status::parse(&s).ok_or_else(|| {
-                    format!("status `{s}` is not one of {} (or the Vietnamese words)", Status::words())
-                })?),
-                None => None,
-            };
+        let said = |field_vi: &str, field: &str| crate::util::lang::say(field_vi, field);
+        let status = match clean(self.status) {
+            Some(s) => Some(Status::parse(&s).ok_or_else(|| {
+                crate::util::lang::say(
+                    format!(
+                        "tình trạng `{s}` không rõ: dùng {} (hoặc các từ tiếng Việt như Đang xử lý, Đã giải quyết)",
+                        Status::words()
+                    ),
+                    format!("status `{s}` is not one of {} (or the Vietnamese words)", Status::words()),
+                )
+            })?),
+            None => None,
+        };
         Ok(CaseFields {
             procedure: clean(self.procedure),
             unit: clean(self.unit),
-            received: date(self.received, "received")?,
-            due: date(self.due, "due")?,
-            resolved: date(self.resolved, "resolved")?,
+            received: date(self.received, &said("ngày tiếp nhận", "received"))?,
+            due: date(self.due, &said("hạn trả", "due"))?,
+            resolved: date(self.resolved, &said("ngày giải quyết", "resolved"))?,
             status,
             applicant_name: clean(self.applicant_name),
             applicant_id: clean(self.applicant_id),
@@ -244,9 +250,15 @@ impl RawCase {
                 Some(ch) => (Some(ch), None),
                 None => (
                     None,
-                    Some(format!(
-                        "channel `{c}` is not one of {} (or the Vietnamese words): imported without a channel",
-                        Channel::words()
+                    Some(crate::util::lang::say(
+                        format!(
+                            "kênh nộp `{c}` không rõ ({} hoặc Trực tuyến, Trực tiếp, Bưu chính): hồ sơ được nhập không có kênh nộp",
+                            Channel::words()
+                        ),
+                        format!(
+                            "channel `{c}` is not one of {} (or the Vietnamese words): imported without a channel",
+                            Channel::words()
+                        ),
                     )),
                 ),
             },
@@ -373,10 +385,16 @@ pub fn read_cases(path: &Path, codes: &CaseCodeRule) -> std::io::Result<CaseRows
                 let width = headers.len();
                 let raw = rec.map_err(|e| e.to_string()).and_then(|rec| {
                     if rec.len() < width {
-                        return Err(format!(
-                            "the row has {} field(s) where the header has {width}: cut short, or a line break inside \
-                             a value without quotes",
-                            rec.len()
+                        let n = rec.len();
+                        return Err(crate::util::lang::say(
+                            format!(
+                                "dòng có {n} trường trong khi dòng tiêu đề có {width}: bị cắt ngắn, hoặc có xuống dòng \
+                                 trong một giá trị không đặt trong ngoặc kép"
+                            ),
+                            format!(
+                                "the row has {n} field(s) where the header has {width}: cut short, or a line break \
+                                 inside a value without quotes"
+                            ),
                         ));
                     }
                     Ok(rec)
@@ -612,7 +630,8 @@ mod tests {
         let rows = read_cases(&p, &rule()).unwrap();
         // A row cut short is refused, not read with its last fields empty.
         assert_eq!(rows.errors.iter().map(|e| e.row).collect::<Vec<_>>(), [4], "{:?}", rows.errors);
-        assert!(rows.errors[0].reason.contains("cut short"), "{:?}", rows.errors);
+        let reason = &rows.errors[0].reason;
+        assert!(reason.contains("cut short") || reason.contains("bị cắt ngắn"), "{:?}", rows.errors);
         assert_eq!(rows.cases.len(), 2);
         assert_eq!(rows.cases[0].1.received.as_deref(), Some("2026-10-08"));
         assert_eq!(rows.cases[1].1.status, Some(Status::Cancelled));

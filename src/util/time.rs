@@ -113,9 +113,14 @@ impl DateForm {
 pub fn read_local_date(s: &str) -> Result<(String, DateForm), String> {
     let s = s.trim();
     let bad = || {
-        format!(
-            "`{s}` is not a date (write 2026-10-08, 08/10/2026, either with a time such as 23:30, or an ISO 8601 \
-             timestamp)"
+        crate::util::lang::say(
+            format!(
+                "`{s}` không phải ngày (viết 2026-10-08, 08/10/2026, có thể kèm giờ như 23:30, hoặc thời điểm ISO 8601)"
+            ),
+            format!(
+                "`{s}` is not a date (write 2026-10-08, 08/10/2026, either with a time such as 23:30, or an ISO 8601 \
+                 timestamp)"
+            ),
         )
     };
     // The national portal's form: digits only, yyyyMMdd with an optional HHmm or HHmmss.
