@@ -630,6 +630,20 @@ fn the_http_adapter_sends_the_metadata_under_the_receivers_names_and_the_pdf_wit
         ),
     )
     .unwrap();
+    // No secret in the environment: nothing is sent with an empty one; the entry fails for now (a
+    // failure, not a wait for the case's data) and says what to set.
+    let o = command(&data)
+        .args(["outbox", "send", "--profile", profile.to_str().unwrap()])
+        .env_remove("SOHOA_CONNECTOR_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(rx.seen.lock().unwrap().token_calls.is_empty());
+    let e = &outbox(&data)[0];
+    assert_eq!((e["state"].as_str(), e["waits_for_case_data"].as_bool()), (Some("pending"), Some(false)), "{e}");
+    assert!(e["error"]["en"].as_str().unwrap().contains("SOHOA_CONNECTOR_SECRET"), "{e}");
+    assert!(text(&sohoa(&data, &["outbox", "--failed"])).contains(&format!("{CODE}.001.pdf")));
+    execute(&data, "UPDATE outbox SET next_ms = 0").unwrap();
     let o = command(&data)
         .args(["outbox", "send", "--profile", profile.to_str().unwrap()])
         .env("SOHOA_CONNECTOR_SECRET", "bí-mật")

@@ -29,8 +29,11 @@ impl ExchangeFolder {
         let root = c.folder.clone().unwrap_or_default();
         if !root.is_dir() {
             return Err(crate::error::Failure::transient(
-                format!("the exchange folder {} (is the share mounted?)", root.display()),
-                std::io::Error::new(std::io::ErrorKind::NotFound, "not there"),
+                crate::util::lang::say(
+                    format!("thư mục trao đổi {} không có (ổ chia sẻ đã được gắn chưa?)", root.display()),
+                    format!("the exchange folder {} (is the share mounted?)", root.display()),
+                ),
+                std::io::Error::new(std::io::ErrorKind::NotFound, crate::util::lang::say("không thấy", "not there")),
             ));
         }
         std::fs::create_dir_all(root.join(READ)).map_err(|e| {
@@ -51,7 +54,10 @@ impl ExchangeFolder {
             if !root.is_dir() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::NotFound,
-                    format!("the exchange folder {} is not there (is the share mounted?)", root.display()),
+                    crate::util::lang::say(
+                        format!("thư mục trao đổi {} không có (ổ chia sẻ đã được gắn chưa?)", root.display()),
+                        format!("the exchange folder {} is not there (is the share mounted?)", root.display()),
+                    ),
                 ));
             }
             if let Some(sha) = pdf {
@@ -68,8 +74,8 @@ impl ExchangeFolder {
                 remote_id: None,
                 message: Some(format!("written to {}", self.root.display())),
             }),
-            Ok(Err(e)) => local_failure("ghi vào thư mục trao đổi", e),
-            Err(e) => local_failure("ghi vào thư mục trao đổi", e),
+            Ok(Err(e)) => local_failure("ghi vào thư mục trao đổi", "writing to the exchange folder", e),
+            Err(e) => local_failure("ghi vào thư mục trao đổi", "writing to the exchange folder", e),
         }
     }
 

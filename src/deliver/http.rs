@@ -69,7 +69,7 @@ impl HttpPost {
                 .mime_str("application/pdf");
             match part {
                 Ok(p) => form = form.part(self.name("file").to_string(), p),
-                Err(e) => return local_failure("chuẩn bị tệp gửi", e),
+                Err(e) => return local_failure("chuẩn bị tệp gửi", "preparing the file to send", e),
             }
         }
         let req = self.client.post(&self.url).multipart(form);
@@ -135,8 +135,8 @@ pub async fn blob_body(blobs: &Arc<dyn BlobStore>, sha: &str) -> Result<reqwest:
     let opened = crate::util::cpu::blocking(move || store.open(&name)).await;
     let mut reader = match opened {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(local_failure("đọc tệp từ kho", e)),
-        Err(e) => return Err(local_failure("đọc tệp từ kho", e)),
+        Ok(Err(e)) => return Err(local_failure("đọc tệp từ kho", "reading the file from the store", e)),
+        Err(e) => return Err(local_failure("đọc tệp từ kho", "reading the file from the store", e)),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     tokio::task::spawn_blocking(move || {

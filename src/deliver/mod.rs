@@ -236,15 +236,14 @@ impl Sender {
                     tracing::warn!(case = %e.case_code, document = %doc, outbox = e.id, attempts,
                         retry_in_ms = wait, error = %why.en, "delivery failed for now; will retry");
                 }
-                let mut held = serde_json::to_value(&why).unwrap_or_default();
-                held["held"] = true.into();
-                self.records.outbox_retry_later(e.id, &held.to_string(), now_ms() + wait).await?;
+                self.records.outbox_retry_later(e.id, &said_json(&why), now_ms() + wait).await?;
                 round.deferred += 1;
             }
             Outcome::Held(why) => {
                 tracing::info!(case = %e.case_code, document = %doc, outbox = e.id, reason = %why.en,
                     "delivery waits for the case's data");
-                let wait = self.connector.retry_max_ms.min(60_000) as i64;
+                // Looked at again soon: an import or a pull may bring the case's data any moment.
+                let wait = self.connector.retry_max_ms.min(15_000) as i64;
                 let mut held = serde_json::to_value(&why).unwrap_or_default();
                 held["held"] = true.into();
                 self.records.outbox_retry_later(e.id, &held.to_string(), now_ms() + wait).await?;
@@ -381,7 +380,73 @@ fn plain_text(body: &str) -> String {
             _ => {}
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    decode_entities(&out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Decodes the character references an HTML error page carries: numeric ones, and the named ones of
+/// the Latin letters Vietnamese text uses.
+fn decode_entities(s: &str) -> String {
+    const NAMED: [(&str, &str); 29] = [
+        ("amp", "&"),
+        ("lt", "<"),
+        ("gt", ">"),
+        ("quot", "\""),
+        ("apos", "'"),
+        ("nbsp", " "),
+        ("agrave", "à"),
+        ("aacute", "á"),
+        ("acirc", "â"),
+        ("atilde", "ã"),
+        ("egrave", "è"),
+        ("eacute", "é"),
+        ("ecirc", "ê"),
+        ("igrave", "ì"),
+        ("iacute", "í"),
+        ("ograve", "ò"),
+        ("oacute", "ó"),
+        ("ocirc", "ô"),
+        ("otilde", "õ"),
+        ("ugrave", "ù"),
+        ("uacute", "ú"),
+        ("yacute", "ý"),
+        ("Agrave", "À"),
+        ("Aacute", "Á"),
+        ("Acirc", "Â"),
+        ("Eacute", "É"),
+        ("Ecirc", "Ê"),
+        ("Ocirc", "Ô"),
+        ("Uacute", "Ú"),
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        let end = tail.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &tail[..e];
+            let ch = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).map(String::from)
+            } else if let Some(dec) = name.strip_prefix('#') {
+                dec.parse::<u32>().ok().and_then(char::from_u32).map(String::from)
+            } else {
+                NAMED.iter().find(|(n, _)| *n == name).map(|(_, c)| c.to_string())
+            };
+            ch.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push_str(&c);
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    crate::util::text::nfc(&out)
 }
 
 /// Reads what a receiver answered: 2xx delivered (unless its body reports an error code), 409 already
@@ -443,13 +508,13 @@ pub fn unreachable(e: &reqwest::Error, timeout_s: u64) -> Outcome {
 }
 
 /// A failure of sohoa's own side while delivering (the store unreadable, a disk full): transient.
-pub fn local_failure(what: &str, e: impl std::fmt::Display) -> Outcome {
-    Outcome::Transient(Said::new(format!("lỗi khi {what}: {e}"), format!("failed {what}: {e}")))
+pub fn local_failure(what_vi: &str, what_en: &str, e: impl std::fmt::Display) -> Outcome {
+    Outcome::Transient(Said::new(format!("lỗi khi {what_vi}: {e}"), format!("failed {what_en}: {e}")))
 }
 
 impl From<Failure> for Outcome {
     fn from(e: Failure) -> Outcome {
-        local_failure("đọc dữ liệu", e)
+        local_failure("đọc dữ liệu", "reading the records", e)
     }
 }
 
@@ -474,6 +539,10 @@ mod tests {
         assert!(
             matches!(classify(422, page), Outcome::Rejected { message, .. } if message == "Unprocessable thiếu chữ ký")
         );
+        // Its character references decoded: numeric, and the named Latin letters.
+        let page = "<html><body>M&atilde; th&agrave;nh ph&#7847;n &amp; &#x111;&#417;n &foo; a&b</body></html>";
+        let want = crate::util::text::nfc("Mã thành phần & đơn &foo; a&b");
+        assert!(matches!(classify(422, page), Outcome::Rejected { message, .. } if message == want));
         for s in [401, 403, 408, 429, 500, 502, 503] {
             assert!(matches!(classify(s, ""), Outcome::Transient(_)), "{s}");
         }
