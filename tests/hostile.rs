@@ -5,7 +5,7 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -62,13 +62,7 @@ fn damaged_and_active_born_digital_pdfs_are_quarantined_and_a_whole_one_is_attac
     let files = dictionary! { "EmbeddedFiles" => dictionary! { "Names" => Object::Array(vec![]) } };
     fs::write(case.join("f-attachment.pdf"), with_catalog_entry(&good, "Names", Object::Dictionary(files))).unwrap();
 
-    let data = tmp.path().join("data");
-    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let rows: Vec<(String, String, String)> = query(
-        &data,
-        "SELECT source_name, reason_code, reason FROM intakes WHERE state = 'quarantined' ORDER BY source_name",
-    );
+    let (data, rows) = ingest_quarantining(tmp.path(), &src);
     let got: Vec<(&str, &str)> = rows.iter().map(|(n, c, _)| (n.as_str(), c.as_str())).collect();
     println!("{rows:#?}");
     assert_eq!(got.len(), 7, "{rows:#?}");
@@ -248,3 +242,135 @@ fn files_the_walk_passes_over_are_said_once_with_the_reason() {
 }
 
 use std::os::unix::fs::PermissionsExt;
+
+/// Ingests `src` into a new data folder under `tmp`; the run exits 1, since something is quarantined.
+/// The data folder, and the quarantined intakes by name with their reason codes and reasons.
+fn ingest_quarantining(tmp: &Path, src: &Path) -> (PathBuf, Vec<(String, String, String)>) {
+    let data = tmp.join("data");
+    let o = sohoa(&data, &["ingest", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let rows = query(
+        &data,
+        "SELECT source_name, reason_code, reason FROM intakes WHERE state = 'quarantined' ORDER BY source_name",
+    );
+    (data, rows)
+}
+
+/// ASCII85 as PDF writes it (`~>` at the end), for the test's own streams.
+fn ascii85(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in data.chunks(4) {
+        let mut g = [0u8; 4];
+        g[..chunk.len()].copy_from_slice(chunk);
+        let mut v = u32::from_be_bytes(g);
+        if chunk.len() == 4 && v == 0 {
+            out.push(b'z');
+            continue;
+        }
+        let mut digits = [0u8; 5];
+        for d in digits.iter_mut().rev() {
+            *d = (v % 85) as u8 + b'!';
+            v /= 85;
+        }
+        out.extend_from_slice(&digits[..chunk.len() + 1]);
+    }
+    out.extend_from_slice(b"~>");
+    out
+}
+
+#[test]
+fn a_damaged_stream_behind_a_text_or_lzw_filter_is_found_too() {
+    use lopdf::Object;
+    let tmp = tempfile::tempdir().unwrap();
+    let good = text_pdf(tmp.path());
+    // Each page content stream of the sheet re-encoded behind another filter chain, whole or cut short.
+    /// A content stream's new bytes and the filters that undo them.
+    type Encode<'a> = &'a dyn Fn(&[u8]) -> (Vec<u8>, Vec<&str>);
+    let reencode = |encode: Encode| -> Vec<u8> {
+        let mut doc = lopdf::Document::load_mem(&good).unwrap();
+        let pages: Vec<lopdf::ObjectId> = doc.get_pages().values().copied().collect();
+        let contents: Vec<lopdf::ObjectId> = pages.iter().flat_map(|p| doc.get_page_contents(*p)).collect();
+        for id in contents {
+            let Ok(Object::Stream(st)) = doc.get_object_mut(id) else { continue };
+            st.decompress().unwrap();
+            let (bytes, filters) = encode(&st.content);
+            let names = filters.iter().map(|f| Object::Name(f.as_bytes().to_vec())).collect();
+            st.dict.set("Filter", Object::Array(names));
+            st.set_content(bytes);
+        }
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    };
+    let zlib = |raw: &[u8]| {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut z, raw).unwrap();
+        z.finish().unwrap()
+    };
+    let lzw = |raw: &[u8]| weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8).encode(raw).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>().into_bytes();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("a-hex-flate-whole.pdf", reencode(&|raw| (hex(&zlib(raw)), vec!["ASCIIHexDecode", "FlateDecode"]))),
+        (
+            "b-hex-flate-cut.pdf",
+            reencode(&|raw| {
+                let z = zlib(raw);
+                (hex(&z[..z.len() / 2]), vec!["ASCIIHexDecode", "FlateDecode"])
+            }),
+        ),
+        (
+            "c-a85-flate-cut.pdf",
+            reencode(&|raw| {
+                let z = zlib(raw);
+                (ascii85(&z[..z.len() / 2]), vec!["ASCII85Decode", "FlateDecode"])
+            }),
+        ),
+        (
+            "d-lzw-corrupt.pdf",
+            reencode(&|raw| {
+                let mut l = lzw(raw);
+                let n = l.len();
+                for b in &mut l[n / 3..n / 3 + 8] {
+                    *b = 0xff;
+                }
+                (l, vec!["LZWDecode"])
+            }),
+        ),
+        (
+            "e-a85-bad-char.pdf",
+            reencode(&|raw| {
+                let mut a = ascii85(&zlib(raw));
+                a[3] = b'{';
+                (a, vec!["ASCII85Decode", "FlateDecode"])
+            }),
+        ),
+    ];
+    let src = tmp.path().join("src");
+    let case = src.join(CODE);
+    fs::create_dir_all(&case).unwrap();
+    for (name, bytes) in &files {
+        fs::write(case.join(name), bytes).unwrap();
+    }
+    // The whole one reads in poppler (an independent judge) before sohoa sees it.
+    let text_of = |p: &Path| {
+        let o = std::process::Command::new("pdftotext").arg(p).arg("-").output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (ok, words) = text_of(&case.join("a-hex-flate-whole.pdf"));
+    assert!(ok && words.contains(CODE), "poppler reads the re-encoded sheet: {words}");
+
+    let (data, rows) = ingest_quarantining(tmp.path(), &src);
+    let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["b-hex-flate-cut.pdf", "c-a85-flate-cut.pdf", "d-lzw-corrupt.pdf", "e-a85-bad-char.pdf"],
+        "{rows:#?}"
+    );
+    for (name, code, reason) in &rows {
+        assert_eq!(code, "damaged-pdf", "{name}: {reason}");
+        assert!(reason.contains("cannot be decoded"), "{name}: {reason}");
+    }
+    let attached = pdfs(&data, CODE);
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    assert_eq!(fs::read(&attached[0]).unwrap(), files[0].1, "attached as it is");
+}

@@ -218,15 +218,13 @@ fn whole(doc: &Document, pages: usize) -> Result<()> {
         // Images are never decoded for a born-digital PDF (it is attached as it is): content streams,
         // forms and object streams are what a reader must inflate to show a page.
         let image = matches!(st.dict.get(b"Subtype").and_then(Object::as_name), Ok(b"Image"));
-        if image || f.first().map(Vec::as_slice) != Some(b"FlateDecode".as_slice()) {
+        if image || f.is_empty() {
             continue;
         }
-        // Counted, not kept: memory stays flat whatever the stream claims.
-        use std::io::Read;
-        let mut z = flate2::read::ZlibDecoder::new(st.content.as_slice()).take(budget as u64 + 1);
-        let n_out = match std::io::copy(&mut z, &mut std::io::sink()) {
-            Ok(n) => n as usize,
-            Err(_) => return Err(damaged(format!("stream {n} {g} cannot be decompressed"))),
+        let n_out = match decoded_size(&st.content, &f, budget) {
+            Ok(Some(n)) => n,
+            Ok(None) => continue,
+            Err(why) => return Err(damaged(format!("stream {n} {g} cannot be decoded: {why}"))),
         };
         if n_out > budget {
             return Err(Failure::bad(
@@ -266,6 +264,155 @@ fn whole(doc: &Document, pages: usize) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many bytes a stream's filters decode to, counted and not kept (memory stays flat whatever the
+/// stream claims), stopping just past `budget`: the text filters (`ASCIIHexDecode`, `ASCII85Decode`,
+/// no larger than the stream itself) are undone in memory, then the first compression filter
+/// (`FlateDecode`, `LZWDecode`, `RunLengthDecode`) is counted through. `None` for what is not decoded
+/// here: image codecs (DCT, JPX, JBIG2, CCITT) and names no reader knows.
+fn decoded_size(content: &[u8], filters: &[Vec<u8>], budget: usize) -> std::result::Result<Option<usize>, String> {
+    use std::io::Read;
+    let limit = budget as u64 + 1;
+    let mut data = std::borrow::Cow::Borrowed(content);
+    for f in filters {
+        match f.as_slice() {
+            b"ASCIIHexDecode" | b"AHx" => data = std::borrow::Cow::Owned(ascii_hex(&data)?),
+            b"ASCII85Decode" | b"A85" => data = std::borrow::Cow::Owned(ascii85(&data)?),
+            b"FlateDecode" | b"Fl" => {
+                let mut z = flate2::read::ZlibDecoder::new(&*data).take(limit);
+                return std::io::copy(&mut z, &mut std::io::sink())
+                    .map(|n| Some(n as usize))
+                    .map_err(|_| "its compressed data ends early or is corrupt".into());
+            }
+            b"LZWDecode" | b"LZW" => {
+                // PDF's default EarlyChange 1 is TIFF's size switch.
+                let mut d = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+                let mut out = Counted { n: 0, limit };
+                let r = d.into_stream(&mut out).decode_all(&*data);
+                return match r.status {
+                    Ok(()) => Ok(Some(out.n as usize)),
+                    Err(_) if out.n >= limit => Ok(Some(out.n as usize)),
+                    Err(e) => Err(format!("its LZW data is corrupt ({e})")),
+                };
+            }
+            b"RunLengthDecode" | b"RL" => return run_length_size(&data, limit).map(|n| Some(n as usize)),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(data.len()))
+}
+
+/// A writer that counts, and refuses once past its limit.
+struct Counted {
+    n: u64,
+    limit: u64,
+}
+
+impl std::io::Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.n += buf.len() as u64;
+        if self.n > self.limit {
+            return Err(std::io::Error::other("over the limit"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn ascii_hex(data: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(data.len() / 2);
+    let mut high: Option<u8> = None;
+    for &b in data {
+        let v = match b {
+            b'>' => break,
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ if b.is_ascii_whitespace() => continue,
+            _ => return Err(format!("its ASCIIHex data holds `{}`", b as char)),
+        };
+        match high.take() {
+            Some(h) => out.push(h << 4 | v),
+            None => high = Some(v),
+        }
+    }
+    if let Some(h) = high {
+        out.push(h << 4);
+    }
+    Ok(out)
+}
+
+fn ascii85(data: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(data.len() * 4 / 5);
+    let (mut group, mut n) = (0u64, 0usize);
+    let body = data.strip_prefix(b"<~").unwrap_or(data);
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        i += 1;
+        match b {
+            // The end marker; a writer that leaves it out is read to the end (what follows shows damage).
+            b'~' => break,
+            b'z' if n == 0 => out.extend_from_slice(&[0; 4]),
+            b'!'..=b'u' => {
+                group = group * 85 + u64::from(b - b'!');
+                n += 1;
+                if n == 5 {
+                    if group > u64::from(u32::MAX) {
+                        return Err("its ASCII85 data holds a group out of range".into());
+                    }
+                    out.extend_from_slice(&(group as u32).to_be_bytes());
+                    (group, n) = (0, 0);
+                }
+            }
+            _ if b.is_ascii_whitespace() => {}
+            _ => return Err(format!("its ASCII85 data holds `{}`", b as char)),
+        }
+    }
+    if n == 1 {
+        return Err("its ASCII85 data ends with a lone character".into());
+    }
+    if n > 1 {
+        for _ in n..5 {
+            group = group * 85 + 84;
+        }
+        if group > u64::from(u32::MAX) {
+            return Err("its ASCII85 data holds a group out of range".into());
+        }
+        out.extend_from_slice(&(group as u32).to_be_bytes()[..n - 1]);
+    }
+    Ok(out)
+}
+
+fn run_length_size(data: &[u8], limit: u64) -> std::result::Result<u64, String> {
+    let (mut i, mut n) = (0usize, 0u64);
+    while i < data.len() && n <= limit {
+        let len = data[i];
+        i += 1;
+        match len {
+            128 => return Ok(n),
+            0..=127 => {
+                let run = usize::from(len) + 1;
+                if i + run > data.len() {
+                    return Err("its run-length data ends early".into());
+                }
+                i += run;
+                n += run as u64;
+            }
+            _ => {
+                if i >= data.len() {
+                    return Err("its run-length data ends early".into());
+                }
+                i += 1;
+                n += 257 - u64::from(len);
+            }
+        }
+    }
+    // Read to the end without its end marker, as readers do.
+    Ok(n)
 }
 
 /// Refuses a PDF some of whose references lead nowhere (the trailer's included): the objects they
@@ -625,5 +772,48 @@ impl hayro_jbig2::Decoder for Packed {
     fn next_line(&mut self) {
         self.x = 0;
         self.y += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected values written from the PDF reference's descriptions of the filters, not from this code.
+    #[test]
+    fn the_text_filters_decode_as_the_reference_describes() {
+        assert_eq!(ascii_hex(b"48 65 6C6c 6F>").unwrap(), b"Hello");
+        assert_eq!(ascii_hex(b"7>").unwrap(), [0x70], "an odd last digit is followed by 0");
+        assert!(ascii_hex(b"4G>").is_err());
+        assert_eq!(ascii85(b"<~9jqo^BlbD-BleB1DJ+*+F(f,q~>").unwrap(), b"Man is distinguished");
+        assert_eq!(ascii85(b"z9jqo^~>").unwrap(), b"\0\0\0\0Man ");
+        assert_eq!(ascii85(b"9jqo~>").unwrap(), b"Man", "a final partial group");
+        assert!(ascii85(b"s8W-\"~>").is_err(), "s8W-\" is 2^32, one past the largest group");
+        assert!(ascii85(b"9jqo^B~>").is_err(), "a lone final character");
+        assert!(ascii85(b"9j{o^~>").is_err());
+    }
+
+    #[test]
+    fn run_length_counts_literals_and_repeats_and_stops_at_its_end_marker() {
+        // 2 literal bytes, a run of 5 (257 − 252), then the end marker and bytes after it.
+        assert_eq!(run_length_size(&[1, b'a', b'b', 252, b'x', 128, 9, 9], 100), Ok(7));
+        assert!(run_length_size(&[3, b'a'], 100).is_err(), "a literal run cut short");
+        assert!(run_length_size(&[200], 100).is_err(), "a repeat without its byte");
+    }
+
+    #[test]
+    fn a_stream_is_counted_through_its_filter_chain_and_an_image_codec_is_left_alone() {
+        let raw = vec![b'q'; 5000];
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut z, &raw).unwrap();
+        let z = z.finish().unwrap();
+        let hex: Vec<u8> = z.iter().flat_map(|b| format!("{b:02x}").into_bytes()).collect();
+        let names = |n: &[&str]| n.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(decoded_size(&hex, &names(&["AHx", "Fl"]), 1 << 20), Ok(Some(5000)));
+        assert_eq!(decoded_size(&z, &names(&["FlateDecode"]), 100), Ok(Some(101)), "stops just past the budget");
+        assert!(decoded_size(&z[..z.len() / 2], &names(&["FlateDecode"]), 1 << 20).is_err());
+        let lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8).encode(&raw).unwrap();
+        assert_eq!(decoded_size(&lzw, &names(&["LZWDecode"]), 1 << 20), Ok(Some(5000)));
+        assert_eq!(decoded_size(b"\xff\xd8", &names(&["DCTDecode"]), 1 << 20), Ok(None));
     }
 }
