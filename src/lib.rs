@@ -18,6 +18,7 @@ pub mod encode;
 pub mod error;
 pub mod export;
 pub mod fixity;
+pub mod fuzzed;
 pub mod import;
 pub mod intake;
 pub mod normalize;

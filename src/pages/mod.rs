@@ -330,6 +330,10 @@ pub fn load(bytes: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage
 
 /// Runs a decoder so that a panic inside a dependency becomes a quarantine reason, not a crash.
 fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    // Under the fuzzer a panic must surface, so that it is found and fixed rather than hidden here.
+    #[cfg(fuzzing)]
+    return f();
+    #[cfg(not(fuzzing))]
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(_) => Err(Failure::bad(Code::DecoderFailure, "the file is damaged in a way the decoder could not handle")),
