@@ -77,7 +77,7 @@ pub fn case_import(data: &[u8]) {
     if std::fs::write(&file, body).is_err() {
         return;
     }
-    let _ = crate::import::read_cases(&file, &rule());
+    let _ = crate::import::read_cases(&file, rule());
     let _ = crate::import::read_units(&file);
     let _ = crate::import::read_procedures(&file);
 }
@@ -102,12 +102,16 @@ pub fn separator(data: &[u8]) {
     }
 }
 
-/// The embedded profile's case-code rule.
-fn rule() -> CaseCodeRule {
-    match CaseCodeRule::from_profile(&crate::profile::Profile::embedded_default().settings.routing) {
-        Ok(r) => r,
-        Err(e) => panic!("the embedded profile's case-code pattern does not compile: {e}"),
-    }
+/// The embedded profile's case-code rule, built once (parsing the profile each run would be most of a
+/// run's time).
+fn rule() -> &'static CaseCodeRule {
+    static RULE: std::sync::OnceLock<CaseCodeRule> = std::sync::OnceLock::new();
+    RULE.get_or_init(|| {
+        match CaseCodeRule::from_profile(&crate::profile::Profile::embedded_default().settings.routing) {
+            Ok(r) => r,
+            Err(e) => panic!("the embedded profile's case-code pattern does not compile: {e}"),
+        }
+    })
 }
 
 /// A folder of this process's own under the system's temporary folder.
