@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-600}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(image_pages pdf_pages manifest profile case_import separator)
+[ ${#targets[@]} -gt 0 ] || targets=(image_pages pdf_pages manifest profile case_import separator upload_form)
 python3 seed.py >/dev/null
 cargo +nightly fuzz build -O
 mkdir -p logs

@@ -111,9 +111,26 @@ def separators():
     put("separator", "raster", bytes([64, 48]) + img.tobytes())
 
 
+def uploads():
+    # The boundary is fixed by the target (sohoa::fuzzed::UPLOAD_BOUNDARY); the body is the input.
+    def form(*parts):
+        body = b""
+        for headers, data in parts:
+            body += b"--sohoa-fuzz\r\n" + headers + b"\r\n\r\n" + data + b"\r\n"
+        return body + b"--sohoa-fuzz--\r\n"
+    scan = encoded(small("L"), "JPEG")
+    put("upload_form", "one-file", form((b'Content-Disposition: form-data; name="file"; filename="trang-1.jpg"', scan)))
+    put("upload_form", "vietnamese-name", form(
+        (b'Content-Disposition: form-data; name="note"', "ghi chú".encode()),
+        ("Content-Disposition: form-data; name=\"file\"; filename=\"Quyết định.jpg\"\r\nContent-Type: image/jpeg".encode(), scan)))
+    put("upload_form", "traversal", form((b'Content-Disposition: form-data; name="file"; filename="../../x.jpg"', scan)))
+    put("upload_form", "no-file-part", form((b'Content-Disposition: form-data; name="other"', b"x")))
+    put("upload_form", "cut-short", form((b'Content-Disposition: form-data; name="file"; filename="a.jpg"', scan))[:60])
+
+
 if __name__ == "__main__":
     import tempfile
     with tempfile.TemporaryDirectory() as t:
-        images(); pdfs(Path(t)); manifests(); profiles(); imports(); separators()
+        images(); pdfs(Path(t)); manifests(); profiles(); imports(); separators(); uploads()
     for d in sorted(corpus.iterdir()):
         print(d.name, len(list(d.iterdir())))

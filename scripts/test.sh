@@ -80,3 +80,7 @@ SOHOA_TEST_DATABASE="$pg" cargo test --locked --test pdfa "$@" -- the_archive_ch
 for db in $(psql "$pg" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'sohoa\_t\_%'"); do
   psql "$pg" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
 done
+# The logins the fault tests make (one per test database, refused and given back).
+for role in $(psql "$pg" -qAtc "SELECT rolname FROM pg_roles WHERE rolname LIKE 'sohoa\_r\_%'"); do
+  psql "$pg" -qc "DROP ROLE IF EXISTS \"$role\"" >/dev/null
+done

@@ -19,11 +19,12 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("profile", profile),
     ("case_import", case_import),
     ("separator", separator),
+    ("upload_form", upload_form),
 ];
 
 /// 16 megapixels (the default profile allows 150): every format's paths are reached, and each run
 /// stays fast.
-const LIMITS: Limits = Limits { max_pixels: 16_000_000 };
+const LIMITS: Limits = Limits { max_pixels: 16_000_000, max_inflate: 64 << 20 };
 
 /// A JPEG, PNG or TIFF scan (PDFs are `pdf_pages`'s).
 pub fn image_pages(data: &[u8]) {
@@ -100,6 +101,27 @@ pub fn separator(data: &[u8]) {
             let _ = mark.sheet(valid);
         }
     }
+}
+
+/// The boundary of the fuzzed upload forms: the body is the fuzzer's, the header the station's.
+pub const UPLOAD_BOUNDARY: &str = "sohoa-fuzz";
+
+/// A `POST /api/v1/upload` body, read as the API reads it: the multipart form parsed, its `file`
+/// part found, its name checked and its bytes streamed to a file within a limit.
+pub fn upload_form(data: &[u8]) {
+    use axum::extract::FromRequest;
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    rt.block_on(async {
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header("content-type", format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}"))
+            .body(axum::body::Body::from(data.to_vec()));
+        let Ok(request) = request else { return };
+        let Ok(mut form) = axum::extract::Multipart::from_request(request, &()).await else { return };
+        let dir = scratch("upload");
+        let _ = crate::api::upload::save_file_part(&mut form, &dir, 64 * 1024).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
 }
 
 /// The embedded profile's case-code rule, built once (parsing the profile each run would be most of a

@@ -22,7 +22,7 @@ use sohoa::pages::{self, Limits, PageImage, Raster};
 use common::*;
 
 const ALL: Steps = Steps { borders: true, blank: true, orientation: true, deskew: true };
-const LIMITS: Limits = Limits { max_pixels: 200_000_000 };
+const LIMITS: Limits = Limits { max_pixels: 200_000_000, max_inflate: 256 << 20 };
 
 fn eval_set() -> &'static (PathBuf, Vec<Value>) {
     static SET: OnceLock<(PathBuf, Vec<Value>)> = OnceLock::new();

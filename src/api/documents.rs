@@ -116,7 +116,8 @@ pub(super) async fn thumbnail(
             format!("the file has {has} page(s), not {n}"),
         ));
     }
-    let limits = crate::pages::Limits { max_pixels: api.profile.settings.output.max_pixels };
+    let limits =
+        crate::pages::Limits::new(api.profile.settings.output.max_pixels, api.profile.settings.output.max_inflate_mb);
     let (blobs, thumbs, sha) = (api.blobs.clone(), api.thumbnails.clone(), input.sha256.clone());
     // One thumbnail at a time per request thread; decoding a page is the costly part.
     let _turn = api

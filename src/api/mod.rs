@@ -9,7 +9,7 @@ mod auth;
 mod corrections;
 mod documents;
 mod outbox;
-mod upload;
+pub(crate) mod upload;
 mod web;
 
 use crate::util::lang::Said;
@@ -329,22 +329,38 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 const DEGRADED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `GET /health`: `ok`, or `degraded` with why and since when while a transient fault (a full disk, a
-/// database that refuses writes, a share gone) is being waited out; 503 when the records cannot be read.
-async fn health(State(api): State<Api>) -> ApiResult<Json<serde_json::Value>> {
-    let unfinished = api.records.unfinished_jobs().await?;
-    let alarms = crate::util::alarm::recent(DEGRADED_FOR);
+/// database that refuses writes, a share gone) is being waited out — until what failed works again;
+/// 503, still `degraded` with why, when the records cannot be read at all.
+async fn health(State(api): State<Api>) -> Response {
+    let unfinished = api.records.unfinished_jobs().await;
+    let mut alarms = crate::util::alarm::recent(DEGRADED_FOR);
+    let code = match &unfinished {
+        Ok(_) => StatusCode::OK,
+        Err(e) => {
+            alarms.push((
+                std::time::SystemTime::now(),
+                Said::new(
+                    format!("không đọc được cơ sở dữ liệu hồ sơ: {e}"),
+                    format!("the records cannot be read: {e}"),
+                ),
+            ));
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    let unfinished = unfinished.ok();
     if alarms.is_empty() {
-        return Ok(Json(serde_json::json!({ "status": "ok", "jobs_waiting": unfinished })));
+        return Json(serde_json::json!({ "status": "ok", "jobs_waiting": unfinished })).into_response();
     }
     let since =
         alarms.first().map(|(t, _)| crate::util::time::iso(time::OffsetDateTime::from(*t), crate::util::time::VIETNAM));
-    let mut why: Vec<&crate::util::lang::Said> = Vec::new();
+    let mut why: Vec<&Said> = Vec::new();
     for (_, said) in alarms.iter().rev() {
         if !why.iter().any(|w| w.en == said.en) && why.len() < 5 {
             why.push(said);
         }
     }
-    Ok(Json(serde_json::json!({ "status": "degraded", "since": since, "why": why, "jobs_waiting": unfinished })))
+    let body = serde_json::json!({ "status": "degraded", "since": since, "why": why, "jobs_waiting": unfinished });
+    (code, Json(body)).into_response()
 }
 
 async fn openapi() -> Response {

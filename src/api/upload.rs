@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
 use super::{Api, ApiError, ApiResult, Caller};
@@ -85,45 +86,8 @@ async fn receive(
     };
     tokio::fs::create_dir_all(&folder).await.map_err(crate::error::Failure::from)?;
 
-    let bad_form = |e: axum::extract::multipart::MultipartError| {
-        ApiError::bad_request(
-            format!("dữ liệu gửi lên không đọc được ({e}); hãy gửi bản quét trong phần tên `file`"),
-            format!("the upload is not a readable multipart form ({e}); send the scan as a part named `file`"),
-        )
-    };
-    let mut field = loop {
-        match form.next_field().await.map_err(bad_form)? {
-            Some(f) if f.name() == Some("file") => break f,
-            Some(_) => continue,
-            None => {
-                return Err(ApiError::bad_request(
-                    "biểu mẫu không có phần tên `file`",
-                    "no part named `file` in the form",
-                ));
-            }
-        }
-    };
-    let name = file_name(field.file_name().unwrap_or(""))?;
+    let (name, bytes) = save_file_part(form, &folder, limit).await?;
     let path = folder.join(&name);
-    let mut out = tokio::fs::File::create(&path).await.map_err(crate::error::Failure::from)?;
-    let mut bytes = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
-        bytes += chunk.len() as u64;
-        if bytes > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                format!("bản quét vượt {} MB, giới hạn của trạm này (service.upload_max_mb)", limit / 1024 / 1024),
-                format!("the scan is over {} MB, this station's limit (service.upload_max_mb)", limit / 1024 / 1024),
-            ));
-        }
-        out.write_all(&chunk).await.map_err(crate::error::Failure::from)?;
-    }
-    out.flush().await.map_err(crate::error::Failure::from)?;
-    drop(out);
-    if bytes == 0 {
-        return Err(ApiError::bad_request("phần `file` rỗng", "the `file` part is empty"));
-    }
     // The sidecar manifest carries what the station said, exactly as a folder station's would.
     let manifest = serde_json::json!({
         "case": case, "role": role.as_str(), "document_type": t.doc_type, "operator": caller.label,
@@ -161,6 +125,50 @@ async fn receive(
         }
     };
     Ok((status, Json(body)))
+}
+
+/// Finds the form's `file` part and streams it into `folder` under its own (checked) name, refusing
+/// more than `limit` bytes or none: the name and how many bytes came. Everything a station sends is
+/// read here, so this is what the `upload_form` fuzz target runs.
+pub(crate) async fn save_file_part(form: &mut Multipart, folder: &Path, limit: u64) -> ApiResult<(String, u64)> {
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request(
+            format!("dữ liệu gửi lên không đọc được ({e}); hãy gửi bản quét trong phần tên `file`"),
+            format!("the upload is not a readable multipart form ({e}); send the scan as a part named `file`"),
+        )
+    };
+    let mut field = loop {
+        match form.next_field().await.map_err(bad_form)? {
+            Some(f) if f.name() == Some("file") => break f,
+            Some(_) => continue,
+            None => {
+                return Err(ApiError::bad_request(
+                    "biểu mẫu không có phần tên `file`",
+                    "no part named `file` in the form",
+                ));
+            }
+        }
+    };
+    let name = file_name(field.file_name().unwrap_or(""))?;
+    let mut out = tokio::fs::File::create(folder.join(&name)).await.map_err(crate::error::Failure::from)?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+        bytes += chunk.len() as u64;
+        if bytes > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("bản quét vượt {} MB, giới hạn của trạm này (service.upload_max_mb)", limit / 1024 / 1024),
+                format!("the scan is over {} MB, this station's limit (service.upload_max_mb)", limit / 1024 / 1024),
+            ));
+        }
+        out.write_all(&chunk).await.map_err(crate::error::Failure::from)?;
+    }
+    out.flush().await.map_err(crate::error::Failure::from)?;
+    if bytes == 0 {
+        return Err(ApiError::bad_request("phần `file` rỗng", "the `file` part is empty"));
+    }
+    Ok((name, bytes))
 }
 
 /// An uploaded file's name in NFC: a plain name, never a path.

@@ -123,6 +123,9 @@ pub struct Sender {
 /// After this many failed attempts in a row, an entry raises an alarm (and again every as many).
 const ALARM_AFTER: i64 = 5;
 
+/// What delivery alarms are about: a delivery that goes through ends them.
+const DELIVERY_ALARM: &str = "delivery to the one-stop system";
+
 impl Sender {
     /// A sender for the profile's connector. Fails when the connector cannot be set up (an exchange
     /// folder that cannot be made, an HTTP client that cannot start).
@@ -218,6 +221,7 @@ impl Sender {
         let doc = e.file_name();
         match outcome {
             Outcome::Delivered(receipt) => {
+                crate::util::alarm::cleared(DELIVERY_ALARM);
                 tracing::info!(case = %e.case_code, document = %doc, outbox = e.id, operation = %e.operation,
                     status = receipt.status, remote_id = receipt.remote_id.as_deref().unwrap_or(""), "delivered to the one-stop system");
                 self.records.outbox_delivered(e, &receipt, &at).await?;
@@ -227,6 +231,7 @@ impl Sender {
                 let wait = self.backoff(attempts);
                 if attempts % ALARM_AFTER == 0 {
                     crate::util::alarm::raise(
+                        DELIVERY_ALARM,
                         format!("chưa gửi được {doc} sang hệ thống một cửa sau {attempts} lần thử: {}", why.vi),
                         format!("{doc} could not be delivered after {attempts} attempts: {}", why.en),
                     );

@@ -113,6 +113,7 @@ impl Puller {
         loop {
             match self.pull(&records).await {
                 Ok(p) => {
+                    crate::util::alarm::cleared("pulling cases");
                     tracing::info!(created = p.created, updated = p.updated, unchanged = p.unchanged,
                         refused = p.refused.len(), url = %self.url, "pulled cases from the one-stop system");
                     for (row, why) in &p.refused {
@@ -121,6 +122,7 @@ impl Puller {
                 }
                 Err(e) => {
                     crate::util::alarm::raise(
+                        "pulling cases",
                         format!("không lấy được danh sách hồ sơ từ hệ thống một cửa: {e}"),
                         format!("could not pull cases from the one-stop system: {e}"),
                     );

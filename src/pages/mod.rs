@@ -86,14 +86,23 @@ pub struct PageInfo {
     pub encoding: SourceEncoding,
 }
 
-/// Limits checked from headers before anything is decoded.
+/// Limits checked before anything is decoded: from headers (pixels), and while inflating (bytes).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest page, in pixels.
     pub max_pixels: u64,
+    /// Most bytes a born-digital PDF's streams may inflate to, all together (a quarter of it per object
+    /// stream while the PDF is opened).
+    pub max_inflate: usize,
 }
 
 impl Limits {
+    /// The limits a profile sets: `output.max_pixels` and `output.max_inflate_mb`.
+    pub fn new(max_pixels: u64, max_inflate_mb: u64) -> Limits {
+        let mib = usize::try_from(max_inflate_mb).unwrap_or(usize::MAX >> 20);
+        Limits { max_pixels, max_inflate: mib.saturating_mul(1 << 20) }
+    }
+
     fn check(&self, width: u32, height: u32) -> Result<()> {
         if width == 0 || height == 0 {
             return Err(Failure::bad(Code::EmptyImage, "the image has no pixels (width or height is 0)"));

@@ -7,9 +7,21 @@ use lopdf::{Document, Object, ObjectId};
 use super::{Colour, Limits, PageImage, PageInfo, Raster, RasterKind, SourceEncoding};
 use crate::error::{Code, Failure, Result};
 
-fn open(b: &[u8]) -> Result<Document> {
-    let doc = Document::load_mem(b).map_err(|e| {
-        Failure::bad(Code::BrokenPdf, format!("the PDF cannot be read ({e}); it is damaged or incomplete"))
+/// Opens a PDF, each object or cross-reference stream inflated within a quarter of the profile's
+/// `max_inflate_mb`: real ones hold a few thousand small objects (a few megabytes); a bomb holds
+/// gigabytes of nothing.
+fn open(b: &[u8], limits: Limits) -> Result<Document> {
+    let each = limits.max_inflate / 4;
+    let options = lopdf::LoadOptions::with_max_decompressed_size(each);
+    let doc = Document::load_mem_with_options(b, options).map_err(|e| match e {
+        lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => Failure::bad(
+            Code::PdfBomb,
+            format!(
+                "an object stream of the PDF inflates to more than {} MiB (a decompression bomb); it was not opened",
+                each >> 20
+            ),
+        ),
+        e => Failure::bad(Code::BrokenPdf, format!("the PDF cannot be read ({e}); it is damaged or incomplete")),
     })?;
     if doc.was_encrypted() || doc.is_encrypted() {
         return Err(Failure::bad(
@@ -133,6 +145,21 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
             ));
         }
     }
+    if encoding == SourceEncoding::Raw && f.first().map(Vec::as_slice) == Some(b"FlateDecode".as_slice()) {
+        // Inflated here, counted and not kept, as the render will inflate it: a bomb or a page image cut
+        // short is refused now, with the file, never found later by a render that cannot finish.
+        let l = layout(doc, &p, colour);
+        match inflated_count(p.content, l.inflated) {
+            n if n > l.inflated => return Err(image_bomb()),
+            n if n < l.need => {
+                return Err(Failure::bad(
+                    Code::BrokenPdf,
+                    "the PDF's page image has fewer pixels than it claims (the file is cut short or damaged)",
+                ));
+            }
+            _ => {}
+        }
+    }
     let (dx, dy) = (p.width as f64 * 72.0 / p.media.0, p.height as f64 * 72.0 / p.media.1);
     let dpi = (dx.is_finite() && dy.is_finite() && dx >= 10.0).then_some((
         (dx * 10.0).round() / 10.0,
@@ -169,7 +196,7 @@ fn ccitt_bool(doc: &Document, dict: &lopdf::Dictionary, key: &[u8]) -> bool {
 }
 
 pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
-    let doc = open(b)?;
+    let doc = open(b, limits)?;
     let pages = doc.get_pages();
     if pages.is_empty() {
         // A page tree that leads nowhere is a file cut short far more often than an empty document.
@@ -181,7 +208,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
         match page_info(&doc, *id, limits)? {
             Some(info) => scans.push(info),
             None => {
-                whole(&doc, pages.len())?;
+                whole(&doc, pages.len(), limits)?;
                 return Ok(native_pages(&doc));
             }
         }
@@ -189,15 +216,13 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
     Ok(scans)
 }
 
-/// Most bytes a born-digital PDF's streams may inflate to, all together: a few hundred pages of text
-/// and vector drawings need tens of megabytes; a content-stream bomb needs gigabytes.
-const NATIVE_INFLATE_LIMIT: usize = 256 << 20;
-
 /// Reads a born-digital PDF whole before it may be attached as it is: every object it refers to is
 /// there, every page has its content, every compressed stream inflates (within a bound), and it
 /// carries nothing active. A PDF cut short (a copy that stopped, a download that broke), even with
 /// `%%EOF` put back at its end, fails here with a reason that says so — never attached as good.
-fn whole(doc: &Document, pages: usize) -> Result<()> {
+/// All its streams together inflate within `limits.max_inflate` (the profile's `max_inflate_mb`): a few
+/// hundred pages of text and vector drawings need tens of megabytes; a content-stream bomb gigabytes.
+fn whole(doc: &Document, pages: usize, limits: Limits) -> Result<()> {
     let damaged = |what: String| {
         Failure::bad(
             Code::DamagedPdf,
@@ -211,7 +236,7 @@ fn whole(doc: &Document, pages: usize) -> Result<()> {
         return Err(damaged("its page tree is incomplete".into()));
     }
     // Every stream inflates, within a bound for all of them together.
-    let mut budget = NATIVE_INFLATE_LIMIT;
+    let mut budget = limits.max_inflate;
     for ((n, g), obj) in &doc.objects {
         let Object::Stream(st) = obj else { continue };
         let f = filters(&st.dict);
@@ -229,7 +254,10 @@ fn whole(doc: &Document, pages: usize) -> Result<()> {
         if n_out > budget {
             return Err(Failure::bad(
                 Code::PdfBomb,
-                "the PDF's streams inflate to more than 256 MiB (a decompression bomb); it was not opened",
+                format!(
+                    "the PDF's streams inflate to more than {} MiB (a decompression bomb); it was not opened",
+                    limits.max_inflate >> 20
+                ),
             ));
         }
         budget -= n_out;
@@ -475,7 +503,7 @@ fn native_pages(doc: &Document) -> Vec<PageInfo> {
 }
 
 pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage>> {
-    let doc = open(b)?;
+    let doc = open(b, limits)?;
     let pages = doc.get_pages();
     let Some(id) = pages.values().nth(index as usize) else {
         return Err(Failure::bad(Code::NoPages, format!("the PDF has no page {}", index + 1)));
@@ -522,25 +550,21 @@ fn raw_pixels(doc: &Document, page: ObjectId, p: &ScanPage<'_>, colour: Colour) 
     if f.first().map(Vec::as_slice) == Some(b"JBIG2Decode".as_slice()) {
         return jbig2(doc, p, &stream.content);
     }
-    let bpc = p.dict.get(b"BitsPerComponent").and_then(Object::as_i64).unwrap_or(8).clamp(1, 16) as usize;
     let ix = indexed(doc, p.dict);
-    let samples = if ix.is_some() || colour != Colour::Rgb { 1 } else { 3 };
-    let need = (w * samples * bpc).div_ceil(8) * h;
-    let predicted = predictor(doc, &stream.dict);
+    let RawLayout { samples, bpc, stride, need, inflated, predicted } = layout(doc, p, colour);
     let data = match (f.is_empty(), predicted) {
         (true, _) => stream.content.clone(),
-        (false, None) => inflate_bounded(&stream.content, need)?,
+        (false, false) => inflate_bounded(&stream.content, inflated)?,
         // PNG predictors: a filter byte before each row.
-        (false, Some(_)) => {
-            let raw = inflate_bounded(&stream.content, need + h)?;
-            unpredict(&raw, (w * samples * bpc).div_ceil(8), (samples * bpc).div_ceil(8), h)
+        (false, true) => {
+            let raw = inflate_bounded(&stream.content, inflated)?;
+            unpredict(&raw, stride, (samples * bpc).div_ceil(8), h)
                 .ok_or_else(|| broken("has rows its predictor cannot undo (the file is damaged)".into()))?
         }
     };
     if data.len() < need {
         return Err(broken("has fewer pixels than it claims (the file is cut short or damaged)".into()));
     }
-    let stride = (w * samples * bpc).div_ceil(8);
     if let Some(ix) = ix {
         // Palette indices to colours.
         let mut out = Vec::with_capacity(w * h * if ix.base_gray { 1 } else { 3 });
@@ -591,6 +615,56 @@ fn predictor(doc: &Document, dict: &lopdf::Dictionary) -> Option<i64> {
     parms.get(b"Predictor").and_then(Object::as_i64).ok().filter(|p| *p >= 10)
 }
 
+/// How a page image's pixels lie once inflated, from its dictionary.
+struct RawLayout {
+    /// Samples per pixel: 1 (palette, gray, 1-bit) or 3.
+    samples: usize,
+    /// Bits per sample.
+    bpc: usize,
+    /// Bytes per row.
+    stride: usize,
+    /// Bytes of all rows: what the image's size says it holds.
+    need: usize,
+    /// The most its compressed data may inflate to: `need`, and a filter byte per row under a PNG
+    /// predictor. Anything past it is a bomb.
+    inflated: usize,
+    /// Whether a PNG predictor is on its rows.
+    predicted: bool,
+}
+
+fn layout(doc: &Document, p: &ScanPage<'_>, colour: Colour) -> RawLayout {
+    let (w, h) = (p.width as usize, p.height as usize);
+    let bpc = p.dict.get(b"BitsPerComponent").and_then(Object::as_i64).unwrap_or(8).clamp(1, 16) as usize;
+    let samples = if indexed(doc, p.dict).is_some() || colour != Colour::Rgb { 1 } else { 3 };
+    let stride = (w * samples * bpc).div_ceil(8);
+    let predicted = predictor(doc, p.dict).is_some();
+    let need = stride * h;
+    RawLayout { samples, bpc, stride, need, inflated: need + if predicted { h } else { 0 }, predicted }
+}
+
+/// How many bytes zlib data inflates to, counted and not kept, stopping just past `limit`; data that
+/// ends early or is corrupt counts what came before.
+fn inflated_count(data: &[u8], limit: usize) -> usize {
+    use std::io::Read;
+    let mut z = flate2::read::ZlibDecoder::new(data).take(limit as u64 + 1);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0;
+    while let Ok(k) = z.read(&mut buf) {
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    n
+}
+
+fn image_bomb() -> Failure {
+    Failure::bad(
+        Code::PdfBomb,
+        "the PDF's page image inflates to more than its size says (a decompression bomb); it was not opened",
+    )
+}
+
 /// Undoes PNG row filters (None, Sub, Up, Average, Paeth): `rows` rows of `stride` bytes, each after
 /// its filter byte, `bpp` bytes per pixel. `None` when a row's filter is unknown.
 fn unpredict(raw: &[u8], stride: usize, bpp: usize, rows: usize) -> Option<Vec<u8>> {
@@ -638,10 +712,7 @@ fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(limit.min(64 << 20));
     let mut z = flate2::read::ZlibDecoder::new(data).take(limit as u64 + 1);
     match z.read_to_end(&mut out) {
-        Ok(_) if out.len() > limit => Err(Failure::bad(
-            Code::PdfBomb,
-            "the PDF's page image inflates to more than its size says (a decompression bomb); it was not opened",
-        )),
+        Ok(_) if out.len() > limit => Err(image_bomb()),
         Ok(_) => Ok(out),
         // A stream cut short still gives its first rows; the length check after says whether enough came.
         Err(_) if !out.is_empty() => Ok(out),

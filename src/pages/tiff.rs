@@ -220,21 +220,30 @@ fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster
     let file = d.inner().get_ref();
     let (wu, hu) = (w as usize, h as usize);
     let stride = (wu * bits).div_ceil(8);
-    let mut idx = Vec::with_capacity(stride * hu);
+    // Every strip is decoded straight into the page's own buffer, never past its end: a strip that
+    // inflates to more than the page holds (a decompression bomb in a small file) is cut where the
+    // page is full, so memory stays what the header's size, checked against the limits, allows.
+    let need = stride * hu;
+    let mut idx = vec![0u8; need];
+    let mut filled = 0;
     for (o, c) in offsets.iter().zip(&counts) {
-        let raw = file.get(*o as usize..(*o + *c) as usize).ok_or_else(|| broken("a strip lies outside the file"))?;
-        let strip = match compression {
-            1 => raw.to_vec(),
-            5 => weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
-                .decode(raw)
-                .map_err(|e| broken(&format!("LZW data: {e}")))?,
-            8 | 32946 => {
-                let mut out = Vec::new();
-                std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(raw), &mut out)
-                    .map_err(|e| broken(&format!("Deflate data: {e}")))?;
-                out
+        if filled == need {
+            break;
+        }
+        let raw = o
+            .checked_add(*c)
+            .and_then(|end| file.get(usize::try_from(*o).ok()?..usize::try_from(end).ok()?))
+            .ok_or_else(|| broken("a strip lies outside the file"))?;
+        let room = &mut idx[filled..];
+        filled += match compression {
+            1 => {
+                let k = raw.len().min(room.len());
+                room[..k].copy_from_slice(&raw[..k]);
+                k
             }
-            32773 => unpack_bits(raw),
+            5 => lzw_into(raw, room).map_err(|e| broken(&format!("LZW data: {e}")))?,
+            8 | 32946 => inflate_into(raw, room).map_err(|e| broken(&format!("Deflate data: {e}")))?,
+            32773 => unpack_bits_into(raw, room),
             other => {
                 return Err(Failure::bad(
                     Code::TiffUnsupported,
@@ -242,9 +251,8 @@ fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster
                 ));
             }
         };
-        idx.extend_from_slice(&strip);
     }
-    if idx.len() < stride * hu {
+    if filled < need {
         return Err(Failure::bad(Code::TruncatedTiff, "the TIFF page has fewer pixels than its header says"));
     }
     if predictor == 2 && bits == 8 {
@@ -266,25 +274,63 @@ fn read_palette(d: &mut Decoder<Cursor<&[u8]>>, w: u32, h: u32) -> Result<Raster
     Ok(Raster { width: w, height: h, kind: RasterKind::Rgb, data })
 }
 
-/// PackBits run-length decoding.
-fn unpack_bits(src: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(src.len() * 2);
+/// TIFF LZW decoding into `out`, stopping when it is full; the bytes written.
+fn lzw_into(src: &[u8], out: &mut [u8]) -> std::result::Result<usize, weezl::LzwError> {
+    let mut dec = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+    let (mut read, mut written) = (0, 0);
+    while written < out.len() {
+        let r = dec.decode_bytes(&src[read..], &mut out[written..]);
+        read += r.consumed_in;
+        written += r.consumed_out;
+        match r.status? {
+            weezl::LzwStatus::Ok if r.consumed_in + r.consumed_out > 0 => {}
+            _ => break,
+        }
+    }
+    Ok(written)
+}
+
+/// Deflate (zlib) decoding into `out`, stopping when it is full; the bytes written. A stream cut
+/// short gives what it holds; the caller's length check says whether that was enough.
+fn inflate_into(src: &[u8], out: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut z = flate2::read::ZlibDecoder::new(src);
+    let mut written = 0;
+    while written < out.len() {
+        match z.read(&mut out[written..]) {
+            Ok(0) => break,
+            Ok(k) => written += k,
+            Err(_) if written > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+/// PackBits run-length decoding into `out`, stopping when it is full; the bytes written.
+fn unpack_bits_into(src: &[u8], out: &mut [u8]) -> usize {
+    let mut written = 0;
     let mut i = 0;
-    while i < src.len() {
+    while i < src.len() && written < out.len() {
         let n = src[i] as i8;
         i += 1;
+        let room = out.len() - written;
         if n >= 0 {
-            let k = n as usize + 1;
-            out.extend_from_slice(&src[i..(i + k).min(src.len())]);
-            i += k;
+            let lit = &src[i.min(src.len())..(i + n as usize + 1).min(src.len())];
+            let k = lit.len().min(room);
+            out[written..written + k].copy_from_slice(&lit[..k]);
+            written += k;
+            i += n as usize + 1;
         } else if n != -128 {
             if let Some(b) = src.get(i) {
-                out.extend(std::iter::repeat_n(*b, (1 - n as isize) as usize));
+                let k = ((1 - n as isize) as usize).min(room);
+                out[written..written + k].fill(*b);
+                written += k;
             }
             i += 1;
         }
     }
-    out
+    written
 }
 
 /// Zeroes the bits past the last pixel of each row, so padding never prints as ink.
@@ -327,11 +373,37 @@ pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Raster> {
 
 #[cfg(test)]
 mod tests {
-    use super::unpack_bits;
+    use super::{inflate_into, lzw_into, unpack_bits_into};
 
     #[test]
     fn packbits() {
         // Literal run of 3, then a byte repeated 4 times, then the no-op code.
-        assert_eq!(unpack_bits(&[2, 1, 2, 3, 0xFD, 9, 0x80]), vec![1, 2, 3, 9, 9, 9, 9]);
+        let mut out = [0u8; 16];
+        let n = unpack_bits_into(&[2, 1, 2, 3, 0xFD, 9, 0x80], &mut out);
+        assert_eq!(&out[..n], &[1, 2, 3, 9, 9, 9, 9]);
+        // A run longer than the room left is cut where the page is full.
+        let mut small = [0u8; 5];
+        assert_eq!(unpack_bits_into(&[2, 1, 2, 3, 0x81, 9, 0x81, 9], &mut small), 5);
+        assert_eq!(small, [1, 2, 3, 9, 9]);
+    }
+
+    #[test]
+    fn strips_never_decode_past_the_page() {
+        let big = vec![7u8; 10 << 20];
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut z, &big).unwrap();
+        let deflated = z.finish().unwrap();
+        let lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8).encode(&big).unwrap();
+        for (name, n) in [
+            ("deflate", inflate_into(&deflated, &mut [0u8; 1000]).unwrap()),
+            ("lzw", lzw_into(&lzw, &mut [0u8; 1000]).unwrap()),
+        ] {
+            assert_eq!(n, 1000, "{name}");
+        }
+        // Shorter data fills what it holds, and says how much.
+        let mut out = vec![0u8; 20 << 20];
+        assert_eq!(inflate_into(&deflated, &mut out).unwrap(), 10 << 20);
+        assert_eq!(lzw_into(&lzw, &mut out).unwrap(), 10 << 20);
+        assert!(out[..10 << 20].iter().all(|b| *b == 7));
     }
 }

@@ -763,7 +763,7 @@ impl Pipeline {
             )));
         }
         let output = &l.profile.settings.output;
-        let limits = crate::pages::Limits { max_pixels: output.max_pixels };
+        let limits = crate::pages::Limits::new(output.max_pixels, output.max_inflate_mb);
         let bytes = scan.bytes.clone();
         let inspected = crate::util::cpu::blocking(move || crate::pages::inspect(&bytes, limits))
             .await

@@ -345,8 +345,16 @@ impl Pipeline {
         };
         match result {
             Ok(()) => {
+                crate::util::alarm::cleared(&format!("job {}", job.kind));
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "job done");
                 Ok(Ran::Done)
+            }
+            // The input was read at split, yet a page of it cannot be made after all: trying again
+            // cannot help, and would try for ever.
+            Err(e @ Failure::BadInput { code, .. }) => {
+                let vi = format!("không xử lý được tệp đầu vào: {}", crate::error::explained(code).vi);
+                let en = format!("its input cannot be processed: {e}; it is set aside so that the service goes on");
+                self.set_aside_because(&job, vi, en).await.map(|()| Ran::Done)
             }
             Err(e) => self.retry_later(&job.id, job.kind, job.attempts, &e.to_string(), false).await,
         }
@@ -356,7 +364,11 @@ impl Pipeline {
     /// attempts, and raises the alarm; `crashed` when it panicked (towards a poison job).
     async fn retry_later(&self, id: &str, kind: JobKind, attempts: i64, error: &str, crashed: bool) -> Result<Ran> {
         let wait = backoff(attempts as u32);
-        crate::util::alarm::raise(format!("việc {kind} lỗi, sẽ thử lại: {error}"), format!("{kind} job: {error}"));
+        crate::util::alarm::raise(
+            &format!("job {kind}"),
+            format!("việc {kind} lỗi, sẽ thử lại: {error}"),
+            format!("{kind} job: {error}"),
+        );
         tracing::error!(
             alarm = true, error = %error, retry_in_ms = wait.as_millis() as u64,
             "job failed for a reason outside the input; it will be retried"
@@ -392,11 +404,19 @@ impl Pipeline {
             job.crashes,
             self.records.last_error(&job.id).await?.unwrap_or_else(|| "none recorded".into())
         );
+        let vi = format!("đã làm dịch vụ dừng {} lần", job.crashes);
+        self.set_aside_because(job, vi, reason).await
+    }
+
+    /// Sets a job aside for `reason` (`vi` the same for the station officer): its input quarantined (a split) or its document left unrendered
+    /// with an event on the case (a render), alarmed, never retried automatically.
+    async fn set_aside_because(&self, job: &Job, vi: String, reason: String) -> Result<()> {
         crate::util::alarm::raise(
-            format!("việc {} {} bị tạm gác vì đã làm dịch vụ dừng {} lần", job.kind, job.subject, job.crashes),
+            &format!("set aside {}", job.id),
+            format!("việc {} {} bị tạm gác: {vi}", job.kind, job.subject),
             format!("{} job {} set aside: {reason}", job.kind, job.subject),
         );
-        tracing::error!(alarm = true, kind = %job.kind, subject = %job.subject, reason = %reason, "poison job set aside");
+        tracing::error!(alarm = true, kind = %job.kind, subject = %job.subject, reason = %reason, "job set aside");
         let l = self.loaded(&job.profile_sha256).await?;
         let now = crate::util::time::now_iso(l.offset);
         match job.kind {

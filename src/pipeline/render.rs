@@ -169,7 +169,7 @@ impl Pipeline {
         known: Option<(String, Arc<Vec<u8>>)>,
     ) -> Result<(crate::store::blob::Staged, Vec<PageOutcome>)> {
         let blobs = self.blobs.clone();
-        let limits = Limits { max_pixels: output.max_pixels };
+        let limits = Limits::new(output.max_pixels, output.max_inflate_mb);
         let (staged, outcomes) = crate::util::cpu::blocking(move || -> Result<_> {
             let sink =
                 if output.reference_originals { blobs.stage_composite_writer()? } else { blobs.stage_writer()? };

@@ -44,7 +44,7 @@ impl Pipeline {
                     ),
                 ));
             }
-            let limits = Limits { max_pixels: s.output.max_pixels };
+            let limits = Limits::new(s.output.max_pixels, s.output.max_inflate_mb);
             let detect = s.separators.detect;
             let (format, infos, marks) = crate::util::cpu::blocking(move || -> Result<_> {
                 let (format, infos) = pages::inspect(&bytes, limits)?;

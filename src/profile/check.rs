@@ -208,6 +208,13 @@ fn semantic_checks(
     if !(1..=9).contains(&output.flate_level) {
         errors.push(at(text, &["output", "flate_level"], "output.flate_level must be 1–9".into()));
     }
+    if !(16..=4096).contains(&output.max_inflate_mb) {
+        errors.push(at(
+            text,
+            &["output", "max_inflate_mb"],
+            "output.max_inflate_mb must be 16–4096: less refuses ordinary PDFs, more lets a bomb through".into(),
+        ));
+    }
     if output.max_pixels < 1_000_000 {
         errors.push(at(
             text,

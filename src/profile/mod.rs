@@ -350,6 +350,10 @@ pub struct Output {
     pub max_pixels: u64,
     /// Largest input file accepted, in bytes.
     pub max_bytes: u64,
+    /// Most mebibytes a born-digital PDF's compressed streams may inflate to, all together, when it is
+    /// read whole before it is attached; a quarter of it bounds any one object or cross-reference
+    /// stream while the PDF is opened. Past it the file is a decompression bomb (`pdf-bomb`).
+    pub max_inflate_mb: u64,
     /// Encoding of gray and colour pages that are not JPEG already.
     pub contone: ContoneEncoding,
     /// JPEG quality (1–100) when `contone = "jpeg"`.
@@ -446,6 +450,7 @@ impl Default for Output {
             below_min_dpi: LowDpi::Flag,
             max_pixels: 150_000_000,
             max_bytes: 512 * 1024 * 1024,
+            max_inflate_mb: 256,
             contone: ContoneEncoding::Flate,
             jpeg_quality: 85,
             flate_level: 6,

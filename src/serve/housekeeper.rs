@@ -1,4 +1,4 @@
-//! The housekeeper: the once-a-second chores of the service.
+//! The housekeeper: the periodic chores of the service, each on a task of its own.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +10,8 @@ use crate::pipeline::Pipeline;
 use crate::store::{BlobStore, Records};
 use crate::util::time;
 use crate::watch::status;
+
+use super::Tasks;
 
 /// How often the service walks the audit log's hash chain and records a new anchor.
 const AUDIT_CHECK_EVERY: Duration = Duration::from_secs(3600);
@@ -52,22 +54,25 @@ const REPLICA_EVERY: Duration = Duration::from_secs(5);
 const STATION_VIEWS_EVERY: Duration = Duration::from_secs(5);
 
 impl Housekeeper {
-    /// Runs the chores once a second until the stop signal.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut last_sweep = Instant::now();
-        let mut last_views = Instant::now();
-        let mut last_replica = Instant::now();
-        let mut next_chain = Instant::now() + AUDIT_FIRST_CHECK;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stop.changed() => {
-                    for st in &self.statuses {
-                        st.write_stopped();
-                    }
-                    return;
-                }
-            }
+    /// Starts the chores, each on a named task of its own: one that takes long — a replica catching
+    /// up on thousands of files, the hourly audit check, a sweep of a large bucket — never holds back
+    /// another, above all putting back the jobs of a worker that died and showing a station its
+    /// refused files.
+    pub fn spawn(self, tasks: &mut Tasks, stop: &watch::Receiver<bool>) {
+        let me = Arc::new(self);
+        tasks.spawn("housekeeper", me.clone().every_second(stop.clone()));
+        if let Some(only) = me.station_views.clone() {
+            tasks.spawn("station views", me.clone().station_views(only, stop.clone()));
+        }
+        if me.replica.is_some() {
+            tasks.spawn("replica", me.clone().follow_replica(stop.clone()));
+        }
+        tasks.spawn("audit and sweep", me.audit_and_sweep(stop.clone()));
+    }
+
+    /// Closes idle documents, puts back abandoned jobs and writes the status files, once a second.
+    async fn every_second(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        while wait(Duration::from_secs(1), &mut stop).await {
             self.close_idle().await;
             if let Err(e) = self.pipeline.requeue_abandoned().await {
                 tracing::warn!(error = %e, "could not check for abandoned jobs; will retry");
@@ -76,28 +81,42 @@ impl Housekeeper {
             for st in &self.statuses {
                 st.write(jobs);
             }
-            if let Some(only) = &self.station_views
-                && last_views.elapsed() >= STATION_VIEWS_EVERY
-            {
-                last_views = Instant::now();
-                if let Err(e) = self.pipeline.repair_views(false, Some(only)).await {
-                    tracing::warn!(error = %e, "could not bring the quarantine views up to date; will retry");
+        }
+        for st in &self.statuses {
+            st.write_stopped();
+        }
+    }
+
+    /// On a station alone: brings its quarantine views up to date from the records.
+    async fn station_views(self: Arc<Self>, only: Vec<String>, mut stop: watch::Receiver<bool>) {
+        while wait(STATION_VIEWS_EVERY, &mut stop).await {
+            if let Err(e) = self.pipeline.repair_views(false, Some(&only)).await {
+                tracing::warn!(error = %e, "could not bring the quarantine views up to date; will retry");
+            }
+        }
+    }
+
+    /// Brings the second store (`serve --replica`) up to the records.
+    async fn follow_replica(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let Some((target, replica)) = &self.replica else { return };
+        while wait(REPLICA_EVERY, &mut stop).await {
+            match crate::store::replica::follow(&self.records, self.blobs.clone(), replica.clone(), target).await {
+                Ok(r) if r.copied > 0 => {
+                    tracing::info!(replica = %target, copied = r.copied, bytes = r.bytes, "replica brought up to the records")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(replica = %target, error = %e, "could not bring the replica up to the records; will retry")
                 }
             }
-            if let Some((target, replica)) = &self.replica
-                && last_replica.elapsed() >= REPLICA_EVERY
-            {
-                last_replica = Instant::now();
-                match crate::store::replica::follow(&self.records, self.blobs.clone(), replica.clone(), target).await {
-                    Ok(r) if r.copied > 0 => {
-                        tracing::info!(replica = %target, copied = r.copied, bytes = r.bytes, "replica brought up to the records")
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(replica = %target, error = %e, "could not bring the replica up to the records; will retry")
-                    }
-                }
-            }
+        }
+    }
+
+    /// Checks and anchors the audit log every hour and sweeps orphaned blobs once per grace period.
+    async fn audit_and_sweep(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut last_sweep = Instant::now();
+        let mut next_chain = Instant::now() + AUDIT_FIRST_CHECK;
+        while wait(Duration::from_secs(1), &mut stop).await {
             if Instant::now() >= next_chain {
                 next_chain = Instant::now() + AUDIT_CHECK_EVERY;
                 self.check_audit_log().await;
@@ -127,6 +146,7 @@ impl Housekeeper {
                 for p in &problems {
                     if let crate::fixity::Problem::EventChain { what, .. } = p {
                         crate::util::alarm::raise(
+                            "audit log",
                             format!("nhật ký kiểm toán bị thay đổi: {what}"),
                             format!("audit log: {what}"),
                         );
@@ -139,5 +159,13 @@ impl Housekeeper {
             }
             Err(e) => tracing::warn!(error = %e, "could not check the audit log; will try again"),
         }
+    }
+}
+
+/// Sleeps `period`; false when the stop signal came first (or its sender is gone).
+async fn wait(period: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(period) => !*stop.borrow(),
+        r = stop.changed() => r.is_ok() && !*stop.borrow(),
     }
 }

@@ -234,7 +234,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
         replica,
     };
     if role != Role::Api {
-        tasks.spawn("housekeeper", house.run(stop_rx.clone()));
+        house.spawn(&mut tasks, &stop_rx);
     }
     // Leases are renewed on a task of their own: a housekeeper busy with a long audit check or sweep
     // must not let them expire (another worker would take the jobs over while they run).
@@ -301,7 +301,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     match &ended {
         None => tracing::info!("stopping: no new file or job is taken; the jobs in hand finish"),
         Some(e) => {
-            crate::util::alarm::raise(format!("{e}; dịch vụ dừng"), format!("{e}; the service stops"));
+            crate::util::alarm::raise("service", format!("{e}; dịch vụ dừng"), format!("{e}; the service stops"));
             tracing::error!(alarm = true, "{e}; stopping the service so that it is restarted whole");
         }
     }

@@ -279,6 +279,18 @@ impl Pool {
             // (capture, workers, housekeeping) and the readers beside.
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
+            // Each borrowed connection is pinged, and the ping also asks whether its session is
+            // read-only: one opened while the database was (a standby, an administrator's switch)
+            // stays so after the database takes writes again, so it is closed and a new one opened.
+            .test_before_acquire(false)
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    let read_only: String = sqlx::query_scalar("SELECT current_setting('transaction_read_only')")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    Ok(read_only != "on")
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(|e| Failure::transient(format!("connecting to the database {shown}"), e))?;

@@ -21,11 +21,20 @@ where
     let mut attempt = 0u32;
     loop {
         match op().await {
-            Ok(v) => return Ok(v),
+            Ok(v) => {
+                if attempt > 0 {
+                    crate::util::alarm::cleared(what);
+                }
+                return Ok(v);
+            }
             Err(e) if e.is_transient() => {
                 attempt += 1;
                 let wait = backoff(attempt);
-                crate::util::alarm::raise(format!("lỗi tạm thời, đang thử lại ({what}): {e}"), format!("{what}: {e}"));
+                crate::util::alarm::raise(
+                    what,
+                    format!("lỗi tạm thời, đang thử lại ({what}): {e}"),
+                    format!("{what}: {e}"),
+                );
                 tracing::error!(
                     alarm = true, attempt, retry_in_ms = wait.as_millis() as u64, error = %e,
                     "{what} failed for a reason outside the files; nothing was lost, retrying"

@@ -164,7 +164,12 @@ impl InboxWatcher {
             let (back, ready) = loop {
                 tokio::select! {
                     r = &mut step => match r {
-                        Ok(done) => break done,
+                        Ok(done) => {
+                            if !waited.is_zero() {
+                                crate::util::alarm::cleared(&inbox_alarm(&root));
+                            }
+                            break done;
+                        }
                         Err(e) => {
                             tracing::error!(alarm = true, error = %e, "the inbox watcher stopped");
                             return;
@@ -174,6 +179,7 @@ impl InboxWatcher {
                         waited += SHARE_TIMEOUT;
                         let msg = format!("inbox {} has not answered for {} s (share gone?)", root.display(), waited.as_secs());
                         crate::util::alarm::raise(
+                            &inbox_alarm(&root),
                             format!(
                                 "thư mục quét {} không trả lời đã {} giây (mất kết nối thư mục chia sẻ?)",
                                 root.display(),
@@ -336,6 +342,7 @@ impl InboxWatcher {
             (self.settings.grouping.document == DocumentRule::Marker).then_some(self.settings.grouping.marker.as_str());
         match scan_inbox(&self.root, &self.settings.inbox.ignore, marker) {
             Ok(scan) => {
+                crate::util::alarm::cleared(&inbox_alarm(&self.root));
                 let present: std::collections::HashSet<PathBuf> = scan.files.iter().map(|c| c.path.clone()).collect();
                 self.tracked.retain(|p, _| present.contains(p));
                 for c in scan.files {
@@ -349,6 +356,7 @@ impl InboxWatcher {
             }
             Err(e) => {
                 crate::util::alarm::raise(
+                    &inbox_alarm(&self.root),
                     format!("không đọc được thư mục quét {}: {e}", self.root.display()),
                     format!("inbox {} cannot be read: {e}", self.root.display()),
                 );
@@ -426,6 +434,11 @@ impl InboxWatcher {
         }
         found
     }
+}
+
+/// What an inbox's alarms are about: that inbox.
+fn inbox_alarm(root: &std::path::Path) -> String {
+    format!("inbox {}", root.display())
 }
 
 #[cfg(test)]
