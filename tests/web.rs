@@ -258,8 +258,13 @@ fn a_clerk_files_a_scan_in_the_browser_and_the_badge_turns_complete() {
             assert!(zoomed.as_f64() > fitted.as_f64(), "a click zooms in: {fitted} → {zoomed}");
             std::fs::write(artifacts.join("page-large.png"), c.screenshot().await?).unwrap();
             c.find(Locator::Css("[data-testid=page-close]")).await?.click().await?;
-            let open: serde_json::Value = c.execute("return !!document.querySelector('dialog.enlarged')", vec![]).await?;
-            assert_eq!(open, serde_json::json!(false));
+            // The dialog's `close` event, which takes it away, comes a moment after the click.
+            let t = Instant::now();
+            while c.execute("return !!document.querySelector('dialog.enlarged')", vec![]).await? != serde_json::json!(false)
+            {
+                assert!(t.elapsed() < Duration::from_secs(10), "the large page stays open after ✕");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             Ok::<(), fantoccini::error::CmdError>(())
         }
         .await;
