@@ -64,19 +64,35 @@ fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]) {
     out.extend(crc.sum().to_be_bytes());
 }
 
-/// A PNG of `w`×`h` zero pixels (colour type 0 gray or 2 RGB), its rows streamed through zlib; only
-/// the first `rows` of them when given (the header alone is what a size check reads).
-fn png_of_zeros(w: u32, h: u32, colour: u8, rows: Option<u32>) -> Vec<u8> {
+/// A PNG of `w`×`h` zero pixels: colour type 0 gray, 2 RGB or 6 RGBA, at `bits` 8 or 16, its rows
+/// streamed through zlib — only the first `rows` of them when given (the header alone is what a size
+/// check reads) — after the chunks in `extra`.
+fn png_of_zeros(w: u32, h: u32, colour: u8, bits: u8, rows: Option<u32>, extra: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend(w.to_be_bytes());
     ihdr.extend(h.to_be_bytes());
-    ihdr.extend([8, colour, 0, 0, 0]);
+    ihdr.extend([bits, colour, 0, 0, 0]);
     png_chunk(&mut out, b"IHDR", &ihdr);
-    let row = 1 + w as usize * if colour == 2 { 3 } else { 1 };
+    for (kind, body) in extra {
+        png_chunk(&mut out, kind, body);
+    }
+    let channels = match colour {
+        2 => 3,
+        6 => 4,
+        _ => 1,
+    };
+    let row = 1 + w as usize * channels * usize::from(bits / 8);
     png_chunk(&mut out, b"IDAT", &deflated(b"", 0, row * rows.unwrap_or(h) as usize, b""));
     png_chunk(&mut out, b"IEND", &[]);
     out
+}
+
+/// An `iCCP` chunk whose profile inflates to `n` bytes.
+fn colour_profile_of(n: usize) -> Vec<u8> {
+    let mut body = b"icc\0\0".to_vec();
+    body.extend(deflated(b"", 0, n, b""));
+    body
 }
 
 /// A little-endian TIFF of one strip of `count` bytes: `tags` as (tag, type, count, value or offset),
@@ -178,6 +194,21 @@ fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
     s
 }
 
+/// A one-page PDF whose page is one 1000×1000 gray image behind `filter`.
+fn one_image(catalog: Vec<u8>, pages: Vec<u8>, page: impl Fn(&str) -> Vec<u8>, filter: &str, data: &[u8]) -> Vec<u8> {
+    let dict = format!(
+        "/Type /XObject /Subtype /Image /Width 1000 /Height 1000 /ColorSpace /DeviceGray /BitsPerComponent 8 \
+         /Filter {filter}"
+    );
+    raw_pdf(&[
+        catalog,
+        pages,
+        page("/XObject << /Im0 5 0 R >>"),
+        stream("", b"q 612 0 0 792 0 0 cm /Im0 Do Q"),
+        stream(&dict, data),
+    ])
+}
+
 /// What inflates in a one-page PDF bomb.
 enum PdfBomb {
     /// The page's content stream (born digital: read whole before it is attached).
@@ -186,6 +217,9 @@ enum PdfBomb {
     ObjectStream,
     /// The page's one image (a scanner's PDF: its pixels are decoded).
     Image,
+    /// The page's one image behind ASCIIHex and Flate, filters no scanner writes: the file is read as
+    /// born digital, and its image must be measured all the same.
+    HexImage,
 }
 
 fn pdf_bomb(kind: PdfBomb, inflated: usize) -> Vec<u8> {
@@ -214,17 +248,13 @@ fn pdf_bomb(kind: PdfBomb, inflated: usize) -> Vec<u8> {
             // Object 900 of the stream is a number; the spaces after it are what inflates.
             stream("/Type /ObjStm /N 1 /First 6 /Filter /FlateDecode", &deflated(b"900 0 42", b' ', inflated, b"")),
         ]),
-        PdfBomb::Image => raw_pdf(&[
-            catalog,
-            pages,
-            page("/XObject << /Im0 5 0 R >>"),
-            stream("", b"q 612 0 0 792 0 0 cm /Im0 Do Q"),
-            stream(
-                "/Type /XObject /Subtype /Image /Width 1000 /Height 1000 /ColorSpace /DeviceGray \
-                 /BitsPerComponent 8 /Filter /FlateDecode",
-                &deflated(b"", 0, inflated, b""),
-            ),
-        ]),
+        PdfBomb::HexImage => {
+            let mut hex: Vec<u8> =
+                deflated(b"", 0, inflated, b"").iter().flat_map(|b| format!("{b:02x}").into_bytes()).collect();
+            hex.push(b'>');
+            one_image(catalog, pages, page, "[/ASCIIHexDecode /FlateDecode]", &hex)
+        }
+        PdfBomb::Image => one_image(catalog, pages, page, "/FlateDecode", &deflated(b"", 0, inflated, b"")),
     }
 }
 
@@ -234,9 +264,16 @@ fn no_single_input_takes_the_process_past_512_mib() {
     // (name, bytes, the reason it is refused with; None when it may be taken: its pixels are what the
     // header says, within the limits).
     let kinds: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
-        ("png-claims-3600-megapixels.png", png_of_zeros(60_000, 60_000, 0, Some(4)), Some("too-large")),
-        ("png-gray-144-megapixels.png", png_of_zeros(12_000, 12_000, 0, None), None),
-        ("png-rgb-144-megapixels.png", png_of_zeros(12_000, 12_000, 2, None), None),
+        ("png-claims-3600-megapixels.png", png_of_zeros(60_000, 60_000, 0, 8, Some(4), &[]), Some("too-large")),
+        ("png-gray-144-megapixels.png", png_of_zeros(12_000, 12_000, 0, 8, None, &[]), None),
+        ("png-rgb-144-megapixels.png", png_of_zeros(12_000, 12_000, 2, 8, None, &[]), None),
+        // 64 megapixels, within the limit, at 8 bytes a pixel: 512 MB to decode.
+        ("png-rgba16-64-megapixels.png", png_of_zeros(8_000, 8_000, 6, 16, None, &[]), Some("too-large")),
+        (
+            "png-colour-profile-1gib.png",
+            png_of_zeros(100, 100, 0, 8, None, &[(b"iCCP", colour_profile_of(GIB))]),
+            Some("too-large"),
+        ),
         ("jpeg-claims-4000-megapixels.jpg", jpeg_claiming(65_000, 65_000), Some("too-large")),
         ("tiff-palette-deflate-1gib.tif", tiff_bomb(1000, 1000, GIB, true, false), None),
         ("tiff-palette-lzw-256mib.tif", tiff_bomb(1000, 1000, GIB / 4, true, true), None),
@@ -244,6 +281,7 @@ fn no_single_input_takes_the_process_past_512_mib() {
         ("pdf-content-1gib.pdf", pdf_bomb(PdfBomb::Content, GIB), Some("pdf-bomb")),
         ("pdf-object-stream-1gib.pdf", pdf_bomb(PdfBomb::ObjectStream, GIB), Some("pdf-bomb")),
         ("pdf-image-1gib.pdf", pdf_bomb(PdfBomb::Image, GIB), Some("pdf-bomb")),
+        ("pdf-hex-flate-image-1gib.pdf", pdf_bomb(PdfBomb::HexImage, GIB), Some("pdf-bomb")),
     ];
     let tmp = tempfile::tempdir().unwrap();
     let mut wrong = Vec::new();

@@ -193,6 +193,7 @@ pub fn orientation(b: &[u8]) -> u8 {
 pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
     let h = scan(b)?;
     limits.check(h.width, h.height)?;
+    limits.check_decoded(h.width, h.height, u64::from(h.components))?;
     let colour = match h.components {
         1 => Colour::Gray,
         3 => Colour::Rgb,

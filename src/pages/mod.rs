@@ -86,6 +86,27 @@ pub struct PageInfo {
     pub encoding: SourceEncoding,
 }
 
+/// How many bytes zlib data inflates to, counted and not kept, stopping just past `limit`; data that
+/// ends early or is corrupt counts what came before.
+pub(super) fn inflated_count(data: &[u8], limit: usize) -> usize {
+    use std::io::Read;
+    let mut z = flate2::read::ZlibDecoder::new(data).take(limit as u64 + 1);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0;
+    while let Ok(k) = z.read(&mut buf) {
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    n
+}
+
+/// The most pages one file may hold: a scanner never sends this many in one file, and a file that
+/// claims it is damaged or hostile (ten thousand pages of one shared image would hold a worker for
+/// a quarter of an hour).
+pub(crate) const MAX_PAGES: usize = 5000;
+
 /// Limits checked before anything is decoded: from headers (pixels), and while inflating (bytes).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -97,6 +118,32 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Refuses a page whose decoder would need more memory than an 8-bit colour page at the pixel limit
+    /// (16-bit samples, alpha or CMYK at the largest sizes), so that one page stays within a few
+    /// hundred megabytes whatever its layout.
+    fn check_decoded(&self, width: u32, height: u32, bytes_per_pixel: u64) -> Result<()> {
+        let need = width as u64 * height as u64 * bytes_per_pixel;
+        let most = self.decode_bytes();
+        if need > most {
+            return Err(Failure::bad(
+                Code::TooLarge,
+                format!(
+                    "the page is {width}×{height} pixels at {bytes_per_pixel} bytes a pixel: decoding it needs {} MB, \
+                     over this station's {} MB for one page; save it as 8-bit gray or colour without transparency, \
+                     or scan at a lower resolution",
+                    need >> 20,
+                    most >> 20
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The most bytes one page's decoded pixels may take: an 8-bit colour page at `max_pixels`.
+    fn decode_bytes(&self) -> u64 {
+        self.max_pixels.saturating_mul(3)
+    }
+
     /// The limits a profile sets: `output.max_pixels` and `output.max_inflate_mb`.
     pub fn new(max_pixels: u64, max_inflate_mb: u64) -> Limits {
         let mib = usize::try_from(max_inflate_mb).unwrap_or(usize::MAX >> 20);

@@ -17,7 +17,7 @@ fn open(b: &[u8], limits: Limits) -> Result<Document> {
         lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => Failure::bad(
             Code::PdfBomb,
             format!(
-                "an object stream of the PDF inflates to more than {} MiB (a decompression bomb); it was not opened",
+                "an object or cross-reference stream of the PDF inflates to more than {} MiB (a decompression bomb); it was not opened",
                 each >> 20
             ),
         ),
@@ -149,7 +149,7 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
         // Inflated here, counted and not kept, as the render will inflate it: a bomb or a page image cut
         // short is refused now, with the file, never found later by a render that cannot finish.
         let l = layout(doc, &p, colour);
-        match inflated_count(p.content, l.inflated) {
+        match super::inflated_count(p.content, l.inflated) {
             n if n > l.inflated => return Err(image_bomb()),
             n if n < l.need => {
                 return Err(Failure::bad(
@@ -203,6 +203,16 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
         dangling(&doc)?;
         return Err(Failure::bad(Code::NoPages, "the PDF has no pages"));
     }
+    if pages.len() > super::MAX_PAGES {
+        return Err(Failure::bad(
+            Code::TooManyPages,
+            format!(
+                "the PDF has {} pages, more than the {} one file may hold; split it",
+                pages.len(),
+                super::MAX_PAGES
+            ),
+        ));
+    }
     let mut scans = Vec::with_capacity(pages.len());
     for id in pages.values() {
         match page_info(&doc, *id, limits)? {
@@ -240,17 +250,37 @@ fn whole(doc: &Document, pages: usize, limits: Limits) -> Result<()> {
     for ((n, g), obj) in &doc.objects {
         let Object::Stream(st) = obj else { continue };
         let f = filters(&st.dict);
-        // Images are never decoded for a born-digital PDF (it is attached as it is): content streams,
-        // forms and object streams are what a reader must inflate to show a page.
-        let image = matches!(st.dict.get(b"Subtype").and_then(Object::as_name), Ok(b"Image"));
-        if image || f.is_empty() {
+        if f.is_empty() {
             continue;
         }
-        let n_out = match decoded_size(&st.content, &f, budget) {
+        // An image may inflate to what its size says and no more (a reader decodes it to show the
+        // page); content streams, forms and object streams share the budget.
+        let image = matches!(st.dict.get(b"Subtype").and_then(Object::as_name), Ok(b"Image"));
+        let own = if image { image_bytes(doc, &st.dict) } else { None };
+        if let Some(size) = own
+            && size as u64 > limits.decode_bytes()
+        {
+            return Err(Failure::bad(
+                Code::TooLarge,
+                format!(
+                    "an image in the PDF needs {} MB to show, over this station's {} MB for one page; save the PDF \
+                     again with its images at a lower resolution",
+                    size >> 20,
+                    limits.decode_bytes() >> 20
+                ),
+            ));
+        }
+        let n_out = match decoded_size(&st.content, &f, own.unwrap_or(budget)) {
             Ok(Some(n)) => n,
             Ok(None) => continue,
             Err(why) => return Err(damaged(format!("stream {n} {g} cannot be decoded: {why}"))),
         };
+        if let Some(size) = own {
+            if n_out > size {
+                return Err(image_bomb());
+            }
+            continue;
+        }
         if n_out > budget {
             return Err(Failure::bad(
                 Code::PdfBomb,
@@ -292,6 +322,42 @@ fn whole(doc: &Document, pages: usize, limits: Limits) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The most bytes an image stream may inflate to: its rows at the size its dictionary gives (a filter
+/// byte more per row, for a PNG predictor). `None` when the dictionary does not say.
+fn image_bytes(doc: &Document, dict: &lopdf::Dictionary) -> Option<usize> {
+    let int = |k: &[u8]| dict.get(k).ok().and_then(|o| doc.dereference(o).ok()).and_then(|(_, o)| o.as_i64().ok());
+    let (w, h) = (usize::try_from(int(b"Width")?).ok()?, usize::try_from(int(b"Height")?).ok()?);
+    let mask = dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
+    let bpc = if mask { 1 } else { usize::try_from(int(b"BitsPerComponent").unwrap_or(8)).ok()?.clamp(1, 16) };
+    let components = if mask { 1 } else { colour_components(doc, dict) };
+    w.checked_mul(components)?.checked_mul(bpc)?.div_ceil(8).checked_add(1)?.checked_mul(h)
+}
+
+/// Colour components of an image's colour space; 4, the most a page image has, when it cannot be told.
+fn colour_components(doc: &Document, dict: &lopdf::Dictionary) -> usize {
+    let Some((_, cs)) = dict.get(b"ColorSpace").ok().and_then(|o| doc.dereference(o).ok()) else { return 4 };
+    let name = match cs {
+        Object::Name(n) => n.as_slice(),
+        Object::Array(a) => match a.first().and_then(|o| o.as_name().ok()) {
+            Some(b"ICCBased") => {
+                let n = a.get(1).and_then(|o| doc.dereference(o).ok()).and_then(|(_, o)| o.as_stream().ok());
+                return n
+                    .and_then(|s| s.dict.get(b"N").and_then(Object::as_i64).ok())
+                    .map_or(4, |n| n.clamp(1, 4) as usize);
+            }
+            Some(b"DeviceN") => return a.get(1).and_then(|o| o.as_array().ok()).map_or(4, |v| v.len().clamp(1, 32)),
+            Some(n) => n,
+            None => return 4,
+        },
+        _ => return 4,
+    };
+    match name {
+        b"DeviceGray" | b"G" | b"CalGray" | b"Indexed" | b"I" | b"Separation" | b"Pattern" => 1,
+        b"DeviceRGB" | b"RGB" | b"CalRGB" | b"Lab" => 3,
+        _ => 4,
+    }
 }
 
 /// How many bytes a stream's filters decode to, counted and not kept (memory stays flat whatever the
@@ -640,22 +706,6 @@ fn layout(doc: &Document, p: &ScanPage<'_>, colour: Colour) -> RawLayout {
     let predicted = predictor(doc, p.dict).is_some();
     let need = stride * h;
     RawLayout { samples, bpc, stride, need, inflated: need + if predicted { h } else { 0 }, predicted }
-}
-
-/// How many bytes zlib data inflates to, counted and not kept, stopping just past `limit`; data that
-/// ends early or is corrupt counts what came before.
-fn inflated_count(data: &[u8], limit: usize) -> usize {
-    use std::io::Read;
-    let mut z = flate2::read::ZlibDecoder::new(data).take(limit as u64 + 1);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut n = 0;
-    while let Ok(k) = z.read(&mut buf) {
-        if k == 0 {
-            break;
-        }
-        n += k;
-    }
-    n
 }
 
 fn image_bomb() -> Failure {

@@ -20,6 +20,9 @@ struct Header {
     idat: Vec<u8>,
 }
 
+/// The most bytes a PNG's colour profile may inflate to: real ones are a few kilobytes to a megabyte.
+const MAX_PROFILE: usize = 16 << 20;
+
 fn header(b: &[u8]) -> Result<Header> {
     let mut i = 8;
     let (mut size, mut dpi, mut end) = (None, None, false);
@@ -40,6 +43,18 @@ fn header(b: &[u8]) -> Result<Header> {
                 (bits, colour_type, interlaced) = (data[8], data[9], data[12] != 0);
             }
             b"PLTE" => palette = Some(data.to_vec()),
+            // The decoder inflates a colour profile whole before the pixels: one that inflates past
+            // what any profile needs is a bomb, refused before it is opened.
+            b"iCCP" => {
+                let packed = data.iter().position(|b| *b == 0).and_then(|nul| data.get(nul + 2..)).unwrap_or(&[]);
+                if super::inflated_count(packed, MAX_PROFILE) > MAX_PROFILE {
+                    return Err(Failure::bad(
+                        Code::TooLarge,
+                        "the PNG's colour profile inflates to more than 16 MB (a decompression bomb); it was not \
+                         opened",
+                    ));
+                }
+            }
             b"tRNS" => transparency = true,
             b"IDAT" => idat.extend_from_slice(data),
             b"pHYs" if len >= 9 && data[8] == 1 => {
@@ -72,9 +87,18 @@ fn header(b: &[u8]) -> Result<Header> {
 fn decode(b: &[u8], limits: Limits) -> Result<(Header, Raster)> {
     let h = header(b)?;
     limits.check(h.width, h.height)?;
+    // What the decoder holds: palettes expand to colour, 16-bit samples take two bytes.
+    let channels = match h.colour_type {
+        0 => 1,
+        2 | 3 => 3 + u64::from(h.colour_type == 3 && h.transparency),
+        4 => 2,
+        _ => 4,
+    };
+    limits.check_decoded(h.width, h.height, channels * if h.bits == 16 { 2 } else { 1 })?;
     let mut reader = ImageReader::with_format(Cursor::new(b), image::ImageFormat::Png);
     let mut l = image::Limits::default();
-    l.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    // Everything the decoder allocates (an ICC profile or text chunk that inflates too) within one page.
+    l.max_alloc = Some(limits.decode_bytes() + (16 << 20));
     reader.limits(l);
     let img = reader
         .decode()

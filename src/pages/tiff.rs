@@ -9,15 +9,19 @@ use tiff::{ColorType, TiffError};
 use super::{Limits, PageInfo, Raster, RasterKind, SourceEncoding};
 use crate::error::{Code, Failure, Result};
 
-/// A scanner never sends this many pages in one file; a file that claims it is damaged.
-const MAX_PAGES: usize = 5000;
+use super::MAX_PAGES;
 
 fn bad(e: TiffError) -> Failure {
     match e {
         TiffError::IoError(_) => {
             Failure::bad(Code::TruncatedTiff, "the TIFF is cut short: the scan or the copy did not finish; scan again")
         }
-        TiffError::LimitsExceeded => Failure::bad(Code::TooLarge, "the TIFF page is larger than this station accepts"),
+        TiffError::LimitsExceeded => Failure::bad(
+            Code::TooLarge,
+            "the TIFF needs more memory to read than this station allows for one page (a very large page, or \
+             a tag or strip far larger than a page needs); save it as 8-bit gray or colour, or scan at a lower \
+             resolution",
+        ),
         TiffError::UnsupportedError(u) => Failure::bad(
             Code::TiffUnsupported,
             format!(
@@ -28,8 +32,12 @@ fn bad(e: TiffError) -> Failure {
     }
 }
 
-fn open(b: &[u8]) -> Result<Decoder<Cursor<&[u8]>>> {
-    Decoder::new(Cursor::new(b)).map_err(bad)
+/// Opens a TIFF whose decoder may hold one page's pixels (`Limits::decode_bytes`), not the tiff
+/// crate's default 256 MiB, which refused colour pages well within `max_pixels`.
+fn open(b: &[u8], limits: Limits) -> Result<Decoder<Cursor<&[u8]>>> {
+    let mut l = tiff::decoder::Limits::default();
+    l.decoding_buffer_size = usize::try_from(limits.decode_bytes()).unwrap_or(usize::MAX);
+    Ok(Decoder::new(Cursor::new(b)).map_err(bad)?.with_limits(l))
 }
 
 fn tag_u32(d: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Option<u32> {
@@ -56,6 +64,12 @@ fn tag_f64(d: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Option<f64> {
 fn read_page(d: &mut Decoder<Cursor<&[u8]>>, limits: Limits) -> Result<(PageInfo, Raster)> {
     let (w, h) = d.dimensions().map_err(bad)?;
     limits.check(w, h)?;
+    let samples = tag_u32(d, Tag::SamplesPerPixel).unwrap_or(1).max(1) as u64;
+    let bits = tag_vec(d, Tag::BitsPerSample).and_then(|v| v.into_iter().max()).unwrap_or(1).max(1);
+    // A palette page is held as colour; other samples as the file stores them, at least a byte each.
+    let palette = tag_u32(d, Tag::PhotometricInterpretation) == Some(3);
+    let bytes_per_pixel = if palette { 3 } else { samples * bits.div_ceil(8) };
+    limits.check_decoded(w, h, bytes_per_pixel)?;
     match tag_u32(d, Tag::Compression) {
         Some(2) | Some(3) => {
             return Err(Failure::bad(
@@ -349,7 +363,7 @@ fn clear_padding(v: &mut [u8], w: usize, h: usize) {
 }
 
 pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
-    let mut d = open(b)?;
+    let mut d = open(b, limits)?;
     let mut pages = Vec::new();
     loop {
         let (info, _) = read_page(&mut d, limits)?;
@@ -366,7 +380,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
 }
 
 pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Raster> {
-    let mut d = open(b)?;
+    let mut d = open(b, limits)?;
     d.seek_to_image(index as usize).map_err(bad)?;
     read_page(&mut d, limits).map(|(_, r)| r)
 }
