@@ -163,7 +163,7 @@ impl Housekeeper {
 }
 
 /// Sleeps `period`; false when the stop signal came first (or its sender is gone).
-async fn wait(period: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+pub(super) async fn wait(period: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(period) => !*stop.borrow(),
         r = stop.changed() => r.is_ok() && !*stop.borrow(),

@@ -241,11 +241,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
     if role.works() {
         let (records, mut s) = (d.records.clone(), stop_rx.clone());
         tasks.spawn("heartbeat", async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(crate::pipeline::HEARTBEAT) => {}
-                    _ = s.changed() => return,
-                }
+            while housekeeper::wait(crate::pipeline::HEARTBEAT, &mut s).await {
                 if let Err(e) = records.heartbeat().await {
                     tracing::warn!(error = %e, "could not renew job leases; will retry");
                 }
