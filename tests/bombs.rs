@@ -305,3 +305,28 @@ fn no_single_input_takes_the_process_past_512_mib() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
+
+/// Many large pages at once share the page budget (`output.page_memory_mb`, 384 MiB by default)
+/// instead of adding up: eight 49-megapixel colour pages (147 MB of pixels each, 1.2 GB together) in
+/// four dossiers, checked and made by every worker at once, keep the process under 512 MiB.
+#[test]
+fn large_pages_at_once_wait_for_room_instead_of_adding_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    for k in 0..8u32 {
+        let dir = src.join(format!("H15.50.05.13-261008-{:04}", 976 + k / 2));
+        fs::create_dir_all(&dir).unwrap();
+        // A text chunk of its own, so that no two files are the same bytes.
+        let own = format!("Comment\0page {k}").into_bytes();
+        fs::write(dir.join(format!("p{k}.png")), png_of_zeros(7_000, 7_000, 2, 8, None, &[(b"tEXt", own)])).unwrap();
+    }
+    let data = tmp.path().join("data");
+    let (code, peak, out) = peak_of(&data, &["ingest", src.to_str().unwrap()]);
+    let rows: Vec<(String,)> = query(&data, "SELECT state FROM pages");
+    println!("eight 49-megapixel colour pages: peak {peak} MiB, exit {code:?}");
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(rows.len(), 8, "{out}");
+    assert!(rows.iter().all(|(s,)| s == "attached"), "{rows:?}");
+    assert_eq!(pdfs(&data, "H15.50.05.13-261008-0976").len(), 2, "a document per file");
+    assert!(peak < PEAK_LIMIT_MIB, "peak {peak} MiB\n{out}");
+}

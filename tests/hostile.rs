@@ -329,3 +329,122 @@ fn a_damaged_stream_behind_a_text_or_lzw_filter_is_found_too() {
     assert_eq!(attached.len(), 1, "{attached:?}");
     assert_eq!(fs::read(&attached[0]).unwrap(), files[0].1, "attached as it is");
 }
+
+/// A one-page scanner PDF: the JPEG as the page image, its size in the image dictionary as given, the
+/// page 300 dpi for a 600 × 800 image. `looped` makes the page tree lead back to itself.
+fn scanner_pdf(jpeg: &[u8], (w, h): (i64, i64), looped: bool) -> Vec<u8> {
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.4");
+    let pages = doc.new_object_id();
+    let image = dictionary! {
+        "Type" => "XObject", "Subtype" => "Image", "Width" => w, "Height" => h,
+        "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8, "Filter" => "DCTDecode",
+    };
+    let image = doc.add_object(Stream::new(image, jpeg.to_vec()));
+    let content = doc.add_object(Stream::new(dictionary! {}, b"q 144 0 0 192 0 0 cm /Im0 Do Q".to_vec()));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages, "Contents" => content,
+        "MediaBox" => vec![0.into(), 0.into(), 144.into(), 192.into()],
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image } },
+    });
+    let kid = if looped { pages } else { page };
+    doc.objects
+        .insert(pages, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![kid.into()], "Count" => 1 }));
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn scans_whose_headers_promise_more_than_they_hold_are_quarantined() {
+    // A 600 × 800 gray page with lines of "text" on it, as a JPEG.
+    let page = image::GrayImage::from_fn(600, 800, |x, y| {
+        image::Luma([if y % 40 < 6 && (60..540).contains(&x) && (x / 7) % 5 != 0 { 30 } else { 245 }])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&page).unwrap();
+    // The same bytes with the header saying 6000 × 8000: ten times the width and height, a hundred
+    // times the pixels, the data for a hundredth of them.
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let mut claims = jpeg.clone();
+    claims[sof + 5..sof + 7].copy_from_slice(&8000u16.to_be_bytes());
+    claims[sof + 7..sof + 9].copy_from_slice(&6000u16.to_be_bytes());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let case = src.join(CODE);
+    fs::create_dir_all(&case).unwrap();
+    fs::write(case.join("a-scan-whole.pdf"), scanner_pdf(&jpeg, (600, 800), false)).unwrap();
+    fs::write(case.join("b-claims-more.jpg"), &claims).unwrap();
+    fs::write(case.join("c-pdf-claims-more.pdf"), scanner_pdf(&claims, (6000, 8000), false)).unwrap();
+    fs::write(case.join("d-pdf-size-differs.pdf"), scanner_pdf(&jpeg, (600, 900), false)).unwrap();
+    fs::write(case.join("e-pdf-jpeg-cut.pdf"), scanner_pdf(&jpeg[..jpeg.len() / 2], (600, 800), false)).unwrap();
+    fs::write(case.join("f-pdf-tree-loop.pdf"), scanner_pdf(&jpeg, (600, 800), true)).unwrap();
+    // What the independent judges make of them: qpdf finds the loop; poppler reads the whole one.
+    let qpdf = |name: &str| {
+        let o = std::process::Command::new("qpdf").arg("--check").arg(case.join(name)).output().unwrap();
+        (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    };
+    let (ok, said) = qpdf("f-pdf-tree-loop.pdf");
+    assert!(!ok && said.contains("Loop detected"), "{said}");
+    assert!(qpdf("a-scan-whole.pdf").0);
+    let info = std::process::Command::new("pdfinfo").arg(case.join("a-scan-whole.pdf")).output().unwrap();
+    assert!(String::from_utf8_lossy(&info.stdout).contains("Pages:           1"));
+
+    let (data, rows) = ingest_quarantining(tmp.path(), &src);
+    let got: Vec<(&str, &str)> = rows.iter().map(|(n, c, _)| (n.as_str(), c.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("b-claims-more.jpg", "truncated-jpeg"),
+            ("c-pdf-claims-more.pdf", "damaged-pdf"),
+            ("d-pdf-size-differs.pdf", "damaged-pdf"),
+            ("e-pdf-jpeg-cut.pdf", "damaged-pdf"),
+            ("f-pdf-tree-loop.pdf", "damaged-pdf"),
+        ],
+        "{rows:#?}"
+    );
+    for (name, _, reason) in &rows {
+        assert!(!reason.contains("no pages"), "{name}: {reason}");
+    }
+    assert!(rows[0].2.contains("6000×8000"), "{}", rows[0].2);
+    assert!(rows[2].2.contains("600×800") && rows[2].2.contains("600×900"), "{}", rows[2].2);
+    // The whole one is the case's document, one page.
+    let attached = pdfs(&data, CODE);
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    qpdf_check(&attached[0]);
+    assert!(pdfinfo(&attached[0]).contains("Pages:           1"), "{}", pdfinfo(&attached[0]));
+}
+
+/// A JPEG whose markers are whole but whose scan names Huffman tables it never defines: the capture's
+/// walk takes it, the decoder cannot read it. On a profile that decodes pages (here: straightening
+/// on) the render refuses it instead of passing the bytes through as a good page.
+#[test]
+fn a_jpeg_the_decoder_cannot_read_is_set_aside_not_attached() {
+    let page = image::GrayImage::from_fn(600, 800, |x, y| image::Luma([if (x + y) % 50 < 4 { 20 } else { 240 }]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&page).unwrap();
+    let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    jpeg[sos + 6] = 0x33; // DC and AC table 3, never defined
+    assert!(image::load_from_memory(&jpeg).is_err(), "the decoder (the judge here) cannot read it");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join(CODE)).unwrap();
+    fs::write(src.join(CODE).join("unreadable.jpg"), &jpeg).unwrap();
+    let profile = tmp.path().join("straighten.toml");
+    let counter = fs::read_to_string(repo().join("pipelines/counter.toml")).unwrap();
+    fs::write(&profile, counter.replace("[output]\n", "[output]\ndeskew = true\n")).unwrap();
+    let data = tmp.path().join("data");
+    let o = sohoa(&data, &["ingest", "--profile", profile.to_str().unwrap(), src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("SET ASIDE, no PDF made from H15.50.05.13-261008-0975/unreadable.jpg"), "{}", text(&o));
+    assert!(pdfs(&data, CODE).is_empty(), "nothing attached");
+    let states: Vec<(String,)> = query(&data, "SELECT state FROM documents");
+    assert!(states.iter().all(|(s,)| s != "attached"), "{states:?}");
+    let set_aside: Vec<(String,)> = query(&data, "SELECT detail FROM events WHERE kind = 'set-aside'");
+    assert_eq!(set_aside.len(), 1, "{}", text(&o));
+    assert!(set_aside[0].0.contains("cannot be decoded"), "{set_aside:?}");
+}

@@ -358,7 +358,15 @@ async fn a_render_set_aside_as_poison_is_rendered_again_only_when_a_clerk_asks()
     assert_eq!(render.kind, JobKind::Render);
     // Nothing to render again while it is not set aside.
     assert!(!r.render_again(CASE, 1, "clerk", AT).await.unwrap());
-    r.set_aside(&render.id, &render.subject, "processing it stopped the service 2 times", AT).await.unwrap();
+    r.set_aside(
+        &render.id,
+        &render.subject,
+        "processing it stopped the service 2 times",
+        "làm tệp này đã làm dừng dịch vụ 2 lần",
+        AT,
+    )
+    .await
+    .unwrap();
     assert!(r.claim_job().await.unwrap().is_none(), "a set-aside job is never run again by itself");
     let doc = r.document(&render.subject).await.unwrap().expect("the document");
     assert_eq!(doc.state, DocState::Closed, "kept, waiting for its PDF");

@@ -19,7 +19,7 @@ sidecar manifest (<scan>.json or manifest.json), else the folder's name when it 
 profile's file-name pattern, else it is kept as unfiled.
 
 Results: PDFs named <case>.<NNN>.pdf under <data>/cases/, refused inputs under <data>/quarantine/ with a
-.error.json saying why. Exit status: 0 all attached or unfiled, 1 something was quarantined or a
+.error.json saying why. Exit status: 0 all attached or unfiled, 1 something was quarantined, set aside or a
 separator sheet could not be read (its pages wait unfiled), 2 the run could not complete.";
 
 #[derive(clap::Args)]
@@ -170,7 +170,7 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     }
     // An unreadable sheet leaves pages unfiled that belong to a dossier: as much a clerk's task as a
     // quarantined file, so the run says so in its status too.
-    Ok(u8::from(!report.quarantined.is_empty() || !report.unrecognised.is_empty()))
+    Ok(u8::from(!report.quarantined.is_empty() || !report.unrecognised.is_empty() || !report.set_aside.is_empty()))
 }
 
 /// The files of a run, in the order they are captured: how many (for the progress bar) and the
@@ -530,6 +530,12 @@ async fn run_report(
         );
         let pages = records.page_fates(&part).await?;
         report.count_pages(&pages);
+    }
+    for (doc, file) in std::mem::take(&mut report.not_made) {
+        let (reason, vi) = records.set_aside_reason(&doc).await?.unwrap_or_else(|| {
+            ("its PDF was not made; see `sohoa status`".into(), "chưa làm được tệp PDF; xem `sohoa status`".into())
+        });
+        report.set_aside.push(Problem { file, reason, reason_vi: vi, code: None });
     }
     report.seconds = started.elapsed().as_secs_f64();
     report.pages_per_second = report.pages as f64 / report.seconds.max(0.001);

@@ -236,17 +236,31 @@ pub fn encode_page(
     Ok((encoded, facts))
 }
 
-/// The page's pixels, decoding a JPEG when needed; `None` for a G4 stream taken from a scanner PDF.
+/// The page's pixels, decoding a JPEG when needed; `None` for a G4 stream taken from a scanner PDF, or a
+/// JPEG the decoder cannot read at the size its header gives.
 pub fn pixels(page: &PageImage) -> Option<Raster> {
     match page {
         PageImage::Raster(r) => Some(r.clone()),
         PageImage::Png { raster, .. } => Some(raster.clone()),
         PageImage::Jpeg { data, width, height, .. } => {
-            image::load_from_memory_with_format(data, image::ImageFormat::Jpeg).ok().map(|img| match img.color() {
-                image::ColorType::L8 => {
-                    Raster { width: *width, height: *height, kind: RasterKind::Gray, data: img.into_luma8().into_raw() }
-                }
-                _ => Raster { width: *width, height: *height, kind: RasterKind::Rgb, data: img.into_rgb8().into_raw() },
+            let pixels = image::load_from_memory_with_format(data, image::ImageFormat::Jpeg).ok()?;
+            // A decoder that finds another size than the header said has not read what was walked.
+            if (pixels.width(), pixels.height()) != (*width, *height) {
+                return None;
+            }
+            Some(match pixels.color() {
+                image::ColorType::L8 => Raster {
+                    width: *width,
+                    height: *height,
+                    kind: RasterKind::Gray,
+                    data: pixels.into_luma8().into_raw(),
+                },
+                _ => Raster {
+                    width: *width,
+                    height: *height,
+                    kind: RasterKind::Rgb,
+                    data: pixels.into_rgb8().into_raw(),
+                },
             })
         }
         PageImage::G4 { .. } => None,

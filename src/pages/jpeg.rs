@@ -16,6 +16,30 @@ pub(super) struct Header {
     pub icc: Option<Vec<u8>>,
     /// EXIF orientation, 1–8.
     pub orientation: u8,
+    /// Each component's sampling factors (horizontal, vertical).
+    pub sampling: Vec<(u32, u32)>,
+    /// Whether the frame is progressive (or hierarchical) rather than sequential.
+    pub progressive: bool,
+    /// Bytes from the first scan to the end of the file: the coded image data.
+    pub scan_bytes: usize,
+}
+
+impl Header {
+    /// Refuses a JPEG whose coded data is too short for the pixels its header gives (see
+    /// [`least_scan_bytes`]). Checked after the size limits, so a huge claim is refused as too large.
+    pub fn holds_its_pixels(&self) -> Result<()> {
+        let (w, h) = (self.width, self.height);
+        if (self.scan_bytes as u64) < least_scan_bytes(w, h, &self.sampling, self.progressive) {
+            return Err(Failure::bad(
+                Code::TruncatedJpeg,
+                format!(
+                    "the JPEG holds less image data than its {w}×{h} pixels need at the least (its header claims \
+                     more than the file has): it is damaged or cut short; scan again"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn truncated() -> Failure {
@@ -32,6 +56,10 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     }
     let mut i = 2;
     let mut sof: Option<(u32, u32, u8)> = None;
+    // Each component's sampling factors, and whether the scans are progressive.
+    let mut sampling: Vec<(u32, u32)> = Vec::new();
+    let mut progressive = false;
+    let scan_bytes;
     let (mut jfif, mut exif, mut adobe, mut orientation) = (None, None, false, 1u8);
     let mut icc_chunks: Vec<(u8, Vec<u8>)> = Vec::new();
     loop {
@@ -85,6 +113,8 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                 let h = u16::from_be_bytes([seg[1], seg[2]]) as u32;
                 let w = u16::from_be_bytes([seg[3], seg[4]]) as u32;
                 sof = Some((w, h, seg[5]));
+                progressive = m != 0xC0 && m != 0xC1;
+                sampling = seg[6..].chunks_exact(3).map(|c| (u32::from(c[1] >> 4), u32::from(c[1] & 15))).collect();
             }
             0xE0 if seg.starts_with(b"JFIF\0") && seg.len() >= 12 => {
                 let unit = seg[7];
@@ -115,6 +145,7 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                 if memchr::memmem::rfind(&b[i + len..], &[0xFF, 0xD9]).is_none() {
                     return Err(truncated());
                 }
+                scan_bytes = b.len() - i;
                 break;
             }
             _ => {}
@@ -134,7 +165,30 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     let dpi = jfif.or(exif).filter(|(x, y)| *x >= 10.0 && *y >= 10.0);
     icc_chunks.sort_by_key(|(n, _)| *n);
     let icc = (!icc_chunks.is_empty()).then(|| icc_chunks.into_iter().flat_map(|(_, d)| d).collect());
-    Ok(Header { width, height, components, adobe, dpi, icc, orientation })
+    Ok(Header { width, height, components, adobe, dpi, icc, orientation, sampling, progressive, scan_bytes })
+}
+
+/// The fewest bytes the coded scans of a JPEG this size can take, whatever the content: in sequential
+/// Huffman coding every 8×8 block of every component spends at least one bit on its DC difference and
+/// one on its end-of-block code; in progressive coding the first (DC) scan of the first component at
+/// least one bit per block. A file with less cannot hold the pixels its header promises (a header
+/// copied onto a smaller image, a file cut short with its end marker put back) — and a reader would
+/// show grey where the page should be. A lower bound, never an estimate: a real scan of a blank page
+/// is still far above it.
+fn least_scan_bytes(width: u32, height: u32, sampling: &[(u32, u32)], progressive: bool) -> u64 {
+    let hmax = sampling.iter().map(|s| s.0).max().unwrap_or(1).max(1);
+    let vmax = sampling.iter().map(|s| s.1).max().unwrap_or(1).max(1);
+    let blocks = |&(h, v): &(u32, u32)| {
+        let cols = (u64::from(width) * u64::from(h)).div_ceil(u64::from(hmax)).div_ceil(8);
+        let rows = (u64::from(height) * u64::from(v)).div_ceil(u64::from(vmax)).div_ceil(8);
+        cols * rows
+    };
+    let bits = if progressive {
+        sampling.first().map(blocks).unwrap_or(0)
+    } else {
+        2 * sampling.iter().map(blocks).sum::<u64>()
+    };
+    bits / 8
 }
 
 /// Reads the resolution (XResolution/YResolution/ResolutionUnit) and the Orientation (1–8) from IFD0
@@ -194,6 +248,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
     let h = scan(b)?;
     limits.check(h.width, h.height)?;
     limits.check_decoded(h.width, h.height, u64::from(h.components))?;
+    h.holds_its_pixels()?;
     let colour = match h.components {
         1 => Colour::Gray,
         3 => Colour::Rgb,
@@ -244,6 +299,26 @@ mod tests {
         assert_eq!((h.width, h.height, h.components), (16, 8, 1));
         assert_eq!(h.dpi, Some((300.0, 300.0)));
         assert_eq!(scan(&tiny_jpeg(Some((0, 1, 1)))).unwrap().dpi, None);
+    }
+
+    #[test]
+    fn a_header_promising_more_pixels_than_the_data_holds_is_refused() {
+        // A white page compresses to almost nothing, and still passes.
+        let white = image::GrayImage::from_pixel(1240, 1754, image::Luma([255]));
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 50).encode_image(&white).unwrap();
+        let white = scan(&out).unwrap();
+        assert_eq!((white.width, white.height), (1240, 1754));
+        assert!(white.holds_its_pixels().is_ok());
+        // The tiny page with its header claiming 4000 × 4000.
+        let mut j = tiny_jpeg(None);
+        let p = j.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        j[p + 5..p + 7].copy_from_slice(&4000u16.to_be_bytes());
+        j[p + 7..p + 9].copy_from_slice(&4000u16.to_be_bytes());
+        let claims = scan(&j).unwrap();
+        assert!(matches!(claims.holds_its_pixels(), Err(Failure::BadInput { code: Code::TruncatedJpeg, .. })));
+        assert_eq!(least_scan_bytes(4000, 4000, &[(2, 2), (1, 1), (1, 1)], false), 93_750);
+        assert_eq!(least_scan_bytes(4000, 4000, &[(1, 1)], true), 31_250);
     }
 
     #[test]

@@ -384,6 +384,26 @@ pub fn load(bytes: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage
     })
 }
 
+/// What reading a file's pages at split may take in memory, from its header: a PNG is decoded whole to
+/// prove it whole and a TIFF a page at a time; a JPEG only when `read_pixels` (separator sheets are
+/// looked for), and a PDF's pages are counted, not kept. 0 when the header cannot be read: the file's
+/// own check says why.
+pub fn split_cost(bytes: &[u8], read_pixels: bool, limits: Limits) -> u64 {
+    guard(|| {
+        Ok(match sniff(bytes) {
+            Ok(Format::Png) => png::decoded_size(bytes),
+            Ok(Format::Tiff) => tiff::decoded_size(bytes, limits),
+            Ok(Format::Jpeg) if read_pixels => {
+                jpeg::scan(bytes).ok().map(|h| u64::from(h.width) * u64::from(h.height) * u64::from(h.components))
+            }
+            _ => None,
+        })
+    })
+    .ok()
+    .flatten()
+    .unwrap_or(0)
+}
+
 /// Runs a decoder so that a panic inside a dependency becomes a quarantine reason, not a crash.
 fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     // Under the fuzzer a panic must surface, so that it is found and fixed rather than hidden here.

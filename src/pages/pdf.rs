@@ -115,14 +115,7 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
     let bpc = p.dict.get(b"BitsPerComponent").and_then(Object::as_i64).unwrap_or(8);
     let image_mask = p.dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
     let (colour, encoding) = match f.iter().map(Vec::as_slice).collect::<Vec<_>>().as_slice() {
-        [b"DCTDecode"] => (
-            match cs.as_slice() {
-                b"DeviceGray" => Colour::Gray,
-                b"DeviceCMYK" => Colour::Cmyk,
-                _ => Colour::Rgb,
-            },
-            SourceEncoding::Jpeg,
-        ),
+        [b"DCTDecode"] => (embedded_jpeg(&p)?, SourceEncoding::Jpeg),
         [b"CCITTFaxDecode"] => (Colour::Bitonal, SourceEncoding::G4),
         [b"JBIG2Decode"] => (Colour::Bitonal, SourceEncoding::Raw),
         [] | [b"FlateDecode"] if cs == b"Indexed" => match indexed(doc, p.dict) {
@@ -169,6 +162,34 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
     Ok(Some(PageInfo { width: p.width, height: p.height, dpi, colour, encoding }))
 }
 
+/// Walks a page's JPEG as a JPEG file is walked (whole, and holding the pixels it promises) and
+/// checks it against the image's dictionary: a JPEG whose own size differs from the page image's is
+/// a damaged file, shown stretched or cut by one reader and refused by the next. The JPEG's own
+/// component count says the colour (a gray JPEG in an ICC-based colour space is still gray).
+fn embedded_jpeg(p: &ScanPage<'_>) -> Result<Colour> {
+    let damaged = |what: String| {
+        Failure::bad(
+            Code::DamagedPdf,
+            format!("the PDF is damaged or cut short ({what}); ask for the file again or scan it again"),
+        )
+    };
+    let h = super::jpeg::scan(p.content).and_then(|h| h.holds_its_pixels().map(|()| h)).map_err(|e| match e {
+        Failure::BadInput { reason, .. } => damaged(format!("a page image: {reason}")),
+        e => e,
+    })?;
+    if (h.width, h.height) != (p.width, p.height) {
+        return Err(damaged(format!(
+            "a page image is {}×{} pixels by its JPEG header and {}×{} by the PDF",
+            h.width, h.height, p.width, p.height
+        )));
+    }
+    Ok(match h.components {
+        1 => Colour::Gray,
+        4 => Colour::Cmyk,
+        _ => Colour::Rgb,
+    })
+}
+
 fn ccitt_param(doc: &Document, dict: &lopdf::Dictionary, key: &[u8]) -> Option<i64> {
     let parms = dict.get(b"DecodeParms").ok()?;
     let (_, parms) = doc.dereference(parms).ok()?;
@@ -201,6 +222,15 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
     if pages.is_empty() {
         // A page tree that leads nowhere is a file cut short far more often than an empty document.
         dangling(&doc)?;
+        if let Some(n) = claimed_pages(&doc) {
+            return Err(Failure::bad(
+                Code::DamagedPdf,
+                format!(
+                    "the PDF is damaged (its page tree says {n} page(s) and leads to none: a loop or a broken \
+                     link); ask for the file again or save it again from its source"
+                ),
+            ));
+        }
         return Err(Failure::bad(Code::NoPages, "the PDF has no pages"));
     }
     if pages.len() > super::MAX_PAGES {
@@ -507,6 +537,18 @@ fn run_length_size(data: &[u8], limit: u64) -> std::result::Result<u64, String> 
     }
     // Read to the end without its end marker, as readers do.
     Ok(n)
+}
+
+/// The pages the root of the page tree says it holds (its `Count`, or failing that its `Kids`), when it
+/// says any: a tree that says so and yields none is damaged, not empty.
+fn claimed_pages(doc: &Document) -> Option<i64> {
+    let root = doc.catalog().ok()?.get(b"Pages").ok()?;
+    let (_, root) = doc.dereference(root).ok()?;
+    let root = root.as_dict().ok()?;
+    let count = root.get(b"Count").ok().and_then(|o| o.as_i64().ok()).unwrap_or(0);
+    let kids = root.get(b"Kids").ok().and_then(|o| o.as_array().ok()).map_or(0, Vec::len);
+    let n = if count > 0 { count } else { kids as i64 };
+    (n > 0).then_some(n)
 }
 
 /// Refuses a PDF some of whose references lead nowhere (the trailer's included): the objects they

@@ -138,6 +138,15 @@ fn over_white(v: u8, a: u8) -> u8 {
     ((v as u32 * a as u32 + 255 * (255 - a as u32) + 127) / 255) as u8
 }
 
+/// The bytes the decoded pixels take, from the header alone: gray (with or without alpha) one sample a
+/// pixel, colour and palette three, twice that for 16-bit samples.
+pub(super) fn decoded_size(b: &[u8]) -> Option<u64> {
+    let h = header(b).ok()?;
+    let samples = if matches!(h.colour_type, 0 | 4) { 1 } else { 3 };
+    let depth = if h.bits == 16 { 2 } else { 1 };
+    Some(u64::from(h.width) * u64::from(h.height) * samples * depth)
+}
+
 pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<PageInfo> {
     let (h, r) = decode(b, limits)?;
     Ok(PageInfo {

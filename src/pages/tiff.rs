@@ -362,6 +362,18 @@ fn clear_padding(v: &mut [u8], w: usize, h: usize) {
     }
 }
 
+/// The bytes the first page's decoded pixels take, from its directory alone: one sample a pixel for gray
+/// and black-and-white, three for the rest (colour, palette).
+pub(super) fn decoded_size(b: &[u8], limits: Limits) -> Option<u64> {
+    let mut d = open(b, limits).ok()?;
+    let (w, h) = d.dimensions().ok()?;
+    let samples = match d.colortype().ok()? {
+        tiff::ColorType::Gray(_) | tiff::ColorType::GrayA(_) => 1,
+        _ => 3,
+    };
+    Some(u64::from(w) * u64::from(h) * samples)
+}
+
 pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
     let mut d = open(b, limits)?;
     let mut pages = Vec::new();

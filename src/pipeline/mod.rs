@@ -432,7 +432,7 @@ impl Pipeline {
                 }
                 Ok(())
             }
-            JobKind::Render => self.records.set_aside(&job.id, &job.subject, &reason, &now).await,
+            JobKind::Render => self.records.set_aside(&job.id, &job.subject, &reason, &vi, &now).await,
         }
     }
 

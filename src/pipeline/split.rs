@@ -46,7 +46,10 @@ impl Pipeline {
             }
             let limits = Limits::new(s.output.max_pixels, s.output.max_inflate_mb);
             let detect = s.separators.detect;
+            crate::util::memory::pages().at_least(s.output.page_memory_mb << 20);
             let (format, infos, marks) = crate::util::cpu::blocking(move || -> Result<_> {
+                // Room for the pixels a check decodes, shared with every page the process is working on.
+                let _room = crate::util::memory::pages().take(pages::split_cost(&bytes, detect, limits));
                 let (format, infos) = pages::inspect(&bytes, limits)?;
                 // Separator sheets are read here, once per page, so that assembly can split the stack
                 // in capture order without touching pixels.

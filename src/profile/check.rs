@@ -215,6 +215,15 @@ fn semantic_checks(
             "output.max_inflate_mb must be 16–4096: less refuses ordinary PDFs, more lets a bomb through".into(),
         ));
     }
+    if !(256..=65536).contains(&output.page_memory_mb) {
+        errors.push(at(
+            text,
+            &["output", "page_memory_mb"],
+            "output.page_memory_mb must be 256–65536: less cannot hold one 300-dpi colour page with its working \
+             copies"
+                .into(),
+        ));
+    }
     if output.max_pixels < 1_000_000 {
         errors.push(at(
             text,

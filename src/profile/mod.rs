@@ -354,6 +354,10 @@ pub struct Output {
     /// read whole before it is attached; a quarter of it bounds any one object or cross-reference
     /// stream while the PDF is opened. Past it the file is a decompression bomb (`pdf-bomb`).
     pub max_inflate_mb: u64,
+    /// Most mebibytes the pages being decoded at once may take, across every document the process is
+    /// making (`util::memory`): pages wait for room rather than add up. The largest value among the
+    /// profiles a process loads applies. A single page needing more still runs, alone.
+    pub page_memory_mb: u64,
     /// Encoding of gray and colour pages that are not JPEG already.
     pub contone: ContoneEncoding,
     /// JPEG quality (1–100) when `contone = "jpeg"`.
@@ -451,6 +455,7 @@ impl Default for Output {
             max_pixels: 150_000_000,
             max_bytes: 512 * 1024 * 1024,
             max_inflate_mb: 256,
+            page_memory_mb: crate::util::memory::DEFAULT_MB,
             contone: ContoneEncoding::Flate,
             jpeg_quality: 85,
             flate_level: 6,

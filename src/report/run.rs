@@ -59,11 +59,17 @@ pub struct RunReport {
     pub unfiled_pages: usize,
     /// Inputs refused, with the reason.
     pub quarantined: Vec<Problem>,
+    /// Documents whose PDF could not be made (a page that was read at capture cannot be decoded after
+    /// all): set aside, with the reason; their pages wait in the record, nothing is attached.
+    pub set_aside: Vec<Problem>,
     /// Wall time.
     pub seconds: f64,
     /// Cases and documents counted so far, while the pages are counted a part at a time.
     #[serde(skip)]
     seen: (BTreeSet<String>, BTreeSet<String>),
+    /// Documents whose pages are filed but were never attached, with the file of their first page.
+    #[serde(skip)]
+    pub not_made: std::collections::BTreeMap<String, String>,
     /// Pages per second over the whole run.
     pub pages_per_second: f64,
     /// Seconds spent per stage in this process, summed over the workers (they overlap: the sum may
@@ -91,6 +97,11 @@ impl RunReport {
             }
             if p.state == PageState::Unfiled {
                 self.unfiled_pages += 1;
+            }
+            if p.state == PageState::Filed
+                && let Some(d) = &p.document_id
+            {
+                self.not_made.entry(d.clone()).or_insert_with(|| p.source.clone());
             }
             let note: Option<StackNote> = p.stack.as_deref().and_then(|s| serde_json::from_str(s).ok());
             if let Some(sheet) = note.and_then(|n| n.sheet) {
@@ -128,6 +139,7 @@ impl RunReport {
             ("separators", self.separators.to_string()),
             ("unfiled_pages", self.unfiled_pages.to_string()),
             ("quarantined", self.quarantined.len().to_string()),
+            ("set_aside", self.set_aside.len().to_string()),
             ("seconds", format!("{:.1}", self.seconds)),
             ("pages_per_second", format!("{:.1}", self.pages_per_second)),
         ];
@@ -139,6 +151,9 @@ impl RunReport {
         }
         for p in &self.quarantined {
             let _ = w.write_record(["quarantined", p.file.as_str(), p.reason.as_str(), p.reason_vi.as_str()]);
+        }
+        for p in &self.set_aside {
+            let _ = w.write_record(["set_aside", p.file.as_str(), p.reason.as_str(), p.reason_vi.as_str()]);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
@@ -208,12 +223,18 @@ impl RunReport {
                 s.push_str(&format!("UNRECOGNISED SHEET {}: {} (the pages after it are unfiled)\n", p.file, p.reason));
             }
         }
-        for p in &self.quarantined {
-            if vi {
-                s.push_str(&format!("BỊ CÁCH LY {}: {}\n", p.file, p.reason_vi));
-                s.push_str(&format!("    chi tiết: {}\n", p.reason));
-            } else {
-                s.push_str(&format!("QUARANTINED {}: {}\n", p.file, p.reason));
+        let lists = [
+            (&self.quarantined, "BỊ CÁCH LY", "QUARANTINED"),
+            (&self.set_aside, "TẠM GÁC, CHƯA LÀM ĐƯỢC PDF TỪ", "SET ASIDE, no PDF made from"),
+        ];
+        for (problems, head_vi, head_en) in lists {
+            for p in problems {
+                if vi {
+                    s.push_str(&format!("{head_vi} {}: {}\n", p.file, p.reason_vi));
+                    s.push_str(&format!("    chi tiết: {}\n", p.reason));
+                } else {
+                    s.push_str(&format!("{head_en} {}: {}\n", p.file, p.reason));
+                }
             }
         }
         s

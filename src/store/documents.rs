@@ -37,6 +37,15 @@ pub struct PageRow {
     /// Index within the input.
     #[sqlx(try_from = "i64")]
     pub page_index: u32,
+    /// Pixels, as the input's header says.
+    #[sqlx(try_from = "i64")]
+    pub width: u32,
+    /// Pixels, as the input's header says.
+    #[sqlx(try_from = "i64")]
+    pub height: u32,
+    /// The page's colour as stored: with the size, what decoding it will take.
+    #[sqlx(try_from = "String")]
+    pub colour: crate::pages::Colour,
     /// Resolution.
     pub dpi_x: f64,
     /// Resolution.
@@ -115,7 +124,7 @@ impl Records {
         };
         let pages = on_pool!(&self.pool, |p| {
             sqlx::query_as(
-            "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name, \
+            "SELECT p.id, p.intake_id, i.sha256, p.page_index, p.width, p.height, p.colour, p.dpi_x, p.dpi_y, p.source_encoding, i.source_mtime, i.source_name, \
                     (p.stack IS NOT NULL AND p.stack LIKE '%\"sheet\":{%') AS separator, \
                     (p.flags LIKE '%\"keep\"%') AS keep, \
                     (p.flags LIKE '%\"removed\"%' OR p.flags LIKE '%\"replaced\"%') AS removed, \
@@ -316,7 +325,7 @@ impl Records {
 
     /// Sets a poison render job aside: done, with its reason, and a `set-aside` event on the document's
     /// case, so the case record says why the document has no PDF (it stays closed, its pages kept).
-    pub async fn set_aside(&self, job_id: &str, doc_id: &str, reason: &str, at: &str) -> Result<()> {
+    pub async fn set_aside(&self, job_id: &str, doc_id: &str, reason: &str, reason_vi: &str, at: &str) -> Result<()> {
         let mut tx = self.jobs.begin_write().await?;
         let case: Option<String> =
             on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT case_code FROM documents WHERE id = $1")
@@ -324,9 +333,23 @@ impl Records {
                 .fetch_optional(&mut *c)
                 .await?);
         super::jobs::finish_job(&mut tx, job_id, Some(reason)).await?;
-        let detail = serde_json::json!({ "job": job_id, "reason": reason });
+        let detail = serde_json::json!({ "job": job_id, "reason": reason, "reason_vi": reason_vi });
         insert_event(&mut tx, at, "sohoa", "set-aside", case.as_deref(), None, Some(doc_id), None, &detail).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Why a document was set aside, as its latest `set-aside` event says: (English, Vietnamese).
+    pub async fn set_aside_reason(&self, doc_id: &str) -> Result<Option<(String, String)>> {
+        let detail: Option<String> = on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT detail FROM events WHERE kind = 'set-aside' AND document_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(doc_id)
+        .fetch_optional(p)
+        .await?);
+        Ok(detail.and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()).map(|d| {
+            let text = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            (text("reason"), text("reason_vi"))
+        }))
     }
 }

@@ -7,6 +7,7 @@ pub mod words;
 pub mod alarm;
 pub mod cpu;
 pub mod lang;
+pub mod memory;
 pub mod metrics;
 pub mod ordered;
 pub mod panic;
