@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What a page takes in memory while it is prepared, and what many large pages take together: each
-# one-page input alone through `sohoa ingest` (peak resident memory from the kernel, less an idle run
-# on a tiny page), then large colour pages several at once — the numbers behind `page_cost` in
-# src/pipeline/render.rs and `output.page_memory_mb`.
+# one-page input alone through `sohoa ingest` with the counter and the archive profile (peak resident
+# memory from the kernel, less an idle run on a tiny page), then large colour pages several at once —
+# the numbers behind `page_cost` in src/pipeline/render.rs and `output.page_memory_mb`.
 #
 #   benches/page_memory.sh            (release build; SOHOA_BIN=path runs another binary)
 #
@@ -73,12 +73,13 @@ peak() {  # peak resident KiB of one ingest of a copy of src/$1 (ingest empties 
 }
 idle=$(peak tiny)
 pixels=$((4960 * 7016))
-printf '%-10s %12s %14s\n' page 'peak MiB' 'bytes/pixel'
-for kind in colour gray bitonal; do
-  kib=$(peak "$kind")
-  printf '%-10s %12d %14.2f\n' "$kind" $((kib / 1024)) "$(echo "($kib - $idle) * 1024 / $pixels" | bc -l)"
+printf 'idle: %d MiB\n%-10s %-10s %12s %14s\n' $((idle / 1024)) profile page 'peak MiB' 'bytes/pixel'
+for profile in counter archive; do
+  for kind in colour gray bitonal; do
+    kib=$(peak "$kind" --profile "pipelines/$profile.toml")
+    printf '%-10s %-10s %12d %14.2f\n' "$profile" "$kind" $((kib / 1024)) "$(echo "($kib - $idle) * 1024 / $pixels" | bc -l)"
+  done
 done
-printf '%-10s %12d\n' idle $((idle / 1024))
 # The same eight pages under budgets of 256 MiB, 384 MiB (the default) and 65536 MiB (none to speak of).
 profile="$work/profile.toml"
 for mb in 256 384 65536; do

@@ -235,7 +235,7 @@ impl Pipeline {
                 };
                 for (i, norm) in keep {
                     let p = &pages[i];
-                    let _room = room_for(p);
+                    let _room = room_for(p, &output);
                     let bytes = read(&p.sha256)?;
                     let Some(image) = pages::load(&bytes, p.page_index, limits)? else { continue };
                     let (encoded, _) = encode::encode_page(image, None, None, &output, p.dpi_x, None)?;
@@ -321,24 +321,36 @@ enum Prepared {
     Page { encoded: encode::EncodedPage, placement: crate::bundle::Placement, dpi: (f64, f64), outcome: PageOutcome },
 }
 
-/// What a page takes in memory while it is prepared, from its stored size and colour: the decoded
-/// pixels, a gray copy for the analysis, the turned or straightened copy and the encoder's buffers.
-/// Measured by `benches/page_memory.sh` (peak RSS of a one-page `ingest` less the idle process, an A4
-/// page at 600 dpi skewed 3°, test build): colour 3.5 bytes a pixel, gray 1.2, black-and-white 1.1 —
-/// the factors below hold them with room.
-fn page_cost(p: &PageRow) -> u64 {
-    let per_pixel = match p.colour {
-        pages::Colour::Rgb | pages::Colour::Cmyk => 4,
-        pages::Colour::Gray => 3,
-        pages::Colour::Bitonal => 2,
-        pages::Colour::Native => 0,
+/// What a page takes in memory while it is prepared, from its stored size and colour and what the
+/// profile does to it. Passed through or encoded as it is: the decoded pixels, a gray copy, the
+/// encoder's buffers. Looked at for its colour mode (`colour_mode = "auto"`, the archive profile):
+/// on top of those, the colour and picture maps, the black-and-white page and its speck analysis, and
+/// the straightened copies. Measured by `benches/page_memory.sh` (peak RSS of a one-page `ingest`
+/// less the idle process, an A4 page at 600 dpi skewed 3°, test build), in bytes a pixel:
+///
+/// | profile | colour | gray | black-and-white |
+/// |---|---|---|---|
+/// | counter | 3.5 | 1.2 | 1.1 |
+/// | archive | 18.9 | 11.9 | 2.0 |
+///
+/// The factors below hold them with room.
+fn page_cost(p: &PageRow, output: &Output) -> u64 {
+    let looked_at = output.colour_mode.decides();
+    let per_pixel = match (p.colour, looked_at) {
+        (pages::Colour::Rgb | pages::Colour::Cmyk, false) => 4,
+        (pages::Colour::Gray, false) => 3,
+        (pages::Colour::Bitonal, false) => 2,
+        (pages::Colour::Rgb | pages::Colour::Cmyk, true) => 20,
+        (pages::Colour::Gray, true) => 13,
+        (pages::Colour::Bitonal, true) => 3,
+        (pages::Colour::Native, _) => 0,
     };
     u64::from(p.width) * u64::from(p.height) * per_pixel
 }
 
 /// Waits for room for a page in the process's page budget (`util::memory`).
-fn room_for(p: &PageRow) -> memory::Held<'static> {
-    memory::pages().take(page_cost(p))
+fn room_for(p: &PageRow, output: &Output) -> memory::Held<'static> {
+    memory::pages().take(page_cost(p, output))
 }
 
 /// Decodes a page once, normalizes and encodes it; what goes into the PDF and into its record.
@@ -359,7 +371,7 @@ fn prepare_page(
         return Ok(Prepared::Removed(o));
     }
     // Room for its pixels first, shared with every page the process is working on.
-    let _room = room_for(p);
+    let _room = room_for(p, output);
     let bytes = read(&p.sha256)?;
     let decoding = metrics::time(Stage::Decode);
     let Some(image) = pages::load(&bytes, p.page_index, limits)? else {

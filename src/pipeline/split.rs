@@ -29,21 +29,22 @@ impl Pipeline {
         let hints: Hints = serde_json::from_str(&intake.hints).unwrap_or_default();
         let outcome = async {
             let route = l.router.route_file(&hints)?;
+            // Measured by its record, before it is read: a file over the limit never comes into memory.
+            if intake.bytes > s.output.max_bytes {
+                return Err(Failure::bad(
+                    Code::TooLarge,
+                    format!(
+                        "the file is {} MB, over this station's limit of {} MB",
+                        intake.bytes >> 20,
+                        s.output.max_bytes >> 20
+                    ),
+                ));
+            }
             let blobs = self.blobs.clone();
             let sha = intake.sha256.clone();
             let bytes = crate::util::cpu::blocking(move || blobs.read_all(&sha))
                 .await
                 .map_err(|e| Failure::transient("reading an input", e))??;
-            if bytes.len() as u64 > s.output.max_bytes {
-                return Err(Failure::bad(
-                    Code::TooLarge,
-                    format!(
-                        "the file is {} MB, over this station's limit of {} MB",
-                        bytes.len() >> 20,
-                        s.output.max_bytes >> 20
-                    ),
-                ));
-            }
             let limits = Limits::new(s.output.max_pixels, s.output.max_inflate_mb);
             let detect = s.separators.detect;
             crate::util::memory::pages().at_least(s.output.page_memory_mb << 20);

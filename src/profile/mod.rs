@@ -453,7 +453,7 @@ impl Default for Output {
             min_dpi: 200,
             below_min_dpi: LowDpi::Flag,
             max_pixels: 150_000_000,
-            max_bytes: 512 * 1024 * 1024,
+            max_bytes: 100 * 1024 * 1024,
             max_inflate_mb: 256,
             page_memory_mb: crate::util::memory::DEFAULT_MB,
             contone: ContoneEncoding::Flate,

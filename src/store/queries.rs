@@ -475,7 +475,7 @@ impl Records {
             reason: String,
         }
         let rows: Vec<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station, \
+            "SELECT id, sha256, bytes, source_path, source_name, source_mtime, hints, state, captured_at, station, \
                     profile_sha256, COALESCE(reason_code, '') AS reason_code, COALESCE(reason, '') AS reason \
              FROM intakes WHERE state = 'quarantined' AND discarded_at IS NULL ORDER BY seq",
         )

@@ -68,6 +68,9 @@ pub struct IntakeRow {
     pub id: String,
     /// Blob hash.
     pub sha256: String,
+    /// The file's size: checked against the profile's limit before the file is read.
+    #[sqlx(try_from = "i64")]
+    pub bytes: u64,
     /// Path relative to the inbox.
     pub source_path: String,
     /// File name.
@@ -293,7 +296,7 @@ impl Records {
     /// Loads an intake.
     pub async fn intake(&self, id: &str) -> Result<Option<IntakeRow>> {
         Ok(on_pool!(&self.pool, |p| sqlx::query_as(
-            "SELECT id, sha256, source_path, source_name, source_mtime, hints, state, captured_at, station, \
+            "SELECT id, sha256, bytes, source_path, source_name, source_mtime, hints, state, captured_at, station, \
                     profile_sha256 \
              FROM intakes WHERE id = $1",
         )
