@@ -330,9 +330,21 @@ fn a_damaged_stream_behind_a_text_or_lzw_filter_is_found_too() {
     assert_eq!(fs::read(&attached[0]).unwrap(), files[0].1, "attached as it is");
 }
 
+/// How a test PDF's page tree is drawn.
+enum Tree {
+    /// One page under the root.
+    Whole,
+    /// The root lists itself and nothing else.
+    Loop,
+    /// The root lists the page and itself.
+    LoopBesideAPage,
+    /// Every level lists the next one twice: a 3 KB file of 2^41 pages to a lister.
+    Shared,
+}
+
 /// A one-page scanner PDF: the JPEG as the page image, its size in the image dictionary as given, the
-/// page 300 dpi for a 600 × 800 image. `looped` makes the page tree lead back to itself.
-fn scanner_pdf(jpeg: &[u8], (w, h): (i64, i64), looped: bool) -> Vec<u8> {
+/// page 300 dpi for a 600 × 800 image, its page tree as `tree` says.
+fn scanner_pdf(jpeg: &[u8], (w, h): (i64, i64), tree: Tree) -> Vec<u8> {
     use lopdf::{Document, Object, Stream, dictionary};
     let mut doc = Document::with_version("1.4");
     let pages = doc.new_object_id();
@@ -347,9 +359,21 @@ fn scanner_pdf(jpeg: &[u8], (w, h): (i64, i64), looped: bool) -> Vec<u8> {
         "MediaBox" => vec![0.into(), 0.into(), 144.into(), 192.into()],
         "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image } },
     });
-    let kid = if looped { pages } else { page };
-    doc.objects
-        .insert(pages, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![kid.into()], "Count" => 1 }));
+    let kids: Vec<Object> = match tree {
+        Tree::Whole => vec![page.into()],
+        Tree::Loop => vec![pages.into()],
+        Tree::LoopBesideAPage => vec![page.into(), pages.into()],
+        Tree::Shared => {
+            let mut below = page;
+            for level in 0..40 {
+                let kids: Vec<Object> = vec![below.into(), below.into()];
+                below = doc.add_object(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => 2i64 << level });
+            }
+            vec![below.into(), below.into()]
+        }
+    };
+    let count = if matches!(tree, Tree::Shared) { 1i64 << 41 } else { 1 };
+    doc.objects.insert(pages, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }));
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
     doc.trailer.set("Root", catalog);
     let mut out = Vec::new();
@@ -376,12 +400,19 @@ fn scans_whose_headers_promise_more_than_they_hold_are_quarantined() {
     let src = tmp.path().join("src");
     let case = src.join(CODE);
     fs::create_dir_all(&case).unwrap();
-    fs::write(case.join("a-scan-whole.pdf"), scanner_pdf(&jpeg, (600, 800), false)).unwrap();
+    fs::write(case.join("a-scan-whole.pdf"), scanner_pdf(&jpeg, (600, 800), Tree::Whole)).unwrap();
     fs::write(case.join("b-claims-more.jpg"), &claims).unwrap();
-    fs::write(case.join("c-pdf-claims-more.pdf"), scanner_pdf(&claims, (6000, 8000), false)).unwrap();
-    fs::write(case.join("d-pdf-size-differs.pdf"), scanner_pdf(&jpeg, (600, 900), false)).unwrap();
-    fs::write(case.join("e-pdf-jpeg-cut.pdf"), scanner_pdf(&jpeg[..jpeg.len() / 2], (600, 800), false)).unwrap();
-    fs::write(case.join("f-pdf-tree-loop.pdf"), scanner_pdf(&jpeg, (600, 800), true)).unwrap();
+    let mut undefined = jpeg.clone();
+    let sos = undefined.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    undefined[sos + 6] = 0x33; // DC and AC table 3, never defined
+    fs::write(case.join("b2-undefined-tables.jpg"), &undefined).unwrap();
+    fs::write(case.join("c-pdf-claims-more.pdf"), scanner_pdf(&claims, (6000, 8000), Tree::Whole)).unwrap();
+    fs::write(case.join("d-pdf-size-differs.pdf"), scanner_pdf(&jpeg, (600, 900), Tree::Whole)).unwrap();
+    fs::write(case.join("e-pdf-jpeg-cut.pdf"), scanner_pdf(&jpeg[..jpeg.len() / 2], (600, 800), Tree::Whole)).unwrap();
+    fs::write(case.join("f-pdf-tree-loop.pdf"), scanner_pdf(&jpeg, (600, 800), Tree::Loop)).unwrap();
+    fs::write(case.join("g-pdf-loop-beside-a-page.pdf"), scanner_pdf(&jpeg, (600, 800), Tree::LoopBesideAPage))
+        .unwrap();
+    fs::write(case.join("h-pdf-shared-branches.pdf"), scanner_pdf(&jpeg, (600, 800), Tree::Shared)).unwrap();
     // What the independent judges make of them: qpdf finds the loop; poppler reads the whole one.
     let qpdf = |name: &str| {
         let o = std::process::Command::new("qpdf").arg("--check").arg(case.join(name)).output().unwrap();
@@ -399,10 +430,13 @@ fn scans_whose_headers_promise_more_than_they_hold_are_quarantined() {
         got,
         [
             ("b-claims-more.jpg", "truncated-jpeg"),
+            ("b2-undefined-tables.jpg", "broken-jpeg"),
             ("c-pdf-claims-more.pdf", "damaged-pdf"),
             ("d-pdf-size-differs.pdf", "damaged-pdf"),
             ("e-pdf-jpeg-cut.pdf", "damaged-pdf"),
             ("f-pdf-tree-loop.pdf", "damaged-pdf"),
+            ("g-pdf-loop-beside-a-page.pdf", "damaged-pdf"),
+            ("h-pdf-shared-branches.pdf", "damaged-pdf"),
         ],
         "{rows:#?}"
     );
@@ -410,7 +444,7 @@ fn scans_whose_headers_promise_more_than_they_hold_are_quarantined() {
         assert!(!reason.contains("no pages"), "{name}: {reason}");
     }
     assert!(rows[0].2.contains("6000×8000"), "{}", rows[0].2);
-    assert!(rows[2].2.contains("600×800") && rows[2].2.contains("600×900"), "{}", rows[2].2);
+    assert!(rows[3].2.contains("600×800") && rows[3].2.contains("600×900"), "{}", rows[3].2);
     // The whole one is the case's document, one page.
     let attached = pdfs(&data, CODE);
     assert_eq!(attached.len(), 1, "{attached:?}");
@@ -418,16 +452,17 @@ fn scans_whose_headers_promise_more_than_they_hold_are_quarantined() {
     assert!(pdfinfo(&attached[0]).contains("Pages:           1"), "{}", pdfinfo(&attached[0]));
 }
 
-/// A JPEG whose markers are whole but whose scan names Huffman tables it never defines: the capture's
-/// walk takes it, the decoder cannot read it. On a profile that decodes pages (here: straightening
+/// A JPEG whose markers are whole but one of whose Huffman tables is impossible: the capture's walk
+/// takes it, the decoder cannot read it. On a profile that decodes pages (here: straightening
 /// on) the render refuses it instead of passing the bytes through as a good page.
 #[test]
 fn a_jpeg_the_decoder_cannot_read_is_set_aside_not_attached() {
     let page = image::GrayImage::from_fn(600, 800, |x, y| image::Luma([if (x + y) % 50 < 4 { 20 } else { 240 }]));
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&page).unwrap();
-    let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
-    jpeg[sos + 6] = 0x33; // DC and AC table 3, never defined
+    // The first Huffman table claims three codes of length 1, where a prefix code has room for two.
+    let dht = jpeg.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap();
+    jpeg[dht + 5] = 3;
     assert!(image::load_from_memory(&jpeg).is_err(), "the decoder (the judge here) cannot read it");
 
     let tmp = tempfile::tempdir().unwrap();

@@ -60,6 +60,9 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     let mut sampling: Vec<(u32, u32)> = Vec::new();
     let mut progressive = false;
     let scan_bytes;
+    // The frame's components (id, quantization table), and the tables defined so far.
+    let mut components: Vec<(u8, u8)> = Vec::new();
+    let (mut huffman, mut quant) = (Vec::<(u8, u8)>::new(), Vec::<u8>::new());
     let (mut jfif, mut exif, mut adobe, mut orientation) = (None, None, false, 1u8);
     let mut icc_chunks: Vec<(u8, Vec<u8>)> = Vec::new();
     loop {
@@ -115,6 +118,24 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                 sof = Some((w, h, seg[5]));
                 progressive = m != 0xC0 && m != 0xC1;
                 sampling = seg[6..].chunks_exact(3).map(|c| (u32::from(c[1] >> 4), u32::from(c[1] & 15))).collect();
+                components = seg[6..].chunks_exact(3).map(|c| (c[0], c[2])).collect();
+            }
+            0xC4 => {
+                // Huffman tables: class and id, 16 code counts, the symbols.
+                let mut at = 0;
+                while let Some(&which) = seg.get(at) {
+                    let counts = seg.get(at + 1..at + 17).ok_or_else(truncated)?;
+                    huffman.push((which >> 4, which & 15));
+                    at += 17 + counts.iter().map(|c| *c as usize).sum::<usize>();
+                }
+            }
+            0xDB => {
+                // Quantization tables: precision and id, then 64 values of 1 or 2 bytes.
+                let mut at = 0;
+                while let Some(&which) = seg.get(at) {
+                    quant.push(which & 15);
+                    at += 1 + if which >> 4 == 0 { 64 } else { 128 };
+                }
             }
             0xE0 if seg.starts_with(b"JFIF\0") && seg.len() >= 12 => {
                 let unit = seg[7];
@@ -145,7 +166,10 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
                 if memchr::memmem::rfind(&b[i + len..], &[0xFF, 0xD9]).is_none() {
                     return Err(truncated());
                 }
-                scan_bytes = b.len() - i;
+                undefined_tables(seg, &components, &huffman, &quant, progressive)?;
+                // The coded data runs to the first end marker: what follows it is not image data.
+                let end = memchr::memmem::find(&b[i + len..], &[0xFF, 0xD9]).map_or(b.len(), |e| i + len + e);
+                scan_bytes = end - i;
                 break;
             }
             _ => {}
@@ -166,6 +190,43 @@ pub(super) fn scan(b: &[u8]) -> Result<Header> {
     icc_chunks.sort_by_key(|(n, _)| *n);
     let icc = (!icc_chunks.is_empty()).then(|| icc_chunks.into_iter().flat_map(|(_, d)| d).collect());
     Ok(Header { width, height, components, adobe, dpi, icc, orientation, sampling, progressive, scan_bytes })
+}
+
+/// Refuses a first scan that uses a component the frame does not have, or a table never defined: a
+/// reader cannot decode it (qpdf: "Huffman table 0x03 was not defined"). A file with no Huffman
+/// tables at all may use tables 0 and 1, the standard ones (as motion-JPEG frames do).
+fn undefined_tables(
+    sos: &[u8],
+    components: &[(u8, u8)],
+    huffman: &[(u8, u8)],
+    quant: &[u8],
+    progressive: bool,
+) -> Result<()> {
+    let broken = |what: &str| {
+        Failure::bad(
+            Code::BrokenJpeg,
+            format!("the JPEG's image data uses {what} it never defines: the file is damaged; scan again"),
+        )
+    };
+    let n = usize::from(*sos.first().ok_or_else(truncated)?);
+    let list = sos.get(1..1 + 2 * n).ok_or_else(truncated)?;
+    let (ss, ah) = (sos.get(1 + 2 * n).copied().unwrap_or(0), sos.get(3 + 2 * n).map_or(0, |a| a >> 4));
+    let defined = |class: u8, id: u8| huffman.contains(&(class, id)) || (huffman.is_empty() && id <= 1);
+    for c in list.chunks_exact(2) {
+        let Some(&(_, tq)) = components.iter().find(|(id, _)| *id == c[0]) else {
+            return Err(broken("a colour component"));
+        };
+        if !quant.contains(&tq) {
+            return Err(broken("a quantization table"));
+        }
+        let (dc, ac) = (c[1] >> 4, c[1] & 15);
+        let needs_dc = !progressive || (ss == 0 && ah == 0);
+        let needs_ac = !progressive || ss > 0;
+        if (needs_dc && !defined(0, dc)) || (needs_ac && !defined(1, ac)) {
+            return Err(broken("a Huffman table"));
+        }
+    }
+    Ok(())
 }
 
 /// The fewest bytes the coded scans of a JPEG this size can take, whatever the content: in sequential

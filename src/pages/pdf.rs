@@ -218,6 +218,7 @@ fn ccitt_bool(doc: &Document, dict: &lopdf::Dictionary, key: &[u8]) -> bool {
 
 pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
     let doc = open(b, limits)?;
+    page_tree(&doc)?;
     let pages = doc.get_pages();
     if pages.is_empty() {
         // A page tree that leads nowhere is a file cut short far more often than an empty document.
@@ -537,6 +538,67 @@ fn run_length_size(data: &[u8], limit: u64) -> std::result::Result<u64, String> 
     }
     // Read to the end without its end marker, as readers do.
     Ok(n)
+}
+
+/// Walks the page tree from the catalog before the pages are listed, as qpdf does: each node reached
+/// once (a node reached twice is a loop or a shared branch, which a lister expands without end — 40
+/// levels of `Kids [n n]` make a trillion pages out of 3 KB), each kid a page or a node, and the root's
+/// `Count` the pages found. A tree that fails is damaged; one with more than `MAX_PAGES` pages is
+/// refused before they are listed. Gives the number of pages.
+fn page_tree(doc: &Document) -> Result<usize> {
+    let damaged = |what: String| {
+        Failure::bad(
+            Code::DamagedPdf,
+            format!(
+                "the PDF is damaged (its page tree {what}); ask for the file again or save it again from its source"
+            ),
+        )
+    };
+    let Some(root) = doc.catalog().ok().and_then(|c| c.get(b"Pages").ok()).and_then(|o| o.as_reference().ok()) else {
+        return Err(damaged("has no root".into()));
+    };
+    let dict = |id: ObjectId| doc.get_object(id).ok().and_then(|o| o.as_dict().ok());
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    let mut leaves = 0usize;
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            return Err(damaged(format!("reaches object {} {} twice: a loop or a shared branch", id.0, id.1)));
+        }
+        let Some(d) = dict(id) else {
+            return Err(damaged(format!("holds object {} {}, which is not a page", id.0, id.1)));
+        };
+        let kind = d.get(b"Type").and_then(Object::as_name).ok();
+        let node = kind == Some(b"Pages".as_slice()) || (kind.is_none() && d.has(b"Kids"));
+        if !node {
+            let page_like = d.has(b"Contents") || d.has(b"Resources") || d.has(b"MediaBox");
+            if kind == Some(b"Page".as_slice()) || (kind.is_none() && page_like) {
+                leaves += 1;
+                if leaves > super::MAX_PAGES {
+                    return Err(Failure::bad(
+                        Code::TooManyPages,
+                        format!("the PDF has more than the {} pages one file may hold; split it", super::MAX_PAGES),
+                    ));
+                }
+                continue;
+            }
+            return Err(damaged(format!("holds object {} {}, which is not a page", id.0, id.1)));
+        }
+        let Ok(kids) = d.get(b"Kids").and_then(Object::as_array) else {
+            return Err(damaged(format!("node {} {} has no list of pages", id.0, id.1)));
+        };
+        for kid in kids.iter().rev() {
+            match kid.as_reference() {
+                Ok(k) => stack.push(k),
+                Err(_) => return Err(damaged(format!("node {} {} lists something that is not a page", id.0, id.1))),
+            }
+        }
+    }
+    match dict(root).and_then(|d| d.get(b"Count").ok()).and_then(|o| o.as_i64().ok()) {
+        Some(n) if usize::try_from(n).ok() == Some(leaves) => Ok(leaves),
+        Some(n) => Err(damaged(format!("says {n} page(s) and holds {leaves}"))),
+        None => Err(damaged(format!("gives no page count for its {leaves} page(s)"))),
+    }
 }
 
 /// The pages the root of the page tree says it holds (its `Count`, or failing that its `Kids`), when it

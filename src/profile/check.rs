@@ -219,9 +219,11 @@ fn semantic_checks(
         errors.push(at(
             text,
             &["output", "page_memory_mb"],
-            "output.page_memory_mb must be 256–65536: less cannot hold one 300-dpi colour page with its working \
-             copies"
-                .into(),
+            format!(
+                "output.page_memory_mb must be 256–65536 (it is {}): less cannot hold one 300-dpi colour page with its \
+                 working copies; more is past what any machine here has",
+                output.page_memory_mb
+            ),
         ));
     }
     if output.max_pixels < 1_000_000 {
