@@ -121,7 +121,8 @@ fn section<T: DeserializeOwned>(
             // An unknown key is reported at the section; name the key so the line can be found.
             let mut refs: Vec<&str> = path.iter().map(String::as_str).collect();
             let unknown = inner.strip_prefix("unknown field `").and_then(|r| r.split('`').next());
-            if let Some(k) = unknown {
+            // (Some versions of the path already end with it.)
+            if let Some(k) = unknown.filter(|k| refs.last() != Some(k)) {
                 refs.push(k);
             }
             let shown = refs.join(".");
@@ -293,6 +294,6 @@ mod tests {
         let text = "name = \"x\"\n[station]\nid = \"a\"\nopertor = \"b\"\n";
         let errors = parse_and_validate(text).unwrap_err();
         assert_eq!(errors[0].line, 4, "{errors:?}");
-        assert!(errors[0].message.contains("opertor"));
+        assert!(errors[0].message.starts_with("station.opertor: unknown field"), "{errors:?}");
     }
 }
