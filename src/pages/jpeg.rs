@@ -20,7 +20,7 @@ pub(super) struct Header {
     pub sampling: Vec<(u32, u32)>,
     /// Whether the frame is progressive (or hierarchical) rather than sequential.
     pub progressive: bool,
-    /// Bytes from the first scan to the end of the file: the coded image data.
+    /// Bytes from the first scan to the first end marker: the coded image data.
     pub scan_bytes: usize,
 }
 

@@ -162,17 +162,19 @@ fn page_info(doc: &Document, page: ObjectId, limits: Limits) -> Result<Option<Pa
     Ok(Some(PageInfo { width: p.width, height: p.height, dpi, colour, encoding }))
 }
 
+/// A PDF that is cut short or damaged, with what was found: one wording for every way it shows.
+fn damaged(what: impl std::fmt::Display) -> Failure {
+    Failure::bad(
+        Code::DamagedPdf,
+        format!("the PDF is damaged or cut short ({what}); ask for the file again or save it again from its source"),
+    )
+}
+
 /// Walks a page's JPEG as a JPEG file is walked (whole, and holding the pixels it promises) and
 /// checks it against the image's dictionary: a JPEG whose own size differs from the page image's is
 /// a damaged file, shown stretched or cut by one reader and refused by the next. The JPEG's own
 /// component count says the colour (a gray JPEG in an ICC-based colour space is still gray).
 fn embedded_jpeg(p: &ScanPage<'_>) -> Result<Colour> {
-    let damaged = |what: String| {
-        Failure::bad(
-            Code::DamagedPdf,
-            format!("the PDF is damaged or cut short ({what}); ask for the file again or scan it again"),
-        )
-    };
     let h = super::jpeg::scan(p.content).and_then(|h| h.holds_its_pixels().map(|()| h)).map_err(|e| match e {
         Failure::BadInput { reason, .. } => damaged(format!("a page image: {reason}")),
         e => e,
@@ -224,13 +226,7 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
         // A page tree that leads nowhere is a file cut short far more often than an empty document.
         dangling(&doc)?;
         if let Some(n) = claimed_pages(&doc) {
-            return Err(Failure::bad(
-                Code::DamagedPdf,
-                format!(
-                    "the PDF is damaged (its page tree says {n} page(s) and leads to none: a loop or a broken \
-                     link); ask for the file again or save it again from its source"
-                ),
-            ));
+            return Err(damaged(format!("its page tree says {n} page(s) and leads to none: a loop or a broken link")));
         }
         return Err(Failure::bad(Code::NoPages, "the PDF has no pages"));
     }
@@ -264,17 +260,9 @@ pub(super) fn inspect(b: &[u8], limits: Limits) -> Result<Vec<PageInfo>> {
 /// All its streams together inflate within `limits.max_inflate` (the profile's `max_inflate_mb`): a few
 /// hundred pages of text and vector drawings need tens of megabytes; a content-stream bomb gigabytes.
 fn whole(doc: &Document, pages: usize, limits: Limits) -> Result<()> {
-    let damaged = |what: String| {
-        Failure::bad(
-            Code::DamagedPdf,
-            format!(
-                "the PDF is damaged or cut short ({what}); ask for the file again or save it again from its source"
-            ),
-        )
-    };
     dangling(doc)?;
     if doc.get_pages().len() != pages {
-        return Err(damaged("its page tree is incomplete".into()));
+        return Err(damaged("its page tree is incomplete"));
     }
     // Every stream inflates, within a bound for all of them together.
     let mut budget = limits.max_inflate;
@@ -546,14 +534,7 @@ fn run_length_size(data: &[u8], limit: u64) -> std::result::Result<u64, String> 
 /// `Count` the pages found. A tree that fails is damaged; one with more than `MAX_PAGES` pages is
 /// refused before they are listed. Gives the number of pages.
 fn page_tree(doc: &Document) -> Result<usize> {
-    let damaged = |what: String| {
-        Failure::bad(
-            Code::DamagedPdf,
-            format!(
-                "the PDF is damaged (its page tree {what}); ask for the file again or save it again from its source"
-            ),
-        )
-    };
+    let damaged = |what: String| damaged(format!("its page tree {what}"));
     let Some(root) = doc.catalog().ok().and_then(|c| c.get(b"Pages").ok()).and_then(|o| o.as_reference().ok()) else {
         return Err(damaged("has no root".into()));
     };
@@ -633,13 +614,9 @@ fn dangling(doc: &Document) -> Result<()> {
         walk(o, &mut check);
     }
     match first_missing {
-        Some((n, g)) => Err(Failure::bad(
-            Code::DamagedPdf,
-            format!(
-                "the PDF is damaged or cut short ({missing} object reference(s) lead nowhere, the first to object \
-                 {n} {g}); ask for the file again or save it again from its source"
-            ),
-        )),
+        Some((n, g)) => {
+            Err(damaged(format!("{missing} object reference(s) lead nowhere, the first to object {n} {g}")))
+        }
         None => Ok(()),
     }
 }
