@@ -128,10 +128,11 @@ if [ -d ../shared/corpus ]; then
     f=$(ls "$d" | head -1); [ -n "$f" ] || continue
     code=$(basename "$d")
     pdf="$work/corpus-data/cases/$code/$code.001.pdf"
-    before=$(tesseract "$d/$f" - --psm 0 2>/dev/null | grep -E "^Rotate" | awk '{print $2}')
+    # No answer (too few letters) prints "?": the run goes on.
+    before=$(tesseract "$d/$f" - --psm 0 2>/dev/null | grep -E "^Rotate" | awk '{print $2}' || true)
     if [ -f "$pdf" ]; then
       pdftoppm -r 150 -gray -f 1 -l 1 -png "$pdf" "$work/corpus-out/$code" >/dev/null 2>&1
-      after=$(tesseract "$work/corpus-out/$code"-1.png - --psm 0 2>/dev/null | grep -E "^Rotate" | awk '{print $2}')
+      after=$(tesseract "$work/corpus-out/$code"-1.png - --psm 0 2>/dev/null | grep -E "^Rotate" | awk '{print $2}' || true)
     else
       after="(no PDF)"
     fi

@@ -36,7 +36,7 @@ fn load(path: &Path) -> Raster {
     }
 }
 
-const ALL: Steps = Steps { borders: true, blank: true, orientation: true, deskew: true };
+const ALL: Steps = Steps { borders: true, blank: true, orientation: true, deskew: true, tesseract: false };
 
 fn pages(kind: Option<&str>) -> Vec<(String, Value)> {
     let (_, t) = truth();

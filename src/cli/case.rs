@@ -734,7 +734,7 @@ fn show_text(
         )?;
         writeln!(s, "      {} sha256 {}", say("bản gốc", "source"), p.source_sha256)?;
         let norm = p.normalization.clone().and_then(|v| serde_json::from_value::<PageNormalization>(v).ok());
-        if let Some(text) = norm.map(|n| n.describe()).filter(|t| !t.is_empty()) {
+        if let Some(text) = norm.map(|n| say(n.describe_vi(), n.describe())).filter(|t| !t.is_empty()) {
             writeln!(s, "      {}: {text}", say("đã chuẩn hóa", "normalized"))?;
         }
     }

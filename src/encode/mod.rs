@@ -152,7 +152,8 @@ pub fn encode_page(
         let _encoding = metrics::time(Stage::Encode);
         return Ok((encode(page, policy).map(EncodedPage::Single)?, facts));
     }
-    let raster = decoded.or_else(|| pixels(&page));
+    // A G4 page stays G4 (it is 1-bit already): decoding it here would only be thrown away.
+    let raster = decoded.or_else(|| if matches!(page, PageImage::G4 { .. }) { None } else { pixels(&page) });
     let Some(raster) = raster.filter(|r| matches!(r.kind, RasterKind::Gray | RasterKind::Rgb)) else {
         let _encoding = metrics::time(Stage::Encode);
         return Ok((encode(page, policy).map(EncodedPage::Single)?, facts));
@@ -236,8 +237,8 @@ pub fn encode_page(
     Ok((encoded, facts))
 }
 
-/// The page's pixels, decoding a JPEG when needed; `None` for a G4 stream taken from a scanner PDF, or a
-/// JPEG the decoder cannot read at the size its header gives.
+/// The page's pixels, decoding a JPEG or a G4 stream (1-bit, for the page's judgements and readers)
+/// when needed; `None` for a stream the decoder cannot read at the size its header gives.
 pub fn pixels(page: &PageImage) -> Option<Raster> {
     match page {
         PageImage::Raster(r) => Some(r.clone()),
@@ -263,7 +264,7 @@ pub fn pixels(page: &PageImage) -> Option<Raster> {
                 },
             })
         }
-        PageImage::G4 { .. } => None,
+        PageImage::G4 { data, width, height, black_is_1 } => decode_g4(data, *width, *height, *black_is_1),
     }
 }
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::border::{self, Rect};
-use super::{InkGrid, blank, geometry, orientation};
+use super::{InkGrid, blank, geometry, orientation, osd};
 use crate::pages::Raster;
 
 /// Which steps a profile turns on.
@@ -21,6 +21,8 @@ pub struct Steps {
     pub orientation: bool,
     /// Straighten skewed pages.
     pub deskew: bool,
+    /// Ask Tesseract's orientation detector about pages the letters leave unsure (`osd`).
+    pub tesseract: bool,
 }
 
 /// Samples an inch for reading letters (orientation): 150 resolves the ascenders of 8-pt text.
@@ -45,6 +47,13 @@ pub struct PageNormalization {
     /// Why the page's orientation was not judged (it was left as scanned), when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orientation_not_judged: Option<String>,
+    /// The confidence of Tesseract's orientation detector, when the turn is its answer (the letters
+    /// had left the page unsure; their reason is `letters_unsure`). On the detector's own scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tesseract_confidence: Option<f64>,
+    /// Why the letters alone did not judge the page, when Tesseract was asked instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub letters_unsure: Option<String>,
     /// Degrees the content was turned clockwise to straighten it (the skew found).
     pub deskew: f64,
     /// The skew estimate's confidence (best angle's score over the median's; ≥ 1.3 to act).
@@ -82,48 +91,128 @@ impl PageNormalization {
         *self == PageNormalization::default()
     }
 
-    /// One line for a clerk: what was done to the page and how sure each judgement was.
+    /// One line for a clerk: what was done to the page and how sure each judgement was (English).
     pub fn describe(&self) -> String {
+        self.describe_in(false)
+    }
+
+    /// The same line in Vietnamese, for a clerk reading `case show` (the reasons are translated too).
+    pub fn describe_vi(&self) -> String {
+        self.describe_in(true)
+    }
+
+    fn describe_in(&self, vi: bool) -> String {
+        let say = |v: String, e: String| if vi { v } else { e };
+        let reason = |why: &str| if vi { reason_vi(why) } else { why.to_string() };
         let mut parts = Vec::new();
         if self.blank == Some(true) {
-            parts.push(format!("blank (ink {:.4}%)", self.ink.unwrap_or(0.0) * 100.0));
+            let ink = self.ink.unwrap_or(0.0) * 100.0;
+            parts.push(say(format!("trang trắng (mực {ink:.4}%)"), format!("blank (ink {ink:.4}%)")));
         }
+        let degrees = 90 * self.turns as u32;
         if let Some(o) = self.exif_orientation {
-            parts.push(format!("turned {}° (EXIF orientation {o})", 90 * self.turns as u32));
+            parts.push(say(
+                format!("xoay {degrees}° (hướng EXIF {o})"),
+                format!("turned {degrees}° (EXIF orientation {o})"),
+            ));
+        } else if let Some(c) = self.tesseract_confidence {
+            let unsure = reason(self.letters_unsure.as_deref().unwrap_or("unsure"));
+            let (done_vi, done_en) = match self.turns {
+                0 => ("đúng chiều".to_string(), "upright".to_string()),
+                _ => (format!("xoay {degrees}°"), format!("turned {degrees}°")),
+            };
+            parts.push(say(
+                format!("{done_vi} theo bộ nhận hướng của Tesseract (độ tin cậy {c:.2}; chỉ xét nét chữ: {unsure})"),
+                format!("{done_en} by Tesseract's orientation detector (confidence {c:.2}; letters alone: {unsure})"),
+            ));
         } else if self.turns != 0 {
-            parts.push(format!(
-                "turned {}° (confidence {:.2})",
-                90 * self.turns as u32,
-                self.turn_confidence.unwrap_or(0.0)
+            let c = self.turn_confidence.unwrap_or(0.0);
+            parts.push(say(
+                format!("xoay {degrees}° (độ tin cậy {c:.2})"),
+                format!("turned {degrees}° (confidence {c:.2})"),
             ));
         }
         if let Some(why) = &self.orientation_not_judged {
-            parts.push(format!("orientation not judged ({why}): left as scanned"));
+            let why = reason(why);
+            parts.push(say(
+                format!("chưa xác định được chiều trang ({why}): để nguyên như khi quét"),
+                format!("orientation not judged ({why}): left as scanned"),
+            ));
         }
         if self.deskew != 0.0 {
-            parts.push(format!(
-                "straightened {:.2}° (confidence {:.2})",
-                self.deskew,
-                self.skew_confidence.unwrap_or(0.0)
+            let (d, c) = (self.deskew, self.skew_confidence.unwrap_or(0.0));
+            parts.push(say(
+                format!("nắn thẳng {d:.2}° (độ tin cậy {c:.2})"),
+                format!("straightened {d:.2}° (confidence {c:.2})"),
             ));
         }
         if let Some([x0, y0, x1, y1]) = self.crop {
-            parts.push(format!("dark border cropped to {x0},{y0}–{x1},{y1}"));
+            parts.push(say(
+                format!("cắt viền tối còn {x0},{y0}–{x1},{y1}"),
+                format!("dark border cropped to {x0},{y0}–{x1},{y1}"),
+            ));
         }
         if let Some(m) = &self.mode {
-            parts.push(m.clone());
+            let vi_mode = match m.as_str() {
+                "bitonal" => "đen trắng",
+                "mixed" => "đen trắng + vùng màu",
+                "gray" => "thang xám",
+                "colour" => "màu",
+                other => other,
+            };
+            parts.push(say(vi_mode.to_string(), m.clone()));
         }
         if let Some(n) = self.specks {
-            parts.push(format!("{n} specks removed"));
+            parts.push(say(format!("bỏ {n} đốm bẩn"), format!("{n} specks removed")));
         }
         if let Some([a, b]) = self.resampled {
             parts.push(format!("{a:.0} → {b:.0} dpi"));
         }
         if let Some(g) = &self.geometry {
-            parts.push(format!("geometry in the {}", if g == "pixels" { "pixels" } else { "PDF, scan bytes kept" }));
+            parts.push(match g.as_str() {
+                "pixels" => say("xoay, cắt trên điểm ảnh".into(), "geometry in the pixels".into()),
+                _ => say(
+                    "xoay, cắt trong PDF, giữ nguyên ảnh quét".into(),
+                    "geometry in the PDF, scan bytes kept".into(),
+                ),
+            });
         }
         parts.join(", ")
     }
+}
+
+/// A reason the orientation was not judged, in Vietnamese: each phrase `orientation` and `osd` write
+/// has its translation here; a number inside is carried over.
+pub fn reason_vi(why: &str) -> String {
+    const PHRASES: &[(&str, &str)] = &[
+        ("no letters to read", "không có chữ để đọc"),
+        ("too few letters to read", "quá ít chữ để đọc"),
+        ("the lines' direction is not clear", "không rõ dòng chữ chạy theo chiều nào"),
+        (
+            "too few letters with ascenders or marks to tell which way up",
+            "quá ít chữ có nét trên hay dấu để biết chiều nào là đầu trang",
+        ),
+        (
+            "marks above and below the letters are too even to tell which way up",
+            "dấu trên và dưới chữ ngang nhau, không biết chiều nào là đầu trang",
+        ),
+        ("letters unsure", "nét chữ chưa đủ chắc"),
+        ("Tesseract unsure too (confidence", "Tesseract cũng không chắc (độ tin cậy"),
+        ("Tesseract is not installed", "chưa cài Tesseract"),
+        ("Tesseract found too few letters", "Tesseract thấy quá ít chữ"),
+        ("Tesseract gave no answer within a minute", "Tesseract không trả lời trong một phút"),
+        ("Tesseract read the letters as", "Tesseract đọc chữ là chữ"),
+        ("script, not Latin", ", không phải chữ Latinh"),
+        ("Tesseract's answer,", "câu trả lời của Tesseract,"),
+        ("disagrees with the direction of the lines", "ngược với chiều dòng chữ"),
+        ("Tesseract failed:", "Tesseract lỗi:"),
+        ("unsure", "chưa chắc"),
+    ];
+    let mut out = why.to_string();
+    for (en, vi) in PHRASES {
+        out = out.replace(en, vi);
+    }
+    out
 }
 
 /// Looks at a page's pixels (at `dpi`) with the steps asked for.
@@ -160,15 +249,32 @@ pub fn analyse(r: &Raster, dpi: f64, steps: Steps) -> PageNormalization {
     let judged = judged.or_else(|| {
         // Only straightening (or no letters): lines are taken to run across.
         let skew = super::deskew::estimate_points(&grid.points(), grid.width, grid.height);
-        Some(orientation::Upright { turns: None, confidence: 0.0, marks: 0, abstained: None, skew })
+        Some(orientation::Upright { turns: None, confidence: 0.0, marks: 0, abstained: None, skew, sideways: None })
     });
-    if let Some(u) = judged {
+    if let Some(mut u) = judged {
         if steps.orientation {
             match (u.turns, u.abstained) {
                 (Some(t), _) => {
                     out.turns = t;
                     if t != 0 {
                         out.turn_confidence = Some(round3(u.confidence));
+                    }
+                }
+                (None, Some(why)) if steps.tesseract => {
+                    match osd::ask(page, dpi, ink_box(&grid))
+                        .and_then(|o| o.verdict(u.sideways).map(|t| (t, o.confidence)))
+                    {
+                        Ok((t, c)) => {
+                            out.turns = t;
+                            out.tesseract_confidence = Some(round3(c));
+                            out.letters_unsure = Some(why.to_string());
+                            // The letters' skew was read with the lines across; a quarter turn
+                            // they did not find reads it again with the lines down.
+                            if t % 2 == 1 && u.sideways != Some(true) {
+                                u.skew = orientation::skew_of(&grid, true);
+                            }
+                        }
+                        Err(also) => out.orientation_not_judged = Some(format!("{why}; {also}")),
                     }
                 }
                 (None, Some(why)) => out.orientation_not_judged = Some(why.to_string()),
@@ -202,4 +308,37 @@ fn ink_box(g: &InkGrid) -> Option<Rect> {
 
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_orientation_reason_reads_in_vietnamese() {
+        for why in [
+            "no letters to read",
+            "too few letters to read",
+            "the lines' direction is not clear",
+            "too few letters with ascenders or marks to tell which way up; Tesseract unsure too (confidence 1.20)",
+            "marks above and below the letters are too even to tell which way up; Tesseract is not installed",
+            "no letters to read; Tesseract found too few letters",
+            "no letters to read; Tesseract gave no answer within a minute",
+            "the lines' direction is not clear; Tesseract read the letters as Han script, not Latin",
+            "too few letters to read; Tesseract's answer, 90°, disagrees with the direction of the lines",
+        ] {
+            let vi = reason_vi(why);
+            for english in ["letters", "read", "lines", "marks", "unsure", "answer", "installed", "script", "minute"] {
+                assert!(!vi.contains(english), "{why:?} → {vi:?} keeps {english:?}");
+            }
+        }
+        let n = PageNormalization {
+            turns: 1,
+            tesseract_confidence: Some(6.4),
+            letters_unsure: Some("too few letters to read".into()),
+            ..Default::default()
+        };
+        assert!(n.describe().contains("turned 90° by Tesseract"));
+        assert!(n.describe_vi().contains("xoay 90° theo bộ nhận hướng của Tesseract"), "{}", n.describe_vi());
+    }
 }

@@ -15,6 +15,7 @@ pub mod colour;
 pub mod deskew;
 pub mod geometry;
 pub mod orientation;
+pub mod osd;
 
 pub use analyse::{PageNormalization, Steps, analyse};
 pub use blank::is_blank;

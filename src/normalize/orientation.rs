@@ -38,6 +38,8 @@ pub struct Upright {
     pub abstained: Option<&'static str>,
     /// The skew of the lines, judged in the upright frame (the same angle in the page's own frame).
     pub skew: Option<Skew>,
+    /// Whether the lines run down the page (a quarter turn), when their direction was found.
+    pub sideways: Option<bool>,
 }
 
 /// Aligned letter pairs along one axis must outnumber those along the other this many times.
@@ -93,16 +95,16 @@ impl Comp {
 /// from the line grid (`lines`, about 100 an inch). `None` when there is no ink to read at all.
 pub fn judge(letters: &InkGrid, lines: &InkGrid) -> Option<Upright> {
     let comps = components(letters);
-    let abstain = |why: &'static str, skew: Option<Skew>| {
-        Some(Upright { turns: None, confidence: 0.0, marks: 0, abstained: Some(why), skew })
+    let abstain = |why: &'static str, skew: Option<Skew>, sideways: Option<bool>| {
+        Some(Upright { turns: None, confidence: 0.0, marks: 0, abstained: Some(why), skew, sideways })
     };
-    let straight = || deskew::estimate_points(&lines.points(), lines.width, lines.height);
+    let straight = || skew_of(lines, false);
     let Some(letter) = letter_height(&comps) else {
-        return abstain("no letters to read", straight());
+        return abstain("no letters to read", straight(), None);
     };
     let core: Vec<Comp> = comps.iter().copied().filter(|c| c.is_letter(letter)).collect();
     if core.len() < 30 {
-        return abstain("too few letters to read", straight());
+        return abstain("too few letters to read", straight(), None);
     }
     let (rows, cols) =
         (aligned_pairs(&core, letter), aligned_pairs(&core.iter().map(|c| c.transposed()).collect::<Vec<_>>(), letter));
@@ -111,16 +113,9 @@ pub fn judge(letters: &InkGrid, lines: &InkGrid) -> Option<Upright> {
     } else if cols as f64 >= rows as f64 * AXIS_RATIO && cols >= 20 {
         true
     } else {
-        return abstain("the lines' direction is not clear", straight());
+        return abstain("the lines' direction is not clear", straight(), None);
     };
-    // Skew, in the frame where lines run across (a sideways page's points turned a quarter clockwise).
-    let skew = if sideways {
-        let sh = lines.height;
-        let canon: Vec<(f64, f64)> = lines.points().iter().map(|(x, y)| ((sh - 1) as f64 - y, *x)).collect();
-        deskew::estimate_points(&canon, lines.height, lines.width)
-    } else {
-        straight()
-    };
+    let skew = skew_of(lines, sideways);
     // Marks are counted with lines across: a sideways page is transposed (x ↔ y), where "above" is
     // the page's left. The skew (clockwise-positive in the upright frame) flattens the lines.
     let tan = skew.map(|s| s.degrees.to_radians().tan()).unwrap_or(0.0);
@@ -132,7 +127,7 @@ pub fn judge(letters: &InkGrid, lines: &InkGrid) -> Option<Upright> {
     let (above, below) = marks(&frame, letter);
     let n = above + below;
     if n < MIN_MARKS {
-        return abstain("too few letters with ascenders or marks to tell which way up", skew);
+        return abstain("too few letters with ascenders or marks to tell which way up", skew, Some(sideways));
     }
     let ratio = (above as f64 + 1.0) / (below as f64 + 1.0);
     let up = if ratio >= DIRECTION_RATIO {
@@ -140,7 +135,7 @@ pub fn judge(letters: &InkGrid, lines: &InkGrid) -> Option<Upright> {
     } else if 1.0 / ratio >= DIRECTION_RATIO {
         false
     } else {
-        return abstain("marks above and below the letters are too even to tell which way up", skew);
+        return abstain("marks above and below the letters are too even to tell which way up", skew, Some(sideways));
     };
     let confidence = above.max(below) as f64 / n as f64;
     // Sideways with marks "above" in the transposed frame: the text's top is at the page's left, so
@@ -151,7 +146,18 @@ pub fn judge(letters: &InkGrid, lines: &InkGrid) -> Option<Upright> {
         (true, true) => 1,
         (true, false) => 3,
     };
-    Some(Upright { turns: Some(turns), confidence, marks: n, abstained: None, skew })
+    Some(Upright { turns: Some(turns), confidence, marks: n, abstained: None, skew, sideways: Some(sideways) })
+}
+
+/// The skew of the lines, in the frame where they run across: a sideways page's points are turned a
+/// quarter clockwise first.
+pub fn skew_of(lines: &InkGrid, sideways: bool) -> Option<Skew> {
+    if !sideways {
+        return deskew::estimate_points(&lines.points(), lines.width, lines.height);
+    }
+    let sh = lines.height;
+    let canon: Vec<(f64, f64)> = lines.points().iter().map(|(x, y)| ((sh - 1) as f64 - y, *x)).collect();
+    deskew::estimate_points(&canon, lines.height, lines.width)
 }
 
 /// 8-connected components of the ink, without the specks (fewer than 3 samples).

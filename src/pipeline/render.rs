@@ -378,12 +378,21 @@ fn prepare_page(
     let Some(image) = pages::load(&bytes, p.page_index, limits)? else {
         return Err(Failure::bad(Code::MixedPdf, "a born-digital PDF page cannot be merged with scanned pages"));
     };
+    // A camera's or scanner's EXIF orientation is a statement, not a guess: it wins.
+    // Only a JPEG file's own: viewers ignore EXIF inside a PDF, so a scanner PDF's JPEG is shown as is.
+    let exif = match &image {
+        PageImage::Jpeg { data, .. } if output.orientation && bytes.starts_with(&[0xFF, 0xD8]) => {
+            pages::jpeg_orientation(data)
+        }
+        _ => 1,
+    };
     // Decoded once, here, for every page decision and for the encoder's classification.
     let steps = Steps {
         borders: output.borders,
         blank: output.blank_pages != BlankPolicy::Keep,
         orientation: output.orientation,
         deskew: output.deskew,
+        tesseract: output.orientation && output.orientation_tesseract && exif == 1,
     };
     let resample = output.resamples(p.dpi_x);
     // A page rendered before keeps what was found then (a correction never re-judges it): its record
@@ -406,14 +415,6 @@ fn prepare_page(
         p.normalization.as_deref().and_then(|n| serde_json::from_str(n).ok()).unwrap_or_default()
     } else {
         gray.as_ref().or(raster.as_ref()).map(|r| normalize::analyse(r, p.dpi_x, steps)).unwrap_or_default()
-    };
-    // A camera's or scanner's EXIF orientation is a statement, not a guess: it wins.
-    // Only a JPEG file's own: viewers ignore EXIF inside a PDF, so a scanner PDF's JPEG is shown as is.
-    let exif = match &image {
-        PageImage::Jpeg { data, .. } if output.orientation && bytes.starts_with(&[0xFF, 0xD8]) => {
-            pages::jpeg_orientation(data)
-        }
-        _ => 1,
     };
     if exif != 1 {
         norm.exif_orientation = Some(exif);

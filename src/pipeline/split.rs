@@ -148,13 +148,7 @@ fn separator_marks(bytes: &[u8], infos: &[pages::PageInfo], limits: Limits) -> V
         .enumerate()
         .map(|(i, info)| {
             let page = pages::load(bytes, i as u32, limits).ok().flatten()?;
-            let raster = match &page {
-                // A black-and-white page of a scanner PDF: its G4 stream, decoded for the reader.
-                pages::PageImage::G4 { data, width, height, black_is_1 } => {
-                    crate::encode::decode_g4(data, *width, *height, *black_is_1)?
-                }
-                other => crate::encode::pixels(other)?,
-            };
+            let raster = crate::encode::pixels(&page)?;
             let dpi = info.dpi.map(|d| d.0.min(d.1)).unwrap_or(300.0);
             crate::separate::detect(&raster, dpi)
         })

@@ -69,19 +69,9 @@ impl Thumbnails {
 
 /// A page image as a JPEG whose longest edge is at most `edge`.
 fn thumbnail(page: &PageImage, edge: u32) -> Result<Vec<u8>> {
-    let full = match page {
-        PageImage::G4 { data, width, height, black_is_1 } => {
-            let raster = crate::encode::decode_g4(data, *width, *height, *black_is_1)
-                .ok_or_else(|| Failure::bad(Code::Undecodable, "the page's CCITT image could not be decoded"))?;
-            raster_image(raster)?
-        }
-        other => {
-            let raster = crate::encode::pixels(other).ok_or_else(|| {
-                Failure::bad(Code::Undecodable, "the page's image could not be decoded for a thumbnail")
-            })?;
-            raster_image(raster)?
-        }
-    };
+    let raster = crate::encode::pixels(page)
+        .ok_or_else(|| Failure::bad(Code::Undecodable, "the page's image could not be decoded for a thumbnail"))?;
+    let full = raster_image(raster)?;
     let (w, h) = (full.width().max(1), full.height().max(1));
     let scale = f64::from(edge) / f64::from(w.max(h));
     let (tw, th) = if scale < 1.0 {

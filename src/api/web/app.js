@@ -54,6 +54,7 @@ const TEXT = {
     "norm.blank": "trang trắng", "norm.omitted": "không đưa vào PDF", "norm.turn": "xoay", "norm.deskew": "nắn thẳng",
     "norm.crop": "cắt viền tối", "norm.bitonal": "đen trắng", "norm.mixed": "đen trắng + vùng màu",
     "norm.gray": "thang xám", "norm.colour": "màu",
+    "norm.unjudged": "chưa xác định được chiều trang: để nguyên như khi quét", "norm.tesseract": "theo Tesseract",
     "role": "Loại", "role.input": "Thành phần", "role.result": "Kết quả", "type": "Loại giấy tờ",
     "due": "Hạn giải quyết", "resolved": "Ngày giải quyết", "applicant": "Người nộp", "applicant_id": "Số giấy tờ",
     "contact": "Liên hệ", "channel": "Kênh nộp", "channel.online": "Trực tuyến", "channel.counter": "Trực tiếp",
@@ -127,6 +128,7 @@ const TEXT = {
     "norm.blank": "blank", "norm.omitted": "left out of the PDF", "norm.turn": "turned", "norm.deskew": "straightened",
     "norm.crop": "dark border cut", "norm.bitonal": "black and white", "norm.mixed": "black and white + colour",
     "norm.gray": "gray", "norm.colour": "colour",
+    "norm.unjudged": "orientation not judged: left as scanned", "norm.tesseract": "by Tesseract",
     "case.missing": "Missing", "role": "Role", "role.input": "Input", "role.result": "Result",
     "type": "Document type", "due": "Due", "resolved": "Resolved", "applicant": "Applicant",
     "applicant_id": "ID number", "contact": "Contact", "channel": "Submitted", "channel.online": "Online",
@@ -309,7 +311,8 @@ function normNote(p) {
   const n = p.normalization || {};
   const parts = [];
   if (n.blank) parts.push(t("norm.blank") + ((p.encoding || "") === "blank-omitted" ? " · " + t("norm.omitted") : ""));
-  if (n.turns) parts.push(t("norm.turn") + " " + (90 * n.turns) + "°");
+  if (n.turns) parts.push(t("norm.turn") + " " + (90 * n.turns) + "°" + (n.tesseract_confidence ? " " + t("norm.tesseract") : ""));
+  if (n.orientation_not_judged) parts.push(t("norm.unjudged"));
   if (n.deskew) parts.push(t("norm.deskew") + " " + n.deskew.toFixed(2) + "°");
   if (n.crop) parts.push(t("norm.crop"));
   if (n.mode) parts.push(t("norm." + n.mode));
