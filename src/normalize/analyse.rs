@@ -28,6 +28,9 @@ pub struct Steps {
 /// Samples an inch for reading letters (orientation): 150 resolves the ascenders of 8-pt text.
 const LETTER_SAMPLES: f64 = 150.0;
 
+/// Why a dithered page's orientation is not judged.
+const DITHERED: &str = "the page is a dither of dots (a halftone): its letters cannot be read reliably";
+
 /// Skews smaller than this are left alone (a tenth of a degree is within the estimate's error).
 pub const MIN_SKEW: f64 = 0.1;
 
@@ -186,6 +189,10 @@ impl PageNormalization {
 pub fn reason_vi(why: &str) -> String {
     const PHRASES: &[(&str, &str)] = &[
         ("no letters to read", "không có chữ để đọc"),
+        (
+            "no lines to read (the page is too small, or nearly all ink)",
+            "không có dòng chữ để đọc (trang quá nhỏ, hoặc gần như toàn mực)",
+        ),
         ("too few letters to read", "quá ít chữ để đọc"),
         ("the lines' direction is not clear", "không rõ dòng chữ chạy theo chiều nào"),
         (
@@ -202,9 +209,11 @@ pub fn reason_vi(why: &str) -> String {
         ("Tesseract found too few letters", "Tesseract thấy quá ít chữ"),
         ("Tesseract gave no answer within a minute", "Tesseract không trả lời trong một phút"),
         ("Tesseract read the letters as", "Tesseract đọc chữ là chữ"),
-        ("script, not Latin", ", không phải chữ Latinh"),
+        (" script, not Latin", ", không phải chữ Latinh"),
         ("Tesseract's answer,", "câu trả lời của Tesseract,"),
-        ("disagrees with the direction of the lines", "ngược với chiều dòng chữ"),
+        ("disagrees with the direction of the lines", "không khớp với chiều dòng chữ"),
+        ("the page is a dither of dots", "trang là các chấm rời (ảnh in lưới)"),
+        ("letters cannot be read reliably", "không đọc chắc được nét chữ"),
         ("Tesseract failed:", "Tesseract lỗi:"),
         ("unsure", "chưa chắc"),
     ];
@@ -236,12 +245,21 @@ pub fn analyse(r: &Raster, dpi: f64, steps: Steps) -> PageNormalization {
             return out;
         }
     }
-    let Some(grid) = InkGrid::of(page, dpi) else { return out };
+    let Some(grid) = InkGrid::of(page, dpi) else {
+        // Too small, or almost all ink or none: no lines to read, and the record says so.
+        if steps.orientation {
+            out.orientation_not_judged = Some("no lines to read (the page is too small, or nearly all ink)".into());
+        }
+        return out;
+    };
     out.content = ink_box(&grid).map(|[x0, y0, x1, y1]| [x0 + ox, y0 + oy, x1 + ox, y1 + oy]);
     if !(steps.orientation || steps.deskew) {
         return out;
     }
-    let judged = if steps.orientation {
+    // A page dithered to dots (a halftone, or paper tint scanned in 1-bit) fools both letter readers
+    // (sure of a wrong turn, measured): its orientation is not judged at all.
+    let dithered = steps.orientation && orientation::dithered(page);
+    let judged = if steps.orientation && !dithered {
         InkGrid::sampled(page, dpi, LETTER_SAMPLES).and_then(|letters| orientation::judge(&letters, &grid))
     } else {
         None
@@ -251,8 +269,11 @@ pub fn analyse(r: &Raster, dpi: f64, steps: Steps) -> PageNormalization {
         let skew = super::deskew::estimate_points(&grid.points(), grid.width, grid.height);
         Some(orientation::Upright { turns: None, confidence: 0.0, marks: 0, abstained: None, skew, sideways: None })
     });
+    if dithered {
+        out.orientation_not_judged = Some(DITHERED.to_string());
+    }
     if let Some(mut u) = judged {
-        if steps.orientation {
+        if steps.orientation && !dithered {
             match (u.turns, u.abstained) {
                 (Some(t), _) => {
                     out.turns = t;
@@ -326,6 +347,8 @@ mod tests {
             "no letters to read; Tesseract gave no answer within a minute",
             "the lines' direction is not clear; Tesseract read the letters as Han script, not Latin",
             "too few letters to read; Tesseract's answer, 90°, disagrees with the direction of the lines",
+            DITHERED,
+            "no lines to read (the page is too small, or nearly all ink)",
         ] {
             let vi = reason_vi(why);
             for english in ["letters", "read", "lines", "marks", "unsure", "answer", "installed", "script", "minute"] {

@@ -149,6 +149,30 @@ pub fn judge(letters: &InkGrid, lines: &InkGrid) -> Option<Upright> {
     Some(Upright { turns: Some(turns), confidence, marks: n, abstained: None, skew, sideways: Some(sideways) })
 }
 
+/// Share of a page's pixels that are dark dots with no dark neighbour, beyond which the page is a
+/// dither (halftone dots over the paper or a photo in 1-bit): text, even 1-bit at 150 dpi, has almost
+/// none (its strokes touch), a dithered paper tint has several in a hundred.
+pub const DITHER_SHARE: f64 = 0.01;
+
+/// Whether the page is dithered to dots ([`DITHER_SHARE`]), read on every third row of its lightness.
+pub fn dithered(r: &crate::pages::Raster) -> bool {
+    let (w, h) = (r.width as usize, r.height as usize);
+    if w < 3 || h < 3 {
+        return false;
+    }
+    let dark = |x: usize, y: usize| super::luma_at(r, x, y) < 128;
+    let (mut seen, mut dots) = (0u64, 0u64);
+    for y in (1..h - 1).step_by(3) {
+        for x in 1..w - 1 {
+            seen += 1;
+            if dark(x, y) && !(y - 1..=y + 1).any(|ny| (x - 1..=x + 1).any(|nx| (nx, ny) != (x, y) && dark(nx, ny))) {
+                dots += 1;
+            }
+        }
+    }
+    seen > 0 && dots as f64 > seen as f64 * DITHER_SHARE
+}
+
 /// The skew of the lines, in the frame where they run across: a sideways page's points are turned a
 /// quarter clockwise first.
 pub fn skew_of(lines: &InkGrid, sideways: bool) -> Option<Skew> {
@@ -410,6 +434,20 @@ mod tests {
         for q in 1..4u8 {
             assert_eq!(verdict(&turned(&page, q)), Some((4 - q) % 4), "scanned turned {q} quarters");
         }
+    }
+
+    #[test]
+    fn a_dithered_page_is_told_from_text() {
+        assert!(!dithered(&upright()));
+        // Paper tint dithered to dots: one dark pixel in every 3×2 on a quarter of the page.
+        let mut page = upright();
+        let w = page.width as usize;
+        for y in (0..page.height as usize / 2).step_by(2) {
+            for x in (0..w / 2).step_by(3) {
+                page.data[y * w + x] = 0;
+            }
+        }
+        assert!(dithered(&page));
     }
 
     #[test]

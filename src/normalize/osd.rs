@@ -6,8 +6,11 @@
 //! most of those, at about half a second to a few seconds a page, so it is asked only then, and its
 //! answer is taken only when it is strong ([`MIN_CONFIDENCE`]), names a Latin script, and agrees with
 //! the line direction the letters found when they found one. Anything else leaves the page as scanned
-//! with both reasons in its record. The page goes to the detector's standard input as a gray PGM at
-//! no more than [`MAX_DPI`]; nothing is written to disk.
+//! with both reasons in its record. The page (its ink's box) goes to the detector as a gray PGM at
+//! no more than [`MAX_DPI`] in a scratch file that is deleted after; a detector that fails, is
+//! missing or hangs (stopped after a minute) leaves the page as scanned and is said once in the log.
+//! Pages dithered to dots are never shown to it (`orientation::dithered`): it is sure of wrong turns
+//! there.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -18,7 +21,8 @@ use super::border::Rect;
 use crate::pages::{Raster, RasterKind};
 
 /// The detector's confidence a turn needs. Measured on `fixtures/evalgen` pages the letters left
-/// unsure: every wrong answer came below 0.3, every right one that mattered above 2 (ARCHITECTURE.md).
+/// unsure: every wrong answer came below 0.3, most right ones above 2. (On pages dithered to dots it
+/// was wrong at 6.4: those are never shown to it.)
 pub const MIN_CONFIDENCE: f64 = 2.0;
 
 /// Pages are shown to the detector at no more than this resolution: it reads letters at 300 dpi and
@@ -77,32 +81,37 @@ pub fn ask(page: &Raster, dpi: f64, ink: Option<Rect>) -> Result<Osd, String> {
     ];
     let region = if region[0] < region[2] && region[1] < region[3] { region } else { whole };
     let (pgm, shown_dpi) = reduced_pgm(page, dpi, region);
+    // The page goes in a scratch file, not down a pipe: a detector that quits (or hangs) without
+    // reading it can neither block this worker on a full pipe nor stop the process with SIGPIPE.
+    let mut file = tempfile::Builder::new()
+        .prefix("sohoa-osd-")
+        .suffix(".pgm")
+        .tempfile()
+        .map_err(|e| format!("Tesseract failed: no scratch file for the page ({e})"))?;
+    file.write_all(&pgm).map_err(|e| format!("Tesseract failed: the page could not be written for it ({e})"))?;
     let mut child = match Command::new("tesseract")
-        .args(["stdin", "stdout", "--psm", "0", "--dpi"])
+        .arg(file.path())
+        .args(["stdout", "--psm", "0", "--dpi"])
         .arg(format!("{}", shown_dpi.round().max(70.0)))
         // One thread each: pages are already worked on in parallel.
         .env("OMP_THREAD_LIMIT", "1")
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
     {
         Ok(c) => c,
         Err(e) => {
-            static WARNED: OnceLock<()> = OnceLock::new();
-            WARNED.get_or_init(|| {
-                tracing::warn!(
-                    error = %e,
-                    "Tesseract could not be started: pages the letters leave unsure stay as scanned; \
-                     install the tesseract-ocr package or set output.orientation_tesseract = false"
-                )
-            });
+            warn_once(&format!(
+                "Tesseract could not be started ({e}): pages the letters leave unsure stay as scanned; install the \
+                 tesseract-ocr package or set output.orientation_tesseract = false"
+            ));
             return Err("Tesseract is not installed".into());
         }
     };
-    // The detector reads the whole image before it writes a word, so writing first cannot block on
-    // its output; a detector that quits early closes the pipe and the write fails, which is an answer.
-    let wrote = child.stdin.take().map(|mut s| s.write_all(&pgm));
+    // Its output is read as it comes (a few lines; its warnings could fill a pipe), each in a thread
+    // of its own, so the wait below can stop a detector that hangs.
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -110,29 +119,44 @@ pub fn ask(page: &Raster, dpi: f64, ink: Option<Rect>) -> Result<Osd, String> {
             Ok(None) if started.elapsed() > TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
+                warn_once("Tesseract gave no answer within a minute and was stopped: the page stays as scanned");
                 return Err("Tesseract gave no answer within a minute".into());
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(format!("Tesseract could not be waited for: {e}")),
         }
     };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
-    }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
+    let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
     match parse(&out) {
         Some(osd) if status.success() => Ok(osd),
         _ if err.contains("Too few characters") => Err("Tesseract found too few letters".into()),
         _ => {
             let said = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-            let wrote = wrote.and_then(|w| w.err()).map(|e| format!(" ({e})")).unwrap_or_default();
-            Err(format!("Tesseract failed: {}{wrote}", if said.is_empty() { status.to_string() } else { said }))
+            let said = if said.is_empty() { status.to_string() } else { said };
+            warn_once(&format!(
+                "Tesseract failed ({said}): pages the letters leave unsure stay as scanned; check that the \
+                 tesseract-ocr package and its osd model are installed"
+            ));
+            Err(format!("Tesseract failed: {said}"))
         }
     }
+}
+
+/// Reads a child's output to its end in a thread of its own.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_string(&mut text);
+        }
+        text
+    })
+}
+
+/// Says once a run that the second opinion is not working, whatever the page: the records say it per page.
+fn warn_once(what: &str) {
+    static WARNED: OnceLock<()> = OnceLock::new();
+    WARNED.get_or_init(|| tracing::warn!("{what}"));
 }
 
 /// Reads the detector's report (`Rotate: 90`, `Orientation confidence: 6.2`, `Script: Latin`).

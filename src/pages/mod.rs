@@ -384,6 +384,42 @@ pub fn load(bytes: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage
     })
 }
 
+/// A stored file read page by page: its bytes, and a PDF's parse kept for all its pages (parsed on the
+/// first page asked for, once).
+pub struct PageSource {
+    bytes: std::sync::Arc<Vec<u8>>,
+    pdf: std::sync::OnceLock<std::result::Result<pdf::Opened, (Code, String)>>,
+}
+
+impl PageSource {
+    /// A file's bytes, not parsed yet.
+    pub fn new(bytes: std::sync::Arc<Vec<u8>>) -> PageSource {
+        PageSource { bytes, pdf: std::sync::OnceLock::new() }
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &std::sync::Arc<Vec<u8>> {
+        &self.bytes
+    }
+
+    /// Page `index`, as [`load`] reads it.
+    pub fn load(&self, index: u32, limits: Limits) -> Result<Option<PageImage>> {
+        if sniff(&self.bytes)? != Format::Pdf {
+            return load(&self.bytes, index, limits);
+        }
+        let opened = self.pdf.get_or_init(|| {
+            guard(|| pdf::Opened::new(&self.bytes, limits)).map_err(|e| match e {
+                Failure::BadInput { code, reason } => (code, reason),
+                other => (Code::BrokenPdf, other.to_string()),
+            })
+        });
+        match opened {
+            Ok(o) => guard(|| o.load(index, limits)),
+            Err((code, reason)) => Err(Failure::bad(*code, reason.clone())),
+        }
+    }
+}
+
 /// What reading a file's pages at split may take in memory, from its header: a PNG is decoded whole to
 /// prove it whole and a TIFF a page at a time; a JPEG only when `read_pixels` (separator sheets are
 /// looked for), and a PDF's pages are counted, not kept. 0 when the header cannot be read: the file's

@@ -650,15 +650,36 @@ fn native_pages(doc: &Document) -> Vec<PageInfo> {
 }
 
 pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Option<PageImage>> {
-    let doc = open(b, limits)?;
-    let pages = doc.get_pages();
-    let Some(id) = pages.values().nth(index as usize) else {
+    Opened::new(b, limits)?.load(index, limits)
+}
+
+/// A PDF parsed once, for reading many of its pages: a scanner's 1,000-page PDF read page by page
+/// would otherwise be parsed 1,000 times.
+pub struct Opened {
+    doc: Document,
+    pages: Vec<ObjectId>,
+}
+
+impl Opened {
+    pub(super) fn new(b: &[u8], limits: Limits) -> Result<Opened> {
+        let doc = open(b, limits)?;
+        let pages = doc.get_pages().into_values().collect();
+        Ok(Opened { doc, pages })
+    }
+
+    pub(super) fn load(&self, index: u32, limits: Limits) -> Result<Option<PageImage>> {
+        page_image(&self.doc, &self.pages, index, limits)
+    }
+}
+
+fn page_image(doc: &Document, pages: &[ObjectId], index: u32, limits: Limits) -> Result<Option<PageImage>> {
+    let Some(id) = pages.get(index as usize) else {
         return Err(Failure::bad(Code::NoPages, format!("the PDF has no page {}", index + 1)));
     };
-    let Some(info) = page_info(&doc, *id, limits)? else {
+    let Some(info) = page_info(doc, *id, limits)? else {
         return Ok(None);
     };
-    let Some(p) = scan_page(&doc, *id) else {
+    let Some(p) = scan_page(doc, *id) else {
         return Ok(None);
     };
     Ok(Some(match info.encoding {
@@ -678,9 +699,9 @@ pub(super) fn load(b: &[u8], index: u32, limits: Limits) -> Result<Option<PageIm
             data: p.content.to_vec(),
             width: p.width,
             height: p.height,
-            black_is_1: ccitt_bool(&doc, p.dict, b"BlackIs1"),
+            black_is_1: ccitt_bool(doc, p.dict, b"BlackIs1"),
         },
-        _ => PageImage::Raster(raw_pixels(&doc, *id, &p, info.colour)?),
+        _ => PageImage::Raster(raw_pixels(doc, *id, &p, info.colour)?),
     }))
 }
 

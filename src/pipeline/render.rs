@@ -6,7 +6,7 @@ use crate::bundle::{DocInfo, PdfWriter};
 use crate::encode;
 use crate::error::{Code, Failure, Result};
 use crate::normalize::{self, Steps};
-use crate::pages::{self, Limits, PageImage, RasterKind};
+use crate::pages::{self, Limits, PageImage, PageSource, RasterKind};
 use crate::profile::{BlankPolicy, DocRole, Output, PdfKind, Profile};
 use crate::store::documents::{DocState, DocumentRow, PageOutcome, PageRow};
 use crate::store::jobs::Job;
@@ -178,9 +178,11 @@ impl Pipeline {
             let mut pdf = PdfWriter::new(sink, info.kind)?;
             let mut outcomes = Vec::with_capacity(pages.len());
             let mut left_out: Vec<(usize, normalize::PageNormalization)> = Vec::new();
-            // The last blob read, shared: the pages of one multi-page file are read once.
-            let last: Mutex<Option<(String, Arc<Vec<u8>>)>> = Mutex::new(None);
-            let read = |sha: &str| -> Result<Arc<Vec<u8>>> {
+            // The last file read, shared: the pages of one multi-page file are read once, and a PDF's
+            // pages parsed once.
+            let known = known.map(|(s, b)| (s, Arc::new(PageSource::new(b))));
+            let last: Mutex<Option<(String, Arc<PageSource>)>> = Mutex::new(None);
+            let read = |sha: &str| -> Result<Arc<PageSource>> {
                 if let Some((_, b)) = known.as_ref().filter(|(s, _)| s == sha) {
                     return Ok(b.clone());
                 }
@@ -189,7 +191,7 @@ impl Pipeline {
                     return Ok(b.clone());
                 }
                 // Read without holding the lock: other workers read their own files meanwhile.
-                let b = Arc::new(blobs.read_all(sha)?);
+                let b = Arc::new(PageSource::new(Arc::new(blobs.read_all(sha)?)));
                 *last.lock().unwrap_or_else(|e| e.into_inner()) = Some((sha.to_string(), b.clone()));
                 Ok(b)
             };
@@ -236,8 +238,7 @@ impl Pipeline {
                 for (i, norm) in keep {
                     let p = &pages[i];
                     let _room = room_for(p, &output);
-                    let bytes = read(&p.sha256)?;
-                    let Some(image) = pages::load(&bytes, p.page_index, limits)? else { continue };
+                    let Some(image) = read(&p.sha256)?.load(p.page_index, limits)? else { continue };
                     let (encoded, _) = encode::encode_page(image, None, None, &output, p.dpi_x, None)?;
                     pdf.add_page(&encoded, p.dpi_x, p.dpi_y)?;
                     // Put in as scanned: the record keeps the verdicts, not a geometry that was not applied.
@@ -360,7 +361,7 @@ fn prepare_page(
     output: &Output,
     drop_sheets: bool,
     limits: Limits,
-    read: &(dyn Fn(&str) -> Result<Arc<Vec<u8>>> + Sync),
+    read: &(dyn Fn(&str) -> Result<Arc<PageSource>> + Sync),
 ) -> Result<Prepared> {
     if p.separator && drop_sheets {
         return Ok(Prepared::Sheet);
@@ -373,9 +374,10 @@ fn prepare_page(
     }
     // Room for its pixels first, shared with every page the process is working on.
     let _room = room_for(p, output);
-    let bytes = read(&p.sha256)?;
+    let source = read(&p.sha256)?;
+    let bytes = source.bytes().clone();
     let decoding = metrics::time(Stage::Decode);
-    let Some(image) = pages::load(&bytes, p.page_index, limits)? else {
+    let Some(image) = source.load(p.page_index, limits)? else {
         return Err(Failure::bad(Code::MixedPdf, "a born-digital PDF page cannot be merged with scanned pages"));
     };
     // A camera's or scanner's EXIF orientation is a statement, not a guess: it wins.
@@ -430,7 +432,7 @@ fn prepare_page(
     let whole_blob = bytes.len();
     // Test builds keep the input to prove the rule below; release builds let it go before encoding.
     let kept = cfg!(debug_assertions).then(|| bytes.clone());
-    drop(bytes);
+    drop((bytes, source));
     // Timed inside, by stage (rotate, binarize, encode).
     // The clerk's turn and "as scanned" on top of what was found; the record keeps the finding.
     let mut shown = norm.clone();
