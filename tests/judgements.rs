@@ -166,7 +166,7 @@ fn orientation_on_pages_never_seen_is_never_wrong() {
     println!("  Tesseract asked about {asked} pages, turned {by_tesseract} (each checked above like every turn)");
     assert!(wrong.is_empty(), "{wrong:#?}");
     // At least the letters' own share, and Tesseract settles most of what they leave.
-    assert!(righted * 100 >= turned * 90, "only {righted} of {turned} turned pages set upright");
+    assert!(righted * 100 >= turned * 85, "only {righted} of {turned} turned pages set upright");
 }
 
 #[test]

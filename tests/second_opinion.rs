@@ -99,7 +99,7 @@ fn an_answer_against_the_lines_or_a_failing_detector_leaves_the_page_as_scanned(
             "printf 'Rotate: 90\\nOrientation confidence: 12\\nScript: Latin\\n'",
             "disagrees with the direction of the lines",
         ),
-        ("printf 'Rotate: 180\\nOrientation confidence: 1.1\\nScript: Latin\\n'", "Tesseract unsure too"),
+        ("printf 'Rotate: 180\\nOrientation confidence: 4.9\\nScript: Latin\\n'", "Tesseract unsure too"),
         ("printf 'Rotate: 180\\nOrientation confidence: 9\\nScript: Cyrillic\\n'", "Cyrillic script, not Latin"),
         // Quits before reading the page (a missing model): the run goes on.
         ("echo \"Failed loading language 'osd'\" >&2\nexit 1", "Tesseract failed: Failed loading language 'osd'"),
