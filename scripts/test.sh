@@ -4,7 +4,8 @@
 # postgres://postgres@127.0.0.1:5432/test; each test gets a database of its own) with every blob in an
 # S3-compatible bucket (a moto server this script starts on loopback; each test a prefix of its own).
 # Installs what the tests need when it is missing: qpdf and poppler-utils (the PDF
-# validators), tesseract-ocr (the orientation detector asked about pages the letters leave unsure), the PostgreSQL client, DejaVu fonts (Vietnamese text in the normalization fixtures),
+# validators), tesseract-ocr (the orientation detector asked about pages the letters leave unsure) and
+# tesseract-ocr-vie (the Vietnamese text layer of [ocr]), the PostgreSQL client, DejaVu fonts (Vietnamese text in the normalization fixtures),
 # the Free, Noto and Liberation fonts (the independent evaluation generator, fixtures/evalgen),
 # Chromium and ChromeDriver (the web page's browser test), Python with pip, Pillow and numpy (the
 # fixture generators), img2pdf (scanner PDFs for the evaluation set) and schemathesis (the OpenAPI
@@ -16,6 +17,7 @@ need=()
 command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
 command -v pdfimages >/dev/null 2>&1 || need+=(poppler-utils)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
+[ -f /usr/share/tesseract-ocr/5/tessdata/vie.traineddata ] || need+=(tesseract-ocr-vie)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -22,6 +22,7 @@ pub mod fuzzed;
 pub mod import;
 pub mod intake;
 pub mod normalize;
+pub mod ocr;
 pub mod pages;
 pub mod pipeline;
 pub mod profile;

@@ -102,7 +102,7 @@ async fn with_captures(dir: &Path, files: &[(char, &str, &str)]) -> (Records, Ve
 /// Claims every pending job, in the order the queue hands them out.
 async fn claim_all(r: &Records) -> Vec<Job> {
     let mut out = Vec::new();
-    while let Some(job) = r.claim_job().await.expect("claim") {
+    while let Some(job) = r.claim_job(true).await.expect("claim") {
         out.push(job);
     }
     out
@@ -118,7 +118,7 @@ async fn attach_all(r: &Records) {
             .iter()
             .map(|p| PageOutcome { page_id: p.id.clone(), encoding: "jpeg".into(), normalization: None })
             .collect();
-        r.attach_pdf(&job.id, &doc.id, &sha, 4096, &outcomes, AT).await.expect("attach");
+        r.attach_pdf(&job.id, &doc.id, &sha, 4096, &outcomes, false, AT).await.expect("attach");
     }
 }
 
@@ -137,9 +137,9 @@ async fn a_capture_is_recorded_with_its_split_job_in_capture_order() {
     assert_eq!((first.sha256.as_str(), first.source_name.as_str()), ("a".repeat(64).as_str(), "1.jpg"));
     assert_eq!(r.profile_text(&profile.sha256).await.unwrap().as_deref(), Some(profile.text.as_str()));
     // A claimed job is not handed out twice until it is given back.
-    assert!(r.claim_job().await.unwrap().is_none());
+    assert!(r.claim_job(true).await.unwrap().is_none());
     assert_eq!(r.requeue(&jobs[0].id).await.unwrap(), 1);
-    let again = r.claim_job().await.unwrap().expect("requeued");
+    let again = r.claim_job(true).await.unwrap().expect("requeued");
     assert_eq!((again.id.as_str(), again.attempts), (jobs[0].id.as_str(), 2));
 }
 
@@ -319,19 +319,19 @@ async fn a_job_running_when_its_process_died_counts_a_crash_and_a_clerks_retry_f
     let dir = tempfile::tempdir().unwrap();
     let (r, ids) = with_captures(dir.path(), &[('a', CASE, "1.jpg")]).await;
     for died in 1..=2 {
-        let job = r.claim_job().await.unwrap().expect("the split job");
+        let job = r.claim_job(true).await.unwrap().expect("the split job");
         assert_eq!(job.crashes, died - 1);
         // The process dies with the job running; the next start puts it back, one crash more.
         assert_eq!(r.recover_running_jobs().await.unwrap(), 1);
     }
-    let job = r.claim_job().await.unwrap().expect("the split job");
+    let job = r.claim_job(true).await.unwrap().expect("the split job");
     assert_eq!((job.crashes, job.attempts), (2, 3));
     // A transient failure is no crash; a panic is.
     r.retry_later(&job.id, std::time::Duration::ZERO, "disk full", false).await.unwrap();
-    let job = r.claim_job().await.unwrap().expect("again");
+    let job = r.claim_job(true).await.unwrap().expect("again");
     assert_eq!(job.crashes, 2);
     r.retry_later(&job.id, std::time::Duration::ZERO, "panicked: index out of bounds", true).await.unwrap();
-    let job = r.claim_job().await.unwrap().expect("again");
+    let job = r.claim_job(true).await.unwrap().expect("again");
     assert_eq!(job.crashes, 3);
     assert_eq!(r.last_error(&job.id).await.unwrap().as_deref(), Some("panicked: index out of bounds"));
     // Set aside as a poison job, then retried by a clerk: it runs from nothing, no crash remembered.
@@ -342,7 +342,7 @@ async fn a_job_running_when_its_process_died_counts_a_crash_and_a_clerks_retry_f
     assert_eq!(r.quarantine_list(None).await.unwrap()[0].code, Code::Crashed);
     let again = r.retry_quarantined(&ids[0], &sohoa::store::quarantine::Retry::AsCaptured, "clerk", AT).await.unwrap();
     assert!(again.is_ok(), "{again:?}");
-    let job = r.claim_job().await.unwrap().expect("the split job, queued again");
+    let job = r.claim_job(true).await.unwrap().expect("the split job, queued again");
     assert_eq!((job.crashes, job.attempts), (0, 1));
 }
 
@@ -354,7 +354,7 @@ async fn a_render_set_aside_as_poison_is_rendered_again_only_when_a_clerk_asks()
     r.finish_split(&split.id, &ids[0], &pages(1, CASE, None, GroupKey::File { intake: ids[0].clone() }), AT, true)
         .await
         .unwrap();
-    let render = r.claim_job().await.unwrap().expect("the render job");
+    let render = r.claim_job(true).await.unwrap().expect("the render job");
     assert_eq!(render.kind, JobKind::Render);
     // Nothing to render again while it is not set aside.
     assert!(!r.render_again(CASE, 1, "clerk", AT).await.unwrap());
@@ -367,11 +367,11 @@ async fn a_render_set_aside_as_poison_is_rendered_again_only_when_a_clerk_asks()
     )
     .await
     .unwrap();
-    assert!(r.claim_job().await.unwrap().is_none(), "a set-aside job is never run again by itself");
+    assert!(r.claim_job(true).await.unwrap().is_none(), "a set-aside job is never run again by itself");
     let doc = r.document(&render.subject).await.unwrap().expect("the document");
     assert_eq!(doc.state, DocState::Closed, "kept, waiting for its PDF");
     assert!(!r.render_again(CASE, 2, "clerk", AT).await.unwrap(), "no document 002");
     assert!(r.render_again(CASE, 1, "clerk", AT).await.unwrap());
-    let again = r.claim_job().await.unwrap().expect("queued again");
+    let again = r.claim_job(true).await.unwrap().expect("queued again");
     assert_eq!((again.id.as_str(), again.crashes, again.attempts), (render.id.as_str(), 0, 1));
 }

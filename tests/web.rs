@@ -95,7 +95,8 @@ const words = ["the", "and", "cannot", "case", "cases", "file", "files", "page",
   "complete", "incomplete", "procedure", "unit", "time", "station", "reason", "search", "from", "show", "events",
   "total", "score", "missing", "digitization", "reuse", "none", "not", "yet", "open", "detail"];
 const seen = document.body.innerText.toLowerCase();
-return words.filter((w) => new RegExp("(^|[^\p{L}])" + w + "($|[^\p{L}])", "u").test(seen));
+// (Backslashes doubled: in a JS string "\p" would be a plain "p".)
+return words.filter((w) => new RegExp("(^|[^\\p{L}])" + w + "($|[^\\p{L}])", "u").test(seen));
 "#;
 
 #[test]

@@ -9,6 +9,7 @@ mod auth;
 mod corrections;
 mod documents;
 mod outbox;
+mod search;
 pub(crate) mod upload;
 mod web;
 
@@ -94,6 +95,8 @@ impl Api {
             .route("/api/v1/cases/{code}", get(get_case).put(put_case))
             .route("/api/v1/cases/{code}/documents/{file}", get(documents::download).put(retype_document))
             .route("/api/v1/cases/{code}/documents/{file}/pages", get(corrections::pages))
+            .route("/api/v1/cases/{code}/documents/{file}/pages/{page}/shown.jpg", get(search::shown_page))
+            .route("/api/v1/search", get(search::search))
             .route("/api/v1/cases/{code}/documents/{file}/reuse", axum::routing::put(mark_reused))
             .route(
                 "/api/v1/cases/{code}/documents/{file}/pages/{page}",
@@ -384,6 +387,18 @@ async fn metrics(State(api): State<Api>) -> ApiResult<Response> {
         figure("documents_attached", "Documents attached", false, t.documents),
         figure("queue_depth", "Jobs not finished", false, t.jobs_pending),
         figure(
+            "ocr_backlog",
+            "Attached documents waiting for text recognition (OCR runs after every other job)",
+            false,
+            api.records.unfinished_of(crate::store::jobs::JobKind::Ocr).await?,
+        ),
+        figure(
+            "pages_recognised",
+            "Pages given a text layer by this process",
+            true,
+            crate::util::metrics::recognised() as i64,
+        ),
+        figure(
             "replica_lag_files",
             "Recorded files the second copy (serve --replica) lacks, the most behind replica",
             false,
@@ -486,6 +501,10 @@ async fn get_case(
     let mut v = serde_json::to_value(&detail).unwrap_or_default();
     v["record"] = serde_json::to_value(&record).unwrap_or_default();
     v["completeness"] = serde_json::to_value(&completeness).unwrap_or_default();
+    // Pages whose recognised text may be unreliable, for a clerk to scan again.
+    let min = api.profile.settings.ocr.min_confidence;
+    v["unreliable_text"] = serde_json::to_value(api.records.unreliable_pages(&code, min).await?).unwrap_or_default();
+    v["text_confidence_min"] = serde_json::json!(min);
     Ok(Json(v))
 }
 

@@ -440,14 +440,44 @@ pub(super) async fn run(data: &Path, c: Command) -> anyhow::Result<u8> {
             let completeness = d.records.completeness(&code, record.procedure_code.as_deref()).await?;
             let seen = serde_json::json!({ "personal": personal });
             d.records.log_access(&super::actor(), "view", Some(&code), None, &seen, &super::now()).await?;
+            let min = super::load_profile(None).map(|p| p.settings.ocr.min_confidence).unwrap_or(70.0);
+            let unreliable = d.records.unreliable_pages(&code, min).await?;
             if json {
                 let mut v = serde_json::to_value(&detail)?;
                 v["record"] = serde_json::to_value(&record)?;
                 v["completeness"] = serde_json::to_value(&completeness)?;
+                v["unreliable_text"] = serde_json::to_value(&unreliable)?;
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(0);
             }
             print!("{}", show_text(&detail, &record, &completeness)?);
+            if !unreliable.is_empty() {
+                let pages: Vec<String> = unreliable
+                    .iter()
+                    .map(|u| {
+                        let c = u
+                            .confidence
+                            .map_or_else(|| say("không đọc được chữ nào", "no words read"), |c| format!("{c:.0}"));
+                        say(
+                            format!("{:03} trang {} ({c})", u.ordinal, u.page_no),
+                            format!("{:03} page {} ({c})", u.ordinal, u.page_no),
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    say(
+                        format!(
+                            "Chữ nhận dạng có thể không chính xác (độ tin cậy dưới {min:.0}), nên quét lại: {}",
+                            pages.join(", ")
+                        ),
+                        format!(
+                            "Recognised text may be unreliable (confidence below {min:.0}); consider scanning again: {}",
+                            pages.join(", ")
+                        )
+                    )
+                );
+            }
             Ok(0)
         }
     }

@@ -95,6 +95,8 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     tracing::info!(files = expected, dir = %a.dir.display(), profile = profile.name(), "ingest started");
 
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
+    // Text recognition waits until every page is attached, and is timed on its own.
+    pipeline.pause_ocr();
     if let Err(e) = pipeline.repair_views(profile.settings.output.case_folder_view, None).await {
         tracing::warn!(error = %e, "could not check the folder views; they will be checked at the next start");
     }
@@ -159,7 +161,10 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     bar.finish_and_clear();
     bars.clear().ok();
 
-    let report = run_report(&d.records, &mut walked, started).await?;
+    let mut report = run_report(&d.records, &mut walked, started).await?;
+    if profile.settings.ocr.enabled {
+        report.ocr = Some(recognise(&pipeline, &profile, workers, &a).await?);
+    }
     show_report(&a, &report)?;
     if let Some(e) = walked.walk_error.take() {
         anyhow::bail!(
@@ -170,7 +175,10 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
     }
     // An unreadable sheet leaves pages unfiled that belong to a dossier: as much a clerk's task as a
     // quarantined file, so the run says so in its status too.
-    Ok(u8::from(!report.quarantined.is_empty() || !report.unrecognised.is_empty() || !report.set_aside.is_empty()))
+    let ocr_failed = report.ocr.as_ref().is_some_and(|o| o.failed.is_some());
+    Ok(u8::from(
+        !report.quarantined.is_empty() || !report.unrecognised.is_empty() || !report.set_aside.is_empty() || ocr_failed,
+    ))
 }
 
 /// The files of a run, in the order they are captured: how many (for the progress bar) and the
@@ -507,6 +515,72 @@ impl CaptureWalk {
         self.files_done.store(done, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Runs the text recognition the attached documents wait for, with its own progress bar, after the
+/// attach path: its time and pages are reported apart, so the attach path's pages/s stays its own.
+async fn recognise(
+    pipeline: &Pipeline,
+    profile: &crate::profile::Profile,
+    workers: usize,
+    a: &Args,
+) -> anyhow::Result<crate::report::run::OcrRun> {
+    use crate::store::jobs::JobKind;
+    let records = pipeline.records().clone();
+    records.retry_now(JobKind::Ocr).await?;
+    let documents = records.unfinished_of(JobKind::Ocr).await?;
+    let pages_before = crate::util::metrics::recognised();
+    let started = std::time::Instant::now();
+    tracing::info!(documents, "recognising text");
+    let bar = if a.progress == Progress::Auto && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(documents.max(0) as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&say(
+            "nhận dạng chữ {bar:30} {pos}/{len} tài liệu, còn {eta}",
+            "OCR {bar:30} {pos}/{len} documents, {eta} left",
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    // A one-shot run does not wait out a fault: the first OCR job that fails for a reason outside its
+    // document (Tesseract missing, say) holds the rest back, and the run says what to check.
+    let failed: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let since_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let ticker = {
+        let (bar, records, p, failed) = (bar.clone(), records.clone(), pipeline.clone(), failed.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if let Ok(left) = records.unfinished_of(JobKind::Ocr).await {
+                    bar.set_position((documents - left).max(0) as u64);
+                }
+                if let Ok(Some(why)) = records.failing(JobKind::Ocr, since_ms).await {
+                    *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                    p.pause_ocr();
+                    return;
+                }
+            }
+        })
+    };
+    pipeline.set_ocr_share(std::slice::from_ref(profile));
+    pipeline.drain(workers, Arc::new(AtomicBool::new(false))).await?;
+    ticker.abort();
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let pages = crate::util::metrics::recognised() - pages_before;
+    let failed = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let waiting = if failed.is_some() { records.unfinished_of(JobKind::Ocr).await?.max(0) as usize } else { 0 };
+    Ok(crate::report::run::OcrRun {
+        documents: (documents.max(0) as usize).saturating_sub(waiting),
+        pages: pages as usize,
+        seconds,
+        pages_per_second: pages as f64 / seconds.max(0.001),
+        waiting,
+        failed,
+    })
 }
 
 /// The end report, read back a part of the run at a time: it holds counts and problems, not every

@@ -9,6 +9,7 @@ mod procedure;
 mod profile;
 mod quarantine;
 mod report;
+mod search;
 mod separator;
 mod serve;
 mod token;
@@ -148,6 +149,10 @@ enum Command {
     /// (with the remote's reason), `outbox retry ID` sends a refused entry again, `outbox send --profile
     /// FILE` delivers what is due now.
     Outbox(outbox::Args),
+    /// Find pages by their recognised text, tone marks optional: `search "quyen su dung dat" [--unit U]
+    /// [--from D --to D]`.
+    #[command(long_about = search::LONG_ABOUT)]
+    Search(search::Args),
 }
 
 /// Runs the command line and returns the process exit code: 0 all well, 1 the work found problems
@@ -167,7 +172,12 @@ pub fn main() -> ExitCode {
     // (what `serve` and `ingest` say file by file) are behind -v there.
     let clerks = matches!(
         cli.command,
-        Command::Quarantine(_) | Command::Unfiled(_) | Command::Case(_) | Command::Doc(_) | Command::Outbox(_)
+        Command::Quarantine(_)
+            | Command::Unfiled(_)
+            | Command::Case(_)
+            | Command::Doc(_)
+            | Command::Outbox(_)
+            | Command::Search(_)
     );
     let quiet = cli.quiet || clerks || (matches!(cli.command, Command::Ingest(_)) && std::io::stderr().is_terminal());
     init_logging(cli.verbose, quiet && cli.verbose == 0);
@@ -209,6 +219,7 @@ pub fn main() -> ExitCode {
             Command::Separator(c) => separator::run(c),
             Command::Unfiled(c) => unfiled::run(&cli.data, c).await,
             Command::Outbox(a) => outbox::run(&cli.data, a).await,
+            Command::Search(a) => search::run(&cli.data, a).await,
         }
     });
     // A blocking task stuck on a share that stopped answering must not keep the process alive after

@@ -149,13 +149,19 @@ pub(super) async fn status(data: &Path, a: StatusArgs) -> anyhow::Result<u8> {
                 )
             };
             let jobs = s.jobs.map(|j| j.to_string()).unwrap_or_else(|| "?".into());
+            let (ocr_vi, ocr_en) = match s.ocr_waiting.filter(|n| *n > 0) {
+                Some(n) => {
+                    (format!(" (trong đó {n} tài liệu chờ nhận dạng chữ)"), format!(" ({n} documents waiting for OCR)"))
+                }
+                None => (String::new(), String::new()),
+            };
             let line = say(
                 format!(
-                    "Trạm {} — {} ({}) — {alive} — chờ {}, việc chưa xong {jobs}",
+                    "Trạm {} — {} ({}) — {alive} — chờ {}, việc chưa xong {jobs}{ocr_vi}",
                     s.station, s.inbox, s.mode, s.waiting
                 ),
                 format!(
-                    "Station {} — {} ({}) — {alive} — waiting {}, jobs {jobs}",
+                    "Station {} — {} ({}) — {alive} — waiting {}, jobs {jobs}{ocr_en}",
                     s.station, s.inbox, s.mode, s.waiting
                 ),
             );

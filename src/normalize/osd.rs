@@ -12,13 +12,14 @@
 //! Pages dithered to dots are never shown to it (`orientation::dithered`): it is sure of wrong turns
 //! there.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::border::Rect;
 use crate::pages::{Raster, RasterKind};
+use crate::util::child::{self, NoAnswer};
 
 /// The detector's confidence a turn needs. Measured: on `fixtures/evalgen` pages the letters left
 /// unsure, every wrong answer came below 0.3 and 31 of 37 right ones above 5; on a 150-dpi gray page
@@ -90,50 +91,35 @@ pub fn ask(page: &Raster, dpi: f64, ink: Option<Rect>) -> Result<Osd, String> {
         .tempfile()
         .map_err(|e| format!("Tesseract failed: no scratch file for the page ({e})"))?;
     file.write_all(&pgm).map_err(|e| format!("Tesseract failed: the page could not be written for it ({e})"))?;
-    let mut child = match Command::new("tesseract")
-        .arg(file.path())
-        .args(["stdout", "--psm", "0", "--dpi"])
-        .arg(format!("{}", shown_dpi.round().max(70.0)))
-        // One thread each: pages are already worked on in parallel.
-        .env("OMP_THREAD_LIMIT", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
+    let run = child::run(
+        Command::new("tesseract")
+            .arg(file.path())
+            .args(["stdout", "--psm", "0", "--dpi"])
+            .arg(format!("{}", shown_dpi.round().max(70.0)))
+            // One thread each: pages are already worked on in parallel.
+            .env("OMP_THREAD_LIMIT", "1"),
+        TIMEOUT,
+    );
+    let done = match run {
+        Ok(done) => done,
+        Err(NoAnswer::NotStarted(e)) => {
             warn_once(&format!(
                 "Tesseract could not be started ({e}): pages the letters leave unsure stay as scanned; install the \
                  tesseract-ocr package or set output.orientation_tesseract = false"
             ));
             return Err("Tesseract is not installed".into());
         }
-    };
-    // Its output is read as it comes (a few lines; its warnings could fill a pipe), each in a thread
-    // of its own, so the wait below can stop a detector that hangs.
-    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                warn_once("Tesseract gave no answer within a minute and was stopped: the page stays as scanned");
-                return Err("Tesseract gave no answer within a minute".into());
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("Tesseract could not be waited for: {e}")),
+        Err(NoAnswer::TimedOut) => {
+            warn_once("Tesseract gave no answer within a minute and was stopped: the page stays as scanned");
+            return Err("Tesseract gave no answer within a minute".into());
         }
+        Err(e) => return Err(format!("Tesseract {e}")),
     };
-    let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
-    match parse(&out) {
-        Some(osd) if status.success() => Ok(osd),
-        _ if err.contains("Too few characters") => Err("Tesseract found too few letters".into()),
+    match parse(&done.stdout) {
+        Some(osd) if done.status.success() => Ok(osd),
+        _ if done.stderr.contains("Too few characters") => Err("Tesseract found too few letters".into()),
         _ => {
-            let said = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-            let said = if said.is_empty() { status.to_string() } else { said };
+            let said = done.said();
             warn_once(&format!(
                 "Tesseract failed ({said}): pages the letters leave unsure stay as scanned; check that the \
                  tesseract-ocr package and its osd model are installed"
@@ -141,17 +127,6 @@ pub fn ask(page: &Raster, dpi: f64, ink: Option<Rect>) -> Result<Osd, String> {
             Err(format!("Tesseract failed: {said}"))
         }
     }
-}
-
-/// Reads a child's output to its end in a thread of its own.
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_string(&mut text);
-        }
-        text
-    })
 }
 
 /// Says once a run that the second opinion is not working, whatever the page: the records say it per page.

@@ -1,14 +1,17 @@
 //! The jobs that turn captured inputs into attached documents, and the workers that run them.
 //!
-//! Two job kinds, both deterministic functions of stored bytes and the profile recorded with them:
+//! Three job kinds, all deterministic functions of stored bytes and the profile recorded with them:
 //! - `split` reads one input, finds its pages, routes each page to a case (or unfiled) and records
 //!   them; the database then files pages into documents strictly in capture order;
-//! - `render` writes one document's PDF into the blob store and attaches it.
+//! - `render` writes one document's PDF into the blob store and attaches it;
+//! - `ocr` (when the profile's `[ocr]` wants the document) reads an attached PDF's text and adds it
+//!   as an invisible layer in a new version, claimed only when nothing else waits.
 //!
 //! A job that fails for a bad input quarantines it; a job that fails for the weather goes back to the
 //! queue with back-off and an alarm. A crash mid-job leaves it `running`; recovery puts it back.
 
 pub mod correct;
+mod ocr;
 mod place;
 mod quarantine;
 mod render;
@@ -52,6 +55,37 @@ pub struct Pipeline {
     /// A job that was running when the process died before (a suspect) runs alone in this process: if
     /// it stops the process again, no innocent job beside it is counted with it.
     alone: Arc<tokio::sync::RwLock<()>>,
+    /// OCR jobs this process may run at once (`ocr.cores` of the cores), and how many it runs.
+    ocr_slots: Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>,
+}
+
+/// An OCR job's place among the few this process may run at once, given back when dropped.
+struct OcrSlot(Option<Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>>);
+
+impl OcrSlot {
+    /// Takes a place when one is free.
+    fn take(slots: &Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>) -> OcrSlot {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (cap, running) = (&slots.0, &slots.1);
+        let taken = running.fetch_update(SeqCst, SeqCst, |n| (n < cap.load(SeqCst)).then_some(n + 1)).is_ok();
+        OcrSlot(taken.then(|| slots.clone()))
+    }
+
+    fn held(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl Drop for OcrSlot {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.1.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// How often a worker renews the leases of the jobs it runs (a lease lasts `jobs::LEASE`).
@@ -89,7 +123,38 @@ impl Pipeline {
             last_heartbeat: Arc::new(Mutex::new(std::time::Instant::now())),
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             alone: Arc::new(tokio::sync::RwLock::new(())),
+            ocr_slots: Arc::new((
+                std::sync::atomic::AtomicUsize::new(crate::profile::Ocr::default().jobs_at_once(cores())),
+                std::sync::atomic::AtomicUsize::new(0),
+            )),
         }
+    }
+
+    /// Holds text recognition back (`ingest` times the attach path on its own, then lets OCR run):
+    /// no OCR job is claimed, and a draining worker stops without waiting for them.
+    pub fn pause_ocr(&self) {
+        self.ocr_slots.0.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Jobs left for this process to wait for: OCR jobs only while OCR is not held back.
+    async fn unfinished(&self) -> Result<i64> {
+        let all = self.records.unfinished_jobs().await?;
+        if self.ocr_slots.0.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            return Ok(all);
+        }
+        Ok(all - self.records.unfinished_of(JobKind::Ocr).await?)
+    }
+
+    /// Sets how many OCR jobs this process runs at once, from the profiles it serves (the largest
+    /// share among those that turn OCR on).
+    pub fn set_ocr_share(&self, profiles: &[Profile]) {
+        let at_once = profiles
+            .iter()
+            .filter(|p| p.settings.ocr.enabled)
+            .map(|p| p.settings.ocr.jobs_at_once(cores()))
+            .max()
+            .unwrap_or(1);
+        self.ocr_slots.0.store(at_once, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The records store.
@@ -215,7 +280,7 @@ impl Pipeline {
                     if let Until::Drained(more) = &until {
                         let more = more.load(std::sync::atomic::Ordering::SeqCst);
                         if !more {
-                            if self.records.unfinished_jobs().await.unwrap_or(1) == 0 {
+                            if self.unfinished().await.unwrap_or(1) == 0 {
                                 return;
                             }
                             let _ = self.requeue_abandoned().await;
@@ -262,7 +327,10 @@ impl Pipeline {
     /// own, so that a panic in it (a bug an input set off) is caught here: logged, alarmed and the job
     /// retried with back-off like a transient failure, while the worker goes on.
     pub async fn run_one(&self) -> Result<Option<Ran>> {
-        let Some(job) = self.records.claim_job().await? else { return Ok(None) };
+        let slot = OcrSlot::take(&self.ocr_slots);
+        let Some(job) = self.records.claim_job(slot.held()).await? else { return Ok(None) };
+        // The place is kept only by an OCR job, for as long as it runs.
+        let _slot = if job.kind == JobKind::Ocr { Some(slot) } else { None };
         let span = tracing::info_span!("job", kind = %job.kind, subject = %job.subject, attempt = job.attempts);
         let (id, kind, attempts) = (job.id.clone(), job.kind, job.attempts);
         // Under the lock `release_in_hand` takes: a job is either in hand when it snapshots, or claimed
@@ -342,6 +410,7 @@ impl Pipeline {
         let result = match job.kind {
             JobKind::Split => self.split(&job).await,
             JobKind::Render => self.render(&job).await,
+            JobKind::Ocr => self.ocr(&job).await,
         };
         match result {
             Ok(()) => {
@@ -433,6 +502,8 @@ impl Pipeline {
                 Ok(())
             }
             JobKind::Render => self.records.set_aside(&job.id, &job.subject, &reason, &vi, &now).await,
+            // The document stays attached as it was, without text; the reason stays on the job.
+            JobKind::Ocr => self.records.skip_job(&job.id, &reason).await,
         }
     }
 

@@ -89,7 +89,7 @@ impl Pipeline {
         let l = self.loaded(&job.profile_sha256).await?;
         let now = time::now_iso(l.offset);
         if doc.state != DocState::Closed {
-            return self.records.attach_pdf(&job.id, &doc.id, "", 0, &[], &now).await;
+            return self.records.attach_pdf(&job.id, &doc.id, "", 0, &[], false, &now).await;
         }
         let name = format!("{}.{:03}.pdf", doc.case_code, doc.ordinal);
         // A born-digital PDF is attached as it is: its own bytes are the document.
@@ -98,7 +98,7 @@ impl Pipeline {
             let bytes = self.records.file_bytes(&first.sha256).await?.unwrap_or(0);
             let enc: Vec<PageOutcome> =
                 pages.iter().map(|p| outcome(&p.id, "pdf-native".to_string(), &Default::default())).collect();
-            self.records.attach_pdf(&job.id, &doc.id, &first.sha256, bytes, &enc, &now).await?;
+            self.records.attach_pdf(&job.id, &doc.id, &first.sha256, bytes, &enc, false, &now).await?;
             if l.profile.settings.output.case_folder_view {
                 self.show_attached(&doc.case_code, &name, &first.sha256).await;
             }
@@ -118,7 +118,8 @@ impl Pipeline {
             .write_pdf(pages, l.profile.settings.output.clone(), !l.profile.settings.separators.keep_in_pdf, info)
             .await?;
         let attaching = metrics::time(Stage::Attach);
-        self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &outcomes, &now).await?;
+        let ocr = l.profile.settings.ocr.wants(doc.role, doc.doc_type.as_deref());
+        self.records.attach_pdf(&job.id, &doc.id, &sha, bytes, &outcomes, ocr, &now).await?;
         drop(attaching);
         if l.profile.settings.output.case_folder_view {
             if doc.pdf_sha256.is_some() {

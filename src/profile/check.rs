@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Connector, Grouping, Inbox, Output, Quarantine, Routing, Separators, Service, Settings, Station};
+use super::{Connector, Grouping, Inbox, Ocr, Output, Quarantine, Routing, Separators, Service, Settings, Station};
 
 /// One problem in a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
     let mut output = Output::default();
     let mut quarantine = Quarantine::default();
     let mut service = Service::default();
+    let mut ocr = Ocr::default();
     let mut connector: Option<Connector> = None;
     for (key, value) in table {
         match key.as_str() {
@@ -53,6 +54,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
             "output" => section(text, "output", value, &mut output, &mut errors),
             "quarantine" => section(text, "quarantine", value, &mut quarantine, &mut errors),
             "service" => section(text, "service", value, &mut service, &mut errors),
+            "ocr" => section(text, "ocr", value, &mut ocr, &mut errors),
             "connector" => {
                 let mut slot = None;
                 section(text, "connector", value, &mut slot, &mut errors);
@@ -69,7 +71,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
                 &[other],
                 format!(
                     "unknown key `{other}`; a profile has name, description, [station], [inbox], \
-                     [routing], [grouping], [separators], [output], [quarantine], [service] and [connector]"
+                     [routing], [grouping], [separators], [output], [quarantine], [service], [ocr] and [connector]"
                 ),
             )),
         }
@@ -93,6 +95,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
         output,
         quarantine,
         service,
+        ocr,
         connector,
     })
 }

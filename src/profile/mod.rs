@@ -96,9 +96,64 @@ pub struct Settings {
     /// How the service runs.
     #[serde(default)]
     pub service: Service,
+    /// A searchable text layer added to attached PDFs, after attach.
+    #[serde(default)]
+    pub ocr: Ocr,
     /// Where attached documents are delivered (the one-stop system); none, they stay in the outbox.
     #[serde(default)]
     pub connector: Option<Connector>,
+}
+
+/// Text recognition after attach: a background job per attached document gives its PDF an invisible
+/// text layer in a new version and stores each page's text for search. Off by default: it costs
+/// seconds of a core per page, and the counter never waits for it either way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ocr {
+    /// Recognise the text of attached documents.
+    pub enabled: bool,
+    /// Tesseract's languages, `+` between them (Debian packages `tesseract-ocr-vie`, `-eng`).
+    pub languages: String,
+    /// Only documents of these roles (`input`, `result`); empty: both.
+    pub roles: Vec<DocRole>,
+    /// Only documents of these types (as the catalogue spells them); empty: every type.
+    pub types: Vec<String>,
+    /// The resolution pages are drawn at for recognition: 300 is what Tesseract reads best.
+    pub dpi: u32,
+    /// A page whose words' mean confidence (0–100) is below this is flagged "text may be unreliable"
+    /// on the case page, so a clerk can scan it again.
+    pub min_confidence: f64,
+    /// The share of the cores OCR may use at once (each OCR job takes one); at least one job runs.
+    pub cores: f64,
+}
+
+impl Default for Ocr {
+    fn default() -> Self {
+        Ocr {
+            enabled: false,
+            languages: "vie+eng".into(),
+            roles: Vec::new(),
+            types: Vec::new(),
+            dpi: 300,
+            min_confidence: 70.0,
+            cores: 0.5,
+        }
+    }
+}
+
+impl Ocr {
+    /// Whether a document of this role and type is recognised.
+    pub fn wants(&self, role: DocRole, doc_type: Option<&str>) -> bool {
+        let fold = |t: &str| crate::util::text::fold(t);
+        self.enabled
+            && (self.roles.is_empty() || self.roles.contains(&role))
+            && (self.types.is_empty() || doc_type.is_some_and(|t| self.types.iter().any(|w| fold(w) == fold(t))))
+    }
+
+    /// How many OCR jobs may run at once on a machine with `cores` cores.
+    pub fn jobs_at_once(&self, cores: usize) -> usize {
+        ((cores as f64 * self.cores.clamp(0.0, 1.0)).floor() as usize).max(1)
+    }
 }
 
 /// Identity of the capturing station.

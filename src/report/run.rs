@@ -75,6 +75,28 @@ pub struct RunReport {
     /// Seconds spent per stage in this process, summed over the workers (they overlap: the sum may
     /// exceed the wall time).
     pub stage_seconds: std::collections::BTreeMap<String, f64>,
+    /// Text recognition, run after every page was attached and timed apart (`[ocr] enabled`): the
+    /// wall time and pages/s above are the attach path's alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocr: Option<OcrRun>,
+}
+
+/// What text recognition did in a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OcrRun {
+    /// Documents given a text layer (or found to need none).
+    pub documents: usize,
+    /// Pages read.
+    pub pages: usize,
+    /// Wall time.
+    pub seconds: f64,
+    /// Pages read per second.
+    pub pages_per_second: f64,
+    /// Documents attached but still without text: recognition failed for a reason outside them.
+    pub waiting: usize,
+    /// Why recognition stopped (a missing program, say): the run does not wait a fault out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 impl RunReport {
@@ -211,6 +233,30 @@ impl RunReport {
                 s.push_str(&format!("  {p}\n"));
             }
         }
+        if let Some(o) = &self.ocr {
+            let (d, p, secs, rate) = (o.documents, o.pages, o.seconds, o.pages_per_second);
+            s.push_str(&say(
+                format!(
+                    "nhận dạng chữ (sau khi gắn): {d} tài liệu, {p} trang trong {secs:.1} giây ({rate:.2} trang/giây)\n"
+                ),
+                format!("OCR (after attach): {d} document(s), {p} page(s) in {secs:.1} s ({rate:.2} pages/s)\n"),
+            ));
+            if let Some(why) = &o.failed {
+                let n = o.waiting;
+                s.push_str(&say(
+                    format!(
+                        "NHẬN DẠNG CHỮ KHÔNG CHẠY ĐƯỢC: {why}\n    {n} tài liệu đã gắn vào hồ sơ nhưng chưa có lớp chữ; \
+                         sửa lỗi trên (thường là cài tesseract-ocr, tesseract-ocr-vie, poppler-utils) rồi chạy lại \
+                         lệnh này hoặc `sohoa serve` để thêm chữ\n"
+                    ),
+                    format!(
+                        "OCR COULD NOT RUN: {why}\n    {n} document(s) are attached but have no text layer yet; fix the \
+                         above (usually: install tesseract-ocr, tesseract-ocr-vie, poppler-utils), then run this command \
+                         again or `sohoa serve` to add it\n"
+                    ),
+                ));
+            }
+        }
         let vi = crate::util::lang::current() == crate::util::lang::Lang::Vi;
         for p in &self.unrecognised {
             if vi {
@@ -253,6 +299,7 @@ fn stage_vi(stage: &str) -> &str {
         "encode" => "nén",
         "write" => "ghi PDF",
         "attach" => "gắn vào hồ sơ",
+        "ocr" => "nhận dạng chữ",
         other => other,
     }
 }

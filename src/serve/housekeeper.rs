@@ -78,8 +78,9 @@ impl Housekeeper {
                 tracing::warn!(error = %e, "could not check for abandoned jobs; will retry");
             }
             let jobs = self.records.unfinished_jobs().await.ok();
+            let ocr = self.records.unfinished_of(crate::store::jobs::JobKind::Ocr).await.ok();
             for st in &self.statuses {
-                st.write(jobs);
+                st.write(jobs, ocr);
             }
         }
         for st in &self.statuses {

@@ -135,6 +135,7 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> an
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let pipeline = Pipeline::new(d.records.clone(), d.blobs.clone(), d.root.clone());
+    pipeline.set_ocr_share(&cfg.profiles);
     // A station alone shows only its own stations' refused files; the case folders are the workers'.
     let station_views = (role == Role::Station).then(|| cfg.profiles.iter().map(|p| p.sha256.clone()).collect());
     let cases = role != Role::Station && cfg.profiles.iter().any(|p| p.settings.output.case_folder_view);

@@ -332,12 +332,25 @@ impl StageWrite for LocalCompositeWriter {
     }
 
     fn reference(&mut self, sha256: &str, data: &[u8]) -> Result<bool> {
-        // Only whole, plain blobs are referred to: a recipe never points at another recipe.
+        // Only whole, plain blobs are referred to: a recipe never points at another recipe. A recipe
+        // (a PDF that refers to its scans, given a text layer) is copied as its records instead, so
+        // the new one still refers to the same plain blobs.
         let store = LocalBlobStore { root: self.root.clone() };
         let p = store.final_path(sha256)?;
         let len = data.len() as u64;
         if fs::metadata(&p).ok().filter(|m| m.is_file()).map(|m| m.len()) != Some(len) {
-            return Ok(false);
+            let Some(records) = fs::read(store.parts_path(sha256)?)
+                .ok()
+                .and_then(|r| r.strip_prefix(PARTS_MAGIC).map(<[u8]>::to_vec))
+                .filter(|r| recipe_len(r) == Some(len))
+            else {
+                return Ok(false);
+            };
+            self.hasher.update(data);
+            self.flush_pending().map_err(|e| Failure::transient("writing a blob", e))?;
+            self.out.write_all(&records).map_err(|e| Failure::transient("writing a blob", e))?;
+            self.bytes += len;
+            return Ok(true);
         }
         // The hash covers the referenced bytes too: the recipe's name is the hash of what it reads as.
         // `data` was read from that blob for this page, so it need not be read again.
@@ -351,6 +364,24 @@ impl StageWrite for LocalCompositeWriter {
         self.bytes += len;
         Ok(true)
     }
+}
+
+/// The length of the bytes a recipe's records stand for; `None` when they are not well formed.
+fn recipe_len(mut records: &[u8]) -> Option<u64> {
+    let mut total = 0u64;
+    while let Some((&kind, rest)) = records.split_first() {
+        let (skip, n) = match kind {
+            b'B' => {
+                let n = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+                (8 + usize::try_from(n).ok()?, n)
+            }
+            b'R' => (72, u64::from_le_bytes(rest.get(64..72)?.try_into().ok()?)),
+            _ => return None,
+        };
+        records = rest.get(skip..)?;
+        total = total.checked_add(n)?;
+    }
+    Some(total)
 }
 
 /// Reads a recipe back as the byte sequence it stands for.

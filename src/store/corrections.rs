@@ -264,17 +264,7 @@ impl Records {
         let mut changed = Vec::with_capacity(c.documents.len());
         for (r, was) in c.documents.iter().zip(before) {
             if let Some((sha, bytes)) = &r.pdf {
-                on_tx!(&mut tx, |x| sqlx::query(
-                    "INSERT INTO files (sha256, bytes, kind, stored_at, stored_ms) VALUES ($1, $2, 'pdf', $3, $4) \
-                     ON CONFLICT DO NOTHING"
-                )
-                .bind(sha)
-                .bind(*bytes as i64)
-                .bind(&c.at)
-                .bind(now_ms())
-                .execute(&mut *x)
-                .await?
-                .rows_affected());
+                super::records::record_pdf(&mut tx, sha, *bytes, &c.at).await?;
             }
             let sha = r.pdf.as_ref().map(|(s, _)| s.clone());
             let (doc_id, code, ordinal, version) = match &r.target {
@@ -339,6 +329,9 @@ impl Records {
             };
             super::outbox::enqueue(&mut tx, &c.at, &doc_id, told).await?;
             if r.detach_reason.is_none() {
+                // The new PDF is made from the scans, without the text layer: a document whose text
+                // was recognised is read again.
+                super::jobs::run_again(&mut tx, super::jobs::JobKind::Ocr, &doc_id).await?;
                 on_tx!(&mut tx, |x| {
                     sqlx::query(
                     "INSERT INTO document_versions (document_id, version, at, actor, operation, detail, pdf_sha256, bytes) \

@@ -213,6 +213,7 @@ impl Records {
     }
 
     /// Attaches a rendered PDF (already durable in the blob store) to its document.
+    #[allow(clippy::too_many_arguments)]
     pub async fn attach_pdf(
         &self,
         job_id: &str,
@@ -220,6 +221,7 @@ impl Records {
         pdf_sha256: &str,
         bytes: u64,
         outcomes: &[PageOutcome],
+        ocr: bool,
         at: &str,
     ) -> Result<()> {
         let mut tx = self.jobs.begin_write().await?;
@@ -252,6 +254,9 @@ impl Records {
         };
         if let Some(case_code) = closed {
             super::outbox::enqueue(&mut tx, at, doc_id, "attach").await?;
+            if ocr {
+                super::jobs::queue_ocr(&mut tx, job_id, doc_id, at).await?;
+            }
             // The version the PDF is of: the first, as scanned (a correction records its own).
             on_tx!(&mut tx, |c| {
                 sqlx::query(

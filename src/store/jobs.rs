@@ -41,6 +41,10 @@ stored_words! {
         Split = "split",
         /// Build a document's PDF from its pages.
         Render = "render",
+        /// Recognise an attached document's text: a new version of its PDF with a text layer, and its
+        /// pages' text for search. Claimed after every other kind, and only as many at once as the
+        /// profile's share of the cores allows.
+        Ocr = "ocr",
     }
 }
 
@@ -145,18 +149,20 @@ impl Records {
         Ok(r)
     }
 
-    /// Claims the next runnable job, oldest input first.
-    pub async fn claim_job(&self) -> Result<Option<Job>> {
+    /// Claims the next runnable job: documents to render first, then inputs to split, oldest input
+    /// first, and text to recognise only when nothing else is runnable and `ocr` allows one more.
+    pub async fn claim_job(&self, ocr: bool) -> Result<Option<Job>> {
         // PostgreSQL: workers on several machines claim at once; SKIP LOCKED hands each a different job.
         // SQLite: one writer at a time, so the plain sub-select is already exclusive.
         const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, heartbeat_ms = $1, \
                worker = $2 WHERE id = (\
                SELECT id FROM jobs WHERE state = 'pending' AND not_before_ms <= $1 \
-               AND kind IN ({KINDS}) ORDER BY kind = 'render' DESC, seq LIMIT 1";
+               AND kind IN ({KINDS}) ORDER BY kind = 'ocr', kind = 'render' DESC, seq LIMIT 1";
         const RETURNING: &str = ") RETURNING id, kind, subject, attempts, profile_sha256, crashes";
         type Claimed = (String, String, String, i64, String, i64);
         let lock = if self.jobs.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
-        let kinds: Vec<String> = JobKind::ALL.iter().map(|k| format!("'{}'", k.as_str())).collect();
+        let kinds: Vec<String> =
+            JobKind::ALL.iter().filter(|k| ocr || **k != JobKind::Ocr).map(|k| format!("'{}'", k.as_str())).collect();
         let sql = format!("{CLAIM}{lock}{RETURNING}").replace("{KINDS}", &kinds.join(", "));
         let mut w = self.jobs.autocommit().await?;
         let row: Option<Claimed> = on_tx!(&mut w, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -179,6 +185,41 @@ impl Records {
             .fetch_optional(p)
             .await?)
         .flatten())
+    }
+
+    /// Jobs of `kind` not finished yet: the OCR backlog `status` and `/metrics` show.
+    pub async fn unfinished_of(&self, kind: JobKind) -> Result<i64> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE state <> 'done' AND kind = $1"
+        )
+        .bind(kind.as_str())
+        .fetch_one(p)
+        .await?))
+    }
+
+    /// Why a job of `kind` claimed at `since_ms` (Unix ms) or later failed and waits to be tried again,
+    /// if one did: what a one-shot command stops waiting on and says.
+    pub async fn failing(&self, kind: JobKind, since_ms: i64) -> Result<Option<String>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT last_error FROM jobs WHERE kind = $1 AND state = 'pending' AND last_error IS NOT NULL \
+             AND heartbeat_ms >= $2 LIMIT 1"
+        )
+        .bind(kind.as_str())
+        .bind(since_ms)
+        .fetch_optional(p)
+        .await?)
+        .flatten())
+    }
+
+    /// Makes the waiting jobs of `kind` runnable now, their back-off forgotten: a one-shot command run
+    /// again once its cause is fixed tries them at once.
+    pub async fn retry_now(&self, kind: JobKind) -> Result<u64> {
+        let mut w = self.jobs.autocommit().await?;
+        Ok(on_tx!(&mut w, |c| sqlx::query("UPDATE jobs SET not_before_ms = 0 WHERE kind = $1 AND state = 'pending'")
+            .bind(kind.as_str())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()))
     }
 
     /// Jobs not finished yet (pending, waiting for back-off, or running).
@@ -250,6 +291,26 @@ pub(super) fn is_dead_neighbour(me: &str, name: &str) -> bool {
             !std::path::Path::new("/proc/self").exists() || !std::path::Path::new(&format!("/proc/{pid}")).exists()
         }
     }
+}
+
+/// Queues text recognition of an attached document in the caller's transaction (the attach's), under
+/// the profile and in the place of the job `after` (its render); again from the start when it ran
+/// before (the document was rendered again).
+pub(crate) async fn queue_ocr(tx: &mut Tx, after: &str, doc_id: &str, at: &str) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO jobs (id, seq, kind, subject, state, profile_sha256, created_at) \
+         SELECT $1, seq, 'ocr', $2, 'pending', profile_sha256, $3 FROM jobs WHERE id = $4 \
+         ON CONFLICT (kind, subject) DO UPDATE SET state = 'pending', attempts = 0, crashes = 0, \
+         not_before_ms = 0, last_error = NULL, worker = NULL"
+    )
+    .bind(super::records::new_id())
+    .bind(doc_id)
+    .bind(at)
+    .bind(after)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
 }
 
 /// Puts a job back on the queue from the start, in the caller's transaction (a clerk's decision made

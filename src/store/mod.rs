@@ -17,6 +17,7 @@ pub mod replica;
 pub mod s3;
 pub mod stacks;
 pub mod sweep;
+pub mod texts;
 pub mod tokens;
 pub mod verify_runs;
 

@@ -365,6 +365,22 @@ pub(super) fn actor(station: &str, operator: Option<&str>) -> String {
     }
 }
 
+/// Records a PDF written into the blob store (already durable) in the caller's transaction; once.
+pub(crate) async fn record_pdf(tx: &mut Tx, sha256: &str, bytes: u64, at: &str) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO files (sha256, bytes, kind, stored_at, stored_ms) VALUES ($1, $2, 'pdf', $3, $4) \
+         ON CONFLICT DO NOTHING"
+    )
+    .bind(sha256)
+    .bind(bytes as i64)
+    .bind(at)
+    .bind(now_ms())
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_event(
     tx: &mut Tx,

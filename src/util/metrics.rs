@@ -33,11 +33,13 @@ pub enum Stage {
     Write,
     /// Recording a PDF as the document's file (one transaction).
     Attach,
+    /// Recognising one document's text and adding its text layer (after attach, in the background).
+    Ocr,
 }
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Capture,
         Stage::Split,
         Stage::Decode,
@@ -47,6 +49,7 @@ impl Stage {
         Stage::Encode,
         Stage::Write,
         Stage::Attach,
+        Stage::Ocr,
     ];
 
     /// Its name in metrics and reports.
@@ -61,6 +64,7 @@ impl Stage {
             Stage::Encode => "encode",
             Stage::Write => "write",
             Stage::Attach => "attach",
+            Stage::Ocr => "ocr",
         }
     }
 }
@@ -133,6 +137,18 @@ impl Drop for Timer {
 /// Counts pages written into PDFs.
 pub fn pages_written(n: u64) {
     METRICS.pages.inc_by(n);
+}
+
+static RECOGNISED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts pages given a text layer.
+pub fn pages_recognised(n: u64) {
+    RECOGNISED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Pages given a text layer by this process.
+pub fn recognised() -> u64 {
+    RECOGNISED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Counts input bytes captured.

@@ -5,6 +5,7 @@
 pub mod words;
 
 pub mod alarm;
+pub mod child;
 pub mod cpu;
 pub mod lang;
 pub mod memory;

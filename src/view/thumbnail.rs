@@ -51,19 +51,58 @@ impl Thumbnails {
         let Some(page) = pages::load(&bytes, index, limits)? else { return Ok(None) };
         drop(bytes);
         let jpeg = thumbnail(&page, edge)?;
-        // The cache is an optimisation: failing to write it is not the caller's problem.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = path
-            .parent()
-            .map(fs::create_dir_all)
-            .unwrap_or(Ok(()))
-            .and_then(|_| fs::write(&tmp, &jpeg))
-            .and_then(|_| fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            tracing::debug!(path = %path.display(), error = %e, "thumbnail not cached");
-            let _ = fs::remove_file(&tmp);
-        }
+        cache(&path, &jpeg);
         Ok(Some(jpeg))
+    }
+}
+
+impl Thumbnails {
+    /// The JPEG of page `page_no` (1-based) of the stored PDF `sha256` as a reader shows it — turned,
+    /// cropped and straightened as the PDF places its scan — with its longest edge at most [`EDGE`]:
+    /// what a search hit's boxes (shares of the shown page) are drawn on. Drawn by poppler's
+    /// `pdftoppm`, the program OCR draws pages with. Blocking.
+    pub fn pdf_page(&self, blobs: &dyn BlobStore, sha256: &str, page_no: u32) -> Result<Vec<u8>> {
+        let shard = sha256.get(..2).unwrap_or("00");
+        let path = self.dir.join(shard).join(format!("{sha256}-p{page_no}.jpg"));
+        if let Ok(cached) = fs::read(&path) {
+            return Ok(cached);
+        }
+        let scratch = |e: std::io::Error| Failure::transient("drawing a page thumbnail", e);
+        let dir = tempfile::Builder::new().prefix("sohoa-thumb-").tempdir().map_err(scratch)?;
+        let pdf = dir.path().join("document.pdf");
+        fs::write(&pdf, blobs.read_all(sha256)?).map_err(scratch)?;
+        let out = dir.path().join("page");
+        let done = crate::util::child::run(
+            std::process::Command::new("pdftoppm")
+                .args(["-jpeg", "-jpegopt", "quality=80", "-singlefile", "-scale-to"])
+                .arg(EDGE.to_string())
+                .args(["-f", &page_no.to_string(), "-l", &page_no.to_string()])
+                .arg(&pdf)
+                .arg(&out),
+            std::time::Duration::from_secs(60),
+        )
+        .map_err(|e| Failure::transient("drawing a page thumbnail", anyhow::anyhow!("pdftoppm {e} (poppler-utils)")))?;
+        let jpeg = fs::read(out.with_extension("jpg")).map_err(|_| {
+            Failure::bad(Code::Thumbnail, format!("the PDF has no page {page_no} to draw ({})", done.said()))
+        })?;
+        cache(&path, &jpeg);
+        Ok(jpeg)
+    }
+}
+
+/// Keeps a thumbnail for the next request. The cache is an optimisation: failing to write it is not
+/// the caller's problem.
+fn cache(path: &Path, jpeg: &[u8]) {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = path
+        .parent()
+        .map(fs::create_dir_all)
+        .unwrap_or(Ok(()))
+        .and_then(|_| fs::write(&tmp, jpeg))
+        .and_then(|_| fs::rename(&tmp, path));
+    if let Err(e) = written {
+        tracing::debug!(path = %path.display(), error = %e, "thumbnail not cached");
+        let _ = fs::remove_file(&tmp);
     }
 }
 

@@ -31,6 +31,9 @@ pub struct StationStatus {
     pub waiting: usize,
     /// Jobs not finished (all stations).
     pub jobs: Option<i64>,
+    /// Of those, documents waiting for text recognition (OCR runs behind the rest).
+    #[serde(default)]
+    pub ocr_waiting: Option<i64>,
     /// Alarms of the last ten minutes: (Unix seconds, message).
     pub alarms: Vec<(u64, String)>,
     /// The same alarms in Vietnamese, for the station officer.
@@ -82,6 +85,7 @@ impl Writer {
             updated: 0,
             waiting: 0,
             jobs: None,
+            ocr_waiting: None,
             alarms: Vec::new(),
             alarms_vi: Vec::new(),
             stopped: false,
@@ -91,22 +95,23 @@ impl Writer {
     }
 
     /// Replaces the file atomically (write, then rename), so a reader never sees half of it.
-    pub fn write(&self, jobs: Option<i64>) {
-        self.write_as(jobs, false);
+    pub fn write(&self, jobs: Option<i64>, ocr_waiting: Option<i64>) {
+        self.write_as(jobs, ocr_waiting, false);
     }
 
     /// The service's last word when it stops cleanly: readers say "stopped" at once, not after the
     /// file has aged.
     pub fn write_stopped(&self) {
-        self.write_as(None, true);
+        self.write_as(None, None, true);
     }
 
-    fn write_as(&self, jobs: Option<i64>, stopped: bool) {
+    fn write_as(&self, jobs: Option<i64>, ocr_waiting: Option<i64>, stopped: bool) {
         let mut s = self.base.clone();
         s.stopped = stopped;
         s.updated = unix(SystemTime::now());
         s.waiting = self.pending.load(Ordering::Relaxed);
         s.jobs = jobs;
+        s.ocr_waiting = ocr_waiting;
         let recent = crate::util::alarm::recent(Duration::from_secs(600));
         s.alarms = recent.iter().map(|(t, m)| (unix(*t), m.en.clone())).collect();
         s.alarms_vi = recent.into_iter().map(|(t, m)| (unix(t), m.vi)).collect();

@@ -23,6 +23,11 @@ const TEXT = {
     "event.sign-in": "Đăng nhập", "event.report": "Xem báo cáo", "event.edit": "Sửa thông tin", "event.delete": "Xóa",
     "event.export": "Xuất hồ sơ", "event.fixity": "Kiểm tra toàn vẹn", "event.fixity-problem": "Lỗi toàn vẹn",
     "event.token-create": "Cấp mã truy cập", "event.token-revoke": "Thu hồi mã truy cập", "event.retype": "Đổi loại giấy tờ", "event.reuse": "Đánh dấu tái sử dụng", "event.set-aside": "Tạm gác (xử lý làm dừng dịch vụ)", "event.render-again": "Tạo lại PDF",
+    "nav.search": "Tra cứu nội dung", "search.title": "Tra cứu hồ sơ qua nội dung", "search.q": "Từ cần tìm (gõ có dấu hay không dấu đều được)",
+    "search.go": "Tìm", "search.none": "Không trang nào có những từ này. Chỉ tìm được tài liệu đã nhận dạng chữ.", "search.page": "trang",
+    "search.count": "{n} trang", "search.confidence": "độ tin cậy của chữ {c}",
+    "text.unreliable": "Chữ nhận dạng có thể không chính xác (độ tin cậy dưới {m}) — nên quét lại", "text.noWords": "không đọc được chữ nào",
+    "event.ocr": "Nhận dạng chữ (thêm lớp chữ vào PDF)", "op.ocr": "Nhận dạng chữ",
     "nav.stations": "Trạm quét", "nav.cases": "Hồ sơ", "nav.unfiled": "Chưa phân loại",
     "nav.quarantine": "Cách ly", "nav.report": "Báo cáo", "nav.outbox": "Gửi một cửa", signout: "Đăng xuất", lang: "English",
     "outbox.title": "Gửi sang hệ thống một cửa", "outbox.none": "Chưa có gì để gửi.", "outbox.all": "Tất cả",
@@ -99,6 +104,11 @@ const TEXT = {
     "event.report": "Report read", "event.edit": "Edited", "event.delete": "Deleted", "event.export": "Exported",
     "event.fixity": "Fixity check", "event.fixity-problem": "Fixity problem", "event.token-create": "Token issued",
     "event.token-revoke": "Token revoked", "event.retype": "Type changed", "event.reuse": "Marked as reused",
+    "nav.search": "Search text", "search.title": "Find dossiers by their text", "search.q": "Words to find (tone marks optional)",
+    "search.go": "Search", "search.none": "No page holds these words. Only documents whose text was recognised can be found.", "search.page": "page",
+    "search.count": "{n} page(s)", "search.confidence": "text confidence {c}",
+    "text.unreliable": "Recognised text may be unreliable (confidence below {m}) — consider scanning again", "text.noWords": "no words read",
+    "event.ocr": "Text recognised (text layer added)", "op.ocr": "Text recognition",
     "nav.stations": "Stations", "nav.cases": "Cases", "nav.unfiled": "Unfiled", "nav.quarantine": "Quarantine",
     "nav.report": "Report", "nav.outbox": "Delivery", signout: "Sign out", lang: "Tiếng Việt",
     "outbox.title": "Delivery to the one-stop system", "outbox.none": "Nothing to deliver yet.", "outbox.all": "All",
@@ -387,6 +397,37 @@ async function viewCases() {
     : el("p", { class: "muted" }, t("cases.none")));
 }
 
+/** Search by content: the pages found, each drawn as the PDF shows it with the matching words marked,
+ *  and the line of text they are on. */
+async function viewSearch() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const asked = params.get("q") || "";
+  const box = el("input", { name: "q", id: "search-text", value: asked, size: 40 });
+  const form = el("form", { class: "inline", role: "search", onsubmit: (e) => {
+    e.preventDefault();
+    if (box.value.trim()) go("#/search?" + new URLSearchParams({ q: box.value.trim() }).toString());
+  } }, el("label", {}, t("search.q"), box), el("button", { type: "submit" }, t("search.go")));
+  if (!asked.trim()) return show(el("h1", {}, t("search.title")), form);
+  const d = await api("GET", "/api/v1/search?" + new URLSearchParams({ q: asked }).toString());
+  const fold = (w) => w.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+  const wanted = fold(asked).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  const hits = d.hits.map((h) => {
+    const marks = h.marks.map(([, l, top, r, b]) => el("span", { class: "mark", style:
+      `left:${l * 100}%;top:${top * 100}%;width:${(r - l) * 100}%;height:${(b - top) * 100}%` }));
+    const line = (h.text.split("\n").find((x) => fold(x).split(/[^\p{L}\p{N}]+/u).some((w) => wanted.includes(w))) || "").slice(0, 200);
+    const said = line.split(/(\s+)/).map((w) => wanted.includes(fold(w).replace(/[^\p{L}\p{N}]/gu, "")) ? el("mark", {}, w) : w);
+    const caption = `${h.case_code} · ${h.document} · ${t("search.page")} ${h.page}`;
+    return el("div", { class: "thumb hit", "data-testid": "hit" },
+      el("a", { href: "#/case/" + encodeURIComponent(h.case_code), class: "shown" },
+        el("img", { src: h.picture, alt: caption, loading: "lazy" }), ...marks),
+      el("div", {}, caseLink(h.case_code), " · ", h.document, " · ", t("search.page"), " ", h.page),
+      el("div", { class: "snippet" }, said),
+      h.confidence !== null && h.confidence !== undefined ? el("div", { class: "muted" }, t("search.confidence", { c: Math.round(h.confidence) })) : "");
+  });
+  show(el("h1", {}, t("search.title")), form, el("p", { class: "muted" }, t("search.count", { n: hits.length })),
+    hits.length ? el("div", { class: "grid" }, hits) : el("p", { class: "muted" }, t("search.none")));
+}
+
 async function viewCase(code) {
   const d = await api("GET", "/api/v1/cases/" + encodeURIComponent(code));
   const r = d.record, c = d.completeness;
@@ -441,8 +482,12 @@ async function viewCase(code) {
   });
   const events = d.events.slice(-30).reverse().map((e) => el("tr", {}, el("td", {}, when(e.at)),
     el("td", {}, actorName(e.actor)), el("td", {}, t("event." + e.kind))));
+  const unreliable = (d.unreliable_text || []).map((u) => String(u.ordinal).padStart(3, "0") + " " + t("search.page") + " " + u.page_no
+    + " (" + (u.confidence === null ? t("text.noWords") : Math.round(u.confidence)) + ")");
   show(el("h1", {}, code, " ", completeBadge(c.complete, c.judged)),
     missing.length ? el("p", { class: "error" }, t("case.missing") + ": " + missing.join(", ")) : null,
+    unreliable.length ? el("p", { class: "warn", "data-testid": "text-unreliable" },
+      t("text.unreliable", { m: d.text_confidence_min }) + ": " + unreliable.join(", ")) : null,
     el("div", { class: "split" },
       el("div", {}, el("h2", {}, t("case.fields")), fields, el("h2", {}, t("case.documents")),
         table(["file", "role", "type", "pages", "state", ""], docs)),
@@ -725,6 +770,7 @@ async function route() {
     if (hash === "#/login") return viewLogin();
     if (hash === "#/" || hash === "") return await (me.may.read ? viewStations() : viewLogin());
     if (hash === "#/cases") return await viewCases();
+    if (hash === "#/search") return await viewSearch();
     if (hash.startsWith("#/case/")) return await viewCase(decodeURIComponent(hash.slice(7)));
     if (hash.startsWith("#/doc/")) {
       const [code, ordinal] = hash.slice(6).split("/");
