@@ -274,7 +274,8 @@ fn write_update(doc: &lopdf::Document, pdf: &[u8], mut objects: Vec<(u32, Object
     }
     trailer.set("ID", Object::Array(vec![original_id.unwrap_or_else(|| new_id.clone()), new_id]));
     trailer.set("Prev", doc.xref_start as i64);
-    let size = objects.iter().map(|(id, _)| *id).max().unwrap_or(0).max(xref_id) + 1;
+    let highest = objects.iter().map(|(id, _)| *id).max().unwrap_or(0).max(doc.max_id);
+    let size = |with: u32| i64::from(highest.max(with) + 1);
     let xref_at = base + out.len() as u64;
     if matches!(doc.reference_table.cross_reference_type, XrefType::CrossReferenceTable) {
         out.extend_from_slice(b"xref\n");
@@ -284,7 +285,8 @@ fn write_update(doc: &lopdf::Document, pdf: &[u8], mut objects: Vec<(u32, Object
                 let _ = writeln!(out, "{at:010} 00000 n ");
             }
         }
-        trailer.set("Size", i64::from(size));
+        // No object for the table itself: the highest number written is the last.
+        trailer.set("Size", size(0));
         out.extend_from_slice(b"trailer\n");
         Writer::write_object(&mut out, &Object::Dictionary(trailer)).map_err(io)?;
     } else {
@@ -303,7 +305,7 @@ fn write_update(doc: &lopdf::Document, pdf: &[u8], mut objects: Vec<(u32, Object
             }
         }
         trailer.set("Type", Object::Name(b"XRef".to_vec()));
-        trailer.set("Size", i64::from(size));
+        trailer.set("Size", size(xref_id));
         trailer.set("Index", Object::Array(index));
         trailer.set("W", Object::Array(vec![1.into(), (width as i64).into(), 2.into()]));
         let mut stream = Stream::new(trailer, rows);
@@ -365,6 +367,8 @@ mod tests {
                 whole.extend_from_slice(&update);
                 let doc = lopdf::Document::load_mem(&whole).expect("reads back");
                 assert_eq!(doc.get_pages().len(), 1);
+                let size = doc.trailer.get(b"Size").and_then(|s| s.as_i64()).expect("a Size");
+                assert_eq!(size, i64::from(doc.max_id) + 1, "{kind:?}: Size is one more than the highest object");
                 let text = doc.extract_text(&[1]).expect("text");
                 assert!(text.contains("quyền sử dụng đất"), "{kind:?} {turns}: {text:?}");
                 assert_eq!(text_layer_update(&pdf, &words).expect("again"), update, "deterministic");

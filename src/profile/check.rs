@@ -80,6 +80,7 @@ pub(super) fn parse_and_validate(text: &str) -> Result<Settings, Vec<ProfileErro
         errors.push(ProfileError { line: 1, message: "missing `name = \"…\"` at the top".into() });
     }
     semantic_checks(text, &station, &inbox, &routing, &output, &mut errors);
+    ocr_checks(text, &ocr, &mut errors);
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
         return Err(errors);
@@ -239,6 +240,32 @@ fn semantic_checks(
     }
 }
 
+/// What Tesseract and poppler can be asked for.
+fn ocr_checks(text: &str, ocr: &Ocr, errors: &mut Vec<ProfileError>) {
+    if !(70..=1200).contains(&ocr.dpi) {
+        errors.push(at(text, &["ocr", "dpi"], format!("ocr.dpi = {}: give 70 to 1200 (300 reads best)", ocr.dpi)));
+    }
+    let names_ok = !ocr.languages.is_empty()
+        && ocr.languages.split('+').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    if !names_ok {
+        errors.push(at(
+            text,
+            &["ocr", "languages"],
+            format!("ocr.languages = {:?}: Tesseract's language names joined by +, e.g. \"vie+eng\"", ocr.languages),
+        ));
+    }
+    if !(0.0..=1.0).contains(&ocr.cores) {
+        errors.push(at(text, &["ocr", "cores"], format!("ocr.cores = {}: a share of the cores, 0 to 1", ocr.cores)));
+    }
+    if !(0.0..=100.0).contains(&ocr.min_confidence) {
+        errors.push(at(
+            text,
+            &["ocr", "min_confidence"],
+            format!("ocr.min_confidence = {}: Tesseract's confidence runs 0 to 100", ocr.min_confidence),
+        ));
+    }
+}
+
 fn at(text: &str, path: &[&str], message: String) -> ProfileError {
     ProfileError { line: line_of(text, path).unwrap_or(1), message }
 }
@@ -298,5 +325,16 @@ mod tests {
         let errors = parse_and_validate(text).unwrap_err();
         assert_eq!(errors[0].line, 4, "{errors:?}");
         assert!(errors[0].message.starts_with("station.opertor: unknown field"), "{errors:?}");
+    }
+
+    #[test]
+    fn ocr_settings_tesseract_cannot_take_are_refused_at_their_line() {
+        let text = "name = \"x\"\n[ocr]\nenabled = true\ndpi = 0\nlanguages = \"vie; rm -rf\"\ncores = 2.0\n";
+        let errors = parse_and_validate(text).unwrap_err();
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![4, 5, 6], "{errors:?}");
+        let ok = parse_and_validate("name = \"x\"\n[ocr]\nenabled = true\nroles = [\"result\"]\n").expect("valid");
+        assert!(ok.ocr.wants(crate::profile::DocRole::Result, None));
+        assert!(!ok.ocr.wants(crate::profile::DocRole::Input, None));
     }
 }
