@@ -80,7 +80,10 @@ fn recognised_pages_carry_a_vietnamese_text_layer_and_are_found_without_tone_mar
     let out = sohoa(&data, &["ingest", "--profile", profile.to_str().unwrap(), src.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let said = text(&out);
-    assert!(said.contains("OCR (after attach): 6 document(s), 6 page(s)"), "the run reports OCR apart:\n{said}");
+    assert!(
+        said.contains("OCR (after attach; not in the time above): 6 document(s), 6 page(s)"),
+        "the run reports OCR apart:\n{said}"
+    );
 
     let (mut errors, mut chars) = (0usize, 0usize);
     for (rel, entry) in truth.as_object().unwrap() {
@@ -232,4 +235,48 @@ fn a_missing_tesseract_leaves_documents_attached_and_the_run_says_what_to_instal
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(count(&data, "SELECT COUNT(*) FROM document_versions WHERE operation = 'ocr'"), 2);
     assert_eq!(count(&data, "SELECT COUNT(*) FROM page_text"), 2);
+}
+
+#[test]
+fn killed_during_ocr_and_run_again_every_document_gets_its_text_exactly_once() {
+    if !tools_present() {
+        return;
+    }
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, data) = (tmp.path().join("src"), tmp.path().join("data"));
+    draw_pages(&src, 4, 47, 6);
+    std::fs::remove_file(src.join("truth.json")).unwrap();
+    let profile = tmp.path().join("ocr.toml");
+    std::fs::write(&profile, PROFILE).unwrap();
+    let args = ["ingest", "--profile", profile.to_str().unwrap(), src.to_str().unwrap()];
+    // Killed (SIGKILL, no clean stop) while a document's text is being read, twice.
+    for _ in 0..2 {
+        let mut child = command(&data).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let lines = std::io::BufReader::new(child.stderr.take().unwrap());
+        for line in lines.lines().map_while(Result::ok) {
+            if line.contains("recognising text document=") {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let out = sohoa(&data, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let documents = count(&data, "SELECT COUNT(*) FROM documents WHERE state = 'attached'");
+    assert_eq!(documents, 4);
+    assert_eq!(
+        count(&data, "SELECT COUNT(*) FROM document_versions WHERE operation = 'ocr'"),
+        4,
+        "one text version each"
+    );
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM documents WHERE version = 2"), 4);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM page_text"), 4, "one text row a page");
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM jobs WHERE state <> 'done'"), 0);
+    assert_eq!(
+        count(&data, "SELECT COUNT(*) FROM jobs WHERE kind = 'ocr' AND last_error IS NOT NULL"),
+        0,
+        "none set aside"
+    );
 }

@@ -80,7 +80,7 @@ pub(super) async fn search(
 }
 
 /// `GET /api/v1/cases/{code}/documents/{NNN}/pages/{N}/shown.jpg`: page N of the document's current PDF
-/// as a reader shows it (turned, cropped, straightened), 256 pixels on its longest edge.
+/// as a reader shows it (turned, cropped, straightened), 720 pixels on its longest edge.
 pub(super) async fn shown_page(
     caller: Caller,
     State(api): State<Api>,

@@ -10,6 +10,7 @@ use crate::util::text::{fold, nfc};
 #[derive(clap::Args)]
 pub(super) struct Args {
     /// The words to find, e.g. "quyen su dung dat" (tone marks optional: it finds "quyền sử dụng đất").
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     /// Cases of this unit only.
     #[arg(long)]
@@ -20,8 +21,8 @@ pub(super) struct Args {
     /// Cases received on or before this date.
     #[arg(long)]
     pub to: Option<String>,
-    /// At most this many pages.
-    #[arg(long, default_value_t = 50)]
+    /// At most this many pages (1–1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1000))]
     pub limit: i64,
     /// Print JSON.
     #[arg(long)]
@@ -52,19 +53,22 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
             .transpose()
     };
     let (from, to) = (date(&a.from, "--from")?, date(&a.to, "--to")?);
-    let q = TextQuery {
-        text: nfc(a.query.trim()),
-        unit: a.unit.map(|u| nfc(u.trim())),
-        from,
-        to,
-        limit: a.limit.clamp(1, 1000),
-    };
+    let q = TextQuery { text: nfc(a.query.trim()), unit: a.unit.map(|u| nfc(u.trim())), from, to, limit: a.limit };
     if fold(&q.text).is_empty() {
         anyhow::bail!("{}", say("cần ít nhất một từ để tìm", "give at least one word to find"));
     }
     let hits = d.records.search_text(&q).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "query": q.text, "hits": hits }))?);
+        // The words' boxes as JSON, not as a string of JSON.
+        let listed: Vec<serde_json::Value> = hits
+            .iter()
+            .map(|h| {
+                let mut v = serde_json::to_value(h).unwrap_or_default();
+                v["words"] = serde_json::from_str(&h.words).unwrap_or_default();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "query": q.text, "hits": listed }))?);
     } else if hits.is_empty() {
         println!(
             "{}",
@@ -80,6 +84,15 @@ pub(super) async fn run(data: &Path, a: Args) -> anyhow::Result<u8> {
                 say(
                     format!("{}.{:03} trang {} — {}", h.case_code, h.ordinal, h.page_no, matching_line(h, &q.text)),
                     format!("{}.{:03} page {} — {}", h.case_code, h.ordinal, h.page_no, matching_line(h, &q.text)),
+                )
+            );
+        }
+        if hits.len() as i64 == q.limit {
+            println!(
+                "{}",
+                say(
+                    format!("(chỉ hiện {} trang đầu; --limit để xem thêm)", q.limit),
+                    format!("(the first {} pages only; --limit shows more)", q.limit)
                 )
             );
         }

@@ -49,13 +49,15 @@ pub struct PageText {
     pub size: (f64, f64),
 }
 
-/// Recognises every page of `pdf` (which has `pages` pages); `progress` is told after each batch how
-/// many pages are done. A missing or failing program is transient: the document stays attached
-/// without text, and the job is tried again once the program works.
+/// Recognises the pages of `pdf` (which has `pages` pages) but those `skip` names by 0-based index (a
+/// page flagged blank: noise takes Tesseract minutes and gives nothing), which come back empty;
+/// `progress` is told after each batch how many pages are done. A missing or failing program is
+/// transient: the document stays attached without text, and the job is tried again once it works.
 pub fn recognise(
     pdf: &[u8],
     pages: usize,
     reading: &Reading,
+    skip: impl Fn(usize) -> bool,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<PageText>> {
     let scratch = |e: std::io::Error| Failure::transient("making a scratch folder for OCR", e);
@@ -74,9 +76,18 @@ pub fn recognise(
                 anyhow::anyhow!("pdftoppm drew {} of pages {first}–{last}", images.len()),
             ));
         }
-        let mut read = read(&images, reading, batch.path())?;
-        read.resize(images.len(), PageText::default());
-        out.extend(read);
+        let wanted: Vec<(usize, std::path::PathBuf)> =
+            images.into_iter().enumerate().filter(|(i, _)| !skip(first - 1 + i)).collect();
+        let mut batch_out = vec![PageText::default(); last + 1 - first];
+        if !wanted.is_empty() {
+            let paths: Vec<std::path::PathBuf> = wanted.iter().map(|(_, p)| p.clone()).collect();
+            let mut read = read(&paths, reading, batch.path())?;
+            read.resize(paths.len(), PageText::default());
+            for ((i, _), text) in wanted.iter().zip(read) {
+                batch_out[*i] = text;
+            }
+        }
+        out.extend(batch_out);
         progress(last);
         first = last + 1;
     }
@@ -135,7 +146,8 @@ fn read(images: &[std::path::PathBuf], reading: &Reading, dir: &Path) -> Result<
         return Err(Failure::transient(
             "recognising text",
             anyhow::anyhow!(
-                "tesseract failed ({}); check that the languages {} are installed (tesseract-ocr-vie)",
+                "tesseract failed ({}); check that it runs (`tesseract --version`) and that the languages {} are \
+                 installed (tesseract-ocr-vie)",
                 done.said(),
                 reading.languages
             ),

@@ -450,7 +450,11 @@ impl Pipeline {
 
     /// Whether a job stopped the service (or panicked) as often as its profile's `service.poison_after`.
     async fn is_poison(&self, job: &Job) -> bool {
-        if job.crashes == 0 {
+        // Text is read by child processes (Tesseract, pdftoppm), which cannot take the service down
+        // with them: a service that died during an OCR job was killed, not by the job, and setting
+        // the job aside would leave its document without text for good, silently. A panic in it is
+        // retried with back-off and alarmed like any transient failure.
+        if job.crashes == 0 || job.kind == JobKind::Ocr {
             return false;
         }
         match self.loaded(&job.profile_sha256).await {

@@ -35,12 +35,16 @@ impl Pipeline {
         let reading = Reading { languages: l.profile.settings.ocr.languages.clone(), dpi: l.profile.settings.ocr.dpi };
         let name = format!("{}.{:03}.pdf", doc.case_code, doc.ordinal);
         let shown = self.records.shown_pages(&job.subject).await?;
+        // A page flagged blank is not read (noise costs Tesseract minutes and gives nothing) when the
+        // record says which page of the PDF it is.
+        let blank: Vec<bool> = shown.iter().map(|(_, b)| *b).collect();
         let (blobs, from, log_name) = (self.blobs.clone(), sha.clone(), name.clone());
         let started = std::time::Instant::now();
         let (staged, read) = crate::util::cpu::blocking(move || -> Result<_> {
             let pdf = blobs.read_all(&from)?;
             let pages = page_count(&pdf)?;
-            let read = ocr::recognise(&pdf, pages, &reading, |done| {
+            let skip = |i: usize| blank.len() == pages && blank[i];
+            let read = ocr::recognise(&pdf, pages, &reading, skip, |done| {
                 tracing::info!(document = %log_name, pages_done = done, pages, "recognising text");
             })?;
             let words: Vec<Vec<Word>> = read.iter().map(|p| p.words.clone()).collect();
@@ -65,7 +69,7 @@ impl Pipeline {
             .enumerate()
             .map(|(i, p)| PageTextRow {
                 page_no: i as i64 + 1,
-                page_id: if shown.len() == read.len() { shown.get(i).cloned() } else { None },
+                page_id: if shown.len() == read.len() { shown.get(i).map(|(id, _)| id.clone()) } else { None },
                 text: p.text.clone(),
                 confidence: p.confidence.map(|c| (c * 10.0).round() / 10.0),
                 words: words_json(&p.words, p.size),

@@ -235,11 +235,16 @@ impl RunReport {
         }
         if let Some(o) = &self.ocr {
             let (d, p, secs, rate) = (o.documents, o.pages, o.seconds, o.pages_per_second);
+            let whole = self.seconds + secs;
             s.push_str(&say(
                 format!(
-                    "nhận dạng chữ (sau khi gắn): {d} tài liệu, {p} trang trong {secs:.1} giây ({rate:.2} trang/giây)\n"
+                    "nhận dạng chữ (sau khi gắn; không tính trong thời gian trên): {d} tài liệu, {p} trang trong {secs:.1} \
+                     giây ({rate:.2} trang/giây); cả hai {whole:.1} giây\n"
                 ),
-                format!("OCR (after attach): {d} document(s), {p} page(s) in {secs:.1} s ({rate:.2} pages/s)\n"),
+                format!(
+                    "OCR (after attach; not in the time above): {d} document(s), {p} page(s) in {secs:.1} s ({rate:.2} \
+                     pages/s); {whole:.1} s in all\n"
+                ),
             ));
             if let Some(why) = &o.failed {
                 let n = o.waiting;

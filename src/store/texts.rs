@@ -116,11 +116,12 @@ impl Records {
         .await?))
     }
 
-    /// The page records a document's PDF shows, in its order: not removed or replaced, not left out
-    /// as blank or as a separator sheet.
-    pub async fn shown_pages(&self, doc_id: &str) -> Result<Vec<String>> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
-            "SELECT id FROM pages WHERE document_id = $1 AND output_encoding IS NOT NULL \
+    /// The page records a document's PDF shows, in its order — not removed or replaced, not left out
+    /// as blank or as a separator sheet — each with whether it is flagged blank (kept in the PDF).
+    pub async fn shown_pages(&self, doc_id: &str) -> Result<Vec<(String, bool)>> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT id, (flags LIKE '%\"blank\"%') AS blank FROM pages WHERE document_id = $1 \
+             AND output_encoding IS NOT NULL \
              AND output_encoding NOT LIKE '%-omitted' AND flags NOT LIKE '%\"removed\"%' \
              AND flags NOT LIKE '%\"replaced\"%' ORDER BY page_no"
         )
@@ -274,12 +275,15 @@ impl Records {
     }
 
     /// The recognised pages of a case's current attached documents whose words' mean confidence is
-    /// below `min` (or that had no word), by document and page.
+    /// below `min` (or that had no word), by document and page; pages flagged blank are meant to have
+    /// none.
     pub async fn unreliable_pages(&self, code: &str, min: f64) -> Result<Vec<PageConfidence>> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT d.ordinal, t.page_no, t.confidence FROM page_text t \
              JOIN documents d ON d.id = t.document_id AND d.version = t.version AND d.state = 'attached' \
-             WHERE t.case_code = $1 AND (t.confidence IS NULL OR t.confidence < $2) ORDER BY d.ordinal, t.page_no"
+             LEFT JOIN pages p ON p.id = t.page_id \
+             WHERE t.case_code = $1 AND (t.confidence IS NULL OR t.confidence < $2) \
+             AND COALESCE(p.flags, '') NOT LIKE '%\"blank\"%' ORDER BY d.ordinal, t.page_no"
         )
         .bind(code)
         .bind(min)

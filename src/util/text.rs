@@ -18,7 +18,8 @@ pub fn fold(s: &str) -> String {
     let mut gap = false;
     for c in s.nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
         let c = match c {
-            'đ' | 'Đ' => 'd',
+            // Đ as Vietnamese keyboards type it, and the look-alike Ð (U+00D0) some fonts and tools give.
+            'đ' | 'Đ' | 'Ð' | 'ð' => 'd',
             c => c,
         };
         if c.is_whitespace() || matches!(c, '_' | '-' | '.') {
@@ -104,6 +105,7 @@ mod tests {
         assert_eq!(fold("Ngày\u{a0}tiếp  nhận"), "ngay tiep nhan");
         assert_eq!(fold("Hủy"), fold("Huỷ"));
         assert_eq!(fold("ĐÃ RÚT HỒ SƠ"), "da rut ho so");
+        assert_eq!(fold("Ðất"), "dat", "the look-alike Ð (U+00D0) is read as Đ");
         // NFD input (macOS) folds the same.
         assert_eq!(fold("Ma\u{303} ho\u{302}\u{300} so\u{31b}"), "ma ho so");
     }

@@ -18,6 +18,9 @@ pub const EDGE: u32 = 256;
 /// ordinary print and handwriting when deciding which case a scan belongs to.
 pub const LARGE_EDGE: u32 = 1600;
 
+/// The longest edge of a page drawn for a search hit: the words marked on it can be read.
+pub const SHOWN_EDGE: u32 = 720;
+
 /// Makes and caches thumbnails.
 #[derive(Clone)]
 pub struct Thumbnails {
@@ -58,12 +61,12 @@ impl Thumbnails {
 
 impl Thumbnails {
     /// The JPEG of page `page_no` (1-based) of the stored PDF `sha256` as a reader shows it — turned,
-    /// cropped and straightened as the PDF places its scan — with its longest edge at most [`EDGE`]:
-    /// what a search hit's boxes (shares of the shown page) are drawn on. Drawn by poppler's
+    /// cropped and straightened as the PDF places its scan — with its longest edge at most
+    /// [`SHOWN_EDGE`]: what a search hit's boxes (shares of the shown page) are drawn on. Drawn by poppler's
     /// `pdftoppm`, the program OCR draws pages with. Blocking.
     pub fn pdf_page(&self, blobs: &dyn BlobStore, sha256: &str, page_no: u32) -> Result<Vec<u8>> {
         let shard = sha256.get(..2).unwrap_or("00");
-        let path = self.dir.join(shard).join(format!("{sha256}-p{page_no}.jpg"));
+        let path = self.dir.join(shard).join(format!("{sha256}-p{page_no}-{SHOWN_EDGE}.jpg"));
         if let Ok(cached) = fs::read(&path) {
             return Ok(cached);
         }
@@ -75,7 +78,7 @@ impl Thumbnails {
         let done = crate::util::child::run(
             std::process::Command::new("pdftoppm")
                 .args(["-jpeg", "-jpegopt", "quality=80", "-singlefile", "-scale-to"])
-                .arg(EDGE.to_string())
+                .arg(SHOWN_EDGE.to_string())
                 .args(["-f", &page_no.to_string(), "-l", &page_no.to_string()])
                 .arg(&pdf)
                 .arg(&out),

@@ -412,8 +412,13 @@ async function viewSearch() {
   const fold = (w) => w.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
   const wanted = fold(asked).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
   const hits = d.hits.map((h) => {
-    const marks = h.marks.map(([, l, top, r, b]) => el("span", { class: "mark", style:
-      `left:${l * 100}%;top:${top * 100}%;width:${(r - l) * 100}%;height:${(b - top) * 100}%` }));
+    // Placed through the style object, not a style attribute: the page's Content-Security-Policy
+    // refuses inline styles.
+    const marks = h.marks.map(([, l, top, r, b]) => {
+      const m = el("span", { class: "mark", "data-testid": "mark" });
+      Object.assign(m.style, { left: `${l * 100}%`, top: `${top * 100}%`, width: `${(r - l) * 100}%`, height: `${(b - top) * 100}%` });
+      return m;
+    });
     const line = (h.text.split("\n").find((x) => fold(x).split(/[^\p{L}\p{N}]+/u).some((w) => wanted.includes(w))) || "").slice(0, 200);
     const said = line.split(/(\s+)/).map((w) => wanted.includes(fold(w).replace(/[^\p{L}\p{N}]/gu, "")) ? el("mark", {}, w) : w);
     const caption = `${h.case_code} · ${h.document} · ${t("search.page")} ${h.page}`;
@@ -425,7 +430,7 @@ async function viewSearch() {
       h.confidence !== null && h.confidence !== undefined ? el("div", { class: "muted" }, t("search.confidence", { c: Math.round(h.confidence) })) : "");
   });
   show(el("h1", {}, t("search.title")), form, el("p", { class: "muted" }, t("search.count", { n: hits.length })),
-    hits.length ? el("div", { class: "grid" }, hits) : el("p", { class: "muted" }, t("search.none")));
+    hits.length ? el("div", { class: "grid hits" }, hits) : el("p", { class: "muted" }, t("search.none")));
 }
 
 async function viewCase(code) {
