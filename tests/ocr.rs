@@ -75,13 +75,24 @@ fn recognised_pages_carry_a_vietnamese_text_layer_and_are_found_without_tone_mar
     draw_pages(&src, 6, 24, 8);
     let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(src.join("truth.json")).unwrap()).unwrap();
     std::fs::remove_file(src.join("truth.json")).unwrap();
+    // A born-digital PDF with Vietnamese text of its own (a printed separator sheet): its text is
+    // recorded for search as it is, the file left alone.
+    let born = src.join("H15.50.05.13-261208-0999");
+    std::fs::create_dir_all(&born).unwrap();
+    let o = command(&data)
+        .args(["separator", "print", "H15.50.05.13-261208-0999", "--type", "Tờ khai thừa kế", "--out"])
+        .arg(born.join("to-khai.pdf"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let born_sha = sha256_file(&born.join("to-khai.pdf"));
     let profile = tmp.path().join("ocr.toml");
     std::fs::write(&profile, PROFILE).unwrap();
     let out = sohoa(&data, &["ingest", "--profile", profile.to_str().unwrap(), src.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let said = text(&out);
     assert!(
-        said.contains("OCR (after attach; not in the time above): 6 document(s), 6 page(s)"),
+        said.contains("OCR (after attach; not in the time above): 7 document(s), 6 page(s)"),
         "the run reports OCR apart:\n{said}"
     );
 
@@ -148,6 +159,18 @@ fn recognised_pages_carry_a_vietnamese_text_layer_and_are_found_without_tone_mar
             "every word asked is on the page: {h}"
         );
     }
+    let found = sohoa(&data, &["search", "to khai thua ke", "--json"]);
+    let born_found: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
+    let born_hits: Vec<&serde_json::Value> = born_found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["case_code"] == "H15.50.05.13-261208-0999")
+        .collect();
+    assert_eq!(born_hits.len(), 1, "the born-digital PDF's own text is found: {born_found}");
+    assert_eq!(born_hits[0]["version"], 1, "at its version as it is");
+    let pdfs = pdfs(&data, "H15.50.05.13-261208-0999");
+    assert_eq!(sha256_file(&pdfs[0]), born_sha, "the born-digital PDF is left alone");
     let none = sohoa(&data, &["search", "khongcotunay"]);
     assert_eq!(none.status.code(), Some(1), "nothing found exits 1: {}", text(&none));
 

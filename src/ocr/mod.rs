@@ -94,6 +94,20 @@ pub fn recognise(
     Ok(out)
 }
 
+/// The text a born-digital PDF already holds, page by page, with its words' boxes (poppler's
+/// `pdftotext -tsv`, in points): what makes it searchable without reading its pixels.
+pub fn born_digital_text(pdf: &[u8]) -> Result<Vec<PageText>> {
+    let scratch = |e: std::io::Error| Failure::transient("making a scratch file for a PDF's text", e);
+    let mut file = tempfile::Builder::new().prefix("sohoa-text-").suffix(".pdf").tempfile().map_err(scratch)?;
+    std::io::Write::write_all(&mut file, pdf).map_err(scratch)?;
+    let done = child::run(Command::new("pdftotext").arg("-tsv").arg(file.path()).arg("-"), PER_PAGE)
+        .map_err(|e| failed("reading a PDF's text", "pdftotext", "poppler-utils", e))?;
+    if !done.status.success() {
+        return Err(Failure::transient("reading a PDF's text", anyhow::anyhow!("pdftotext failed: {}", done.said())));
+    }
+    Ok(parse_tsv(&done.stdout, 1.0))
+}
+
 fn failed(what: &str, program: &str, package: &str, e: NoAnswer) -> Failure {
     let hint = match e {
         NoAnswer::NotStarted(_) => format!("; install the {package} package"),
@@ -156,19 +170,19 @@ fn read(images: &[std::path::PathBuf], reading: &Reading, dir: &Path) -> Result<
     Ok(parse_tsv(&tsv, 72.0 / f64::from(reading.dpi)))
 }
 
-/// Where a word is: block, paragraph, line.
-type Place = (i64, i64, i64);
-
 /// Reads Tesseract's TSV (level, page, block, paragraph, line, word, left, top, width, height,
 /// confidence, text): pages by their number; level-5 rows are words, boxes in pixels scaled by
 /// `scale` to points.
 pub fn parse_tsv(tsv: &str, scale: f64) -> Vec<PageText> {
     let mut pages: Vec<PageText> = Vec::new();
     let mut sums: Vec<(f64, usize)> = Vec::new();
-    let mut at: Option<Place> = None;
+    let mut current = usize::MAX;
+    // What comes before the next word: 0 a space, 1 a new line, 2 a blank line (a new block or
+    // paragraph). Rows of levels 2–4 say so, in Tesseract's TSV and in poppler's (`pdftotext -tsv`).
+    let mut gap = 0u8;
     // The line a word is on: its words share the line's top and bottom, so they share a baseline in
     // the text layer and a reader takes them for one line.
-    let mut line_box: Option<(Place, (f64, f64))> = None;
+    let mut line_box: Option<(f64, f64)> = None;
     for line in tsv.lines().skip(1) {
         let f: Vec<&str> = line.splitn(12, '\t').collect();
         if f.len() < 11 {
@@ -180,13 +194,15 @@ pub fn parse_tsv(tsv: &str, scale: f64) -> Vec<PageText> {
         if pages.len() <= index {
             pages.resize(index + 1, PageText::default());
             sums.resize(index + 1, (0.0, 0));
-            at = None;
         }
-        if f[0] == "1" {
-            pages[index].size = (n(8) * scale, n(9) * scale);
+        if index != current {
+            (current, gap, line_box) = (index, 0, None);
         }
-        if f[0] == "4" {
-            line_box = Some(((n(2) as i64, n(3) as i64, n(4) as i64), (n(7), n(7) + n(9))));
+        match f[0] {
+            "1" => pages[index].size = (n(8) * scale, n(9) * scale),
+            "2" | "3" => (gap, line_box) = (2, None),
+            "4" => (gap, line_box) = (gap.max(1), Some((n(7), n(7) + n(9)))),
+            _ => {}
         }
         if f[0] != "5" {
             continue;
@@ -196,17 +212,17 @@ pub fn parse_tsv(tsv: &str, scale: f64) -> Vec<PageText> {
             continue;
         }
         let (page, sum) = (&mut pages[index], &mut sums[index]);
-        let here = (n(2) as i64, n(3) as i64, n(4) as i64);
-        match at {
-            None => {}
-            Some((b, _, _)) if b != here.0 => page.text.push_str("\n\n"),
-            Some(prev) if prev != here => page.text.push('\n'),
-            Some(_) => page.text.push(' '),
+        if !page.text.is_empty() {
+            page.text.push_str(match gap {
+                0 => " ",
+                1 => "\n",
+                _ => "\n\n",
+            });
         }
-        at = Some(here);
+        gap = 0;
         page.text.push_str(&text);
         let (l, w) = (n(6), n(8));
-        let (t, b) = line_box.filter(|(key, _)| *key == here).map_or((n(7), n(7) + n(9)), |(_, tb)| tb);
+        let (t, b) = line_box.unwrap_or((n(7), n(7) + n(9)));
         page.words.push(Word { text, bbox: [l * scale, t * scale, (l + w) * scale, b * scale] });
         let conf = n(10);
         if conf >= 0.0 {
@@ -227,10 +243,14 @@ mod tests {
     fn words_lines_and_pages_are_read_from_the_tsv() {
         let tsv = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n\
                    1\t1\t0\t0\t0\t0\t0\t0\t2480\t3508\t-1\t\n\
+                   2\t1\t1\t0\t0\t0\t300\t290\t300\t200\t-1\t\n\
+                   3\t1\t1\t1\t0\t0\t300\t290\t300\t200\t-1\t\n\
                    4\t1\t1\t1\t1\t0\t300\t290\t200\t70\t-1\t\n\
                    5\t1\t1\t1\t1\t1\t300\t300\t100\t50\t90\tQuye\u{302}\u{300}n\n\
                    5\t1\t1\t1\t1\t2\t420\t300\t60\t50\t80\tsử\n\
+                   4\t1\t1\t1\t2\t0\t300\t395\t90\t60\t-1\t\n\
                    5\t1\t1\t1\t2\t1\t300\t400\t90\t50\t70\tdụng\n\
+                   2\t1\t2\t0\t0\t0\t300\t600\t90\t50\t-1\t\n\
                    5\t1\t2\t1\t1\t1\t300\t600\t90\t50\t60\tđất\n\
                    1\t3\t0\t0\t0\t0\t0\t0\t2480\t3508\t-1\t\n";
         let pages = parse_tsv(tsv, 72.0 / 300.0);
@@ -239,9 +259,27 @@ mod tests {
         assert_eq!(pages[0].confidence, Some(75.0));
         let near = |a: [f64; 4], b: [f64; 4]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9);
         assert!(near(pages[0].words[0].bbox, [72.0, 69.6, 96.0, 86.4]), "the line's top and bottom");
-        assert!(near(pages[0].words[2].bbox, [72.0, 96.0, 93.6, 108.0]), "no line row: the word's own");
+        assert!(near(pages[0].words[2].bbox, [72.0, 94.8, 93.6, 109.2]), "the second line's");
+        assert!(near(pages[0].words[3].bbox, [72.0, 144.0, 93.6, 156.0]), "no line row: the word's own");
         assert!((pages[0].size.0 - 595.2).abs() < 1e-9 && (pages[0].size.1 - 841.92).abs() < 1e-9);
         assert_eq!(pages[1], PageText::default());
         assert!(pages[2].words.is_empty() && pages[2].confidence.is_none());
+    }
+
+    #[test]
+    fn poppler_tsv_is_read_the_same_way() {
+        let tsv = "level\tpage_num\tpar_num\tblock_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n\
+                   1\t1\t0\t0\t0\t0\t0.0\t0.0\t595.28\t841.89\t-1\t###PAGE###\n\
+                   3\t1\t0\t0\t0\t0\t31.18\t32.15\t419.5\t13.97\t-1\t###FLOW###\n\
+                   4\t1\t0\t0\t0\t0\t31.18\t32.15\t419.5\t13.97\t-1\t###LINE###\n\
+                   5\t1\t0\t0\t0\t0\t31.18\t32.15\t26.56\t13.97\t100\tBiên\n\
+                   5\t1\t0\t0\t0\t1\t61.55\t32.15\t22.58\t13.97\t100\tbản\n\
+                   4\t1\t0\t0\t0\t0\t31.18\t50.0\t100.0\t14.0\t-1\t###LINE###\n\
+                   5\t1\t0\t0\t0\t0\t31.18\t50.0\t30.0\t14.0\t100\tkiểm\n";
+        let pages = parse_tsv(tsv, 1.0);
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0].text, "Biên bản\nkiểm");
+        assert_eq!(pages[0].size, (595.28, 841.89));
+        assert_eq!(pages[0].confidence, Some(100.0));
     }
 }

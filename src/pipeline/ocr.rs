@@ -28,13 +28,23 @@ impl Pipeline {
         if doc.operation.as_deref() == Some("ocr") {
             return self.records.skip_job(&job.id, "the current version already has its text").await;
         }
-        if doc.born_digital {
-            return self.records.skip_job(&job.id, "a born-digital PDF keeps its own text").await;
-        }
         let l = self.loaded(&job.profile_sha256).await?;
+        let shown = self.records.shown_pages(&job.subject).await?;
+        let now = time::now_iso(l.offset);
+        if doc.born_digital {
+            // Its own text, as it is: no pixels read, no new version.
+            let (blobs, from) = (self.blobs.clone(), sha.clone());
+            let read = crate::util::cpu::blocking(move || ocr::born_digital_text(&blobs.read_all(&from)?))
+                .await
+                .map_err(|e| Failure::transient("reading a PDF's text", e))??;
+            let rows = page_rows(&read, &shown);
+            self.records.attach_text(&job.id, &job.subject, doc.version, None, &rows, &now).await?;
+            let name = format!("{}.{:03}.pdf", doc.case_code, doc.ordinal);
+            tracing::info!(document = %name, pages = rows.len(), "born-digital text recorded for search");
+            return Ok(());
+        }
         let reading = Reading { languages: l.profile.settings.ocr.languages.clone(), dpi: l.profile.settings.ocr.dpi };
         let name = format!("{}.{:03}.pdf", doc.case_code, doc.ordinal);
-        let shown = self.records.shown_pages(&job.subject).await?;
         // A page flagged blank is not read (noise costs Tesseract minutes and gives nothing) when the
         // record says which page of the PDF it is.
         let blank: Vec<bool> = shown.iter().map(|(_, b)| *b).collect();
@@ -64,20 +74,9 @@ impl Pipeline {
         crate::util::cpu::blocking(move || blobs.persist(vec![staged]))
             .await
             .map_err(|e| Failure::transient("OCR task", e))??;
-        let rows: Vec<PageTextRow> = read
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PageTextRow {
-                page_no: i as i64 + 1,
-                page_id: if shown.len() == read.len() { shown.get(i).map(|(id, _)| id.clone()) } else { None },
-                text: p.text.clone(),
-                confidence: p.confidence.map(|c| (c * 10.0).round() / 10.0),
-                words: words_json(&p.words, p.size),
-            })
-            .collect();
-        let now = time::now_iso(l.offset);
+        let rows = page_rows(&read, &shown);
         let applied =
-            self.records.attach_text(&job.id, &job.subject, doc.version, &new_sha, bytes, &rows, &now).await?;
+            self.records.attach_text(&job.id, &job.subject, doc.version, Some((&new_sha, bytes)), &rows, &now).await?;
         metrics::observe(Stage::Ocr, started.elapsed());
         metrics::pages_recognised(read.len() as u64);
         if !applied {
@@ -98,6 +97,21 @@ impl Pipeline {
         );
         Ok(())
     }
+}
+
+/// Each page's text as recorded, with the page record it shows when the record and the PDF agree on
+/// how many pages there are.
+fn page_rows(read: &[ocr::PageText], shown: &[(String, bool)]) -> Vec<PageTextRow> {
+    read.iter()
+        .enumerate()
+        .map(|(i, p)| PageTextRow {
+            page_no: i as i64 + 1,
+            page_id: if shown.len() == read.len() { shown.get(i).map(|(id, _)| id.clone()) } else { None },
+            text: p.text.clone(),
+            confidence: p.confidence.map(|c| (c * 10.0).round() / 10.0),
+            words: words_json(&p.words, p.size),
+        })
+        .collect()
 }
 
 /// The words of a page with their boxes as shares of the shown page (what a thumbnail of any size

@@ -98,7 +98,9 @@ impl Pipeline {
             let bytes = self.records.file_bytes(&first.sha256).await?.unwrap_or(0);
             let enc: Vec<PageOutcome> =
                 pages.iter().map(|p| outcome(&p.id, "pdf-native".to_string(), &Default::default())).collect();
-            self.records.attach_pdf(&job.id, &doc.id, &first.sha256, bytes, &enc, false, &now).await?;
+            // Its text is not read from pixels, only recorded for search (the OCR job sees it is born digital).
+            let ocr = l.profile.settings.ocr.wants(doc.role, doc.doc_type.as_deref());
+            self.records.attach_pdf(&job.id, &doc.id, &first.sha256, bytes, &enc, ocr, &now).await?;
             if l.profile.settings.output.case_folder_view {
                 self.show_attached(&doc.case_code, &name, &first.sha256).await;
             }

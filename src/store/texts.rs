@@ -142,14 +142,15 @@ impl Records {
     /// text, an outbox entry (the one-stop system gets the searchable file) and an `ocr` event, with
     /// the job done — all in one transaction, and only when the document is still attached at version
     /// `from` (false otherwise: a correction came first, and queued recognition again).
-    #[allow(clippy::too_many_arguments)]
+    ///
+    /// `pdf` none: the text of a born-digital PDF, recorded at its version as it is (no new file, no
+    /// outbox entry).
     pub async fn attach_text(
         &self,
         job_id: &str,
         doc_id: &str,
         from: i64,
-        pdf_sha256: &str,
-        bytes: u64,
+        pdf: Option<(&str, u64)>,
         pages: &[PageTextRow],
         at: &str,
     ) -> Result<bool> {
@@ -166,38 +167,44 @@ impl Records {
             tx.commit().await?;
             return Ok(false);
         };
-        let version = from + 1;
-        super::records::record_pdf(&mut tx, pdf_sha256, bytes, at).await?;
-        on_tx!(&mut tx, |c| sqlx::query(
-            "UPDATE documents SET version = $1, pdf_sha256 = $2, updated_ms = $3 WHERE id = $4"
-        )
-        .bind(version)
-        .bind(pdf_sha256)
-        .bind(now_ms())
-        .bind(doc_id)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+        let version = if pdf.is_some() { from + 1 } else { from };
+        if let Some((pdf_sha256, bytes)) = pdf {
+            super::records::record_pdf(&mut tx, pdf_sha256, bytes, at).await?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE documents SET version = $1, pdf_sha256 = $2, updated_ms = $3 WHERE id = $4"
+            )
+            .bind(version)
+            .bind(pdf_sha256)
+            .bind(now_ms())
+            .bind(doc_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        }
         let confident: Vec<f64> = pages.iter().filter_map(|p| p.confidence).collect();
         let mean = (!confident.is_empty()).then(|| confident.iter().sum::<f64>() / confident.len() as f64);
         let detail = serde_json::json!({
             "pages": pages.len(),
             "pages_with_text": pages.iter().filter(|p| !p.text.is_empty()).count(),
             "confidence": mean.map(|m| (m * 10.0).round() / 10.0),
+            "born_digital": pdf.is_none(),
         });
-        on_tx!(&mut tx, |c| sqlx::query(
-            "INSERT INTO document_versions (document_id, version, at, actor, operation, detail, pdf_sha256, bytes) \
+        if let Some((pdf_sha256, bytes)) = pdf {
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO document_versions (document_id, version, at, actor, operation, detail, pdf_sha256, bytes) \
              VALUES ($1, $2, $3, 'sohoa', 'ocr', $4, $5, $6)"
-        )
-        .bind(doc_id)
-        .bind(version)
-        .bind(at)
-        .bind(detail.to_string())
-        .bind(pdf_sha256)
-        .bind(bytes as i64)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+            )
+            .bind(doc_id)
+            .bind(version)
+            .bind(at)
+            .bind(detail.to_string())
+            .bind(pdf_sha256)
+            .bind(bytes as i64)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+            super::outbox::enqueue(&mut tx, at, doc_id, "correct").await?;
+        }
         for p in pages {
             on_tx!(&mut tx, |c| {
                 sqlx::query(
@@ -218,9 +225,8 @@ impl Records {
             .rows_affected()
             });
         }
-        super::outbox::enqueue(&mut tx, at, doc_id, "correct").await?;
-        insert_event(&mut tx, at, "sohoa", "ocr", Some(&case_code), None, Some(doc_id), Some(pdf_sha256), &detail)
-            .await?;
+        let sha = pdf.map(|(s, _)| s);
+        insert_event(&mut tx, at, "sohoa", "ocr", Some(&case_code), None, Some(doc_id), sha, &detail).await?;
         super::jobs::finish_job(&mut tx, job_id, None).await?;
         tx.commit().await?;
         Ok(true)
