@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::{Api, ApiError, ApiResult, date_param, ordinal_param};
 use crate::store::texts::TextQuery;
-use crate::util::text::{fold, nfc};
+use crate::util::text::{folded_words, nfc};
 
 /// What `GET /api/v1/search` takes.
 #[derive(Debug, Default, Deserialize)]
@@ -34,8 +34,7 @@ pub(super) async fn search(
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.may_read_cases()?;
     let text = nfc(p.q.as_deref().unwrap_or("").trim());
-    let wanted: Vec<String> =
-        fold(&text).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect();
+    let wanted = folded_words(&text);
     if wanted.is_empty() {
         return Err(ApiError::bad_request("cần ít nhất một từ để tìm: ?q=…", "give at least one word to find: ?q=…"));
     }
@@ -55,8 +54,9 @@ pub(super) async fn search(
             let marks: Vec<&serde_json::Value> = words
                 .iter()
                 .filter(|w| {
-                    let word = fold(w.get(0).and_then(|t| t.as_str()).unwrap_or(""));
-                    word.split(|c: char| !c.is_alphanumeric()).any(|part| wanted.iter().any(|q| q == part))
+                    folded_words(w.get(0).and_then(|t| t.as_str()).unwrap_or(""))
+                        .iter()
+                        .any(|part| wanted.contains(part))
                 })
                 .collect();
             let picture =

@@ -32,18 +32,42 @@ pub struct Word {
     pub bbox: [f64; 4],
 }
 
-/// How many pages `pdf` has.
-pub fn page_count(pdf: &[u8]) -> Result<usize> {
-    let doc = lopdf::Document::load_mem(pdf)
-        .map_err(|e| Failure::bad(Code::PdfLayout, format!("the PDF cannot take a text layer: {e}")))?;
-    Ok(doc.get_pages().len())
+/// A finished PDF read once: how many pages it has (what recognition needs to know first), then the
+/// update that gives them their words.
+pub struct Finished<'a> {
+    bytes: &'a [u8],
+    doc: lopdf::Document,
 }
 
-/// The bytes that, appended to `pdf`, give each page the invisible `words` of the same index (a page
-/// with none is left as it is). Deterministic: the same PDF and words give the same bytes.
+fn damaged(what: &str) -> Failure {
+    Failure::bad(Code::PdfLayout, format!("the PDF cannot take a text layer: {what}"))
+}
+
+impl<'a> Finished<'a> {
+    /// Reads `pdf`.
+    pub fn open(pdf: &'a [u8]) -> Result<Finished<'a>> {
+        let doc = lopdf::Document::load_mem(pdf).map_err(|e| damaged(&e.to_string()))?;
+        Ok(Finished { bytes: pdf, doc })
+    }
+
+    /// How many pages it has.
+    pub fn page_count(&self) -> usize {
+        self.doc.get_pages().len()
+    }
+
+    /// The bytes that, appended to the PDF, give each page the invisible `words` of the same index
+    /// (a page with none is left as it is). Deterministic: the same PDF and words give the same bytes.
+    pub fn text_layer_update(&self, words: &[Vec<Word>]) -> Result<Vec<u8>> {
+        update(&self.doc, self.bytes, words)
+    }
+}
+
+/// Reads `pdf` and gives the update of [`Finished::text_layer_update`].
 pub fn text_layer_update(pdf: &[u8], words: &[Vec<Word>]) -> Result<Vec<u8>> {
-    let damaged = |what: &str| Failure::bad(Code::PdfLayout, format!("the PDF cannot take a text layer: {what}"));
-    let doc = lopdf::Document::load_mem(pdf).map_err(|e| damaged(&e.to_string()))?;
+    Finished::open(pdf)?.text_layer_update(words)
+}
+
+fn update(doc: &lopdf::Document, pdf: &[u8], words: &[Vec<Word>]) -> Result<Vec<u8>> {
     let pages = doc.get_pages();
     if pages.len() != words.len() {
         return Err(damaged(&format!("{} pages read, {} recognised", pages.len(), words.len())));
@@ -65,8 +89,8 @@ pub fn text_layer_update(pdf: &[u8], words: &[Vec<Word>]) -> Result<Vec<u8>> {
             continue;
         }
         let page = doc.get_dictionary(page_id).map_err(|e| damaged(&e.to_string()))?;
-        let media = media_box(&doc, page).ok_or_else(|| damaged("a page has no MediaBox"))?;
-        let rotate = inherited(&doc, page, b"Rotate").and_then(|o| o.as_i64().ok()).unwrap_or(0).rem_euclid(360);
+        let media = media_box(doc, page).ok_or_else(|| damaged("a page has no MediaBox"))?;
+        let rotate = inherited(doc, page, b"Rotate").and_then(|o| o.as_i64().ok()).unwrap_or(0).rem_euclid(360);
         let text_id = alloc();
         let content = page_text(page_words, media, rotate);
         let mut stream = Stream::new(Dictionary::new(), content);
@@ -81,7 +105,7 @@ pub fn text_layer_update(pdf: &[u8], words: &[Vec<Word>]) -> Result<Vec<u8>> {
         }
         contents.push(Object::Reference((text_id, 0)));
         updated.set("Contents", Object::Array(contents));
-        let mut resources = match inherited(&doc, page, b"Resources") {
+        let mut resources = match inherited(doc, page, b"Resources") {
             Some(Object::Dictionary(d)) => d.clone(),
             Some(Object::Reference(r)) => doc.get_dictionary(*r).map_err(|e| damaged(&e.to_string()))?.clone(),
             _ => Dictionary::new(),
@@ -96,7 +120,7 @@ pub fn text_layer_update(pdf: &[u8], words: &[Vec<Word>]) -> Result<Vec<u8>> {
         updated.set("Resources", Object::Dictionary(resources));
         objects.push((page_id.0, Object::Dictionary(updated)));
     }
-    write_update(&doc, pdf, objects, alloc())
+    write_update(doc, pdf, objects, alloc())
 }
 
 /// A page's words as a content stream: closes the `q` put before the page's own content, then draws

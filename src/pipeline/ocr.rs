@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use crate::bundle::text_layer::{Word, page_count, text_layer_update};
+use crate::bundle::text_layer::{Finished, Word};
 use crate::error::{Failure, Result};
 use crate::ocr::{self, Reading};
 use crate::store::jobs::Job;
@@ -52,13 +52,16 @@ impl Pipeline {
         let started = std::time::Instant::now();
         let (staged, read) = crate::util::cpu::blocking(move || -> Result<_> {
             let pdf = blobs.read_all(&from)?;
-            let pages = page_count(&pdf)?;
+            // Read once: its page count first, then the update.
+            let finished = Finished::open(&pdf)?;
+            let pages = finished.page_count();
             let skip = |i: usize| blank.len() == pages && blank[i];
             let read = ocr::recognise(&pdf, pages, &reading, skip, |done| {
                 tracing::info!(document = %log_name, pages_done = done, pages, "recognising text");
             })?;
             let words: Vec<Vec<Word>> = read.iter().map(|p| p.words.clone()).collect();
-            let update = text_layer_update(&pdf, &words)?;
+            let update = finished.text_layer_update(&words)?;
+            drop(finished);
             // The new version is the old one's bytes and the update: a store that can refers to them.
             let mut w = blobs.stage_composite_writer()?;
             if !w.reference(&from, &pdf)? {

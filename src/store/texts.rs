@@ -235,8 +235,7 @@ impl Records {
     /// Pages of current, attached versions whose text holds every word of the query (folded), best
     /// matches first on PostgreSQL, in case order on SQLite; empty for a query with no word.
     pub async fn search_text(&self, q: &TextQuery) -> Result<Vec<TextHit>> {
-        let words: Vec<String> =
-            fold(&q.text).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect();
+        let words = crate::util::text::folded_words(&q.text);
         if words.is_empty() {
             return Ok(Vec::new());
         }

@@ -35,6 +35,12 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// The words of `s` as search matches them: folded (no case, no tone marks), split at anything that is
+/// not a letter or a digit. One rule for the query, the index's matches and the marks on a page.
+pub fn folded_words(s: &str) -> Vec<String> {
+    fold(s).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+}
+
 /// Orders names as people do: `trang 2` before `trang 10`.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
